@@ -1,0 +1,226 @@
+//! What a provider's platform can do. Translation reads this, so "this platform cannot do X"
+//! becomes a precise condition on the route or listener that asks for X.
+
+use std::collections::BTreeSet;
+
+use serde::{Deserialize, Serialize};
+
+/// The API group of Portico's own resources (parameter CRDs) and of its controller names.
+pub const PORTICO_GROUP: &str = "portico.dev";
+
+macro_rules! named_enum {
+    ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+        pub enum $name { $($(#[$vmeta])* #[serde(rename = $text)] $variant),+ }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The name as the Gateway API (or Portico's docs) spell it.
+            pub fn name(self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+
+            pub fn from_name(text: &str) -> Option<Self> {
+                match text { $($text => Some($name::$variant),)+ _ => None }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.name())
+            }
+        }
+    };
+}
+
+named_enum! {
+    /// The platforms Portico drives; each has exactly one controllerName.
+    pub enum ProviderKind {
+        Aws => "aws",
+        Gcp => "gcp",
+        Haproxy => "haproxy",
+    }
+}
+
+impl ProviderKind {
+    /// `portico.dev/<provider>`: the GatewayClass `controllerName` this provider owns.
+    pub fn controller_name(self) -> String {
+        format!("{PORTICO_GROUP}/{}", self.name())
+    }
+
+    pub fn from_controller_name(controller: &str) -> Option<Self> {
+        let provider = controller.strip_prefix(PORTICO_GROUP)?.strip_prefix('/')?;
+        Self::from_name(provider)
+    }
+
+    /// The kind of the provider's parameters CRD (group `portico.dev`).
+    pub fn parameters_kind(self) -> &'static str {
+        match self {
+            ProviderKind::Aws => "AWSLoadBalancerParameters",
+            ProviderKind::Gcp => "GCPLoadBalancerParameters",
+            ProviderKind::Haproxy => "HAProxyParameters",
+        }
+    }
+}
+
+named_enum! {
+    /// Listener protocols of the Gateway API core and extended channels.
+    pub enum ListenerProtocol {
+        Http => "HTTP",
+        Https => "HTTPS",
+        Tls => "TLS",
+        Tcp => "TCP",
+        Udp => "UDP",
+    }
+}
+
+named_enum! {
+    /// Route kinds Portico implements (all in group `gateway.networking.k8s.io`).
+    pub enum RouteKind {
+        Http => "HTTPRoute",
+        Grpc => "GRPCRoute",
+        Tls => "TLSRoute",
+        Tcp => "TCPRoute",
+        Udp => "UDPRoute",
+    }
+}
+
+impl RouteKind {
+    /// The route kinds a listener of this protocol can carry, before provider support is checked.
+    pub fn for_protocol(protocol: ListenerProtocol) -> &'static [RouteKind] {
+        match protocol {
+            ListenerProtocol::Http | ListenerProtocol::Https => &[RouteKind::Http, RouteKind::Grpc],
+            ListenerProtocol::Tls => &[RouteKind::Tls],
+            ListenerProtocol::Tcp => &[RouteKind::Tcp],
+            ListenerProtocol::Udp => &[RouteKind::Udp],
+        }
+    }
+}
+
+named_enum! {
+    /// Gateway API feature names, as published in `GatewayClass.status.supportedFeatures`.
+    pub enum Feature {
+        Gateway => "Gateway",
+        GatewayPort8080 => "GatewayPort8080",
+        GatewayStaticAddresses => "GatewayStaticAddresses",
+        GatewayHttpListenerIsolation => "GatewayHTTPListenerIsolation",
+        GatewayInfrastructurePropagation => "GatewayInfrastructurePropagation",
+        ReferenceGrant => "ReferenceGrant",
+        HttpRoute => "HTTPRoute",
+        HttpRouteQueryParamMatching => "HTTPRouteQueryParamMatching",
+        HttpRouteMethodMatching => "HTTPRouteMethodMatching",
+        HttpRouteResponseHeaderModification => "HTTPRouteResponseHeaderModification",
+        HttpRouteBackendRequestHeaderModification => "HTTPRouteBackendRequestHeaderModification",
+        HttpRoutePortRedirect => "HTTPRoutePortRedirect",
+        HttpRouteSchemeRedirect => "HTTPRouteSchemeRedirect",
+        HttpRoutePathRedirect => "HTTPRoutePathRedirect",
+        HttpRoute303RedirectStatusCode => "HTTPRoute303RedirectStatusCode",
+        HttpRoute307RedirectStatusCode => "HTTPRoute307RedirectStatusCode",
+        HttpRoute308RedirectStatusCode => "HTTPRoute308RedirectStatusCode",
+        HttpRouteHostRewrite => "HTTPRouteHostRewrite",
+        HttpRoutePathRewrite => "HTTPRoutePathRewrite",
+        HttpRouteRequestMirror => "HTTPRouteRequestMirror",
+        HttpRouteRequestMultipleMirrors => "HTTPRouteRequestMultipleMirrors",
+        HttpRouteRequestPercentageMirror => "HTTPRouteRequestPercentageMirror",
+        HttpRouteRequestTimeout => "HTTPRouteRequestTimeout",
+        HttpRouteBackendTimeout => "HTTPRouteBackendTimeout",
+        HttpRouteParentRefPort => "HTTPRouteParentRefPort",
+        HttpRouteDestinationPortMatching => "HTTPRouteDestinationPortMatching",
+        GrpcRoute => "GRPCRoute",
+        TlsRoute => "TLSRoute",
+        TcpRoute => "TCPRoute",
+        UdpRoute => "UDPRoute",
+    }
+}
+
+named_enum! {
+    /// Finer facts translation needs that have no Gateway API feature name.
+    pub enum Fact {
+        /// Core HTTPRoute request header modification (`RequestHeaderModifier`).
+        RequestHeaderModification => "RequestHeaderModification",
+        /// `path.type: RegularExpression` (implementation-specific in the spec).
+        PathRegexMatch => "PathRegexMatch",
+        /// `headers[].type: RegularExpression`.
+        HeaderRegexMatch => "HeaderRegexMatch",
+        /// `queryParams[].type: RegularExpression`.
+        QueryParamRegexMatch => "QueryParamRegexMatch",
+        /// Several weighted backends in one rule.
+        WeightedBackends => "WeightedBackends",
+        /// `URLRewrite` with `ReplaceFullPath` (some platforms only rewrite prefixes).
+        FullPathRewrite => "FullPathRewrite",
+        /// TLS listeners in Passthrough mode.
+        TlsPassthrough => "TlsPassthrough",
+        /// TLS listeners in Terminate mode (TLSRoute to a TCP backend).
+        TlsTerminate => "TlsTerminate",
+        /// Several TLSRoutes on one TLS listener, chosen by SNI.
+        SniRouting => "SniRouting",
+        /// HTTPS and TLS listeners may share a port (split by SNI).
+        HttpsAndTlsShareAPort => "HttpsAndTlsShareAPort",
+        /// `spec.addresses` of type `Hostname`.
+        HostnameAddresses => "HostnameAddresses",
+        /// `spec.addresses` of type `portico.dev/named-address` (a reserved address by name).
+        NamedAddresses => "NamedAddresses",
+    }
+}
+
+/// Numeric limits of the platform that are checked per route rule before anything is sent to it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Limits {
+    /// Condition values one native rule may carry (host + path + method + each header and query
+    /// match). AWS ALB: 5.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_condition_values_per_rule: Option<u32>,
+    /// Weighted backends one native forward action may carry. AWS ALB: 5 target groups.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_backends_per_rule: Option<u32>,
+}
+
+/// A provider's declaration of what its platform supports.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Capabilities {
+    pub provider: ProviderKind,
+    /// What the provider builds, for messages: "AWS Application/Network Load Balancer".
+    pub platform: String,
+    pub protocols: BTreeSet<ListenerProtocol>,
+    pub features: BTreeSet<Feature>,
+    pub facts: BTreeSet<Fact>,
+    /// Redirect status codes the platform can send (301 and 302 are core).
+    pub redirect_status_codes: BTreeSet<u16>,
+    pub limits: Limits,
+}
+
+impl Capabilities {
+    pub fn supports(&self, feature: Feature) -> bool {
+        self.features.contains(&feature)
+    }
+
+    pub fn has(&self, fact: Fact) -> bool {
+        self.facts.contains(&fact)
+    }
+
+    pub fn supports_protocol(&self, protocol: ListenerProtocol) -> bool {
+        self.protocols.contains(&protocol)
+    }
+
+    /// Whether routes of this kind can be attached at all on this platform.
+    pub fn supports_route_kind(&self, kind: RouteKind) -> bool {
+        match kind {
+            RouteKind::Http => self.supports(Feature::HttpRoute),
+            RouteKind::Grpc => self.supports(Feature::GrpcRoute),
+            RouteKind::Tls => self.supports(Feature::TlsRoute),
+            RouteKind::Tcp => self.supports(Feature::TcpRoute),
+            RouteKind::Udp => self.supports(Feature::UdpRoute),
+        }
+    }
+
+    /// `GatewayClass.status.supportedFeatures`: sorted feature names.
+    pub fn supported_feature_names(&self) -> Vec<&'static str> {
+        let mut names: Vec<&'static str> = self.features.iter().map(|f| f.name()).collect();
+        names.sort_unstable();
+        names
+    }
+}

@@ -1,0 +1,385 @@
+//! The provider-neutral intermediate representation of one Gateway's load balancer.
+//!
+//! Everything here is ordered deterministically (sorted vectors, `BTreeMap`s), so two translations
+//! of the same input serialise identically, and the order of `routes` in a [`VirtualHost`] is the
+//! evaluation order: "first match wins" on any platform gives the Gateway API's precedence.
+
+use std::collections::BTreeMap;
+
+use serde::{Deserialize, Serialize};
+
+use crate::capabilities::ProviderKind;
+
+/// A Kubernetes object reference `namespace/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub struct ObjectRef {
+    pub namespace: String,
+    pub name: String,
+}
+
+impl ObjectRef {
+    pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        Self { namespace: namespace.into(), name: name.into() }
+    }
+}
+
+impl std::fmt::Display for ObjectRef {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// One Gateway, ready for a provider to plan.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Gateway {
+    pub gateway: ObjectRef,
+    pub gateway_class: String,
+    pub provider: ProviderKind,
+    /// Provider parameters in effect: the Gateway's own `infrastructure.parametersRef` if set,
+    /// else the GatewayClass's.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub parameters: Option<ParametersRef>,
+    /// Addresses requested in `spec.addresses` (validated for type and syntax).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub requested_addresses: Vec<Address>,
+    /// Labels and annotations from `spec.infrastructure`, to put on provider resources.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub infrastructure_labels: BTreeMap<String, String>,
+    /// One entry per (port, protocol family) with at least one usable listener, sorted by port.
+    pub ports: Vec<Port>,
+    /// Every backend any route on this Gateway sends traffic to, keyed by [`BackendId`].
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub backends: BTreeMap<String, Backend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParametersRef {
+    pub group: String,
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    #[serde(rename = "type")]
+    pub address_type: String,
+    pub value: String,
+}
+
+/// How a port is served.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+pub enum PortProtocol {
+    /// Plain HTTP: routed by Host and request attributes.
+    #[serde(rename = "HTTP")]
+    Http,
+    /// TLS terminated at the load balancer, then HTTP routing. TLS listeners in Terminate mode
+    /// that share the port appear in `tlsRoutes` with `terminate: true`.
+    #[serde(rename = "HTTPS")]
+    Https,
+    /// TLS only: routed by SNI (passthrough or terminate), no HTTP on this port.
+    #[serde(rename = "TLS")]
+    Tls,
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+}
+
+/// Everything served on one port.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Port {
+    pub port: u16,
+    pub protocol: PortProtocol,
+    /// Names of the Gateway listeners programmed on this port, sorted.
+    pub listeners: Vec<String>,
+    /// Certificates to present, by SNI hostname (`*` = default), for terminating listeners.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub certificates: Vec<CertificateBinding>,
+    /// HTTP routing, most specific hostname first: exact names, then wildcards from the longest
+    /// suffix, then `*`. Empty for TLS/TCP/UDP ports.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub virtual_hosts: Vec<VirtualHost>,
+    /// SNI routing for TLS listeners, most specific hostname first.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub tls_routes: Vec<SniRoute>,
+    /// TCP/UDP forwarding: the routes attached, in precedence order (only the first is served).
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub l4_routes: Vec<L4Route>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CertificateBinding {
+    /// The listener hostname this certificate is for (`*` when the listener has none).
+    pub hostname: String,
+    pub listener: String,
+    /// Secrets in the order the listener lists them.
+    pub secrets: Vec<ObjectRef>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct VirtualHost {
+    /// Exact (`foo.example.com`), wildcard (`*.example.com`) or `*` for any host.
+    pub hostname: String,
+    /// The listener this virtual host belongs to.
+    pub listener: String,
+    /// Rules in evaluation order: the first whose match succeeds handles the request. A request
+    /// that matches none of them gets a 404.
+    pub routes: Vec<HttpRouteEntry>,
+}
+
+/// Where an IR entry came from, for status, metrics and debugging.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteSource {
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub rule: usize,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub rule_name: Option<String>,
+    pub r#match: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpRouteEntry {
+    pub source: RouteSource,
+    #[serde(rename = "match")]
+    pub matcher: HttpMatch,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<HttpFilter>,
+    pub action: HttpAction,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub timeouts: Option<Timeouts>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HttpMatch {
+    pub path: PathMatch,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub method: Option<String>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<ValueMatch>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub query_params: Vec<ValueMatch>,
+}
+
+/// A path match. `Prefix` is segment-aware: `/foo` matches `/foo` and `/foo/bar`, not `/foobar`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value")]
+pub enum PathMatch {
+    Exact(String),
+    Prefix(String),
+    RegularExpression(String),
+}
+
+impl Default for PathMatch {
+    fn default() -> Self {
+        PathMatch::Prefix("/".into())
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ValueMatch {
+    /// Header names are lower-cased (they are case-insensitive); query names are kept as written.
+    pub name: String,
+    #[serde(rename = "type")]
+    pub match_type: ValueMatchType,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum ValueMatchType {
+    Exact,
+    RegularExpression,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type")]
+pub enum HttpFilter {
+    RequestHeaderModifier(HeaderModifier),
+    ResponseHeaderModifier(HeaderModifier),
+    #[serde(rename = "URLRewrite")]
+    UrlRewrite(UrlRewrite),
+    RequestMirror(RequestMirror),
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct HeaderModifier {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub set: Vec<Header>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub add: Vec<Header>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Header {
+    pub name: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct UrlRewrite {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathRewrite>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", content = "value")]
+pub enum PathRewrite {
+    /// Replace the whole path.
+    ReplaceFullPath(String),
+    /// Replace the matched prefix (the entry's path match is always a `Prefix`).
+    ReplacePrefixMatch(String),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RequestMirror {
+    pub backend: String,
+    /// Share of requests mirrored, as numerator/denominator (100/100 when unspecified).
+    pub numerator: u32,
+    pub denominator: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum HttpAction {
+    /// Send to the backends by weight. Backends that could not be resolved stay in the list as
+    /// `Invalid` with their weight, so that exactly their share of traffic gets a 500.
+    Forward { backends: Vec<WeightedBackend> },
+    Redirect(Redirect),
+    /// A fixed response: 500 for a rule with no usable backend, for example.
+    FixedResponse { status: u16, reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct WeightedBackend {
+    pub weight: u32,
+    pub target: BackendTarget,
+    /// Filters that apply only when this backend is chosen.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub filters: Vec<HttpFilter>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
+pub enum BackendTarget {
+    /// A key into [`Gateway::backends`].
+    Backend { id: String },
+    /// The reference could not be resolved: this share of traffic gets a 500.
+    Invalid { reason: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Redirect {
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub scheme: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub path: Option<PathRewrite>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    pub status_code: u16,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Timeouts {
+    /// Whole-request timeout in milliseconds (`0` disables it).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub request_ms: Option<u64>,
+    /// Per backend attempt, in milliseconds.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backend_request_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SniRoute {
+    /// SNI hostname: exact, wildcard or `*`.
+    pub hostname: String,
+    pub listener: String,
+    /// True when the load balancer terminates TLS (listener mode Terminate), false for passthrough.
+    pub terminate: bool,
+    pub source: RouteSource,
+    pub backends: Vec<WeightedBackend>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct L4Route {
+    pub listener: String,
+    pub source: RouteSource,
+    pub backends: Vec<WeightedBackend>,
+}
+
+/// The protocol Portico speaks to a backend.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+pub enum BackendProtocol {
+    #[serde(rename = "HTTP")]
+    Http,
+    /// HTTP/2 without TLS (gRPC, or `appProtocol: kubernetes.io/h2c`).
+    #[serde(rename = "H2C")]
+    H2c,
+    #[serde(rename = "TCP")]
+    Tcp,
+    #[serde(rename = "UDP")]
+    Udp,
+}
+
+/// A Service port and the endpoints behind it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Backend {
+    pub service: ObjectRef,
+    pub port: u16,
+    pub protocol: BackendProtocol,
+    /// For `type: ExternalName` Services.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub external_name: Option<String>,
+    /// Ready endpoints from the Service's EndpointSlices, sorted.
+    pub endpoints: Vec<Endpoint>,
+}
+
+impl Backend {
+    /// The id under which a Service port is stored in [`Gateway::backends`].
+    pub fn id_for(service: &ObjectRef, port: u16, protocol: BackendProtocol) -> String {
+        let suffix = match protocol {
+            BackendProtocol::H2c => "-h2c",
+            BackendProtocol::Udp => "-udp",
+            _ => "",
+        };
+        format!("{}/{}:{}{}", service.namespace, service.name, port, suffix)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Endpoint {
+    pub address: String,
+    pub port: u16,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub zone: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub node: Option<String>,
+}

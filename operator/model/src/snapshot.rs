@@ -1,0 +1,46 @@
+//! Everything translation reads: plain data, the same whether it came from reflector stores
+//! (the operator) or from YAML files (`portico plan`, golden tests).
+
+use gateway_api::gatewayclasses::GatewayClass;
+use gateway_api::gateways::Gateway;
+use gateway_api::grpcroutes::GrpcRoute;
+use gateway_api::httproutes::HttpRoute;
+use gateway_api::referencegrants::ReferenceGrant;
+use gateway_api::tlsroutes::TlsRoute;
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use serde::{Deserialize, Serialize};
+
+use crate::l4routes::{TcpRoute, UdpRoute};
+
+/// A provider parameters object (`portico.dev` group). Translation only needs to know that it
+/// exists and what kind it is; providers read the spec.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParametersObject {
+    pub group: String,
+    pub kind: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub namespace: Option<String>,
+    pub name: String,
+    #[serde(default)]
+    pub spec: serde_json::Value,
+}
+
+/// All inputs of one translation.
+#[derive(Debug, Clone, Default)]
+pub struct Snapshot {
+    pub gateway_classes: Vec<GatewayClass>,
+    pub gateways: Vec<Gateway>,
+    pub http_routes: Vec<HttpRoute>,
+    pub grpc_routes: Vec<GrpcRoute>,
+    pub tls_routes: Vec<TlsRoute>,
+    pub tcp_routes: Vec<TcpRoute>,
+    pub udp_routes: Vec<UdpRoute>,
+    pub reference_grants: Vec<ReferenceGrant>,
+    pub services: Vec<Service>,
+    pub endpoint_slices: Vec<EndpointSlice>,
+    pub secrets: Vec<Secret>,
+    pub namespaces: Vec<Namespace>,
+    pub parameters: Vec<ParametersObject>,
+}

@@ -1,0 +1,150 @@
+//! `portico plan`: load objects from files, translate them exactly as the operator does, and
+//! print every owned object with its computed status plus each Gateway's IR.
+
+use std::collections::BTreeMap;
+
+use portico_model::load::Loaded;
+use portico_translate::conditions::Condition;
+use portico_translate::status::{ParentStatusEntry, RouteKey};
+use portico_translate::{translate, CapabilitySet, Translation};
+use serde::Serialize;
+use serde_json::{json, Value};
+
+/// How much of each object to print.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ObjectDetail {
+    /// The whole object with its new status (what `portico plan` prints).
+    Full,
+    /// Only apiVersion, kind, namespace, name and status (what golden tests snapshot).
+    StatusOnly,
+}
+
+#[derive(Debug, Serialize)]
+pub struct PlanDocument {
+    pub objects: Vec<Value>,
+    pub gateways: BTreeMap<String, Value>,
+}
+
+/// Translate what was loaded and build the printed document. Conditions with no
+/// `lastTransitionTime` get `now` (the status writer does the same).
+pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail: ObjectDetail) -> PlanDocument {
+    let translation = translate(&loaded.snapshot, capabilities);
+    let mut objects = Vec::new();
+    collect_objects(loaded, &translation, now, detail, &mut objects);
+    let gateways = translation
+        .gateways
+        .iter()
+        .map(|(key, ir)| (key.to_string(), json!({ "ir": ir })))
+        .collect();
+    PlanDocument { objects, gateways }
+}
+
+fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail: ObjectDetail, out: &mut Vec<Value>) {
+    let s = &loaded.snapshot;
+    let statuses = &translation.statuses;
+    let mut classes: Vec<_> = s.gateway_classes.iter().filter(|c| statuses.gateway_classes.contains_key(name_of(&c.metadata))).collect();
+    classes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
+    for class in classes {
+        let status = &statuses.gateway_classes[name_of(&class.metadata)];
+        out.push(with_status(class, status, now, detail));
+    }
+    let mut gateways: Vec<_> = s
+        .gateways
+        .iter()
+        .filter_map(|g| statuses.gateways.get(&object_ref(&g.metadata)).map(|st| (object_ref(&g.metadata), g, st)))
+        .collect();
+    gateways.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, gateway, status) in gateways {
+        out.push(with_status(gateway, status, now, detail));
+    }
+    let mut routes: Vec<(RouteKey, Value)> = Vec::new();
+    let mut add = |kind: portico_model::RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, object: Value| {
+        let key = RouteKey { kind, namespace: object_ref(meta).namespace, name: name_of(meta).to_string() };
+        if let Some(status) = statuses.routes.get(&key) {
+            let parents: Vec<Value> = status
+                .parents
+                .iter()
+                .map(|p| match p {
+                    ParentStatusEntry::Ours(ours) => stamp(serde_json::to_value(ours).unwrap_or_default(), now),
+                    ParentStatusEntry::Kept(kept) => kept.clone(),
+                })
+                .collect();
+            routes.push((key, finish(object, json!({ "parents": parents }), detail)));
+        }
+    };
+    use portico_model::RouteKind::*;
+    for r in &s.http_routes {
+        add(Http, &r.metadata, to_value(r));
+    }
+    for r in &s.grpc_routes {
+        add(Grpc, &r.metadata, to_value(r));
+    }
+    for r in &s.tls_routes {
+        add(Tls, &r.metadata, to_value(r));
+    }
+    for r in &s.tcp_routes {
+        add(Tcp, &r.metadata, to_value(r));
+    }
+    for r in &s.udp_routes {
+        add(Udp, &r.metadata, to_value(r));
+    }
+    routes.sort_by(|a, b| a.0.cmp(&b.0));
+    out.extend(routes.into_iter().map(|(_, v)| v));
+}
+
+fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+    meta.name.as_deref().unwrap_or("")
+}
+
+fn object_ref(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> portico_model::ir::ObjectRef {
+    portico_model::ir::ObjectRef::new(meta.namespace.as_deref().unwrap_or("default"), name_of(meta))
+}
+
+fn to_value<T: Serialize>(object: &T) -> Value {
+    serde_json::to_value(object).unwrap_or(Value::Null)
+}
+
+fn with_status<T: Serialize, S: Serialize>(object: &T, status: &S, now: &str, detail: ObjectDetail) -> Value {
+    finish(to_value(object), stamp(to_value(status), now), detail)
+}
+
+fn finish(mut object: Value, status: Value, detail: ObjectDetail) -> Value {
+    object["status"] = status;
+    match detail {
+        ObjectDetail::Full => object,
+        ObjectDetail::StatusOnly => json!({
+            "apiVersion": object["apiVersion"],
+            "kind": object["kind"],
+            "metadata": {
+                "namespace": object["metadata"].get("namespace").cloned().unwrap_or(Value::Null),
+                "name": object["metadata"]["name"],
+            },
+            "status": object["status"],
+        }),
+    }
+}
+
+/// Fill every condition's missing `lastTransitionTime` (anywhere in `value`) with `now`.
+fn stamp(mut value: Value, now: &str) -> Value {
+    fn walk(value: &mut Value, now: &str) {
+        match value {
+            Value::Object(map) => {
+                if let Some(Value::Array(conditions)) = map.get_mut("conditions") {
+                    for c in conditions.iter_mut() {
+                        if c.get("lastTransitionTime").is_none() {
+                            if let Ok(mut parsed) = serde_json::from_value::<Condition>(c.clone()) {
+                                parsed.last_transition_time = Some(now.to_string());
+                                *c = serde_json::to_value(parsed).unwrap_or(Value::Null);
+                            }
+                        }
+                    }
+                }
+                map.values_mut().for_each(|v| walk(v, now));
+            }
+            Value::Array(items) => items.iter_mut().for_each(|v| walk(v, now)),
+            _ => {}
+        }
+    }
+    walk(&mut value, now);
+    value
+}

@@ -1,0 +1,104 @@
+//! Translate 100 Gateways x 100 HTTPRoutes (10,000 routes, 4 matches each, weighted backends)
+//! and print the time per translation and the process's peak memory.
+//! Run: `cargo bench -p portico-translate --bench translate_scale`.
+
+use std::time::Instant;
+
+use portico_model::Snapshot;
+use portico_translate::{translate, CapabilitySet};
+
+const GATEWAYS: usize = 100;
+const ROUTES_PER_GATEWAY: usize = 100;
+
+fn yaml_for_gateway(g: usize, out: &mut String) {
+    let ns = format!("team-{g}");
+    out.push_str(&format!(
+        "apiVersion: v1\nkind: Namespace\nmetadata: {{name: {ns}}}\n---\n\
+         apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw-{g}, namespace: {ns}}}\n\
+         spec:\n  gatewayClassName: bench\n  listeners:\n  - {{name: http, port: 80, protocol: HTTP}}\n  - {{name: alt, port: 8080, protocol: HTTP, hostname: '*.example.com'}}\n---\n"
+    ));
+    for s in 0..4 {
+        out.push_str(&format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: svc-{s}, namespace: {ns}}}\nspec:\n  ports: [{{name: http, port: 8080}}]\n---\n\
+             apiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: svc-{s}-x, namespace: {ns}, labels: {{kubernetes.io/service-name: svc-{s}}}}}\n\
+             addressType: IPv4\nports: [{{name: http, port: 8080}}]\nendpoints:\n  - {{addresses: [10.{g}.{s}.1]}}\n  - {{addresses: [10.{g}.{s}.2]}}\n---\n"
+        ));
+    }
+    for r in 0..ROUTES_PER_GATEWAY {
+        out.push_str(&format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: route-{r}, namespace: {ns}}}\nspec:\n\
+             \x20 parentRefs: [{{name: gw-{g}}}]\n  hostnames: [app-{r}.example.com]\n  rules:\n\
+             \x20 - matches:\n\
+             \x20   - path: {{type: PathPrefix, value: /api/{r}}}\n\
+             \x20   - path: {{type: Exact, value: /health/{r}}}\n\
+             \x20     method: GET\n\
+             \x20   - path: {{type: PathPrefix, value: /v2/{r}}}\n\
+             \x20     headers: [{{name: x-version, value: two}}]\n\
+             \x20   - path: {{type: PathPrefix, value: /search}}\n\
+             \x20     queryParams: [{{name: q, value: x{r}}}]\n\
+             \x20   backendRefs:\n\
+             \x20   - {{name: svc-{}, port: 8080, weight: 80}}\n\
+             \x20   - {{name: svc-{}, port: 8080, weight: 20}}\n---\n",
+            r % 4,
+            (r + 1) % 4
+        ));
+    }
+}
+
+fn peak_rss_mib() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kib: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kib / 1024.0)
+}
+
+fn main() {
+    let mut text = String::from(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: bench}\nspec: {controllerName: portico.dev/haproxy}\n---\n",
+    );
+    for g in 0..GATEWAYS {
+        yaml_for_gateway(g, &mut text);
+    }
+    let mut loaded = portico_model::load::Loaded::default();
+    let load_start = Instant::now();
+    portico_model::load::load_str(&text, "bench", &mut loaded).expect("bench input loads");
+    let load_time = load_start.elapsed();
+    let snapshot: Snapshot = loaded.snapshot;
+    let rss_after_load = peak_rss_mib().unwrap_or(f64::NAN);
+    let caps = CapabilitySet::new([portico_haproxy::capabilities(), portico_aws::capabilities(), portico_gcp::capabilities()]);
+
+    let mut times = Vec::new();
+    let mut entries = 0;
+    for _ in 0..5 {
+        let start = Instant::now();
+        let translation = translate(&snapshot, &caps);
+        times.push(start.elapsed());
+        entries = translation
+            .gateways
+            .values()
+            .flat_map(|g| &g.ports)
+            .flat_map(|p| &p.virtual_hosts)
+            .map(|v| v.routes.len())
+            .sum();
+        let accepted = translation
+            .statuses
+            .routes
+            .values()
+            .filter(|s| serde_json::to_string(s).map(|t| t.contains("\"reason\":\"Accepted\"")).unwrap_or(false))
+            .count();
+        assert_eq!(translation.gateways.len(), GATEWAYS);
+        assert_eq!(accepted, GATEWAYS * ROUTES_PER_GATEWAY, "every route is accepted");
+    }
+    times.sort();
+    let routes = GATEWAYS * ROUTES_PER_GATEWAY;
+    println!("translate_scale: {GATEWAYS} gateways x {ROUTES_PER_GATEWAY} HTTPRoutes = {routes} routes, 4 matches each, 2 weighted backends");
+    println!("  IR route entries produced: {entries}");
+    println!("  loading the YAML (not part of translate): {:.1} ms", load_time.as_secs_f64() * 1e3);
+    println!(
+        "  translate: min {:.1} ms, median {:.1} ms, max {:.1} ms (5 runs; target < 500 ms)",
+        times[0].as_secs_f64() * 1e3,
+        times[2].as_secs_f64() * 1e3,
+        times[4].as_secs_f64() * 1e3
+    );
+    println!("  peak RSS: {:.1} MiB after loading, {:.1} MiB overall (target < 200 MB)", rss_after_load, peak_rss_mib().unwrap_or(f64::NAN));
+}

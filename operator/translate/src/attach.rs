@@ -1,0 +1,176 @@
+//! Route attachment: which listeners of a parent Gateway a route binds to (sectionName, port,
+//! allowed kinds and namespaces, hostname intersection), and the per-parent route status.
+
+use portico_model::ir::ObjectRef;
+use portico_model::{RouteKind, GATEWAY_GROUP};
+
+use crate::backends::ResolvedBackends;
+use crate::build::GatewayBuilder;
+use crate::conditions::{self, Condition};
+use crate::gateway::GatewayState;
+use crate::hostnames;
+use crate::index::Index;
+use crate::listeners::NamespacePolicy;
+use crate::routes::{ParentRef, Route};
+use crate::rules::RuleProblem;
+
+/// The listeners a route binds to on one parent, each with the hostnames it serves there.
+pub type Binding = Vec<(usize, Vec<String>)>;
+
+/// Select the listeners of `gw` that `parent` binds `route` to, or the Accepted=False condition
+/// that says precisely why none.
+pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>, index: &Index<'_>) -> Result<Binding, Condition> {
+    let generation = route.generation;
+    if !gw.accepted() {
+        return Err(conditions::no_matching_parent(generation, format!("Gateway {} is not accepted", gw.key)));
+    }
+    let candidates: Vec<usize> = (0..gw.listeners.len())
+        .filter(|&i| {
+            let l = &gw.listeners[i];
+            parent.section_name.as_ref().is_none_or(|s| *s == l.name) && parent.port.is_none_or(|p| i32::from(l.port) == p)
+        })
+        .collect();
+    if candidates.is_empty() {
+        let what = match (&parent.section_name, parent.port) {
+            (Some(s), Some(p)) => format!("no listener named {s} on port {p}"),
+            (Some(s), None) => format!("no listener named {s}"),
+            (None, Some(p)) => format!("no listener on port {p}"),
+            (None, None) => "no listeners".to_string(),
+        };
+        return Err(conditions::no_matching_parent(generation, format!("Gateway {} has {what}", gw.key)));
+    }
+    let usable: Vec<usize> = candidates.iter().copied().filter(|&i| gw.listeners[i].attachable()).collect();
+    if usable.is_empty() {
+        let names: Vec<&str> = candidates.iter().map(|&i| gw.listeners[i].name.as_str()).collect();
+        return Err(conditions::no_matching_parent(generation, format!("listeners {} of Gateway {} are not accepted", names.join(", "), gw.key)));
+    }
+    let mut refusals = Vec::new();
+    let allowed: Vec<usize> = usable
+        .iter()
+        .copied()
+        .filter(|&i| match allows(route, gw, i, index) {
+            Ok(()) => true,
+            Err(why) => {
+                refusals.push(why);
+                false
+            }
+        })
+        .collect();
+    if allowed.is_empty() {
+        return Err(conditions::not_allowed_by_listeners(generation, refusals.join("; ")));
+    }
+    let uses_hostnames = matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc | RouteKind::Tls);
+    let binding: Binding = allowed
+        .iter()
+        .filter_map(|&i| {
+            if !uses_hostnames {
+                return Some((i, vec!["*".to_string()]));
+            }
+            hostnames::intersect(gw.listeners[i].hostname.as_deref(), &route.hostnames).map(|h| (i, h))
+        })
+        .collect();
+    if binding.is_empty() {
+        let listener_hosts: Vec<String> =
+            allowed.iter().map(|&i| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into())).collect();
+        let message = format!(
+            "none of the route's hostnames [{}] matches the listener hostnames [{}]",
+            route.hostnames.join(", "),
+            listener_hosts.join(", ")
+        );
+        return Err(conditions::no_matching_listener_hostname(generation, message));
+    }
+    Ok(binding)
+}
+
+fn allows(route: &Route, gw: &GatewayState<'_>, listener: usize, index: &Index<'_>) -> Result<(), String> {
+    let l = &gw.listeners[listener];
+    if !l.supported_kinds.contains(&route.key.kind) {
+        let kinds: Vec<&str> = l.supported_kinds.iter().map(|k| k.name()).collect();
+        return Err(format!("listener {} does not allow {} (allows [{}])", l.name, route.key.kind, kinds.join(", ")));
+    }
+    let namespace = &route.key.namespace;
+    let ok = match &l.namespaces {
+        NamespacePolicy::All => true,
+        NamespacePolicy::Same => *namespace == gw.key.namespace,
+        NamespacePolicy::Selector(selector) => selector.matches(&index.namespace_labels(namespace)),
+    };
+    if ok {
+        Ok(())
+    } else {
+        let policy = match &l.namespaces {
+            NamespacePolicy::Same => "Same",
+            NamespacePolicy::All => "All",
+            NamespacePolicy::Selector(_) => "Selector",
+        };
+        Err(format!("listener {} does not allow routes from namespace {namespace} (from: {policy})", l.name))
+    }
+}
+
+/// The conditions of one parent entry, attaching the route's rules to `builder` when accepted.
+pub fn evaluate_parent(
+    route: &Route,
+    parent: &ParentRef,
+    gw: &mut GatewayState<'_>,
+    resolved: &ResolvedBackends,
+    index: &Index<'_>,
+    builder: &mut GatewayBuilder,
+) -> Vec<Condition> {
+    let generation = route.generation;
+    let resolved_refs = match resolved.problems.first() {
+        None => conditions::route_resolved_refs(generation),
+        Some((reason, _)) => {
+            let message = resolved.problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+            conditions::route_unresolved_refs(generation, reason, message)
+        }
+    };
+    let binding = match select_listeners(route, parent, gw, index) {
+        Ok(binding) => binding,
+        Err(rejected) => return vec![rejected, resolved_refs],
+    };
+    let has_host = !route.hostnames.is_empty() || binding.iter().any(|(i, _)| gw.listeners[*i].hostname.is_some());
+    let compiled = crate::build::compile_route(route, resolved, gw.caps, has_host);
+    if compiled.valid_rules == 0 {
+        return vec![rejection(generation, &compiled.dropped), resolved_refs];
+    }
+    for (listener, hostnames) in &binding {
+        let state = &mut gw.listeners[*listener];
+        state.attached_routes.insert(route.key.clone());
+        if state.programmable() {
+            builder.place(route, *listener, state, hostnames, &compiled, resolved);
+        }
+    }
+    let mut out = vec![conditions::route_accepted(generation), resolved_refs];
+    if !compiled.dropped.is_empty() {
+        let dropped: Vec<String> = compiled.dropped.iter().map(|(_, p)| p.message.clone()).collect();
+        out.push(conditions::partially_invalid(generation, format!("Dropped Rule(s): {}", dropped.join("; "))));
+    }
+    out
+}
+
+fn rejection(generation: i64, dropped: &[(usize, RuleProblem)]) -> Condition {
+    let message = dropped.iter().map(|(_, p)| p.message.as_str()).collect::<Vec<_>>().join("; ");
+    if dropped.iter().any(|(_, p)| p.incompatible) {
+        conditions::incompatible_filters(generation, message)
+    } else if dropped.is_empty() {
+        conditions::unsupported_value(generation, "route has no rules")
+    } else {
+        conditions::unsupported_value(generation, message)
+    }
+}
+
+/// The parentRef as written into status.
+pub fn parent_ref_status(parent: &ParentRef) -> crate::status::ParentRefStatus {
+    crate::status::ParentRefStatus {
+        group: parent.group.clone(),
+        kind: parent.kind.clone(),
+        namespace: parent.namespace.clone(),
+        name: parent.name.clone(),
+        section_name: parent.section_name.clone(),
+        port: parent.port,
+    }
+}
+
+/// The Gateway a parentRef names, if it names a Gateway at all.
+pub fn gateway_key(parent: &ParentRef) -> Option<ObjectRef> {
+    (parent.group == GATEWAY_GROUP && parent.kind == "Gateway").then(|| ObjectRef::new(&parent.namespace, &parent.name))
+}

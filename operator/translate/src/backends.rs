@@ -1,0 +1,156 @@
+//! Backend references: kind, ReferenceGrant, Service and port checks, and the endpoints behind
+//! each Service port. Resolved once per route; every parent reuses the result.
+
+use std::collections::BTreeMap;
+
+use k8s_openapi::api::core::v1::{Service, ServicePort};
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, Endpoint, HttpAction, ObjectRef, WeightedBackend};
+use portico_model::{RouteKind, GATEWAY_GROUP};
+
+use crate::conditions::reason;
+use crate::index::Index;
+use crate::routes::{BackendRefSpec, FilterSpec, Route};
+
+/// A reference that could not be resolved: (reason, message).
+pub type RefProblem = (&'static str, String);
+
+pub struct ResolvedBackends {
+    /// Per rule, per backendRef (same indices as the spec), the weighted target.
+    pub rules: Vec<Vec<WeightedBackend>>,
+    /// Per rule, per filter index: the mirror backend id when the filter is a resolvable mirror.
+    pub mirrors: Vec<BTreeMap<usize, String>>,
+    pub backends: BTreeMap<String, Backend>,
+    pub problems: Vec<RefProblem>,
+}
+
+pub fn resolve_route(route: &Route, index: &Index<'_>) -> ResolvedBackends {
+    let mut out = ResolvedBackends { rules: Vec::new(), mirrors: Vec::new(), backends: BTreeMap::new(), problems: Vec::new() };
+    for (r, rule) in route.rules.iter().enumerate() {
+        let mut targets = Vec::with_capacity(rule.backends.len());
+        for (b, backend) in rule.backends.iter().enumerate() {
+            let field = format!("spec.rules[{r}].backendRefs[{b}]");
+            let target = resolve_into(route, backend, &field, index, &mut out);
+            targets.push(WeightedBackend { weight: u32::try_from(backend.weight).unwrap_or(0), target, filters: Vec::new() });
+        }
+        let mut mirrors = BTreeMap::new();
+        for (f, filter) in rule.filters.iter().enumerate() {
+            if let FilterSpec::RequestMirror(mirror) = filter {
+                let field = format!("spec.rules[{r}].filters[{f}].requestMirror.backendRef");
+                if let BackendTarget::Backend { id } = resolve_into(route, &mirror.backend, &field, index, &mut out) {
+                    mirrors.insert(f, id);
+                }
+            }
+        }
+        out.rules.push(targets);
+        out.mirrors.push(mirrors);
+    }
+    out
+}
+
+fn resolve_into(route: &Route, backend: &BackendRefSpec, field: &str, index: &Index<'_>, out: &mut ResolvedBackends) -> BackendTarget {
+    match resolve(route, backend, index) {
+        Ok(resolved) => {
+            let id = Backend::id_for(&resolved.service, resolved.port, resolved.protocol);
+            out.backends.entry(id.clone()).or_insert(resolved);
+            BackendTarget::Backend { id }
+        }
+        Err((reason, message)) => {
+            let message = format!("{field}: {message}");
+            out.problems.push((reason, message.clone()));
+            BackendTarget::Invalid { reason: message }
+        }
+    }
+}
+
+fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>) -> Result<Backend, RefProblem> {
+    if !backend.group.is_empty() || backend.kind != "Service" {
+        let group = if backend.group.is_empty() { "core" } else { &backend.group };
+        return Err((reason::INVALID_KIND, format!("{group}/{} is not a supported backend kind (use a Service)", backend.kind)));
+    }
+    let namespace = backend.namespace.as_deref().unwrap_or(&route.key.namespace);
+    let route_kind = route.key.kind.name();
+    if namespace != route.key.namespace
+        && !index.grant_allows((GATEWAY_GROUP, route_kind, &route.key.namespace), namespace, ("", "Service", &backend.name))
+    {
+        let message = format!("Service {namespace}/{} is in another namespace and no ReferenceGrant there allows {route_kind}s from {}", backend.name, route.key.namespace);
+        return Err((reason::REF_NOT_PERMITTED, message));
+    }
+    let Some(service) = index.service(namespace, &backend.name) else {
+        return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} not found", backend.name)));
+    };
+    let Some(port) = backend.port else {
+        return Err((reason::BACKEND_NOT_FOUND, format!("port is required for Service {namespace}/{}", backend.name)));
+    };
+    let service_port = service.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten().find(|p| p.port == port);
+    let Some(service_port) = service_port else {
+        return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} has no port {port}", backend.name)));
+    };
+    let service_ref = ObjectRef::new(namespace, &backend.name);
+    let protocol = backend_protocol(route.key.kind, service_port);
+    let external_name = service
+        .spec
+        .as_ref()
+        .filter(|s| s.type_.as_deref() == Some("ExternalName"))
+        .and_then(|s| s.external_name.clone());
+    Ok(Backend {
+        endpoints: endpoints(service, service_port, index),
+        service: service_ref,
+        port: u16::try_from(port).unwrap_or(0),
+        protocol,
+        external_name,
+    })
+}
+
+fn backend_protocol(kind: RouteKind, port: &ServicePort) -> BackendProtocol {
+    match kind {
+        RouteKind::Grpc => BackendProtocol::H2c,
+        RouteKind::Http if port.app_protocol.as_deref() == Some("kubernetes.io/h2c") => BackendProtocol::H2c,
+        RouteKind::Http => BackendProtocol::Http,
+        RouteKind::Tls | RouteKind::Tcp => BackendProtocol::Tcp,
+        RouteKind::Udp => BackendProtocol::Udp,
+    }
+}
+
+/// Ready endpoints for one Service port, from every EndpointSlice of the Service, sorted.
+fn endpoints(service: &Service, port: &ServicePort, index: &Index<'_>) -> Vec<Endpoint> {
+    let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
+    let name = service.metadata.name.as_deref().unwrap_or("");
+    let mut out = Vec::new();
+    for slice in index.endpoint_slices(namespace, name) {
+        let slice_port = slice.ports.iter().flatten().find(|p| p.name == port.name).and_then(|p| p.port);
+        let Some(slice_port) = slice_port.and_then(|p| u16::try_from(p).ok()) else { continue };
+        for endpoint in &slice.endpoints {
+            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
+            if !ready {
+                continue;
+            }
+            for address in &endpoint.addresses {
+                out.push(Endpoint {
+                    address: address.clone(),
+                    port: slice_port,
+                    zone: endpoint.zone.clone(),
+                    node: endpoint.node_name.clone(),
+                });
+            }
+        }
+    }
+    out.sort();
+    out.dedup();
+    out
+}
+
+/// What a rule does with its backends: forward by weight, or a 500 that says why not.
+pub fn forward_action(targets: &[WeightedBackend]) -> HttpAction {
+    let internal_error = |reason: String| HttpAction::FixedResponse { status: 500, reason };
+    if targets.is_empty() {
+        return internal_error("rule has no backendRefs".into());
+    }
+    let live: Vec<WeightedBackend> = targets.iter().filter(|t| t.weight > 0).cloned().collect();
+    if live.is_empty() {
+        return internal_error("every backendRef has weight 0".into());
+    }
+    if live.iter().all(|t| matches!(t.target, BackendTarget::Invalid { .. })) {
+        return internal_error("no backendRef could be resolved".into());
+    }
+    HttpAction::Forward { backends: live }
+}

@@ -1,0 +1,313 @@
+//! Assembling one Gateway's IR: rules compiled per route, placed under the listeners and
+//! hostnames they bound to, then grouped by port and ordered by the Gateway API's precedence.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BTreeSet};
+
+use portico_model::ir::{
+    self, Backend, BackendTarget, CertificateBinding, HttpAction, HttpFilter, HttpRouteEntry, L4Route, PathMatch, PortProtocol,
+    RouteSource, SniRoute, VirtualHost, WeightedBackend,
+};
+use portico_model::{Capabilities, ListenerProtocol, RouteKind};
+
+use crate::backends::ResolvedBackends;
+use crate::gateway::GatewayState;
+use crate::hostnames;
+use crate::listeners::ListenerState;
+use crate::routes::Route;
+use crate::rules::{self, CompiledRule, RuleProblem};
+
+/// A route's rules compiled for one provider.
+pub struct CompiledRoute {
+    pub valid_rules: usize,
+    pub dropped: Vec<(usize, RuleProblem)>,
+    pub http: Vec<(usize, CompiledRule)>,
+    pub l4: Option<(usize, Vec<WeightedBackend>)>,
+}
+
+pub fn compile_route(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities, has_host: bool) -> CompiledRoute {
+    let mut out = CompiledRoute { valid_rules: 0, dropped: Vec::new(), http: Vec::new(), l4: None };
+    for (i, rule) in route.rules.iter().enumerate() {
+        let result = match route.key.kind {
+            RouteKind::Http | RouteKind::Grpc => rules::compile_http_rule(i, rule, resolved, caps, has_host).map(|c| out.http.push((i, c))),
+            _ if i > 0 => Err(RuleProblem {
+                incompatible: false,
+                message: format!("spec.rules[{i}]: a {} forwards with its first rule only", route.key.kind),
+            }),
+            _ => rules::compile_l4_rule(i, rule, resolved, caps).map(|b| out.l4 = Some((i, b))),
+        };
+        match result {
+            Ok(()) => out.valid_rules += 1,
+            Err(problem) => out.dropped.push((i, problem)),
+        }
+    }
+    out
+}
+
+/// The Gateway API's match precedence, as a sortable key (smaller sorts first).
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
+struct PrecedenceKey {
+    path_rank: u8,
+    path_len: Reverse<usize>,
+    method: Reverse<bool>,
+    headers: Reverse<usize>,
+    query: Reverse<usize>,
+    created: String,
+    namespace: String,
+    name: String,
+    kind: RouteKind,
+    rule: usize,
+    r#match: usize,
+}
+
+struct HttpDraft {
+    listener: usize,
+    hostname: String,
+    key: PrecedenceKey,
+    entry: HttpRouteEntry,
+}
+
+struct SniDraft {
+    listener: usize,
+    key: (String, String, String, RouteKind),
+    route: SniRoute,
+}
+
+struct L4Draft {
+    listener: usize,
+    key: (String, String, String, RouteKind),
+    route: L4Route,
+}
+
+/// Everything routes contribute to one Gateway, before ordering.
+#[derive(Default)]
+pub struct GatewayBuilder {
+    http: Vec<HttpDraft>,
+    sni: Vec<SniDraft>,
+    l4: Vec<L4Draft>,
+    backends: BTreeMap<String, Backend>,
+}
+
+fn source(route: &Route, rule: usize, r#match: usize) -> RouteSource {
+    RouteSource {
+        kind: route.key.kind.name().to_string(),
+        namespace: route.key.namespace.clone(),
+        name: route.key.name.clone(),
+        rule,
+        rule_name: route.rules.get(rule).and_then(|r| r.name.clone()),
+        r#match,
+    }
+}
+
+impl GatewayBuilder {
+    /// Place a route's compiled rules under one listener, for each hostname it serves there.
+    pub fn place(&mut self, route: &Route, listener: usize, state: &ListenerState<'_>, hostnames: &[String], compiled: &CompiledRoute, resolved: &ResolvedBackends) {
+        let route_key = (route.created.clone(), route.key.namespace.clone(), route.key.name.clone(), route.key.kind);
+        for (rule_index, rule) in &compiled.http {
+            self.keep_backends(rule.backend_ids(), resolved);
+            for (m, matcher) in rule.matches.iter().enumerate() {
+                let entry = HttpRouteEntry {
+                    source: source(route, *rule_index, m),
+                    matcher: matcher.clone(),
+                    filters: rule.filters.clone(),
+                    action: rule.action.clone(),
+                    timeouts: rule.timeouts.clone(),
+                };
+                let key = precedence_key(route, *rule_index, m, matcher);
+                for hostname in hostnames {
+                    self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: entry.clone() });
+                }
+            }
+        }
+        let Some((rule_index, backends)) = &compiled.l4 else { return };
+        self.keep_backends(backends.iter().filter_map(target_id).collect(), resolved);
+        let source = source(route, *rule_index, 0);
+        if route.key.kind == RouteKind::Tls {
+            for hostname in hostnames {
+                let route = SniRoute {
+                    hostname: hostname.clone(),
+                    listener: state.name.clone(),
+                    terminate: state.terminates_tls,
+                    source: source.clone(),
+                    backends: backends.clone(),
+                };
+                self.sni.push(SniDraft { listener, key: route_key.clone(), route });
+            }
+        } else {
+            let route = L4Route { listener: state.name.clone(), source, backends: backends.clone() };
+            self.l4.push(L4Draft { listener, key: route_key, route });
+        }
+    }
+
+    fn keep_backends(&mut self, ids: Vec<String>, resolved: &ResolvedBackends) {
+        for id in ids {
+            if let Some(backend) = resolved.backends.get(&id) {
+                self.backends.entry(id).or_insert_with(|| backend.clone());
+            }
+        }
+    }
+
+    /// Order everything and produce the Gateway's IR.
+    pub fn assemble(mut self, gw: &GatewayState<'_>) -> ir::Gateway {
+        self.http.sort_by(|a, b| a.key.cmp(&b.key));
+        self.sni.sort_by(|a, b| hostnames::precedence(&a.route.hostname, &b.route.hostname).then_with(|| a.key.cmp(&b.key)));
+        self.l4.sort_by(|a, b| a.key.cmp(&b.key));
+        let mut ports: BTreeMap<(u16, PortProtocol), ir::Port> = BTreeMap::new();
+        for (i, l) in gw.listeners.iter().enumerate().filter(|(_, l)| l.programmable()) {
+            let protocol = port_protocol(gw, l);
+            let port = ports.entry((l.port, protocol)).or_insert_with(|| ir::Port {
+                port: l.port,
+                protocol,
+                listeners: Vec::new(),
+                certificates: Vec::new(),
+                virtual_hosts: Vec::new(),
+                tls_routes: Vec::new(),
+                l4_routes: Vec::new(),
+            });
+            port.listeners.push(l.name.clone());
+            if l.terminates_tls {
+                let hostname = l.hostname.clone().unwrap_or_else(|| "*".into());
+                port.certificates.push(CertificateBinding { hostname, listener: l.name.clone(), secrets: l.certificates.clone() });
+            }
+            port.tls_routes.extend(self.sni.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
+            port.l4_routes.extend(self.l4.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
+        }
+        for port in ports.values_mut() {
+            port.listeners.sort();
+            port.certificates.sort();
+            port.virtual_hosts = virtual_hosts(gw, port, &self.http);
+            port.tls_routes.sort_by(|a, b| hostnames::precedence(&a.hostname, &b.hostname));
+        }
+        let used = used_backends(ports.values());
+        self.backends.retain(|id, _| used.contains(id));
+        ir::Gateway {
+            gateway: gw.key.clone(),
+            gateway_class: gw.class.clone(),
+            provider: gw.caps.provider,
+            parameters: gw.parameters.clone(),
+            requested_addresses: gw.addresses.clone(),
+            infrastructure_labels: gw.labels.clone(),
+            ports: ports.into_values().collect(),
+            backends: self.backends,
+        }
+    }
+}
+
+fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
+    match l.protocol {
+        Some(ListenerProtocol::Http) => PortProtocol::Http,
+        Some(ListenerProtocol::Https) => PortProtocol::Https,
+        Some(ListenerProtocol::Tls) => {
+            let shares_with_https = gw
+                .listeners
+                .iter()
+                .any(|o| o.port == l.port && o.programmable() && o.protocol == Some(ListenerProtocol::Https));
+            if shares_with_https { PortProtocol::Https } else { PortProtocol::Tls }
+        }
+        Some(ListenerProtocol::Tcp) | None => PortProtocol::Tcp,
+        Some(ListenerProtocol::Udp) => PortProtocol::Udp,
+    }
+}
+
+/// Virtual hosts of one port: one per (hostname, listener), most specific hostname first. A
+/// hostname served by a more specific listener on the same port belongs to that listener only
+/// (listener isolation), so the less specific listener's copy is dropped.
+fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &[HttpDraft]) -> Vec<VirtualHost> {
+    let on_port: Vec<(usize, &ListenerState<'_>)> =
+        gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect();
+    let mut hosts: BTreeMap<(String, usize), Vec<HttpRouteEntry>> = BTreeMap::new();
+    for draft in drafts.iter().filter(|d| on_port.iter().any(|(i, _)| *i == d.listener)) {
+        hosts.entry((draft.hostname.clone(), draft.listener)).or_default().push(draft.entry.clone());
+    }
+    let listener_host = |i: usize| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into());
+    let mut out: Vec<(String, usize, Vec<HttpRouteEntry>)> = hosts
+        .into_iter()
+        .filter(|((hostname, listener), _)| {
+            let mine = hostnames::specificity(&listener_host(*listener));
+            !on_port.iter().any(|(j, other)| {
+                *j != *listener
+                    && other.hostname.as_deref().is_some_and(|h| hostnames::matches(h, hostname))
+                    && hostnames::specificity(&listener_host(*j)) > mine
+            })
+        })
+        .map(|((hostname, listener), routes)| (hostname, listener, routes))
+        .collect();
+    out.sort_by(|a, b| {
+        hostnames::precedence(&a.0, &b.0)
+            .then_with(|| hostnames::specificity(&listener_host(b.1)).cmp(&hostnames::specificity(&listener_host(a.1))))
+            .then_with(|| gw.listeners[a.1].name.cmp(&gw.listeners[b.1].name))
+    });
+    let mut seen = BTreeSet::new();
+    out.into_iter()
+        .filter(|(hostname, _, _)| seen.insert(hostname.clone()))
+        .map(|(hostname, listener, routes)| VirtualHost { hostname, listener: gw.listeners[listener].name.clone(), routes })
+        .collect()
+}
+
+fn precedence_key(route: &Route, rule: usize, r#match: usize, m: &ir::HttpMatch) -> PrecedenceKey {
+    let (path_rank, path_len) = match &m.path {
+        PathMatch::Exact(p) => (0, p.len()),
+        PathMatch::RegularExpression(p) => (1, p.len()),
+        PathMatch::Prefix(p) => (2, p.len()),
+    };
+    PrecedenceKey {
+        path_rank,
+        path_len: Reverse(path_len),
+        method: Reverse(m.method.is_some()),
+        headers: Reverse(m.headers.len()),
+        query: Reverse(m.query_params.len()),
+        created: route.created.clone(),
+        namespace: route.key.namespace.clone(),
+        name: route.key.name.clone(),
+        kind: route.key.kind,
+        rule,
+        r#match,
+    }
+}
+
+fn used_backends<'p>(ports: impl Iterator<Item = &'p ir::Port>) -> BTreeSet<String> {
+    let mut used = BTreeSet::new();
+    for port in ports {
+        for vhost in &port.virtual_hosts {
+            for entry in &vhost.routes {
+                if let HttpAction::Forward { backends } = &entry.action {
+                    used.extend(backends.iter().filter_map(target_id));
+                }
+                for filter in &entry.filters {
+                    if let HttpFilter::RequestMirror(m) = filter {
+                        used.insert(m.backend.clone());
+                    }
+                }
+            }
+        }
+        for r in &port.tls_routes {
+            used.extend(r.backends.iter().filter_map(target_id));
+        }
+        for r in &port.l4_routes {
+            used.extend(r.backends.iter().filter_map(target_id));
+        }
+    }
+    used
+}
+
+fn target_id(target: &WeightedBackend) -> Option<String> {
+    match &target.target {
+        BackendTarget::Backend { id } => Some(id.clone()),
+        BackendTarget::Invalid { .. } => None,
+    }
+}
+
+impl CompiledRule {
+    /// Every backend id the rule sends traffic (or mirrored traffic) to.
+    fn backend_ids(&self) -> Vec<String> {
+        let mut ids: Vec<String> = match &self.action {
+            HttpAction::Forward { backends } => backends.iter().filter_map(target_id).collect(),
+            _ => Vec::new(),
+        };
+        ids.extend(self.filters.iter().filter_map(|f| match f {
+            HttpFilter::RequestMirror(m) => Some(m.backend.clone()),
+            _ => None,
+        }));
+        ids
+    }
+}

@@ -1,0 +1,223 @@
+//! GatewayClass and Gateway evaluation: ownership, parameters, addresses and the Gateway-level
+//! conditions that summarise its listeners.
+
+use std::collections::BTreeMap;
+
+use gateway_api::gatewayclasses::GatewayClass;
+use gateway_api::gateways::Gateway;
+use portico_model::capabilities::PORTICO_GROUP;
+use portico_model::ir::{Address, ObjectRef, ParametersRef};
+use portico_model::{Capabilities, Fact, Feature, ProviderKind};
+
+use crate::conditions::{self, Condition};
+use crate::index::Index;
+use crate::listeners::{self, ListenerState};
+use crate::status::{GatewayClassStatus, GatewayStatus, SupportedFeature};
+use crate::CapabilitySet;
+
+/// The address type for a reserved address named by the provider (GCP: a global address name).
+pub const NAMED_ADDRESS_TYPE: &str = "portico.dev/named-address";
+
+pub struct ClassState<'a> {
+    pub caps: &'a Capabilities,
+    pub parameters: Option<ParametersRef>,
+    /// Why the class is not accepted.
+    pub problem: Option<String>,
+    pub status: GatewayClassStatus,
+}
+
+/// Evaluate every GatewayClass whose controllerName is one of the enabled providers'.
+pub fn evaluate_classes<'a>(classes: &'a [GatewayClass], caps: &'a CapabilitySet, index: &Index<'_>) -> BTreeMap<String, ClassState<'a>> {
+    let mut out = BTreeMap::new();
+    for class in classes {
+        let Some(provider) = ProviderKind::from_controller_name(&class.spec.controller_name) else { continue };
+        let Some(provider_caps) = caps.get(provider) else { continue };
+        let generation = class.metadata.generation.unwrap_or(1);
+        let parameters = class.spec.parameters_ref.as_ref().map(|p| ParametersRef {
+            group: p.group.clone(),
+            kind: p.kind.clone(),
+            namespace: p.namespace.clone(),
+            name: p.name.clone(),
+        });
+        let problem = parameters.as_ref().and_then(|p| check_parameters(p, provider, index).err());
+        let mut conditions = vec![match &problem {
+            Some(message) => conditions::class_invalid_parameters(generation, message.clone()),
+            None => conditions::class_accepted(generation),
+        }];
+        let previous = conditions::from_k8s(class.status.as_ref().and_then(|s| s.conditions.as_ref()));
+        conditions::carry_transition_times(&mut conditions, &previous);
+        let supported_features =
+            provider_caps.supported_feature_names().into_iter().map(|name| SupportedFeature { name: name.into() }).collect();
+        let name = class.metadata.name.clone().unwrap_or_default();
+        let status = GatewayClassStatus { conditions, supported_features };
+        out.insert(name, ClassState { caps: provider_caps, parameters, problem, status });
+    }
+    out
+}
+
+/// A parameters reference must name an existing object of the provider's parameters kind.
+fn check_parameters(p: &ParametersRef, provider: ProviderKind, index: &Index<'_>) -> Result<(), String> {
+    let want = provider.parameters_kind();
+    if p.group != PORTICO_GROUP || p.kind != want {
+        return Err(format!(
+            "parametersRef {}/{} is not supported: {} takes {PORTICO_GROUP}/{want}",
+            p.group,
+            p.kind,
+            provider.controller_name()
+        ));
+    }
+    if index.parameters(&p.kind, p.namespace.as_deref(), &p.name).is_none() {
+        let place = p.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+        return Err(format!("parametersRef {}/{} {place}{} not found", p.group, p.kind, p.name));
+    }
+    Ok(())
+}
+
+pub struct GatewayState<'a> {
+    pub key: ObjectRef,
+    pub class: String,
+    pub generation: i64,
+    pub caps: &'a Capabilities,
+    pub listeners: Vec<ListenerState<'a>>,
+    /// A Gateway-level rejection (Accepted=False) other than "no valid listener".
+    pub rejection: Option<Condition>,
+    pub parameters: Option<ParametersRef>,
+    pub addresses: Vec<Address>,
+    pub labels: BTreeMap<String, String>,
+    previous: Option<&'a gateway_api::gateways::GatewayStatus>,
+}
+
+impl GatewayState<'_> {
+    /// Routes can attach: nothing rejects the Gateway and at least one listener is usable.
+    pub fn accepted(&self) -> bool {
+        self.rejection.is_none() && self.listeners.iter().any(ListenerState::attachable)
+    }
+
+    pub fn status(&self) -> GatewayStatus {
+        let generation = self.generation;
+        let accepted = self.accepted_condition();
+        let programmed = if accepted.is_true() {
+            conditions::gateway_programmed_pending(generation)
+        } else {
+            conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "Gateway is not accepted")
+        };
+        let mut gateway_conditions = vec![accepted, programmed];
+        let previous = conditions::from_k8s(self.previous.and_then(|s| s.conditions.as_ref()));
+        conditions::carry_transition_times(&mut gateway_conditions, &previous);
+        let previous_listeners = self.previous.and_then(|s| s.listeners.as_ref());
+        let listeners = self
+            .listeners
+            .iter()
+            .map(|l| {
+                let mut status = l.status(generation);
+                let before = previous_listeners.into_iter().flatten().find(|p| p.name == l.name);
+                if let Some(before) = before {
+                    conditions::carry_transition_times(&mut status.conditions, &conditions::from_k8s(Some(&before.conditions)));
+                }
+                status
+            })
+            .collect();
+        GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners }
+    }
+
+    fn accepted_condition(&self) -> Condition {
+        if let Some(rejection) = &self.rejection {
+            return rejection.clone();
+        }
+        let invalid: Vec<String> = self
+            .listeners
+            .iter()
+            .filter(|l| !l.valid())
+            .map(|l| {
+                let why = l.rejection.as_ref().or(l.conflict.as_ref()).or(l.ref_problems.first()).map(|(r, _)| *r);
+                format!("{} ({})", l.name, why.unwrap_or(conditions::reason::INVALID))
+            })
+            .collect();
+        if invalid.is_empty() {
+            return conditions::gateway_accepted(self.generation);
+        }
+        let any_usable = self.listeners.iter().any(ListenerState::attachable);
+        let message = format!("invalid listeners: {}", invalid.join(", "));
+        conditions::gateway_listeners_not_valid(self.generation, any_usable, message)
+    }
+}
+
+/// Evaluate every Gateway of an accepted-or-not class of ours.
+pub fn evaluate_gateways<'a>(
+    gateways: &'a [Gateway],
+    classes: &BTreeMap<String, ClassState<'a>>,
+    index: &Index<'_>,
+) -> BTreeMap<ObjectRef, GatewayState<'a>> {
+    let mut out = BTreeMap::new();
+    for gw in gateways {
+        let Some(class) = classes.get(&gw.spec.gateway_class_name) else { continue };
+        let namespace = gw.metadata.namespace.clone().unwrap_or_else(|| "default".into());
+        let key = ObjectRef::new(&namespace, gw.metadata.name.clone().unwrap_or_default());
+        let generation = gw.metadata.generation.unwrap_or(1);
+        let caps = class.caps;
+        let infrastructure = gw.spec.infrastructure.as_ref();
+        let own_parameters = infrastructure.and_then(|i| i.parameters_ref.as_ref()).map(|p| ParametersRef {
+            group: p.group.clone(),
+            kind: p.kind.clone(),
+            namespace: Some(namespace.clone()),
+            name: p.name.clone(),
+        });
+        let addresses = check_addresses(gw, caps);
+        let rejection = if let Some(problem) = &class.problem {
+            let message = format!("GatewayClass {} is not accepted: {problem}", gw.spec.gateway_class_name);
+            Some(conditions::gateway_invalid_parameters(generation, message))
+        } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_parameters(p, caps.provider, index)) {
+            Some(conditions::gateway_invalid_parameters(generation, format!("spec.infrastructure.{problem}")))
+        } else if let Err(problem) = &addresses {
+            Some(conditions::gateway_unsupported_address(generation, problem.clone()))
+        } else {
+            None
+        };
+        let state = GatewayState {
+            listeners: listeners::evaluate(&gw.spec.listeners, &namespace, caps, index),
+            key: key.clone(),
+            class: gw.spec.gateway_class_name.clone(),
+            generation,
+            caps,
+            rejection,
+            parameters: own_parameters.or_else(|| class.parameters.clone()),
+            addresses: addresses.unwrap_or_default(),
+            labels: infrastructure.and_then(|i| i.labels.clone()).unwrap_or_default(),
+            previous: gw.status.as_ref(),
+        };
+        out.insert(key, state);
+    }
+    out
+}
+
+fn check_addresses(gw: &Gateway, caps: &Capabilities) -> Result<Vec<Address>, String> {
+    let mut out = Vec::new();
+    for (i, address) in gw.spec.addresses.iter().flatten().enumerate() {
+        let address_type = address.r#type.clone().unwrap_or_else(|| "IPAddress".into());
+        let value = address.value.clone().unwrap_or_default();
+        let provider = caps.provider.controller_name();
+        let field = format!("spec.addresses[{i}]");
+        let supported = match address_type.as_str() {
+            "IPAddress" => caps.supports(Feature::GatewayStaticAddresses),
+            "Hostname" => caps.has(Fact::HostnameAddresses),
+            NAMED_ADDRESS_TYPE => caps.has(Fact::NamedAddresses),
+            _ => false,
+        };
+        if !supported {
+            return Err(format!("{field}: address type {address_type} is not supported by {} ({provider})", caps.platform));
+        }
+        let well_formed = value.is_empty()
+            || match address_type.as_str() {
+                "IPAddress" => value.parse::<std::net::IpAddr>().is_ok(),
+                "Hostname" => crate::hostnames::is_valid(&value) && !value.starts_with('*'),
+                _ => true,
+            };
+        if !well_formed {
+            return Err(format!("{field}: {value:?} is not a valid {address_type}"));
+        }
+        out.push(Address { address_type, value });
+    }
+    out.sort();
+    out.dedup();
+    Ok(out)
+}

@@ -1,0 +1,128 @@
+#![forbid(unsafe_code)]
+//! Gateway API semantics, as one pure function: [`translate`] takes a [`Snapshot`] and the
+//! enabled providers' [`Capabilities`] and returns each owned Gateway's IR plus the status every
+//! owned GatewayClass, Gateway and route must show. No I/O, no clock, no client.
+
+pub mod conditions;
+pub mod status;
+
+mod attach;
+mod backends;
+mod build;
+mod gateway;
+mod hostnames;
+mod index;
+mod listeners;
+mod pem;
+mod routes;
+mod rules;
+
+use std::collections::BTreeMap;
+
+use portico_model::ir::{self, ObjectRef};
+use portico_model::{Capabilities, ProviderKind, Snapshot};
+
+pub use gateway::NAMED_ADDRESS_TYPE;
+pub use hostnames::{intersect as intersect_hostnames, matches as hostname_matches};
+pub use rules::parse_duration;
+use status::{ParentStatusEntry, RouteParentStatus, RouteStatus, Statuses};
+
+/// The capabilities of every enabled provider. GatewayClasses of providers not in the set are
+/// left alone, as if they belonged to another controller.
+#[derive(Debug, Clone, Default)]
+pub struct CapabilitySet {
+    providers: BTreeMap<ProviderKind, Capabilities>,
+}
+
+impl CapabilitySet {
+    pub fn new(capabilities: impl IntoIterator<Item = Capabilities>) -> Self {
+        CapabilitySet { providers: capabilities.into_iter().map(|c| (c.provider, c)).collect() }
+    }
+
+    pub fn get(&self, provider: ProviderKind) -> Option<&Capabilities> {
+        self.providers.get(&provider)
+    }
+
+    pub fn controller_names(&self) -> impl Iterator<Item = String> + '_ {
+        self.providers.keys().map(|p| p.controller_name())
+    }
+}
+
+/// The result of one translation.
+#[derive(Debug, Clone, Default)]
+pub struct Translation {
+    /// The IR of every accepted Gateway Portico owns.
+    pub gateways: BTreeMap<ObjectRef, ir::Gateway>,
+    pub statuses: Statuses,
+}
+
+/// Translate a snapshot for the enabled providers.
+pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translation {
+    let index = index::Index::new(snapshot);
+    let classes = gateway::evaluate_classes(&snapshot.gateway_classes, capabilities, &index);
+    let mut gateways = gateway::evaluate_gateways(&snapshot.gateways, &classes, &index);
+    let mut builders: BTreeMap<ObjectRef, build::GatewayBuilder> = BTreeMap::new();
+    let mut route_statuses = BTreeMap::new();
+    let our_controllers: Vec<String> = capabilities.controller_names().collect();
+    for route in routes::collect(snapshot) {
+        let mut ours = Vec::new();
+        let mut resolved = None;
+        for parent in &route.parent_refs {
+            let Some(key) = attach::gateway_key(parent) else { continue };
+            let Some(gw) = gateways.get_mut(&key) else { continue };
+            let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index));
+            let builder = builders.entry(key).or_default();
+            let conditions = attach::evaluate_parent(&route, parent, gw, resolved, &index, builder);
+            let controller_name = gw.caps.provider.controller_name();
+            ours.push(RouteParentStatus { parent_ref: attach::parent_ref_status(parent), controller_name, conditions });
+        }
+        let had_ours = route.existing_parents.iter().any(|p| is_ours(p, &our_controllers));
+        if ours.is_empty() && !had_ours {
+            continue;
+        }
+        route_statuses.insert(route.key.clone(), merge_parents(&route.existing_parents, ours, &our_controllers));
+    }
+    let mut statuses = Statuses { routes: route_statuses, ..Statuses::default() };
+    statuses.gateway_classes = classes.into_iter().map(|(name, class)| (name, class.status)).collect();
+    let mut irs = BTreeMap::new();
+    for (key, gw) in &gateways {
+        statuses.gateways.insert(key.clone(), gw.status());
+        if gw.accepted() {
+            let builder = builders.remove(key).unwrap_or_default();
+            irs.insert(key.clone(), builder.assemble(gw));
+        }
+    }
+    Translation { gateways: irs, statuses }
+}
+
+fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {
+    entry.get("controllerName").and_then(|c| c.as_str()).is_some_and(|c| controllers.iter().any(|o| o == c))
+}
+
+/// Other controllers' entries are kept as they were; ours are replaced, keeping each
+/// condition's `lastTransitionTime` when its status did not change.
+fn merge_parents(existing: &[serde_json::Value], mut ours: Vec<RouteParentStatus>, controllers: &[String]) -> RouteStatus {
+    for entry in &mut ours {
+        let previous = existing.iter().find(|p| {
+            is_ours(p, controllers)
+                && p.get("controllerName").and_then(|c| c.as_str()) == Some(entry.controller_name.as_str())
+                && same_parent(p.get("parentRef"), &entry.parent_ref)
+        });
+        if let Some(previous) = previous {
+            conditions::carry_transition_times(&mut entry.conditions, &conditions::from_json(previous.get("conditions")));
+        }
+    }
+    let mut parents: Vec<ParentStatusEntry> =
+        existing.iter().filter(|p| !is_ours(p, controllers)).cloned().map(ParentStatusEntry::Kept).collect();
+    parents.extend(ours.into_iter().map(ParentStatusEntry::Ours));
+    RouteStatus { parents }
+}
+
+fn same_parent(previous: Option<&serde_json::Value>, ours: &status::ParentRefStatus) -> bool {
+    let Some(previous) = previous else { return false };
+    let text = |field: &str| previous.get(field).and_then(|v| v.as_str()).map(str::to_string);
+    text("name").as_deref() == Some(ours.name.as_str())
+        && text("namespace").is_none_or(|ns| ns == ours.namespace)
+        && text("sectionName") == ours.section_name
+        && previous.get("port").and_then(|p| p.as_i64()).map(|p| p as i32) == ours.port
+}

@@ -1,0 +1,308 @@
+//! Listener validation: protocol support, allowed route kinds, TLS certificate references and
+//! conflicts between listeners that share a port.
+
+use gateway_api::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
+use portico_model::ir::ObjectRef;
+use portico_model::{Capabilities, Fact, ListenerProtocol, RouteKind, GATEWAY_GROUP};
+
+use crate::conditions::{self, reason};
+use crate::index::{Index, Selector};
+use crate::status::{ListenerStatus, RouteGroupKind};
+
+/// Which namespaces may attach routes to a listener.
+pub enum NamespacePolicy<'a> {
+    Same,
+    All,
+    Selector(Selector<'a>),
+}
+
+pub struct ListenerState<'a> {
+    pub name: String,
+    pub port: u16,
+    /// `None` when the protocol is not one the provider supports.
+    pub protocol: Option<ListenerProtocol>,
+    pub hostname: Option<String>,
+    /// TLS is terminated here (HTTPS, or TLS in Terminate mode).
+    pub terminates_tls: bool,
+    pub certificates: Vec<ObjectRef>,
+    pub supported_kinds: Vec<RouteKind>,
+    pub namespaces: NamespacePolicy<'a>,
+    /// Set by conflict detection: (reason, message).
+    pub conflict: Option<(&'static str, String)>,
+    /// Why the listener itself is not accepted (besides conflicts): (reason, message).
+    pub rejection: Option<(&'static str, String)>,
+    /// Unresolved references: (reason, message), in the order found.
+    pub ref_problems: Vec<(&'static str, String)>,
+    /// Routes attached (filled in by attachment).
+    pub attached_routes: std::collections::BTreeSet<crate::status::RouteKey>,
+}
+
+impl ListenerState<'_> {
+    /// Routes may attach: the listener is accepted and not conflicted.
+    pub fn attachable(&self) -> bool {
+        self.protocol.is_some() && self.rejection.is_none() && self.conflict.is_none()
+    }
+
+    /// The listener goes into the IR: attachable and every reference resolved.
+    pub fn programmable(&self) -> bool {
+        self.attachable() && self.ref_problems.is_empty() && !self.supported_kinds.is_empty()
+    }
+
+    /// Fully valid, for the Gateway's `ListenersNotValid`.
+    pub fn valid(&self) -> bool {
+        self.programmable()
+    }
+
+    pub fn status(&self, generation: i64) -> ListenerStatus {
+        let accepted = match (&self.rejection, &self.conflict) {
+            (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => {
+                conditions::listener_unsupported_protocol(generation, message.clone())
+            }
+            (Some((reason, message)), _) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
+            (None, Some((reason, message))) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
+            (None, None) => conditions::listener_accepted(generation),
+        };
+        let conflicted = match &self.conflict {
+            Some((reason, message)) => conditions::listener_conflicted(generation, reason, message.clone()),
+            None => conditions::listener_no_conflicts(generation),
+        };
+        let resolved = match self.ref_problems.first() {
+            Some((reason, _)) => {
+                let message = self.ref_problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+                conditions::listener_unresolved_refs(generation, reason, message)
+            }
+            None => conditions::listener_resolved_refs(generation),
+        };
+        let programmed = if !self.attachable() {
+            conditions::listener_invalid(generation, "Listener is not accepted")
+        } else if !self.ref_problems.is_empty() {
+            conditions::listener_invalid(generation, "Listener has unresolved references")
+        } else if self.supported_kinds.is_empty() {
+            conditions::listener_invalid(generation, "Listener supports no route kind")
+        } else {
+            conditions::listener_programmed_pending(generation)
+        };
+        ListenerStatus {
+            name: self.name.clone(),
+            supported_kinds: self
+                .supported_kinds
+                .iter()
+                .map(|k| RouteGroupKind { group: GATEWAY_GROUP.into(), kind: k.name().into() })
+                .collect(),
+            attached_routes: i32::try_from(self.attached_routes.len()).unwrap_or(i32::MAX),
+            conditions: vec![accepted, conflicted, resolved, programmed],
+        }
+    }
+}
+
+/// Evaluate every listener of a Gateway, conflicts included.
+pub fn evaluate<'a>(
+    listeners: &'a [GatewayListeners],
+    gateway_namespace: &str,
+    caps: &Capabilities,
+    index: &Index<'_>,
+) -> Vec<ListenerState<'a>> {
+    let mut states: Vec<ListenerState<'a>> =
+        listeners.iter().map(|l| evaluate_one(l, gateway_namespace, caps, index)).collect();
+    mark_conflicts(&mut states, caps);
+    states
+}
+
+fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, caps: &Capabilities, index: &Index<'_>) -> ListenerState<'a> {
+    let mut state = ListenerState {
+        name: listener.name.clone(),
+        port: u16::try_from(listener.port).unwrap_or(0),
+        protocol: None,
+        hostname: listener.hostname.clone().filter(|h| !h.is_empty()),
+        terminates_tls: false,
+        certificates: Vec::new(),
+        supported_kinds: Vec::new(),
+        namespaces: namespace_policy(listener),
+        conflict: None,
+        rejection: None,
+        ref_problems: Vec::new(),
+        attached_routes: Default::default(),
+    };
+    let protocol = match ListenerProtocol::from_name(&listener.protocol) {
+        Some(p) if caps.supports_protocol(p) => p,
+        _ => {
+            let message = format!("protocol {} is not supported by {} ({})", listener.protocol, caps.platform, caps.provider.controller_name());
+            state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, message));
+            return state;
+        }
+    };
+    state.protocol = Some(protocol);
+    if state.port == 0 {
+        state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, format!("port {} is not a valid port", listener.port)));
+        return state;
+    }
+    if let Err(message) = check_tls_mode(listener, protocol, caps, &mut state) {
+        state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, message));
+        return state;
+    }
+    if state.terminates_tls {
+        check_certificates(listener, gateway_namespace, index, &mut state);
+    }
+    resolve_kinds(listener, protocol, caps, &mut state);
+    state
+}
+
+fn check_tls_mode(listener: &GatewayListeners, protocol: ListenerProtocol, caps: &Capabilities, state: &mut ListenerState<'_>) -> Result<(), String> {
+    let passthrough = listener.tls.as_ref().and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough);
+    let unsupported = |mode: &str| format!("TLS mode {mode} is not supported by {} ({})", caps.platform, caps.provider.controller_name());
+    match protocol {
+        ListenerProtocol::Https if passthrough => Err("an HTTPS listener must use TLS mode Terminate".into()),
+        ListenerProtocol::Https => {
+            state.terminates_tls = true;
+            Ok(())
+        }
+        ListenerProtocol::Tls if passthrough && !caps.has(Fact::TlsPassthrough) => Err(unsupported("Passthrough")),
+        ListenerProtocol::Tls if !passthrough && !caps.has(Fact::TlsTerminate) => Err(unsupported("Terminate")),
+        ListenerProtocol::Tls => {
+            state.terminates_tls = !passthrough;
+            Ok(())
+        }
+        _ => Ok(()),
+    }
+}
+
+fn namespace_policy(listener: &GatewayListeners) -> NamespacePolicy<'_> {
+    let namespaces = listener.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
+    match namespaces.and_then(|n| n.from.as_ref()) {
+        Some(From::All) => NamespacePolicy::All,
+        Some(From::Selector) => {
+            let selector = namespaces.and_then(|n| n.selector.as_ref());
+            NamespacePolicy::Selector(Selector {
+                match_labels: selector.and_then(|s| s.match_labels.as_ref()),
+                expressions: selector
+                    .and_then(|s| s.match_expressions.as_ref())
+                    .into_iter()
+                    .flatten()
+                    .map(|e| (e.key.as_str(), e.operator.as_str(), e.values.as_deref().unwrap_or(&[])))
+                    .collect(),
+            })
+        }
+        Some(From::Same) | None => NamespacePolicy::Same,
+    }
+}
+
+fn resolve_kinds(listener: &GatewayListeners, protocol: ListenerProtocol, caps: &Capabilities, state: &mut ListenerState<'_>) {
+    let compatible = RouteKind::for_protocol(protocol);
+    let requested = listener.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref());
+    let Some(requested) = requested else {
+        state.supported_kinds = compatible.iter().copied().filter(|k| caps.supports_route_kind(*k)).collect();
+        return;
+    };
+    let mut invalid = Vec::new();
+    for kind in requested {
+        let group = kind.group.as_deref().unwrap_or(GATEWAY_GROUP);
+        let known = RouteKind::from_name(&kind.kind).filter(|_| group == GATEWAY_GROUP);
+        match known {
+            Some(k) if compatible.contains(&k) && caps.supports_route_kind(k) => {
+                if !state.supported_kinds.contains(&k) {
+                    state.supported_kinds.push(k);
+                }
+            }
+            _ => invalid.push(format!("{group}/{}", kind.kind)),
+        }
+    }
+    if !invalid.is_empty() {
+        let message = format!(
+            "route kinds {} are not supported on a {} listener by {}",
+            invalid.join(", "),
+            protocol,
+            caps.provider.controller_name()
+        );
+        state.ref_problems.push((reason::INVALID_ROUTE_KINDS, message));
+    }
+}
+
+fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, index: &Index<'_>, state: &mut ListenerState<'_>) {
+    let refs = listener.tls.as_ref().and_then(|t| t.certificate_refs.as_ref()).filter(|r| !r.is_empty());
+    let Some(refs) = refs else {
+        state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, "tls.certificateRefs is empty: a terminating listener needs a certificate".into()));
+        return;
+    };
+    for (i, cert) in refs.iter().enumerate() {
+        let group = cert.group.as_deref().unwrap_or("");
+        let kind = cert.kind.as_deref().unwrap_or("Secret");
+        let namespace = cert.namespace.as_deref().unwrap_or(gateway_namespace);
+        let field = format!("tls.certificateRefs[{i}]");
+        if group != "" || kind != "Secret" {
+            let message = format!("{field}: {group}/{kind} is not a supported certificate kind (use a core Secret)");
+            state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
+            continue;
+        }
+        if namespace != gateway_namespace
+            && !index.grant_allows((GATEWAY_GROUP, "Gateway", gateway_namespace), namespace, ("", "Secret", &cert.name))
+        {
+            let message = format!("{field}: Secret {namespace}/{} is in another namespace and no ReferenceGrant there allows it", cert.name);
+            state.ref_problems.push((reason::REF_NOT_PERMITTED, message));
+            continue;
+        }
+        match index.secret(namespace, &cert.name) {
+            None => {
+                let message = format!("{field}: Secret {namespace}/{} not found", cert.name);
+                state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
+            }
+            Some(secret) => match crate::pem::check_tls_secret(secret) {
+                Ok(()) => state.certificates.push(ObjectRef::new(namespace, &cert.name)),
+                Err(problem) => {
+                    let message = format!("{field}: Secret {namespace}/{} is not a valid TLS secret: {problem}", cert.name);
+                    state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
+                }
+            },
+        }
+    }
+}
+
+/// Listeners sharing a port must be distinct (Gateway API: port + protocol + hostname) and
+/// their protocols compatible. Indistinct listeners are all marked; none is picked as winner.
+fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
+    use ListenerProtocol::*;
+    let live: Vec<usize> = (0..states.len()).filter(|&i| states[i].protocol.is_some() && states[i].rejection.is_none()).collect();
+    let mut found: Vec<(usize, &'static str, String)> = Vec::new();
+    for &i in &live {
+        let me = &states[i];
+        let me_protocol = me.protocol.unwrap_or(Tcp);
+        let others: Vec<&ListenerState<'_>> =
+            live.iter().filter(|&&j| j != i && states[j].port == me.port).map(|&j| &states[j]).collect();
+        let has = |p: ListenerProtocol| others.iter().any(|o| o.protocol == Some(p));
+        let tls_family = |p: ListenerProtocol| p == Https || p == Tls;
+        let incompatible: Vec<&str> = others
+            .iter()
+            .filter_map(|o| o.protocol)
+            .filter(|&p| match (me_protocol, p) {
+                (Udp, Udp) | (Tcp, Tcp) => true,
+                (Udp, _) | (_, Udp) => false,
+                (Tcp, _) | (_, Tcp) => true,
+                (Http, Http) => false,
+                (Http, _) | (_, Http) => true,
+                (a, b) if tls_family(a) && tls_family(b) && a != b => !caps.has(Fact::HttpsAndTlsShareAPort),
+                _ => false,
+            })
+            .map(|p| p.name())
+            .collect();
+        if !incompatible.is_empty() {
+            let message = if has(me_protocol) && (me_protocol == Tcp || me_protocol == Udp) {
+                format!("port {} is used by more than one {} listener", me.port, me_protocol)
+            } else {
+                format!("port {} is also used by a {} listener; {} cannot share it", me.port, incompatible[0], me_protocol)
+            };
+            found.push((i, reason::PROTOCOL_CONFLICT, message));
+            continue;
+        }
+        let clash = others.iter().find(|o| {
+            o.protocol.is_some_and(|p| p == me_protocol || (tls_family(p) && tls_family(me_protocol)))
+                && o.hostname.as_deref().map(str::to_ascii_lowercase) == me.hostname.as_deref().map(str::to_ascii_lowercase)
+        });
+        if let Some(other) = clash {
+            let host = me.hostname.as_deref().unwrap_or("(any hostname)");
+            let message = format!("listener {} also uses port {} with hostname {host}", other.name, me.port);
+            found.push((i, reason::HOSTNAME_CONFLICT, message));
+        }
+    }
+    for (i, reason, message) in found {
+        states[i].conflict = Some((reason, message));
+    }
+}

@@ -1,0 +1,212 @@
+//! Every route kind, seen through one shape. The per-kind files only convert; everything after
+//! (attachment, rule validation, backends, precedence) is written once against [`Route`].
+
+mod grpc;
+mod http;
+mod l4;
+
+use portico_model::{RouteKind, Snapshot};
+use serde_json::Value;
+
+use crate::status::RouteKey;
+
+/// A route of any kind, normalised.
+#[derive(Debug, Clone)]
+pub struct Route {
+    pub key: RouteKey,
+    pub generation: i64,
+    /// RFC 3339 creation time; empty when unknown (sorts as oldest).
+    pub created: String,
+    pub parent_refs: Vec<ParentRef>,
+    pub hostnames: Vec<String>,
+    pub rules: Vec<Rule>,
+    /// The existing `status.parents`, as written by whichever controllers.
+    pub existing_parents: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParentRef {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    pub section_name: Option<String>,
+    pub port: Option<i32>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct Rule {
+    pub name: Option<String>,
+    /// Empty means "match everything" (`PathPrefix /`), as the spec defaults it.
+    pub matches: Vec<MatchSpec>,
+    pub filters: Vec<FilterSpec>,
+    pub backends: Vec<BackendRefSpec>,
+    pub timeouts: Option<TimeoutSpec>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PathSpec {
+    Exact(String),
+    Prefix(String),
+    Regex(String),
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct MatchSpec {
+    pub path: Option<PathSpec>,
+    pub method: Option<String>,
+    pub headers: Vec<ValueMatchSpec>,
+    pub query_params: Vec<ValueMatchSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct ValueMatchSpec {
+    pub name: String,
+    pub regex: bool,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct HeaderModifierSpec {
+    pub set: Vec<(String, String)>,
+    pub add: Vec<(String, String)>,
+    pub remove: Vec<String>,
+}
+
+#[derive(Debug, Clone)]
+pub enum PathModifierSpec {
+    Full(String),
+    Prefix(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct RedirectSpec {
+    pub scheme: Option<String>,
+    pub hostname: Option<String>,
+    pub path: Option<PathModifierSpec>,
+    pub port: Option<i32>,
+    pub status_code: Option<i64>,
+}
+
+#[derive(Debug, Clone)]
+pub struct RewriteSpec {
+    pub hostname: Option<String>,
+    pub path: Option<PathModifierSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct MirrorSpec {
+    pub backend: BackendRefSpec,
+    pub numerator: i64,
+    pub denominator: i64,
+}
+
+#[derive(Debug, Clone)]
+pub enum FilterSpec {
+    RequestHeaderModifier(HeaderModifierSpec),
+    ResponseHeaderModifier(HeaderModifierSpec),
+    RequestRedirect(RedirectSpec),
+    UrlRewrite(RewriteSpec),
+    RequestMirror(MirrorSpec),
+    /// A filter type Portico does not implement (CORS, ExtensionRef, ExternalAuth, ...).
+    Unsupported(String),
+}
+
+impl FilterSpec {
+    pub fn type_name(&self) -> &str {
+        match self {
+            FilterSpec::RequestHeaderModifier(_) => "RequestHeaderModifier",
+            FilterSpec::ResponseHeaderModifier(_) => "ResponseHeaderModifier",
+            FilterSpec::RequestRedirect(_) => "RequestRedirect",
+            FilterSpec::UrlRewrite(_) => "URLRewrite",
+            FilterSpec::RequestMirror(_) => "RequestMirror",
+            FilterSpec::Unsupported(name) => name,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct BackendRefSpec {
+    pub group: String,
+    pub kind: String,
+    pub name: String,
+    pub namespace: Option<String>,
+    pub port: Option<i32>,
+    pub weight: i32,
+    pub filters: Vec<FilterSpec>,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct TimeoutSpec {
+    pub request: Option<String>,
+    pub backend_request: Option<String>,
+}
+
+/// All routes of every kind in the snapshot.
+pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
+    let mut routes = Vec::with_capacity(
+        snapshot.http_routes.len()
+            + snapshot.grpc_routes.len()
+            + snapshot.tls_routes.len()
+            + snapshot.tcp_routes.len()
+            + snapshot.udp_routes.len(),
+    );
+    routes.extend(snapshot.http_routes.iter().map(http::convert));
+    routes.extend(snapshot.grpc_routes.iter().map(grpc::convert));
+    routes.extend(snapshot.tls_routes.iter().map(l4::convert_tls));
+    routes.extend(snapshot.tcp_routes.iter().map(|r| l4::convert_l4(RouteKind::Tcp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
+    routes.extend(snapshot.udp_routes.iter().map(|r| l4::convert_l4(RouteKind::Udp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
+    routes
+}
+
+/// Common metadata handling for every kind.
+fn base(kind: RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Route {
+    let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
+    Route {
+        key: RouteKey { kind, namespace, name: meta.name.clone().unwrap_or_default() },
+        generation: meta.generation.unwrap_or(1),
+        created: meta.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
+        parent_refs: Vec::new(),
+        hostnames: Vec::new(),
+        rules: Vec::new(),
+        existing_parents: Vec::new(),
+    }
+}
+
+/// Parent refs with the spec's defaults applied (group, kind, namespace).
+macro_rules! parent_refs {
+    ($refs:expr, $route_ns:expr) => {
+        $refs
+            .map(|p| crate::routes::ParentRef {
+                group: p.group.clone().unwrap_or_else(|| portico_model::GATEWAY_GROUP.to_string()),
+                kind: p.kind.clone().unwrap_or_else(|| "Gateway".to_string()),
+                namespace: p.namespace.clone().unwrap_or_else(|| $route_ns.clone()),
+                name: p.name.clone(),
+                section_name: p.section_name.clone(),
+                port: p.port,
+            })
+            .collect::<Vec<_>>()
+    };
+}
+pub(crate) use parent_refs;
+
+/// A backendRef (any kind's shape) with the spec's defaults applied.
+macro_rules! backend_ref {
+    ($b:expr, $filters:expr) => {
+        crate::routes::BackendRefSpec {
+            group: $b.group.clone().unwrap_or_default(),
+            kind: $b.kind.clone().unwrap_or_else(|| "Service".to_string()),
+            name: $b.name.clone(),
+            namespace: $b.namespace.clone(),
+            port: $b.port,
+            weight: $b.weight.unwrap_or(1),
+            filters: $filters,
+        }
+    };
+}
+pub(crate) use backend_ref;
+
+/// Existing `status.parents` of any kind, as JSON.
+fn existing_parents<T: serde::Serialize>(parents: Option<&Vec<T>>) -> Vec<Value> {
+    parents.into_iter().flatten().filter_map(|p| serde_json::to_value(p).ok()).collect()
+}

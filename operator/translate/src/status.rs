@@ -1,0 +1,103 @@
+//! The statuses translation computes, in the shape they are written to the API server.
+
+use std::collections::BTreeMap;
+
+use portico_model::ir::ObjectRef;
+use serde::Serialize;
+
+use crate::conditions::Condition;
+
+/// Identifies a route of any kind.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub struct RouteKey {
+    pub kind: portico_model::RouteKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl std::fmt::Display for RouteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Statuses {
+    pub gateway_classes: BTreeMap<String, GatewayClassStatus>,
+    pub gateways: BTreeMap<ObjectRef, GatewayStatus>,
+    pub routes: BTreeMap<RouteKey, RouteStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayClassStatus {
+    pub conditions: Vec<Condition>,
+    pub supported_features: Vec<SupportedFeature>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct SupportedFeature {
+    pub name: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct GatewayStatus {
+    /// Filled in by the provider once it has applied the Gateway.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub addresses: Vec<portico_model::ir::Address>,
+    pub conditions: Vec<Condition>,
+    pub listeners: Vec<ListenerStatus>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerStatus {
+    pub name: String,
+    pub supported_kinds: Vec<RouteGroupKind>,
+    pub attached_routes: i32,
+    pub conditions: Vec<Condition>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteGroupKind {
+    pub group: String,
+    pub kind: String,
+}
+
+/// `status.parents` of a route: entries written by other controllers are kept as they were,
+/// ours are recomputed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct RouteStatus {
+    pub parents: Vec<ParentStatusEntry>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(untagged)]
+pub enum ParentStatusEntry {
+    Ours(RouteParentStatus),
+    Kept(serde_json::Value),
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RouteParentStatus {
+    pub parent_ref: ParentRefStatus,
+    pub controller_name: String,
+    pub conditions: Vec<Condition>,
+}
+
+/// The parentRef as written back: group, kind and namespace always filled in.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ParentRefStatus {
+    pub group: String,
+    pub kind: String,
+    pub namespace: String,
+    pub name: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub section_name: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub port: Option<i32>,
+}

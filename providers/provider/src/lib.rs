@@ -1,0 +1,75 @@
+#![forbid(unsafe_code)]
+//! The contract every load-balancer platform implements.
+//!
+//! The flow for one Gateway is `observe` (find what exists, by ownership tags/names) ->
+//! `plan` (a pure diff between the IR and what was observed) -> `apply` (idempotent, ordered
+//! changes; returns the addresses). `delete` removes everything the provider owns for a Gateway.
+//! Only `observe`, `apply` and `delete` do I/O.
+
+use portico_model::ir::{self, Address, ObjectRef};
+pub use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind};
+use serde::Serialize;
+
+/// What a provider reports after applying a Gateway.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
+pub struct Applied {
+    pub addresses: Vec<Address>,
+    /// False while the platform is still bringing the load balancer up (e.g. an ALB
+    /// "provisioning"); the operator re-checks soon after.
+    pub ready: bool,
+}
+
+/// Errors know whether retrying can help and which Gateway condition reason they map to.
+#[derive(Debug, thiserror::Error)]
+pub enum ProviderError {
+    /// The platform throttled us; retry with backoff.
+    #[error("{operation} was throttled by {platform}: {message}")]
+    Throttled { platform: String, operation: String, message: String },
+    /// A transient platform or network failure (5xx, timeout); retry with backoff.
+    #[error("{operation} failed on {platform}: {message}")]
+    Transient { platform: String, operation: String, message: String },
+    /// The platform refused the request as invalid; retrying the same input will not help.
+    #[error("{operation} was rejected by {platform}: {message}")]
+    Rejected { platform: String, operation: String, message: String },
+    /// A requested address cannot be used (outside the pool, already taken, ...).
+    #[error("address {address} is not usable: {message}")]
+    AddressNotUsable { address: String, message: String },
+    /// A resource with our name exists but is not owned by this Portico installation.
+    #[error("{resource} exists but is not owned by Portico; refusing to touch it")]
+    NotOwned { resource: String },
+}
+
+impl ProviderError {
+    pub fn retryable(&self) -> bool {
+        matches!(self, ProviderError::Throttled { .. } | ProviderError::Transient { .. })
+    }
+
+    /// The reason for the Gateway's `Programmed=False` condition.
+    pub fn condition_reason(&self) -> &'static str {
+        match self {
+            ProviderError::AddressNotUsable { .. } => "AddressNotUsable",
+            ProviderError::Throttled { .. } | ProviderError::Transient { .. } => "Pending",
+            ProviderError::Rejected { .. } | ProviderError::NotOwned { .. } => "Invalid",
+        }
+    }
+}
+
+/// One load-balancer platform.
+#[allow(async_fn_in_trait)]
+pub trait Provider {
+    /// What exists on the platform for one Gateway.
+    type Observed;
+    /// The native changes for one Gateway; serialisable so `portico plan` can print it.
+    type Plan: Serialize;
+
+    fn capabilities(&self) -> &Capabilities;
+
+    async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError>;
+
+    /// Pure: the changes that turn `observed` into `desired` (`None`: remove everything).
+    fn plan(&self, desired: Option<&ir::Gateway>, observed: &Self::Observed) -> Self::Plan;
+
+    async fn apply(&self, plan: &Self::Plan) -> Result<Applied, ProviderError>;
+
+    async fn delete(&self, gateway: &ObjectRef) -> Result<(), ProviderError>;
+}
