@@ -2,7 +2,7 @@
 //! allowed kinds and namespaces, hostname intersection), and the per-parent route status.
 
 use portico_model::ir::ObjectRef;
-use portico_model::{RouteKind, GATEWAY_GROUP};
+use portico_model::{Fact, RouteKind, GATEWAY_GROUP};
 
 use crate::backends::ResolvedBackends;
 use crate::build::GatewayBuilder;
@@ -123,7 +123,7 @@ pub fn evaluate_parent(
             conditions::route_unresolved_refs(generation, reason, message)
         }
     };
-    let binding = match select_listeners(route, parent, gw, index) {
+    let binding = match select_listeners(route, parent, gw, index).and_then(|b| one_route_per_l4_listener(route, gw, b)) {
         Ok(binding) => binding,
         Err(rejected) => return vec![rejected, resolved_refs],
     };
@@ -145,6 +145,37 @@ pub fn evaluate_parent(
         out.push(conditions::partially_invalid(generation, format!("Dropped Rule(s): {}", dropped.join("; "))));
     }
     out
+}
+
+/// A TCP or UDP listener (and a TLS listener on a platform that cannot route by SNI) forwards
+/// everything to one route. Routes are evaluated oldest first, so the oldest keeps it.
+fn one_route_per_l4_listener(route: &Route, gw: &GatewayState<'_>, binding: Binding) -> Result<Binding, Condition> {
+    let exclusive = match route.key.kind {
+        RouteKind::Tcp | RouteKind::Udp => true,
+        RouteKind::Tls => !gw.caps.has(Fact::SniRouting),
+        RouteKind::Http | RouteKind::Grpc => false,
+    };
+    if !exclusive {
+        return Ok(binding);
+    }
+    let mut taken = Vec::new();
+    let free: Binding = binding
+        .into_iter()
+        .filter(|(i, _)| {
+            let listener = &gw.listeners[*i];
+            match listener.attached_routes.iter().find(|other| **other != route.key) {
+                Some(other) => {
+                    taken.push(format!("listener {} already forwards to {other} and {} can serve one route there", listener.name, gw.caps.platform));
+                    false
+                }
+                None => true,
+            }
+        })
+        .collect();
+    if free.is_empty() {
+        return Err(conditions::not_allowed_by_listeners(route.generation, taken.join("; ")));
+    }
+    Ok(free)
 }
 
 fn rejection(generation: i64, dropped: &[(usize, RuleProblem)]) -> Condition {

@@ -52,10 +52,8 @@ struct PrecedenceKey {
     method: Reverse<bool>,
     headers: Reverse<usize>,
     query: Reverse<usize>,
-    created: String,
-    namespace: String,
-    name: String,
-    kind: RouteKind,
+    /// The route's place in (creationTimestamp, namespace/name, kind) order.
+    route_rank: usize,
     rule: usize,
     r#match: usize,
 }
@@ -69,13 +67,13 @@ struct HttpDraft {
 
 struct SniDraft {
     listener: usize,
-    key: (String, String, String, RouteKind),
+    key: usize,
     route: SniRoute,
 }
 
 struct L4Draft {
     listener: usize,
-    key: (String, String, String, RouteKind),
+    key: usize,
     route: L4Route,
 }
 
@@ -102,7 +100,7 @@ fn source(route: &Route, rule: usize, r#match: usize) -> RouteSource {
 impl GatewayBuilder {
     /// Place a route's compiled rules under one listener, for each hostname it serves there.
     pub fn place(&mut self, route: &Route, listener: usize, state: &ListenerState<'_>, hostnames: &[String], compiled: &CompiledRoute, resolved: &ResolvedBackends) {
-        let route_key = (route.created.clone(), route.key.namespace.clone(), route.key.name.clone(), route.key.kind);
+        let route_key = route.rank;
         for (rule_index, rule) in &compiled.http {
             self.keep_backends(rule.backend_ids(), resolved);
             for (m, matcher) in rule.matches.iter().enumerate() {
@@ -131,7 +129,7 @@ impl GatewayBuilder {
                     source: source.clone(),
                     backends: backends.clone(),
                 };
-                self.sni.push(SniDraft { listener, key: route_key.clone(), route });
+                self.sni.push(SniDraft { listener, key: route_key, route });
             }
         } else {
             let route = L4Route { listener: state.name.clone(), source, backends: backends.clone() };
@@ -172,10 +170,14 @@ impl GatewayBuilder {
             port.tls_routes.extend(self.sni.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
             port.l4_routes.extend(self.l4.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
         }
+        let mut by_listener: BTreeMap<usize, Vec<HttpDraft>> = BTreeMap::new();
+        for draft in std::mem::take(&mut self.http) {
+            by_listener.entry(draft.listener).or_default().push(draft);
+        }
         for port in ports.values_mut() {
             port.listeners.sort();
             port.certificates.sort();
-            port.virtual_hosts = virtual_hosts(gw, port, &self.http);
+            port.virtual_hosts = virtual_hosts(gw, port, &mut by_listener);
             port.tls_routes.sort_by(|a, b| hostnames::precedence(&a.hostname, &b.hostname));
         }
         let used = used_backends(ports.values());
@@ -212,12 +214,15 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
 /// Virtual hosts of one port: one per (hostname, listener), most specific hostname first. A
 /// hostname served by a more specific listener on the same port belongs to that listener only
 /// (listener isolation), so the less specific listener's copy is dropped.
-fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &[HttpDraft]) -> Vec<VirtualHost> {
+fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<usize, Vec<HttpDraft>>) -> Vec<VirtualHost> {
     let on_port: Vec<(usize, &ListenerState<'_>)> =
         gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect();
     let mut hosts: BTreeMap<(String, usize), Vec<HttpRouteEntry>> = BTreeMap::new();
-    for draft in drafts.iter().filter(|d| on_port.iter().any(|(i, _)| *i == d.listener)) {
-        hosts.entry((draft.hostname.clone(), draft.listener)).or_default().push(draft.entry.clone());
+    for (listener, _) in &on_port {
+        // Drafts arrive sorted by precedence, so each virtual host's routes stay in order.
+        for draft in drafts.remove(listener).unwrap_or_default() {
+            hosts.entry((draft.hostname, draft.listener)).or_default().push(draft.entry);
+        }
     }
     let listener_host = |i: usize| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into());
     let mut out: Vec<(String, usize, Vec<HttpRouteEntry>)> = hosts
@@ -256,10 +261,7 @@ fn precedence_key(route: &Route, rule: usize, r#match: usize, m: &ir::HttpMatch)
         method: Reverse(m.method.is_some()),
         headers: Reverse(m.headers.len()),
         query: Reverse(m.query_params.len()),
-        created: route.created.clone(),
-        namespace: route.key.namespace.clone(),
-        name: route.key.name.clone(),
-        kind: route.key.kind,
+        route_rank: route.rank,
         rule,
         r#match,
     }

@@ -14,6 +14,8 @@ use crate::status::RouteKey;
 #[derive(Debug, Clone)]
 pub struct Route {
     pub key: RouteKey,
+    /// Position in (creationTimestamp, namespace, name, kind) order: the spec's tie-breakers.
+    pub rank: usize,
     pub generation: i64,
     /// RFC 3339 creation time; empty when unknown (sorts as oldest).
     pub created: String,
@@ -156,6 +158,12 @@ pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
     routes.extend(snapshot.tls_routes.iter().map(l4::convert_tls));
     routes.extend(snapshot.tcp_routes.iter().map(|r| l4::convert_l4(RouteKind::Tcp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
     routes.extend(snapshot.udp_routes.iter().map(|r| l4::convert_l4(RouteKind::Udp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
+    routes.sort_by(|a, b| {
+        (&a.created, &a.key.namespace, &a.key.name, a.key.kind).cmp(&(&b.created, &b.key.namespace, &b.key.name, b.key.kind))
+    });
+    for (rank, route) in routes.iter_mut().enumerate() {
+        route.rank = rank;
+    }
     routes
 }
 
@@ -164,6 +172,7 @@ fn base(kind: RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::
     let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
     Route {
         key: RouteKey { kind, namespace, name: meta.name.clone().unwrap_or_default() },
+        rank: 0,
         generation: meta.generation.unwrap_or(1),
         created: meta.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
         parent_refs: Vec::new(),

@@ -1,0 +1,91 @@
+//! The `portico` binary as a user runs it.
+
+use std::process::Command;
+
+fn portico(args: &[&str]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_portico"))
+        .args(args)
+        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
+        .output()
+        .expect("portico runs")
+}
+
+fn write(name: &str, text: &str) -> std::path::PathBuf {
+    let dir = std::env::temp_dir().join(format!("portico-cli-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn plan_on_the_examples_prints_statuses_and_ir() {
+    let out = portico(&["plan", "-f", "examples/"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let doc: serde_json::Value = serde_yaml::from_slice(&out.stdout).expect("yaml output");
+    let objects = doc["objects"].as_array().expect("objects");
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"GatewayClass") && kinds.contains(&"Gateway") && kinds.contains(&"HTTPRoute"));
+    // The class of another controller is never touched.
+    assert!(!objects.iter().any(|o| o["metadata"]["name"] == "someone-else"));
+    assert!(doc["gateways"]["infra/edge"]["ir"]["ports"].as_array().is_some_and(|p| p.len() == 2));
+    for object in objects {
+        for condition in object["status"]["conditions"].as_array().into_iter().flatten() {
+            assert!(condition["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')));
+        }
+    }
+}
+
+#[test]
+fn json_output_is_json() {
+    let out = portico(&["plan", "-f", "examples/00-classes.yaml", "-o", "json"]);
+    assert!(out.status.success());
+    let doc: serde_json::Value = serde_json::from_slice(&out.stdout).expect("json output");
+    assert_eq!(doc["objects"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn unreadable_input_exits_2_with_one_line_naming_file_document_object_and_field() {
+    let path = write(
+        "bad.yaml",
+        "apiVersion: v1\nkind: Namespace\nmetadata: {name: ok}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: broken}\nspec:\n  gatewayClassName: x\n  listeners:\n  - {name: http, protocol: HTTP}\n",
+    );
+    let out = portico(&["plan", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(stderr.lines().count(), 1, "{stderr}");
+    assert!(stderr.contains("bad.yaml") && stderr.contains("document 1") && stderr.contains("Gateway broken"), "{stderr}");
+    assert!(stderr.contains("spec.listeners[0]") && stderr.contains("port"), "{stderr}");
+}
+
+#[test]
+fn unknown_api_version_of_a_gateway_api_kind_exits_2() {
+    let path = write("version.yaml", "apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {}\n");
+    let out = portico(&["plan", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("apiVersion") && stderr.contains("v9") && stderr.contains("HTTPRoute r"), "{stderr}");
+}
+
+#[test]
+fn unknown_kinds_are_skipped_with_a_note() {
+    let path = write("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n");
+    let out = portico(&["plan", "-f", path.to_str().unwrap()]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("skipped apps/v1 Deployment web"));
+}
+
+#[test]
+fn bad_yaml_exits_2() {
+    let path = write("syntax.yaml", "apiVersion: v1\nkind: [unclosed\n");
+    let out = portico(&["plan", "-f", path.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("syntax.yaml: document 0"));
+}
+
+#[test]
+fn capabilities_prints_the_matrix() {
+    let out = portico(&["capabilities"]);
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("`portico.dev/haproxy`"));
+}

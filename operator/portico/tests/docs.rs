@@ -1,0 +1,30 @@
+//! The docs that the code keeps true.
+
+use portico_model::ProviderKind;
+use portico_translate::conditions::reason;
+
+fn read(path: &str) -> String {
+    std::fs::read_to_string(format!("{}/../../{path}", env!("CARGO_MANIFEST_DIR"))).unwrap()
+}
+
+#[test]
+fn provider_matrix_in_docs_matches_the_capability_declarations() {
+    let caps = portico::all_capabilities();
+    let providers: Vec<_> = ProviderKind::ALL.iter().map(|p| caps.get(*p).unwrap().clone()).collect();
+    let rendered = portico::matrix::render(&providers);
+    let doc = read("docs/providers.md");
+    let embedded = portico::matrix::embedded(&doc).expect("docs/providers.md has the matrix markers");
+    assert_eq!(
+        embedded,
+        rendered.trim(),
+        "docs/providers.md is out of date: replace the table between the markers with `portico capabilities`"
+    );
+}
+
+#[test]
+fn every_condition_reason_is_documented() {
+    let doc = read("docs/conditions.md");
+    for reason in reason::ALL {
+        assert!(doc.contains(&format!("`{reason}`")), "docs/conditions.md does not explain `{reason}`");
+    }
+}

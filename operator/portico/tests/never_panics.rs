@@ -1,0 +1,212 @@
+//! Property: translation never panics, whatever combination of valid-shaped objects it gets,
+//! and is deterministic (the same input gives the same IR and statuses).
+
+use portico::plan::{self, ObjectDetail};
+use portico_model::load::{self, Loaded};
+use proptest::prelude::*;
+use serde_json::{json, Value};
+
+const NAMESPACES: &[&str] = &["default", "infra", "apps"];
+const HOSTS: &[&str] = &["a.example.com", "*.example.com", "example.com", "*.a.example.com", "other.io", "*.io"];
+const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TLS", "TCP", "UDP", "INVALID"];
+const CONTROLLERS: &[&str] = &["portico.dev/aws", "portico.dev/gcp", "portico.dev/haproxy", "example.com/other"];
+const KINDS: &[&str] = &["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"];
+
+fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
+    proptest::sample::select(items)
+}
+
+fn opt<S: Strategy>(s: S) -> impl Strategy<Value = Option<S::Value>> {
+    proptest::option::of(s)
+}
+
+fn listener() -> impl Strategy<Value = Value> {
+    (0..4usize, pick(PROTOCOLS), prop::sample::select(vec![80, 443, 8080]), opt(pick(HOSTS)), any::<bool>(), opt(pick(KINDS)), 0..3usize)
+        .prop_map(|(i, protocol, port, hostname, passthrough, kind, from)| {
+            let mut l = json!({"name": format!("l{i}"), "protocol": protocol, "port": port});
+            if let Some(h) = hostname {
+                l["hostname"] = json!(h);
+            }
+            if protocol == "HTTPS" || protocol == "TLS" {
+                let mode = if passthrough { "Passthrough" } else { "Terminate" };
+                l["tls"] = json!({"mode": mode, "certificateRefs": [{"name": format!("cert{}", i % 2), "namespace": NAMESPACES[i % 3]}]});
+            }
+            let from = ["Same", "All", "Selector"][from];
+            l["allowedRoutes"] = json!({"namespaces": {"from": from, "selector": {"matchLabels": {"team": "a"}}}});
+            if let Some(kind) = kind {
+                l["allowedRoutes"]["kinds"] = json!([{"kind": kind}]);
+            }
+            l
+        })
+}
+
+fn http_rule() -> impl Strategy<Value = Value> {
+    let path = (0..3usize, pick(&["/", "/a", "/a/b", "/a/", "[", "/x.*"])).prop_map(|(t, v)| {
+        let kind = ["Exact", "PathPrefix", "RegularExpression"][t];
+        json!({"type": kind, "value": v})
+    });
+    let matched = (opt(path), opt(pick(&["GET", "POST"])), 0..7usize, 0..2usize).prop_map(|(path, method, headers, queries)| {
+        let mut m = json!({});
+        if let Some(p) = path {
+            m["path"] = p;
+        }
+        if let Some(method) = method {
+            m["method"] = json!(method);
+        }
+        m["headers"] = Value::Array(
+            (0..headers)
+                .map(|h| {
+                    let kind = if h % 2 == 0 { "Exact" } else { "RegularExpression" };
+                    json!({"name": format!("h{}", h % 3), "value": "v", "type": kind})
+                })
+                .collect(),
+        );
+        m["queryParams"] = Value::Array((0..queries).map(|q| json!({"name": format!("q{q}"), "value": "v"})).collect());
+        m
+    });
+    let filter = prop_oneof![
+        Just(json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x", "value": "y"}]}})),
+        Just(json!({"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["x"]}})),
+        (prop::sample::select(vec![301, 302, 303, 307, 308, 399])).prop_map(|c| json!({"type": "RequestRedirect", "requestRedirect": {"statusCode": c, "scheme": "https", "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/z"}}})),
+        Just(json!({"type": "URLRewrite", "urlRewrite": {"hostname": "h.example.com", "path": {"type": "ReplaceFullPath", "replaceFullPath": "/full"}}})),
+        (0..120i64).prop_map(|p| json!({"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "svc0", "port": 80}, "percent": p}})),
+        Just(json!({"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "Thing", "name": "t"}})),
+    ];
+    (prop::collection::vec(matched, 0..3), prop::collection::vec(filter, 0..3), prop::collection::vec(backend(), 0..4), opt(pick(&["10s", "1ms", "bogus", "0s"])))
+        .prop_map(|(matches, filters, backends, timeout)| {
+            let mut r = json!({"matches": matches, "filters": filters, "backendRefs": backends});
+            if let Some(t) = timeout {
+                r["timeouts"] = json!({"request": t, "backendRequest": "5s"});
+            }
+            r
+        })
+}
+
+fn backend() -> impl Strategy<Value = Value> {
+    (0..3usize, opt(pick(NAMESPACES)), prop::sample::select(vec![80, 81]), -1..3i32, any::<bool>()).prop_map(|(s, ns, port, weight, odd_kind)| {
+        let mut b = json!({"name": format!("svc{s}"), "port": port, "weight": weight.max(0)});
+        if let Some(ns) = ns {
+            b["namespace"] = json!(ns);
+        }
+        if odd_kind {
+            b["group"] = json!("example.com");
+            b["kind"] = json!("Bucket");
+        }
+        b
+    })
+}
+
+fn route() -> impl Strategy<Value = Value> {
+    let parent = (0..3usize, opt(pick(NAMESPACES)), opt(0..4usize), opt(prop::sample::select(vec![80, 443, 9999])))
+        .prop_map(|(g, ns, section, port)| {
+            let mut p = json!({"name": format!("gw{g}")});
+            if let Some(ns) = ns {
+                p["namespace"] = json!(ns);
+            }
+            if let Some(s) = section {
+                p["sectionName"] = json!(format!("l{s}"));
+            }
+            if let Some(port) = port {
+                p["port"] = json!(port);
+            }
+            p
+        });
+    (pick(KINDS), 0..50usize, pick(NAMESPACES), prop::collection::vec(parent, 0..3), prop::collection::vec(pick(HOSTS), 0..3), prop::collection::vec(http_rule(), 0..3))
+        .prop_map(|(kind, n, ns, parents, hosts, rules)| {
+            let version = if kind == "TCPRoute" || kind == "UDPRoute" { "v1alpha2" } else { "v1" };
+            let mut spec = json!({"parentRefs": parents});
+            match kind {
+                "HTTPRoute" => {
+                    spec["hostnames"] = json!(hosts);
+                    spec["rules"] = json!(rules);
+                }
+                "GRPCRoute" => {
+                    spec["hostnames"] = json!(hosts);
+                    let rules: Vec<Value> = rules
+                        .iter()
+                        .map(|r| json!({"matches": [{"method": {"service": "pkg.Svc", "method": "Get"}}], "backendRefs": r["backendRefs"]}))
+                        .collect();
+                    spec["rules"] = json!(rules);
+                }
+                _ => {
+                    if kind == "TLSRoute" {
+                        spec["hostnames"] = json!(if hosts.is_empty() { vec!["a.example.com"] } else { hosts });
+                    }
+                    let rules: Vec<Value> = rules.iter().map(|r| json!({"backendRefs": r["backendRefs"]})).collect();
+                    spec["rules"] = json!(if rules.is_empty() { vec![json!({"backendRefs": []})] } else { rules });
+                }
+            }
+            json!({"apiVersion": format!("gateway.networking.k8s.io/{version}"), "kind": kind,
+                   "metadata": {"name": format!("r{n}"), "namespace": ns, "creationTimestamp": format!("2024-01-01T00:00:{:02}Z", n % 60)},
+                   "spec": spec})
+        })
+}
+
+fn world() -> impl Strategy<Value = Vec<Value>> {
+    let classes = prop::collection::vec((pick(CONTROLLERS), any::<bool>()), 1..3).prop_map(|cs| {
+        cs.into_iter()
+            .enumerate()
+            .map(|(i, (controller, params))| {
+                let mut c = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": format!("c{i}")}, "spec": {"controllerName": controller}});
+                if params {
+                    c["spec"]["parametersRef"] = json!({"group": "portico.dev", "kind": "HAProxyParameters", "name": "p", "namespace": "infra"});
+                }
+                c
+            })
+            .collect::<Vec<_>>()
+    });
+    let gateways = prop::collection::vec((0..2usize, pick(NAMESPACES), prop::collection::vec(listener(), 0..4), opt(pick(&["10.0.0.1", "bogus", "::1"]))), 0..3).prop_map(|gs| {
+        gs.into_iter()
+            .enumerate()
+            .map(|(i, (class, ns, listeners, address))| {
+                let mut g = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": format!("gw{i}"), "namespace": ns, "generation": i + 1},
+                                   "spec": {"gatewayClassName": format!("c{class}"), "listeners": listeners}});
+                if let Some(a) = address {
+                    g["spec"]["addresses"] = json!([{"type": "IPAddress", "value": a}]);
+                }
+                g
+            })
+            .collect::<Vec<_>>()
+    });
+    (classes, gateways, prop::collection::vec(route(), 0..8), any::<bool>()).prop_map(|(mut objects, gateways, routes, grant)| {
+        objects.extend(gateways);
+        objects.extend(routes);
+        for ns in NAMESPACES {
+            let team = if *ns == "apps" { "a" } else { "b" };
+            objects.push(json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns, "labels": {"team": team}}}));
+            for s in 0..2 {
+                objects.push(json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": format!("svc{s}"), "namespace": ns}, "spec": {"ports": [{"port": 80}]}}));
+            }
+            objects.push(json!({"apiVersion": "v1", "kind": "Secret", "metadata": {"name": "cert0", "namespace": ns}, "type": "kubernetes.io/tls", "stringData": {"tls.crt": "garbage", "tls.key": "garbage"}}));
+        }
+        if grant {
+            objects.push(json!({"apiVersion": "gateway.networking.k8s.io/v1beta1", "kind": "ReferenceGrant", "metadata": {"name": "g", "namespace": "apps"},
+                                "spec": {"from": [{"group": "gateway.networking.k8s.io", "kind": "HTTPRoute", "namespace": "default"}, {"group": "gateway.networking.k8s.io", "kind": "Gateway", "namespace": "infra"}],
+                                         "to": [{"group": "", "kind": "Service"}, {"group": "", "kind": "Secret", "name": "cert0"}]}}));
+        }
+        objects.push(json!({"apiVersion": "portico.dev/v1alpha1", "kind": "HAProxyParameters", "metadata": {"name": "p", "namespace": "infra"}}));
+        objects
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
+
+    #[test]
+    fn translate_never_panics_and_is_deterministic(objects in world()) {
+        let text: String = objects.iter().map(|o| format!("{o}\n---\n")).collect();
+        let mut loaded = Loaded::default();
+        load::load_str(&text, "generated", &mut loaded).expect("generated objects are valid-shaped");
+        let caps = portico::all_capabilities();
+        let first = serde_json::to_value(plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
+        let second = serde_json::to_value(plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
+        prop_assert_eq!(&first, &second);
+        // Every status entry we write names one of our controllers.
+        for object in first["objects"].as_array().unwrap() {
+            for parent in object["status"]["parents"].as_array().into_iter().flatten() {
+                let controller = parent["controllerName"].as_str().unwrap_or("");
+                prop_assert!(controller.starts_with("portico.dev/"), "unexpected controller {}", controller);
+            }
+        }
+    }
+}
