@@ -123,7 +123,9 @@ pub fn evaluate_parent(
             conditions::route_unresolved_refs(generation, reason, message)
         }
     };
-    let binding = match select_listeners(route, parent, gw, index).and_then(|b| one_route_per_l4_listener(route, gw, b)) {
+    let binding = match select_listeners(route, parent, gw, index)
+        .and_then(|b| one_route_per_l4_listener(route, gw, b))
+        .and_then(|b| http_and_grpc_apart(route, gw, b)) {
         Ok(binding) => binding,
         Err(rejected) => return vec![rejected, resolved_refs],
     };
@@ -135,6 +137,9 @@ pub fn evaluate_parent(
     for (listener, hostnames) in &binding {
         let state = &mut gw.listeners[*listener];
         state.attached_routes.insert(route.key.clone());
+        if matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc) {
+            state.claimed_hosts.extend(hostnames.iter().map(|h| (h.clone(), route.key.clone())));
+        }
         if state.programmable() {
             builder.place(route, *listener, state, hostnames, &compiled, resolved);
         }
@@ -174,6 +179,43 @@ fn one_route_per_l4_listener(route: &Route, gw: &GatewayState<'_>, binding: Bind
         .collect();
     if free.is_empty() {
         return Err(conditions::not_allowed_by_listeners(route.generation, taken.join("; ")));
+    }
+    Ok(free)
+}
+
+/// An HTTPRoute and a GRPCRoute may not serve intersecting hostnames on one listener: the older
+/// route keeps them (routes are evaluated oldest first, then by namespace/name).
+fn http_and_grpc_apart(route: &Route, gw: &GatewayState<'_>, binding: Binding) -> Result<Binding, Condition> {
+    if !matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc) {
+        return Ok(binding);
+    }
+    let mut clashes = Vec::new();
+    let free: Binding = binding
+        .into_iter()
+        .filter_map(|(i, hosts)| {
+            let listener = &gw.listeners[i];
+            let clash = |host: &String| {
+                listener.claimed_hosts.iter().find(|(claimed, owner)| {
+                    owner.kind != route.key.kind
+                        && (claimed == "*" || host == "*" || hostnames::matches(claimed, host) || hostnames::matches(host, claimed))
+                })
+            };
+            let kept: Vec<String> = hosts
+                .into_iter()
+                .filter(|host| match clash(host) {
+                    Some((claimed, owner)) => {
+                        clashes.push(format!("hostname {host} on listener {} is already served by {owner} ({claimed})", listener.name));
+                        false
+                    }
+                    None => true,
+                })
+                .collect();
+            (!kept.is_empty()).then_some((i, kept))
+        })
+        .collect();
+    if free.is_empty() {
+        let message = format!("{}: an HTTPRoute and a GRPCRoute cannot share a hostname on one listener", clashes.join("; "));
+        return Err(conditions::not_allowed_by_listeners(route.generation, message));
     }
     Ok(free)
 }

@@ -29,7 +29,18 @@ pub fn compile_route(route: &Route, resolved: &ResolvedBackends, caps: &Capabili
     let mut out = CompiledRoute { valid_rules: 0, dropped: Vec::new(), http: Vec::new(), l4: None };
     for (i, rule) in route.rules.iter().enumerate() {
         let result = match route.key.kind {
-            RouteKind::Http | RouteKind::Grpc => rules::compile_http_rule(i, rule, resolved, caps, has_host).map(|c| out.http.push((i, c))),
+            RouteKind::Http | RouteKind::Grpc => match rules::compile_http_rule(i, rule, resolved, caps, has_host) {
+                Ok(compiled) => {
+                    out.http.push((i, compiled));
+                    Ok(())
+                }
+                Err(problem) => {
+                    if let Some(failed) = rules::compile_failed_rule(i, rule, caps, has_host, &problem) {
+                        out.http.push((i, failed));
+                    }
+                    Err(problem)
+                }
+            },
             _ if i > 0 => Err(RuleProblem {
                 incompatible: false,
                 message: format!("spec.rules[{i}]: a {} forwards with its first rule only", route.key.kind),
@@ -47,6 +58,10 @@ pub fn compile_route(route: &Route, resolved: &ResolvedBackends, caps: &Capabili
 /// The Gateway API's match precedence, as a sortable key (smaller sorts first).
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord)]
 struct PrecedenceKey {
+    /// GRPCRoute: characters in the matched service, then method (zero for HTTPRoutes, which
+    /// never share a virtual host with GRPCRoutes).
+    grpc_service: Reverse<usize>,
+    grpc_method: Reverse<usize>,
     path_rank: u8,
     path_len: Reverse<usize>,
     method: Reverse<bool>,
@@ -111,7 +126,7 @@ impl GatewayBuilder {
                     action: rule.action.clone(),
                     timeouts: rule.timeouts.clone(),
                 };
-                let key = precedence_key(route, *rule_index, m, matcher);
+                let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
                 for hostname in hostnames {
                     self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: entry.clone() });
                 }
@@ -249,13 +264,18 @@ fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<u
         .collect()
 }
 
-fn precedence_key(route: &Route, rule: usize, r#match: usize, m: &ir::HttpMatch) -> PrecedenceKey {
-    let (path_rank, path_len) = match &m.path {
-        PathMatch::Exact(p) => (0, p.len()),
-        PathMatch::RegularExpression(p) => (1, p.len()),
-        PathMatch::Prefix(p) => (2, p.len()),
+fn precedence_key(route: &Route, rule: usize, r#match: usize, m: &ir::HttpMatch, grpc: Option<(usize, usize)>) -> PrecedenceKey {
+    let (path_rank, path_len) = match (&m.path, grpc) {
+        // gRPC ranks by service and method characters only; its path form does not count.
+        (_, Some(_)) => (0, 0),
+        (PathMatch::Exact(p), None) => (0, p.len()),
+        (PathMatch::RegularExpression(p), None) => (1, p.len()),
+        (PathMatch::Prefix(p), None) => (2, p.len()),
     };
+    let (service, method) = grpc.unwrap_or((0, 0));
     PrecedenceKey {
+        grpc_service: Reverse(service),
+        grpc_method: Reverse(method),
         path_rank,
         path_len: Reverse(path_len),
         method: Reverse(m.method.is_some()),

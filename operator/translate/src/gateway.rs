@@ -61,7 +61,7 @@ fn check_parameters(p: &ParametersRef, provider: ProviderKind, index: &Index<'_>
     if p.group != PORTICO_GROUP || p.kind != want {
         return Err(format!(
             "parametersRef {}/{} is not supported: {} takes {PORTICO_GROUP}/{want}",
-            p.group,
+            if p.group.is_empty() { "core" } else { &p.group },
             p.kind,
             provider.controller_name()
         ));
@@ -96,10 +96,12 @@ impl GatewayState<'_> {
     pub fn status(&self) -> GatewayStatus {
         let generation = self.generation;
         let accepted = self.accepted_condition();
-        let programmed = if accepted.is_true() {
-            conditions::gateway_programmed_pending(generation)
-        } else {
+        let programmed = if !accepted.is_true() {
             conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "Gateway is not accepted")
+        } else if !self.listeners.iter().any(ListenerState::programmable) {
+            conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "No listener can be programmed")
+        } else {
+            conditions::gateway_programmed_pending(generation)
         };
         let mut gateway_conditions = vec![accepted, programmed];
         let previous = conditions::from_k8s(self.previous.and_then(|s| s.conditions.as_ref()));
@@ -109,7 +111,7 @@ impl GatewayState<'_> {
             .listeners
             .iter()
             .map(|l| {
-                let mut status = l.status(generation);
+                let mut status = l.status(generation, self.accepted());
                 let before = previous_listeners.into_iter().flatten().find(|p| p.name == l.name);
                 if let Some(before) = before {
                     conditions::carry_transition_times(&mut status.conditions, &conditions::from_k8s(Some(&before.conditions)));

@@ -87,7 +87,7 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     let mut irs = BTreeMap::new();
     for (key, gw) in &gateways {
         statuses.gateways.insert(key.clone(), gw.status());
-        if gw.accepted() {
+        if gw.accepted() && gw.listeners.iter().any(|l| l.programmable()) {
             let builder = builders.remove(key).unwrap_or_default();
             irs.insert(key.clone(), builder.assemble(gw));
         }

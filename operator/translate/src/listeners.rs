@@ -35,6 +35,8 @@ pub struct ListenerState<'a> {
     pub ref_problems: Vec<(&'static str, String)>,
     /// Routes attached (filled in by attachment).
     pub attached_routes: std::collections::BTreeSet<crate::status::RouteKey>,
+    /// Hostnames claimed by attached HTTPRoutes and GRPCRoutes (they may not share one).
+    pub claimed_hosts: Vec<(String, crate::status::RouteKey)>,
 }
 
 impl ListenerState<'_> {
@@ -43,17 +45,21 @@ impl ListenerState<'_> {
         self.protocol.is_some() && self.rejection.is_none() && self.conflict.is_none()
     }
 
-    /// The listener goes into the IR: attachable and every reference resolved.
+    /// The listener goes into the IR: attachable, its certificates resolved and at least one
+    /// route kind left (route kinds it cannot take do not stop the ones it can).
     pub fn programmable(&self) -> bool {
-        self.attachable() && self.ref_problems.is_empty() && !self.supported_kinds.is_empty()
+        self.attachable()
+            && self.ref_problems.iter().all(|(reason, _)| *reason == reason::INVALID_ROUTE_KINDS)
+            && !self.supported_kinds.is_empty()
     }
 
     /// Fully valid, for the Gateway's `ListenersNotValid`.
     pub fn valid(&self) -> bool {
-        self.programmable()
+        self.programmable() && self.ref_problems.is_empty()
     }
 
-    pub fn status(&self, generation: i64) -> ListenerStatus {
+    /// `gateway_accepted`: a listener of a rejected Gateway is never programmed.
+    pub fn status(&self, generation: i64, gateway_accepted: bool) -> ListenerStatus {
         let accepted = match (&self.rejection, &self.conflict) {
             (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => {
                 conditions::listener_unsupported_protocol(generation, message.clone())
@@ -75,10 +81,12 @@ impl ListenerState<'_> {
         };
         let programmed = if !self.attachable() {
             conditions::listener_invalid(generation, "Listener is not accepted")
-        } else if !self.ref_problems.is_empty() {
-            conditions::listener_invalid(generation, "Listener has unresolved references")
+        } else if !gateway_accepted {
+            conditions::listener_invalid(generation, "The Gateway is not accepted")
         } else if self.supported_kinds.is_empty() {
             conditions::listener_invalid(generation, "Listener supports no route kind")
+        } else if !self.programmable() {
+            conditions::listener_invalid(generation, "Listener has unresolved certificate references")
         } else {
             conditions::listener_programmed_pending(generation)
         };
@@ -122,6 +130,7 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
         rejection: None,
         ref_problems: Vec::new(),
         attached_routes: Default::default(),
+        claimed_hosts: Vec::new(),
     };
     let protocol = match ListenerProtocol::from_name(&listener.protocol) {
         Some(p) if caps.supports_protocol(p) => p,
@@ -228,7 +237,8 @@ fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, inde
         let kind = cert.kind.as_deref().unwrap_or("Secret");
         let namespace = cert.namespace.as_deref().unwrap_or(gateway_namespace);
         let field = format!("tls.certificateRefs[{i}]");
-        if group != "" || kind != "Secret" {
+        if !group.is_empty() || kind != "Secret" {
+            let group = if group.is_empty() { "core" } else { group };
             let message = format!("{field}: {group}/{kind} is not a supported certificate kind (use a core Secret)");
             state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
             continue;

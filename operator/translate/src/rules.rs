@@ -21,6 +21,8 @@ pub struct RuleProblem {
 
 pub struct CompiledRule {
     pub matches: Vec<HttpMatch>,
+    /// Per match, GRPCRoute's (service, method) lengths for its precedence rules.
+    pub grpc_lengths: Vec<Option<(usize, usize)>>,
     pub filters: Vec<HttpFilter>,
     pub action: HttpAction,
     pub timeouts: Option<Timeouts>,
@@ -90,7 +92,20 @@ pub fn compile_http_rule(
             forward_action(&targets)
         }
     };
-    Ok(CompiledRule { matches, filters, action, timeouts })
+    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action, timeouts })
+}
+
+fn grpc_lengths(rule: &Rule) -> Vec<Option<(usize, usize)>> {
+    if rule.matches.is_empty() { vec![None] } else { rule.matches.iter().map(|m| m.grpc_lengths).collect() }
+}
+
+/// A rule that cannot be programmed as written but whose matches can: it keeps its matches and
+/// answers 500, so its requests are never served by another rule with the filter skipped (the
+/// spec forbids skipping a filter). `None` when even the matches cannot be expressed.
+pub fn compile_failed_rule(rule_index: usize, rule: &Rule, caps: &Capabilities, has_host: bool, problem: &RuleProblem) -> Option<CompiledRule> {
+    let matches = compile_matches(&format!("spec.rules[{rule_index}]"), rule, caps, has_host).ok()?;
+    let action = HttpAction::FixedResponse { status: 500, reason: format!("rule not programmed: {}", problem.message) };
+    Some(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters: Vec::new(), action, timeouts: None })
 }
 
 /// Compile the backends of a TLS/TCP/UDP rule (weights and backend count checked).

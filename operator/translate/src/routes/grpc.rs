@@ -63,9 +63,13 @@ fn convert_match(m: &GrpcRouteRulesMatches) -> MatchSpec {
             )),
         }
     });
+    let grpc_lengths = m.method.as_ref().map(|method| {
+        (method.service.as_deref().map_or(0, str::len), method.method.as_deref().map_or(0, str::len))
+    });
     MatchSpec {
         path,
         method: None,
+        grpc_lengths: Some(grpc_lengths.unwrap_or((0, 0))),
         headers: m
             .headers
             .iter()

@@ -67,6 +67,7 @@ fn convert_match(m: &gateway_api::httproutes::HttpRouteRulesMatches) -> MatchSpe
             .flatten()
             .map(|q| ValueMatchSpec { name: q.name.clone(), regex: q.r#type == Some(Q::RegularExpression), value: q.value.clone() })
             .collect(),
+        grpc_lengths: None,
     }
 }
 

@@ -59,6 +59,8 @@ pub struct MatchSpec {
     pub method: Option<String>,
     pub headers: Vec<ValueMatchSpec>,
     pub query_params: Vec<ValueMatchSpec>,
+    /// For GRPCRoute: characters in the service and method matched, its own precedence keys.
+    pub grpc_lengths: Option<(usize, usize)>,
 }
 
 #[derive(Debug, Clone)]
