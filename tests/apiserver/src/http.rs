@@ -1,0 +1,321 @@
+//! HTTP: parse Kubernetes API paths and dispatch them to the store.
+
+use std::collections::HashMap;
+use std::sync::Arc;
+
+use axum::body::{Body, Bytes};
+use axum::extract::{Query, State};
+use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::response::{IntoResponse, Response};
+use base64::Engine as _;
+use serde_json::{json, Value};
+
+use crate::error::ApiError;
+use crate::faults::Verdict;
+use crate::resources::ResourceType;
+use crate::selectors::{FieldSelector, LabelSelector};
+use crate::server::Shared;
+use crate::store::ListQuery;
+use crate::writes::{Part, WriteOptions};
+
+/// A request for a resource: `/api/v1/...` or `/apis/{group}/{version}/...`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Target {
+    pub group: String,
+    pub version: String,
+    pub namespace: Option<String>,
+    pub plural: String,
+    pub name: Option<String>,
+    pub subresource: Option<String>,
+}
+
+#[derive(Debug, PartialEq, Eq)]
+enum Route {
+    Version,
+    Health,
+    CoreVersions,
+    GroupList,
+    Group(String),
+    Resources(String, String),
+    OpenApiIndex,
+    OpenApi(String, String),
+    Resource(Target),
+    Admin(String),
+}
+
+fn parse_path(path: &str) -> Option<Route> {
+    let segments: Vec<&str> = path.trim_matches('/').split('/').filter(|s| !s.is_empty()).collect();
+    match segments.as_slice() {
+        ["version"] => Some(Route::Version),
+        ["healthz" | "readyz" | "livez", ..] => Some(Route::Health),
+        ["api"] => Some(Route::CoreVersions),
+        ["api", v] => Some(Route::Resources(String::new(), v.to_string())),
+        ["api", v, rest @ ..] => parse_resource("", v, rest).map(Route::Resource),
+        ["apis"] => Some(Route::GroupList),
+        ["apis", g] => Some(Route::Group(g.to_string())),
+        ["apis", g, v] => Some(Route::Resources(g.to_string(), v.to_string())),
+        ["apis", g, v, rest @ ..] => parse_resource(g, v, rest).map(Route::Resource),
+        ["openapi", "v3"] => Some(Route::OpenApiIndex),
+        ["openapi", "v3", "api", v] => Some(Route::OpenApi(String::new(), v.to_string())),
+        ["openapi", "v3", "apis", g, v] => Some(Route::OpenApi(g.to_string(), v.to_string())),
+        ["__admin", op] => Some(Route::Admin(op.to_string())),
+        _ => None,
+    }
+}
+
+fn parse_resource(group: &str, version: &str, rest: &[&str]) -> Option<Target> {
+    let target = |namespace: Option<&str>, plural: &str, name: Option<&&str>, sub: Option<&&str>| Target {
+        group: group.to_string(),
+        version: version.to_string(),
+        namespace: namespace.map(str::to_string),
+        plural: plural.to_string(),
+        name: name.map(|n| n.to_string()),
+        subresource: sub.map(|s| s.to_string()),
+    };
+    match rest {
+        ["namespaces", name] => Some(target(None, "namespaces", Some(name), None)),
+        ["namespaces", name, sub @ ("status" | "finalize")] => Some(target(None, "namespaces", Some(name), Some(sub))),
+        ["namespaces", ns, plural, tail @ ..] if tail.len() <= 2 => Some(target(Some(ns), plural, tail.first(), tail.get(1))),
+        [plural, tail @ ..] if tail.len() <= 2 => Some(target(None, plural, tail.first(), tail.get(1))),
+        _ => None,
+    }
+}
+
+pub fn json_response(code: u16, value: &Value) -> Response {
+    let status = StatusCode::from_u16(code).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+    (status, [(header::CONTENT_TYPE, "application/json")], value.to_string()).into_response()
+}
+
+pub fn error_response(error: &ApiError) -> Response {
+    let mut response = json_response(error.code, &error.to_status());
+    if error.code == 429 {
+        response.headers_mut().insert(header::RETRY_AFTER, header::HeaderValue::from_static("1"));
+    }
+    response
+}
+
+/// The one handler behind every path.
+pub async fn handle(
+    State(shared): State<Arc<Shared>>,
+    method: Method,
+    uri: Uri,
+    Query(query): Query<HashMap<String, String>>,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    let route = parse_path(uri.path());
+    if !matches!(route, Some(Route::Admin(_))) {
+        let latency = shared.faults.latency();
+        if !latency.is_zero() {
+            tokio::time::sleep(latency).await;
+        }
+        match shared.faults.verdict() {
+            Verdict::Proceed => {}
+            Verdict::Fail(error) => return error_response(&error),
+            Verdict::Hang(duration) => {
+                tokio::time::sleep(duration).await;
+                return error_response(&ApiError::internal("injected timeout"));
+            }
+        }
+    }
+    let result = match route {
+        None => Err(ApiError::no_route(uri.path())),
+        Some(route) => dispatch(&shared, route, &method, &query, &headers, body).await,
+    };
+    result.unwrap_or_else(|e| error_response(&e))
+}
+
+async fn dispatch(shared: &Arc<Shared>, route: Route, method: &Method, query: &HashMap<String, String>, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let store = || shared.store.lock().unwrap_or_else(|e| e.into_inner());
+    let found = |doc: Option<Value>, what: &str| doc.map(|d| json_response(200, &d)).ok_or_else(|| ApiError::no_route(what));
+    match route {
+        Route::Version => Ok(json_response(200, &crate::discovery::version())),
+        Route::Health => Ok((StatusCode::OK, "ok").into_response()),
+        Route::CoreVersions => Ok(json_response(200, &crate::discovery::core_versions(&shared.address))),
+        Route::GroupList => Ok(json_response(200, &crate::discovery::group_list(store().types.values()))),
+        Route::Group(g) => found(crate::discovery::group(store().types.values(), &g), &g),
+        Route::Resources(g, v) => found(crate::discovery::resource_list(store().types.values(), &g, &v), &format!("{g}/{v}")),
+        Route::OpenApiIndex => Ok(json_response(200, &crate::discovery::openapi_index(store().types.values()))),
+        Route::OpenApi(g, v) => found(crate::discovery::openapi_group_version(store().types.values(), &g, &v), "openapi"),
+        Route::Admin(op) => crate::server::admin(shared, &op, query),
+        Route::Resource(target) => resource(shared, target, method, query, headers, body).await,
+    }
+}
+
+fn write_options(query: &HashMap<String, String>) -> WriteOptions {
+    WriteOptions {
+        field_manager: query.get("fieldManager").cloned(),
+        dry_run: query.get("dryRun").is_some_and(|d| d == "All"),
+        force: query.get("force").is_some_and(|f| f == "true"),
+    }
+}
+
+async fn resource(shared: &Arc<Shared>, t: Target, method: &Method, query: &HashMap<String, String>, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+    let rt = shared.store.lock().unwrap_or_else(|e| e.into_inner()).resolve(&t.group, &t.version, &t.plural)?;
+    if rt.namespaced != t.namespace.is_some() && !(rt.namespaced && t.name.is_none() && *method == Method::GET) {
+        if rt.namespaced && t.namespace.is_none() {
+            return Err(ApiError::method_not_allowed(format!("{} is namespaced: use /namespaces/{{namespace}}/{}", rt.display(), rt.plural)));
+        }
+        return Err(ApiError::no_route(&format!("{} is not namespaced", rt.display())));
+    }
+    let part = match t.subresource.as_deref() {
+        None => Part::Main,
+        Some("status") if rt.status_subresource => Part::Status,
+        Some("finalize") if rt.kind == "Namespace" => Part::Main,
+        Some(other) => return Err(ApiError::no_route(&format!("{}/{other}", rt.plural))),
+    };
+    let ns = t.namespace.clone().unwrap_or_default();
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    let wants_table = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
+    let opts = write_options(query);
+    let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+    let present = |o: Value| json_response(200, &present(&rt, &t.version, o));
+    match (method.clone(), t.name.as_deref()) {
+        (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
+            drop(store);
+            crate::watch::watch(shared.clone(), rt, t, query, wants_table).await
+        }
+        (Method::GET, None) => list(&store, &rt, &t, query, wants_table),
+        (Method::GET, Some(name)) => {
+            let object = store.get(&rt, &ns, name)?.clone();
+            Ok(if wants_table { json_response(200, &table(&rt, &t.version, vec![object], store.rv, None)) } else { present(object) })
+        }
+        (Method::POST, None) => {
+            let object = parse_body(&body, &content_type)?;
+            let created = store.create(&rt, &ns, object, &opts)?;
+            Ok(json_response(201, &present_value(&rt, &t.version, created)))
+        }
+        (Method::PUT, Some(name)) => {
+            let object = parse_body(&body, &content_type)?;
+            store.replace(&rt, &ns, name, object, part, &opts).map(present)
+        }
+        (Method::PATCH, Some(name)) => {
+            let existed = store.get_opt(&rt, &ns, name).is_some();
+            let patched = store.patch(&rt, &ns, name, &content_type, &body, part, &opts)?;
+            let code = if existed { 200 } else { 201 };
+            Ok(json_response(code, &present_value(&rt, &t.version, patched)))
+        }
+        (Method::DELETE, Some(name)) => store.delete(&rt, &ns, name, &opts).map(present),
+        (Method::DELETE, None) => delete_collection(&mut store, &rt, &t, query, &opts),
+        (m, _) => Err(ApiError::method_not_allowed(format!("{m} is not supported on {}", rt.display()))),
+    }
+}
+
+fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+    if content_type.contains("protobuf") || content_type.contains("cbor") {
+        // Only JSON and YAML are spoken; clients fall back to JSON on 415.
+        return Err(ApiError::unsupported_media_type(content_type));
+    }
+    let parsed = if content_type.contains("yaml") { serde_yaml::from_slice(body).map_err(|e| e.to_string()) } else { serde_json::from_slice(body).map_err(|e| e.to_string()) };
+    parsed.map_err(|e| ApiError::bad_request(format!("the body could not be decoded: {e}")))
+}
+
+/// An object as a client asked for it: in the requested version.
+pub fn present_value(rt: &ResourceType, version: &str, mut object: Value) -> Value {
+    object["apiVersion"] = json!(rt.api_version(version));
+    object
+}
+
+fn present(rt: &ResourceType, version: &str, object: Value) -> Value {
+    present_value(rt, version, object)
+}
+
+fn list_query(t: &Target, query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+    let continue_after = match query.get("continue").filter(|c| !c.is_empty()) {
+        None => None,
+        Some(token) => {
+            let bytes = base64::engine::general_purpose::URL_SAFE_NO_PAD.decode(token).map_err(|_| ApiError::bad_request("invalid continue token"))?;
+            let pair: (String, String) = serde_json::from_slice(&bytes).map_err(|_| ApiError::bad_request("invalid continue token"))?;
+            Some(pair)
+        }
+    };
+    Ok(ListQuery {
+        namespace: t.namespace.clone(),
+        labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        limit: query.get("limit").and_then(|l| l.parse().ok()),
+        continue_after,
+    })
+}
+
+fn list(store: &crate::store::Store, rt: &ResourceType, t: &Target, query: &HashMap<String, String>, wants_table: bool) -> Result<Response, ApiError> {
+    let result = store.list(rt, &list_query(t, query)?);
+    let token = result.next.map(|key| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default()));
+    if wants_table {
+        return Ok(json_response(200, &table(rt, &t.version, result.items, result.resource_version, token)));
+    }
+    let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
+    if let Some(token) = token {
+        metadata["continue"] = json!(token);
+        metadata["remainingItemCount"] = json!(result.remaining);
+    }
+    let items: Vec<Value> = result.items.into_iter().map(|o| present(rt, &t.version, o)).collect();
+    let doc = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": metadata, "items": items});
+    Ok(json_response(200, &doc))
+}
+
+/// `meta.k8s.io/v1` Table, as `kubectl get` asks for: name, age, and the objects.
+pub fn table(rt: &ResourceType, version: &str, items: Vec<Value>, rv: u64, token: Option<String>) -> Value {
+    let rows: Vec<Value> = items
+        .into_iter()
+        .map(|o| {
+            let name = o.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
+            let created = o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null);
+            json!({"cells": [name, created], "object": present(rt, version, o)})
+        })
+        .collect();
+    let mut metadata = json!({"resourceVersion": rv.to_string()});
+    if let Some(token) = token {
+        metadata["continue"] = json!(token);
+    }
+    json!({
+        "kind": "Table", "apiVersion": "meta.k8s.io/v1", "metadata": metadata,
+        "columnDefinitions": [
+            {"name": "Name", "type": "string", "format": "name", "description": "Name of the object", "priority": 0},
+            {"name": "Created At", "type": "date", "format": "", "description": "When the object was created", "priority": 0},
+        ],
+        "rows": rows,
+    })
+}
+
+fn delete_collection(store: &mut crate::store::Store, rt: &ResourceType, t: &Target, query: &HashMap<String, String>, opts: &WriteOptions) -> Result<Response, ApiError> {
+    let result = store.list(rt, &list_query(t, query)?);
+    let mut deleted = Vec::new();
+    for object in result.items {
+        let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
+        let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
+        deleted.push(present(rt, &t.version, store.delete(rt, &ns, &name, opts)?));
+    }
+    let doc = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": {"resourceVersion": store.rv.to_string()}, "items": deleted});
+    Ok(json_response(200, &doc))
+}
+
+/// A chunked response body fed from a channel (watch streams).
+pub fn streaming_body(rx: tokio::sync::mpsc::Receiver<Bytes>) -> Body {
+    let stream = futures_util::stream::unfold(rx, |mut rx| async move { rx.recv().await.map(|b| (Ok::<_, std::convert::Infallible>(b), rx)) });
+    Body::from_stream(stream)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn paths() {
+        let t = |p: &str| match parse_path(p) {
+            Some(Route::Resource(t)) => (t.group, t.namespace, t.plural, t.name, t.subresource),
+            other => panic!("{p}: {other:?}"),
+        };
+        assert_eq!(t("/api/v1/namespaces"), ("".into(), None, "namespaces".into(), None, None));
+        assert_eq!(t("/api/v1/namespaces/a"), ("".into(), None, "namespaces".into(), Some("a".into()), None));
+        assert_eq!(t("/api/v1/namespaces/a/status"), ("".into(), None, "namespaces".into(), Some("a".into()), Some("status".into())));
+        assert_eq!(t("/api/v1/namespaces/a/services"), ("".into(), Some("a".into()), "services".into(), None, None));
+        assert_eq!(
+            t("/apis/gateway.networking.k8s.io/v1/namespaces/a/gateways/g/status"),
+            ("gateway.networking.k8s.io".into(), Some("a".into()), "gateways".into(), Some("g".into()), Some("status".into()))
+        );
+        assert_eq!(t("/apis/gateway.networking.k8s.io/v1/gatewayclasses/c"), ("gateway.networking.k8s.io".into(), None, "gatewayclasses".into(), Some("c".into()), None));
+        assert_eq!(parse_path("/apis"), Some(Route::GroupList));
+        assert_eq!(parse_path("/api/v1"), Some(Route::Resources(String::new(), "v1".into())));
+    }
+}

@@ -1,0 +1,27 @@
+#![forbid(unsafe_code)]
+//! An in-memory Kubernetes API server for Portico's end-to-end tests and local sandbox.
+//!
+//! A real HTTP server on loopback that speaks enough of the Kubernetes API, faithfully, for
+//! kube-rs controllers and a real `kubectl` to work against it unchanged: discovery, built-in
+//! kinds plus any CRD's kinds, one resourceVersion counter, list/watch with bookmarks and
+//! `410 Gone`, selectors and pagination, the four patch types, the status subresource,
+//! finalizers, namespace deletion, ownerReference garbage collection, CRD schema validation, and
+//! fault injection. What it leaves out is listed in its README.
+
+pub mod error;
+pub mod faults;
+pub mod patch;
+pub mod schema;
+pub mod selectors;
+pub mod server;
+
+mod discovery;
+mod http;
+mod resources;
+mod store;
+mod time;
+mod watch;
+mod writes;
+
+pub use faults::Failure;
+pub use server::{kubeconfig_for, ApiServer, Options};

@@ -1,0 +1,35 @@
+#![forbid(unsafe_code)]
+//! `portico-apiserver`: run the in-memory Kubernetes API server from a shell.
+
+use std::path::PathBuf;
+
+use clap::Parser;
+use portico_apiserver::{ApiServer, Options};
+
+#[derive(Parser)]
+#[command(name = "portico-apiserver", about = "An in-memory Kubernetes API server for tests and the Portico sandbox")]
+struct Cli {
+    /// Port on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 0)]
+    port: u16,
+    /// Write a kubeconfig pointing at the server here.
+    #[arg(long)]
+    kubeconfig_out: Option<PathBuf>,
+    /// Watch events kept for resuming watches.
+    #[arg(long, default_value_t = 100_000)]
+    history: usize,
+}
+
+#[tokio::main]
+async fn main() -> std::io::Result<()> {
+    let cli = Cli::parse();
+    let server = ApiServer::start(Options { port: cli.port, history: cli.history }).await?;
+    if let Some(path) = &cli.kubeconfig_out {
+        server.write_kubeconfig(path)?;
+        eprintln!("kubeconfig written to {}", path.display());
+    }
+    println!("{}", server.url());
+    tokio::signal::ctrl_c().await?;
+    server.stop();
+    Ok(())
+}
