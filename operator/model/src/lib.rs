@@ -4,6 +4,7 @@
 //! provider-neutral IR translation produces ([`ir`]).
 
 pub mod capabilities;
+pub mod crds;
 pub mod ir;
 pub mod l4routes;
 pub mod load;

@@ -27,6 +27,8 @@ enum Command {
     },
     /// Print the provider feature matrix (as embedded in docs/providers.md).
     Capabilities,
+    /// Print the Gateway API CRDs Portico reads (as in crds/gateway-api.yaml).
+    Crds,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -39,6 +41,10 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Plan { files, output } => run_plan(&files, output),
+        Command::Crds => {
+            print!("{}", portico_model::crds::gateway_api_crds_yaml());
+            ExitCode::SUCCESS
+        }
         Command::Capabilities => {
             let caps = portico::all_capabilities();
             let providers: Vec<_> = portico_model::ProviderKind::ALL.iter().filter_map(|p| caps.get(*p).cloned()).collect();

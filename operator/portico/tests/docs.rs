@@ -28,3 +28,12 @@ fn every_condition_reason_is_documented() {
         assert!(doc.contains(&format!("`{reason}`")), "docs/conditions.md does not explain `{reason}`");
     }
 }
+
+#[test]
+fn crds_file_matches_the_generated_crds() {
+    assert_eq!(
+        read("crds/gateway-api.yaml"),
+        portico_model::crds::gateway_api_crds_yaml(),
+        "crds/gateway-api.yaml is out of date: regenerate it with `portico crds > crds/gateway-api.yaml`"
+    );
+}
