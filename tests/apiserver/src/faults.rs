@@ -61,6 +61,11 @@ impl Faults {
         Duration::from_millis(self.latency_ms.load(Ordering::SeqCst))
     }
 
+    /// Requests answered so far (admin requests excluded).
+    pub fn requests_served(&self) -> u64 {
+        self.served.load(Ordering::Relaxed)
+    }
+
     pub fn clear(&self) {
         self.fail_remaining.store(0, Ordering::SeqCst);
         self.latency_ms.store(0, Ordering::SeqCst);

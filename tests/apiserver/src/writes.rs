@@ -285,7 +285,11 @@ impl Store {
                 self.empty_namespace(name);
                 return Ok(self.get_opt(rt, namespace, name).cloned().unwrap_or(marked));
             }
-            return self.commit_with(rt, namespace, name, object, marked, &WriteOptions::default(), false);
+            let rv = self.next_rv();
+            marked["metadata"]["resourceVersion"] = json!(rv.to_string());
+            self.objects.entry(rt.key()).or_default().insert((namespace.to_string(), name.to_string()), marked.clone());
+            self.emit(rt, "MODIFIED", &marked);
+            return Ok(marked);
         }
         let rv = self.next_rv();
         let mut gone = object;
