@@ -27,8 +27,20 @@ enum Command {
     },
     /// Print the provider feature matrix (as embedded in docs/providers.md).
     Capabilities,
-    /// Print the Gateway API CRDs Portico reads (as in crds/gateway-api.yaml).
-    Crds,
+    /// Print CRDs: the Gateway API ones Portico reads (crds/gateway-api.yaml) or Portico's own
+    /// parameters kinds (crds/portico.yaml).
+    Crds {
+        #[arg(value_enum, default_value_t = CrdSet::GatewayApi)]
+        set: CrdSet,
+    },
+    /// Run the operator against the cluster in KUBECONFIG (or in-cluster).
+    Run(portico::run::RunOptions),
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum CrdSet {
+    GatewayApi,
+    Portico,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -41,8 +53,27 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Plan { files, output } => run_plan(&files, output),
-        Command::Crds => {
-            print!("{}", portico_model::crds::gateway_api_crds_yaml());
+        Command::Run(options) => {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+                Ok(runtime) => runtime,
+                Err(error) => {
+                    eprintln!("error: cannot start the async runtime: {error}");
+                    return ExitCode::from(1);
+                }
+            };
+            match runtime.block_on(portico::run::run(options)) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(1)
+                }
+            }
+        }
+        Command::Crds { set } => {
+            match set {
+                CrdSet::GatewayApi => print!("{}", portico_model::crds::gateway_api_crds_yaml()),
+                CrdSet::Portico => print!("{}", portico::portico_crds_yaml()),
+            }
             ExitCode::SUCCESS
         }
         Command::Capabilities => {
@@ -65,7 +96,7 @@ fn run_plan(files: &[PathBuf], output: Format) -> ExitCode {
     for note in &loaded.notes {
         eprintln!("note: {note}");
     }
-    let now = now_rfc3339();
+    let now = plan::now_rfc3339();
     let document = plan::document(&loaded, &portico::all_capabilities(), &now, ObjectDetail::Full);
     let text = match output {
         Format::Yaml => serde_yaml::to_string(&document).map_err(|e| e.to_string()),
@@ -81,22 +112,4 @@ fn run_plan(files: &[PathBuf], output: Format) -> ExitCode {
             ExitCode::from(1)
         }
     }
-}
-
-/// The current UTC time as RFC 3339 (seconds), for conditions that changed.
-fn now_rfc3339() -> String {
-    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let days = secs / 86_400;
-    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
-    // Civil-from-days (proleptic Gregorian), after Howard Hinnant's algorithm.
-    let z = days as i64 + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }

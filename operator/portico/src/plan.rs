@@ -61,15 +61,7 @@ fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail
     let mut add = |kind: portico_model::RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, object: Value| {
         let key = RouteKey { kind, namespace: object_ref(meta).namespace, name: name_of(meta).to_string() };
         if let Some(status) = statuses.routes.get(&key) {
-            let parents: Vec<Value> = status
-                .parents
-                .iter()
-                .map(|p| match p {
-                    ParentStatusEntry::Ours(ours) => stamp(serde_json::to_value(ours).unwrap_or_default(), now),
-                    ParentStatusEntry::Kept(kept) => kept.clone(),
-                })
-                .collect();
-            routes.push((key, finish(object, json!({ "parents": parents }), detail)));
+            routes.push((key, finish(object, route_status_json(status, now), detail)));
         }
     };
     use portico_model::RouteKind::*;
@@ -90,6 +82,19 @@ fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail
     }
     routes.sort_by(|a, b| a.0.cmp(&b.0));
     out.extend(routes.into_iter().map(|(_, v)| v));
+}
+
+/// A route's `.status` as written: our entries stamped, other controllers' entries as they were.
+pub fn route_status_json(status: &portico_translate::status::RouteStatus, now: &str) -> Value {
+    let parents: Vec<Value> = status
+        .parents
+        .iter()
+        .map(|p| match p {
+            ParentStatusEntry::Ours(ours) => stamp(serde_json::to_value(ours).unwrap_or_default(), now),
+            ParentStatusEntry::Kept(kept) => kept.clone(),
+        })
+        .collect();
+    json!({ "parents": parents })
 }
 
 fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
@@ -125,7 +130,7 @@ fn finish(mut object: Value, status: Value, detail: ObjectDetail) -> Value {
 }
 
 /// Fill every condition's missing `lastTransitionTime` (anywhere in `value`) with `now`.
-fn stamp(mut value: Value, now: &str) -> Value {
+pub fn stamp(mut value: Value, now: &str) -> Value {
     fn walk(value: &mut Value, now: &str) {
         match value {
             Value::Object(map) => {
@@ -147,4 +152,22 @@ fn stamp(mut value: Value, now: &str) -> Value {
     }
     walk(&mut value, now);
     value
+}
+
+/// The current UTC time as RFC 3339 (seconds), for conditions that changed.
+pub fn now_rfc3339() -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    let days = secs / 86_400;
+    let (h, m, s) = (secs % 86_400 / 3600, secs % 3600 / 60, secs % 60);
+    // Civil-from-days (proleptic Gregorian), after Howard Hinnant's algorithm.
+    let z = days as i64 + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z - era * 146_097;
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!("{year:04}-{month:02}-{day:02}T{h:02}:{m:02}:{s:02}Z")
 }

@@ -37,3 +37,12 @@ fn crds_file_matches_the_generated_crds() {
         "crds/gateway-api.yaml is out of date: regenerate it with `portico crds > crds/gateway-api.yaml`"
     );
 }
+
+#[test]
+fn portico_crds_file_matches_the_parameters_types() {
+    assert_eq!(
+        read("crds/portico.yaml"),
+        portico::portico_crds_yaml(),
+        "crds/portico.yaml is out of date: regenerate it with `portico crds portico > crds/portico.yaml`"
+    );
+}

@@ -23,20 +23,25 @@ pub struct ResolvedBackends {
     pub problems: Vec<RefProblem>,
 }
 
-pub fn resolve_route(route: &Route, index: &Index<'_>) -> ResolvedBackends {
+/// Service ports already resolved in this translation, by (namespace, name, port, route kind):
+/// many routes share a few Services, and their endpoints are the same for all of them.
+#[derive(Default)]
+pub struct BackendCache(std::collections::HashMap<(String, String, i32, RouteKind), Result<Backend, RefProblem>>);
+
+pub fn resolve_route(route: &Route, index: &Index<'_>, cache: &mut BackendCache) -> ResolvedBackends {
     let mut out = ResolvedBackends { rules: Vec::new(), mirrors: Vec::new(), backends: BTreeMap::new(), problems: Vec::new() };
     for (r, rule) in route.rules.iter().enumerate() {
         let mut targets = Vec::with_capacity(rule.backends.len());
         for (b, backend) in rule.backends.iter().enumerate() {
             let field = format!("spec.rules[{r}].backendRefs[{b}]");
-            let target = resolve_into(route, backend, &field, index, &mut out);
+            let target = resolve_into(route, backend, &field, index, cache, &mut out);
             targets.push(WeightedBackend { weight: u32::try_from(backend.weight).unwrap_or(0), target, filters: Vec::new() });
         }
         let mut mirrors = BTreeMap::new();
         for (f, filter) in rule.filters.iter().enumerate() {
             if let FilterSpec::RequestMirror(mirror) = filter {
                 let field = format!("spec.rules[{r}].filters[{f}].requestMirror.backendRef");
-                if let BackendTarget::Backend { id } = resolve_into(route, &mirror.backend, &field, index, &mut out) {
+                if let BackendTarget::Backend { id } = resolve_into(route, &mirror.backend, &field, index, cache, &mut out) {
                     mirrors.insert(f, id);
                 }
             }
@@ -47,8 +52,8 @@ pub fn resolve_route(route: &Route, index: &Index<'_>) -> ResolvedBackends {
     out
 }
 
-fn resolve_into(route: &Route, backend: &BackendRefSpec, field: &str, index: &Index<'_>, out: &mut ResolvedBackends) -> BackendTarget {
-    match resolve(route, backend, index) {
+fn resolve_into(route: &Route, backend: &BackendRefSpec, field: &str, index: &Index<'_>, cache: &mut BackendCache, out: &mut ResolvedBackends) -> BackendTarget {
+    match resolve(route, backend, index, cache) {
         Ok(resolved) => {
             let id = Backend::id_for(&resolved.service, resolved.port, resolved.protocol);
             out.backends.entry(id.clone()).or_insert(resolved);
@@ -62,7 +67,7 @@ fn resolve_into(route: &Route, backend: &BackendRefSpec, field: &str, index: &In
     }
 }
 
-fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>) -> Result<Backend, RefProblem> {
+fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>, cache: &mut BackendCache) -> Result<Backend, RefProblem> {
     if !backend.group.is_empty() || backend.kind != "Service" {
         let group = if backend.group.is_empty() { "core" } else { &backend.group };
         return Err((reason::INVALID_KIND, format!("{group}/{} is not a supported backend kind (use a Service)", backend.kind)));
@@ -75,6 +80,12 @@ fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>) -> Result
         let message = format!("Service {namespace}/{} is in another namespace and no ReferenceGrant there allows {route_kind}s from {}", backend.name, route.key.namespace);
         return Err((reason::REF_NOT_PERMITTED, message));
     }
+    let key = (namespace.to_string(), backend.name.clone(), backend.port.unwrap_or(-1), route.key.kind);
+    cache.0.entry(key).or_insert_with(|| resolve_service(route.key.kind, namespace, backend, index)).clone()
+}
+
+/// The Service port behind a permitted reference, with its ready endpoints.
+fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, index: &Index<'_>) -> Result<Backend, RefProblem> {
     let Some(service) = index.service(namespace, &backend.name) else {
         return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} not found", backend.name)));
     };
@@ -86,7 +97,7 @@ fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>) -> Result
         return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} has no port {port}", backend.name)));
     };
     let service_ref = ObjectRef::new(namespace, &backend.name);
-    let protocol = backend_protocol(route.key.kind, service_port);
+    let protocol = backend_protocol(kind, service_port);
     let external_name = service
         .spec
         .as_ref()

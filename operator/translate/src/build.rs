@@ -77,7 +77,8 @@ struct HttpDraft {
     listener: usize,
     hostname: String,
     key: PrecedenceKey,
-    entry: HttpRouteEntry,
+    /// Boxed: drafts are sorted, and moving a pointer is cheaper than moving the entry.
+    entry: Box<HttpRouteEntry>,
 }
 
 struct SniDraft {
@@ -128,7 +129,7 @@ impl GatewayBuilder {
                 };
                 let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
                 for hostname in hostnames {
-                    self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: entry.clone() });
+                    self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: Box::new(entry.clone()) });
                 }
             }
         }
@@ -232,11 +233,11 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
 fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<usize, Vec<HttpDraft>>) -> Vec<VirtualHost> {
     let on_port: Vec<(usize, &ListenerState<'_>)> =
         gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect();
-    let mut hosts: BTreeMap<(String, usize), Vec<HttpRouteEntry>> = BTreeMap::new();
+    let mut hosts: std::collections::HashMap<(String, usize), Vec<HttpRouteEntry>> = std::collections::HashMap::new();
     for (listener, _) in &on_port {
         // Drafts arrive sorted by precedence, so each virtual host's routes stay in order.
         for draft in drafts.remove(listener).unwrap_or_default() {
-            hosts.entry((draft.hostname, draft.listener)).or_default().push(draft.entry);
+            hosts.entry((draft.hostname, draft.listener)).or_default().push(*draft.entry);
         }
     }
     let listener_host = |i: usize| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into());

@@ -64,13 +64,14 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     let mut builders: BTreeMap<ObjectRef, build::GatewayBuilder> = BTreeMap::new();
     let mut route_statuses = BTreeMap::new();
     let our_controllers: Vec<String> = capabilities.controller_names().collect();
+    let mut backend_cache = backends::BackendCache::default();
     for route in routes::collect(snapshot) {
         let mut ours = Vec::new();
         let mut resolved = None;
         for parent in &route.parent_refs {
             let Some(key) = attach::gateway_key(parent) else { continue };
             let Some(gw) = gateways.get_mut(&key) else { continue };
-            let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index));
+            let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));
             let builder = builders.entry(key).or_default();
             let conditions = attach::evaluate_parent(&route, parent, gw, resolved, &index, builder);
             let controller_name = gw.caps.provider.controller_name();

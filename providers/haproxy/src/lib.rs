@@ -3,6 +3,10 @@
 //! appliance. For now it declares what HAProxy can do: all of HTTP routing, TLS termination and
 //! SNI passthrough, and TCP; not UDP and not request mirroring.
 
+pub mod params;
+pub mod render;
+pub mod runtime;
+
 use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
 
 pub fn capabilities() -> Capabilities {
@@ -49,7 +53,6 @@ pub fn capabilities() -> Capabilities {
             Fact::TlsPassthrough,
             Fact::TlsTerminate,
             Fact::SniRouting,
-            Fact::HttpsAndTlsShareAPort,
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),

@@ -6,6 +6,8 @@
 //! changes; returns the addresses). `delete` removes everything the provider owns for a Gateway.
 //! Only `observe`, `apply` and `delete` do I/O.
 
+use std::collections::BTreeMap;
+
 use portico_model::ir::{self, Address, ObjectRef};
 pub use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind};
 use serde::Serialize;
@@ -19,8 +21,20 @@ pub struct Applied {
     pub ready: bool,
 }
 
+/// Everything a provider needs to program one Gateway: the IR, the certificate material the IR
+/// refers to (never printed), and the provider parameters in effect.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Desired {
+    pub ir: ir::Gateway,
+    /// PEM (certificate chain then private key) per Secret named in the IR's certificate bindings.
+    #[serde(skip)]
+    pub certificates: BTreeMap<ObjectRef, Vec<u8>>,
+    /// The spec of the parameters object in effect (`null` when none).
+    pub parameters: serde_json::Value,
+}
+
 /// Errors know whether retrying can help and which Gateway condition reason they map to.
-#[derive(Debug, thiserror::Error)]
+#[derive(Debug, Clone, thiserror::Error)]
 pub enum ProviderError {
     /// The platform throttled us; retry with backoff.
     #[error("{operation} was throttled by {platform}: {message}")]
@@ -67,9 +81,26 @@ pub trait Provider {
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError>;
 
     /// Pure: the changes that turn `observed` into `desired` (`None`: remove everything).
-    fn plan(&self, desired: Option<&ir::Gateway>, observed: &Self::Observed) -> Self::Plan;
+    fn plan(&self, desired: Option<&Desired>, observed: &Self::Observed) -> Self::Plan;
 
     async fn apply(&self, plan: &Self::Plan) -> Result<Applied, ProviderError>;
 
     async fn delete(&self, gateway: &ObjectRef) -> Result<(), ProviderError>;
+
+    /// Program several Gateways at once. Platforms that share one configuration between
+    /// Gateways (HAProxy) override this to write it once; the default goes one by one.
+    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+        let mut out = BTreeMap::new();
+        for (key, gateway) in desired {
+            let result = match self.observe(key).await {
+                Ok(observed) => {
+                    let plan = self.plan(Some(gateway), &observed);
+                    self.apply(&plan).await
+                }
+                Err(error) => Err(error),
+            };
+            out.insert(key.clone(), result);
+        }
+        out
+    }
 }

@@ -1,0 +1,157 @@
+//! `portico run`: the operator. Watches everything translation reads; on any change (debounced)
+//! or drift tick, translates the whole snapshot, programs the Gateways whose IR changed through
+//! their provider, and writes every status that changed. Only the leader writes.
+
+mod leader;
+mod metrics;
+mod reconcile;
+mod status;
+mod stores;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Duration;
+
+use kube::Client;
+use portico_model::ProviderKind;
+
+pub use metrics::Metrics;
+
+/// Log output format.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum LogFormat {
+    Text,
+    Json,
+}
+
+#[derive(Debug, Clone, clap::Args)]
+pub struct RunOptions {
+    /// Providers this replica programs (GatewayClasses of other providers are left alone).
+    #[arg(long = "provider", value_delimiter = ',', default_value = "haproxy", env = "PORTICO_PROVIDERS")]
+    pub providers: Vec<String>,
+    /// Elect a leader through a coordination.k8s.io Lease; only the leader writes.
+    #[arg(long, default_value_t = false, env = "PORTICO_LEADER_ELECT")]
+    pub leader_elect: bool,
+    #[arg(long, default_value = "default", env = "PORTICO_LEASE_NAMESPACE")]
+    pub lease_namespace: String,
+    #[arg(long, default_value = "portico-leader", env = "PORTICO_LEASE_NAME")]
+    pub lease_name: String,
+    /// This replica's identity in the Lease (default: hostname and process id).
+    #[arg(long, env = "PORTICO_IDENTITY")]
+    pub identity: Option<String>,
+    /// Address of /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "127.0.0.1:9090", env = "PORTICO_METRICS_ADDRESS")]
+    pub metrics_address: SocketAddr,
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "PORTICO_LOG_FORMAT")]
+    pub log_format: LogFormat,
+    /// Re-observe and repair every Gateway this often (with up to 10% jitter).
+    #[arg(long, default_value = "60s", value_parser = parse_interval, env = "PORTICO_DRIFT_INTERVAL")]
+    pub drift_interval: Duration,
+    /// Where providers keep local state (HAProxy configuration, certificates, sockets).
+    #[arg(long, default_value = "/tmp/portico", env = "PORTICO_STATE_DIR")]
+    pub state_dir: PathBuf,
+}
+
+fn parse_interval(text: &str) -> Result<Duration, String> {
+    portico_translate::parse_duration(text).map(Duration::from_millis).ok_or_else(|| format!("{text:?} is not a duration like 30s or 5m"))
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum RunError {
+    #[error("cannot connect to the cluster: {0}")]
+    Connect(#[from] kube::Error),
+    #[error("unknown provider {0:?} (known: aws, gcp, haproxy)")]
+    UnknownProvider(String),
+    #[error("cannot serve metrics: {0}")]
+    Metrics(#[from] std::io::Error),
+}
+
+fn init_logging(format: LogFormat) {
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn,hyper=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
+    let _ = match format {
+        LogFormat::Json => builder.json().try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Run until Ctrl-C / SIGTERM.
+pub async fn run(options: RunOptions) -> Result<(), RunError> {
+    init_logging(options.log_format);
+    let providers: Vec<ProviderKind> = options
+        .providers
+        .iter()
+        .map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone())))
+        .collect::<Result<_, _>>()?;
+    let client = Client::try_default().await?;
+    let metrics = Arc::new(Metrics::default());
+    let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
+    let stores = stores::Stores::start(&client, &metrics);
+    let leading = Arc::new(AtomicBool::new(!options.leader_elect));
+    if options.leader_elect {
+        let identity = options.identity.clone().unwrap_or_else(default_identity);
+        let election = leader::LeaderElection::new(&client, &options.lease_namespace, &options.lease_name, &identity);
+        tokio::spawn(election.run(leading.clone(), stores.changed.clone()));
+    }
+    stores.ready().await;
+    metrics.ready.store(true, Ordering::Relaxed);
+    tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
+    let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, options.state_dir.clone());
+    let shutdown = shutdown_signal();
+    tokio::pin!(shutdown);
+    let mut drift = jittered(options.drift_interval);
+    loop {
+        let force = tokio::select! {
+            _ = stores.changed.notified() => false,
+            _ = tokio::time::sleep(drift) => { drift = jittered(options.drift_interval); true }
+            _ = &mut shutdown => break,
+        };
+        metrics.set("portico_queue_depth", String::new(), 1.0);
+        // Debounce: a burst of watch events becomes one reconcile.
+        tokio::time::sleep(Duration::from_millis(30)).await;
+        metrics.set("portico_queue_depth", String::new(), 0.0);
+        let leader = leading.load(Ordering::SeqCst);
+        metrics.set("portico_leader", String::new(), if leader { 1.0 } else { 0.0 });
+        if leader {
+            reconciler.reconcile(force).await;
+        }
+        if metrics_listener.is_finished() {
+            tracing::error!("the metrics server stopped");
+        }
+    }
+    tracing::info!("shutting down; load balancers keep running");
+    Ok(())
+}
+
+fn default_identity() -> String {
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "portico".into());
+    format!("{host}-{}", std::process::id())
+}
+
+/// The drift interval with up to 10% random jitter, so replicas and Gateways do not align.
+fn jittered(interval: Duration) -> Duration {
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
+    interval + interval.mul_f64(f64::from(nanos % 1000) / 10_000.0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = ctrl_c.await;
+}

@@ -1,0 +1,146 @@
+//! Reflector stores for every kind translation reads, and a signal that fires on any change.
+
+use std::sync::Arc;
+
+use futures_util::StreamExt;
+use gateway_api::gatewayclasses::GatewayClass;
+use gateway_api::gateways::Gateway;
+use gateway_api::grpcroutes::GrpcRoute;
+use gateway_api::httproutes::HttpRoute;
+use gateway_api::referencegrants::ReferenceGrant;
+use gateway_api::tlsroutes::TlsRoute;
+use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{watcher, WatchStreamExt};
+use kube::{Api, Client, Resource};
+use portico_model::l4routes::{TcpRoute, UdpRoute};
+use portico_model::{ParametersObject, Snapshot};
+use serde::de::DeserializeOwned;
+use tokio::sync::Notify;
+
+use super::metrics::Metrics;
+
+/// Everything Portico watches, kept in memory by kube-rs reflectors.
+#[derive(Clone)]
+pub struct Stores {
+    pub gateway_classes: Store<GatewayClass>,
+    pub gateways: Store<Gateway>,
+    pub http_routes: Store<HttpRoute>,
+    pub grpc_routes: Store<GrpcRoute>,
+    pub tls_routes: Store<TlsRoute>,
+    pub tcp_routes: Store<TcpRoute>,
+    pub udp_routes: Store<UdpRoute>,
+    pub reference_grants: Store<ReferenceGrant>,
+    pub services: Store<Service>,
+    pub endpoint_slices: Store<EndpointSlice>,
+    pub secrets: Store<Secret>,
+    pub namespaces: Store<Namespace>,
+    pub haproxy_parameters: Store<portico_haproxy::params::HAProxyParameters>,
+    /// Fires whenever any watched object changes.
+    pub changed: Arc<Notify>,
+}
+
+/// Start a reflector for `K` in the background; its events wake `changed`.
+fn reflect<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    let api: Api<K> = Api::all(client.clone());
+    let (reader, writer) = reflector::store();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let changed = changed.clone();
+    let metrics = metrics.clone();
+    let kind = K::kind(&K::DynamicType::default()).to_string();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(_) => changed.notify_one(),
+                Err(error) => {
+                    metrics.watch_error(&kind);
+                    tracing::warn!(kind = %kind, %error, "watch failed; retrying with backoff");
+                }
+            }
+        }
+    });
+    reader
+}
+
+impl Stores {
+    pub fn start(client: &Client, metrics: &Arc<Metrics>) -> Stores {
+        let changed = Arc::new(Notify::new());
+        Stores {
+            gateway_classes: reflect(client, &changed, metrics),
+            gateways: reflect(client, &changed, metrics),
+            http_routes: reflect(client, &changed, metrics),
+            grpc_routes: reflect(client, &changed, metrics),
+            tls_routes: reflect(client, &changed, metrics),
+            tcp_routes: reflect(client, &changed, metrics),
+            udp_routes: reflect(client, &changed, metrics),
+            reference_grants: reflect(client, &changed, metrics),
+            services: reflect(client, &changed, metrics),
+            endpoint_slices: reflect(client, &changed, metrics),
+            secrets: reflect(client, &changed, metrics),
+            namespaces: reflect(client, &changed, metrics),
+            haproxy_parameters: reflect(client, &changed, metrics),
+            changed,
+        }
+    }
+
+    /// Wait until every store has completed its first list.
+    pub async fn ready(&self) {
+        let _ = tokio::join!(
+            self.gateway_classes.wait_until_ready(),
+            self.gateways.wait_until_ready(),
+            self.http_routes.wait_until_ready(),
+            self.grpc_routes.wait_until_ready(),
+            self.tls_routes.wait_until_ready(),
+            self.tcp_routes.wait_until_ready(),
+            self.udp_routes.wait_until_ready(),
+            self.reference_grants.wait_until_ready(),
+            self.services.wait_until_ready(),
+            self.endpoint_slices.wait_until_ready(),
+            self.secrets.wait_until_ready(),
+            self.namespaces.wait_until_ready(),
+            self.haproxy_parameters.wait_until_ready(),
+        );
+    }
+
+    /// The current state as a translation input.
+    pub fn snapshot(&self) -> Snapshot {
+        fn all<K: Clone>(store: &Store<K>) -> Vec<K>
+        where
+            K: kube::runtime::reflector::Lookup,
+            K::DynamicType: Eq + std::hash::Hash + Clone,
+        {
+            store.state().iter().map(|o| (**o).clone()).collect()
+        }
+        Snapshot {
+            gateway_classes: all(&self.gateway_classes),
+            gateways: all(&self.gateways),
+            http_routes: all(&self.http_routes),
+            grpc_routes: all(&self.grpc_routes),
+            tls_routes: all(&self.tls_routes),
+            tcp_routes: all(&self.tcp_routes),
+            udp_routes: all(&self.udp_routes),
+            reference_grants: all(&self.reference_grants),
+            services: all(&self.services),
+            endpoint_slices: all(&self.endpoint_slices),
+            secrets: all(&self.secrets),
+            namespaces: all(&self.namespaces),
+            parameters: self.haproxy_parameters.state().iter().map(|p| parameters_object(p)).collect(),
+        }
+    }
+}
+
+fn parameters_object(p: &portico_haproxy::params::HAProxyParameters) -> ParametersObject {
+    ParametersObject {
+        group: portico_model::capabilities::PORTICO_GROUP.to_string(),
+        kind: "HAProxyParameters".to_string(),
+        namespace: p.metadata.namespace.clone(),
+        name: p.metadata.name.clone().unwrap_or_default(),
+        spec: serde_json::to_value(&p.spec).unwrap_or_default(),
+    }
+}

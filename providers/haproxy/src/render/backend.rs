@@ -1,0 +1,109 @@
+//! HTTP backends (one per IR backend used by HTTP routes), server lines shared with the TCP
+//! renderer, and certificate / crt-list files for terminating ports.
+
+use std::collections::BTreeSet;
+use std::net::IpAddr;
+
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, HttpAction, Port, PortProtocol};
+
+use super::Ctx;
+use super::names::{backend_name, cert_file_name, frontend_name};
+use super::text::{Output, arg, is_host_name};
+
+/// One backend per IR backend that HTTP routes can reach: HTTP and H2C backends, plus TCP ones
+/// that an HTTP route references. UDP backends never appear. No endpoints -> no servers (503).
+pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
+    let referenced = http_referenced(ctx);
+    for (id, backend) in &ctx.gw.backends {
+        let wanted = match backend.protocol {
+            BackendProtocol::Http | BackendProtocol::H2c => true,
+            BackendProtocol::Tcp => referenced.contains(id.as_str()),
+            BackendProtocol::Udp => false,
+        };
+        if !wanted {
+            continue;
+        }
+        out.section(&format!("backend {}", backend_name(&ctx.gw.gateway, id)));
+        out.comment(&format!("service {}:{} ({:?})", backend.service, backend.port, backend.protocol));
+        out.line("mode http");
+        out.line("balance roundrobin");
+        out.line("http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
+        let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
+        for (index, server) in servers(backend).iter().enumerate() {
+            match server {
+                Some(address) => out.line(&format!("server s{index} {address}{proto}")),
+                None => out.comment(&format!("endpoint {index}: unusable address, skipped")),
+            }
+        }
+    }
+}
+
+/// Backend ids referenced by `Forward` actions on HTTP/HTTPS ports.
+fn http_referenced<'a>(ctx: &Ctx<'a>) -> BTreeSet<&'a str> {
+    let mut ids = BTreeSet::new();
+    let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
+    for vhost in http_ports.flat_map(|p| &p.virtual_hosts) {
+        for entry in &vhost.routes {
+            if let HttpAction::Forward { backends } = &entry.action {
+                for weighted in backends {
+                    if let BackendTarget::Backend { id } = &weighted.target {
+                        ids.insert(id.as_str());
+                    }
+                }
+            }
+        }
+    }
+    ids
+}
+
+/// `address:port` (plus options) per server of a backend: its endpoints, or the ExternalName
+/// resolved at start-up when there are none. `None` for an address that is not an IP.
+pub(crate) fn servers(backend: &Backend) -> Vec<Option<String>> {
+    if backend.endpoints.is_empty() {
+        return match &backend.external_name {
+            Some(host) if is_host_name(host) && !host.starts_with('*') => {
+                vec![Some(format!("{host}:{} init-addr libc,none", backend.port))]
+            }
+            Some(_) => vec![None],
+            None => Vec::new(),
+        };
+    }
+    backend.endpoints.iter().map(|e| socket_address(&e.address, e.port)).collect()
+}
+
+/// `a.b.c.d:port` or `[v6]:port`; `None` if `address` is not an IP address.
+fn socket_address(address: &str, port: u16) -> Option<String> {
+    match address.parse::<IpAddr>().ok()? {
+        IpAddr::V4(v4) => Some(format!("{v4}:{port}")),
+        IpAddr::V6(v6) => Some(format!("[{v6}]:{port}")),
+    }
+}
+
+/// Writes the certificates of a terminating port and its crt-list (`<frontend>.crtlist`), and
+/// returns the crt-list's path, or `None` when no certificate is available. The listener with
+/// hostname `*` comes first, so its certificate is the default; the others carry an SNI filter.
+pub(crate) fn crt_list(ctx: &Ctx<'_>, out: &mut Output, port: &Port) -> Option<String> {
+    let dir = &ctx.settings.cert_dir;
+    let (default, named): (Vec<_>, Vec<_>) = port.certificates.iter().partition(|b| b.hostname == "*");
+    let mut lines = String::new();
+    for binding in default.into_iter().chain(named) {
+        let filter = if binding.hostname == "*" { String::new() } else { binding.hostname.to_ascii_lowercase() };
+        if !filter.is_empty() && !is_host_name(&filter) {
+            continue;
+        }
+        for secret in &binding.secrets {
+            let Some(pem) = ctx.certificates.get(secret) else { continue };
+            let file = cert_file_name(secret);
+            out.files.insert(file.clone(), pem.clone());
+            let path = dir.join(&file).to_string_lossy().into_owned();
+            lines.push_str(format!("{path} {filter}").trim_end());
+            lines.push('\n');
+        }
+    }
+    if lines.is_empty() {
+        return None;
+    }
+    let name = format!("{}.crtlist", frontend_name(&ctx.gw.gateway, port.port));
+    out.files.insert(name.clone(), lines.into_bytes());
+    Some(arg(&dir.join(name).to_string_lossy()))
+}

@@ -1,0 +1,156 @@
+//! HTTP and HTTPS frontends.
+//!
+//! Selection happens once per request, in two steps that mirror the IR's contract:
+//! 1. `txn.vh` = index of the first virtual host whose hostname matches the Host header (without
+//!    port, lower-cased): exact, `*.suffix` (at least one label before the suffix) or `*`.
+//! 2. `txn.rule` = number of the first route entry of that virtual host whose match succeeds.
+//!
+//! Both use `set-var ... if !{ var(...) -m found } ...` in list order, so the first match wins and
+//! nothing falls through to a less specific virtual host. No rule -> 404. Every later action is
+//! guarded by `{ var(txn.rule) -m int N }`; see [`super::actions`] for the actions.
+
+use portico_model::ir::{HttpMatch, HttpRouteEntry, PathMatch, Port, ValueMatch, ValueMatchType};
+
+use super::Ctx;
+use super::actions;
+use super::names::frontend_name;
+use super::text::{Output, anchored, arg, is_fetch_name, is_host_name};
+
+/// A route entry with its virtual host index and its frontend-wide rule number.
+pub(crate) struct Rule<'a> {
+    pub(crate) vhost: usize,
+    pub(crate) number: usize,
+    pub(crate) entry: &'a HttpRouteEntry,
+}
+
+impl Rule<'_> {
+    /// The condition that this rule was selected.
+    pub(crate) fn guard(&self) -> String {
+        format!("{{ var(txn.rule) -m int {} }}", self.number)
+    }
+}
+
+/// Renders the frontend of an HTTP port, or of an HTTPS port when `crt_list` is given.
+pub(crate) fn frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str, crt_list: Option<&str>) {
+    out.section(&format!("frontend {}", frontend_name(&ctx.gw.gateway, port.port)));
+    out.comment(&format!("listeners: {}", port.listeners.join(", ")));
+    out.line("mode http");
+    match crt_list {
+        Some(list) => out.line(&format!("bind {bind} ssl crt-list {list} alpn h2,http/1.1")),
+        None => out.line(&format!("bind {bind}")),
+    }
+    if !port.tls_routes.is_empty() {
+        out.comment("TLS routes sharing this HTTPS port are not supported by this renderer: not served");
+    }
+    let rules = numbered_rules(port);
+    for rule in &rules {
+        for acl in path_acls(rule.number, &rule.entry.matcher.path) {
+            out.line(&acl);
+        }
+    }
+    out.line("http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
+    select_vhost(out, port);
+    for rule in &rules {
+        let mut conds = vec!["!{ var(txn.rule) -m found }".to_string(), format!("{{ var(txn.vh) -m int {} }}", rule.vhost)];
+        conds.extend(match_conds(rule.number, &rule.entry.matcher));
+        out.line(&format!("http-request set-var(txn.rule) int({}) if {}", rule.number, conds.join(" ")));
+    }
+    out.line("http-request return status 404 if !{ var(txn.rule) -m found }");
+    let context = actions::Context { tls: crt_list.is_some(), listener_port: port.port };
+    let mut use_backends = Vec::new();
+    for rule in &rules {
+        actions::render(ctx, out, &context, rule, &mut use_backends);
+    }
+    for line in use_backends {
+        out.line(&line);
+    }
+}
+
+/// Numbers the route entries of all virtual hosts in order (0, 1, ...).
+fn numbered_rules(port: &Port) -> Vec<Rule<'_>> {
+    let mut rules = Vec::new();
+    for (vhost, host) in port.virtual_hosts.iter().enumerate() {
+        for entry in &host.routes {
+            rules.push(Rule { vhost, number: rules.len(), entry });
+        }
+    }
+    rules
+}
+
+/// The `set-var(txn.vh)` lines, one per virtual host in order.
+fn select_vhost(out: &mut Output, port: &Port) {
+    for (index, vhost) in port.virtual_hosts.iter().enumerate() {
+        let hostname = vhost.hostname.to_ascii_lowercase();
+        let mut conds = vec!["!{ var(txn.vh) -m found }".to_string()];
+        match host_conds("var(txn.host)", &hostname) {
+            Some(host) => conds.extend(host),
+            None => {
+                out.comment(&format!("virtual host {index}: invalid hostname, never matches"));
+                continue;
+            }
+        }
+        out.comment(&format!("virtual host {index}: {hostname} (listener {})", vhost.listener));
+        out.line(&format!("http-request set-var(txn.vh) int({index}) if {}", conds.join(" ")));
+    }
+}
+
+/// Conditions for a hostname match on `fetch`: exact, `*.suffix` (one or more labels before the
+/// suffix) or `*` (no condition). `None` for a hostname that is not a host name.
+pub(crate) fn host_conds(fetch: &str, hostname: &str) -> Option<Vec<String>> {
+    if hostname == "*" {
+        return Some(Vec::new());
+    }
+    if !is_host_name(hostname) {
+        return None;
+    }
+    Some(match hostname.strip_prefix('*') {
+        Some(suffix) => vec![format!("{{ {fetch} -m end -i {suffix} }}"), format!("!{{ {fetch} -m beg . }}")],
+        None => vec![format!("{{ {fetch} -m str -i {hostname} }}")],
+    })
+}
+
+/// The named ACL for a segment-aware prefix: `path <p>` OR `path_beg <p>/` (none for `/`).
+fn path_acls(number: usize, path: &PathMatch) -> Vec<String> {
+    let PathMatch::Prefix(prefix) = path else { return Vec::new() };
+    let prefix = prefix.trim_end_matches('/');
+    if prefix.is_empty() {
+        return Vec::new();
+    }
+    vec![
+        format!("acl r{number}_path path {}", arg(prefix)),
+        format!("acl r{number}_path path_beg {}", arg(&format!("{prefix}/"))),
+    ]
+}
+
+/// The conditions (ANDed) of a route entry's match.
+fn match_conds(number: usize, matcher: &HttpMatch) -> Vec<String> {
+    let mut conds = Vec::new();
+    match &matcher.path {
+        PathMatch::Exact(path) => conds.push(format!("{{ path -m str {} }}", arg(path))),
+        PathMatch::Prefix(prefix) if prefix.trim_end_matches('/').is_empty() => {}
+        PathMatch::Prefix(_) => conds.push(format!("r{number}_path")),
+        PathMatch::RegularExpression(regex) => conds.push(format!("{{ path_reg {} }}", arg(&anchored(regex)))),
+    }
+    if let Some(method) = &matcher.method {
+        conds.push(format!("{{ method {} }}", arg(method)));
+    }
+    for header in &matcher.headers {
+        conds.push(value_cond("req.fhdr", header));
+    }
+    for param in &matcher.query_params {
+        conds.push(value_cond("urlp", param));
+    }
+    conds
+}
+
+/// `{ <fetch>(<name>) -m str|reg <value> }`; an unusable name never matches (`always_false`).
+fn value_cond(fetch: &str, value: &ValueMatch) -> String {
+    if !is_fetch_name(&value.name) {
+        return "{ always_false }".to_string();
+    }
+    let (method, pattern) = match value.match_type {
+        ValueMatchType::Exact => ("str", value.value.clone()),
+        ValueMatchType::RegularExpression => ("reg", anchored(&value.value)),
+    };
+    format!("{{ {fetch}({}) -m {method} {} }}", value.name, arg(&pattern))
+}
