@@ -77,15 +77,21 @@ fn init_logging(format: LogFormat) {
     };
 }
 
-/// Run until Ctrl-C / SIGTERM.
+/// Run until Ctrl-C / SIGTERM, against the cluster of KUBECONFIG (or in-cluster).
 pub async fn run(options: RunOptions) -> Result<(), RunError> {
     init_logging(options.log_format);
+    let client = Client::try_default().await?;
+    run_with(options, client, shutdown_signal()).await
+}
+
+/// Run with a given client until `shutdown` completes (the sandbox runs Portico in-process).
+#[allow(clippy::too_many_lines)]
+pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
     let providers: Vec<ProviderKind> = options
         .providers
         .iter()
         .map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone())))
         .collect::<Result<_, _>>()?;
-    let client = Client::try_default().await?;
     let metrics = Arc::new(Metrics::default());
     let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
     let stores = stores::Stores::start(&client, &metrics);
@@ -99,7 +105,6 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
     metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
     let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, options.state_dir.clone());
-    let shutdown = shutdown_signal();
     tokio::pin!(shutdown);
     let mut drift = jittered(options.drift_interval);
     loop {

@@ -1,0 +1,117 @@
+#![forbid(unsafe_code)]
+//! `portico-sandbox`: Portico's main job on one machine. Starts the in-memory API server,
+//! echo backends (as Services + EndpointSlices), Portico with the HAProxy provider; applies
+//! `examples/`; waits for the Gateway to be Programmed; sends requests through HAProxy and shows
+//! which backend answered; then keeps running (kubectl works with the printed kubeconfig) until
+//! Ctrl-C, or exits with `--once`.
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use clap::Parser;
+use portico_sandbox::{http_get, prepare, wait_programmed, World};
+
+#[derive(Parser)]
+#[command(name = "portico-sandbox", about = "Run Portico locally: API server, HAProxy, echo backends, real traffic")]
+struct Cli {
+    /// Exit after the demonstration instead of running until Ctrl-C.
+    #[arg(long)]
+    once: bool,
+    /// Port of the in-memory API server on 127.0.0.1 (0 picks a free one).
+    #[arg(long, default_value_t = 6443)]
+    api_port: u16,
+    #[arg(long, default_value = "/tmp/portico-sandbox")]
+    state_dir: PathBuf,
+    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))]
+    examples: PathBuf,
+}
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let Some(version) = portico_sandbox::haproxy_version() else {
+        eprintln!("haproxy is not installed. Install HAProxy 2.6+ first, e.g.:\n  sudo apt-get install haproxy      (Debian/Ubuntu)\n  sudo dnf install haproxy          (Fedora)\n  brew install haproxy              (macOS)");
+        return ExitCode::from(2);
+    };
+    println!("[1/5] {version}");
+    match sandbox(&cli).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(error) => {
+            eprintln!("sandbox failed: {error}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
+    let world = prepare(cli.api_port, &cli.state_dir, &cli.examples).await?;
+    println!("[2/5] API server at {}; CRDs installed; examples applied from {}", world.server.url(), cli.examples.display());
+    for pod in &world.pods {
+        println!("      echo backend {}/{} (Service {}) at {}", pod.namespace, pod.pod, pod.service, pod.address);
+    }
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let options = portico::run::RunOptions {
+        providers: vec!["haproxy".into()],
+        leader_elect: false,
+        lease_namespace: "default".into(),
+        lease_name: "portico-leader".into(),
+        identity: None,
+        metrics_address: "127.0.0.1:0".parse().map_err(|_| portico_sandbox::SandboxError::Setup("address".into()))?,
+        log_format: portico::run::LogFormat::Text,
+        drift_interval: Duration::from_secs(60),
+        state_dir: cli.state_dir.join("state"),
+    };
+    let operator = tokio::spawn(portico::run::run_with(options, world.client.clone(), async move {
+        let _ = stopped.await;
+    }));
+    println!("[3/5] Portico is running with the HAProxy provider");
+    let address = wait_programmed(&world.client, "infra", "edge", Duration::from_secs(60)).await?;
+    println!("[4/5] Gateway infra/edge is Programmed at {address} (listener port 80 -> {address}:8080, 443 -> {address}:8443)");
+    demonstrate(&world, &address).await?;
+    println!("\nkubectl works against the sandbox:\n  export KUBECONFIG={}\n  kubectl get gateways,httproutes -A\n  kubectl get gateway edge -n infra -o yaml", world.kubeconfig.display());
+    if !cli.once {
+        println!("Running until Ctrl-C.");
+        let _ = tokio::signal::ctrl_c().await;
+    }
+    let _ = stop.send(());
+    let _ = operator.await;
+    stop_haproxy();
+    Ok(())
+}
+
+/// Requests through HAProxy that show path, header and weighted routing and the redirect.
+async fn demonstrate(_world: &World, address: &str) -> Result<(), portico_sandbox::SandboxError> {
+    let lb: SocketAddr = format!("{address}:8080").parse().map_err(|_| portico_sandbox::SandboxError::Setup(format!("bad address {address}")))?;
+    println!("[5/5] Requests through the load balancer:");
+    let cases: [(&str, &str, &[(&str, &str)], &str); 4] = [
+        ("shop.example.com", "/", &[], "rule 2: weighted 90/10 storefront/canary"),
+        ("shop.example.com", "/cart/items", &[("x-canary", "yes")], "rule 1: /cart with header x-canary: yes"),
+        ("shop.example.com", "/cart/items", &[], "/cart without the header falls to rule 2"),
+        ("other.example.com", "/page?x=1", &[], "any other host: redirect to https"),
+    ];
+    for (host, path, headers, what) in cases {
+        let reply = http_get(lb, host, path, headers).await?;
+        let who = reply.echo().map(|e| format!("answered by {} ({})", e["pod"].as_str().unwrap_or("?"), e["service"].as_str().unwrap_or("?"))).unwrap_or_else(|| format!("Location: {}", reply.header("location").unwrap_or("-")));
+        println!("      GET http://{host}{path} -> {} {who}   [{what}]", reply.status);
+    }
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    for _ in 0..200 {
+        let reply = http_get(lb, "shop.example.com", "/", &[]).await?;
+        let pod = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)).unwrap_or_else(|| format!("HTTP {}", reply.status));
+        *counts.entry(pod).or_default() += 1;
+    }
+    println!("      200 x GET http://shop.example.com/ -> {counts:?} (weights 90 storefront / 10 canary)");
+    Ok(())
+}
+
+/// The sandbox owns its HAProxy: stop the master so nothing is left behind.
+fn stop_haproxy() {
+    for dir in ["/tmp/portico/haproxy-local"] {
+        if let Ok(pid) = std::fs::read_to_string(format!("{dir}/haproxy.pid")) {
+            let _ = std::process::Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
