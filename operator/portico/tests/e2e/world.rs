@@ -1,0 +1,154 @@
+//! One end-to-end world: API server, CRDs, an HAProxy GatewayClass with its own address pool
+//! and state directory, echo backends behind Services, and the real `portico` binary.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use portico_apiserver::{ApiServer, Options};
+use portico_sandbox::{apply, http_get, Reply};
+use serde_json::{json, Value};
+use tokio::io::AsyncReadExt;
+
+pub struct World {
+    /// Kept alive for the test's duration.
+    _server: ApiServer,
+    pub client: kube::Client,
+    state_dir: PathBuf,
+    operator: Child,
+}
+
+impl World {
+    pub async fn start(pool: &str, port_offset: u16, namespaces: &[&str], backends: &[(&str, &str)]) -> World {
+        let state_dir = std::env::temp_dir().join(format!("portico-e2e-{}-{port_offset}", std::process::id()));
+        std::fs::create_dir_all(&state_dir).unwrap();
+        let server = ApiServer::start(Options::default()).await.unwrap();
+        let kubeconfig = state_dir.join("kubeconfig");
+        server.write_kubeconfig(&kubeconfig).unwrap();
+        let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+        let crds: kube::Api<k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition> = kube::Api::all(client.clone());
+        let mut all = portico_model::crds::gateway_api_crds();
+        all.push(<portico_haproxy::params::HAProxyParameters as kube::CustomResourceExt>::crd());
+        for crd in all {
+            crds.create(&Default::default(), &crd).await.unwrap();
+        }
+        for ns in namespaces {
+            apply(&client, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": ns}})).await.unwrap();
+        }
+        let params = json!({"apiVersion": "portico.dev/v1alpha1", "kind": "HAProxyParameters", "metadata": {"name": "e2e", "namespace": "default"},
+            "spec": {"addressPool": [pool], "portOffset": port_offset, "stateDir": state_dir.join("haproxy").to_string_lossy()}});
+        apply(&client, &params).await.unwrap();
+        let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "haproxy"},
+            "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}});
+        apply(&client, &class).await.unwrap();
+        let operator = Command::new(env!("CARGO_BIN_EXE_portico"))
+            .args(["run", "--metrics-address", "127.0.0.1:0", "--drift-interval", "30s"])
+            .arg("--state-dir")
+            .arg(state_dir.join("state"))
+            .env("KUBECONFIG", &kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("portico starts");
+        let world = World { _server: server, client, state_dir, operator };
+        for (ns, name) in backends {
+            world.http_backend(ns, name).await;
+        }
+        world
+    }
+
+    async fn service(&self, ns: &str, name: &str, port: u16, port_name: &str, address: SocketAddr) {
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": {"ports": [{"name": port_name, "port": port}]}});
+        apply(&self.client, &service).await.unwrap();
+        let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("{name}-1"), "namespace": ns, "labels": {"kubernetes.io/service-name": name}},
+            "addressType": "IPv4", "ports": [{"name": port_name, "port": address.port()}],
+            "endpoints": [{"addresses": [address.ip().to_string()], "conditions": {"ready": true}}]});
+        apply(&self.client, &slice).await.unwrap();
+    }
+
+    /// An echo backend whose pod name is the Service name, behind Service port 8080.
+    pub async fn http_backend(&self, ns: &str, name: &str) {
+        let config = portico_echo::EchoConfig { namespace: ns.into(), pod: name.into(), service: name.into() };
+        let bound = portico_echo::serve_http(&["127.0.0.1:0".parse().unwrap()], config).await.unwrap();
+        self.service(ns, name, 8080, "http", bound[0]).await;
+    }
+
+    pub async fn tcp_backend(&self, ns: &str, name: &str, port: u16) {
+        let config = portico_echo::EchoConfig { namespace: ns.into(), pod: name.into(), service: name.into() };
+        let bound = portico_echo::serve_tcp(&["127.0.0.1:0".parse().unwrap()], config).await.unwrap();
+        self.service(ns, name, port, "tcp", bound[0]).await;
+    }
+
+    pub async fn apply_yaml(&self, text: &str) {
+        for doc in serde_yaml::Deserializer::from_str(text) {
+            let value: Value = serde::Deserialize::deserialize(doc).unwrap();
+            if !value.is_null() {
+                apply(&self.client, &value).await.unwrap_or_else(|e| panic!("apply {}: {e}", value["metadata"]["name"]));
+            }
+        }
+    }
+
+    pub async fn programmed(&self, ns: &str, name: &str) -> String {
+        portico_sandbox::wait_programmed(&self.client, ns, name, Duration::from_secs(30)).await.unwrap()
+    }
+
+    pub fn socket(&self, address: &str, port: u16) -> SocketAddr {
+        format!("{address}:{port}").parse().unwrap()
+    }
+
+    pub async fn get(&self, at: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, String> {
+        http_get(at, host, path, headers).await.map_err(|e| e.to_string())
+    }
+
+    pub async fn expect_pod(&self, at: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)], pod: &str) -> Result<(), String> {
+        let reply = self.get(at, host, path, headers).await?;
+        let got = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string));
+        (got.as_deref() == Some(pod)).then_some(()).ok_or_else(|| format!("GET {host}{path}: wanted pod {pod}, got HTTP {} {:?}", reply.status, got))
+    }
+
+    pub async fn expect_status(&self, at: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)], status: u16) -> Result<(), String> {
+        let reply = self.get(at, host, path, headers).await?;
+        (reply.status == status).then_some(()).ok_or_else(|| format!("GET {host}{path}: wanted {status}, got {} {}", reply.status, reply.body.chars().take(200).collect::<String>()))
+    }
+
+    pub async fn expect_echo(&self, at: SocketAddr, host: &str, path: &str, field: &str, value: &str) -> Result<(), String> {
+        let reply = self.get(at, host, path, &[]).await?;
+        let echo = reply.echo().ok_or_else(|| format!("GET {host}{path}: HTTP {} without echo", reply.status))?;
+        let got = echo[field].as_str().unwrap_or_default().split(':').next().unwrap_or_default().to_string();
+        (got == value).then_some(()).ok_or_else(|| format!("GET {host}{path}: backend saw {field}={got:?}, wanted {value:?}"))
+    }
+
+    pub async fn expect_tcp_banner(&self, address: &str, port: u16, pod: &str) -> Result<(), String> {
+        let mut stream = tokio::net::TcpStream::connect(self.socket(address, port)).await.map_err(|e| e.to_string())?;
+        let mut buffer = vec![0u8; 256];
+        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.map_err(|_| "no banner".to_string())?.map_err(|e| e.to_string())?;
+        let banner = String::from_utf8_lossy(&buffer[..n]).to_string();
+        banner.contains(pod).then_some(()).ok_or(format!("TCP banner {banner:?} is not from {pod}"))
+    }
+
+    /// Delete a Gateway and wait until it is gone (the finalizer was released).
+    pub async fn delete_gateway(&self, ns: &str, name: &str) {
+        let resource = kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"), "gateways");
+        let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(self.client.clone(), ns, &resource);
+        api.delete(name, &Default::default()).await.unwrap();
+        for _ in 0..100 {
+            if api.get_opt(name).await.unwrap().is_none() {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        panic!("Gateway {ns}/{name} still exists: the finalizer was not released");
+    }
+}
+
+impl Drop for World {
+    fn drop(&mut self) {
+        let _ = self.operator.kill();
+        let _ = self.operator.wait();
+        if let Ok(pid) = std::fs::read_to_string(self.state_dir.join("haproxy/haproxy.pid")) {
+            let _ = Command::new("kill").arg(pid.trim()).status();
+        }
+    }
+}
