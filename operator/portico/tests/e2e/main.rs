@@ -60,7 +60,7 @@ spec:
   hostnames: [match.test]
   rules:
   - matches: [{path: {type: Exact, value: /exact}}]
-    backendRefs: [{name: apps-v1, port: 8080}]
+    backendRefs: [{name: apps-v2, port: 8080}]
   - matches: [{path: {type: PathPrefix, value: /prefix}}]
     backendRefs: [{name: apps-v2, port: 8080}]
   - matches: [{path: {type: RegularExpression, value: "/re/[0-9]+"}}]
@@ -163,8 +163,9 @@ async fn traffic_scenarios() {
     thrice("same-namespace route", || async { world.expect_pod(http, "basic.test", "/", &[], "infra-v1").await }).await;
     thrice("cross-namespace backend with ReferenceGrant", || async { world.expect_pod(http, "cross.test", "/granted", &[], "infra-v1").await }).await;
     thrice("cross-namespace backend without ReferenceGrant is a 500", || async { world.expect_status(http, "cross.test", "/denied", &[], 500).await }).await;
-    thrice("exact path", || async { world.expect_pod(http, "match.test", "/exact", &[], "apps-v1").await }).await;
-    thrice("exact path does not match a longer path", || async { world.expect_pod(http, "match.test", "/exact/more", &[], "apps-v1").await }).await;
+    thrice("exact path", || async { world.expect_pod(http, "match.test", "/exact", &[], "apps-v2").await }).await;
+    thrice("exact path does not match a longer path (falls to the catch-all)", || async { world.expect_pod(http, "match.test", "/exact/more", &[], "apps-v1").await }).await;
+    thrice("method match", || async { world.expect_status(http, "match.test", "/method", &[], 200).await }).await;
     thrice("prefix path is segment-aware", || async {
         world.expect_pod(http, "match.test", "/prefix/a", &[], "apps-v2").await?;
         world.expect_pod(http, "match.test", "/prefixed", &[], "apps-v1").await
