@@ -126,7 +126,10 @@ impl Instance {
     async fn write_and_reload(&self, state: &mut InstanceState, inputs: &[GatewayInput<'_>], certificates: &BTreeMap<ObjectRef, Vec<u8>>) -> Result<(), ProviderError> {
         let rendered = render(inputs, certificates, &self.settings());
         let running = self.master_pid().is_some();
-        if running && state.last_config.as_deref() == Some(rendered.config.as_str()) {
+        // Compare with what is on disk, not only with what we wrote last: a drift check repairs a
+        // configuration changed behind our back.
+        let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg")).await.ok();
+        if running && state.last_config.as_deref() == Some(rendered.config.as_str()) && on_disk.as_deref() == Some(rendered.config.as_str()) {
             return Ok(());
         }
         let io = |what: &str, e: std::io::Error| transient("write configuration", format!("{what}: {e}"));

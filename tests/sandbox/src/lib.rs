@@ -186,8 +186,13 @@ impl Reply {
 
 /// A plain HTTP/1.1 GET (one connection per request, `Connection: close`).
 pub async fn http_get(address: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, SandboxError> {
+    http_request(address, "GET", host, path, headers).await
+}
+
+/// A plain HTTP/1.1 request without a body.
+pub async fn http_request(address: SocketAddr, method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, SandboxError> {
     let mut stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(address)).await.map_err(|_| SandboxError::Setup(format!("connect to {address} timed out")))??;
-    let mut request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nUser-Agent: portico-sandbox\r\n");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\nUser-Agent: portico-sandbox\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
     }

@@ -23,6 +23,21 @@ spec:
     port: 82
     protocol: TCP
     allowedRoutes: {namespaces: {from: All}}
+  - name: https
+    port: 443
+    protocol: HTTPS
+    hostname: "*.example.com"
+    tls: {certificateRefs: [{name: example-com-tls}]}
+    allowedRoutes: {namespaces: {from: All}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: secure, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: https}]
+  hostnames: [secure.example.com]
+  rules:
+  - backendRefs: [{name: apps-v3, port: 8080}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -154,6 +169,7 @@ where
 async fn traffic_scenarios() {
     let world = World::start("127.0.1.1-127.0.1.9", 12000, &["infra", "apps", "other"], &[("infra", "infra-v1"), ("other", "other-v1"), ("apps", "apps-v1"), ("apps", "apps-v2"), ("apps", "apps-v3")]).await;
     world.tcp_backend("apps", "apps-tcp", 9000).await;
+    world.apply_example_secret().await;
     world.apply_yaml(SCENARIOS).await;
     let address = world.programmed("infra", "gw").await;
     let http = world.socket(&address, 12080);
@@ -165,7 +181,13 @@ async fn traffic_scenarios() {
     thrice("cross-namespace backend without ReferenceGrant is a 500", || async { world.expect_status(http, "cross.test", "/denied", &[], 500).await }).await;
     thrice("exact path", || async { world.expect_pod(http, "match.test", "/exact", &[], "apps-v2").await }).await;
     thrice("exact path does not match a longer path (falls to the catch-all)", || async { world.expect_pod(http, "match.test", "/exact/more", &[], "apps-v1").await }).await;
-    thrice("method match", || async { world.expect_status(http, "match.test", "/method", &[], 200).await }).await;
+    thrice("method match", || async {
+        let reply = portico_sandbox::http_request(http, "POST", "match.test", "/method", &[]).await.map_err(|e| e.to_string())?;
+        let got = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string));
+        (got.as_deref() == Some("apps-v3")).then_some(()).ok_or(format!("POST went to {got:?}"))?;
+        world.expect_pod(http, "match.test", "/method", &[], "apps-v1").await
+    })
+    .await;
     thrice("prefix path is segment-aware", || async {
         world.expect_pod(http, "match.test", "/prefix/a", &[], "apps-v2").await?;
         world.expect_pod(http, "match.test", "/prefixed", &[], "apps-v1").await
@@ -204,6 +226,7 @@ async fn traffic_scenarios() {
     })
     .await;
     thrice("hostname intersection ignores hostnames outside the listener", || async { world.expect_status(split, "example.net", "/", &[], 404).await }).await;
+    thrice("HTTPS listener terminates TLS with the certificate from the Secret", || async { world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await }).await;
     thrice("TCPRoute", || async { world.expect_tcp_banner(&address, 12082, "apps-tcp").await }).await;
     // Weights 80/20 within 5 points over 500 requests.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();

@@ -128,6 +128,28 @@ impl World {
         banner.contains(pod).then_some(()).ok_or(format!("TCP banner {banner:?} is not from {pod}"))
     }
 
+    /// The example TLS Secret (`infra/example-com-tls`, a self-signed `*.example.com`).
+    pub async fn apply_example_secret(&self) {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/10-infra.yaml")).unwrap();
+        for doc in serde_yaml::Deserializer::from_str(&text) {
+            let value: Value = serde::Deserialize::deserialize(doc).unwrap();
+            if value["kind"] == "Secret" {
+                apply(&self.client, &value).await.unwrap();
+            }
+        }
+    }
+
+    /// An HTTPS request with SNI (Python's ssl module, certificate not verified: it is
+    /// self-signed); checks which echo pod answered.
+    pub async fn expect_https_pod(&self, address: &str, port: u16, host: &str, pod: &str) -> Result<(), String> {
+        let script = format!(
+            "import ssl,socket\nc=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE\ns=c.wrap_socket(socket.create_connection(('{address}',{port}),timeout=5),server_hostname='{host}')\ns.sendall(b'GET / HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n')\nd=b''\nwhile True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\nprint(d.decode(errors='replace'))\n"
+        );
+        let out = tokio::process::Command::new("python3").arg("-c").arg(&script).output().await.map_err(|e| e.to_string())?;
+        let text = String::from_utf8_lossy(&out.stdout);
+        text.contains(&format!("\"pod\": \"{pod}\"")).then_some(()).ok_or_else(|| format!("HTTPS {host}: {} {}", text.lines().next().unwrap_or(""), String::from_utf8_lossy(&out.stderr)))
+    }
+
     /// Delete a Gateway and wait until it is gone (the finalizer was released).
     pub async fn delete_gateway(&self, ns: &str, name: &str) {
         let resource = kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"), "gateways");
