@@ -108,6 +108,9 @@ impl Instance {
                 }
             } else if let Some(address) = state.assigned.get(key) {
                 Ok(*address)
+            } else if let Some(address) = current_in_pool(gateway, &pool, &state.assigned) {
+                // Keep the address the Gateway already reports (e.g. after a Portico restart).
+                Ok(address)
             } else {
                 let taken: Vec<IpAddr> = state.assigned.values().copied().collect();
                 pool.iter().find(|a| !taken.contains(a)).copied().ok_or_else(|| ProviderError::AddressNotUsable {
@@ -129,7 +132,9 @@ impl Instance {
         // Compare with what is on disk, not only with what we wrote last: a drift check repairs a
         // configuration changed behind our back.
         let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg")).await.ok();
-        if running && state.last_config.as_deref() == Some(rendered.config.as_str()) && on_disk.as_deref() == Some(rendered.config.as_str()) {
+        if running && on_disk.as_deref() == Some(rendered.config.as_str()) {
+            // Already serving exactly this (also after a Portico restart): no reload.
+            state.last_config = Some(rendered.config);
             return Ok(());
         }
         let io = |what: &str, e: std::io::Error| transient("write configuration", format!("{what}: {e}"));
@@ -214,6 +219,14 @@ impl Instance {
 async fn signal(pid: u32, signal: &str) -> Result<(), String> {
     let status = tokio::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().await.map_err(|e| e.to_string())?;
     if status.success() { Ok(()) } else { Err(format!("kill {signal} {pid} failed")) }
+}
+
+fn current_in_pool(gateway: &Desired, pool: &[IpAddr], assigned: &BTreeMap<ObjectRef, IpAddr>) -> Option<IpAddr> {
+    gateway
+        .current_addresses
+        .iter()
+        .filter_map(|a| a.value.parse::<IpAddr>().ok())
+        .find(|a| pool.contains(a) && !assigned.values().any(|taken| taken == a))
 }
 
 /// Certificates and keys are readable by the owner only.

@@ -31,6 +31,8 @@ pub struct Desired {
     pub certificates: BTreeMap<ObjectRef, Vec<u8>>,
     /// The spec of the parameters object in effect (`null` when none).
     pub parameters: serde_json::Value,
+    /// Addresses the Gateway reports now: providers keep them stable across restarts.
+    pub current_addresses: Vec<Address>,
 }
 
 /// Errors know whether retrying can help and which Gateway condition reason they map to.

@@ -122,7 +122,12 @@ impl Reconciler {
                 continue;
             }
             let (group, spec) = parameters_of(snapshot, ir);
-            let desired = Desired { ir: ir.clone(), certificates: certificates_for(snapshot, ir), parameters: serde_json::to_value(&spec).unwrap_or_default() };
+            let desired = Desired {
+                ir: ir.clone(),
+                certificates: certificates_for(snapshot, ir),
+                parameters: serde_json::to_value(&spec).unwrap_or_default(),
+                current_addresses: current_addresses(snapshot, key),
+            };
             groups.entry(group).or_insert_with(|| (spec, BTreeMap::new())).1.insert(key.clone(), desired);
         }
         let previously: Vec<String> = self.haproxy.keys().cloned().collect();
@@ -308,7 +313,18 @@ fn certificates_for(snapshot: &Snapshot, ir: &portico_model::ir::Gateway) -> BTr
     out
 }
 
-/// What a Gateway was programmed from: a change here means the provider must apply again.
+fn current_addresses(snapshot: &Snapshot, key: &ObjectRef) -> Vec<portico_model::ir::Address> {
+    let gateway = snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name));
+    gateway
+        .and_then(|g| g.status.as_ref())
+        .and_then(|s| s.addresses.as_ref())
+        .into_iter()
+        .flatten()
+        .map(|a| portico_model::ir::Address { address_type: a.r#type.clone().unwrap_or_else(|| "IPAddress".into()), value: a.value.clone() })
+        .collect()
+}
+
+/// What a Gateway was programmed from (current addresses excluded: they follow from it). a change here means the provider must apply again.
 fn fingerprint_of(desired: &Desired) -> Value {
     let certificates: BTreeMap<String, &Vec<u8>> = desired.certificates.iter().map(|(k, v)| (k.to_string(), v)).collect();
     Value::Array(vec![

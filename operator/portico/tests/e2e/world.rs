@@ -12,15 +12,20 @@ use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 
 pub struct World {
-    /// Kept alive for the test's duration.
-    _server: ApiServer,
+    pub server: ApiServer,
     pub client: kube::Client,
-    state_dir: PathBuf,
-    operator: Child,
+    pub state_dir: PathBuf,
+    kubeconfig: PathBuf,
+    operators: Vec<Child>,
 }
 
 impl World {
     pub async fn start(pool: &str, port_offset: u16, namespaces: &[&str], backends: &[(&str, &str)]) -> World {
+        Self::start_with(pool, port_offset, namespaces, backends, &[]).await
+    }
+
+    /// Like [`World::start`], passing `args` to `portico run`.
+    pub async fn start_with(pool: &str, port_offset: u16, namespaces: &[&str], backends: &[(&str, &str)], args: &[&str]) -> World {
         let state_dir = std::env::temp_dir().join(format!("portico-e2e-{}-{port_offset}", std::process::id()));
         std::fs::create_dir_all(&state_dir).unwrap();
         let server = ApiServer::start(Options::default()).await.unwrap();
@@ -42,20 +47,45 @@ impl World {
         let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "haproxy"},
             "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}});
         apply(&client, &class).await.unwrap();
-        let operator = Command::new(env!("CARGO_BIN_EXE_portico"))
-            .args(["run", "--metrics-address", "127.0.0.1:0", "--drift-interval", "30s"])
-            .arg("--state-dir")
-            .arg(state_dir.join("state"))
-            .env("KUBECONFIG", &kubeconfig)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
-            .spawn()
-            .expect("portico starts");
-        let world = World { _server: server, client, state_dir, operator };
+        let mut world = World { server, client, state_dir, kubeconfig, operators: Vec::new() };
+        world.spawn_operator(args);
         for (ns, name) in backends {
             world.http_backend(ns, name).await;
         }
         world
+    }
+
+    /// Start another `portico run` process against this world.
+    pub fn spawn_operator(&mut self, args: &[&str]) {
+        let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
+        command.arg("run").args(["--drift-interval", "30s"]);
+        if !args.contains(&"--metrics-address") {
+            command.args(["--metrics-address", "127.0.0.1:0"]);
+        }
+        let child = command
+            .args(args)
+            .arg("--state-dir")
+            .arg(self.state_dir.join("state"))
+            .env("KUBECONFIG", &self.kubeconfig)
+            .env("RUST_LOG", "warn")
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("portico starts");
+        self.operators.push(child);
+    }
+
+    /// Kill operator `index` (like a crash or a rolling restart).
+    pub fn kill_operator(&mut self, index: usize) {
+        let _ = self.operators[index].kill();
+        let _ = self.operators[index].wait();
+    }
+
+    pub fn haproxy_pid(&self) -> Option<String> {
+        std::fs::read_to_string(self.state_dir.join("haproxy/haproxy.pid")).ok().map(|p| p.trim().to_string())
+    }
+
+    pub fn haproxy_config_modified(&self) -> Option<std::time::SystemTime> {
+        std::fs::metadata(self.state_dir.join("haproxy/haproxy.cfg")).and_then(|m| m.modified()).ok()
     }
 
     async fn service(&self, ns: &str, name: &str, port: u16, port_name: &str, address: SocketAddr) {
@@ -167,8 +197,10 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
-        let _ = self.operator.kill();
-        let _ = self.operator.wait();
+        for operator in &mut self.operators {
+            let _ = operator.kill();
+            let _ = operator.wait();
+        }
         if let Ok(pid) = std::fs::read_to_string(self.state_dir.join("haproxy/haproxy.pid")) {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
