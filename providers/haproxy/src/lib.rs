@@ -6,6 +6,7 @@
 pub mod params;
 pub mod render;
 pub mod runtime;
+pub mod runtime_api;
 
 use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
 

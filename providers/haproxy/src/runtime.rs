@@ -21,6 +21,8 @@ pub struct Instance {
     pub spec: HAProxyParametersSpec,
     pub state_dir: PathBuf,
     state: Mutex<InstanceState>,
+    /// Endpoint changes applied through the runtime API (no reload).
+    pub runtime_updates: std::sync::atomic::AtomicU64,
 }
 
 #[derive(Default)]
@@ -41,7 +43,7 @@ fn transient(operation: &str, message: impl Into<String>) -> ProviderError {
 impl Instance {
     pub fn new(spec: HAProxyParametersSpec, default_state_dir: &Path) -> Instance {
         let state_dir = spec.state_dir.clone().map(PathBuf::from).unwrap_or_else(|| default_state_dir.to_path_buf());
-        Instance { spec, state_dir, state: Mutex::new(InstanceState::default()) }
+        Instance { spec, state_dir, state: Mutex::new(InstanceState::default()), runtime_updates: Default::default() }
     }
 
     fn settings(&self) -> RenderSettings {
@@ -137,6 +139,22 @@ impl Instance {
             state.last_config = Some(rendered.config);
             return Ok(());
         }
+        if running && self.spec.mode == HAProxyMode::Managed {
+            if let Some(commands) = on_disk.as_deref().and_then(|old| crate::runtime_api::endpoint_commands(old, &rendered.config)) {
+                match crate::runtime_api::send(&self.settings().runtime_socket, &commands).await {
+                    Ok(()) => {
+                        // Keep the file in step with the running state, so restarts and drift
+                        // checks see no difference.
+                        let live = self.state_dir.join("haproxy.cfg");
+                        tokio::fs::write(&live, &rendered.config).await.map_err(|e| transient("write configuration", e.to_string()))?;
+                        state.last_config = Some(rendered.config);
+                        self.runtime_updates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+                        return Ok(());
+                    }
+                    Err(message) => tracing_free_warn(&message),
+                }
+            }
+        }
         let io = |what: &str, e: std::io::Error| transient("write configuration", format!("{what}: {e}"));
         let certs = self.state_dir.join("certs");
         tokio::fs::create_dir_all(&certs).await.map_err(|e| io("create state directory", e))?;
@@ -214,6 +232,11 @@ impl Instance {
         }
         self.state.lock().await.last_config = None;
     }
+}
+
+/// A runtime API failure falls back to a reload; say so on stderr (this crate does not log).
+fn tracing_free_warn(message: &str) {
+    eprintln!("portico-haproxy: {message}; reloading instead");
 }
 
 async fn signal(pid: u32, signal: &str) -> Result<(), String> {

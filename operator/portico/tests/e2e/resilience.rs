@@ -99,3 +99,28 @@ async fn two_replicas_one_leader_and_failover() {
     let failover = edit_and_follow(&world, at, "v2", Duration::from_secs(40)).await;
     eprintln!("leader {} killed; the other replica took over and programmed an edit in {failover:?}", ["a", "b"][leader]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn endpoint_changes_use_the_runtime_api_without_a_reload() {
+    let world = World::start("127.0.6.1-127.0.6.9", 17000, &["infra"], &[("infra", "v1")]).await;
+    world.apply_yaml(GATEWAY).await;
+    world.apply_yaml(&route_to("v1")).await;
+    let address = world.programmed("infra", "gw").await;
+    let at = world.socket(&address, 17080);
+    edit_and_follow(&world, at, "v1", Duration::from_secs(5)).await;
+    let workers = world.haproxy_workers();
+    assert!(!workers.is_empty(), "HAProxy runs workers");
+    let start = Instant::now();
+    world.add_endpoint("infra", "v1", "v1-second").await;
+    let mut seen = std::collections::BTreeSet::new();
+    while !seen.contains("v1-second") {
+        assert!(start.elapsed() < Duration::from_secs(3), "the new endpoint got no traffic (saw {seen:?})");
+        if let Ok(reply) = portico_sandbox::http_get(at, "any.test", "/", &[]).await {
+            if let Some(pod) = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)) {
+                seen.insert(pod);
+            }
+        }
+    }
+    assert_eq!(world.haproxy_workers(), workers, "an endpoint-only change must not reload HAProxy");
+    eprintln!("new endpoint served after {:?} without a reload", start.elapsed());
+}

@@ -105,6 +105,23 @@ impl World {
         self.service(ns, name, 8080, "http", bound[0]).await;
     }
 
+    /// Another echo pod behind an existing Service (a second EndpointSlice).
+    pub async fn add_endpoint(&self, ns: &str, service: &str, pod: &str) {
+        let config = portico_echo::EchoConfig { namespace: ns.into(), pod: pod.into(), service: service.into() };
+        let bound = portico_echo::serve_http(&["127.0.0.1:0".parse().unwrap()], config).await.unwrap();
+        let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
+            "metadata": {"name": format!("{service}-{pod}"), "namespace": ns, "labels": {"kubernetes.io/service-name": service}},
+            "addressType": "IPv4", "ports": [{"name": "http", "port": bound[0].port()}],
+            "endpoints": [{"addresses": [bound[0].ip().to_string()], "conditions": {"ready": true}}]});
+        apply(&self.client, &slice).await.unwrap();
+    }
+
+    /// The HAProxy worker processes (a reload replaces them).
+    pub fn haproxy_workers(&self) -> String {
+        let pid = self.haproxy_pid().unwrap_or_default();
+        std::fs::read_to_string(format!("/proc/{pid}/task/{pid}/children")).unwrap_or_default().trim().to_string()
+    }
+
     pub async fn tcp_backend(&self, ns: &str, name: &str, port: u16) {
         let config = portico_echo::EchoConfig { namespace: ns.into(), pod: name.into(), service: name.into() };
         let bound = portico_echo::serve_tcp(&["127.0.0.1:0".parse().unwrap()], config).await.unwrap();

@@ -29,13 +29,26 @@ pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
         out.line("balance roundrobin");
         out.line("http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
         let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
-        for (index, server) in servers(backend).iter().enumerate() {
+        let servers = servers(backend);
+        for (index, server) in servers.iter().enumerate() {
             match server {
                 Some(address) => out.line(&format!("server s{index} {address}{proto}")),
                 None => out.comment(&format!("endpoint {index}: unusable address, skipped")),
             }
         }
+        // Spare slots: endpoint changes within the capacity go through the runtime API
+        // (`set server ... addr/state`) without a reload.
+        if backend.external_name.is_none() {
+            for index in servers.len()..slot_capacity(servers.len()) {
+                out.line(&format!("server s{index} 127.0.0.1:1 disabled{proto}"));
+            }
+        }
     }
+}
+
+/// Server slots per backend: the endpoints rounded up to a power of two, at least 4.
+pub(crate) fn slot_capacity(endpoints: usize) -> usize {
+    endpoints.max(4).next_power_of_two()
 }
 
 /// Backend ids referenced by `Forward` actions on HTTP/HTTPS ports.
