@@ -24,12 +24,27 @@ spec:
     port: 82
     protocol: TCP
     allowedRoutes: {namespaces: {from: All}}
+  - name: passthrough
+    port: 83
+    protocol: TLS
+    hostname: "*.example.com"
+    tls: {mode: Passthrough}
+    allowedRoutes: {namespaces: {from: All}}
   - name: https
     port: 443
     protocol: HTTPS
     hostname: "*.example.com"
     tls: {certificateRefs: [{name: example-com-tls}]}
     allowedRoutes: {namespaces: {from: All}}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: TLSRoute
+metadata: {name: passthrough, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: passthrough}]
+  hostnames: [pass.example.com]
+  rules:
+  - backendRefs: [{name: apps-tls, port: 8443}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -170,6 +185,7 @@ where
 async fn traffic_scenarios() {
     let world = World::start("127.0.1.1-127.0.1.9", 12000, &["infra", "apps", "other"], &[("infra", "infra-v1"), ("other", "other-v1"), ("apps", "apps-v1"), ("apps", "apps-v2"), ("apps", "apps-v3")]).await;
     world.tcp_backend("apps", "apps-tcp", 9000).await;
+    world.tls_backend("apps", "apps-tls").await;
     world.apply_example_secret().await;
     world.apply_yaml(SCENARIOS).await;
     let address = world.programmed("infra", "gw").await;
@@ -228,6 +244,7 @@ async fn traffic_scenarios() {
     .await;
     thrice("hostname intersection ignores hostnames outside the listener", || async { world.expect_status(split, "example.net", "/", &[], 404).await }).await;
     thrice("HTTPS listener terminates TLS with the certificate from the Secret", || async { world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await }).await;
+    thrice("TLS passthrough routed by SNI to a backend that terminates TLS itself", || async { world.expect_https_pod(&address, 12083, "pass.example.com", "apps-tls").await }).await;
     thrice("TCPRoute", || async { world.expect_tcp_banner(&address, 12082, "apps-tcp").await }).await;
     // Weights 80/20 within 5 points over 500 requests.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();

@@ -17,6 +17,7 @@ pub struct World {
     pub state_dir: PathBuf,
     kubeconfig: PathBuf,
     operators: Vec<Child>,
+    helpers: std::sync::Mutex<Vec<Child>>,
 }
 
 impl World {
@@ -47,7 +48,7 @@ impl World {
         let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "haproxy"},
             "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}});
         apply(&client, &class).await.unwrap();
-        let mut world = World { server, client, state_dir, kubeconfig, operators: Vec::new() };
+        let mut world = World { server, client, state_dir, kubeconfig, operators: Vec::new(), helpers: Default::default() };
         world.spawn_operator(args);
         for (ns, name) in backends {
             world.http_backend(ns, name).await;
@@ -114,6 +115,31 @@ impl World {
             "addressType": "IPv4", "ports": [{"name": "http", "port": bound[0].port()}],
             "endpoints": [{"addresses": [bound[0].ip().to_string()], "conditions": {"ready": true}}]});
         apply(&self.client, &slice).await.unwrap();
+    }
+
+    /// A TLS server (Python's ssl module, with the example certificate) behind a Service on port
+    /// 8443, answering `{"pod": ...}`: the backend of TLS passthrough.
+    pub async fn tls_backend(&self, ns: &str, name: &str) {
+        let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/10-infra.yaml")).unwrap();
+        let secret = serde_yaml::Deserializer::from_str(&text)
+            .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
+            .find(|v| v["kind"] == "Secret")
+            .unwrap();
+        use base64_free::decode;
+        let (crt, key) = (self.state_dir.join("tls.crt"), self.state_dir.join("tls.key"));
+        std::fs::write(&crt, decode(secret["data"]["tls.crt"].as_str().unwrap())).unwrap();
+        std::fs::write(&key, decode(secret["data"]["tls.key"].as_str().unwrap())).unwrap();
+        let script = format!(
+            "import ssl,socket,sys\nc=ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER);c.load_cert_chain('{}','{}')\nl=socket.socket();l.bind(('127.0.0.1',0));l.listen(16)\nprint(l.getsockname()[1],flush=True)\nwhile True:\n  s,_=l.accept()\n  try:\n    t=c.wrap_socket(s,server_side=True);t.recv(65536);b=b'{{\\\"pod\\\": \\\"{name}\\\"}}'\n    t.sendall(b'HTTP/1.1 200 OK\\r\\nContent-Length: '+str(len(b)).encode()+b'\\r\\nConnection: close\\r\\n\\r\\n'+b);t.close()\n  except Exception as e: print(e,file=sys.stderr)\n",
+            crt.display(),
+            key.display()
+        );
+        let mut child = Command::new("python3").arg("-c").arg(script).stdout(Stdio::piped()).spawn().expect("python3 runs");
+        let mut line = String::new();
+        std::io::BufRead::read_line(&mut std::io::BufReader::new(child.stdout.take().unwrap()), &mut line).unwrap();
+        let port: u16 = line.trim().parse().expect("TLS backend port");
+        self.helpers.lock().unwrap().push(child);
+        self.service(ns, name, 8443, "tls", format!("127.0.0.1:{port}").parse().unwrap()).await;
     }
 
     /// The HAProxy worker processes (a reload replaces them).
@@ -214,6 +240,11 @@ impl World {
 
 impl Drop for World {
     fn drop(&mut self) {
+        for helper in self.helpers.lock().map(|mut h| std::mem::take(&mut *h)).unwrap_or_default() {
+            let mut helper = helper;
+            let _ = helper.kill();
+            let _ = helper.wait();
+        }
         for operator in &mut self.operators {
             let _ = operator.kill();
             let _ = operator.wait();
@@ -221,5 +252,27 @@ impl Drop for World {
         if let Ok(pid) = std::fs::read_to_string(self.state_dir.join("haproxy/haproxy.pid")) {
             let _ = Command::new("kill").arg(pid.trim()).status();
         }
+    }
+}
+
+/// Base64 decoding for the example Secret, without a dependency.
+mod base64_free {
+    pub fn decode(text: &str) -> Vec<u8> {
+        let value = |c: u8| match c {
+            b'A'..=b'Z' => Some(c - b'A'),
+            b'a'..=b'z' => Some(c - b'a' + 26),
+            b'0'..=b'9' => Some(c - b'0' + 52),
+            b'+' => Some(62),
+            b'/' => Some(63),
+            _ => None,
+        };
+        let digits: Vec<u8> = text.bytes().filter_map(value).collect();
+        let mut out = Vec::with_capacity(digits.len() * 3 / 4);
+        for chunk in digits.chunks(4) {
+            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, d)| acc | (u32::from(*d) << (18 - 6 * i)));
+            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
+            out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
+        }
+        out
     }
 }
