@@ -107,10 +107,17 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, options.state_dir.clone());
     tokio::pin!(shutdown);
     let mut drift = jittered(options.drift_interval);
+    // After a failed pass, retry with exponential backoff (1 s, 2 s, 4 s, ... up to 60 s) even
+    // when nothing changes; a successful pass resets it.
+    let mut retry: Option<Duration> = None;
     loop {
+        let wait = retry.map_or(drift, |r| r.min(drift));
         let force = tokio::select! {
             _ = stores.changed.notified() => false,
-            _ = tokio::time::sleep(drift) => { drift = jittered(options.drift_interval); true }
+            _ = tokio::time::sleep(wait) => {
+                if retry.is_none() || wait == drift { drift = jittered(options.drift_interval); }
+                true
+            }
             _ = &mut shutdown => break,
         };
         metrics.set("portico_queue_depth", String::new(), 1.0);
@@ -120,7 +127,8 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
         let leader = leading.load(Ordering::SeqCst);
         metrics.set("portico_leader", String::new(), if leader { 1.0 } else { 0.0 });
         if leader {
-            reconciler.reconcile(force).await;
+            let failed = reconciler.reconcile(force).await;
+            retry = failed.then(|| retry.map_or(Duration::from_secs(1), |r| (r * 2).min(Duration::from_secs(60))));
         }
         if metrics_listener.is_finished() {
             tracing::error!("the metrics server stopped");

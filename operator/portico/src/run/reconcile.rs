@@ -42,7 +42,8 @@ impl Reconciler {
         Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), applied: BTreeMap::new() }
     }
 
-    pub async fn reconcile(&mut self, force: bool) {
+    /// One pass; returns true when something failed and should be retried (with backoff).
+    pub async fn reconcile(&mut self, force: bool) -> bool {
         let started = Instant::now();
         let snapshot = self.stores.snapshot();
         let translation = translate(&snapshot, &self.capabilities);
@@ -50,6 +51,8 @@ impl Reconciler {
         self.program(&snapshot, &translation, &deleting, force).await;
         let ok = self.write_statuses(&snapshot, &translation, &deleting).await;
         self.metrics.reconciled(ok, started.elapsed().as_secs_f64());
+        let provider_failed = self.applied.values().any(|(_, result, _)| result.is_err());
+        !ok || provider_failed
     }
 
     /// Add our finalizer to owned Gateways; for Gateways being deleted, return them so the
@@ -141,6 +144,8 @@ impl Reconciler {
             if !changed && !force {
                 continue;
             }
+            let span = tracing::info_span!("program", provider = "haproxy", instance = %group, gateways = ?desired.keys().map(ToString::to_string).collect::<Vec<_>>());
+            let _entered = span.enter();
             let instance = self.haproxy.entry(group.clone()).or_insert_with(|| portico_haproxy::runtime::Instance::new(spec.clone(), &self.state_dir.join(sanitize(&group))));
             self.metrics.provider_call("haproxy", "apply");
             let results = instance.sync(&desired).await;

@@ -106,6 +106,28 @@ spec:
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
+metadata: {name: across-a, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: http}]
+  hostnames: [across.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /}}]
+    backendRefs: [{name: apps-v1, port: 8080}]
+  - matches: [{path: {type: PathPrefix, value: /v2}, headers: [{name: version, value: two}]}]
+    backendRefs: [{name: apps-v3, port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: across-b, namespace: apps}
+spec:
+  parentRefs: [{name: gw, namespace: infra, sectionName: http}]
+  hostnames: [across.test]
+  rules:
+  - matches: [{path: {type: PathPrefix, value: /v2}}]
+    backendRefs: [{name: apps-v2, port: 8080}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
 metadata: {name: filters, namespace: apps}
 spec:
   parentRefs: [{name: gw, namespace: infra, sectionName: http}]
@@ -213,6 +235,12 @@ async fn traffic_scenarios() {
     thrice("regular expression path", || async { world.expect_pod(http, "match.test", "/re/42", &[], "apps-v3").await }).await;
     thrice("header match", || async { world.expect_pod(http, "match.test", "/x", &[("x-version", "two")], "apps-v2").await }).await;
     thrice("query match", || async { world.expect_pod(http, "match.test", "/x?q=three", &[], "apps-v3").await }).await;
+    thrice("match order across routes: longest prefix, then most headers", || async {
+        world.expect_pod(http, "across.test", "/v2/x", &[], "apps-v2").await?;
+        world.expect_pod(http, "across.test", "/v2/x", &[("version", "two")], "apps-v3").await?;
+        world.expect_pod(http, "across.test", "/other", &[], "apps-v1").await
+    })
+    .await;
     thrice("unmatched host is a 404", || async { world.expect_status(http, "nobody.test", "/", &[], 404).await }).await;
     thrice("request and response header modifiers", || async {
         let reply = world.get(http, "filters.test", "/headers", &[("x-remove", "gone"), ("x-add", "original")]).await?;
