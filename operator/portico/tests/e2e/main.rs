@@ -306,11 +306,12 @@ async fn lifecycle_route_edit_and_gateway_deletion() {
             if world.expect_pod(http, "any.test", "/", &[], name).await.is_ok() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(2), "route edit {i} not followed by traffic within 2 s");
+            assert!(start.elapsed() < Duration::from_secs(2), "route edit {i} not followed by traffic within 2 s (logs: {})", world.state_dir.display());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         latencies.push(start.elapsed());
     }
+    eprintln!("route edit latencies: {latencies:?}");
     latencies.sort();
     eprintln!("route edit -> traffic: median {:?}, worst {:?} (20 edits)", latencies[10], latencies[19]);
     world.delete_gateway("infra", "gw").await;

@@ -11,7 +11,12 @@ use portico_sandbox::{apply, http_get, Reply};
 use serde_json::{json, Value};
 use tokio::io::AsyncReadExt;
 
+/// End-to-end worlds run one at a time: each runs an operator, HAProxy and backends, and timing
+/// expectations (a route edit followed within 2 s) must not depend on how many share the CPU.
+static SERIAL: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+
 pub struct World {
+    _turn: tokio::sync::MutexGuard<'static, ()>,
     pub server: ApiServer,
     pub client: kube::Client,
     pub state_dir: PathBuf,
@@ -27,6 +32,7 @@ impl World {
 
     /// Like [`World::start`], passing `args` to `portico run`.
     pub async fn start_with(pool: &str, port_offset: u16, namespaces: &[&str], backends: &[(&str, &str)], args: &[&str]) -> World {
+        let turn = SERIAL.lock().await;
         let state_dir = std::env::temp_dir().join(format!("portico-e2e-{}-{port_offset}", std::process::id()));
         std::fs::create_dir_all(&state_dir).unwrap();
         let server = ApiServer::start(Options::default()).await.unwrap();
@@ -48,7 +54,7 @@ impl World {
         let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "haproxy"},
             "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}});
         apply(&client, &class).await.unwrap();
-        let mut world = World { server, client, state_dir, kubeconfig, operators: Vec::new(), helpers: Default::default() };
+        let mut world = World { _turn: turn, server, client, state_dir, kubeconfig, operators: Vec::new(), helpers: Default::default() };
         world.spawn_operator(args);
         for (ns, name) in backends {
             world.http_backend(ns, name).await;
@@ -68,8 +74,8 @@ impl World {
             .arg("--state-dir")
             .arg(self.state_dir.join("state"))
             .env("KUBECONFIG", &self.kubeconfig)
-            .env("RUST_LOG", "warn")
-            .stdout(Stdio::null())
+            .env("RUST_LOG", std::env::var("PORTICO_E2E_LOG").unwrap_or_else(|_| "warn".into()))
+            .stdout(std::fs::File::create(self.state_dir.join(format!("portico-{}.log", self.operators.len()))).map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
             .spawn()
             .expect("portico starts");
         self.operators.push(child);
