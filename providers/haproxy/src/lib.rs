@@ -54,6 +54,7 @@ pub fn capabilities() -> Capabilities {
             Fact::TlsPassthrough,
             Fact::TlsTerminate,
             Fact::SniRouting,
+            Fact::HttpsAndTlsShareAPort,
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),

@@ -30,6 +30,12 @@ spec:
     hostname: "*.example.com"
     tls: {mode: Passthrough}
     allowedRoutes: {namespaces: {from: All}}
+  - name: passthrough-443
+    port: 443
+    protocol: TLS
+    hostname: pass443.example.com
+    tls: {mode: Passthrough}
+    allowedRoutes: {namespaces: {from: All}}
   - name: https
     port: 443
     protocol: HTTPS
@@ -41,8 +47,8 @@ apiVersion: gateway.networking.k8s.io/v1
 kind: TLSRoute
 metadata: {name: passthrough, namespace: apps}
 spec:
-  parentRefs: [{name: gw, namespace: infra, sectionName: passthrough}]
-  hostnames: [pass.example.com]
+  parentRefs: [{name: gw, namespace: infra, sectionName: passthrough}, {name: gw, namespace: infra, sectionName: passthrough-443}]
+  hostnames: [pass.example.com, pass443.example.com]
   rules:
   - backendRefs: [{name: apps-tls, port: 8443}]
 ---
@@ -273,6 +279,11 @@ async fn traffic_scenarios() {
     thrice("hostname intersection ignores hostnames outside the listener", || async { world.expect_status(split, "example.net", "/", &[], 404).await }).await;
     thrice("HTTPS listener terminates TLS with the certificate from the Secret", || async { world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await }).await;
     thrice("TLS passthrough routed by SNI to a backend that terminates TLS itself", || async { world.expect_https_pod(&address, 12083, "pass.example.com", "apps-tls").await }).await;
+    thrice("HTTPS and TLS passthrough sharing port 443, split by SNI", || async {
+        world.expect_https_pod(&address, 12443, "pass443.example.com", "apps-tls").await?;
+        world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await
+    })
+    .await;
     thrice("TCPRoute", || async { world.expect_tcp_banner(&address, 12082, "apps-tcp").await }).await;
     // Weights 80/20 within 5 points over 500 requests.
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();

@@ -32,15 +32,18 @@ impl Rule<'_> {
 
 /// Renders the frontend of an HTTP port, or of an HTTPS port when `crt_list` is given.
 pub(crate) fn frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str, crt_list: Option<&str>) {
-    out.section(&format!("frontend {}", frontend_name(&ctx.gw.gateway, port.port)));
+    frontend_named(ctx, out, port, &frontend_name(&ctx.gw.gateway, port.port), bind, crt_list);
+}
+
+/// The HTTP(S) frontend under a given name (the HTTPS half of a port shared with TLS
+/// passthrough listens on an internal socket behind the SNI router).
+pub(crate) fn frontend_named(ctx: &Ctx<'_>, out: &mut Output, port: &Port, name: &str, bind: &str, crt_list: Option<&str>) {
+    out.section(&format!("frontend {name}"));
     out.comment(&format!("listeners: {}", port.listeners.join(", ")));
     out.line("mode http");
     match crt_list {
         Some(list) => out.line(&format!("bind {bind} ssl crt-list {list} alpn h2,http/1.1")),
         None => out.line(&format!("bind {bind}")),
-    }
-    if !port.tls_routes.is_empty() {
-        out.comment("TLS routes sharing this HTTPS port are not supported by this renderer: not served");
     }
     let rules = numbered_rules(port);
     for rule in &rules {

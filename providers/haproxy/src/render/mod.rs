@@ -121,12 +121,21 @@ fn gateway(ctx: &Ctx<'_>, out: &mut Output) {
     backend::http_backends(ctx, out);
 }
 
-/// An HTTPS port: writes the crt-list, then renders the HTTP frontend with TLS.
+/// An HTTPS port: writes the crt-list, then renders the HTTP frontend with TLS. When TLS
+/// passthrough listeners share the port, an SNI router takes the public bind: passthrough names go
+/// to their backends, everything else to the HTTPS frontend on an internal socket (PROXY protocol
+/// keeps the client address).
 fn https_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str) {
-    match backend::crt_list(ctx, out, port) {
-        Some(crt_list) => http::frontend(ctx, out, port, bind, Some(&crt_list)),
-        None => out.top_comment(&format!("port {}/HTTPS: no usable certificate, not served", port.port)),
+    let Some(crt_list) = backend::crt_list(ctx, out, port) else {
+        return out.top_comment(&format!("port {}/HTTPS: no usable certificate, not served", port.port));
+    };
+    if port.tls_routes.iter().all(|r| r.terminate) {
+        return http::frontend(ctx, out, port, bind, Some(&crt_list));
     }
+    let https = format!("{}_https", names::frontend_name(&ctx.gw.gateway, port.port));
+    let internal = format!("abns@{https}");
+    tcp::sni_router(ctx, out, port, bind, &internal);
+    http::frontend_named(ctx, out, port, &https, &format!("{internal} accept-proxy"), Some(&crt_list));
 }
 
 /// `<address>:<port + offset>` (IPv6 in brackets), or `None` when the port would overflow.

@@ -66,6 +66,40 @@ pub(crate) fn tls_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &
     }
 }
 
+/// The public side of an HTTPS port shared with TLS passthrough listeners: passthrough SNI
+/// routes go to their backends; every other connection to the HTTPS frontend at `internal`.
+pub(crate) fn sni_router(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str, internal: &str) {
+    let name = frontend_name(&ctx.gw.gateway, port.port);
+    let routes: Vec<_> = port.tls_routes.iter().filter(|r| !r.terminate).collect();
+    out.section(&format!("frontend {name}"));
+    out.comment(&format!("listeners: {} (SNI router: TLS passthrough, else HTTPS)", port.listeners.join(", ")));
+    out.line("mode tcp");
+    out.line(&format!("bind {bind}"));
+    out.line("tcp-request inspect-delay 5s");
+    let mut targets = Vec::new();
+    for (index, route) in routes.iter().enumerate() {
+        let Some(sni) = host_conds("req_ssl_sni", &route.hostname.to_ascii_lowercase()) else { continue };
+        out.comment(&format!("route {index}: {} {}/{} for {}", route.source.kind, route.source.namespace, route.source.name, route.hostname));
+        out.line(&format!("tcp-request content set-var(sess.rule) int({index}) if {{ req_ssl_hello_type 1 }} !{{ var(sess.rule) -m found }} {}", sni.join(" ")));
+        let guard = format!("{{ var(sess.rule) -m int {index} }}");
+        if reject_invalid_share(ctx, out, &route.backends, &guard) {
+            targets.push((l4_backend_name(&ctx.gw.gateway, port.port, index), guard, &route.backends));
+        }
+    }
+    out.line("tcp-request content accept if { req_ssl_hello_type 1 }");
+    for (backend, guard, _) in &targets {
+        out.line(&format!("use_backend {backend} if {guard}"));
+    }
+    let loopback = format!("{name}_to_https");
+    out.line(&format!("default_backend {loopback}"));
+    out.section(&format!("backend {loopback}"));
+    out.line("mode tcp");
+    out.line(&format!("server https {internal} send-proxy-v2"));
+    for (backend, _, weighted) in targets {
+        combined_backend(ctx, out, &backend, weighted);
+    }
+}
+
 /// A TCP port: forwards to the first L4 route (the only one served).
 pub(crate) fn tcp_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str) {
     out.section(&format!("frontend {}", frontend_name(&ctx.gw.gateway, port.port)));
