@@ -39,13 +39,10 @@ pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>
         };
         return Err(conditions::no_matching_parent(generation, format!("Gateway {} has {what}", gw.key)));
     }
-    let usable: Vec<usize> = candidates.iter().copied().filter(|&i| gw.listeners[i].attachable()).collect();
-    if usable.is_empty() {
-        let names: Vec<&str> = candidates.iter().map(|&i| gw.listeners[i].name.as_str()).collect();
-        return Err(conditions::no_matching_parent(generation, format!("listeners {} of Gateway {} are not accepted", names.join(", "), gw.key)));
-    }
+    // Attachment depends only on allowedRoutes and parentRefs, not on the listener's own
+    // conditions (a conflicted listener still counts its routes; it is just not programmed).
     let mut refusals = Vec::new();
-    let allowed: Vec<usize> = usable
+    let allowed: Vec<usize> = candidates
         .iter()
         .copied()
         .filter(|&i| match allows(route, gw, i, index) {
@@ -84,6 +81,9 @@ pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>
 
 fn allows(route: &Route, gw: &GatewayState<'_>, listener: usize, index: &Index<'_>) -> Result<(), String> {
     let l = &gw.listeners[listener];
+    if let Some((reason, _)) = &l.rejection {
+        return Err(format!("listener {} is not accepted ({reason}) and takes no routes", l.name));
+    }
     if !l.supported_kinds.contains(&route.key.kind) {
         let kinds: Vec<&str> = l.supported_kinds.iter().map(|k| k.name()).collect();
         return Err(format!("listener {} does not allow {} (allows [{}])", l.name, route.key.kind, kinds.join(", ")));

@@ -164,7 +164,6 @@ impl GatewayBuilder {
     /// Order everything and produce the Gateway's IR.
     pub fn assemble(mut self, gw: &GatewayState<'_>) -> ir::Gateway {
         self.http.sort_by(|a, b| a.key.cmp(&b.key));
-        self.sni.sort_by(|a, b| hostnames::precedence(&a.route.hostname, &b.route.hostname).then_with(|| a.key.cmp(&b.key)));
         self.l4.sort_by(|a, b| a.key.cmp(&b.key));
         let mut ports: BTreeMap<(u16, PortProtocol), ir::Port> = BTreeMap::new();
         for (i, l) in gw.listeners.iter().enumerate().filter(|(_, l)| l.programmable()) {
@@ -183,7 +182,6 @@ impl GatewayBuilder {
                 let hostname = l.hostname.clone().unwrap_or_else(|| "*".into());
                 port.certificates.push(CertificateBinding { hostname, listener: l.name.clone(), secrets: l.certificates.clone() });
             }
-            port.tls_routes.extend(self.sni.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
             port.l4_routes.extend(self.l4.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
         }
         let mut by_listener: BTreeMap<usize, Vec<HttpDraft>> = BTreeMap::new();
@@ -194,7 +192,7 @@ impl GatewayBuilder {
             port.listeners.sort();
             port.certificates.sort();
             port.virtual_hosts = virtual_hosts(gw, port, &mut by_listener);
-            port.tls_routes.sort_by(|a, b| hostnames::precedence(&a.hostname, &b.hostname));
+            port.tls_routes = sni_routes(gw, port, &self.sni);
         }
         let used = used_backends(ports.values());
         self.backends.retain(|id, _| used.contains(id));
@@ -227,12 +225,37 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
     }
 }
 
-/// Virtual hosts of one port: one per (hostname, listener), most specific hostname first. A
-/// hostname served by a more specific listener on the same port belongs to that listener only
-/// (listener isolation), so the less specific listener's copy is dropped.
+/// The listeners of `port` that routes can attach to, with their indices.
+fn listeners_on<'g, 'a>(gw: &'g GatewayState<'a>, port: &ir::Port) -> Vec<(usize, &'g ListenerState<'a>)> {
+    gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect()
+}
+
+fn listener_host(gw: &GatewayState<'_>, i: usize) -> String {
+    gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into())
+}
+
+/// Listener isolation: `hostname` served through `listener` belongs to a more specific listener
+/// on the same port when one matches it, so this copy is never used.
+fn shadowed(gw: &GatewayState<'_>, on_port: &[(usize, &ListenerState<'_>)], hostname: &str, listener: usize) -> bool {
+    let mine = hostnames::specificity(&listener_host(gw, listener));
+    on_port.iter().any(|(j, other)| {
+        *j != listener
+            && other.hostname.as_deref().is_some_and(|h| hostnames::matches(h, hostname))
+            && hostnames::specificity(&listener_host(gw, *j)) > mine
+    })
+}
+
+/// Most specific hostname first; for one hostname, the most specific listener first.
+fn by_host_then_listener(gw: &GatewayState<'_>, a: (&str, usize), b: (&str, usize)) -> std::cmp::Ordering {
+    hostnames::precedence(a.0, b.0)
+        .then_with(|| hostnames::specificity(&listener_host(gw, b.1)).cmp(&hostnames::specificity(&listener_host(gw, a.1))))
+        .then_with(|| gw.listeners[a.1].name.cmp(&gw.listeners[b.1].name))
+}
+
+/// Virtual hosts of one port: one per hostname, most specific first, owned by the most specific
+/// listener that serves it (listener isolation drops the other listeners' copies).
 fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<usize, Vec<HttpDraft>>) -> Vec<VirtualHost> {
-    let on_port: Vec<(usize, &ListenerState<'_>)> =
-        gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect();
+    let on_port = listeners_on(gw, port);
     let mut hosts: std::collections::HashMap<(String, usize), Vec<HttpRouteEntry>> = std::collections::HashMap::new();
     for (listener, _) in &on_port {
         // Drafts arrive sorted by precedence, so each virtual host's routes stay in order.
@@ -240,29 +263,30 @@ fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<u
             hosts.entry((draft.hostname, draft.listener)).or_default().push(*draft.entry);
         }
     }
-    let listener_host = |i: usize| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into());
     let mut out: Vec<(String, usize, Vec<HttpRouteEntry>)> = hosts
         .into_iter()
-        .filter(|((hostname, listener), _)| {
-            let mine = hostnames::specificity(&listener_host(*listener));
-            !on_port.iter().any(|(j, other)| {
-                *j != *listener
-                    && other.hostname.as_deref().is_some_and(|h| hostnames::matches(h, hostname))
-                    && hostnames::specificity(&listener_host(*j)) > mine
-            })
-        })
+        .filter(|((hostname, listener), _)| !shadowed(gw, &on_port, hostname, *listener))
         .map(|((hostname, listener), routes)| (hostname, listener, routes))
         .collect();
-    out.sort_by(|a, b| {
-        hostnames::precedence(&a.0, &b.0)
-            .then_with(|| hostnames::specificity(&listener_host(b.1)).cmp(&hostnames::specificity(&listener_host(a.1))))
-            .then_with(|| gw.listeners[a.1].name.cmp(&gw.listeners[b.1].name))
-    });
+    out.sort_by(|a, b| by_host_then_listener(gw, (&a.0, a.1), (&b.0, b.1)));
     let mut seen = BTreeSet::new();
     out.into_iter()
         .filter(|(hostname, _, _)| seen.insert(hostname.clone()))
         .map(|(hostname, listener, routes)| VirtualHost { hostname, listener: gw.listeners[listener].name.clone(), routes })
         .collect()
+}
+
+/// SNI routes of one port, with the same isolation and ordering as virtual hosts; for one
+/// hostname only the first (most specific listener, then oldest route) can ever match.
+fn sni_routes(gw: &GatewayState<'_>, port: &ir::Port, drafts: &[SniDraft]) -> Vec<SniRoute> {
+    let on_port = listeners_on(gw, port);
+    let mut routes: Vec<&SniDraft> = drafts
+        .iter()
+        .filter(|d| on_port.iter().any(|(i, _)| *i == d.listener) && !shadowed(gw, &on_port, &d.route.hostname, d.listener))
+        .collect();
+    routes.sort_by(|a, b| by_host_then_listener(gw, (&a.route.hostname, a.listener), (&b.route.hostname, b.listener)).then_with(|| a.key.cmp(&b.key)));
+    let mut seen = BTreeSet::new();
+    routes.into_iter().filter(|d| seen.insert(d.route.hostname.clone())).map(|d| d.route.clone()).collect()
 }
 
 fn precedence_key(route: &Route, rule: usize, r#match: usize, m: &ir::HttpMatch, grpc: Option<(usize, usize)>) -> PrecedenceKey {

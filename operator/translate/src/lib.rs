@@ -68,7 +68,11 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     for route in routes::collect(snapshot) {
         let mut ours = Vec::new();
         let mut resolved = None;
-        for parent in &route.parent_refs {
+        for (n, parent) in route.parent_refs.iter().enumerate() {
+            // Two refs that name the same parent once defaults are applied are one parent.
+            if route.parent_refs[..n].contains(parent) {
+                continue;
+            }
             let Some(key) = attach::gateway_key(parent) else { continue };
             let Some(gw) = gateways.get_mut(&key) else { continue };
             let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));

@@ -160,9 +160,9 @@ pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
     routes.extend(snapshot.tls_routes.iter().map(l4::convert_tls));
     routes.extend(snapshot.tcp_routes.iter().map(|r| l4::convert_l4(RouteKind::Tcp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
     routes.extend(snapshot.udp_routes.iter().map(|r| l4::convert_l4(RouteKind::Udp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
-    routes.sort_by(|a, b| {
-        (&a.created, &a.key.namespace, &a.key.name, a.key.kind).cmp(&(&b.created, &b.key.namespace, &b.key.name, b.key.kind))
-    });
+    // The spec's tie-breakers: oldest first, then "{namespace}/{name}" alphabetically (as one
+    // string: `team-x/r` sorts before `team/r`).
+    routes.sort_by_cached_key(|r| (r.created.clone(), format!("{}/{}", r.key.namespace, r.key.name), r.key.kind));
     for (rank, route) in routes.iter_mut().enumerate() {
         route.rank = rank;
     }
