@@ -200,7 +200,9 @@ impl Reconciler {
             let Some(desired) = translation.statuses.gateway_classes.get(&name) else { continue };
             let desired = crate::plan::stamp(serde_json::to_value(desired).unwrap_or_default(), &now);
             let current = class.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            ok &= self.write(&classes, None, &name, class.metadata.resource_version.as_deref(), current.as_ref(), desired).await;
+            // Portico is the only writer of an owned class's status: no resourceVersion guard, so a
+            // finalizer update earlier in the pass does not turn into a conflict.
+            ok &= self.write(&classes, None, &name, None, current.as_ref(), desired).await;
         }
         let gateways = resource("gateway.networking.k8s.io", "Gateway", "gateways");
         for gw in &snapshot.gateways {
@@ -213,7 +215,7 @@ impl Reconciler {
             self.merge_provider_result(&key, &mut desired);
             let desired = crate::plan::stamp(desired, &now);
             let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            ok &= self.write(&gateways, Some(&key.namespace), &key.name, gw.metadata.resource_version.as_deref(), current.as_ref(), desired).await;
+            ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
         }
         ok & self.write_route_statuses(snapshot, translation, &now).await
     }
