@@ -306,7 +306,12 @@ async fn lifecycle_route_edit_and_gateway_deletion() {
         .await;
     let address = world.programmed("infra", "gw").await;
     let http = world.socket(&address, 13080);
-    world.expect_pod(http, "any.test", "/", &[], "v1").await.expect("initial route");
+    // The Gateway can be Programmed a pass before its route is: wait for the route itself.
+    let start = Instant::now();
+    while let Err(why) = world.expect_pod(http, "any.test", "/", &[], "v1").await {
+        assert!(start.elapsed() < Duration::from_secs(5), "initial route not served: {why}");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
     let mut latencies = Vec::new();
     for i in 0..20 {
         let (to, name) = if i % 2 == 0 { ("v2", "v2") } else { ("v1", "v1") };
