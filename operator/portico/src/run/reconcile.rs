@@ -10,7 +10,8 @@ use kube::Client;
 use portico_model::ir::ObjectRef;
 use portico_model::{ProviderKind, Snapshot};
 use portico_provider::{Applied, Desired, ProviderError};
-use portico_translate::{translate, CapabilitySet, Translation};
+use portico_translate::status::GatewayStatus;
+use portico_translate::{conditions, translate, CapabilitySet, Translation};
 use serde_json::{json, Value};
 
 use super::metrics::Metrics;
@@ -32,7 +33,7 @@ pub struct Reconciler {
     state_dir: PathBuf,
     haproxy: BTreeMap<String, portico_haproxy::runtime::Instance>,
     /// What each Gateway was last programmed with, and the outcome.
-    applied: BTreeMap<ObjectRef, (Value, Result<Applied, String>, String)>,
+    applied: BTreeMap<ObjectRef, (Value, Result<Applied, ProviderError>, String)>,
 }
 
 impl Reconciler {
@@ -160,7 +161,7 @@ impl Reconciler {
                     self.event(&key, error).await;
                 }
                 let fp = fingerprint.get(&key).cloned().unwrap_or(Value::Null);
-                self.applied.insert(key, (fp, result.map_err(|e| format!("{}|{e}", e.condition_reason())), group.clone()));
+                self.applied.insert(key, (fp, result, group.clone()));
             }
         }
         for key in deleting {
@@ -211,9 +212,9 @@ impl Reconciler {
             if deleting.contains(&key) {
                 continue;
             }
-            let mut desired = serde_json::to_value(computed).unwrap_or_default();
-            self.merge_provider_result(&key, &mut desired);
-            let desired = crate::plan::stamp(desired, &now);
+            let mut computed = computed.clone();
+            self.merge_provider_result(&key, &mut computed);
+            let desired = crate::plan::stamp(serde_json::to_value(&computed).unwrap_or_default(), &now);
             let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
             ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
         }
@@ -251,40 +252,28 @@ impl Reconciler {
         }
     }
 
-    /// Programmed and addresses from the provider's last result for this Gateway.
-    fn merge_provider_result(&self, key: &ObjectRef, desired: &mut Value) {
+    /// Programmed and addresses from the provider's last result for this Gateway, through the
+    /// same condition constructors translation uses.
+    fn merge_provider_result(&self, key: &ObjectRef, status: &mut GatewayStatus) {
         let Some((_, result, _)) = self.applied.get(key) else { return };
-        let accepted = desired["conditions"].as_array().is_some_and(|c| c.iter().any(|x| x["type"] == "Accepted" && x["status"] == "True"));
-        if !accepted {
+        if !status.conditions.iter().any(|c| c.condition_type == conditions::ACCEPTED && c.is_true()) {
             return;
         }
-        let generation = desired["conditions"][0]["observedGeneration"].clone();
+        let generation = status.conditions.first().map_or(1, |c| c.observed_generation);
         let programmed = match result {
             Ok(applied) => {
-                desired["addresses"] = serde_json::to_value(&applied.addresses).unwrap_or_default();
-                let message = format!("Programmed by HAProxy at {}", applied.addresses.iter().map(|a| a.value.as_str()).collect::<Vec<_>>().join(", "));
-                json!({"type": "Programmed", "status": "True", "reason": "Programmed", "message": message, "observedGeneration": generation})
+                status.addresses = applied.addresses.clone();
+                let at = applied.addresses.iter().map(|a| a.value.as_str()).collect::<Vec<_>>().join(", ");
+                conditions::gateway_programmed(generation, format!("Programmed by HAProxy at {at}"))
             }
-            Err(text) => {
-                let (reason, message) = text.split_once('|').unwrap_or(("Invalid", text));
-                json!({"type": "Programmed", "status": "False", "reason": reason, "message": message, "observedGeneration": generation})
-            }
+            Err(error) => conditions::gateway_not_programmed(generation, error.condition_reason(), error.to_string()),
         };
-        if let Some(conditions) = desired["conditions"].as_array_mut() {
-            conditions.retain(|c| c["type"] != "Programmed");
-            conditions.push(programmed);
-        }
+        status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
+        status.conditions.push(programmed);
         if result.is_ok() {
-            for listener in desired["listeners"].as_array_mut().into_iter().flatten() {
-                for c in listener["conditions"].as_array_mut().into_iter().flatten() {
-                    if c["type"] == "Programmed" && c["status"] == "Unknown" {
-                        c["status"] = json!("True");
-                        c["reason"] = json!("Programmed");
-                        c["message"] = json!("Listener is programmed");
-                        if let Some(m) = c.as_object_mut() {
-                            m.remove("lastTransitionTime");
-                        }
-                    }
+            for condition in status.listeners.iter_mut().flat_map(|l| l.conditions.iter_mut()) {
+                if condition.condition_type == conditions::PROGRAMMED && condition.status == "Unknown" {
+                    *condition = conditions::listener_programmed(condition.observed_generation);
                 }
             }
         }
