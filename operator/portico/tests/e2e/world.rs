@@ -131,7 +131,7 @@ impl World {
             .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
             .find(|v| v["kind"] == "Secret")
             .unwrap();
-        use base64_free::decode;
+        let decode = |text: &str| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text).unwrap();
         let (crt, key) = (self.state_dir.join("tls.crt"), self.state_dir.join("tls.key"));
         std::fs::write(&crt, decode(secret["data"]["tls.crt"].as_str().unwrap())).unwrap();
         std::fs::write(&key, decode(secret["data"]["tls.key"].as_str().unwrap())).unwrap();
@@ -261,24 +261,3 @@ impl Drop for World {
     }
 }
 
-/// Base64 decoding for the example Secret, without a dependency.
-mod base64_free {
-    pub fn decode(text: &str) -> Vec<u8> {
-        let value = |c: u8| match c {
-            b'A'..=b'Z' => Some(c - b'A'),
-            b'a'..=b'z' => Some(c - b'a' + 26),
-            b'0'..=b'9' => Some(c - b'0' + 52),
-            b'+' => Some(62),
-            b'/' => Some(63),
-            _ => None,
-        };
-        let digits: Vec<u8> = text.bytes().filter_map(value).collect();
-        let mut out = Vec::with_capacity(digits.len() * 3 / 4);
-        for chunk in digits.chunks(4) {
-            let n = chunk.iter().enumerate().fold(0u32, |acc, (i, d)| acc | (u32::from(*d) << (18 - 6 * i)));
-            let bytes = [(n >> 16) as u8, (n >> 8) as u8, n as u8];
-            out.extend_from_slice(&bytes[..chunk.len().saturating_sub(1)]);
-        }
-        out
-    }
-}
