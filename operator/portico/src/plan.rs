@@ -4,7 +4,6 @@
 use std::collections::BTreeMap;
 
 use portico_model::load::Loaded;
-use portico_translate::conditions::Condition;
 use portico_translate::status::{ParentStatusEntry, RouteKey};
 use portico_translate::{translate, CapabilitySet, Translation};
 use serde::Serialize;
@@ -135,13 +134,8 @@ pub fn stamp(mut value: Value, now: &str) -> Value {
         match value {
             Value::Object(map) => {
                 if let Some(Value::Array(conditions)) = map.get_mut("conditions") {
-                    for c in conditions.iter_mut() {
-                        if c.get("lastTransitionTime").is_none() {
-                            if let Ok(mut parsed) = serde_json::from_value::<Condition>(c.clone()) {
-                                parsed.last_transition_time = Some(now.to_string());
-                                *c = serde_json::to_value(parsed).unwrap_or(Value::Null);
-                            }
-                        }
+                    for condition in conditions.iter_mut().filter_map(Value::as_object_mut) {
+                        condition.entry("lastTransitionTime").or_insert_with(|| Value::String(now.to_string()));
                     }
                 }
                 map.values_mut().for_each(|v| walk(v, now));

@@ -35,15 +35,6 @@ impl Condition {
     pub fn is_true(&self) -> bool {
         self.status == TRUE
     }
-
-    /// Equal apart from `lastTransitionTime`.
-    pub fn same_as(&self, other: &Condition) -> bool {
-        self.condition_type == other.condition_type
-            && self.status == other.status
-            && self.observed_generation == other.observed_generation
-            && self.reason == other.reason
-            && self.message == other.message
-    }
 }
 
 const TRUE: &str = "True";
@@ -215,10 +206,6 @@ pub fn route_resolved_refs(generation: i64) -> Condition {
 /// `reason` is BackendNotFound, InvalidKind or RefNotPermitted.
 pub fn route_unresolved_refs(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(RESOLVED_REFS, FALSE, reason, generation, message)
-}
-
-pub fn backend_not_found(generation: i64, message: impl Into<String>) -> Condition {
-    route_unresolved_refs(generation, reason::BACKEND_NOT_FOUND, message)
 }
 
 /// Keep `lastTransitionTime` from `previous` for every condition whose status did not change.

@@ -23,7 +23,6 @@ use portico_model::ir::{self, ObjectRef};
 use portico_model::{Capabilities, ProviderKind, Snapshot};
 
 pub use gateway::NAMED_ADDRESS_TYPE;
-pub use hostnames::{intersect as intersect_hostnames, matches as hostname_matches};
 pub use rules::parse_duration;
 use status::{ParentStatusEntry, RouteParentStatus, RouteStatus, Statuses};
 

@@ -169,7 +169,7 @@ async fn resource(shared: &Arc<Shared>, t: Target, method: &Method, query: &Hash
     let wants_table = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
     let opts = write_options(query);
     let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-    let present = |o: Value| json_response(200, &present(&rt, &t.version, o));
+    let present = |o: Value| json_response(200, &present_value(&rt, &t.version, o));
     match (method.clone(), t.name.as_deref()) {
         (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
             drop(store);
@@ -216,10 +216,6 @@ pub fn present_value(rt: &ResourceType, version: &str, mut object: Value) -> Val
     object
 }
 
-fn present(rt: &ResourceType, version: &str, object: Value) -> Value {
-    present_value(rt, version, object)
-}
-
 fn list_query(t: &Target, query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     let continue_after = match query.get("continue").filter(|c| !c.is_empty()) {
         None => None,
@@ -249,7 +245,7 @@ fn list(store: &crate::store::Store, rt: &ResourceType, t: &Target, query: &Hash
         metadata["continue"] = json!(token);
         metadata["remainingItemCount"] = json!(result.remaining);
     }
-    let items: Vec<Value> = result.items.into_iter().map(|o| present(rt, &t.version, o)).collect();
+    let items: Vec<Value> = result.items.into_iter().map(|o| present_value(rt, &t.version, o)).collect();
     let doc = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": metadata, "items": items});
     Ok(json_response(200, &doc))
 }
@@ -261,7 +257,7 @@ pub fn table(rt: &ResourceType, version: &str, items: Vec<Value>, rv: u64, token
         .map(|o| {
             let name = o.pointer("/metadata/name").cloned().unwrap_or(Value::Null);
             let created = o.pointer("/metadata/creationTimestamp").cloned().unwrap_or(Value::Null);
-            json!({"cells": [name, created], "object": present(rt, version, o)})
+            json!({"cells": [name, created], "object": present_value(rt, version, o)})
         })
         .collect();
     let mut metadata = json!({"resourceVersion": rv.to_string()});
@@ -284,7 +280,7 @@ fn delete_collection(store: &mut crate::store::Store, rt: &ResourceType, t: &Tar
     for object in result.items {
         let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();
         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
-        deleted.push(present(rt, &t.version, store.delete(rt, &ns, &name, opts)?));
+        deleted.push(present_value(rt, &t.version, store.delete(rt, &ns, &name, opts)?));
     }
     let doc = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": {"resourceVersion": store.rv.to_string()}, "items": deleted});
     Ok(json_response(200, &doc))

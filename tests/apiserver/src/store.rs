@@ -117,10 +117,6 @@ impl Store {
         })
     }
 
-    pub fn type_by_kind(&self, group: &str, kind: &str) -> Option<&ResourceType> {
-        self.types.values().find(|rt| rt.group == group && rt.kind == kind)
-    }
-
     pub fn get(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<&Value, ApiError> {
         self.objects
             .get(&rt.key())
