@@ -9,6 +9,9 @@ use portico_translate::{translate, CapabilitySet, Translation};
 use serde::Serialize;
 use serde_json::{json, Value};
 
+/// The cluster name native plans are computed for (the operator's default `--cluster-name`).
+pub const PLAN_CLUSTER: &str = "default";
+
 /// How much of each object to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum ObjectDetail {
@@ -27,13 +30,25 @@ pub struct PlanDocument {
 /// Translate what was loaded and build the printed document. Conditions with no
 /// `lastTransitionTime` get `now` (the status writer does the same).
 pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail: ObjectDetail) -> PlanDocument {
-    let translation = translate(&loaded.snapshot, capabilities);
+    let mut translation = translate(&loaded.snapshot, capabilities);
+    let aws = match capabilities.get(portico_model::ProviderKind::Aws) {
+        Some(_) => crate::desired::aws_gateways(&loaded.snapshot, &mut translation, PLAN_CLUSTER),
+        None => BTreeMap::new(),
+    };
     let mut objects = Vec::new();
     collect_objects(loaded, &translation, now, detail, &mut objects);
+    let empty = portico_aws::observed::Observed::default();
     let gateways = translation
         .gateways
         .iter()
-        .map(|(key, ir)| (key.to_string(), json!({ "ir": ir })))
+        .map(|(key, ir)| {
+            let native = aws.get(key).map(|desired| portico_aws::plan_for(PLAN_CLUSTER, key, Some(desired), &empty));
+            let entry = match native {
+                Some(native) => json!({ "ir": ir, "native": { "provider": "aws", "fromEmpty": native } }),
+                None => json!({ "ir": ir }),
+            };
+            (key.to_string(), entry)
+        })
         .collect();
     PlanDocument { objects, gateways }
 }

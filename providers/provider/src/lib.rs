@@ -6,6 +6,9 @@
 //! changes; returns the addresses). `delete` removes everything the provider owns for a Gateway.
 //! Only `observe`, `apply` and `delete` do I/O.
 
+pub mod conformance;
+pub mod faulty;
+
 use std::collections::BTreeMap;
 
 use portico_model::ir::{self, Address, ObjectRef};
@@ -33,6 +36,19 @@ pub struct Desired {
     pub parameters: serde_json::Value,
     /// Addresses the Gateway reports now: providers keep them stable across restarts.
     pub current_addresses: Vec<Address>,
+    /// Route age order (`Kind/namespace/name` -> rank, oldest first): when a platform quota
+    /// cannot fit every route, the oldest routes keep their place.
+    #[serde(skip)]
+    pub route_ranks: BTreeMap<String, usize>,
+}
+
+/// A route the platform's quotas leave out on one Gateway; it gets `Accepted=False`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct RouteOverflow {
+    /// `Kind/namespace/name`.
+    pub route: String,
+    /// Names the quota, e.g. "rules per listener (100) on listener HTTP:80 are used up".
+    pub message: String,
 }
 
 /// Errors know whether retrying can help and which Gateway condition reason they map to.
@@ -80,10 +96,19 @@ pub trait Provider {
 
     fn capabilities(&self) -> &Capabilities;
 
+    /// Pure: routes that do not fit the platform's quotas on this Gateway. They are left out of
+    /// what is programmed, and translation's status for them becomes `Accepted=False`.
+    fn overflows(&self, _desired: &Desired) -> Vec<RouteOverflow> {
+        Vec::new()
+    }
+
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError>;
 
     /// Pure: the changes that turn `observed` into `desired` (`None`: remove everything).
     fn plan(&self, desired: Option<&Desired>, observed: &Self::Observed) -> Self::Plan;
+
+    /// Whether applying the plan would change nothing (and make no mutating call).
+    fn plan_is_empty(&self, plan: &Self::Plan) -> bool;
 
     async fn apply(&self, plan: &Self::Plan) -> Result<Applied, ProviderError>;
 

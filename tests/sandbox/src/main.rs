@@ -63,6 +63,9 @@ async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
         log_format: portico::run::LogFormat::Text,
         drift_interval: Duration::from_secs(60),
         state_dir: cli.state_dir.join("state"),
+        cluster_name: "sandbox".into(),
+        aws_region: None,
+        aws_endpoint: None,
     };
     let operator = tokio::spawn(portico::run::run_with(options, world.client.clone(), async move {
         let _ = stopped.await;

@@ -52,6 +52,16 @@ pub struct RunOptions {
     /// Where providers keep local state (HAProxy configuration, certificates, sockets).
     #[arg(long, default_value = "/tmp/portico", env = "PORTICO_STATE_DIR")]
     pub state_dir: PathBuf,
+    /// This cluster's name: cloud resources are tagged with it and only resources carrying it
+    /// are ever changed. Give every cluster sharing a cloud account its own name.
+    #[arg(long, default_value = "default", env = "PORTICO_CLUSTER_NAME")]
+    pub cluster_name: String,
+    /// AWS region (default: the standard chain, `AWS_REGION`, profile, instance metadata).
+    #[arg(long, env = "PORTICO_AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// One endpoint for ELBv2, EC2 and ACM (a proxy, LocalStack or moto); default: AWS's.
+    #[arg(long, env = "PORTICO_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -94,7 +104,7 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
         .collect::<Result<_, _>>()?;
     let metrics = Arc::new(Metrics::default());
     let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
-    let stores = stores::Stores::start(&client, &metrics);
+    let stores = stores::Stores::start(&client, &metrics, &providers);
     let leading = Arc::new(AtomicBool::new(!options.leader_elect));
     if options.leader_elect {
         let identity = options.identity.clone().unwrap_or_else(default_identity);
@@ -104,7 +114,17 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     stores.ready().await;
     metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
+    let aws = if providers.contains(&ProviderKind::Aws) {
+        let settings = portico_aws::Settings { cluster: options.cluster_name.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
+        let mut clients = portico_aws::Clients::connect(&settings).await;
+        let counter = metrics.clone();
+        clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("aws", operation)));
+        Some(portico_aws::AwsProvider::with_clients(clients, &options.cluster_name))
+    } else {
+        None
+    };
     let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, options.state_dir.clone());
+    reconciler.aws = aws;
     tokio::pin!(shutdown);
     let mut drift = jittered(options.drift_interval);
     // After a failed pass, retry with exponential backoff (1 s, 2 s, 4 s, ... up to 60 s) even

@@ -9,7 +9,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams}
 use kube::Client;
 use portico_model::ir::ObjectRef;
 use portico_model::{ProviderKind, Snapshot};
-use portico_provider::{Applied, Desired, ProviderError};
+use portico_provider::{Applied, Desired, Provider, ProviderError};
 use portico_translate::status::GatewayStatus;
 use portico_translate::{conditions, translate, CapabilitySet, Translation};
 use serde_json::{json, Value};
@@ -32,6 +32,8 @@ pub struct Reconciler {
     capabilities: CapabilitySet,
     state_dir: PathBuf,
     haproxy: BTreeMap<String, portico_haproxy::runtime::Instance>,
+    /// The AWS provider, when this replica programs `portico.dev/aws` classes.
+    pub aws: Option<portico_aws::AwsProvider>,
     /// What each Gateway was last programmed with, and the outcome.
     applied: BTreeMap<ObjectRef, (Value, Result<Applied, ProviderError>, String)>,
 }
@@ -40,20 +42,26 @@ impl Reconciler {
     pub fn new(client: Client, stores: Stores, metrics: Arc<Metrics>, providers: &[ProviderKind], state_dir: PathBuf) -> Self {
         let all = crate::all_capabilities();
         let capabilities = CapabilitySet::new(providers.iter().filter_map(|p| all.get(*p).cloned()));
-        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), applied: BTreeMap::new() }
+        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), aws: None, applied: BTreeMap::new() }
     }
 
     /// One pass; returns true when something failed and should be retried (with backoff).
     pub async fn reconcile(&mut self, force: bool) -> bool {
         let started = Instant::now();
         let snapshot = self.stores.snapshot();
-        let translation = translate(&snapshot, &self.capabilities);
+        let mut translation = translate(&snapshot, &self.capabilities);
+        let aws_desired = match &self.aws {
+            Some(aws) => crate::desired::aws_gateways(&snapshot, &mut translation, aws.cluster()),
+            None => BTreeMap::new(),
+        };
         let deleting = self.finalize(&snapshot, &translation).await;
         self.program(&snapshot, &translation, &deleting, force).await;
+        self.program_aws(&snapshot, &aws_desired, &deleting, force).await;
         let ok = self.write_statuses(&snapshot, &translation, &deleting).await;
         self.metrics.reconciled(ok, started.elapsed().as_secs_f64());
-        let provider_failed = self.applied.values().any(|(_, result, _)| result.is_err());
-        !ok || provider_failed
+        // Failures and load balancers still provisioning are looked at again soon.
+        let provider_pending = self.applied.values().any(|(_, result, _)| !result.as_ref().is_ok_and(|a| a.ready));
+        !ok || provider_pending
     }
 
     /// Add our finalizer to owned Gateways; for Gateways being deleted, return them so the
@@ -125,13 +133,10 @@ impl Reconciler {
             if ir.provider != ProviderKind::Haproxy || deleting.contains(key) {
                 continue;
             }
-            let (group, spec) = parameters_of(snapshot, ir);
-            let desired = Desired {
-                ir: ir.clone(),
-                certificates: certificates_for(snapshot, ir),
-                parameters: serde_json::to_value(&spec).unwrap_or_default(),
-                current_addresses: current_addresses(snapshot, key),
-            };
+            let (group, spec) = crate::desired::parameters_of(snapshot, ir);
+            let spec: portico_haproxy::params::HAProxyParametersSpec = serde_json::from_value(spec).unwrap_or_default();
+            let mut desired = crate::desired::desired_for(snapshot, key, ir, &BTreeMap::new());
+            desired.parameters = serde_json::to_value(&spec).unwrap_or_default();
             groups.entry(group).or_insert_with(|| (spec, BTreeMap::new())).1.insert(key.clone(), desired);
         }
         let previously: Vec<String> = self.haproxy.keys().cloned().collect();
@@ -164,8 +169,53 @@ impl Reconciler {
                 self.applied.insert(key, (fp, result, group.clone()));
             }
         }
-        for key in deleting {
+        for key in deleting.iter().filter(|k| provider_of(snapshot, k) != Some(ProviderKind::Aws)) {
             self.remove_finalizer(snapshot, key).await;
+        }
+    }
+
+    /// AWS Gateways one by one: observe, plan, apply when the desired state changed (or on a
+    /// drift tick, or while the load balancer is still provisioning); deleted Gateways lose
+    /// their finalizer only once everything Portico owned for them is gone.
+    async fn program_aws(&mut self, snapshot: &Snapshot, desired: &BTreeMap<ObjectRef, Desired>, deleting: &[ObjectRef], force: bool) {
+        let Some(aws) = &self.aws else { return };
+        let mut results = Vec::new();
+        for (key, gateway) in desired.iter().filter(|(k, _)| !deleting.contains(k)) {
+            let fingerprint = fingerprint_of(gateway);
+            let settled = self.applied.get(key).is_some_and(|(f, r, _)| *f == fingerprint && r.as_ref().is_ok_and(|a| a.ready));
+            if settled && !force {
+                continue;
+            }
+            let result = match aws.observe(key).await {
+                Ok(observed) => {
+                    let plan = aws.plan(Some(gateway), &observed);
+                    if !plan.is_empty() {
+                        tracing::info!(gateway = %key, steps = plan.plan.steps.len(), "applying AWS changes");
+                    }
+                    aws.apply(&plan).await
+                }
+                Err(error) => Err(error),
+            };
+            results.push((key.clone(), fingerprint, result));
+        }
+        let mut removed = Vec::new();
+        for key in deleting.iter().filter(|k| provider_of(snapshot, k) == Some(ProviderKind::Aws)) {
+            match aws.delete(key).await {
+                Ok(()) => removed.push(key.clone()),
+                Err(error) => results.push((key.clone(), Value::Null, Err(error))),
+            }
+        }
+        for (key, fingerprint, result) in results {
+            if let Err(error) = &result {
+                self.metrics.error("provider");
+                tracing::warn!(gateway = %key, %error, retryable = error.retryable(), "AWS programming failed");
+                self.event(&key, error).await;
+            }
+            self.applied.insert(key, (fingerprint, result, "aws".into()));
+        }
+        for key in removed {
+            self.applied.remove(&key);
+            self.remove_finalizer(snapshot, &key).await;
         }
     }
 
@@ -264,13 +314,17 @@ impl Reconciler {
             Ok(applied) => {
                 status.addresses = applied.addresses.clone();
                 let at = applied.addresses.iter().map(|a| a.value.as_str()).collect::<Vec<_>>().join(", ");
-                conditions::gateway_programmed(generation, format!("Programmed by HAProxy at {at}"))
+                if applied.ready {
+                    conditions::gateway_programmed(generation, format!("Programmed at {at}"))
+                } else {
+                    conditions::gateway_not_programmed(generation, conditions::reason::PENDING, format!("the load balancer at {at} is still provisioning"))
+                }
             }
             Err(error) => conditions::gateway_not_programmed(generation, error.condition_reason(), error.to_string()),
         };
         status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
         status.conditions.push(programmed);
-        if result.is_ok() {
+        if result.as_ref().is_ok_and(|a| a.ready) {
             for condition in status.listeners.iter_mut().flat_map(|l| l.conditions.iter_mut()) {
                 if condition.condition_type == conditions::PROGRAMMED && condition.status == "Unknown" {
                     *condition = conditions::listener_programmed(condition.observed_generation);
@@ -278,46 +332,6 @@ impl Reconciler {
             }
         }
     }
-}
-
-/// Which HAProxy instance a Gateway belongs to (its parameters object), and that object's spec.
-fn parameters_of(snapshot: &Snapshot, ir: &portico_model::ir::Gateway) -> (String, portico_haproxy::params::HAProxyParametersSpec) {
-    let Some(reference) = &ir.parameters else { return ("default".into(), Default::default()) };
-    let found = snapshot
-        .parameters
-        .iter()
-        .find(|p| p.kind == reference.kind && p.name == reference.name && p.namespace == reference.namespace);
-    let spec = found.and_then(|p| serde_json::from_value(p.spec.clone()).ok()).unwrap_or_default();
-    (format!("{}/{}", reference.namespace.clone().unwrap_or_default(), reference.name), spec)
-}
-
-/// PEM bundles (certificate then key) for every Secret the IR's certificate bindings name.
-fn certificates_for(snapshot: &Snapshot, ir: &portico_model::ir::Gateway) -> BTreeMap<ObjectRef, Vec<u8>> {
-    let mut out = BTreeMap::new();
-    for binding in ir.ports.iter().flat_map(|p| &p.certificates) {
-        for secret_ref in &binding.secrets {
-            let secret = snapshot.secrets.iter().find(|s| s.metadata.namespace.as_deref() == Some(&secret_ref.namespace) && s.metadata.name.as_deref() == Some(&secret_ref.name));
-            let Some(data) = secret.and_then(|s| s.data.as_ref()) else { continue };
-            let mut pem = data.get("tls.crt").map(|b| b.0.clone()).unwrap_or_default();
-            if !pem.ends_with(b"\n") {
-                pem.push(b'\n');
-            }
-            pem.extend(data.get("tls.key").map(|b| b.0.clone()).unwrap_or_default());
-            out.insert(secret_ref.clone(), pem);
-        }
-    }
-    out
-}
-
-fn current_addresses(snapshot: &Snapshot, key: &ObjectRef) -> Vec<portico_model::ir::Address> {
-    let gateway = snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name));
-    gateway
-        .and_then(|g| g.status.as_ref())
-        .and_then(|s| s.addresses.as_ref())
-        .into_iter()
-        .flatten()
-        .map(|a| portico_model::ir::Address { address_type: a.r#type.clone().unwrap_or_else(|| "IPAddress".into()), value: a.value.clone() })
-        .collect()
 }
 
 /// What a Gateway was programmed from (current addresses excluded: they follow from it). a change here means the provider must apply again.
@@ -328,6 +342,13 @@ fn fingerprint_of(desired: &Desired) -> Value {
         serde_json::to_value(certificates).unwrap_or(Value::Null),
         desired.parameters.clone(),
     ])
+}
+
+/// The provider of a Gateway's class.
+fn provider_of(snapshot: &Snapshot, key: &ObjectRef) -> Option<ProviderKind> {
+    let gateway = snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))?;
+    let class = snapshot.gateway_classes.iter().find(|c| c.metadata.name.as_deref() == Some(gateway.spec.gateway_class_name.as_str()))?;
+    ProviderKind::from_controller_name(&class.spec.controller_name)
 }
 
 fn sanitize(group: &str) -> String {

@@ -37,6 +37,8 @@ pub struct Stores {
     pub secrets: Store<Secret>,
     pub namespaces: Store<Namespace>,
     pub haproxy_parameters: Store<portico_haproxy::params::HAProxyParameters>,
+    /// Watched only when the AWS provider is enabled (its CRD may not be installed otherwise).
+    pub aws_parameters: Option<Store<portico_aws::params::AWSLoadBalancerParameters>>,
     /// Fires whenever any watched object changes.
     pub changed: Arc<Notify>,
 }
@@ -69,8 +71,9 @@ where
 }
 
 impl Stores {
-    pub fn start(client: &Client, metrics: &Arc<Metrics>) -> Stores {
+    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[portico_model::ProviderKind]) -> Stores {
         let changed = Arc::new(Notify::new());
+        let aws = providers.contains(&portico_model::ProviderKind::Aws);
         Stores {
             gateway_classes: reflect(client, &changed, metrics),
             gateways: reflect(client, &changed, metrics),
@@ -85,6 +88,7 @@ impl Stores {
             secrets: reflect(client, &changed, metrics),
             namespaces: reflect(client, &changed, metrics),
             haproxy_parameters: reflect(client, &changed, metrics),
+            aws_parameters: aws.then(|| reflect(client, &changed, metrics)),
             changed,
         }
     }
@@ -106,6 +110,9 @@ impl Stores {
             self.namespaces.wait_until_ready(),
             self.haproxy_parameters.wait_until_ready(),
         );
+        if let Some(aws) = &self.aws_parameters {
+            let _ = aws.wait_until_ready().await;
+        }
     }
 
     /// The current state as a translation input.
@@ -130,17 +137,27 @@ impl Stores {
             endpoint_slices: all(&self.endpoint_slices),
             secrets: all(&self.secrets),
             namespaces: all(&self.namespaces),
-            parameters: self.haproxy_parameters.state().iter().map(|p| parameters_object(p)).collect(),
+            parameters: self.parameters(),
         }
     }
 }
 
-fn parameters_object(p: &portico_haproxy::params::HAProxyParameters) -> ParametersObject {
+impl Stores {
+    fn parameters(&self) -> Vec<ParametersObject> {
+        let mut out: Vec<ParametersObject> = self.haproxy_parameters.state().iter().map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)).collect();
+        if let Some(aws) = &self.aws_parameters {
+            out.extend(aws.state().iter().map(|p| parameters_object("AWSLoadBalancerParameters", &p.metadata, &p.spec)));
+        }
+        out
+    }
+}
+
+fn parameters_object(kind: &str, metadata: &kube::api::ObjectMeta, spec: &impl serde::Serialize) -> ParametersObject {
     ParametersObject {
         group: portico_model::capabilities::PORTICO_GROUP.to_string(),
-        kind: "HAProxyParameters".to_string(),
-        namespace: p.metadata.namespace.clone(),
-        name: p.metadata.name.clone().unwrap_or_default(),
-        spec: serde_json::to_value(&p.spec).unwrap_or_default(),
+        kind: kind.to_string(),
+        namespace: metadata.namespace.clone(),
+        name: metadata.name.clone().unwrap_or_default(),
+        spec: serde_json::to_value(spec).unwrap_or_default(),
     }
 }
