@@ -147,14 +147,14 @@ impl Condition {
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "camelCase", tag = "type")]
+#[serde(tag = "type", rename_all_fields = "camelCase")]
 pub enum Action {
     /// Weighted target groups, by name.
     #[serde(rename = "forward")]
     Forward { target_groups: Vec<(String, i32)> },
-    #[serde(rename = "redirect", rename_all = "camelCase")]
+    #[serde(rename = "redirect")]
     Redirect { protocol: String, host: String, port: String, path: String, query: String, status_code: String },
-    #[serde(rename = "fixed-response", rename_all = "camelCase")]
+    #[serde(rename = "fixed-response")]
     FixedResponse { status_code: String, content_type: String, message_body: String },
 }
 

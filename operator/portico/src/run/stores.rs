@@ -36,8 +36,8 @@ pub struct Stores {
     pub endpoint_slices: Store<EndpointSlice>,
     pub secrets: Store<Secret>,
     pub namespaces: Store<Namespace>,
-    pub haproxy_parameters: Store<portico_haproxy::params::HAProxyParameters>,
-    /// Watched only when the AWS provider is enabled (its CRD may not be installed otherwise).
+    /// Parameters kinds are watched only for enabled providers (the other CRDs may be absent).
+    pub haproxy_parameters: Option<Store<portico_haproxy::params::HAProxyParameters>>,
     pub aws_parameters: Option<Store<portico_aws::params::AWSLoadBalancerParameters>>,
     /// Fires whenever any watched object changes.
     pub changed: Arc<Notify>,
@@ -74,6 +74,7 @@ impl Stores {
     pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[portico_model::ProviderKind]) -> Stores {
         let changed = Arc::new(Notify::new());
         let aws = providers.contains(&portico_model::ProviderKind::Aws);
+        let haproxy = providers.contains(&portico_model::ProviderKind::Haproxy);
         Stores {
             gateway_classes: reflect(client, &changed, metrics),
             gateways: reflect(client, &changed, metrics),
@@ -87,7 +88,7 @@ impl Stores {
             endpoint_slices: reflect(client, &changed, metrics),
             secrets: reflect(client, &changed, metrics),
             namespaces: reflect(client, &changed, metrics),
-            haproxy_parameters: reflect(client, &changed, metrics),
+            haproxy_parameters: haproxy.then(|| reflect(client, &changed, metrics)),
             aws_parameters: aws.then(|| reflect(client, &changed, metrics)),
             changed,
         }
@@ -108,8 +109,10 @@ impl Stores {
             self.endpoint_slices.wait_until_ready(),
             self.secrets.wait_until_ready(),
             self.namespaces.wait_until_ready(),
-            self.haproxy_parameters.wait_until_ready(),
         );
+        if let Some(haproxy) = &self.haproxy_parameters {
+            let _ = haproxy.wait_until_ready().await;
+        }
         if let Some(aws) = &self.aws_parameters {
             let _ = aws.wait_until_ready().await;
         }
@@ -144,7 +147,10 @@ impl Stores {
 
 impl Stores {
     fn parameters(&self) -> Vec<ParametersObject> {
-        let mut out: Vec<ParametersObject> = self.haproxy_parameters.state().iter().map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)).collect();
+        let mut out: Vec<ParametersObject> = Vec::new();
+        if let Some(haproxy) = &self.haproxy_parameters {
+            out.extend(haproxy.state().iter().map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)));
+        }
         if let Some(aws) = &self.aws_parameters {
             out.extend(aws.state().iter().map(|p| parameters_object("AWSLoadBalancerParameters", &p.metadata, &p.spec)));
         }

@@ -140,10 +140,10 @@ pub async fn import_certificate(clients: &Clients, pem: &[u8], fingerprint: &str
     let response = request.send().await.map_err(|e| error("ImportCertificate", e))?;
     let arn = response.certificate_arn().unwrap_or_default().to_string();
     if replace.is_some() {
-        // A re-import keeps the ARN and the tags; only the fingerprint changes.
-        let fingerprint_tag: Vec<aws_sdk_acm::types::Tag> = acm_tags.into_iter().filter(|t| t.key() == TAG_FINGERPRINT).collect();
+        // A re-import cannot carry tags: the new fingerprint (and, for implementations that drop
+        // tags on re-import, the ownership tags) are set again in one call.
         clients.count("acm:AddTagsToCertificate");
-        clients.acm.add_tags_to_certificate().certificate_arn(&arn).set_tags(Some(fingerprint_tag)).send().await.map_err(|e| error("AddTagsToCertificate", e))?;
+        clients.acm.add_tags_to_certificate().certificate_arn(&arn).set_tags(Some(acm_tags)).send().await.map_err(|e| error("AddTagsToCertificate", e))?;
     }
     Ok(arn)
 }
