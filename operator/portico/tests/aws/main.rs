@@ -262,3 +262,21 @@ async fn throttling_is_reported_as_retryable_and_the_next_pass_converges() {
     conformance::no_op_plan_is_empty(&aws, &want).await.unwrap();
 }
 
+
+#[tokio::test]
+async fn endpoint_changes_only_register_and_deregister_targets() {
+    let moto = Moto::start();
+    moto.network().await;
+    let cert = moto::certificate("*.example.com");
+    let aws = provider(&moto).await;
+    converge(&aws, &desired(&base(&cert, params(), ROUTES)).0).await;
+    let before = aws.clients().calls.snapshot();
+    let moved = base(&cert, params(), ROUTES).replace("endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.11]}]", "endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.12]}]");
+    converge(&aws, &desired(&moved).0).await;
+    let after = aws.clients().calls.snapshot();
+    let changed: BTreeMap<&String, u64> = after.iter().filter(|(op, n)| CallCounts::is_mutating(op) && before.get(*op) != Some(n)).map(|(op, n)| (op, n - before.get(op).copied().unwrap_or(0))).collect();
+    assert_eq!(changed, BTreeMap::from([(&"elbv2:DeregisterTargets".to_string(), 1), (&"elbv2:RegisterTargets".to_string(), 1)]));
+    let seen = observe(&aws).await;
+    let web = seen.target_groups.values().find(|g| g.port == 8080 && g.protocol == "HTTP").unwrap();
+    assert_eq!(web.targets.iter().map(|(ip, _)| ip.as_str()).collect::<Vec<_>>(), vec!["10.0.1.10", "10.0.2.12"]);
+}

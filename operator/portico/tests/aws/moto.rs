@@ -19,6 +19,7 @@ fn venv() -> PathBuf {
     PathBuf::from(std::env::var("HOME").unwrap_or_default()).join(".cache/portico-tools/moto")
 }
 
+#[allow(dead_code)]
 pub fn python() -> PathBuf {
     venv().join("bin/python")
 }
@@ -78,6 +79,7 @@ impl Moto {
 
 /// A self-signed certificate and key for `host` (PEM, certificate first), made with the
 /// `cryptography` package moto depends on.
+#[allow(dead_code)]
 pub fn certificate(host: &str) -> (String, String) {
     let script = format!(
         r#"
