@@ -211,7 +211,18 @@ fn listener_steps(role: Role, listener: &Listener, have: Option<&ObservedListene
     if !add.is_empty() {
         steps.push(Step::AddListenerCertificates { role, port: listener.port, certificates: add });
     }
-    let changes = rules::diff(&listener.rules, &have.rules);
+    let mut changes = rules::diff(&listener.rules, &have.rules);
+    // ModifyRule cannot remove transforms: such a rule is replaced at the same priority.
+    let (replace, modify): (Vec<_>, Vec<_>) = changes.modify.into_iter().partition(|(arn, rule)| {
+        rule.transforms.is_empty() && have.rules.iter().any(|o| o.arn == *arn && !o.rule.transforms.is_empty())
+    });
+    changes.modify = modify;
+    for (arn, rule) in replace {
+        let priority = have.rules.iter().find(|o| o.arn == arn).map_or(0, |o| o.priority);
+        steps.push(Step::DeleteRule { arn });
+        changes.create.push((priority, rule));
+    }
+    changes.create.sort_by_key(|(priority, _)| *priority);
     steps.extend(changes.delete.into_iter().map(|r| Step::DeleteRule { arn: r.arn }));
     steps.extend(changes.modify.into_iter().map(|(arn, rule)| Step::ModifyRule { arn, rule }));
     if !changes.reprioritize.is_empty() {
@@ -251,5 +262,32 @@ fn deletes(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
     }
     if let (None, Some(have)) = (&want.security_group, &observed.security_group) {
         steps.push(Step::DeleteSecurityGroup { id: have.id.clone() });
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::observed::{ObservedListener, ObservedRule};
+
+    fn rule(transforms: Vec<Transform>) -> Rule {
+        Rule { conditions: vec![Condition::Path { values: vec!["/a".into()], regex: vec![] }], action: Action::fixed(404, "x"), transforms, routes: vec![] }
+    }
+
+    #[test]
+    fn a_rule_losing_its_transforms_is_replaced_at_its_priority() {
+        let old = rule(vec![Transform::UrlRewrite { regex: "^.*$".into(), replace: "/b".into() }]);
+        let have = ObservedListener {
+            arn: "listener".into(),
+            protocol: "HTTP".into(),
+            ssl_policy: None,
+            certificates: vec![],
+            default_action: Action::fixed(404, "no route matches"),
+            rules: vec![ObservedRule { arn: "rule".into(), priority: 700, rule: old }],
+        };
+        let want = Listener { port: 80, protocol: "HTTP".into(), ssl_policy: None, certificates: vec![], default_action: Action::fixed(404, "no route matches"), rules: vec![rule(vec![])] };
+        let mut steps = Vec::new();
+        listener_steps(Role::Alb, &want, Some(&have), &mut steps);
+        assert_eq!(steps, vec![Step::DeleteRule { arn: "rule".into() }, Step::CreateRule { role: Role::Alb, port: 80, priority: 700, rule: rule(vec![]) }]);
     }
 }
