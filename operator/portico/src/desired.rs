@@ -78,22 +78,31 @@ pub fn current_addresses(snapshot: &Snapshot, key: &ObjectRef) -> Vec<ir::Addres
 /// The AWS Gateways' desired states, after their quota check: routes that do not fit get
 /// `Accepted=False` (reason UnsupportedValue, the message naming the quota) on that Gateway.
 pub fn aws_gateways(snapshot: &Snapshot, translation: &mut Translation, cluster: &str) -> BTreeMap<ObjectRef, Desired> {
+    cloud_gateways(snapshot, translation, ProviderKind::Aws, |desired| portico_aws::compile::compile(desired, cluster).map(|c| c.overflows).unwrap_or_default())
+}
+
+/// The GCP Gateways' desired states, after their URL-map limit check (as for AWS).
+pub fn gcp_gateways(snapshot: &Snapshot, translation: &mut Translation, defaults: &portico_gcp::Defaults) -> BTreeMap<ObjectRef, Desired> {
+    cloud_gateways(snapshot, translation, ProviderKind::Gcp, |desired| portico_gcp::compile::compile(desired, defaults).map(|c| c.overflows).unwrap_or_default())
+}
+
+fn cloud_gateways(snapshot: &Snapshot, translation: &mut Translation, provider: ProviderKind, overflows_of: impl Fn(&Desired) -> Vec<RouteOverflow>) -> BTreeMap<ObjectRef, Desired> {
     let ranks = route_ranks(snapshot);
     let mut out = BTreeMap::new();
     for (key, ir) in &translation.gateways {
-        if ir.provider != ProviderKind::Aws {
+        if ir.provider != provider {
             continue;
         }
         let desired = desired_for(snapshot, key, ir, &ranks);
-        let overflows = portico_aws::compile::compile(&desired, cluster).map(|c| c.overflows).unwrap_or_default();
-        reject_overflows(&mut translation.statuses, key, &overflows);
+        let platform = if provider == ProviderKind::Aws { "AWS" } else { "GCP" };
+        reject_overflows(&mut translation.statuses, key, platform, &overflows_of(&desired));
         out.insert(key.clone(), desired);
     }
     out
 }
 
 /// Replace our `Accepted` condition for `gateway` on each overflowing route.
-pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, overflows: &[RouteOverflow]) {
+pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, platform: &str, overflows: &[RouteOverflow]) {
     for overflow in overflows {
         let mut parts = overflow.route.splitn(3, '/');
         let (Some(kind), Some(namespace), Some(name)) = (parts.next().and_then(RouteKind::from_name), parts.next(), parts.next()) else { continue };
@@ -105,7 +114,7 @@ pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, overflows:
                 continue;
             }
             for condition in parent.conditions.iter_mut().filter(|c| c.condition_type == conditions::ACCEPTED) {
-                let message = format!("not programmed on AWS: {}", overflow.message);
+                let message = format!("not programmed on {platform}: {}", overflow.message);
                 *condition = conditions::unsupported_value(condition.observed_generation, message);
             }
         }

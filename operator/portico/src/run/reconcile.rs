@@ -34,6 +34,8 @@ pub struct Reconciler {
     haproxy: BTreeMap<String, portico_haproxy::runtime::Instance>,
     /// The AWS provider, when this replica programs `portico.dev/aws` classes.
     pub aws: Option<portico_aws::AwsProvider>,
+    /// The GCP provider, when this replica programs `portico.dev/gcp` classes.
+    pub gcp: Option<portico_gcp::GcpProvider>,
     /// What each Gateway was last programmed with, and the outcome.
     applied: BTreeMap<ObjectRef, (Value, Result<Applied, ProviderError>, String)>,
 }
@@ -42,7 +44,7 @@ impl Reconciler {
     pub fn new(client: Client, stores: Stores, metrics: Arc<Metrics>, providers: &[ProviderKind], state_dir: PathBuf) -> Self {
         let all = crate::all_capabilities();
         let capabilities = CapabilitySet::new(providers.iter().filter_map(|p| all.get(*p).cloned()));
-        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), aws: None, applied: BTreeMap::new() }
+        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), aws: None, gcp: None, applied: BTreeMap::new() }
     }
 
     /// One pass; returns true when something failed and should be retried (with backoff).
@@ -54,9 +56,20 @@ impl Reconciler {
             Some(aws) => crate::desired::aws_gateways(&snapshot, &mut translation, aws.cluster()),
             None => BTreeMap::new(),
         };
+        let gcp_desired = match &self.gcp {
+            Some(gcp) => crate::desired::gcp_gateways(&snapshot, &mut translation, gcp.defaults()),
+            None => BTreeMap::new(),
+        };
         let deleting = self.finalize(&snapshot, &translation).await;
         self.program(&snapshot, &translation, &deleting, force).await;
-        self.program_aws(&snapshot, &aws_desired, &deleting, force).await;
+        if let Some(aws) = &self.aws {
+            let outcome = program_cloud(aws, ProviderKind::Aws, &snapshot, &aws_desired, &deleting, &self.applied, force).await;
+            self.record_cloud(&snapshot, "aws", outcome).await;
+        }
+        if let Some(gcp) = &self.gcp {
+            let outcome = program_cloud(gcp, ProviderKind::Gcp, &snapshot, &gcp_desired, &deleting, &self.applied, force).await;
+            self.record_cloud(&snapshot, "gcp", outcome).await;
+        }
         let ok = self.write_statuses(&snapshot, &translation, &deleting).await;
         self.metrics.reconciled(ok, started.elapsed().as_secs_f64());
         // Failures and load balancers still provisioning are looked at again soon.
@@ -169,51 +182,23 @@ impl Reconciler {
                 self.applied.insert(key, (fp, result, group.clone()));
             }
         }
-        for key in deleting.iter().filter(|k| provider_of(snapshot, k) != Some(ProviderKind::Aws)) {
+        for key in deleting.iter().filter(|k| !matches!(provider_of(snapshot, k), Some(ProviderKind::Aws | ProviderKind::Gcp))) {
             self.remove_finalizer(snapshot, key).await;
         }
     }
 
-    /// AWS Gateways one by one: observe, plan, apply when the desired state changed (or on a
-    /// drift tick, or while the load balancer is still provisioning); deleted Gateways lose
-    /// their finalizer only once everything Portico owned for them is gone.
-    async fn program_aws(&mut self, snapshot: &Snapshot, desired: &BTreeMap<ObjectRef, Desired>, deleting: &[ObjectRef], force: bool) {
-        let Some(aws) = &self.aws else { return };
-        let mut results = Vec::new();
-        for (key, gateway) in desired.iter().filter(|(k, _)| !deleting.contains(k)) {
-            let fingerprint = fingerprint_of(gateway);
-            let settled = self.applied.get(key).is_some_and(|(f, r, _)| *f == fingerprint && r.as_ref().is_ok_and(|a| a.ready));
-            if settled && !force {
-                continue;
-            }
-            let result = match aws.observe(key).await {
-                Ok(observed) => {
-                    let plan = aws.plan(Some(gateway), &observed);
-                    if !plan.is_empty() {
-                        tracing::info!(gateway = %key, steps = plan.plan.steps.len(), "applying AWS changes");
-                    }
-                    aws.apply(&plan).await
-                }
-                Err(error) => Err(error),
-            };
-            results.push((key.clone(), fingerprint, result));
-        }
-        let mut removed = Vec::new();
-        for key in deleting.iter().filter(|k| provider_of(snapshot, k) == Some(ProviderKind::Aws)) {
-            match aws.delete(key).await {
-                Ok(()) => removed.push(key.clone()),
-                Err(error) => results.push((key.clone(), Value::Null, Err(error))),
-            }
-        }
-        for (key, fingerprint, result) in results {
+    /// Record what a cloud provider did: events for failures, the outcome for status, and the
+    /// finalizer released for Gateways whose resources are gone.
+    async fn record_cloud(&mut self, snapshot: &Snapshot, group: &str, outcome: CloudOutcome) {
+        for (key, fingerprint, result) in outcome.results {
             if let Err(error) = &result {
                 self.metrics.error("provider");
-                tracing::warn!(gateway = %key, %error, retryable = error.retryable(), "AWS programming failed");
+                tracing::warn!(gateway = %key, %error, retryable = error.retryable(), provider = group, "programming failed");
                 self.event(&key, error).await;
             }
-            self.applied.insert(key, (fingerprint, result, "aws".into()));
+            self.applied.insert(key, (fingerprint, result, group.into()));
         }
-        for key in removed {
+        for key in outcome.removed {
             self.applied.remove(&key);
             self.remove_finalizer(snapshot, &key).await;
         }
@@ -353,4 +338,50 @@ fn provider_of(snapshot: &Snapshot, key: &ObjectRef) -> Option<ProviderKind> {
 
 fn sanitize(group: &str) -> String {
     group.chars().map(|c| if c.is_ascii_alphanumeric() || c == '-' { c } else { '_' }).collect()
+}
+
+/// What one pass of a cloud provider did.
+struct CloudOutcome {
+    results: Vec<(ObjectRef, Value, Result<Applied, ProviderError>)>,
+    removed: Vec<ObjectRef>,
+}
+
+/// Cloud Gateways one by one: observe, plan, apply when the desired state changed (or on a
+/// drift tick, or while the load balancer is still provisioning); deleted Gateways are
+/// reported removed only once everything Portico owned for them is gone.
+async fn program_cloud<P: Provider>(
+    provider: &P,
+    kind: ProviderKind,
+    snapshot: &Snapshot,
+    desired: &BTreeMap<ObjectRef, Desired>,
+    deleting: &[ObjectRef],
+    applied: &BTreeMap<ObjectRef, (Value, Result<Applied, ProviderError>, String)>,
+    force: bool,
+) -> CloudOutcome {
+    let mut outcome = CloudOutcome { results: Vec::new(), removed: Vec::new() };
+    for (key, gateway) in desired.iter().filter(|(k, _)| !deleting.contains(k)) {
+        let fingerprint = fingerprint_of(gateway);
+        let settled = applied.get(key).is_some_and(|(f, r, _)| *f == fingerprint && r.as_ref().is_ok_and(|a| a.ready));
+        if settled && !force {
+            continue;
+        }
+        let result = match provider.observe(key).await {
+            Ok(observed) => {
+                let plan = provider.plan(Some(gateway), &observed);
+                if !provider.plan_is_empty(&plan) {
+                    tracing::info!(gateway = %key, provider = kind.name(), "applying load balancer changes");
+                }
+                provider.apply(&plan).await
+            }
+            Err(error) => Err(error),
+        };
+        outcome.results.push((key.clone(), fingerprint, result));
+    }
+    for key in deleting.iter().filter(|k| provider_of(snapshot, k) == Some(kind)) {
+        match provider.delete(key).await {
+            Ok(()) => outcome.removed.push(key.clone()),
+            Err(error) => outcome.results.push((key.clone(), Value::Null, Err(error))),
+        }
+    }
+    outcome
 }

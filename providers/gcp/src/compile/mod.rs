@@ -1,0 +1,306 @@
+//! Pure: the IR of one Gateway (plus certificates and parameters) -> the native Compute
+//! resources. URL maps are checked against GCP's limits route by route, oldest route first;
+//! routes that do not fit are left out and reported as [`RouteOverflow`]s.
+
+mod backends;
+pub mod urlmap;
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use portico_model::ir::{self, PortProtocol};
+use portico_provider::{Desired, RouteOverflow};
+use serde_json::{json, Value};
+
+use crate::names::{fingerprint, Namer};
+use crate::native::{Kind, Native, ResourceKey};
+use crate::params::{BackendMode, GCPLoadBalancerParametersSpec, Limits, Scope};
+use backends::Backends;
+use urlmap::HostRules;
+
+/// Google's health-check source ranges (also the global proxies' source ranges).
+pub const HEALTH_CHECK_RANGES: [&str; 2] = ["35.191.0.0/16", "130.211.0.0/22"];
+
+/// Operator-wide defaults the parameters may leave out.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Defaults {
+    pub cluster: String,
+    pub project: Option<String>,
+    pub region: Option<String>,
+}
+
+/// The native model, the routes left out, and what else the user should know.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Compiled {
+    pub native: Native,
+    pub overflows: Vec<RouteOverflow>,
+    /// Serialized size of each port's URL map (bytes).
+    pub url_map_bytes: BTreeMap<u16, usize>,
+    pub warnings: Vec<String>,
+}
+
+/// Where resources of one Gateway live, and how they are named.
+pub struct Context<'a> {
+    pub namer: Namer,
+    pub params: &'a GCPLoadBalancerParametersSpec,
+    pub project: String,
+    /// `global` or `regions/<region>`.
+    pub location: String,
+}
+
+impl Context<'_> {
+    pub fn key(&self, kind: Kind, text: &str) -> ResourceKey {
+        let location = if kind == Kind::Firewall { "global" } else { self.location.as_str() };
+        ResourceKey::new(kind, location, &self.namer.name(kind.code(), text))
+    }
+
+    pub fn link(&self, key: &ResourceKey) -> String {
+        key.link(&self.project)
+    }
+
+    pub fn network(&self) -> String {
+        let network = self.params.network.as_deref().unwrap_or("default");
+        if network.contains('/') { network.into() } else { format!("projects/{}/global/networks/{network}", self.project) }
+    }
+}
+
+/// Compile one Gateway. Fails only when the parameters cannot be used at all.
+pub fn compile(desired: &Desired, defaults: &Defaults) -> Result<Compiled, String> {
+    let params = GCPLoadBalancerParametersSpec::from_value(&desired.parameters)?;
+    if params.backend_mode == BackendMode::InstanceGroups {
+        return Err("backendMode InstanceGroups (NodePort backends) is not implemented yet; use NetworkEndpointGroups".into());
+    }
+    let project = params.project.clone().or_else(|| defaults.project.clone()).ok_or("no GCP project: set spec.project in the parameters or --gcp-project")?;
+    let location = match params.scope {
+        Scope::GlobalExternalManaged => "global".to_string(),
+        _ => format!("regions/{}", params.region.clone().or_else(|| defaults.region.clone()).ok_or("a regional scope needs spec.region or --gcp-region")?),
+    };
+    if params.certificate_map.is_some() && params.scope.is_regional() {
+        return Err("certificateMap is only supported with scope GlobalExternalManaged".into());
+    }
+    let cx = Context { namer: Namer::new(&defaults.cluster, &desired.ir.gateway), params: &params, project, location };
+    let mut out = Compiled { native: Native { project: cx.project.clone(), ..Native::default() }, ..Compiled::default() };
+    let backends = Backends::new(&cx, &desired.ir);
+    let limits = params.quotas.limits();
+    let address = address(&cx, desired, &mut out);
+    for port in &desired.ir.ports {
+        let proxy = match port.protocol {
+            PortProtocol::Http | PortProtocol::Https => http_port(&cx, port, desired, limits, &backends, &mut out),
+            PortProtocol::Tcp => tcp_port(&cx, port, &backends, &mut out),
+            other => {
+                out.warnings.push(format!("port {} ({other:?}) is not supported on GCP load balancers", port.port));
+                continue;
+            }
+        };
+        if let Some(proxy) = proxy {
+            let rule = forwarding_rule(&cx, port.port, &address, &proxy);
+            out.native.resources.insert(cx.key(Kind::ForwardingRule, &port.port.to_string()), rule);
+        }
+    }
+    backends.finish(&mut out);
+    if let Some(firewall) = firewall(&cx, &out.native) {
+        out.native.resources.insert(cx.key(Kind::Firewall, "backends"), firewall);
+    }
+    Ok(out)
+}
+
+/// The forwarding rules' address: a named reserved address, a literal IP, or one reserved here.
+fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
+    if let Some(requested) = desired.ir.requested_addresses.first() {
+        out.native.fixed_addresses.push(requested.value.clone());
+        return match requested.address_type.as_str() {
+            "NamedAddress" => format!("projects/{}/{}/addresses/{}", cx.project, cx.location, requested.value),
+            _ => requested.value.clone(),
+        };
+    }
+    let key = cx.key(Kind::Address, "gateway");
+    let mut body = json!({ "name": key.name, "description": cx.namer.description("The Gateway's address."), "labels": cx.namer.labels(&cx.params.labels) });
+    match cx.params.scope {
+        Scope::GlobalExternalManaged => body["ipVersion"] = json!("IPV4"),
+        Scope::RegionalExternalManaged => body["addressType"] = json!("EXTERNAL"),
+        Scope::RegionalInternalManaged => {
+            body["addressType"] = json!("INTERNAL");
+            body["purpose"] = json!("SHARED_LOADBALANCER_VIP");
+            if let Some(subnetwork) = &cx.params.subnetwork {
+                body["subnetwork"] = json!(format!("projects/{}/{}/subnetworks/{subnetwork}", cx.project, cx.location));
+            }
+        }
+    }
+    let link = cx.link(&key);
+    out.native.resources.insert(key, body);
+    link
+}
+
+fn forwarding_rule(cx: &Context<'_>, port: u16, address: &str, proxy: &str) -> Value {
+    let name = cx.namer.name(Kind::ForwardingRule.code(), &port.to_string());
+    let mut rule = json!({
+        "name": name,
+        "description": cx.namer.description(&format!("Gateway port {port}.")),
+        "IPAddress": address,
+        "IPProtocol": "TCP",
+        "portRange": port.to_string(),
+        "target": proxy,
+        "loadBalancingScheme": cx.params.scope.load_balancing_scheme(),
+        "labels": cx.namer.labels(&cx.params.labels),
+    });
+    if cx.params.scope.is_regional() {
+        rule["network"] = json!(cx.network());
+        if cx.params.scope == Scope::RegionalExternalManaged {
+            rule["networkTier"] = json!("STANDARD");
+        }
+    }
+    if let (Scope::RegionalInternalManaged, Some(subnetwork)) = (cx.params.scope, &cx.params.subnetwork) {
+        rule["subnetwork"] = json!(format!("projects/{}/{}/subnetworks/{subnetwork}", cx.project, cx.location));
+    }
+    rule
+}
+
+/// URL map + target HTTP(S) proxy of one port; returns the proxy's link.
+fn http_port(cx: &Context<'_>, port: &ir::Port, desired: &Desired, limits: Limits, backends: &Backends<'_>, out: &mut Compiled) -> Option<String> {
+    let hosts = urlmap::host_rules(port, backends);
+    let map_key = cx.key(Kind::UrlMap, &port.port.to_string());
+    let description = cx.namer.description(&format!("Routes of Gateway port {}.", port.port));
+    let (admitted, overflows) = admit(hosts, desired, limits, port.port, |h| urlmap::url_map(&map_key.name, &description, h, backends));
+    out.overflows.extend(overflows);
+    let map = urlmap::url_map(&map_key.name, &description, &admitted, backends);
+    out.url_map_bytes.insert(port.port, serde_json::to_vec(&map).map_or(0, |b| b.len()));
+    let map_link = cx.link(&map_key);
+    out.native.resources.insert(map_key, map);
+    let https = port.protocol == PortProtocol::Https;
+    let kind = if https { Kind::TargetHttpsProxy } else { Kind::TargetHttpProxy };
+    let key = cx.key(kind, &port.port.to_string());
+    let mut proxy = json!({ "name": key.name, "description": cx.namer.description(&format!("Gateway port {}.", port.port)), "urlMap": map_link });
+    if https {
+        https_settings(cx, port, desired, &mut proxy, out);
+    }
+    let link = cx.link(&key);
+    out.native.resources.insert(key, proxy);
+    Some(link)
+}
+
+fn https_settings(cx: &Context<'_>, port: &ir::Port, desired: &Desired, proxy: &mut Value, out: &mut Compiled) {
+    if let Some(policy) = &cx.params.ssl_policy {
+        proxy["sslPolicy"] = json!(format!("projects/{}/{}/sslPolicies/{policy}", cx.project, cx.location));
+    }
+    if let Some(map) = &cx.params.certificate_map {
+        proxy["certificateMap"] = json!(format!("//certificatemanager.googleapis.com/projects/{}/locations/global/certificateMaps/{map}", cx.project));
+        return;
+    }
+    let mut bindings: Vec<&ir::CertificateBinding> = port.certificates.iter().collect();
+    bindings.sort_by_key(|b| b.hostname != "*");
+    let mut links: Vec<String> = Vec::new();
+    for secret in bindings.iter().flat_map(|b| &b.secrets) {
+        let Some(pem) = desired.certificates.get(secret) else { continue };
+        let key = cx.key(Kind::SslCertificate, &format!("{} {}/{}", fingerprint(pem), secret.namespace, secret.name));
+        let link = cx.link(&key);
+        if links.contains(&link) {
+            continue;
+        }
+        links.push(link);
+        let body = json!({ "name": key.name, "description": cx.namer.description(&format!("From Secret {}/{}.", secret.namespace, secret.name)) });
+        out.native.certificate_sources.insert(key.name.clone(), secret.clone());
+        out.native.resources.insert(key, body);
+    }
+    proxy["sslCertificates"] = json!(links);
+}
+
+/// Keep routes oldest first while the URL map stays within the limits.
+fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, render: impl Fn(&[HostRules]) -> Value) -> (Vec<HostRules>, Vec<RouteOverflow>) {
+    let rank = |route: &str| desired.route_ranks.get(route).copied().unwrap_or(usize::MAX);
+    let mut order: Vec<(usize, String)> = hosts.iter().flat_map(|h| h.routes.iter().map(|r| (rank(&r.route), r.route.clone()))).collect::<BTreeSet<_>>().into_iter().collect();
+    order.sort();
+    let empty: Vec<HostRules> = hosts.iter().map(|h| HostRules { routes: Vec::new(), ..h.clone() }).collect();
+    let mut admitted = empty.clone();
+    let mut bytes = serde_json::to_vec(&render(&empty)).map_or(0, |b| b.len());
+    let mut overflows = Vec::new();
+    for (_, route) in order {
+        let mut trial = admitted.clone();
+        let mut added = 0;
+        for (host, out) in hosts.iter().zip(trial.iter_mut()) {
+            for rules in host.routes.iter().filter(|r| r.route == route) {
+                added += serde_json::to_vec(&rules.rules).map_or(0, |b| b.len()) + 16 * rules.rules.len();
+                out.routes.push(rules.clone());
+            }
+        }
+        let too_many = trial.iter().find(|h| h.routes.iter().map(|r| r.rules.len()).sum::<usize>() > limits.route_rules_per_path_matcher as usize);
+        let message = if let Some(host) = too_many {
+            Some(format!("route rules per path matcher ({}) for host {} on port {port} are used up (quotas.routeRulesPerPathMatcher)", limits.route_rules_per_path_matcher, host.hostname))
+        } else if bytes + added > limits.url_map_bytes as usize {
+            Some(format!("the URL map of port {port} would exceed {} bytes (quotas.urlMapBytes)", limits.url_map_bytes))
+        } else {
+            None
+        };
+        match message {
+            Some(message) => overflows.push(RouteOverflow { route, message }),
+            None => {
+                bytes += added;
+                admitted = keep_ir_order(&hosts, &trial);
+            }
+        }
+    }
+    (admitted, overflows)
+}
+
+/// Admitted routes in the IR's order (admission runs oldest first, precedence is the IR's).
+fn keep_ir_order(hosts: &[HostRules], admitted: &[HostRules]) -> Vec<HostRules> {
+    hosts
+        .iter()
+        .zip(admitted)
+        .map(|(host, kept)| {
+            let routes = host.routes.iter().filter(|r| kept.routes.iter().any(|k| k.route == r.route)).cloned().collect();
+            HostRules { routes, ..host.clone() }
+        })
+        .collect()
+}
+
+/// Target TCP proxy of a TCP port: the first attached route's first usable backend.
+fn tcp_port(cx: &Context<'_>, port: &ir::Port, backends: &Backends<'_>, out: &mut Compiled) -> Option<String> {
+    let route = port.l4_routes.first()?;
+    let id = route.backends.iter().find_map(|b| match &b.target {
+        ir::BackendTarget::Backend { id } if b.weight > 0 => Some(id.clone()),
+        _ => None,
+    });
+    let Some((id, service)) = id.and_then(|id| backends.backend_of(&id).map(|link| (id, link))) else {
+        out.warnings.push(format!("TCP port {}: no usable backend, nothing is programmed", port.port));
+        return None;
+    };
+    if route.backends.len() > 1 {
+        out.warnings.push(format!("TCP port {}: a TCP proxy forwards to one backend service; only the first backend is used", port.port));
+    }
+    // TCP proxies cannot change their backend service in every scope: the backend is part of
+    // the name, so a new backend is a new proxy (and the forwarding rule is replaced).
+    let key = cx.key(Kind::TargetTcpProxy, &format!("{} {id}", port.port));
+    let proxy = json!({ "name": key.name, "description": cx.namer.description(&format!("Gateway port {}.", port.port)), "service": service, "proxyHeader": "NONE" });
+    let link = cx.link(&key);
+    out.native.resources.insert(key, proxy);
+    Some(link)
+}
+
+/// One rule letting Google's health checkers and proxies reach the endpoints' ports, scoped to
+/// the configured targets (none configured: no rule).
+fn firewall(cx: &Context<'_>, native: &Native) -> Option<Value> {
+    let targets = &cx.params.firewall_targets;
+    if targets.is_empty() {
+        return None;
+    }
+    let ports: BTreeSet<u16> = native.endpoints.values().flatten().map(|e| e.port).collect();
+    if ports.is_empty() {
+        return None;
+    }
+    let mut ranges: Vec<String> = HEALTH_CHECK_RANGES.iter().map(|r| r.to_string()).collect();
+    ranges.extend(cx.params.proxy_subnet_ranges.iter().cloned());
+    let mut rule = json!({
+        "name": cx.namer.name(Kind::Firewall.code(), "backends"),
+        "description": cx.namer.description("Lets Google's health checks and proxies reach the Gateway's endpoints."),
+        "network": cx.network(),
+        "direction": "INGRESS",
+        "priority": 1000,
+        "sourceRanges": ranges,
+        "allowed": [{ "IPProtocol": "tcp", "ports": ports.iter().map(|p| p.to_string()).collect::<Vec<_>>() }],
+    });
+    if !targets.network_tags.is_empty() {
+        rule["targetTags"] = json!(targets.network_tags);
+    } else {
+        rule["targetServiceAccounts"] = json!(targets.service_accounts);
+    }
+    Some(rule)
+}

@@ -1,0 +1,188 @@
+//! Pure: the diff between the native model and what was observed, as ordered steps.
+//!
+//! Creates and changes run in creation order (a resource only refers to kinds created before
+//! it), endpoint changes next, deletes last in reverse order. How a changed resource is
+//! changed depends on its kind: in place with its fingerprint (URL maps, backend services,
+//! health checks, firewall rules, HTTPS proxies), `setUrlMap` (HTTP proxies), or delete and
+//! insert (forwarding rules). Kinds GCP cannot change in place carry a content hash in their
+//! name (certificates, TCP proxies), so a change is a new resource and the old one goes last.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use serde::Serialize;
+use serde_json::Value;
+
+use crate::native::{Kind, Native, NetworkEndpoint, ResourceKey};
+
+/// What exists on GCP for one Gateway.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Observed {
+    /// Resources with this Gateway's names and our ownership record.
+    pub resources: BTreeMap<ResourceKey, Value>,
+    /// Resources with this Gateway's names that Portico does not own.
+    #[serde(skip_serializing_if = "BTreeSet::is_empty")]
+    pub foreign: BTreeSet<ResourceKey>,
+    /// Endpoints of the NEGs we own.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub endpoints: BTreeMap<ResourceKey, BTreeSet<NetworkEndpoint>>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
+pub enum Step {
+    Insert { key: ResourceKey, body: Value },
+    /// Change in place; the body carries the observed `fingerprint`.
+    Patch { key: ResourceKey, body: Value },
+    SetUrlMap { key: ResourceKey, url_map: String },
+    AttachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
+    DetachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
+    Delete { key: ResourceKey },
+}
+
+impl Step {
+    /// The Compute operation the step makes, e.g. `urlMaps.patch`.
+    pub fn operation(&self) -> String {
+        let (verb, key) = match self {
+            Step::Insert { key, .. } => ("insert", key),
+            Step::Patch { key, .. } => ("patch", key),
+            Step::SetUrlMap { key, .. } => ("setUrlMap", key),
+            Step::AttachEndpoints { key, .. } => ("attachNetworkEndpoints", key),
+            Step::DetachEndpoints { key, .. } => ("detachNetworkEndpoints", key),
+            Step::Delete { key } => ("delete", key),
+        };
+        format!("{}.{verb}", key.kind.collection())
+    }
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Plan {
+    pub project: String,
+    pub steps: Vec<Step>,
+}
+
+/// Steps that turn `observed` into `native` (`None`: delete everything observed).
+pub fn plan(native: Option<&Native>, observed: &Observed) -> Plan {
+    let empty = Native::default();
+    let native = native.unwrap_or(&empty);
+    let mut steps = Vec::new();
+    for (key, body) in &native.resources {
+        match observed.resources.get(key) {
+            None => steps.push(Step::Insert { key: key.clone(), body: body.clone() }),
+            Some(current) if !contains(current, &comparable(key, body)) => steps.extend(change(key, body, current)),
+            Some(_) => {}
+        }
+        if key.kind == Kind::NetworkEndpointGroup {
+            steps.extend(endpoint_steps(key, native.endpoints.get(key), observed.endpoints.get(key)));
+        }
+    }
+    let mut gone: Vec<&ResourceKey> = observed.resources.keys().filter(|k| !native.resources.contains_key(k)).collect();
+    gone.sort_by(|a, b| b.kind.cmp(&a.kind).then(a.cmp(b)));
+    steps.extend(gone.into_iter().map(|key| Step::Delete { key: key.clone() }));
+    Plan { project: native.project.clone(), steps }
+}
+
+/// The part of a desired body GCP reports back as written. A forwarding rule's `IPAddress`
+/// given as an address link comes back as the IP itself, so it is left out of the comparison.
+fn comparable(key: &ResourceKey, body: &Value) -> Value {
+    let mut body = body.clone();
+    if key.kind == Kind::ForwardingRule && body["IPAddress"].as_str().is_some_and(|a| a.starts_with("projects/")) {
+        if let Some(object) = body.as_object_mut() {
+            object.remove("IPAddress");
+        }
+    }
+    body
+}
+
+/// How a changed resource is changed, by kind.
+fn change(key: &ResourceKey, desired: &Value, current: &Value) -> Vec<Step> {
+    match key.kind {
+        Kind::TargetHttpProxy => vec![Step::SetUrlMap { key: key.clone(), url_map: desired["urlMap"].as_str().unwrap_or_default().to_string() }],
+        Kind::ForwardingRule => vec![Step::Delete { key: key.clone() }, Step::Insert { key: key.clone(), body: desired.clone() }],
+        kind if kind.updatable() => {
+            let mut body = desired.clone();
+            if let Some(fingerprint) = current.get("fingerprint") {
+                body["fingerprint"] = fingerprint.clone();
+            }
+            vec![Step::Patch { key: key.clone(), body }]
+        }
+        // Created once: their names carry what would change them (certificates, TCP proxies)
+        // or they have nothing Portico changes later (addresses, NEGs).
+        _ => Vec::new(),
+    }
+}
+
+fn endpoint_steps(key: &ResourceKey, desired: Option<&BTreeSet<NetworkEndpoint>>, current: Option<&BTreeSet<NetworkEndpoint>>) -> Vec<Step> {
+    let empty = BTreeSet::new();
+    let (desired, current) = (desired.unwrap_or(&empty), current.unwrap_or(&empty));
+    let mut steps = Vec::new();
+    // GCP takes at most 500 endpoints per attach/detach call.
+    for chunk in desired.difference(current).cloned().collect::<Vec<_>>().chunks(500) {
+        steps.push(Step::AttachEndpoints { key: key.clone(), endpoints: chunk.to_vec() });
+    }
+    for chunk in current.difference(desired).cloned().collect::<Vec<_>>().chunks(500) {
+        steps.push(Step::DetachEndpoints { key: key.clone(), endpoints: chunk.to_vec() });
+    }
+    steps
+}
+
+/// Whether `current` (as GCP returns it) already has everything `desired` sets. GCP adds
+/// fields, returns full URLs for the `projects/...` links Portico writes, and omits empty
+/// lists; numbers compare by value.
+pub fn contains(current: &Value, desired: &Value) -> bool {
+    match (current, desired) {
+        (_, Value::Array(d)) if d.is_empty() => current.is_null() || current.as_array().is_some_and(Vec::is_empty),
+        (_, Value::Object(d)) if d.is_empty() => current.is_null() || current.as_object().is_some_and(|c| c.is_empty()),
+        (Value::Object(c), Value::Object(d)) => d.iter().filter(|(k, _)| k.as_str() != "fingerprint").all(|(k, v)| contains(c.get(k).unwrap_or(&Value::Null), v)),
+        (Value::Array(c), Value::Array(d)) => c.len() == d.len() && c.iter().zip(d).all(|(c, d)| contains(c, d)),
+        (Value::String(c), Value::String(d)) => c == d || (d.starts_with("projects/") && c.ends_with(&format!("/{d}"))) || numbers_equal(current, desired),
+        (Value::Number(_), _) | (_, Value::Number(_)) => numbers_equal(current, desired),
+        _ => current == desired,
+    }
+}
+
+/// GCP's JSON writes 64-bit integers as strings.
+fn numbers_equal(a: &Value, b: &Value) -> bool {
+    let number = |v: &Value| match v {
+        Value::Number(n) => n.as_f64(),
+        Value::String(s) => s.parse::<f64>().ok(),
+        _ => None,
+    };
+    matches!((number(a), number(b)), (Some(x), Some(y)) if x == y)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn observed_bodies_with_more_fields_and_full_urls_contain_the_desired_one() {
+        let desired = json!({ "name": "a", "urlMap": "projects/p/global/urlMaps/m", "hostRules": [], "port": 80, "weight": 1000 });
+        let current = json!({ "name": "a", "urlMap": "https://compute.googleapis.com/compute/v1/projects/p/global/urlMaps/m", "id": "1", "port": "80", "weight": 1000.0 });
+        assert!(contains(&current, &desired));
+        assert!(!contains(&json!({ "name": "a", "hostRules": [{ "hosts": ["x"] }] }), &json!({ "name": "a", "hostRules": [] })));
+        assert!(!contains(&json!({ "rules": [1, 2] }), &json!({ "rules": [1] })));
+    }
+
+    #[test]
+    fn unchanged_is_empty_changes_follow_the_kind_and_deletes_come_last_in_reverse() {
+        let key = |kind, name: &str| ResourceKey::new(kind, "global", name);
+        let mut native = Native { project: "p".into(), ..Native::default() };
+        native.resources.insert(key(Kind::UrlMap, "um"), json!({ "name": "um", "defaultService": "x" }));
+        native.resources.insert(key(Kind::TargetHttpProxy, "thp"), json!({ "name": "thp", "urlMap": "projects/p/global/urlMaps/um" }));
+        let mut observed = Observed::default();
+        observed.resources.insert(key(Kind::UrlMap, "um"), json!({ "name": "um", "defaultService": "y", "fingerprint": "f1" }));
+        observed.resources.insert(key(Kind::TargetHttpProxy, "thp"), json!({ "name": "thp", "urlMap": "projects/p/global/urlMaps/old" }));
+        observed.resources.insert(key(Kind::BackendService, "bs"), json!({ "name": "bs" }));
+        observed.resources.insert(key(Kind::ForwardingRule, "fr"), json!({ "name": "fr" }));
+        let steps = plan(Some(&native), &observed).steps;
+        let operations: Vec<String> = steps.iter().map(Step::operation).collect();
+        assert_eq!(operations, ["urlMaps.patch", "targetHttpProxies.setUrlMap", "forwardingRules.delete", "backendServices.delete"]);
+        assert!(matches!(&steps[0], Step::Patch { body, .. } if body["fingerprint"] == "f1"));
+        let mut applied = observed.clone();
+        applied.resources = native.resources.clone();
+        assert!(plan(Some(&native), &applied).steps.is_empty());
+    }
+}

@@ -1,0 +1,88 @@
+//! Apply a plan step by step (each call waits for its operation), then read the address the
+//! Gateway reports.
+
+use std::collections::BTreeMap;
+
+use portico_model::ir::Address;
+use portico_provider::{Applied, ProviderError};
+use serde_json::Value;
+
+use super::{calls, Clients};
+use crate::native::{Kind, ResourceKey};
+use crate::plan::{Plan, Step};
+
+/// Where the Gateway's address comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AddressSource {
+    /// A reserved address resource (ours or named by the Gateway): read its IP.
+    Resource(ResourceKey),
+    /// A literal IP from `spec.addresses`.
+    Literal(String),
+    /// Nothing is exposed (no listener could be programmed).
+    #[default]
+    None,
+}
+
+pub struct Inputs<'a> {
+    pub plan: &'a Plan,
+    /// PEM (chain then key) by SSL certificate name.
+    pub pems: &'a BTreeMap<String, Vec<u8>>,
+    pub address: &'a AddressSource,
+    /// Crash tests: stop after this many steps.
+    pub stop_after: Option<usize>,
+}
+
+pub async fn apply(c: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderError> {
+    let project = inputs.plan.project.as_str();
+    for (done, step) in inputs.plan.steps.iter().enumerate() {
+        if inputs.stop_after == Some(done) {
+            return Err(ProviderError::Transient { platform: "GCP".into(), operation: "apply".into(), message: format!("interrupted after {done} steps (test)") });
+        }
+        run(c, project, step, inputs.pems).await?;
+    }
+    let addresses = match inputs.address {
+        AddressSource::Resource(key) => vec![Address { address_type: "IPAddress".into(), value: calls::get_address(c, project, key).await? }],
+        AddressSource::Literal(ip) => vec![Address { address_type: "IPAddress".into(), value: ip.clone() }],
+        AddressSource::None => Vec::new(),
+    };
+    Ok(Applied { addresses, ready: true })
+}
+
+async fn run(c: &Clients, project: &str, step: &Step, pems: &BTreeMap<String, Vec<u8>>) -> Result<(), ProviderError> {
+    match step {
+        Step::Insert { key, body } if key.kind == Kind::SslCertificate => calls::insert(c, project, key, &with_material(key, body, pems)?).await,
+        Step::Insert { key, body } => calls::insert(c, project, key, body).await,
+        Step::Patch { key, body } => calls::patch(c, project, key, body).await,
+        Step::SetUrlMap { key, url_map } => calls::set_url_map(c, project, key, url_map).await,
+        Step::AttachEndpoints { key, endpoints } => calls::change_endpoints(c, project, key, endpoints, true).await,
+        Step::DetachEndpoints { key, endpoints } => calls::change_endpoints(c, project, key, endpoints, false).await,
+        Step::Delete { key } => calls::delete(c, project, key).await,
+    }
+}
+
+/// The certificate body with the Secret's chain and key (never part of the printed plan).
+fn with_material(key: &ResourceKey, body: &Value, pems: &BTreeMap<String, Vec<u8>>) -> Result<Value, ProviderError> {
+    let missing = || ProviderError::Rejected { platform: "GCP".into(), operation: "sslCertificates.insert".into(), message: format!("{key}: no certificate material") };
+    let pem = String::from_utf8_lossy(pems.get(&key.name).ok_or_else(missing)?).to_string();
+    let (chain, private_key) = split_pem(&pem).ok_or_else(missing)?;
+    let mut body = body.clone();
+    body["certificate"] = Value::String(chain);
+    body["privateKey"] = Value::String(private_key);
+    Ok(body)
+}
+
+/// Split a PEM bundle into (certificate chain, private key).
+pub fn split_pem(pem: &str) -> Option<(String, String)> {
+    let mut chain = String::new();
+    let mut key = String::new();
+    let mut in_key = false;
+    for line in pem.lines() {
+        if line.starts_with("-----BEGIN") {
+            in_key = line.contains("PRIVATE KEY");
+        }
+        let target = if in_key { &mut key } else { &mut chain };
+        target.push_str(line);
+        target.push('\n');
+    }
+    (!chain.trim().is_empty() && !key.trim().is_empty()).then_some((chain, key))
+}
