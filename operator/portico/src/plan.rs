@@ -11,6 +11,9 @@ use serde_json::{json, Value};
 
 /// The cluster name native plans are computed for (the operator's default `--cluster-name`).
 pub const PLAN_CLUSTER: &str = "default";
+/// The GCP project and region `portico plan` shows when the parameters name none.
+pub const PLAN_GCP_PROJECT: &str = "example-project";
+pub const PLAN_GCP_REGION: &str = "us-central1";
 
 /// How much of each object to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -35,16 +38,23 @@ pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail
         Some(_) => crate::desired::aws_gateways(&loaded.snapshot, &mut translation, PLAN_CLUSTER),
         None => BTreeMap::new(),
     };
+    let gcp_defaults = portico_gcp::Defaults { cluster: PLAN_CLUSTER.into(), project: Some(PLAN_GCP_PROJECT.into()), region: Some(PLAN_GCP_REGION.into()) };
+    let gcp = match capabilities.get(portico_model::ProviderKind::Gcp) {
+        Some(_) => crate::desired::gcp_gateways(&loaded.snapshot, &mut translation, &gcp_defaults),
+        None => BTreeMap::new(),
+    };
     let mut objects = Vec::new();
     collect_objects(loaded, &translation, now, detail, &mut objects);
     let empty = portico_aws::observed::Observed::default();
+    let gcp_empty = portico_gcp::plan::Observed::default();
     let gateways = translation
         .gateways
         .iter()
         .map(|(key, ir)| {
-            let native = aws.get(key).map(|desired| portico_aws::plan_for(PLAN_CLUSTER, key, Some(desired), &empty));
-            let entry = match native {
-                Some(native) => json!({ "ir": ir, "native": { "provider": "aws", "fromEmpty": native } }),
+            let aws_native = aws.get(key).map(|desired| json!({ "provider": "aws", "fromEmpty": portico_aws::plan_for(PLAN_CLUSTER, key, Some(desired), &empty) }));
+            let gcp_native = gcp.get(key).map(|desired| json!({ "provider": "gcp", "fromEmpty": portico_gcp::plan_for(&gcp_defaults, key, Some(desired), &gcp_empty) }));
+            let entry = match aws_native.or(gcp_native) {
+                Some(native) => json!({ "ir": ir, "native": native }),
                 None => json!({ "ir": ir }),
             };
             (key.to_string(), entry)

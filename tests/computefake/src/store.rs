@@ -116,10 +116,12 @@ impl Store {
         (1_000_000_000_000_000_000 + self.next_number() * 7_919).to_string()
     }
 
-    /// A new opaque fingerprint (base64 of 8 bytes, as GCP's look).
+    /// A new opaque fingerprint: 16 hex digits, which is valid base64 in both the standard
+    /// and the URL-safe alphabet (Google's Rust client decodes fingerprints as URL-safe base64
+    /// and rejects `+` and `/`).
     pub fn next_fingerprint(&mut self) -> String {
         let number = self.next_number();
-        base64(&hash_of(&("fingerprint", number)).to_be_bytes())
+        format!("{:016x}", hash_of(&("fingerprint", number)))
     }
 
     /// Another stored resource that references `key`, if any.

@@ -66,6 +66,10 @@ async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
         cluster_name: "sandbox".into(),
         aws_region: None,
         aws_endpoint: None,
+        gcp_project: None,
+        gcp_region: None,
+        gcp_endpoint: None,
+        gcp_anonymous: false,
     };
     let operator = tokio::spawn(portico::run::run_with(options, world.client.clone(), async move {
         let _ = stopped.await;

@@ -62,6 +62,33 @@ pub struct RunOptions {
     /// One endpoint for ELBv2, EC2 and ACM (a proxy, LocalStack or moto); default: AWS's.
     #[arg(long, env = "PORTICO_AWS_ENDPOINT")]
     pub aws_endpoint: Option<String>,
+    /// Default GCP project of `portico.dev/gcp` Gateways (parameters may name another).
+    #[arg(long, env = "PORTICO_GCP_PROJECT")]
+    pub gcp_project: Option<String>,
+    /// Default region of regional GCP scopes.
+    #[arg(long, env = "PORTICO_GCP_REGION")]
+    pub gcp_region: Option<String>,
+    /// Another Compute API endpoint (a proxy or a local fake); default: Google's.
+    #[arg(long, env = "PORTICO_GCP_ENDPOINT")]
+    pub gcp_endpoint: Option<String>,
+    /// Send no Google credentials (only for a local fake of the Compute API).
+    #[arg(long, env = "PORTICO_GCP_ANONYMOUS")]
+    pub gcp_anonymous: bool,
+}
+
+async fn gcp_provider(options: &RunOptions, metrics: &Arc<Metrics>) -> Result<portico_gcp::GcpProvider, RunError> {
+    let settings = portico_gcp::Settings {
+        cluster: options.cluster_name.clone(),
+        project: options.gcp_project.clone(),
+        region: options.gcp_region.clone(),
+        endpoint: options.gcp_endpoint.clone(),
+        anonymous: options.gcp_anonymous,
+        max_attempts: None,
+    };
+    let mut clients = portico_gcp::Clients::connect(&settings).await.map_err(RunError::Gcp)?;
+    let counter = metrics.clone();
+    clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("gcp", operation)));
+    Ok(portico_gcp::GcpProvider::with_clients(clients, &settings))
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
@@ -74,6 +101,8 @@ pub enum RunError {
     Connect(#[from] kube::Error),
     #[error("unknown provider {0:?} (known: aws, gcp, haproxy)")]
     UnknownProvider(String),
+    #[error("cannot set up the GCP clients: {0}")]
+    Gcp(String),
     #[error("cannot serve metrics: {0}")]
     Metrics(#[from] std::io::Error),
 }
@@ -123,8 +152,10 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     } else {
         None
     };
+    let gcp = if providers.contains(&ProviderKind::Gcp) { Some(gcp_provider(&options, &metrics).await?) } else { None };
     let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, options.state_dir.clone());
     reconciler.aws = aws;
+    reconciler.gcp = gcp;
     tokio::pin!(shutdown);
     let mut drift = jittered(options.drift_interval);
     // After a failed pass, retry with exponential backoff (1 s, 2 s, 4 s, ... up to 60 s) even

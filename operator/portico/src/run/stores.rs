@@ -39,6 +39,7 @@ pub struct Stores {
     /// Parameters kinds are watched only for enabled providers (the other CRDs may be absent).
     pub haproxy_parameters: Option<Store<portico_haproxy::params::HAProxyParameters>>,
     pub aws_parameters: Option<Store<portico_aws::params::AWSLoadBalancerParameters>>,
+    pub gcp_parameters: Option<Store<portico_gcp::params::GCPLoadBalancerParameters>>,
     /// Fires whenever any watched object changes.
     pub changed: Arc<Notify>,
 }
@@ -74,6 +75,7 @@ impl Stores {
     pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[portico_model::ProviderKind]) -> Stores {
         let changed = Arc::new(Notify::new());
         let aws = providers.contains(&portico_model::ProviderKind::Aws);
+        let gcp = providers.contains(&portico_model::ProviderKind::Gcp);
         let haproxy = providers.contains(&portico_model::ProviderKind::Haproxy);
         Stores {
             gateway_classes: reflect(client, &changed, metrics),
@@ -90,6 +92,7 @@ impl Stores {
             namespaces: reflect(client, &changed, metrics),
             haproxy_parameters: haproxy.then(|| reflect(client, &changed, metrics)),
             aws_parameters: aws.then(|| reflect(client, &changed, metrics)),
+            gcp_parameters: gcp.then(|| reflect(client, &changed, metrics)),
             changed,
         }
     }
@@ -112,6 +115,9 @@ impl Stores {
         );
         if let Some(haproxy) = &self.haproxy_parameters {
             let _ = haproxy.wait_until_ready().await;
+        }
+        if let Some(gcp) = &self.gcp_parameters {
+            let _ = gcp.wait_until_ready().await;
         }
         if let Some(aws) = &self.aws_parameters {
             let _ = aws.wait_until_ready().await;
@@ -150,6 +156,9 @@ impl Stores {
         let mut out: Vec<ParametersObject> = Vec::new();
         if let Some(haproxy) = &self.haproxy_parameters {
             out.extend(haproxy.state().iter().map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)));
+        }
+        if let Some(gcp) = &self.gcp_parameters {
+            out.extend(gcp.state().iter().map(|p| parameters_object("GCPLoadBalancerParameters", &p.metadata, &p.spec)));
         }
         if let Some(aws) = &self.aws_parameters {
             out.extend(aws.state().iter().map(|p| parameters_object("AWSLoadBalancerParameters", &p.metadata, &p.spec)));

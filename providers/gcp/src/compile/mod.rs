@@ -137,7 +137,8 @@ fn forwarding_rule(cx: &Context<'_>, port: u16, address: &str, proxy: &str) -> V
         "description": cx.namer.description(&format!("Gateway port {port}.")),
         "IPAddress": address,
         "IPProtocol": "TCP",
-        "portRange": port.to_string(),
+        // GCP reports single ports as a range (`443-443`); writing it that way keeps diffs empty.
+        "portRange": format!("{port}-{port}"),
         "target": proxy,
         "loadBalancingScheme": cx.params.scope.load_balancing_scheme(),
         "labels": cx.namer.labels(&cx.params.labels),

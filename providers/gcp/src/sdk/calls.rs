@@ -64,7 +64,7 @@ pub async fn insert(c: &Clients, project: &str, key: &ResourceKey, value: &Value
             Kind::TargetTcpProxy => scoped!(loc, c.target_tcp_proxies, c.region_target_tcp_proxies, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::TargetTcpProxy>(value)?).poller().until_done().await),
             Kind::ForwardingRule => scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::ForwardingRule>(value)?).poller().until_done().await),
         };
-        done.map(|_| ())
+        done.and_then(finished)
     })
     .await
 }
@@ -83,7 +83,7 @@ pub async fn patch(c: &Clients, project: &str, key: &ResourceKey, value: &Value)
             Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, patch, |b| b.set_project(&p).set_target_https_proxy(&name).set_request_id(&id).set_body(body::<model::TargetHttpsProxy>(value)?).poller().until_done().await),
             other => return Err(GaxError::ser(format!("{other:?} cannot be patched"))),
         };
-        done.map(|_| ())
+        done.and_then(finished)
     })
     .await
 }
@@ -95,7 +95,7 @@ pub async fn set_url_map(c: &Clients, project: &str, key: &ResourceKey, url_map:
     let reference = body::<model::UrlMapReference>(&json!({ "urlMap": url_map })).map_err(|e| super::error("targetHttpProxies.setUrlMap", &key.to_string(), &e))?;
     c.call("targetHttpProxies.setUrlMap", &key.to_string(), || async {
         let done = scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, set_url_map, |b| b.set_project(&p).set_target_http_proxy(&name).set_request_id(&id).set_body(reference.clone()).poller().until_done().await);
-        done.map(|_| ())
+        done.and_then(finished)
     })
     .await
 }
@@ -122,12 +122,21 @@ pub async fn delete(c: &Clients, project: &str, key: &ResourceKey) -> Result<(),
             Kind::TargetTcpProxy => scoped!(loc, c.target_tcp_proxies, c.region_target_tcp_proxies, delete, |b| b.set_project(&p).set_target_tcp_proxy(&name).set_request_id(&id).poller().until_done().await),
             Kind::ForwardingRule => scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, delete, |b| b.set_project(&p).set_forwarding_rule(&name).set_request_id(&id).poller().until_done().await),
         };
-        match done {
+        match done.and_then(finished) {
             Err(e) if is_not_found(&e) => Ok(()),
-            other => other.map(|_| ()),
+            other => other,
         }
     })
     .await
+}
+
+/// A finished operation's own error (the poller returns failed operations as `Ok`).
+fn finished(operation: model::Operation) -> Result<(), GaxError> {
+    use google_cloud_lro::internal::DiscoveryOperation;
+    match DiscoveryOperation::error(&operation) {
+        Some(status) => Err(GaxError::service(status)),
+        None => Ok(()),
+    }
 }
 
 fn is_not_found(e: &GaxError) -> bool {
@@ -149,7 +158,7 @@ pub async fn change_endpoints(c: &Clients, project: &str, key: &ResourceKey, end
             let request = body::<model::NetworkEndpointGroupsDetachEndpointsRequest>(&list)?;
             neg.detach_network_endpoints().set_project(&p).set_zone(&zone).set_network_endpoint_group(&name).set_request_id(&id).set_body(request).poller().until_done().await
         };
-        done.map(|_| ())
+        done.and_then(finished)
     })
     .await
 }

@@ -178,7 +178,7 @@ fn install_crypto_provider() {
     let _ = rustls::crypto::ring::default_provider().install_default();
 }
 
-/// A GCP error as a [`ProviderError`]: throttling (429, RESOURCE_EXHAUSTED) and transient
+/// A GCP error as a [`ProviderError`]: throttling (429, RESOURCE_EXHAUSTED but for quotas) and transient
 /// failures (5xx, 409/412 races, resources still in use, I/O) are retryable; the rest is
 /// GCP refusing the request, with its message.
 pub fn error(operation: &str, resource: &str, err: &google_cloud_gax::error::Error) -> ProviderError {
@@ -190,7 +190,10 @@ pub fn error(operation: &str, resource: &str, err: &google_cloud_gax::error::Err
     let message = format!("{resource}: {detail}");
     let operation = operation.to_string();
     let code = status.map(|s| s.code);
-    if http == Some(429) || code == Some(Code::ResourceExhausted) {
+    // A used-up project quota is also RESOURCE_EXHAUSTED, but only raising the quota helps:
+    // it is reported as GCP's refusal, not retried as throttling.
+    let quota = detail.to_ascii_lowercase().contains("quota");
+    if http == Some(429) || (code == Some(Code::ResourceExhausted) && !quota) {
         return ProviderError::Throttled { platform, operation, message };
     }
     let in_use = detail.contains("resourceInUseByAnotherResource") || detail.contains("is already being used by");
@@ -205,9 +208,4 @@ pub fn error(operation: &str, resource: &str, err: &google_cloud_gax::error::Err
     } else {
         ProviderError::Rejected { platform, operation, message }
     }
-}
-
-/// Whether GCP said the resource does not exist (deletes of nothing succeed).
-pub fn not_found(err: &ProviderError) -> bool {
-    matches!(err, ProviderError::Rejected { message, .. } if message.contains("was not found") || message.contains("notFound") || message.contains("not found"))
 }
