@@ -97,8 +97,8 @@ fn address_source(native: &native::Native, desired: &Desired) -> AddressSource {
     let Some(requested) = desired.ir.requested_addresses.first() else { return AddressSource::None };
     let rule = native.resources.iter().find(|(k, _)| k.kind == native::Kind::ForwardingRule);
     match (requested.address_type.as_str(), rule) {
-        ("NamedAddress", Some((key, _))) => AddressSource::Resource(native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value)),
-        ("NamedAddress", None) => AddressSource::None,
+        (compile::NAMED_ADDRESS_TYPE, Some((key, _))) => AddressSource::Resource(native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value)),
+        (compile::NAMED_ADDRESS_TYPE, None) => AddressSource::None,
         _ => AddressSource::Literal(requested.value.clone()),
     }
 }

@@ -17,6 +17,9 @@ use crate::params::{BackendMode, GCPLoadBalancerParametersSpec, Limits, Scope};
 use backends::Backends;
 use urlmap::HostRules;
 
+/// The `spec.addresses` type naming a reserved address (Gateway API custom types carry a domain).
+pub const NAMED_ADDRESS_TYPE: &str = "portico.dev/named-address";
+
 /// Google's health-check source ranges (also the global proxies' source ranges).
 pub const HEALTH_CHECK_RANGES: [&str; 2] = ["35.191.0.0/16", "130.211.0.0/22"];
 
@@ -108,7 +111,7 @@ fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
     if let Some(requested) = desired.ir.requested_addresses.first() {
         out.native.fixed_addresses.push(requested.value.clone());
         return match requested.address_type.as_str() {
-            "NamedAddress" => format!("projects/{}/{}/addresses/{}", cx.project, cx.location, requested.value),
+            NAMED_ADDRESS_TYPE => format!("projects/{}/{}/addresses/{}", cx.project, cx.location, requested.value),
             _ => requested.value.clone(),
         };
     }
