@@ -147,6 +147,14 @@ impl Provider for GcpProvider {
         &self.capabilities
     }
 
+    /// Remember the project the parameters name, so observe and delete look there.
+    fn prepare(&self, desired: &Desired) {
+        let named = params::GCPLoadBalancerParametersSpec::from_value(&desired.parameters).ok().and_then(|p| p.project);
+        if let (Some(project), Ok(mut projects)) = (named.or_else(|| self.defaults.project.clone()), self.projects.lock()) {
+            projects.insert(desired.ir.gateway.clone(), project);
+        }
+    }
+
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
         let Some(project) = self.project_of(gateway) else {
             return Err(ProviderError::Rejected { platform: "GCP".into(), operation: "observe".into(), message: "no GCP project: set --gcp-project or spec.project".into() });

@@ -77,7 +77,7 @@ impl Kind {
     pub fn updatable(self) -> bool {
         matches!(
             self,
-            Kind::Firewall | Kind::HealthCheck | Kind::BackendService | Kind::UrlMap | Kind::TargetHttpProxy | Kind::TargetHttpsProxy | Kind::TargetTcpProxy
+            Kind::Firewall | Kind::HealthCheck | Kind::BackendService | Kind::UrlMap | Kind::TargetHttpProxy | Kind::TargetHttpsProxy
         )
     }
 }
@@ -138,7 +138,8 @@ pub struct Native {
     /// The Secret whose PEM each SSL certificate is made from (bodies carry no key material).
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub certificate_sources: BTreeMap<String, ObjectRef>,
-    /// Addresses the Gateway will report, when known before applying (named or literal).
-    #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub fixed_addresses: Vec<String>,
+    /// The Cloud Armor policy of backend services that have one (set with its own call:
+    /// GCP ignores the field in inserts and updates).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub security_policies: BTreeMap<ResourceKey, String>,
 }

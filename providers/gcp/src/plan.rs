@@ -1,11 +1,12 @@
 //! Pure: the diff between the native model and what was observed, as ordered steps.
 //!
 //! Creates and changes run in creation order (a resource only refers to kinds created before
-//! it), endpoint changes next, deletes last in reverse order. How a changed resource is
-//! changed depends on its kind: in place with its fingerprint (URL maps, backend services,
-//! health checks, firewall rules, HTTPS proxies), `setUrlMap` (HTTP proxies), or delete and
-//! insert (forwarding rules). Kinds GCP cannot change in place carry a content hash in their
-//! name (certificates, TCP proxies), so a change is a new resource and the old one goes last.
+//! it; a NEG's endpoint changes follow the NEG), deletes last in reverse order. How a changed
+//! resource is changed depends on its kind: replaced in place with its fingerprint (`update`:
+//! URL maps, backend services, health checks, firewall rules; a patch could not remove fields),
+//! patched (HTTPS proxies), `setUrlMap` (HTTP proxies), `setTarget` or delete and insert
+//! (forwarding rules). Kinds GCP cannot change in place carry a content hash in their name
+//! (certificates, TCP proxies), so a change is a new resource and the old one goes last.
 
 use std::collections::{BTreeMap, BTreeSet};
 
@@ -32,9 +33,14 @@ pub struct Observed {
 #[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Step {
     Insert { key: ResourceKey, body: Value },
-    /// Change in place; the body carries the observed `fingerprint`.
+    /// Replace in place; the body carries the observed `fingerprint`.
+    Update { key: ResourceKey, body: Value },
+    /// Change the fields given; the body carries the observed `fingerprint`.
     Patch { key: ResourceKey, body: Value },
     SetUrlMap { key: ResourceKey, url_map: String },
+    SetTarget { key: ResourceKey, target: String },
+    /// Attach (or, with `None`, detach) a Cloud Armor policy.
+    SetSecurityPolicy { key: ResourceKey, policy: Option<String> },
     AttachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
     DetachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
     Delete { key: ResourceKey },
@@ -45,8 +51,11 @@ impl Step {
     pub fn operation(&self) -> String {
         let (verb, key) = match self {
             Step::Insert { key, .. } => ("insert", key),
+            Step::Update { key, .. } => ("update", key),
             Step::Patch { key, .. } => ("patch", key),
             Step::SetUrlMap { key, .. } => ("setUrlMap", key),
+            Step::SetTarget { key, .. } => ("setTarget", key),
+            Step::SetSecurityPolicy { key, .. } => ("setSecurityPolicy", key),
             Step::AttachEndpoints { key, .. } => ("attachNetworkEndpoints", key),
             Step::DetachEndpoints { key, .. } => ("detachNetworkEndpoints", key),
             Step::Delete { key } => ("delete", key),
@@ -68,10 +77,18 @@ pub fn plan(native: Option<&Native>, observed: &Observed) -> Plan {
     let native = native.unwrap_or(&empty);
     let mut steps = Vec::new();
     for (key, body) in &native.resources {
-        match observed.resources.get(key) {
+        let current = observed.resources.get(key);
+        match current {
             None => steps.push(Step::Insert { key: key.clone(), body: body.clone() }),
             Some(current) if !contains(current, &comparable(key, body)) => steps.extend(change(key, body, current)),
             Some(_) => {}
+        }
+        if key.kind == Kind::BackendService {
+            let have = current.and_then(|c| c["securityPolicy"].as_str()).map(str::to_string);
+            let want = native.security_policies.get(key).cloned();
+            if !links_equal(have.as_deref(), want.as_deref()) {
+                steps.push(Step::SetSecurityPolicy { key: key.clone(), policy: want });
+            }
         }
         if key.kind == Kind::NetworkEndpointGroup {
             steps.extend(endpoint_steps(key, native.endpoints.get(key), observed.endpoints.get(key)));
@@ -84,28 +101,48 @@ pub fn plan(native: Option<&Native>, observed: &Observed) -> Plan {
 }
 
 /// The part of a desired body GCP reports back as written. A forwarding rule's `IPAddress`
-/// given as an address link comes back as the IP itself, so it is left out of the comparison.
+/// given as an address link comes back as the IP itself (the description names the address, so
+/// a different address is still seen); labels are only set when a resource is created.
 fn comparable(key: &ResourceKey, body: &Value) -> Value {
     let mut body = body.clone();
-    if key.kind == Kind::ForwardingRule && body["IPAddress"].as_str().is_some_and(|a| a.starts_with("projects/")) {
-        if let Some(object) = body.as_object_mut() {
+    if let Some(object) = body.as_object_mut() {
+        object.remove("labels");
+        if key.kind == Kind::ForwardingRule && object.get("IPAddress").and_then(Value::as_str).is_some_and(|a| a.starts_with("projects/")) {
             object.remove("IPAddress");
         }
     }
     body
 }
 
+fn links_equal(have: Option<&str>, want: Option<&str>) -> bool {
+    match (have, want) {
+        (Some(have), Some(want)) => contains(&Value::String(have.into()), &Value::String(want.into())),
+        (None, None) => true,
+        _ => false,
+    }
+}
+
 /// How a changed resource is changed, by kind.
 fn change(key: &ResourceKey, desired: &Value, current: &Value) -> Vec<Step> {
     match key.kind {
         Kind::TargetHttpProxy => vec![Step::SetUrlMap { key: key.clone(), url_map: desired["urlMap"].as_str().unwrap_or_default().to_string() }],
-        Kind::ForwardingRule => vec![Step::Delete { key: key.clone() }, Step::Insert { key: key.clone(), body: desired.clone() }],
+        Kind::ForwardingRule => {
+            let mut same_but_target = comparable(key, desired);
+            same_but_target["target"] = current["target"].clone();
+            match desired["target"].as_str() {
+                Some(target) if contains(current, &same_but_target) => vec![Step::SetTarget { key: key.clone(), target: target.into() }],
+                _ => vec![Step::Delete { key: key.clone() }, Step::Insert { key: key.clone(), body: desired.clone() }],
+            }
+        }
         kind if kind.updatable() => {
             let mut body = desired.clone();
             if let Some(fingerprint) = current.get("fingerprint") {
                 body["fingerprint"] = fingerprint.clone();
             }
-            vec![Step::Patch { key: key.clone(), body }]
+            match kind {
+                Kind::TargetHttpsProxy => vec![Step::Patch { key: key.clone(), body }],
+                _ => vec![Step::Update { key: key.clone(), body }],
+            }
         }
         // Created once: their names carry what would change them (certificates, TCP proxies)
         // or they have nothing Portico changes later (addresses, NEGs).
@@ -179,8 +216,8 @@ mod tests {
         observed.resources.insert(key(Kind::ForwardingRule, "fr"), json!({ "name": "fr" }));
         let steps = plan(Some(&native), &observed).steps;
         let operations: Vec<String> = steps.iter().map(Step::operation).collect();
-        assert_eq!(operations, ["urlMaps.patch", "targetHttpProxies.setUrlMap", "forwardingRules.delete", "backendServices.delete"]);
-        assert!(matches!(&steps[0], Step::Patch { body, .. } if body["fingerprint"] == "f1"));
+        assert_eq!(operations, ["urlMaps.update", "targetHttpProxies.setUrlMap", "forwardingRules.delete", "backendServices.delete"]);
+        assert!(matches!(&steps[0], Step::Update { body, .. } if body["fingerprint"] == "f1"));
         let mut applied = observed.clone();
         applied.resources = native.resources.clone();
         assert!(plan(Some(&native), &applied).steps.is_empty());

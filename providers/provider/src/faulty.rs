@@ -50,6 +50,10 @@ impl<P: Provider> Provider for Faulty<P> {
         self.inner.capabilities()
     }
 
+    fn prepare(&self, desired: &Desired) {
+        self.inner.prepare(desired)
+    }
+
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
         self.take(Call::Observe)?;
         self.inner.observe(gateway).await

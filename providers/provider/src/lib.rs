@@ -102,6 +102,10 @@ pub trait Provider {
         Vec::new()
     }
 
+    /// Bookkeeping before observing (no I/O): e.g. where the parameters say a Gateway lives, so
+    /// that observing and deleting look there even after a restart.
+    fn prepare(&self, _desired: &Desired) {}
+
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError>;
 
     /// Pure: the changes that turn `observed` into `desired` (`None`: remove everything).

@@ -359,6 +359,7 @@ async fn program_cloud<P: Provider>(
     force: bool,
 ) -> CloudOutcome {
     let mut outcome = CloudOutcome { results: Vec::new(), removed: Vec::new() };
+    desired.values().for_each(|gateway| provider.prepare(gateway));
     for (key, gateway) in desired.iter().filter(|(k, _)| !deleting.contains(k)) {
         let fingerprint = fingerprint_of(gateway);
         let settled = applied.get(key).is_some_and(|(f, r, _)| *f == fingerprint && r.as_ref().is_ok_and(|a| a.ready));

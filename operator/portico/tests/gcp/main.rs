@@ -1,6 +1,10 @@
+#![forbid(unsafe_code)]
 //! The GCP provider against the stateful fake Compute API (`tests/computefake`): Google's
 //! real Rust client, real observation and diffs. Each test gets its own fake.
 
+#[path = "../support/cluster.rs"]
+mod cluster;
+mod operator;
 mod world;
 
 use std::collections::BTreeMap;
@@ -9,7 +13,7 @@ use portico_computefake::{ComputeFake, Fault};
 use portico_gcp::plan::Step;
 use portico_gcp::{GcpPlan, GcpProvider, Settings};
 use portico_provider::{conformance, Applied, Desired, Provider, ProviderError};
-use serde_json::json;
+use serde_json::{json, Value};
 use world::{base, certificate, desired, gateway, CLUSTER, PARAMS, PROJECT, ROUTES};
 
 async fn provider(fake: &ComputeFake) -> GcpProvider {
@@ -96,15 +100,15 @@ async fn the_url_map_carries_weights_redirects_sinks_and_segment_aware_prefixes(
 }
 
 #[tokio::test]
-async fn one_route_edit_is_one_url_map_patch() {
+async fn one_route_edit_is_one_url_map_update_per_port() {
     let fake = ComputeFake::start().await;
     let gcp = provider(&fake).await;
     converge(&gcp, &world()).await;
     fake.reset_calls();
     let edited = desired(&base(&certificate("v1"), PARAMS, &ROUTES.replace("value: /api", "value: /v2/api"))).0;
     converge(&gcp, &edited).await;
-    // The route is on both HTTP ports' URL maps: one patch each, nothing else.
-    assert_eq!(mutating(&fake), BTreeMap::from([("urlMaps.patch".to_string(), 2)]));
+    // The route is on both HTTP ports. URL maps: one update each, nothing else.
+    assert_eq!(mutating(&fake), BTreeMap::from([("urlMaps.update".to_string(), 2)]));
     assert!(plan(&gcp, Some(&edited)).await.is_empty());
 }
 
@@ -197,7 +201,7 @@ async fn throttling_and_unavailability_are_retried_then_reported_as_retryable() 
     converge(&gcp, &world()).await;
     assert!(fake.call_count("urlMaps.insert") >= 3, "the throttled insert was retried: {:?}", fake.calls());
     assert_eq!(names(&fake, "urlMaps").len(), 2, "a retried insert is not duplicated");
-    fake.inject(Fault::Status { operation: "urlMaps.patch".into(), status: 503, reason: "backendError".into(), times: 10 });
+    fake.inject(Fault::Status { operation: "urlMaps.update".into(), status: 503, reason: "backendError".into(), times: 10 });
     let edited = desired(&base(&certificate("v1"), PARAMS, &ROUTES.replace("value: /api", "value: /v3"))).0;
     let error = gcp.apply(&plan(&gcp, Some(&edited)).await).await.unwrap_err();
     assert!(error.retryable() && matches!(error, ProviderError::Transient { .. }), "{error}");
@@ -249,4 +253,23 @@ async fn endpoint_changes_only_attach_and_detach() {
     converge(&gcp, &desired(&yaml).0).await;
     let expected = BTreeMap::from([("networkEndpointGroups.attachNetworkEndpoints".to_string(), 1), ("networkEndpointGroups.detachNetworkEndpoints".to_string(), 1)]);
     assert_eq!(mutating(&fake), expected);
+}
+
+#[tokio::test]
+async fn cloud_armor_is_attached_with_its_own_call_and_an_unchanged_gateway_stays_put() {
+    let fake = ComputeFake::start().await;
+    let gcp = provider(&fake).await;
+    let params = "{project: shop-prod, network: shop-vpc, securityPolicy: edge-armor}";
+    let want = desired(&base(&certificate("v1"), params, ROUTES)).0;
+    converge(&gcp, &want).await;
+    let services: Vec<Value> = fake.resources("backendServices").into_iter().filter(|s| !s["name"].as_str().unwrap().ends_with("-bs-sink")).collect();
+    let armored = services.iter().filter(|s| s["securityPolicy"].as_str().is_some_and(|p| p.ends_with("/securityPolicies/edge-armor"))).count();
+    assert_eq!(armored, services.len(), "{services:?}");
+    assert_eq!(fake.call_count("backendServices.setSecurityPolicy"), services.len() as u64);
+    fake.reset_calls();
+    assert!(plan(&gcp, Some(&want)).await.is_empty());
+    let removed = desired(&base(&certificate("v1"), PARAMS, ROUTES)).0;
+    converge(&gcp, &removed).await;
+    let left: Vec<Value> = fake.resources("backendServices").into_iter().filter(|s| s.get("securityPolicy").is_some_and(|p| !p.is_null())).collect();
+    assert!(left.is_empty(), "policy still attached: {left:?}");
 }

@@ -22,7 +22,13 @@ pub enum Step {
     AuthorizeIngress { permissions: Vec<(String, u16, String)> },
     RevokeIngress { permissions: Vec<(String, u16, String)> },
     CreateTargetGroup { group: TargetGroup },
-    ModifyTargetGroup { name: String, health_check: HealthCheckSpec },
+    /// `protocol_version` (`GRPC` for gRPC groups) decides how success codes are sent.
+    ModifyTargetGroup {
+        name: String,
+        #[serde(skip_serializing_if = "Option::is_none")]
+        protocol_version: Option<String>,
+        health_check: HealthCheckSpec,
+    },
     CreateLoadBalancer { role: Role, load_balancer: LoadBalancer },
     SetSecurityGroups { role: Role, security_groups: Vec<String> },
     SetSubnets { role: Role, subnets: Vec<String> },
@@ -113,7 +119,7 @@ fn target_groups(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step
         match observed.target_groups.get(name) {
             None => steps.push(Step::CreateTargetGroup { group: group.clone() }),
             Some(have) if have.health_check != group.health_check => {
-                steps.push(Step::ModifyTargetGroup { name: name.clone(), health_check: group.health_check.clone() })
+                steps.push(Step::ModifyTargetGroup { name: name.clone(), protocol_version: group.protocol_version.clone(), health_check: group.health_check.clone() })
             }
             Some(_) => {}
         }

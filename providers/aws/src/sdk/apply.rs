@@ -11,7 +11,7 @@ use portico_model::ir::{Address, ObjectRef};
 use portico_provider::{Applied, ProviderError};
 
 use super::{code_of, convert, error, Clients};
-use crate::native::{CertificateRef, HealthCheckSpec, Listener, LoadBalancer, Role, TargetGroup, MANAGED_SECURITY_GROUP};
+use crate::native::{Action, CertificateRef, HealthCheckSpec, Listener, LoadBalancer, Role, TargetGroup, MANAGED_SECURITY_GROUP};
 use crate::params::AWSLoadBalancerParametersSpec;
 use crate::plan::{Plan, Step};
 
@@ -38,6 +38,11 @@ struct Resolver {
 }
 
 impl Resolver {
+    /// An action with its target group names resolved to ARNs.
+    fn action(&self, action: &Action) -> Result<elb::Action, ProviderError> {
+        convert::action(action, &|n| self.groups.get(n).cloned()).map_err(|m| missing(&m))
+    }
+
     fn from_plan(plan: &Plan) -> Resolver {
         let o = &plan.observed;
         Resolver {
@@ -102,7 +107,10 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
             let arn = create_target_group(clients, group, &vpc).await?;
             resolver.groups.insert(group.name.clone(), arn);
         }
-        Step::ModifyTargetGroup { name, health_check } => modify_target_group(clients, resolver.groups.get(name).ok_or_else(|| missing(name))?, health_check).await?,
+        Step::ModifyTargetGroup { name, protocol_version, health_check } => {
+            let arn = resolver.groups.get(name).ok_or_else(|| missing(name))?;
+            modify_target_group(clients, arn, protocol_version.as_deref(), health_check).await?
+        }
         Step::CreateLoadBalancer { role, load_balancer } => {
             let created = create_load_balancer(clients, inputs, resolver, *role, load_balancer).await?;
             resolver.load_balancers.insert(*role, created);
@@ -132,7 +140,7 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
         }
         Step::ModifyRule { arn, rule } => {
             clients.count("elbv2:ModifyRule");
-            let action = convert::action(&rule.action, &|n| resolver.groups.get(n).cloned()).map_err(|m| missing(&m))?;
+            let action = resolver.action(&rule.action)?;
             let conditions = rule.conditions.iter().map(convert::condition).collect();
             let mut request = clients.elb.modify_rule().rule_arn(arn).set_conditions(Some(conditions)).actions(action);
             if !rule.transforms.is_empty() {
@@ -147,7 +155,7 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
         }
         Step::CreateRule { role, port, priority, rule } => {
             clients.count("elbv2:CreateRule");
-            let action = convert::action(&rule.action, &|n| resolver.groups.get(n).cloned()).map_err(|m| missing(&m))?;
+            let action = resolver.action(&rule.action)?;
             let conditions = rule.conditions.iter().map(convert::condition).collect();
             let mut request = clients.elb.create_rule().listener_arn(resolver.listener(*role, *port)?).priority(*priority).set_conditions(Some(conditions)).actions(action);
             if !rule.transforms.is_empty() {
@@ -238,7 +246,7 @@ async fn create_target_group(clients: &Clients, group: &TargetGroup, vpc: &str) 
     Ok(response.target_groups().first().and_then(|g| g.target_group_arn()).unwrap_or_default().to_string())
 }
 
-async fn modify_target_group(clients: &Clients, arn: &str, hc: &HealthCheckSpec) -> Result<(), ProviderError> {
+async fn modify_target_group(clients: &Clients, arn: &str, protocol_version: Option<&str>, hc: &HealthCheckSpec) -> Result<(), ProviderError> {
     clients.count("elbv2:ModifyTargetGroup");
     clients
         .elb
@@ -251,7 +259,7 @@ async fn modify_target_group(clients: &Clients, arn: &str, hc: &HealthCheckSpec)
         .health_check_timeout_seconds(hc.timeout_seconds)
         .healthy_threshold_count(hc.healthy_threshold)
         .unhealthy_threshold_count(hc.unhealthy_threshold)
-        .set_matcher(hc.success_codes.as_ref().map(|c| elb::Matcher::builder().http_code(c).build()))
+        .set_matcher(matcher(protocol_version, hc.success_codes.as_ref()))
         .send()
         .await
         .map_err(|e| error("ModifyTargetGroup", e))?;
@@ -300,7 +308,7 @@ fn default_certificate(resolver: &Resolver, listener: &Listener) -> Result<Optio
 }
 
 async fn create_listener(clients: &Clients, resolver: &Resolver, role: Role, listener: &Listener) -> Result<String, ProviderError> {
-    let action = convert::action(&listener.default_action, &|n| resolver.groups.get(n).cloned()).map_err(|m| missing(&m))?;
+    let action = resolver.action(&listener.default_action)?;
     clients.count("elbv2:CreateListener");
     let response = clients
         .elb
@@ -323,7 +331,7 @@ async fn create_listener(clients: &Clients, resolver: &Resolver, role: Role, lis
 }
 
 async fn modify_listener(clients: &Clients, resolver: &Resolver, role: Role, listener: &Listener) -> Result<(), ProviderError> {
-    let action = convert::action(&listener.default_action, &|n| resolver.groups.get(n).cloned()).map_err(|m| missing(&m))?;
+    let action = resolver.action(&listener.default_action)?;
     clients.count("elbv2:ModifyListener");
     clients
         .elb

@@ -87,7 +87,7 @@ impl<'a> Backends<'a> {
             _ => "HTTP",
         };
         let key = cx.key(Kind::BackendService, id);
-        let mut body = json!({
+        let body = json!({
             "name": key.name,
             "description": cx.namer.description(&format!("Service {service} port {}.", backend.port)),
             "protocol": protocol,
@@ -96,7 +96,7 @@ impl<'a> Backends<'a> {
             "backends": groups,
         });
         if let Some(policy) = &cx.params.security_policy {
-            body["securityPolicy"] = json!(format!("projects/{}/{}/securityPolicies/{policy}", cx.project, cx.location));
+            out.native.security_policies.insert(key.clone(), format!("projects/{}/{}/securityPolicies/{policy}", cx.project, cx.location));
         }
         out.native.resources.insert(check_key, check);
         out.native.resources.insert(key, body);

@@ -80,6 +80,8 @@ pub fn compile(desired: &Desired, defaults: &Defaults) -> Result<Compiled, Strin
     if params.certificate_map.is_some() && params.scope.is_regional() {
         return Err("certificateMap is only supported with scope GlobalExternalManaged".into());
     }
+    let mut params = params;
+    params.labels = labels(&params.labels, &desired.ir.infrastructure_labels);
     let cx = Context { namer: Namer::new(&defaults.cluster, &desired.ir.gateway), params: &params, project, location };
     let mut out = Compiled { native: Native { project: cx.project.clone(), ..Native::default() }, ..Compiled::default() };
     let backends = Backends::new(&cx, &desired.ir);
@@ -106,10 +108,22 @@ pub fn compile(desired: &Desired, defaults: &Defaults) -> Result<Compiled, Strin
     Ok(out)
 }
 
+/// The parameters' labels plus the Gateway's `spec.infrastructure` labels and annotations
+/// (`GatewayInfrastructurePropagation`); entries GCP would refuse as labels are left out.
+fn labels(params: &BTreeMap<String, String>, infrastructure: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let allowed = |text: &str| text.len() <= 63 && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
+    let mut out = params.clone();
+    for (key, value) in infrastructure {
+        if allowed(key) && allowed(value) && key.starts_with(|c: char| c.is_ascii_lowercase()) {
+            out.entry(key.clone()).or_insert_with(|| value.clone());
+        }
+    }
+    out
+}
+
 /// The forwarding rules' address: a named reserved address, a literal IP, or one reserved here.
 fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
     if let Some(requested) = desired.ir.requested_addresses.first() {
-        out.native.fixed_addresses.push(requested.value.clone());
         return match requested.address_type.as_str() {
             NAMED_ADDRESS_TYPE => format!("projects/{}/{}/addresses/{}", cx.project, cx.location, requested.value),
             _ => requested.value.clone(),
@@ -119,7 +133,10 @@ fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
     let mut body = json!({ "name": key.name, "description": cx.namer.description("The Gateway's address."), "labels": cx.namer.labels(&cx.params.labels) });
     match cx.params.scope {
         Scope::GlobalExternalManaged => body["ipVersion"] = json!("IPV4"),
-        Scope::RegionalExternalManaged => body["addressType"] = json!("EXTERNAL"),
+        Scope::RegionalExternalManaged => {
+            body["addressType"] = json!("EXTERNAL");
+            body["networkTier"] = json!("STANDARD");
+        }
         Scope::RegionalInternalManaged => {
             body["addressType"] = json!("INTERNAL");
             body["purpose"] = json!("SHARED_LOADBALANCER_VIP");
@@ -137,7 +154,9 @@ fn forwarding_rule(cx: &Context<'_>, port: u16, address: &str, proxy: &str) -> V
     let name = cx.namer.name(Kind::ForwardingRule.code(), &port.to_string());
     let mut rule = json!({
         "name": name,
-        "description": cx.namer.description(&format!("Gateway port {port}.")),
+        // The address is named here too: GCP reports `IPAddress` as the IP, so a different
+        // address must show up as a different description.
+        "description": cx.namer.description(&format!("Gateway port {port} at {address}.")),
         "IPAddress": address,
         "IPProtocol": "TCP",
         // GCP reports single ports as a range (`443-443`); writing it that way keeps diffs empty.
@@ -286,7 +305,11 @@ fn firewall(cx: &Context<'_>, native: &Native) -> Option<Value> {
     if targets.is_empty() {
         return None;
     }
-    let ports: BTreeSet<u16> = native.endpoints.values().flatten().map(|e| e.port).collect();
+    let mut ports: BTreeSet<u16> = native.endpoints.values().flatten().map(|e| e.port).collect();
+    if !ports.is_empty() {
+        let params = cx.params;
+        ports.extend(params.default_health_check.port.iter().chain(params.service_health_checks.iter().filter_map(|c| c.check.port.as_ref())));
+    }
     if ports.is_empty() {
         return None;
     }

@@ -66,12 +66,14 @@ pub fn url_map(name: &str, description: &str, hosts: &[HostRules], links: &dyn B
         }
         matchers.push(matcher);
     }
-    let mut map = json!({ "name": name, "description": description, "defaultService": links.sink(), "defaultRouteAction": abort(404) });
-    if !host_rules.is_empty() {
-        map["hostRules"] = Value::Array(host_rules);
-        map["pathMatchers"] = Value::Array(matchers);
-    }
-    map
+    json!({
+        "name": name,
+        "description": description,
+        "defaultService": links.sink(),
+        "defaultRouteAction": abort(404),
+        "hostRules": host_rules,
+        "pathMatchers": matchers,
+    })
 }
 
 fn with_priority(mut rule: Value, priority: usize) -> Value {
@@ -203,6 +205,8 @@ fn url_redirect(redirect: &ir::Redirect, piece: PathPiece) -> Value {
     }
     match &redirect.path {
         Some(PathRewrite::ReplaceFullPath(path)) => out["pathRedirect"] = json!(path),
+        // The whole path matched: the new path is the replacement itself.
+        Some(PathRewrite::ReplacePrefixMatch(prefix)) if piece == PathPiece::Whole => out["pathRedirect"] = json!(replaced_prefix(prefix, piece)),
         Some(PathRewrite::ReplacePrefixMatch(prefix)) => out["prefixRedirect"] = json!(replaced_prefix(prefix, piece)),
         None => {}
     }
@@ -242,7 +246,10 @@ fn forward(entry: &ir::HttpRouteEntry, backends: &[ir::WeightedBackend], piece: 
         }
     }
     if let Some(ms) = entry.timeouts.as_ref().and_then(|t| t.request_ms).filter(|ms| *ms > 0) {
-        action["timeout"] = json!({ "seconds": (ms / 1000).to_string(), "nanos": (ms % 1000) * 1_000_000 });
+        action["timeout"] = json!({ "seconds": (ms / 1000).to_string() });
+        if ms % 1000 > 0 {
+            action["timeout"]["nanos"] = json!((ms % 1000) * 1_000_000);
+        }
     }
     action
 }

@@ -52,8 +52,11 @@ async fn run(c: &Clients, project: &str, step: &Step, pems: &BTreeMap<String, Ve
     match step {
         Step::Insert { key, body } if key.kind == Kind::SslCertificate => calls::insert(c, project, key, &with_material(key, body, pems)?).await,
         Step::Insert { key, body } => calls::insert(c, project, key, body).await,
+        Step::Update { key, body } => calls::update(c, project, key, body).await,
         Step::Patch { key, body } => calls::patch(c, project, key, body).await,
         Step::SetUrlMap { key, url_map } => calls::set_url_map(c, project, key, url_map).await,
+        Step::SetTarget { key, target } => calls::set_target(c, project, key, target).await,
+        Step::SetSecurityPolicy { key, policy } => calls::set_security_policy(c, project, key, policy.as_deref()).await,
         Step::AttachEndpoints { key, endpoints } => calls::change_endpoints(c, project, key, endpoints, true).await,
         Step::DetachEndpoints { key, endpoints } => calls::change_endpoints(c, project, key, endpoints, false).await,
         Step::Delete { key } => calls::delete(c, project, key).await,

@@ -88,6 +88,48 @@ pub async fn patch(c: &Clients, project: &str, key: &ResourceKey, value: &Value)
     .await
 }
 
+/// Replace a resource in place (the body carries the fingerprint GCP checks).
+pub async fn update(c: &Clients, project: &str, key: &ResourceKey, value: &Value) -> Result<(), ProviderError> {
+    let id = new_request_id();
+    let (p, loc, name) = (project.to_string(), key.location.as_str(), key.name.clone());
+    let operation = format!("{}.update", key.kind.collection());
+    c.call(&operation, &key.to_string(), || async {
+        let done = match key.kind {
+            Kind::Firewall => c.firewalls.update().set_project(&p).set_firewall(&name).set_request_id(&id).set_body(body::<model::Firewall>(value)?).poller().until_done().await,
+            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, update, |b| b.set_project(&p).set_health_check(&name).set_request_id(&id).set_body(body::<model::HealthCheck>(value)?).poller().until_done().await),
+            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, update, |b| b.set_project(&p).set_backend_service(&name).set_request_id(&id).set_body(body::<model::BackendService>(value)?).poller().until_done().await),
+            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, update, |b| b.set_project(&p).set_url_map(&name).set_request_id(&id).set_body(body::<model::UrlMap>(value)?).poller().until_done().await),
+            other => return Err(GaxError::ser(format!("{other:?} cannot be updated"))),
+        };
+        done.and_then(finished)
+    })
+    .await
+}
+
+/// Point a forwarding rule at another proxy.
+pub async fn set_target(c: &Clients, project: &str, key: &ResourceKey, target: &str) -> Result<(), ProviderError> {
+    let id = new_request_id();
+    let (p, loc, name) = (project.to_string(), key.location.as_str(), key.name.clone());
+    let reference = body::<model::TargetReference>(&json!({ "target": target })).map_err(|e| super::error("forwardingRules.setTarget", &key.to_string(), &e))?;
+    c.call("forwardingRules.setTarget", &key.to_string(), || async {
+        let done = scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, set_target, |b| b.set_project(&p).set_forwarding_rule(&name).set_request_id(&id).set_body(reference.clone()).poller().until_done().await);
+        done.and_then(finished)
+    })
+    .await
+}
+
+/// Attach a Cloud Armor policy to a backend service (`None`: detach).
+pub async fn set_security_policy(c: &Clients, project: &str, key: &ResourceKey, policy: Option<&str>) -> Result<(), ProviderError> {
+    let id = new_request_id();
+    let (p, loc, name) = (project.to_string(), key.location.as_str(), key.name.clone());
+    let reference = body::<model::SecurityPolicyReference>(&json!({ "securityPolicy": policy })).map_err(|e| super::error("backendServices.setSecurityPolicy", &key.to_string(), &e))?;
+    c.call("backendServices.setSecurityPolicy", &key.to_string(), || async {
+        let done = scoped!(loc, c.backend_services, c.region_backend_services, set_security_policy, |b| b.set_project(&p).set_backend_service(&name).set_request_id(&id).set_body(reference.clone()).poller().until_done().await);
+        done.and_then(finished)
+    })
+    .await
+}
+
 /// Point an HTTP proxy at another URL map.
 pub async fn set_url_map(c: &Clients, project: &str, key: &ResourceKey, url_map: &str) -> Result<(), ProviderError> {
     let id = new_request_id();

@@ -161,14 +161,16 @@ impl Clients {
     {
         let attempt = || async {
             self.count(operation);
-            call().await.map_err(|e| error(operation, resource, &e))
+            call().await.map_err(|e| (error(operation, resource, &e), e.http_status_code() == Some(412)))
         };
         let policy = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(100))
             .with_max_delay(Duration::from_secs(3))
             .with_max_times(self.max_attempts - 1)
             .with_jitter();
-        attempt.retry(policy).when(ProviderError::retryable).await
+        // A stale fingerprint (412) is not retried here: the same body would fail again. The
+        // next pass re-reads the resource and plans against what is there.
+        attempt.retry(policy).when(|(e, stale)| e.retryable() && !stale).await.map_err(|(e, _)| e)
     }
 }
 
@@ -193,7 +195,8 @@ pub fn error(operation: &str, resource: &str, err: &google_cloud_gax::error::Err
     // A used-up project quota is also RESOURCE_EXHAUSTED, but only raising the quota helps:
     // it is reported as GCP's refusal, not retried as throttling.
     let quota = detail.to_ascii_lowercase().contains("quota");
-    if http == Some(429) || (code == Some(Code::ResourceExhausted) && !quota) {
+    let rate_limited = detail.contains("rateLimitExceeded") || detail.contains("RATE_LIMIT_EXCEEDED") || detail.contains("Rate Limit Exceeded");
+    if http == Some(429) || rate_limited || (code == Some(Code::ResourceExhausted) && !quota) {
         return ProviderError::Throttled { platform, operation, message };
     }
     let in_use = detail.contains("resourceInUseByAnotherResource") || detail.contains("is already being used by");
