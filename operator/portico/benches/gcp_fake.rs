@@ -95,7 +95,7 @@ async fn main() {
     let (mutating, steps) = pass(&gcp, &fake, &initial, "from empty").await;
     println!("    plan steps: {steps}; mutating calls: {mutating}");
     let (edit_calls, _) = pass(&gcp, &fake, &edited, "one route edit").await;
-    println!("    mutating calls for the edit: {edit_calls} (target 1: one URL-map patch)");
+    println!("    mutating calls for the edit: {edit_calls} (target 1: one URL-map update)");
     let (noop_calls, _) = pass(&gcp, &fake, &edited, "no-op resync").await;
     println!("    mutating calls for the no-op: {noop_calls} (target 0)");
     let bytes = url_map_bytes(&initial);

@@ -226,53 +226,52 @@ fn https_settings(cx: &Context<'_>, port: &ir::Port, desired: &Desired, proxy: &
     proxy["sslCertificates"] = json!(links);
 }
 
-/// Keep routes oldest first while the URL map stays within the limits.
+/// Keep routes oldest first while the URL map stays within the limits. Each route's rule count
+/// per host and its size are measured once, so admission is linear in the number of rules.
 fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, render: impl Fn(&[HostRules]) -> Value) -> (Vec<HostRules>, Vec<RouteOverflow>) {
     let rank = |route: &str| desired.route_ranks.get(route).copied().unwrap_or(usize::MAX);
-    let mut order: Vec<(usize, String)> = hosts.iter().flat_map(|h| h.routes.iter().map(|r| (rank(&r.route), r.route.clone()))).collect::<BTreeSet<_>>().into_iter().collect();
+    // route -> (rules per host, bytes)
+    let mut cost: BTreeMap<&str, (Vec<usize>, usize)> = BTreeMap::new();
+    for (i, host) in hosts.iter().enumerate() {
+        for rules in &host.routes {
+            let entry = cost.entry(rules.route.as_str()).or_insert_with(|| (vec![0; hosts.len()], 0));
+            entry.0[i] += rules.rules.len();
+            entry.1 += serde_json::to_vec(&rules.rules).map_or(0, |b| b.len()) + 16 * rules.rules.len();
+        }
+    }
+    let mut order: Vec<(usize, &str)> = cost.keys().map(|route| (rank(route), *route)).collect();
     order.sort();
     let empty: Vec<HostRules> = hosts.iter().map(|h| HostRules { routes: Vec::new(), ..h.clone() }).collect();
-    let mut admitted = empty.clone();
     let mut bytes = serde_json::to_vec(&render(&empty)).map_or(0, |b| b.len());
+    let mut used = vec![0usize; hosts.len()];
+    let mut admitted: BTreeSet<&str> = BTreeSet::new();
     let mut overflows = Vec::new();
+    let limit = limits.route_rules_per_path_matcher as usize;
     for (_, route) in order {
-        let mut trial = admitted.clone();
-        let mut added = 0;
-        for (host, out) in hosts.iter().zip(trial.iter_mut()) {
-            for rules in host.routes.iter().filter(|r| r.route == route) {
-                added += serde_json::to_vec(&rules.rules).map_or(0, |b| b.len()) + 16 * rules.rules.len();
-                out.routes.push(rules.clone());
-            }
-        }
-        let too_many = trial.iter().find(|h| h.routes.iter().map(|r| r.rules.len()).sum::<usize>() > limits.route_rules_per_path_matcher as usize);
-        let message = if let Some(host) = too_many {
-            Some(format!("route rules per path matcher ({}) for host {} on port {port} are used up (quotas.routeRulesPerPathMatcher)", limits.route_rules_per_path_matcher, host.hostname))
-        } else if bytes + added > limits.url_map_bytes as usize {
+        let (per_host, size) = &cost[route];
+        let full = (0..hosts.len()).find(|&i| used[i] + per_host[i] > limit);
+        let message = if let Some(i) = full {
+            Some(format!("route rules per path matcher ({limit}) for host {} on port {port} are used up (quotas.routeRulesPerPathMatcher)", hosts[i].hostname))
+        } else if bytes + size > limits.url_map_bytes as usize {
             Some(format!("the URL map of port {port} would exceed {} bytes (quotas.urlMapBytes)", limits.url_map_bytes))
         } else {
             None
         };
         match message {
-            Some(message) => overflows.push(RouteOverflow { route, message }),
+            Some(message) => overflows.push(RouteOverflow { route: route.to_string(), message }),
             None => {
-                bytes += added;
-                admitted = keep_ir_order(&hosts, &trial);
+                bytes += size;
+                used.iter_mut().zip(per_host).for_each(|(u, n)| *u += n);
+                admitted.insert(route);
             }
         }
     }
-    (admitted, overflows)
-}
-
-/// Admitted routes in the IR's order (admission runs oldest first, precedence is the IR's).
-fn keep_ir_order(hosts: &[HostRules], admitted: &[HostRules]) -> Vec<HostRules> {
-    hosts
+    // Admitted routes keep the IR's order (admission runs oldest first, precedence is the IR's).
+    let kept = hosts
         .iter()
-        .zip(admitted)
-        .map(|(host, kept)| {
-            let routes = host.routes.iter().filter(|r| kept.routes.iter().any(|k| k.route == r.route)).cloned().collect();
-            HostRules { routes, ..host.clone() }
-        })
-        .collect()
+        .map(|host| HostRules { routes: host.routes.iter().filter(|r| admitted.contains(r.route.as_str())).cloned().collect(), ..host.clone() })
+        .collect();
+    (kept, overflows)
 }
 
 /// Target TCP proxy of a TCP port: the first attached route's first usable backend.
