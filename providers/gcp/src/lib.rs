@@ -63,7 +63,6 @@ pub fn plan_for(defaults: &Defaults, gateway: &ObjectRef, desired: Option<&Desir
     let mut out = GcpPlan { gateway: Some(gateway.clone()), ..GcpPlan::default() };
     let Some(desired) = desired else {
         out.plan = plan::plan(None, observed);
-        out.plan.project = defaults.project.clone().unwrap_or_default();
         return out;
     };
     let compiled = match compile::compile(desired, defaults) {
@@ -166,14 +165,13 @@ impl Provider for GcpProvider {
 
     fn plan(&self, desired: Option<&Desired>, observed: &Self::Observed) -> GcpPlan {
         let mut plan = plan_for(&self.defaults, &observed.0, desired, &observed.2);
+        // Removal, or a plan that could not be compiled: the project it was observed in.
         if plan.plan.project.is_empty() {
             plan.plan.project = observed.1.clone();
         }
-        if let (Some(_), Ok(mut projects)) = (desired, self.projects.lock()) {
-            projects.insert(observed.0.clone(), plan.plan.project.clone());
-        }
-        if desired.is_none() {
-            plan.plan.project = observed.1.clone();
+        // A compiled plan's project is the one its parameters name: remember it.
+        if let (Some(desired), None) = (desired, &plan.error) {
+            self.prepare(desired);
         }
         plan
     }
@@ -194,7 +192,7 @@ impl Provider for GcpProvider {
     async fn delete(&self, gateway: &ObjectRef) -> Result<(), ProviderError> {
         let observed = self.observe(gateway).await?;
         let plan = self.plan(None, &observed);
-        self.apply(&GcpPlan { address: AddressSource::None, ..plan }).await.map(|_| ())
+        self.apply(&plan).await.map(|_| ())
     }
 
     fn overflows(&self, desired: &Desired) -> Vec<RouteOverflow> {

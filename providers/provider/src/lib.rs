@@ -6,11 +6,13 @@
 //! changes; returns the addresses). `delete` removes everything the provider owns for a Gateway.
 //! Only `observe`, `apply` and `delete` do I/O.
 
+pub mod calls;
 pub mod conformance;
 pub mod faulty;
 
 use std::collections::BTreeMap;
 
+pub use calls::CallCounts;
 use portico_model::ir::{self, Address, ObjectRef};
 pub use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind};
 use serde::Serialize;

@@ -5,8 +5,7 @@ pub mod apply;
 pub mod convert;
 pub mod observe;
 
-use std::collections::BTreeMap;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use aws_config::retry::RetryConfig;
 use aws_config::{BehaviorVersion, Region};
@@ -30,35 +29,7 @@ pub struct Settings {
     pub max_attempts: Option<u32>,
 }
 
-/// API calls made, by operation (`elbv2:CreateRule`, ...).
-#[derive(Debug, Default)]
-pub struct CallCounts(Mutex<BTreeMap<String, u64>>);
-
-impl CallCounts {
-    pub fn record(&self, operation: &str) {
-        if let Ok(mut counts) = self.0.lock() {
-            *counts.entry(operation.to_string()).or_default() += 1;
-        }
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    /// Whether an operation changes anything (everything but Describe*/List*/Get*).
-    pub fn is_mutating(operation: &str) -> bool {
-        let name = operation.rsplit(':').next().unwrap_or(operation);
-        !(name.starts_with("Describe") || name.starts_with("List") || name.starts_with("Get"))
-    }
-
-    pub fn mutating(&self) -> u64 {
-        self.snapshot().iter().filter(|(op, _)| Self::is_mutating(op)).map(|(_, n)| n).sum()
-    }
-
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-}
+pub use portico_provider::CallCounts;
 
 /// The three service clients and the call counter they report to.
 #[derive(Clone)]

@@ -5,9 +5,8 @@ pub mod apply;
 mod calls;
 pub mod observe;
 
-use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -30,35 +29,7 @@ pub struct Settings {
     pub max_attempts: Option<usize>,
 }
 
-/// API calls made, by operation (`urlMaps.insert`, `urlMaps.aggregatedList`, ...).
-#[derive(Debug, Default)]
-pub struct CallCounts(Mutex<BTreeMap<String, u64>>);
-
-impl CallCounts {
-    pub fn record(&self, operation: &str) {
-        if let Ok(mut counts) = self.0.lock() {
-            *counts.entry(operation.to_string()).or_default() += 1;
-        }
-    }
-
-    pub fn snapshot(&self) -> BTreeMap<String, u64> {
-        self.0.lock().map(|c| c.clone()).unwrap_or_default()
-    }
-
-    /// Whether an operation changes anything (everything but get/list reads).
-    pub fn is_mutating(operation: &str) -> bool {
-        let verb = operation.rsplit('.').next().unwrap_or(operation);
-        !(verb.starts_with("get") || verb.starts_with("list") || verb.starts_with("aggregatedList"))
-    }
-
-    pub fn mutating(&self) -> u64 {
-        self.snapshot().iter().filter(|(op, _)| Self::is_mutating(op)).map(|(_, n)| n).sum()
-    }
-
-    pub fn total(&self) -> u64 {
-        self.snapshot().values().sum()
-    }
-}
+pub use portico_provider::CallCounts;
 
 /// One client per Compute collection and scope.
 pub struct Clients {
