@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use k8s_openapi::api::core::v1::{Service, ServicePort};
-use portico_model::ir::{Backend, BackendProtocol, BackendTarget, Endpoint, HttpAction, ObjectRef, WeightedBackend};
+use k8s_openapi::api::core::v1::ServicePort;
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, HttpAction, ObjectRef, WeightedBackend};
 use portico_model::{RouteKind, GATEWAY_GROUP};
 
 use crate::conditions::reason;
@@ -104,7 +104,7 @@ fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, i
         .filter(|s| s.type_.as_deref() == Some("ExternalName"))
         .and_then(|s| s.external_name.clone());
     Ok(Backend {
-        endpoints: endpoints(service, service_port, index),
+        endpoints: crate::endpoints::for_service_port(service, service_port, index),
         service: service_ref,
         port: u16::try_from(port).unwrap_or(0),
         protocol,
@@ -120,34 +120,6 @@ fn backend_protocol(kind: RouteKind, port: &ServicePort) -> BackendProtocol {
         RouteKind::Tls | RouteKind::Tcp => BackendProtocol::Tcp,
         RouteKind::Udp => BackendProtocol::Udp,
     }
-}
-
-/// Ready endpoints for one Service port, from every EndpointSlice of the Service, sorted.
-fn endpoints(service: &Service, port: &ServicePort, index: &Index<'_>) -> Vec<Endpoint> {
-    let namespace = service.metadata.namespace.as_deref().unwrap_or("default");
-    let name = service.metadata.name.as_deref().unwrap_or("");
-    let mut out = Vec::new();
-    for slice in index.endpoint_slices(namespace, name) {
-        let slice_port = slice.ports.iter().flatten().find(|p| p.name == port.name).and_then(|p| p.port);
-        let Some(slice_port) = slice_port.and_then(|p| u16::try_from(p).ok()) else { continue };
-        for endpoint in &slice.endpoints {
-            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
-            if !ready {
-                continue;
-            }
-            for address in &endpoint.addresses {
-                out.push(Endpoint {
-                    address: address.clone(),
-                    port: slice_port,
-                    zone: endpoint.zone.clone(),
-                    node: endpoint.node_name.clone(),
-                });
-            }
-        }
-    }
-    out.sort();
-    out.dedup();
-    out
 }
 
 /// What a rule does with its backends: forward by weight, or a 500 that says why not.

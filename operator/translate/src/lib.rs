@@ -9,6 +9,7 @@ pub mod status;
 mod attach;
 mod backends;
 mod build;
+mod endpoints;
 mod gateway;
 mod hostnames;
 mod index;
