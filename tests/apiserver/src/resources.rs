@@ -111,6 +111,7 @@ pub fn builtin_types() -> Vec<ResourceType> {
         ResourceType::builtin("", "v1", "ConfigMap", "configmaps", true, false, &["cm"]),
         ResourceType::builtin("", "v1", "Event", "events", true, false, &["ev"]),
         ResourceType::builtin("", "v1", "Pod", "pods", true, true, &["po"]),
+        ResourceType::builtin("apps", "v1", "Deployment", "deployments", true, true, &["deploy"]),
         ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true, false, &["ev"]),
         ResourceType::builtin("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, false, &[]),
         ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true, false, &[]),

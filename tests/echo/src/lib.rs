@@ -87,16 +87,22 @@ pub fn router(config: EchoConfig, listener: SocketAddr) -> Router {
 /// All addresses are bound before anything is served, so an error means no
 /// listener was started.
 pub async fn serve_http(addrs: &[SocketAddr], config: EchoConfig) -> io::Result<Vec<SocketAddr>> {
+    Ok(spawn_http(addrs, config).await?.into_iter().map(|(local, _task)| local).collect())
+}
+
+/// Like [`serve_http`], also returning each listener's task: aborting it closes the listener
+/// (a terminated Pod stops accepting connections).
+pub async fn spawn_http(addrs: &[SocketAddr], config: EchoConfig) -> io::Result<Vec<(SocketAddr, tokio::task::JoinHandle<()>)>> {
     let listeners = bind_all(addrs).await?;
     let mut bound = Vec::with_capacity(listeners.len());
     for (listener, local) in listeners {
-        bound.push(local);
         let app = router(config.clone(), local);
-        tokio::spawn(async move {
+        let task = tokio::spawn(async move {
             if let Err(err) = axum::serve(listener, app).await {
                 eprintln!("portico-echo: http listener {local} stopped: {err}");
             }
         });
+        bound.push((local, task));
     }
     Ok(bound)
 }

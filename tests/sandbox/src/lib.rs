@@ -3,6 +3,8 @@
 //! server with the CRDs installed, echo backends registered as Services + EndpointSlices, the
 //! examples applied, and a tiny HTTP client to send traffic through the load balancer.
 
+pub mod cluster;
+
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
@@ -25,21 +27,13 @@ pub enum SandboxError {
     Io(#[from] std::io::Error),
 }
 
-/// One echo backend process (in-process server) behind a Service.
-#[derive(Debug, Clone)]
-pub struct EchoPod {
-    pub namespace: String,
-    pub service: String,
-    pub pod: String,
-    pub address: SocketAddr,
-}
-
 /// A running sandbox world (without the operator).
 pub struct World {
     pub server: ApiServer,
     pub client: Client,
     pub kubeconfig: PathBuf,
-    pub pods: Vec<EchoPod>,
+    /// The emulated controllers and kubelet that run the examples' Deployments.
+    pub cluster: cluster::Cluster,
 }
 
 /// Is HAProxy installed? Returns its version line.
@@ -48,7 +42,8 @@ pub fn haproxy_version() -> Option<String> {
     String::from_utf8_lossy(&out.stdout).lines().next().map(str::to_string)
 }
 
-/// Start the API server, install the CRDs, start the echo backends and apply `examples`.
+/// Start the API server, install the CRDs, start the cluster emulation (Deployments, Pods,
+/// EndpointSlices) and apply `examples`.
 pub async fn prepare(api_port: u16, state_dir: &Path, examples: &Path) -> Result<World, SandboxError> {
     std::fs::create_dir_all(state_dir)?;
     let server = ApiServer::start(Options { port: api_port, ..Options::default() }).await?;
@@ -56,9 +51,9 @@ pub async fn prepare(api_port: u16, state_dir: &Path, examples: &Path) -> Result
     server.write_kubeconfig(&kubeconfig)?;
     let client = Client::try_from(Config::new(server.url().parse().map_err(|e| SandboxError::Setup(format!("{e}")))?))?;
     install_crds(&client).await?;
+    let cluster = cluster::Cluster::start(client.clone(), cluster::ClusterOptions::default());
     apply_directory(&client, examples).await?;
-    let pods = start_echo_backends(&client).await?;
-    Ok(World { server, client, kubeconfig, pods })
+    Ok(World { server, client, kubeconfig, cluster })
 }
 
 async fn install_crds(client: &Client) -> Result<(), SandboxError> {
@@ -72,7 +67,7 @@ async fn install_crds(client: &Client) -> Result<(), SandboxError> {
 }
 
 /// Server-side apply every document of every YAML file in `dir` (sorted), except
-/// EndpointSlices: the sandbox registers its real echo backends instead.
+/// EndpointSlices: the emulated EndpointSlice controller writes those from the real Pods.
 pub async fn apply_directory(client: &Client, dir: &Path) -> Result<(), SandboxError> {
     let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     files.sort();
@@ -116,31 +111,6 @@ pub async fn apply(client: &Client, object: &Value) -> Result<(), SandboxError> 
     };
     api.patch(name, &PatchParams::apply("portico-sandbox").force(), &Patch::Apply(object)).await?;
     Ok(())
-}
-
-/// Echo backends for the example Services: two storefront pods and one canary pod.
-async fn start_echo_backends(client: &Client) -> Result<Vec<EchoPod>, SandboxError> {
-    let mut pods = Vec::new();
-    for (service, pod) in [("storefront", "storefront-0"), ("storefront", "storefront-1"), ("storefront-canary", "storefront-canary-0")] {
-        let config = portico_echo::EchoConfig { namespace: "shop".into(), pod: pod.into(), service: service.into() };
-        let bound = portico_echo::serve_http(&["127.0.0.1:0".parse().map_err(|_| SandboxError::Setup("address".into()))?], config).await?;
-        let pod = EchoPod { namespace: "shop".into(), service: service.into(), pod: pod.into(), address: bound[0] };
-        register(client, &pod).await?;
-        pods.push(pod);
-    }
-    Ok(pods)
-}
-
-/// One EndpointSlice per pod (each echo pod listens on its own port).
-pub async fn register(client: &Client, pod: &EchoPod) -> Result<(), SandboxError> {
-    let slice = json!({
-        "apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-        "metadata": {"name": pod.pod, "namespace": pod.namespace, "labels": {"kubernetes.io/service-name": pod.service}},
-        "addressType": "IPv4",
-        "ports": [{"name": "http", "port": pod.address.port(), "protocol": "TCP"}],
-        "endpoints": [{"addresses": [pod.address.ip().to_string()], "conditions": {"ready": true}, "targetRef": {"kind": "Pod", "name": pod.pod}}]
-    });
-    apply(client, &slice).await
 }
 
 /// Wait until a Gateway reports `Programmed=True`; returns its first address.

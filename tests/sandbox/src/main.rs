@@ -49,8 +49,9 @@ async fn main() -> ExitCode {
 async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
     let world = prepare(cli.api_port, &cli.state_dir, &cli.examples).await?;
     println!("[2/5] API server at {}; CRDs installed; examples applied from {}", world.server.url(), cli.examples.display());
-    for pod in &world.pods {
-        println!("      echo backend {}/{} (Service {}) at {}", pod.namespace, pod.pod, pod.service, pod.address);
+    let pods = world.cluster.wait_running(3, Duration::from_secs(30)).await.ok_or_else(|| portico_sandbox::SandboxError::Setup("the examples' Deployments did not start 3 Pods within 30 s".into()))?;
+    for (pod, ip) in &pods {
+        println!("      Pod {pod} (echo) running at {ip}; its EndpointSlice written by the emulated controller");
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let options = portico::run::RunOptions {

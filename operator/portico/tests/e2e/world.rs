@@ -23,6 +23,8 @@ pub struct World {
     kubeconfig: PathBuf,
     operators: Vec<Child>,
     helpers: std::sync::Mutex<Vec<Child>>,
+    /// Deployments, Pods and EndpointSlices as a cluster's controllers and kubelet handle them.
+    _cluster: portico_sandbox::cluster::Cluster,
 }
 
 impl World {
@@ -54,7 +56,9 @@ impl World {
         let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "haproxy"},
             "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}});
         apply(&client, &class).await.unwrap();
-        let mut world = World { _turn: turn, server, client, state_dir, kubeconfig, operators: Vec::new(), helpers: Default::default() };
+        let options = portico_sandbox::cluster::ClusterOptions { pod_network: std::net::Ipv4Addr::new(127, 100 + (port_offset / 1000 % 100) as u8, 0, 0), ..Default::default() };
+        let cluster = portico_sandbox::cluster::Cluster::start(client.clone(), options);
+        let mut world = World { _turn: turn, server, client, state_dir, kubeconfig, operators: Vec::new(), helpers: Default::default(), _cluster: cluster };
         world.spawn_operator(args);
         for (ns, name) in backends {
             world.http_backend(ns, name).await;
@@ -105,22 +109,41 @@ impl World {
         apply(&self.client, &slice).await.unwrap();
     }
 
-    /// An echo backend whose pod name is the Service name, behind Service port 8080.
+    /// An echo Pod named like the Service, behind Service port 8080, as a cluster runs it: the
+    /// Service selects the Pod and has an unnamed port with a named targetPort; the emulated
+    /// EndpointSlice controller writes the slice (port name `""`) once the Pod is ready.
     pub async fn http_backend(&self, ns: &str, name: &str) {
-        let config = portico_echo::EchoConfig { namespace: ns.into(), pod: name.into(), service: name.into() };
-        let bound = portico_echo::serve_http(&["127.0.0.1:0".parse().unwrap()], config).await.unwrap();
-        self.service(ns, name, 8080, "http", bound[0]).await;
+        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns},
+            "spec": {"selector": {"app": name}, "ports": [{"port": 8080, "targetPort": "web"}]}});
+        apply(&self.client, &service).await.unwrap();
+        self.add_endpoint(ns, name, name).await;
     }
 
-    /// Another echo pod behind an existing Service (a second EndpointSlice).
+    /// Another echo Pod selected by an existing Service (from `http_backend`); returns once the
+    /// EndpointSlice controller lists it as ready.
     pub async fn add_endpoint(&self, ns: &str, service: &str, pod: &str) {
-        let config = portico_echo::EchoConfig { namespace: ns.into(), pod: pod.into(), service: service.into() };
-        let bound = portico_echo::serve_http(&["127.0.0.1:0".parse().unwrap()], config).await.unwrap();
-        let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
-            "metadata": {"name": format!("{service}-{pod}"), "namespace": ns, "labels": {"kubernetes.io/service-name": service}},
-            "addressType": "IPv4", "ports": [{"name": "http", "port": bound[0].port()}],
-            "endpoints": [{"addresses": [bound[0].ip().to_string()], "conditions": {"ready": true}}]});
-        apply(&self.client, &slice).await.unwrap();
+        let manifest = json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": pod, "namespace": ns, "labels": {"app": service}},
+            "spec": {"terminationGracePeriodSeconds": 1, "containers": [{"name": "echo", "image": "registry.k8s.io/gateway-api/echo-basic",
+                "ports": [{"name": "web", "containerPort": 3000}]}]}});
+        apply(&self.client, &manifest).await.unwrap();
+        self.wait_endpoint(ns, service, pod).await;
+    }
+
+    /// Wait until a Service's EndpointSlices list `pod` as a ready endpoint.
+    pub async fn wait_endpoint(&self, ns: &str, service: &str, pod: &str) {
+        let slices: kube::Api<k8s_openapi::api::discovery::v1::EndpointSlice> = kube::Api::namespaced(self.client.clone(), ns);
+        let selector = kube::api::ListParams::default().labels(&format!("kubernetes.io/service-name={service}"));
+        for _ in 0..200 {
+            let listed = slices.list(&selector).await.unwrap();
+            let ready = listed.items.iter().flat_map(|s| &s.endpoints).any(|e| {
+                e.target_ref.as_ref().and_then(|t| t.name.as_deref()) == Some(pod) && e.conditions.as_ref().and_then(|c| c.ready) == Some(true)
+            });
+            if ready {
+                return;
+            }
+            tokio::time::sleep(Duration::from_millis(25)).await;
+        }
+        panic!("Pod {ns}/{pod} never became a ready endpoint of Service {service}");
     }
 
     /// A TLS server (Python's ssl module, with the example certificate) behind a Service on port
