@@ -238,3 +238,7 @@ fn list_map_keys(schema: &Value) -> Option<Vec<&str>> {
 fn correlate<'a>(keys: &[&str], item: &Value, old_items: &'a [Value]) -> Option<&'a Value> {
     old_items.iter().find(|old| keys.iter().all(|key| old.get(*key) == item.get(*key)))
 }
+
+#[cfg(test)]
+#[path = "cel_tests.rs"]
+mod tests;

@@ -14,7 +14,7 @@ use std::sync::{Arc, Mutex, OnceLock};
 
 /// The CEL function names, beyond the standard library and the strings extension, that rules
 /// may call here. A rule calling any other function is refused when its CRD is created.
-pub const KUBERNETES_FUNCTIONS: [&str; 3] = ["isIP", "format.dns1123Label", "validate"];
+pub const KUBERNETES_FUNCTIONS: [&str; 4] = ["isIP", "format.dns1123Label", "dns1123Label", "validate"];
 
 /// Functions and macros of the standard library and the strings extension that rules may call.
 const STANDARD_FUNCTIONS: [&str; 52] = [

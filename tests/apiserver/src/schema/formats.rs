@@ -80,7 +80,9 @@ fn is_date(text: &str) -> bool {
 /// label, or dotted labels ending in an alphabetic top-level label of 2 to 63 letters.
 fn is_hostname(text: &str) -> bool {
     const HOSTNAME: &str = r"^([a-zA-Z0-9\p{S}\p{L}]((-?[a-zA-Z0-9\p{S}\p{L}]{0,62})?)|([a-zA-Z0-9\p{S}\p{L}](([a-zA-Z0-9\-\p{S}\p{L}]{0,61}[a-zA-Z0-9\p{S}\p{L}])?)(\.)){1,}([a-zA-Z\p{L}]){2,63})$";
-    matches(HOSTNAME, text) && text.len() <= 255 && text.split('.').all(|label| label.len() <= 63)
+    static REGEX: std::sync::OnceLock<Option<regex::Regex>> = std::sync::OnceLock::new();
+    let regex = REGEX.get_or_init(|| regex::RegexBuilder::new(HOSTNAME).size_limit(1 << 27).build().ok());
+    regex.as_ref().is_some_and(|regex| regex.is_match(text)) && text.len() <= 255 && text.split('.').all(|label| label.len() <= 63)
 }
 
 /// Returns whether `text` is a dotted-quad IPv4 address (leading zeros allowed, as the

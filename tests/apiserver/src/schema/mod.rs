@@ -178,6 +178,21 @@ fn format_number(number: &Number) -> String {
     }
 }
 
+/// Formats a schema bound (a float64 in kube-apiserver) as Go's `%v` does: shortest digits,
+/// exponent notation from 1e+06 up and below 1e-04 (`65535`, `1e+06`, `0.5`).
+fn go_float(value: f64) -> String {
+    let scientific = format!("{value:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else {
+        return scientific;
+    };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if value == 0.0 || (-4..6).contains(&exponent) {
+        return format!("{value}");
+    }
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
+}
+
 /// Renders a value for an error message: JSON, with numbers printed as by [`format_number`].
 fn render(value: &Value) -> String {
     match value {
@@ -301,7 +316,7 @@ impl Validator {
             self.invalid(path, value, &format!("should be at least {min} chars long"));
         }
         if let Some(max) = count(schema, "maxLength").filter(|max| length > *max) {
-            self.report(path, TOO_LONG, format!("Too long: may not be longer than {max}"));
+            self.report(path, TOO_LONG, format!("Too long: may not be more than {max} {}", if max == 1 { "byte" } else { "bytes" }));
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
             && let Some(regex) = compiled_pattern(pattern)
@@ -330,7 +345,7 @@ impl Validator {
         if let Some(factor) = schema.get("multipleOf").and_then(Value::as_f64).filter(|factor| *factor > 0.0) {
             let ratio = actual / factor;
             if (ratio - ratio.round()).abs() > 1e-9 {
-                self.invalid(path, value, &format!("should be a multiple of {}", render(&Value::from(factor))));
+                self.invalid(path, value, &format!("should be a multiple of {}", go_float(factor)));
             }
         }
     }
@@ -342,7 +357,7 @@ impl Validator {
             self.invalid(path, value, &format!("should have at least {min} items"));
         }
         if let Some(max) = count(schema, "maxItems").filter(|max| length > *max) {
-            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} items"));
+            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} {}", if max == 1 { "item" } else { "items" }));
         }
         if let Some(item_schema) = sub_schema(schema, "items") {
             for (index, item) in items.iter().enumerate() {
@@ -396,7 +411,7 @@ impl Validator {
             self.invalid(path, value, &format!("should have at least {min} properties"));
         }
         if let Some(max) = count(schema, "maxProperties").filter(|max| length > *max) {
-            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} items"));
+            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} {}", if max == 1 { "item" } else { "items" }));
         }
         self.check_properties(schema, map, path, depth, root);
     }
@@ -564,7 +579,7 @@ fn bound_violation(schema: &Value, actual: f64, bound_key: &str, exclusive_key: 
     };
     let relation = if lower { "greater than" } else { "less than" };
     let or_equal = if exclusive { "" } else { " or equal to" };
-    broken.then(|| format!("should be {relation}{or_equal} {}", render(&Value::from(bound))))
+    broken.then(|| format!("should be {relation}{or_equal} {}", go_float(bound)))
 }
 
 // ---- Defaulting ----
