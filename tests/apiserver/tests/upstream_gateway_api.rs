@@ -268,6 +268,38 @@ async fn experimental_crds_load_and_accept_valid_objects() {
     }
 }
 
+#[test]
+fn every_upstream_rule_compiles_here_and_none_is_skipped() {
+    for (channel, expected_rules) in [("standard", 295), ("experimental", 350)] {
+        let mut total = 0;
+        for crd in upstream_crds(channel) {
+            for (index, version) in crd["spec"]["versions"].as_array().into_iter().flatten().enumerate() {
+                let schema = &version["schema"]["openAPIV3Schema"];
+                total += portico_apiserver::schema::rules(schema).len();
+                let failures = portico_apiserver::schema::check_crd_schema(schema, &format!("spec.versions[{index}]"));
+                assert!(failures.is_empty(), "{channel} {}: {failures:?}", crd["metadata"]["name"]);
+            }
+        }
+        assert_eq!(total, expected_rules, "{channel}: rule count changed; update the README");
+    }
+}
+
+/// Creates/s of a full HTTPRoute (4 filters, 2 backends, timeouts) under the upstream CRDs;
+/// printed, not asserted (`--nocapture` to see it).
+#[tokio::test]
+async fn http_route_create_rate_under_upstream_rules() {
+    let (_server, client, _) = cluster("standard").await;
+    let count = 200;
+    let started = std::time::Instant::now();
+    for index in 0..count {
+        let mut route = http_route();
+        route["metadata"]["name"] = json!(format!("route-{index}"));
+        create(&client, "HTTPRoute", "v1", route).await.expect("created");
+    }
+    let rate = count as f64 / started.elapsed().as_secs_f64();
+    eprintln!("upstream HTTPRoute creates: {rate:.0}/s (sequential, this build's profile)");
+}
+
 #[tokio::test]
 async fn portico_generated_crds_still_load() {
     let (_server, client) = common::start().await;

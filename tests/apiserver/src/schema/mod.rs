@@ -539,6 +539,13 @@ pub fn check_crd_schema(schema: &Value, path: &str) -> Vec<(String, String)> {
     failures
 }
 
+/// The source of every `x-kubernetes-validations` rule in a schema.
+pub fn rules(schema: &Value) -> Vec<String> {
+    let mut rules = Vec::new();
+    cel::collect_rules(schema, "", 0, &mut rules);
+    rules.into_iter().map(|(_, rule, _)| rule).collect()
+}
+
 /// Reports every `uniqueItems: true` below `schema` (forbidden in structural schemas).
 fn unique_items(schema: &Value, path: &str, depth: usize, failures: &mut Vec<(String, String)>) {
     if depth > MAX_DEPTH || !schema.is_object() {
