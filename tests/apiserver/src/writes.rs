@@ -135,7 +135,8 @@ impl Store {
             return Ok(());
         }
         let causes = causes.into_iter().map(|c| (c.field, c.reason.to_string(), c.message)).collect();
-        Err(ApiError::invalid(&rt.kind, &name_of(object), causes))
+        let qualified = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
+        Err(ApiError::invalid(&qualified, &name_of(object), causes))
     }
 
     /// Replace an object (PUT), on the main resource or the status subresource.
