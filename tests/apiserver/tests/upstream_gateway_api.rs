@@ -14,20 +14,8 @@ const GROUP: &str = "gateway.networking.k8s.io";
 
 /// The CRDs of one install bundle (`standard` or `experimental`), as JSON, unchanged.
 fn upstream_crds(channel: &str) -> Vec<Value> {
-    let dir = format!("{}/testdata/gateway-api-v1.6.1/{channel}", env!("CARGO_MANIFEST_DIR"));
-    let mut paths: Vec<_> = std::fs::read_dir(&dir).expect("testdata").map(|entry| entry.expect("entry").path()).collect();
-    paths.sort();
-    let mut crds = Vec::new();
-    for path in paths {
-        let text = std::fs::read_to_string(&path).expect("read");
-        for document in serde_yaml::Deserializer::from_str(&text) {
-            let value: Value = serde::Deserialize::deserialize(document).expect("yaml");
-            if value["kind"] == "CustomResourceDefinition" {
-                crds.push(value);
-            }
-        }
-    }
-    crds
+    let channel = portico_apiserver::upstream::Channel::parse(channel).expect("channel");
+    portico_apiserver::upstream::gateway_api_crds(channel).expect("testdata")
 }
 
 /// Starts a server with one bundle installed; checks every CRD is Established.
@@ -262,9 +250,16 @@ async fn standard_crds_refuse_what_upstream_schema_and_rules_refuse() {
 }
 
 #[tokio::test]
-async fn experimental_crds_load_and_accept_valid_objects() {
-    let (_server, client, count) = cluster("experimental").await;
-    assert_eq!(count, 13);
+async fn experimental_crds_install_at_start_and_accept_valid_objects() {
+    let (server, client) = common::start().await;
+    let installed = server.install_upstream_gateway_api(portico_apiserver::upstream::Channel::Experimental).expect("installed");
+    assert_eq!(installed, 13);
+    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<CustomResourceDefinition>(&()));
+    let listed = crds.list(&Default::default()).await.expect("list");
+    let established = |crd: &DynamicObject| {
+        crd.data["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True")
+    };
+    assert_eq!(listed.items.iter().filter(|crd| established(crd)).count(), 13);
     let mut cors = http_route();
     cors["spec"]["rules"][0]["filters"] = json!([{"type": "CORS", "cors": {"allowOrigins": ["https://a.example.com"], "allowMethods": ["GET"]}}]);
     for (kind, object) in [("Gateway", gateway()), ("HTTPRoute", cors)] {
@@ -272,6 +267,13 @@ async fn experimental_crds_load_and_accept_valid_objects() {
             panic!("{kind} refused ({code}): {message}");
         }
     }
+    let mut repeated = http_route();
+    repeated["metadata"]["name"] = json!("repeated");
+    let cors_filter = json!({"type": "CORS", "cors": {"allowOrigins": ["*"]}});
+    repeated["spec"]["rules"][0]["filters"] = json!([cors_filter.clone(), cors_filter]);
+    let (code, message) = create(&client, "HTTPRoute", "v1", repeated).await.expect_err("CORS twice");
+    assert_eq!(code, 422);
+    assert!(message.contains("spec.rules[0].filters: Invalid value: CORS filter cannot be repeated"), "{message}");
 }
 
 #[test]
