@@ -224,7 +224,7 @@ fn refused_cases() -> Vec<Refused> {
         Refused { name: "tls on an HTTP listener", kind: "Gateway", object: http_tls,
             expected: "spec.listeners: Invalid value: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']" },
         Refused { name: "IPAddress that is no IP", kind: "Gateway", object: bad_address,
-            expected: "\"spec.addresses[0]\" must validate one and only one schema (oneOf). Found none valid" },
+            expected: "spec.addresses[0].value: Invalid value: \"999.1.1.1\": spec.addresses[0].value in body must be of type ipv4: \"999.1.1.1\", <nil>: Invalid value: null: some validation rules were not checked" },
         Refused { name: "TLSRoute hostname that is an IP", kind: "TLSRoute",
             object: json!({"metadata": {"name": "bad"}, "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["10.0.0.1"], "rules": [{"backendRefs": [{"name": "b", "port": 1}]}]}}),
             expected: "spec.hostnames: Invalid value: Hostnames cannot contain an IP" },

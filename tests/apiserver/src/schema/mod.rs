@@ -16,8 +16,8 @@
 //! - `format` is checked for the formats of kube-apiserver's registry listed in
 //!   `formats.rs`; `isbn*`, `creditcard`, `ssn`, `rgbcolor` and `password` are accepted as
 //!   they are. As on kube-apiserver, `int32`/`int64` do not bound integers.
-//! - When `anyOf`/`oneOf` fail, the failures of the alternative with the fewest failures are
-//!   added (kube-apiserver adds those of the alternative with the most passing checks).
+//! - When `anyOf`/`oneOf` fail, the failures of the alternative that visited the most schema
+//!   nodes are added (kube-apiserver adds those of the alternative with the most checks run).
 //! - Embedded resources (`x-kubernetes-embedded-resource`) only get `apiVersion`/`kind`
 //!   (strings) and `metadata` (object) allowed; their metadata is not checked further.
 //! - Nesting deeper than [`MAX_DEPTH`] levels is reported as invalid and not walked further.
@@ -245,6 +245,9 @@ fn compiled_pattern(pattern: &str) -> Option<Regex> {
 #[derive(Default)]
 struct Validator {
     causes: Vec<Cause>,
+    /// Schema nodes visited: picks the closest failing alternative of `anyOf`/`oneOf`, as
+    /// kube-openapi's match count does.
+    visited: usize,
 }
 
 impl Validator {
@@ -266,6 +269,7 @@ impl Validator {
 
     /// Validates one value against one schema node; `root` marks the resource itself.
     fn node(&mut self, schema: &Value, value: &Value, path: &str, depth: usize, root: bool) {
+        self.visited += 1;
         if depth > MAX_DEPTH {
             self.invalid(path, &Value::Null, &format!("exceeds the maximum nesting depth of {MAX_DEPTH}"));
             return;
@@ -451,22 +455,22 @@ impl Validator {
             self.node(member, value, path, depth + 1, false);
         }
         if self.causes.len() > before {
-            let none = all.iter().all(|member| !probe(member, value, path, depth).is_empty());
+            let none = all.iter().all(|member| !probe(member, value, path, depth).causes.is_empty());
             let suffix = if none { ". None validated" } else { "" };
             self.composite(format!("{path:?} must validate all the schemas (allOf){suffix}"));
         }
         let any = members("anyOf");
         if !any.is_empty() {
-            let results: Vec<Vec<Cause>> = any.iter().map(|member| probe(member, value, path, depth)).collect();
-            if results.iter().all(|causes| !causes.is_empty()) {
+            let results: Vec<Validator> = any.iter().map(|member| probe(member, value, path, depth)).collect();
+            if results.iter().all(|result| !result.causes.is_empty()) {
                 self.composite(format!("{path:?} must validate at least one schema (anyOf)"));
                 self.causes.extend(closest(results));
             }
         }
         let one = members("oneOf");
         if !one.is_empty() {
-            let results: Vec<Vec<Cause>> = one.iter().map(|member| probe(member, value, path, depth)).collect();
-            match results.iter().filter(|causes| causes.is_empty()).count() {
+            let results: Vec<Validator> = one.iter().map(|member| probe(member, value, path, depth)).collect();
+            match results.iter().filter(|result| result.causes.is_empty()).count() {
                 1 => {}
                 0 => {
                     self.composite(format!("{path:?} must validate one and only one schema (oneOf). Found none valid"));
@@ -476,7 +480,7 @@ impl Validator {
             }
         }
         if let Some(not) = sub_schema(schema, "not")
-            && probe(not, value, path, depth).is_empty()
+            && probe(not, value, path, depth).causes.is_empty()
         {
             self.composite(format!("{path:?} must not validate the schema (not)"));
         }
@@ -491,16 +495,18 @@ impl Validator {
 /// The field of causes that kube-apiserver reports without a path.
 pub const NO_FIELD: &str = "<nil>";
 
-/// Returns the failures of `value` against the value-validation schema `member`.
-fn probe(member: &Value, value: &Value, path: &str, depth: usize) -> Vec<Cause> {
+/// Validates `value` against the value-validation schema `member` on its own.
+fn probe(member: &Value, value: &Value, path: &str, depth: usize) -> Validator {
     let mut probe = Validator::default();
     probe.node(member, value, path, depth + 1, false);
-    probe.causes
+    probe
 }
 
-/// The failures of the alternative that came closest (fewest failures).
-fn closest(results: Vec<Vec<Cause>>) -> Vec<Cause> {
-    results.into_iter().min_by_key(Vec::len).unwrap_or_default()
+/// The failures of the failing alternative that came closest: the one that visited the most
+/// schema nodes (the first of equals).
+fn closest(results: Vec<Validator>) -> Vec<Cause> {
+    let failing = results.into_iter().filter(|result| !result.causes.is_empty());
+    failing.rev().max_by_key(|result| result.visited).map(|result| result.causes).unwrap_or_default()
 }
 
 /// Reasons of OpenAPI failures that keep kube-apiserver from running the CEL rules.

@@ -200,6 +200,9 @@ fn gateway_addresses_validate_one_of_with_not() {
     let causes = validate(&spec_x(gateway_address()), &json!({"spec": {"x": {"type": "IPAddress", "value": "example.com"}}}));
     assert_eq!(causes[0].message, "Invalid value: \"\": \"spec.x\" must validate one and only one schema (oneOf). Found none valid");
     assert_eq!(causes[0].field, NO_FIELD);
+    // The closest alternative is the IPAddress one: its format failures follow, and block CEL.
+    assert!(causes.iter().any(|c| c.field == "spec.x.value" && c.message.ends_with("must be of type ipv4: \"example.com\"")), "{causes:?}");
+    assert!(blocks_rules(&causes).is_some());
 }
 
 #[test]
