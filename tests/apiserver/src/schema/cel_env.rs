@@ -190,7 +190,8 @@ pub fn escape_property(name: &str) -> Option<String> {
 }
 
 /// Converts a JSON value into a CEL value, guided by its schema: declared properties are
-/// escaped, `additionalProperties` maps keep their keys, integers become `int`.
+/// escaped, `additionalProperties` maps keep their keys, integers become `int` and numbers of
+/// `type: number` become `double` (as kube-apiserver types them).
 pub fn to_cel(schema: &Value, value: &Value, depth: usize) -> cel::Value {
     if depth > super::MAX_DEPTH {
         return cel::Value::Null;
@@ -198,6 +199,7 @@ pub fn to_cel(schema: &Value, value: &Value, depth: usize) -> cel::Value {
     match value {
         Value::Null => cel::Value::Null,
         Value::Bool(flag) => cel::Value::Bool(*flag),
+        Value::Number(number) if schema_type(schema) == Some("number") => cel::Value::Float(number.as_f64().unwrap_or(0.0)),
         Value::Number(number) => match (number.as_i64(), number.as_u64(), number.as_f64()) {
             (Some(int), _, _) => cel::Value::Int(int),
             (None, Some(unsigned), _) => cel::Value::UInt(unsigned),

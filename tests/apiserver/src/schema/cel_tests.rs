@@ -80,6 +80,13 @@ fn transition_rules_need_a_correlated_old_value() {
 }
 
 #[test]
+fn numbers_are_doubles_and_integers_ints() {
+    let property = json!({"type": "object", "properties": {"n": {"type": "number"}, "i": {"type": "integer"}},
+        "x-kubernetes-validations": [{"rule": "type(self.n) == double && type(self.i) == int && self.n > 1.5"}]});
+    assert!(run(property, json!({"n": 2, "i": 3})).is_empty());
+}
+
+#[test]
 fn runtime_errors_are_reported_and_absent_values_are_not_checked() {
     let causes = run(rule("object", "self.missing == 'x'", "m"), json!({}));
     assert_eq!(causes.len(), 1);
