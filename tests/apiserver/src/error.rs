@@ -56,11 +56,17 @@ impl ApiError {
 
     /// 422 with field-level causes (`FieldValueRequired`, `FieldValueInvalid`, ...).
     pub fn invalid(kind: &str, name: &str, causes: Vec<(String, String, String)>) -> Self {
-        let summary = causes.iter().map(|(field, _, message)| format!("{field}: {message}")).collect::<Vec<_>>().join(", ");
+        let mut lines: Vec<String> = causes.iter().map(|(field, _, message)| format!("{field}: {message}")).collect();
+        lines.dedup();
+        // As apimachinery's aggregate error: one cause as it is, several in brackets.
+        let summary = if lines.len() == 1 { lines.remove(0) } else { format!("[{}]", lines.join(", ")) };
         let causes: Vec<Value> =
             causes.into_iter().map(|(field, reason, message)| json!({"reason": reason, "message": message, "field": field})).collect();
         let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {summary}"));
-        e.details = Some(json!({"name": name, "kind": kind, "causes": causes}));
+        e.details = Some(match kind.split_once('.') {
+            Some((kind, group)) => json!({"name": name, "group": group, "kind": kind, "causes": causes}),
+            None => json!({"name": name, "kind": kind, "causes": causes}),
+        });
         e
     }
 

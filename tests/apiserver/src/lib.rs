@@ -14,6 +14,7 @@ pub mod patch;
 pub mod schema;
 pub mod selectors;
 pub mod server;
+pub mod upstream;
 
 mod discovery;
 mod http;

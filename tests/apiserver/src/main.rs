@@ -18,12 +18,21 @@ struct Cli {
     /// Watch events kept for resuming watches.
     #[arg(long, default_value_t = 100_000)]
     history: usize,
+    /// Install the upstream Gateway API CRDs (`standard` or `experimental` bundle) at start.
+    #[arg(long, value_name = "CHANNEL")]
+    upstream_gateway_api: Option<String>,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
     let server = ApiServer::start(Options { port: cli.port, history: cli.history }).await?;
+    if let Some(name) = &cli.upstream_gateway_api {
+        let channel = portico_apiserver::upstream::Channel::parse(name)
+            .ok_or_else(|| std::io::Error::other(format!("unknown channel {name:?}: standard or experimental")))?;
+        let count = server.install_upstream_gateway_api(channel)?;
+        eprintln!("installed {count} Gateway API {} CRDs ({name})", portico_apiserver::upstream::GATEWAY_API_VERSION);
+    }
     if let Some(path) = &cli.kubeconfig_out {
         server.write_kubeconfig(path)?;
         eprintln!("kubeconfig written to {}", path.display());

@@ -113,6 +113,21 @@ impl ApiServer {
         self.shared.store.lock().unwrap_or_else(|e| e.into_inner()).object_count()
     }
 
+    /// Creates the upstream Gateway API CRDs of `channel` (see [`crate::upstream`]) as a
+    /// client's POST would; returns how many were installed.
+    pub fn install_upstream_gateway_api(&self, channel: crate::upstream::Channel) -> std::io::Result<usize> {
+        let crds = crate::upstream::gateway_api_crds(channel)?;
+        let mut store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
+        let key = ("apiextensions.k8s.io".to_string(), "customresourcedefinitions".to_string());
+        let Some(rt) = store.types.get(&key).cloned() else {
+            return Err(std::io::Error::other("the CustomResourceDefinition kind is not served"));
+        };
+        for crd in &crds {
+            store.create(&rt, "", crd.clone(), &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
+        }
+        Ok(crds.len())
+    }
+
     pub fn stop(mut self) {
         if let Some(stop) = self.stop.take() {
             let _ = stop.send(());

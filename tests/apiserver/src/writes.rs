@@ -68,7 +68,7 @@ impl Store {
                 map.remove("status");
             }
         }
-        self.validate(rt, &mut object)?;
+        self.validate(rt, &mut object, None)?;
         let now = now_rfc3339();
         let meta = &mut object["metadata"];
         meta["uid"] = json!(uuid::Uuid::new_v4().to_string());
@@ -119,18 +119,24 @@ impl Store {
         Ok(())
     }
 
-    /// Defaults, pruning and schema validation for custom resources.
-    fn validate(&self, rt: &ResourceType, object: &mut Value) -> Result<(), ApiError> {
+    /// Defaults, pruning, schema validation and CEL rules for custom resources; `old` is the
+    /// stored object on updates (for transition rules).
+    fn validate(&self, rt: &ResourceType, object: &mut Value, old: Option<&Value>) -> Result<(), ApiError> {
         let version = object.get("apiVersion").and_then(Value::as_str).and_then(|v| v.rsplit('/').next()).unwrap_or("").to_string();
         let Some(schema) = rt.schemas.get(&version).or_else(|| rt.schemas.get(rt.storage_version())) else { return Ok(()) };
         crate::schema::prune(schema, object);
         crate::schema::apply_defaults(schema, object);
-        let causes = crate::schema::validate(schema, object);
+        let mut causes = crate::schema::validate(schema, object);
+        match crate::schema::blocks_rules(&causes) {
+            Some(blocked) => causes.push(blocked),
+            None => causes.extend(crate::schema::validate_rules(schema, object, old)),
+        }
         if causes.is_empty() {
             return Ok(());
         }
         let causes = causes.into_iter().map(|c| (c.field, c.reason.to_string(), c.message)).collect();
-        Err(ApiError::invalid(&rt.kind, &name_of(object), causes))
+        let qualified = if rt.group.is_empty() { rt.kind.clone() } else { format!("{}.{}", rt.kind, rt.group) };
+        Err(ApiError::invalid(&qualified, &name_of(object), causes))
     }
 
     /// Replace an object (PUT), on the main resource or the status subresource.
@@ -229,7 +235,7 @@ impl Store {
         }
         after["apiVersion"] = before["apiVersion"].clone();
         after["kind"] = before["kind"].clone();
-        self.validate(rt, &mut after)?;
+        self.validate(rt, &mut after, Some(&before))?;
         if record {
             patch::record_update(Some(&before), &mut after, opts.manager(), &now_rfc3339());
         }
@@ -375,6 +381,20 @@ impl Store {
         let rt = ResourceType::from_crd(crd).map_err(|m| {
             ApiError::invalid("CustomResourceDefinition", &name_of(crd), vec![("spec".into(), "FieldValueInvalid".into(), m)])
         })?;
+        let versions = crd.pointer("/spec/versions").and_then(Value::as_array).cloned().unwrap_or_default();
+        let failures: Vec<(String, String, String)> = versions
+            .iter()
+            .enumerate()
+            .filter_map(|(index, version)| version.pointer("/schema/openAPIV3Schema").map(|schema| (index, schema)))
+            .flat_map(|(index, schema)| crate::schema::check_crd_schema(schema, &format!("spec.versions[{index}].schema.openAPIV3Schema")))
+            .map(|(field, message)| {
+                let reason = if message.starts_with("Forbidden") { "FieldValueForbidden" } else { "FieldValueInvalid" };
+                (field, reason.to_string(), message)
+            })
+            .collect();
+        if !failures.is_empty() {
+            return Err(ApiError::invalid("CustomResourceDefinition", &name_of(crd), failures));
+        }
         let names = crd.pointer("/spec/names").cloned().unwrap_or(Value::Null);
         crd["status"] = json!({
             "acceptedNames": names,

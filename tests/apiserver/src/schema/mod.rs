@@ -1,20 +1,32 @@
 //! Structural-schema handling for custom resources, modelled on kube-apiserver.
 //!
-//! Three entry points work on a CRD version's `schema.openAPIV3Schema` and a custom
-//! resource as JSON: [`apply_defaults`] fills absent fields from `default`, [`prune`] drops
-//! fields the schema does not declare, and [`validate`] reports every violation as a
-//! [`Cause`] shaped like an entry of a Kubernetes Status `details.causes` list. The API
-//! server runs them in the order prune, default, validate.
+//! Entry points work on a CRD version's `schema.openAPIV3Schema` and a custom resource as
+//! JSON: [`apply_defaults`] fills absent fields from `default`, [`prune`] drops fields the
+//! schema does not declare, [`validate`] reports every OpenAPI violation as a [`Cause`] shaped
+//! like an entry of a Kubernetes Status `details.causes` list, and [`validate_rules`] runs the
+//! `x-kubernetes-validations` CEL rules (see `cel.rs`). The API server runs them in the order
+//! prune, default, validate, then the rules unless [`blocks_rules`] says a failure prevents
+//! them (as kube-apiserver does). [`check_crd_schema`] refuses, at CRD creation, what
+//! kube-apiserver refuses there too: rules that do not compile (here: also rules calling a
+//! function this environment lacks) and `uniqueItems: true`.
 //!
 //! Limitations, on purpose:
-//! - `x-kubernetes-validations` (CEL rules) are ignored entirely.
 //! - `pattern` uses the `regex` crate: look-around and back-references are not supported,
 //!   and a pattern that fails to compile is skipped. `\d` and `\w` are Unicode-aware.
-//! - `format` is checked only for `int32`, `int64`, `date-time` (RFC 3339) and, loosely,
-//!   `hostname`; other formats are accepted as they are.
+//! - `format` is checked for the formats of kube-apiserver's registry listed in
+//!   `formats.rs`; `isbn*`, `creditcard`, `ssn`, `rgbcolor` and `password` are accepted as
+//!   they are. As on kube-apiserver, `int32`/`int64` do not bound integers.
+//! - When `anyOf`/`oneOf` fail, the failures of the alternative that visited the most schema
+//!   nodes are added (kube-apiserver adds those of the alternative with the most checks run).
 //! - Embedded resources (`x-kubernetes-embedded-resource`) only get `apiVersion`/`kind`
 //!   (strings) and `metadata` (object) allowed; their metadata is not checked further.
 //! - Nesting deeper than [`MAX_DEPTH`] levels is reported as invalid and not walked further.
+
+mod cel;
+mod cel_env;
+mod formats;
+
+pub use cel::validate_rules;
 
 use regex::{Regex, RegexBuilder};
 use serde_json::{Map, Number, Value};
@@ -166,6 +178,21 @@ fn format_number(number: &Number) -> String {
     }
 }
 
+/// Formats a schema bound (a float64 in kube-apiserver) as Go's `%v` does: shortest digits,
+/// exponent notation from 1e+06 up and below 1e-04 (`65535`, `1e+06`, `0.5`).
+fn go_float(value: f64) -> String {
+    let scientific = format!("{value:e}");
+    let Some((mantissa, exponent)) = scientific.split_once('e') else {
+        return scientific;
+    };
+    let exponent: i32 = exponent.parse().unwrap_or(0);
+    if value == 0.0 || (-4..6).contains(&exponent) {
+        return format!("{value}");
+    }
+    let sign = if exponent < 0 { '-' } else { '+' };
+    format!("{mantissa}e{sign}{:02}", exponent.abs())
+}
+
 /// Renders a value for an error message: JSON, with numbers printed as by [`format_number`].
 fn render(value: &Value) -> String {
     match value {
@@ -212,81 +239,15 @@ fn compiled_pattern(pattern: &str) -> Option<Regex> {
     compiled
 }
 
-// ---- Formats ----
-
-/// Returns whether a string satisfies a supported string `format` (others always pass).
-fn string_format_ok(format: &str, text: &str) -> bool {
-    match format {
-        "date-time" => is_date_time(text),
-        "hostname" => is_hostname(text),
-        _ => true,
-    }
-}
-
-/// Returns whether a number satisfies a supported numeric `format` (others always pass).
-fn number_format_ok(format: &str, number: &Number) -> bool {
-    let integral = number.as_f64().filter(|float| float.fract() == 0.0);
-    match format {
-        "int32" => integral.is_some_and(|float| (-2_147_483_648.0..=2_147_483_647.0).contains(&float)),
-        "int64" => {
-            number.is_i64()
-                || (!number.is_u64() && integral.is_some_and(|f| (-9.223_372_036_854_775e18..9.223_372_036_854_775e18).contains(&f)))
-        }
-        _ => true,
-    }
-}
-
-/// Returns the number of days in `month` of `year` (Gregorian calendar).
-fn days_in_month(year: u32, month: u32) -> u32 {
-    match month {
-        2 if year.is_multiple_of(4) && (!year.is_multiple_of(100) || year.is_multiple_of(400)) => 29,
-        2 => 28,
-        4 | 6 | 9 | 11 => 30,
-        _ => 31,
-    }
-}
-
-/// Returns whether `text` is an RFC 3339 date-time such as `2024-05-01T12:00:00.5Z`
-/// (a `+HHMM` offset without colon is also accepted, as Go's parser does).
-fn is_date_time(text: &str) -> bool {
-    const LAYOUT: &str =
-        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|[+-]([0-9]{2}):?([0-9]{2}))$";
-    let Some(parts) = compiled_pattern(LAYOUT).and_then(|layout| layout.captures(text)) else {
-        return false;
-    };
-    let field = |index: usize, default: u32| parts.get(index).map_or(Some(default), |m| m.as_str().parse::<u32>().ok());
-    let numbers: Option<Vec<u32>> = [1, 2, 3, 4, 5, 6, 9, 10].iter().map(|index| field(*index, 0)).collect();
-    let Some([year, month, day, hour, minute, second, zone_hour, zone_minute]) = numbers.as_deref() else {
-        return false;
-    };
-    (1..=12).contains(month)
-        && (1..=days_in_month(*year, *month)).contains(day)
-        && *hour <= 23
-        && *minute <= 59
-        && *second <= 60
-        && *zone_hour <= 23
-        && *zone_minute <= 59
-}
-
-/// Returns whether `text` loosely looks like an RFC 1123 host name.
-fn is_hostname(text: &str) -> bool {
-    let trimmed = text.strip_suffix('.').unwrap_or(text);
-    let label_ok = |label: &str| {
-        !label.is_empty()
-            && label.len() <= 63
-            && !label.starts_with('-')
-            && !label.ends_with('-')
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
-    };
-    !trimmed.is_empty() && trimmed.len() <= 253 && trimmed.split('.').all(label_ok)
-}
-
 // ---- Validation ----
 
 /// Walks an object alongside its schema and collects causes.
 #[derive(Default)]
 struct Validator {
     causes: Vec<Cause>,
+    /// Schema nodes visited: picks the closest failing alternative of `anyOf`/`oneOf`, as
+    /// kube-openapi's match count does.
+    visited: usize,
 }
 
 impl Validator {
@@ -308,6 +269,7 @@ impl Validator {
 
     /// Validates one value against one schema node; `root` marks the resource itself.
     fn node(&mut self, schema: &Value, value: &Value, path: &str, depth: usize, root: bool) {
+        self.visited += 1;
         if depth > MAX_DEPTH {
             self.invalid(path, &Value::Null, &format!("exceeds the maximum nesting depth of {MAX_DEPTH}"));
             return;
@@ -358,7 +320,7 @@ impl Validator {
             self.invalid(path, value, &format!("should be at least {min} chars long"));
         }
         if let Some(max) = count(schema, "maxLength").filter(|max| length > *max) {
-            self.report(path, TOO_LONG, format!("Too long: may not be longer than {max}"));
+            self.report(path, TOO_LONG, format!("Too long: may not be more than {max} {}", if max == 1 { "byte" } else { "bytes" }));
         }
         if let Some(pattern) = schema.get("pattern").and_then(Value::as_str)
             && let Some(regex) = compiled_pattern(pattern)
@@ -367,14 +329,14 @@ impl Validator {
             self.invalid(path, value, &format!("should match '{pattern}'"));
         }
         if let Some(format) = schema.get("format").and_then(Value::as_str)
-            && !string_format_ok(format, text)
+            && !formats::string_format_ok(format, text)
         {
-            self.invalid(path, value, &format!("must be of type {format}: {}", render(value)));
+            let message = format!("Invalid value: {0}: {path} in body must be of type {format}: {0}", render(value));
+            self.report(path, TYPE_INVALID, message);
         }
     }
 
-    /// Checks `minimum`/`maximum` (with boolean or numeric exclusive bounds), `multipleOf`
-    /// and the integer formats.
+    /// Checks `minimum`/`maximum` (with boolean or numeric exclusive bounds) and `multipleOf`.
     fn check_number(&mut self, schema: &Value, value: &Value, number: &Number, path: &str) {
         let Some(actual) = number.as_f64() else {
             return;
@@ -387,13 +349,8 @@ impl Validator {
         if let Some(factor) = schema.get("multipleOf").and_then(Value::as_f64).filter(|factor| *factor > 0.0) {
             let ratio = actual / factor;
             if (ratio - ratio.round()).abs() > 1e-9 {
-                self.invalid(path, value, &format!("should be a multiple of {}", render(&Value::from(factor))));
+                self.invalid(path, value, &format!("should be a multiple of {}", go_float(factor)));
             }
-        }
-        if let Some(format) = schema.get("format").and_then(Value::as_str)
-            && !number_format_ok(format, number)
-        {
-            self.invalid(path, value, &format!("must be of type {format}: \"{}\"", render(value)));
         }
     }
 
@@ -404,7 +361,7 @@ impl Validator {
             self.invalid(path, value, &format!("should have at least {min} items"));
         }
         if let Some(max) = count(schema, "maxItems").filter(|max| length > *max) {
-            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} items"));
+            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} {}", if max == 1 { "item" } else { "items" }));
         }
         if let Some(item_schema) = sub_schema(schema, "items") {
             for (index, item) in items.iter().enumerate() {
@@ -458,7 +415,7 @@ impl Validator {
             self.invalid(path, value, &format!("should have at least {min} properties"));
         }
         if let Some(max) = count(schema, "maxProperties").filter(|max| length > *max) {
-            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} items"));
+            self.report(path, TOO_MANY, format!("Too many: {length}: must have at most {max} {}", if max == 1 { "item" } else { "items" }));
         }
         self.check_properties(schema, map, path, depth, root);
     }
@@ -486,34 +443,137 @@ impl Validator {
         }
     }
 
-    /// Checks `allOf` (all must pass), `anyOf` (at least one) and `oneOf` (exactly one).
+    /// Checks `allOf` (all must pass), `anyOf` (at least one), `oneOf` (exactly one) and
+    /// `not` (must fail). As on kube-apiserver, the combination's own failure is reported
+    /// without a field (`<nil>`), naming the path in its message, followed by the failures of
+    /// the closest alternative.
     fn check_combinators(&mut self, schema: &Value, value: &Value, path: &str, depth: usize) {
-        let members = |key: &str| schema.get(key).and_then(Value::as_array).map(Vec::as_slice);
-        for member in members("allOf").unwrap_or_default() {
+        let members = |key: &str| schema.get(key).and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+        let all = members("allOf");
+        let before = self.causes.len();
+        for member in all {
             self.node(member, value, path, depth + 1, false);
         }
-        if let Some(any) = members("anyOf")
-            && !any.is_empty()
-            && !any.iter().any(|member| passes(member, value, path, depth))
-        {
-            self.invalid(path, value, "must validate at least one schema (anyOf)");
+        if self.causes.len() > before {
+            let none = all.iter().all(|member| !probe(member, value, path, depth).causes.is_empty());
+            let suffix = if none { ". None validated" } else { "" };
+            self.composite(format!("{path:?} must validate all the schemas (allOf){suffix}"));
         }
-        if let Some(one) = members("oneOf").filter(|one| !one.is_empty()) {
-            let matched = one.iter().filter(|member| passes(member, value, path, depth)).count();
-            if matched == 0 {
-                self.invalid(path, value, "must validate one and only one schema (oneOf)");
-            } else if matched > 1 {
-                self.invalid(path, value, &format!("must validate one and only one schema (oneOf). Found {matched} valid alternatives"));
+        let any = members("anyOf");
+        if !any.is_empty() {
+            let results: Vec<Validator> = any.iter().map(|member| probe(member, value, path, depth)).collect();
+            if results.iter().all(|result| !result.causes.is_empty()) {
+                self.composite(format!("{path:?} must validate at least one schema (anyOf)"));
+                self.causes.extend(closest(results));
             }
         }
+        let one = members("oneOf");
+        if !one.is_empty() {
+            let results: Vec<Validator> = one.iter().map(|member| probe(member, value, path, depth)).collect();
+            match results.iter().filter(|result| result.causes.is_empty()).count() {
+                1 => {}
+                0 => {
+                    self.composite(format!("{path:?} must validate one and only one schema (oneOf). Found none valid"));
+                    self.causes.extend(closest(results));
+                }
+                matched => self.composite(format!("{path:?} must validate one and only one schema (oneOf). Found {matched} valid alternatives")),
+            }
+        }
+        if let Some(not) = sub_schema(schema, "not")
+            && probe(not, value, path, depth).causes.is_empty()
+        {
+            self.composite(format!("{path:?} must not validate the schema (not)"));
+        }
+    }
+
+    /// Records the failure of a combination: no field, an empty value, the message.
+    fn composite(&mut self, message: String) {
+        self.report(NO_FIELD, INVALID, format!("Invalid value: \"\": {message}"));
     }
 }
 
-/// Returns whether `value` validates against the value-validation schema `member`.
-fn passes(member: &Value, value: &Value, path: &str, depth: usize) -> bool {
+/// The field of causes that kube-apiserver reports without a path.
+pub const NO_FIELD: &str = "<nil>";
+
+/// Validates `value` against the value-validation schema `member` on its own.
+fn probe(member: &Value, value: &Value, path: &str, depth: usize) -> Validator {
     let mut probe = Validator::default();
     probe.node(member, value, path, depth + 1, false);
-    probe.causes.is_empty()
+    probe
+}
+
+/// The failures of the failing alternative that came closest: the one that visited the most
+/// schema nodes (the first of equals).
+fn closest(results: Vec<Validator>) -> Vec<Cause> {
+    let failing = results.into_iter().filter(|result| !result.causes.is_empty());
+    failing.rev().max_by_key(|result| result.visited).map(|result| result.causes).unwrap_or_default()
+}
+
+/// Reasons of OpenAPI failures that keep kube-apiserver from running the CEL rules.
+const BLOCKING: [&str; 5] = [NOT_SUPPORTED, REQUIRED, TOO_LONG, TOO_MANY, TYPE_INVALID];
+
+/// Returns the cause kube-apiserver adds instead of running the CEL rules when one of
+/// `causes` is blocking (a wrong type, a missing required field, an unsupported enum value,
+/// a string, list or map too long); `None` when the rules are to be run.
+pub fn blocks_rules(causes: &[Cause]) -> Option<Cause> {
+    causes.iter().any(|cause| BLOCKING.contains(&cause.reason)).then(|| Cause {
+        field: NO_FIELD.to_owned(),
+        reason: INVALID,
+        message: "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
+    })
+}
+
+/// Checks a CRD version's schema as kube-apiserver does at CRD creation, for what this
+/// server relies on: every `x-kubernetes-validations` rule and `messageExpression` compiles
+/// (and only calls functions implemented here), and no `uniqueItems: true`. Returns
+/// `(field, message)` pairs below `path` (the schema's field path in the CRD).
+pub fn check_crd_schema(schema: &Value, path: &str) -> Vec<(String, String)> {
+    let mut rules = Vec::new();
+    cel::collect_rules(schema, path, 0, &mut rules);
+    let mut failures = Vec::new();
+    for (field, rule, message_expression) in rules {
+        if let Err(error) = cel_env::compile(&rule) {
+            failures.push((format!("{field}.rule"), format!("Invalid value: {rule:?}: {error}")));
+        }
+        if let Some(expression) = message_expression
+            && let Err(error) = cel_env::compile(&expression)
+        {
+            failures.push((format!("{field}.messageExpression"), format!("Invalid value: {expression:?}: {error}")));
+        }
+    }
+    unique_items(schema, path, 0, &mut failures);
+    failures
+}
+
+/// The source of every `x-kubernetes-validations` rule in a schema.
+pub fn rules(schema: &Value) -> Vec<String> {
+    let mut rules = Vec::new();
+    cel::collect_rules(schema, "", 0, &mut rules);
+    rules.into_iter().map(|(_, rule, _)| rule).collect()
+}
+
+/// Reports every `uniqueItems: true` below `schema` (forbidden in structural schemas).
+fn unique_items(schema: &Value, path: &str, depth: usize, failures: &mut Vec<(String, String)>) {
+    if depth > MAX_DEPTH || !schema.is_object() {
+        return;
+    }
+    if flag(schema, "uniqueItems") {
+        let message = "Forbidden: uniqueItems cannot be set to true since the runtime complexity becomes quadratic".to_owned();
+        failures.push((format!("{path}.uniqueItems"), message));
+    }
+    for (name, property) in properties(schema).into_iter().flatten() {
+        unique_items(property, &format!("{path}.properties[{name}]"), depth + 1, failures);
+    }
+    for key in ["items", "additionalProperties", "not"] {
+        if let Some(sub) = sub_schema(schema, key) {
+            unique_items(sub, &format!("{path}.{key}"), depth + 1, failures);
+        }
+    }
+    for key in ["allOf", "anyOf", "oneOf"] {
+        for (index, member) in schema.get(key).and_then(Value::as_array).into_iter().flatten().enumerate() {
+            unique_items(member, &format!("{path}.{key}[{index}]"), depth + 1, failures);
+        }
+    }
 }
 
 /// Returns the failure detail when `actual` breaks the bound `bound_key` of the schema; the
@@ -532,7 +592,7 @@ fn bound_violation(schema: &Value, actual: f64, bound_key: &str, exclusive_key: 
     };
     let relation = if lower { "greater than" } else { "less than" };
     let or_equal = if exclusive { "" } else { " or equal to" };
-    broken.then(|| format!("should be {relation}{or_equal} {}", render(&Value::from(bound))))
+    broken.then(|| format!("should be {relation}{or_equal} {}", go_float(bound)))
 }
 
 // ---- Defaulting ----
