@@ -232,7 +232,9 @@ fn normalise_prefix(path: String) -> String {
 }
 
 fn check_regex(checker: &Checker<'_>, what: &str, pattern: &str) -> Result<(), RuleProblem> {
-    regex_lite::Regex::new(pattern).map(|_| ()).map_err(|e| checker.invalid(format!("{what} regular expression {pattern:?} is invalid: {e}")))
+    crate::regex::check(pattern, checker.caps.limits.regex_dialect).map_err(|why| {
+        checker.invalid(format!("{what} regular expression {} {why}", crate::validate::quoted(pattern)))
+    })
 }
 
 fn check_filter_combination(field: &str, filters: &[FilterSpec]) -> Result<(), RuleProblem> {
