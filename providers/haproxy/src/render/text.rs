@@ -78,7 +78,7 @@ pub(crate) fn arg(value: &str) -> String {
         return refuse(&format!("the value {:?} contains control characters", value.chars().take(60).collect::<String>()));
     }
     if !value.is_empty() && value.chars().all(is_plain) {
-        return value;
+        return value.to_string();
     }
     if !value.contains('\'') {
         return format!("'{value}'");
