@@ -180,6 +180,8 @@ named_enum! {
     }
 }
 
+// `named_enum!` derives no `Default`, so `#[default]` is not available on the variant.
+#[allow(clippy::derivable_impls)]
 impl Default for RegexDialect {
     fn default() -> Self {
         RegexDialect::Portable

@@ -75,10 +75,10 @@ impl DialectRules<'_> {
 
     fn flags(&self, flags: &ast::Flags) -> Result<(), String> {
         for item in &flags.items {
-            if let ast::FlagsItemKind::Flag(flag) = &item.kind {
-                if !matches!(flag, ast::Flag::CaseInsensitive | ast::Flag::MultiLine | ast::Flag::DotMatchesNewLine) {
-                    return self.refuse("a flag other than i, m and s");
-                }
+            if let ast::FlagsItemKind::Flag(flag) = &item.kind
+                && !matches!(flag, ast::Flag::CaseInsensitive | ast::Flag::MultiLine | ast::Flag::DotMatchesNewLine)
+            {
+                return self.refuse("a flag other than i, m and s");
             }
         }
         Ok(())

@@ -31,10 +31,8 @@ pub fn route(route: &Route) -> Checked {
         if let Some(port) = parent.port {
             port_number(&format!("spec.parentRefs[{i}].port"), port)?;
         }
-        if let Some(section) = &parent.section_name {
-            if !is_section_name(section) {
-                return Err(format!("spec.parentRefs[{i}].sectionName: {} is not a valid section name", quoted(section)));
-            }
+        if let Some(section) = parent.section_name.as_deref().filter(|s| !is_section_name(s)) {
+            return Err(format!("spec.parentRefs[{i}].sectionName: {} is not a valid section name", quoted(section)));
         }
     }
     at_most("spec.hostnames", route.hostnames.len(), MAX_HOSTNAMES)?;
@@ -96,12 +94,10 @@ fn check_match(field: &str, spec: &MatchSpec, kind: RouteKind) -> Checked {
     let path_field = if kind == RouteKind::Grpc { format!("{field}.method") } else { format!("{field}.path.value") };
     match &spec.path {
         Some(PathSpec::Exact(path) | PathSpec::Prefix(path)) => check_path(&path_field, path)?,
-        Some(PathSpec::Regex(regex)) => {
-            if regex.len() > 1024 {
-                return Err(format!("{path_field}: {} characters, the API allows at most 1024", regex.len()));
-            }
+        Some(PathSpec::Regex(regex)) if regex.len() > 1024 => {
+            return Err(format!("{path_field}: {} characters, the API allows at most 1024", regex.len()));
         }
-        None => {}
+        Some(PathSpec::Regex(_)) | None => {}
     }
     at_most(&format!("{field}.headers"), spec.headers.len(), MAX_LIST)?;
     for (h, header) in spec.headers.iter().enumerate() {
@@ -170,10 +166,8 @@ fn check_filter(field: &str, filter: &FilterSpec) -> Checked {
             if let Some(port) = r.port {
                 port_number(&format!("{field}.port"), port)?;
             }
-            if let Some(scheme) = &r.scheme {
-                if scheme != "http" && scheme != "https" {
-                    return Err(format!("{field}.scheme: {} is not one of http, https", quoted(scheme)));
-                }
+            if let Some(scheme) = r.scheme.as_deref().filter(|s| *s != "http" && *s != "https") {
+                return Err(format!("{field}.scheme: {} is not one of http, https", quoted(scheme)));
             }
             check_path_modifier(&format!("{field}.path"), r.path.as_ref())
         }
