@@ -165,7 +165,31 @@ named_enum! {
     }
 }
 
-/// Numeric limits of the platform that are checked per route rule before anything is sent to it.
+named_enum! {
+    /// The regular-expression engine that runs a provider's `RegularExpression` matches.
+    /// Translation accepts a regex only when it means the same there as Portico parsed it.
+    pub enum RegexDialect {
+        /// The subset every engine below agrees on; the default when a provider names none.
+        Portable => "Portable",
+        /// PCRE2 (HAProxy): no nested quantifiers (`a{2}{3}`), counts up to 65535.
+        Pcre2 => "PCRE2",
+        /// RE2 (Google Cloud URL maps): no look-around or back-references, counts up to 1000.
+        Re2 => "RE2",
+        /// AWS ALB rule conditions: RE2-like, no Unicode classes, 128 characters at most.
+        Alb => "ALB",
+    }
+}
+
+// `named_enum!` derives no `Default`, so `#[default]` is not available on the variant.
+#[allow(clippy::derivable_impls)]
+impl Default for RegexDialect {
+    fn default() -> Self {
+        RegexDialect::Portable
+    }
+}
+
+/// Numeric limits and syntax rules of the platform that are checked per route rule before
+/// anything is sent to it.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
@@ -176,6 +200,9 @@ pub struct Limits {
     /// Weighted backends one native forward action may carry. AWS ALB: 5 target groups.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub max_backends_per_rule: Option<u32>,
+    /// The engine that runs `RegularExpression` matches.
+    #[serde(default)]
+    pub regex_dialect: RegexDialect,
 }
 
 /// A provider's declaration of what its platform supports.

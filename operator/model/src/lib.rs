@@ -10,7 +10,7 @@ pub mod l4routes;
 pub mod load;
 pub mod snapshot;
 
-pub use capabilities::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind, RouteKind};
+pub use capabilities::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind, RegexDialect, RouteKind};
 pub use snapshot::{ParametersObject, Snapshot};
 
 /// The Gateway API group.

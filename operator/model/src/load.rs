@@ -19,6 +19,8 @@ pub enum LoadError {
     Io { path: String, message: String },
     #[error("{path}: document {index}: not valid YAML/JSON: {message}")]
     Syntax { path: String, index: usize, message: String },
+    #[error("{path}: line {line}: {message}")]
+    Refused { path: String, line: usize, message: String },
     #[error("{path}: document {index}: {object}: field `{field}`: {message}")]
     Invalid { path: String, index: usize, object: String, field: String, message: String },
     #[error(
@@ -79,8 +81,18 @@ fn expand(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     Ok(files)
 }
 
+/// The largest text read (bytes): far beyond any set of Kubernetes objects, small enough that
+/// parsing it stays quick.
+pub const MAX_TEXT_BYTES: usize = 64 << 20;
+
+/// The deepest nesting read, flow (`[`, `{`) and block (indentation, `- `) together. serde_yaml
+/// stops at 128 levels anyway, but only after its parser has gone through the whole text, which
+/// takes tens of seconds for a few hundred kilobytes of `[[[[`; Gateway API objects nest about 12.
+pub const MAX_DEPTH: usize = 100;
+
 /// Load every document of one YAML/JSON text into `loaded`. `origin` names it in errors.
 pub fn load_str(text: &str, origin: &str, loaded: &mut Loaded) -> Result<(), LoadError> {
+    precheck(text).map_err(|(line, message)| LoadError::Refused { path: origin.to_string(), line, message })?;
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let syntax = |message: String| LoadError::Syntax { path: origin.to_string(), index, message };
         let yaml: serde_yaml::Value =
@@ -91,6 +103,37 @@ pub fn load_str(text: &str, origin: &str, loaded: &mut Loaded) -> Result<(), Loa
         let value = serde_json::to_value(yaml).map_err(|e| syntax(e.to_string()))?;
         let at = Location { path: origin, index };
         load_value(value, &at, loaded)?;
+    }
+    Ok(())
+}
+
+/// Size and nesting checked before the YAML parser sees the text: `Err((line, why))`.
+/// Nesting is over-estimated (brackets inside quoted or plain scalars count too), which only
+/// matters for texts no Kubernetes object resembles.
+fn precheck(text: &str) -> Result<(), (usize, String)> {
+    if text.len() > MAX_TEXT_BYTES {
+        return Err((1, format!("{} bytes is more than the {MAX_TEXT_BYTES} read", text.len())));
+    }
+    let mut flow: usize = 0;
+    for (n, line) in text.lines().enumerate() {
+        let indent = line.len() - line.trim_start_matches([' ', '\t', '-']).len();
+        let mut quote: Option<char> = None;
+        for c in line.chars() {
+            match (quote, c) {
+                (Some(q), c) if c == q => quote = None,
+                (Some(_), _) => {}
+                (None, '"' | '\'') if flow > 0 => quote = Some(c),
+                (None, '#') if flow == 0 => break,
+                (None, '[' | '{') => flow += 1,
+                (None, ']' | '}') => flow = flow.saturating_sub(1),
+                _ => {}
+            }
+        }
+        // Two columns of indentation or one `- ` per level, at the least.
+        let depth = flow + indent / 2;
+        if depth > MAX_DEPTH {
+            return Err((n + 1, format!("nested more than {MAX_DEPTH} levels deep: not a Kubernetes object Portico reads")));
+        }
     }
     Ok(())
 }

@@ -89,3 +89,20 @@ fn capabilities_prints_the_matrix() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("`portico.dev/haproxy`"));
 }
+
+#[test]
+fn deeply_nested_yaml_is_refused_within_a_second_with_one_line() {
+    // 200 KB of `[[[[...`: the YAML parser alone takes tens of seconds on this.
+    let deep = write("deep.yaml", &format!("apiVersion: v1\nkind: Namespace\nmetadata: {{name: x}}\nspec: {}\n", "[".repeat(200_000)));
+    let indented: String = (0..300).map(|i| format!("{}a{i}:\n", "  ".repeat(i))).collect();
+    let indented = write("indented.yaml", &indented);
+    for path in [deep, indented] {
+        let started = std::time::Instant::now();
+        let out = portico(&["plan", "-f", path.to_str().unwrap()]);
+        assert!(started.elapsed() < std::time::Duration::from_secs(1), "took {:?}", started.elapsed());
+        assert_eq!(out.status.code(), Some(2));
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert_eq!(stderr.lines().count(), 1, "{stderr}");
+        assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()) && stderr.contains("levels deep"), "{stderr}");
+    }
+}

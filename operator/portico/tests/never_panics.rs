@@ -1,5 +1,8 @@
-//! Property: translation never panics, whatever combination of valid-shaped objects it gets,
-//! and is deterministic (the same input gives the same IR and statuses).
+//! Property: translation never panics, whatever combination of valid-shaped objects it gets
+//! (hostile strings included: non-ASCII and malformed hostnames, CR/LF in values, regexes
+//! engines refuse), is deterministic (the same input gives the same IR and statuses), and every
+//! object Portico owns gets conditions. A few worlds that translation accepted whole are rendered
+//! for HAProxy and checked by the real `haproxy -c` (skipped when HAProxy is not installed).
 
 use portico::plan::{self, ObjectDetail};
 use portico_model::load::{self, Loaded};
@@ -7,7 +10,12 @@ use proptest::prelude::*;
 use serde_json::{json, Value};
 
 const NAMESPACES: &[&str] = &["default", "infra", "apps"];
-const HOSTS: &[&str] = &["a.example.com", "*.example.com", "example.com", "*.a.example.com", "other.io", "*.io"];
+const HOSTS: &[&str] = &[
+    "a.example.com", "*.example.com", "example.com", "*.a.example.com", "other.io", "*.io",
+    // Hostile: refused by validation, never a panic.
+    "xéexample.com", "é.example.com", "a..b", "-a.example.com", "A.example.com", "a\nb.example.com", "*", "1.2.3.4",
+];
+const VALUES: &[&str] = &["v", "a\r\nx-evil: 1", "é", "", "a\tb"];
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TLS", "TCP", "UDP", "INVALID"];
 const CONTROLLERS: &[&str] = &["portico.dev/aws", "portico.dev/gcp", "portico.dev/haproxy", "example.com/other"];
 const KINDS: &[&str] = &["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"];
@@ -21,7 +29,7 @@ fn opt<S: Strategy>(s: S) -> impl Strategy<Value = Option<S::Value>> {
 }
 
 fn listener() -> impl Strategy<Value = Value> {
-    (0..4usize, pick(PROTOCOLS), prop::sample::select(vec![80, 443, 8080]), opt(pick(HOSTS)), any::<bool>(), opt(pick(KINDS)), 0..3usize)
+    (0..4usize, pick(PROTOCOLS), prop::sample::select(vec![80, 443, 8080, 0, 70000]), opt(pick(HOSTS)), any::<bool>(), opt(pick(KINDS)), 0..3usize)
         .prop_map(|(i, protocol, port, hostname, passthrough, kind, from)| {
             let mut l = json!({"name": format!("l{i}"), "protocol": protocol, "port": port});
             if let Some(h) = hostname {
@@ -41,11 +49,11 @@ fn listener() -> impl Strategy<Value = Value> {
 }
 
 fn http_rule() -> impl Strategy<Value = Value> {
-    let path = (0..3usize, pick(&["/", "/a", "/a/b", "/a/", "[", "/x.*"])).prop_map(|(t, v)| {
+    let path = (0..3usize, pick(&["/", "/a", "/a/b", "/a/", "[", "/x.*", "/a%2fb", "/é", "a{2}{3}", "/a\nb", "(?=x)", "\\pL"])).prop_map(|(t, v)| {
         let kind = ["Exact", "PathPrefix", "RegularExpression"][t];
         json!({"type": kind, "value": v})
     });
-    let matched = (opt(path), opt(pick(&["GET", "POST"])), 0..7usize, 0..2usize).prop_map(|(path, method, headers, queries)| {
+    let matched = (opt(path), opt(pick(&["GET", "POST"])), 0..7usize, 0..2usize, pick(VALUES)).prop_map(|(path, method, headers, queries, value)| {
         let mut m = json!({});
         if let Some(p) = path {
             m["path"] = p;
@@ -57,7 +65,7 @@ fn http_rule() -> impl Strategy<Value = Value> {
             (0..headers)
                 .map(|h| {
                     let kind = if h % 2 == 0 { "Exact" } else { "RegularExpression" };
-                    json!({"name": format!("h{}", h % 3), "value": "v", "type": kind})
+                    json!({"name": format!("h{}", h % 3), "value": if h == 0 { value } else { "v" }, "type": kind})
                 })
                 .collect(),
         );
@@ -65,7 +73,7 @@ fn http_rule() -> impl Strategy<Value = Value> {
         m
     });
     let filter = prop_oneof![
-        Just(json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x", "value": "y"}]}})),
+        pick(VALUES).prop_map(|v| json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x", "value": v}]}})),
         Just(json!({"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["x"]}})),
         (prop::sample::select(vec![301, 302, 303, 307, 308, 399])).prop_map(|c| json!({"type": "RequestRedirect", "requestRedirect": {"statusCode": c, "scheme": "https", "path": {"type": "ReplacePrefixMatch", "replacePrefixMatch": "/z"}}})),
         Just(json!({"type": "URLRewrite", "urlRewrite": {"hostname": "h.example.com", "path": {"type": "ReplaceFullPath", "replaceFullPath": "/full"}}})),
@@ -83,8 +91,9 @@ fn http_rule() -> impl Strategy<Value = Value> {
 }
 
 fn backend() -> impl Strategy<Value = Value> {
-    (0..3usize, opt(pick(NAMESPACES)), prop::sample::select(vec![80, 81]), -1..3i32, any::<bool>()).prop_map(|(s, ns, port, weight, odd_kind)| {
-        let mut b = json!({"name": format!("svc{s}"), "port": port, "weight": weight.max(0)});
+    let weight = prop_oneof![0..3i32, Just(-1), Just(1_000_001)];
+    (0..3usize, opt(pick(NAMESPACES)), prop::sample::select(vec![80, 81, 0]), weight, any::<bool>()).prop_map(|(s, ns, port, weight, odd_kind)| {
+        let mut b = json!({"name": format!("svc{s}"), "port": port, "weight": weight});
         if let Some(ns) = ns {
             b["namespace"] = json!(ns);
         }
@@ -189,12 +198,78 @@ fn world() -> impl Strategy<Value = Vec<Value>> {
     })
 }
 
+fn text_of(objects: &[Value]) -> String {
+    objects.iter().map(|o| format!("{o}\n---\n")).collect()
+}
+
+fn conditions_of(value: &Value) -> Vec<&str> {
+    value["conditions"].as_array().into_iter().flatten().filter_map(|c| c["type"].as_str()).collect()
+}
+
+/// Every Gateway and listener we write has its conditions, and every route naming one of our
+/// Gateways has a parent entry with Accepted and ResolvedRefs.
+fn check_owned_objects_have_conditions(objects: &[Value], document: &Value) -> Result<(), TestCaseError> {
+    let out = document["objects"].as_array().unwrap();
+    let mut ours = std::collections::BTreeSet::new();
+    for object in out.iter().filter(|o| o["kind"] == "Gateway") {
+        let status = &object["status"];
+        let types = conditions_of(status);
+        prop_assert!(types.contains(&"Accepted") && types.contains(&"Programmed"), "gateway conditions {:?}", types);
+        // The document shows status only: the listeners are counted in the generated input.
+        let input = objects.iter().find(|o| o["kind"] == "Gateway" && o["metadata"]["name"] == object["metadata"]["name"] && o["metadata"]["namespace"] == object["metadata"]["namespace"]);
+        let listeners = input.and_then(|g| g["spec"]["listeners"].as_array()).map_or(0, Vec::len);
+        let statuses = status["listeners"].as_array().map_or(0, Vec::len);
+        prop_assert_eq!(listeners, statuses, "one status per listener");
+        for listener in status["listeners"].as_array().into_iter().flatten() {
+            prop_assert_eq!(conditions_of(listener).len(), 4, "listener conditions {}", listener);
+        }
+        ours.insert((object["metadata"]["namespace"].as_str().unwrap_or("").to_string(), object["metadata"]["name"].as_str().unwrap_or("").to_string()));
+    }
+    for route in objects.iter().filter(|o| o["kind"].as_str().is_some_and(|k| k.ends_with("Route"))) {
+        let ns = route["metadata"]["namespace"].as_str().unwrap_or("default");
+        let names_ours = route["spec"]["parentRefs"].as_array().into_iter().flatten().any(|p| {
+            ours.contains(&(p["namespace"].as_str().unwrap_or(ns).to_string(), p["name"].as_str().unwrap_or("").to_string()))
+        });
+        if !names_ours {
+            continue;
+        }
+        let written = out.iter().find(|o| o["kind"] == route["kind"] && o["metadata"]["namespace"] == ns && o["metadata"]["name"] == route["metadata"]["name"]);
+        prop_assert!(written.is_some(), "no status for {}", route["metadata"]);
+        let parents = written.and_then(|w| w["status"]["parents"].as_array()).cloned().unwrap_or_default();
+        prop_assert!(!parents.is_empty(), "no parent entries for {}", route["metadata"]);
+        for parent in &parents {
+            let types = conditions_of(parent);
+            prop_assert!(types.contains(&"Accepted") && types.contains(&"ResolvedRefs"), "route conditions {:?}", types);
+        }
+    }
+    Ok(())
+}
+
+/// True when every condition of every object says all is well (no rejection anywhere).
+fn all_accepted(document: &Value) -> bool {
+    let good = |c: &Value| match c["type"].as_str() {
+        Some("Conflicted" | "PartiallyInvalid") => c["status"] == "False",
+        Some("Programmed") => c["status"] != "False",
+        _ => c["status"] == "True",
+    };
+    document["objects"].as_array().into_iter().flatten().all(|o| {
+        let status = &o["status"];
+        status["conditions"].as_array().into_iter().flatten().all(good)
+            && status["listeners"].as_array().into_iter().flatten().all(|l| l["conditions"].as_array().into_iter().flatten().all(good))
+            && status["parents"].as_array().into_iter().flatten().all(|p| p["conditions"].as_array().into_iter().flatten().all(good))
+    })
+}
+
+fn haproxy_installed() -> bool {
+    std::process::Command::new("haproxy").arg("-v").output().is_ok_and(|o| o.status.success())
+}
+
 proptest! {
     #![proptest_config(ProptestConfig { cases: 256, .. ProptestConfig::default() })]
 
     #[test]
     fn translate_never_panics_and_is_deterministic(objects in world()) {
-        let text: String = objects.iter().map(|o| format!("{o}\n---\n")).collect();
+        let text = text_of(&objects);
         let mut loaded = Loaded::default();
         load::load_str(&text, "generated", &mut loaded).expect("generated objects are valid-shaped");
         let caps = portico::all_capabilities();
@@ -208,5 +283,62 @@ proptest! {
                 prop_assert!(controller.starts_with("portico.dev/"), "unexpected controller {}", controller);
             }
         }
+        check_owned_objects_have_conditions(&objects, &first)?;
     }
+}
+
+proptest! {
+    // Each case runs `haproxy -c` (tens of milliseconds): a handful of cases, enough to catch a
+    // renderer that writes what HAProxy refuses for input translation accepted.
+    #![proptest_config(ProptestConfig { cases: 24, .. ProptestConfig::default() })]
+
+    #[test]
+    fn accepted_worlds_render_configs_haproxy_accepts(objects in world()) {
+        if !haproxy_installed() {
+            eprintln!("haproxy not installed: skipped");
+            return Ok(());
+        }
+        let mut loaded = Loaded::default();
+        load::load_str(&text_of(&objects), "generated", &mut loaded).expect("generated objects are valid-shaped");
+        let caps = portico::all_capabilities();
+        let document = serde_json::to_value(plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
+        let translation = portico_translate::translate(&loaded.snapshot, &caps);
+        let irs: Vec<_> = translation.gateways.values().filter(|ir| ir.provider == portico_model::ProviderKind::Haproxy).collect();
+        if irs.is_empty() || !all_accepted(&document) {
+            return Ok(());
+        }
+        let dir = tempdir();
+        let settings = portico_haproxy::render::RenderSettings {
+            cert_dir: dir.join("certs"),
+            port_offset: 20000,
+            timeout_connect_ms: 1000,
+            timeout_client_ms: 1000,
+            timeout_server_ms: 1000,
+            runtime_socket: dir.join("haproxy.sock"),
+        };
+        let mut certificates = std::collections::BTreeMap::new();
+        for ir in &irs {
+            certificates.extend(portico::desired::certificates_for(&loaded.snapshot, ir));
+        }
+        let address: std::net::IpAddr = "127.0.0.1".parse().unwrap();
+        let inputs: Vec<_> = irs.iter().map(|ir| portico_haproxy::render::GatewayInput { ir, address }).collect();
+        let rendered = portico_haproxy::render::render(&inputs, &certificates, &settings);
+        prop_assert!(rendered.refused.is_empty(), "renderer refused {:?}", rendered.refused);
+        std::fs::create_dir_all(&settings.cert_dir).unwrap();
+        for (name, bytes) in &rendered.cert_files {
+            std::fs::write(settings.cert_dir.join(name), bytes).unwrap();
+        }
+        let config = dir.join("haproxy.cfg");
+        std::fs::write(&config, &rendered.config).unwrap();
+        let check = std::process::Command::new("haproxy").arg("-c").arg("-f").arg(&config).output().unwrap();
+        prop_assert!(check.status.success(), "haproxy -c refused:\n{}\n{}", String::from_utf8_lossy(&check.stderr), rendered.config);
+    }
+}
+
+fn tempdir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    static NEXT: AtomicUsize = AtomicUsize::new(0);
+    let dir = std::env::temp_dir().join(format!("portico-prop-{}-{}", std::process::id(), NEXT.fetch_add(1, Ordering::Relaxed)));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
 }

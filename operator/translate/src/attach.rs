@@ -123,6 +123,9 @@ pub fn evaluate_parent(
             conditions::route_unresolved_refs(generation, reason, message)
         }
     };
+    if let Some(problem) = &route.invalid {
+        return vec![conditions::unsupported_value(generation, problem.clone()), resolved_refs];
+    }
     let binding = match select_listeners(route, parent, gw, index)
         .and_then(|b| one_route_per_l4_listener(route, gw, b))
         .and_then(|b| http_and_grpc_apart(route, gw, b)) {

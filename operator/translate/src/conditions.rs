@@ -134,6 +134,11 @@ pub fn listener_unsupported_protocol(generation: i64, message: impl Into<String>
     Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_PROTOCOL, generation, message)
 }
 
+/// A field the Gateway API CRD would have refused (port out of range, malformed hostname).
+pub fn listener_unsupported_value(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_VALUE, generation, message)
+}
+
 /// A conflicted listener is neither accepted nor programmed; `reason` is the conflict reason.
 pub fn listener_not_accepted_conflict(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason, generation, message)
@@ -186,6 +191,8 @@ pub fn no_matching_listener_hostname(generation: i64, message: impl Into<String>
     Condition::new(ACCEPTED, FALSE, reason::NO_MATCHING_LISTENER_HOSTNAME, generation, message)
 }
 
+/// A value Portico or the platform cannot take, or one the Gateway API CRD would have refused
+/// (the message names the field).
 pub fn unsupported_value(generation: i64, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_VALUE, generation, message)
 }

@@ -17,7 +17,9 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     body.len() > suffix.len() && ends_with_ignore_case(body, suffix)
 }
 
+/// Compared as bytes: a byte offset inside a multi-byte character is no place to cut a `str`.
 fn ends_with_ignore_case(text: &str, suffix: &str) -> bool {
+    let (text, suffix) = (text.as_bytes(), suffix.as_bytes());
     text.len() >= suffix.len() && text[text.len() - suffix.len()..].eq_ignore_ascii_case(suffix)
 }
 
@@ -66,16 +68,21 @@ pub fn specificity(name: &str) -> (u8, usize, usize) {
     }
 }
 
-/// Validate a hostname as RFC 1123 with an optional leading `*.` label; IPs are not hostnames.
+/// A Gateway API `Hostname`: the CRD's pattern (lower-case RFC 1123 labels, an optional leading
+/// `*.` label) and length (1..=253), plus RFC 1123's 63 characters per label; IPs are not hostnames.
 pub fn is_valid(name: &str) -> bool {
-    let body = name.strip_prefix("*.").unwrap_or(name);
-    if body.is_empty() || name.len() > 253 || body.parse::<std::net::IpAddr>().is_ok() {
+    is_precise(name.strip_prefix("*.").unwrap_or(name)) && name.len() <= 253
+}
+
+/// A Gateway API `PreciseHostname` (no wildcard), e.g. a redirect's or rewrite's hostname.
+pub fn is_precise(name: &str) -> bool {
+    if name.is_empty() || name.len() > 253 || name.parse::<std::net::IpAddr>().is_ok() {
         return false;
     }
-    body.split('.').all(|label| {
+    name.split('.').all(|label| {
         !label.is_empty()
             && label.len() <= 63
-            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && label.bytes().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == b'-')
             && !label.starts_with('-')
             && !label.ends_with('-')
     })
@@ -122,5 +129,24 @@ mod tests {
         assert!(!is_valid("foo..com"));
         assert!(!is_valid("-foo.com"));
         assert!(!is_valid("*"));
+        assert!(!is_valid("a..b"));
+        assert!(!is_valid("ß.example.com"));
+        assert!(!is_valid("a.example.com\nx"));
+        assert!(!is_valid("Upper.example.com"), "the CRD pattern is lower-case");
+        assert!(!is_valid("*.*.example.com"));
+        assert!(!is_valid(&format!("{}.com", "a".repeat(64))));
+        assert!(!is_valid(&["a"; 128].join(".")), "253 characters at most");
+        assert!(is_valid(&["a"; 127].join(".")));
+        assert!(!is_precise("*.example.com"));
+    }
+
+    #[test]
+    fn non_ascii_names_never_panic() {
+        // A multi-byte character where a byte offset would cut: `é` spans the cut point.
+        assert!(!matches("*.example.com", "xéexample.com"));
+        assert!(!matches("*.example.com", "éxample.com"));
+        assert!(matches("*.example.com", "é.example.com"), "matching is byte-wise; validation refuses such names");
+        assert_eq!(intersect(Some("*.example.com"), &["xéexample.com".to_string()]), None);
+        assert_eq!(intersect(Some("xéexample.com"), &["*.example.com".to_string()]), None);
     }
 }

@@ -15,8 +15,10 @@ mod hostnames;
 mod index;
 mod listeners;
 mod pem;
+mod regex;
 mod routes;
 mod rules;
+mod validate;
 
 use std::collections::BTreeMap;
 

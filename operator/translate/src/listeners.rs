@@ -64,6 +64,9 @@ impl ListenerState<'_> {
             (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => {
                 conditions::listener_unsupported_protocol(generation, message.clone())
             }
+            (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_VALUE => {
+                conditions::listener_unsupported_value(generation, message.clone())
+            }
             (Some((reason, message)), _) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, Some((reason, message))) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, None) => conditions::listener_accepted(generation),
@@ -141,8 +144,8 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
         }
     };
     state.protocol = Some(protocol);
-    if state.port == 0 {
-        state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, format!("port {} is not a valid port", listener.port)));
+    if let Err(message) = check_port_and_hostname(listener, protocol) {
+        state.rejection = Some((reason::UNSUPPORTED_VALUE, message));
         return state;
     }
     if let Err(message) = check_tls_mode(listener, protocol, caps, &mut state) {
@@ -154,6 +157,25 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
     }
     resolve_kinds(listener, protocol, caps, &mut state);
     state
+}
+
+/// The CRD's own rules for a listener's port (1..65535) and hostname (a valid `Hostname`, and
+/// none on TCP and UDP listeners).
+fn check_port_and_hostname(listener: &GatewayListeners, protocol: ListenerProtocol) -> Result<(), String> {
+    if !(1..=65535).contains(&listener.port) {
+        return Err(format!("port {} is out of range 1..65535", listener.port));
+    }
+    let Some(hostname) = listener.hostname.as_deref().filter(|h| !h.is_empty()) else { return Ok(()) };
+    if matches!(protocol, ListenerProtocol::Tcp | ListenerProtocol::Udp) {
+        return Err(format!("hostname must not be set on a {protocol} listener"));
+    }
+    if !crate::hostnames::is_valid(hostname) {
+        return Err(format!(
+            "hostname {} is not a valid hostname (lower-case RFC 1123 labels, an optional leading `*.`, at most 253 characters)",
+            crate::validate::quoted(hostname)
+        ));
+    }
+    Ok(())
 }
 
 fn check_tls_mode(listener: &GatewayListeners, protocol: ListenerProtocol, caps: &Capabilities, state: &mut ListenerState<'_>) -> Result<(), String> {

@@ -131,11 +131,11 @@ fn compile_backends(field: &str, rule: &Rule, targets: &[WeightedBackend], caps:
             let compiled = match filter {
                 FilterSpec::RequestHeaderModifier(m) => {
                     checker.require_feature(Feature::HttpRouteBackendRequestHeaderModification, "a backend-level RequestHeaderModifier")?;
-                    HttpFilter::RequestHeaderModifier(header_modifier(m))
+                    HttpFilter::RequestHeaderModifier(checked_modifier(&checker, m)?)
                 }
                 FilterSpec::ResponseHeaderModifier(m) => {
                     checker.require_feature(Feature::HttpRouteBackendRequestHeaderModification, "a backend-level ResponseHeaderModifier")?;
-                    HttpFilter::ResponseHeaderModifier(header_modifier(m))
+                    HttpFilter::ResponseHeaderModifier(checked_modifier(&checker, m)?)
                 }
                 other => return Err(checker.unsupported(&format!("a backend-level {} filter", other.type_name()))),
             };
@@ -186,6 +186,7 @@ fn compile_match(checker: &Checker<'_>, spec: &MatchSpec) -> Result<HttpMatch, R
     }
     let mut headers = Vec::with_capacity(spec.headers.len());
     for h in &spec.headers {
+        check_plain_name(checker, "header", &h.name)?;
         if h.regex {
             checker.require_fact(Fact::HeaderRegexMatch, "header match type RegularExpression")?;
             check_regex(checker, "header", &h.value)?;
@@ -195,6 +196,7 @@ fn compile_match(checker: &Checker<'_>, spec: &MatchSpec) -> Result<HttpMatch, R
     let mut query_params = Vec::with_capacity(spec.query_params.len());
     for q in &spec.query_params {
         checker.require_feature(Feature::HttpRouteQueryParamMatching, "query parameter matching")?;
+        check_plain_name(checker, "query parameter", &q.name)?;
         if q.regex {
             checker.require_fact(Fact::QueryParamRegexMatch, "query parameter match type RegularExpression")?;
             check_regex(checker, "query parameter", &q.value)?;
@@ -218,6 +220,16 @@ fn value_match(name: String, regex: bool, value: &str) -> ValueMatch {
     ValueMatch { name, match_type, value: value.to_string() }
 }
 
+/// Header and query parameter names Portico programs: letters, digits and `-_.~`. The API also
+/// allows `!#$%&'*+^`|` in a token, which no real header uses and which some platforms' match
+/// syntax (HAProxy's sample fetch arguments) cannot carry unchanged.
+fn check_plain_name(checker: &Checker<'_>, what: &str, name: &str) -> Result<(), RuleProblem> {
+    if name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(&c)) {
+        return Ok(());
+    }
+    Err(checker.invalid(format!("{what} name {} has characters other than letters, digits and -_.~, which Portico does not program", crate::validate::quoted(name))))
+}
+
 fn check_path(checker: &Checker<'_>, path: String) -> Result<String, RuleProblem> {
     if !path.starts_with('/') || path.contains("//") || path.contains("/./") || path.contains("/../") || path.ends_with("/..") {
         return Err(checker.invalid(format!("path {path:?} must be an absolute, normalised path")));
@@ -232,7 +244,9 @@ fn normalise_prefix(path: String) -> String {
 }
 
 fn check_regex(checker: &Checker<'_>, what: &str, pattern: &str) -> Result<(), RuleProblem> {
-    regex_lite::Regex::new(pattern).map(|_| ()).map_err(|e| checker.invalid(format!("{what} regular expression {pattern:?} is invalid: {e}")))
+    crate::regex::check(pattern, checker.caps.limits.regex_dialect).map_err(|why| {
+        checker.invalid(format!("{what} regular expression {} {why}", crate::validate::quoted(pattern)))
+    })
 }
 
 fn check_filter_combination(field: &str, filters: &[FilterSpec]) -> Result<(), RuleProblem> {
@@ -260,11 +274,11 @@ fn compile_filter(checker: &Checker<'_>, filter: &FilterSpec, rule: &Rule) -> Re
     match filter {
         FilterSpec::RequestHeaderModifier(m) => {
             checker.require_fact(Fact::RequestHeaderModification, "RequestHeaderModifier")?;
-            Ok(CompiledFilter::Filter(HttpFilter::RequestHeaderModifier(header_modifier(m))))
+            Ok(CompiledFilter::Filter(HttpFilter::RequestHeaderModifier(checked_modifier(&checker, m)?)))
         }
         FilterSpec::ResponseHeaderModifier(m) => {
             checker.require_feature(Feature::HttpRouteResponseHeaderModification, "ResponseHeaderModifier")?;
-            Ok(CompiledFilter::Filter(HttpFilter::ResponseHeaderModifier(header_modifier(m))))
+            Ok(CompiledFilter::Filter(HttpFilter::ResponseHeaderModifier(checked_modifier(&checker, m)?)))
         }
         FilterSpec::RequestRedirect(r) => compile_redirect(checker, r, rule).map(CompiledFilter::Redirect),
         FilterSpec::UrlRewrite(r) => {
@@ -336,6 +350,15 @@ fn compile_path_modifier(checker: &Checker<'_>, p: &PathModifierSpec, rule: &Rul
             Ok(PathRewrite::ReplacePrefixMatch(prefix.clone()))
         }
     }
+}
+
+/// A header modifier whose names Portico can program (see [`check_plain_name`]).
+fn checked_modifier(checker: &Checker<'_>, m: &HeaderModifierSpec) -> Result<HeaderModifier, RuleProblem> {
+    let names = m.set.iter().chain(&m.add).map(|(name, _)| name).chain(&m.remove);
+    for name in names {
+        check_plain_name(checker, "header", name)?;
+    }
+    Ok(header_modifier(m))
 }
 
 fn header_modifier(m: &HeaderModifierSpec) -> HeaderModifier {

@@ -18,7 +18,7 @@ pub mod sdk;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
+use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind, RegexDialect};
 use portico_model::ir::ObjectRef;
 use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow};
 use serde::Serialize;
@@ -174,6 +174,6 @@ pub fn capabilities() -> Capabilities {
         facts: [Fact::PathRegexMatch, Fact::HeaderRegexMatch, Fact::WeightedBackends, Fact::FullPathRewrite, Fact::TlsPassthrough, Fact::TlsTerminate]
             .into(),
         redirect_status_codes: [301, 302].into(),
-        limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5) },
+        limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5), regex_dialect: RegexDialect::Alb },
     }
 }

@@ -159,9 +159,14 @@ pub enum Action {
 }
 
 impl Action {
+    /// ALB takes at most 1,024 characters of body: cut on a character boundary at 1,024 bytes
+    /// or fewer, so a multi-byte character is never split (and the limit holds in either unit).
     pub fn fixed(status: u16, body: &str) -> Action {
-        let mut body = body.to_string();
-        body.truncate(1024);
+        let mut end = body.len().min(1024);
+        while !body.is_char_boundary(end) {
+            end -= 1;
+        }
+        let body = body[..end].to_string();
         Action::FixedResponse { status_code: status.to_string(), content_type: "text/plain".into(), message_body: body }
     }
 
@@ -234,4 +239,19 @@ pub struct SecurityGroup {
     /// (protocol, port, CIDR) ingress permissions.
     pub ingress: BTreeSet<(String, u16, String)>,
     pub tags: BTreeMap<String, String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Action;
+
+    #[test]
+    fn fixed_body_is_cut_on_a_character_boundary() {
+        // 1,023 ASCII bytes then a two-byte character across the 1,024-byte limit.
+        let body = format!("{}é and more", "a".repeat(1023));
+        let Action::FixedResponse { message_body, .. } = Action::fixed(500, &body) else { unreachable!() };
+        assert_eq!(message_body, "a".repeat(1023));
+        let Action::FixedResponse { message_body, .. } = Action::fixed(500, "ééé") else { unreachable!() };
+        assert_eq!(message_body, "ééé");
+    }
 }

@@ -18,7 +18,7 @@ pub mod sdk;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
+use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind, RegexDialect};
 use portico_model::ir::ObjectRef;
 use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow};
 use serde::Serialize;
@@ -249,6 +249,6 @@ pub fn capabilities() -> Capabilities {
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
-        limits: Limits::default(),
+        limits: Limits { regex_dialect: RegexDialect::Re2, ..Limits::default() },
     }
 }

@@ -378,3 +378,39 @@ fn haproxy_accepts_config() {
 fn haproxy_accepts_config_with_port_offset() {
     haproxy_check("offset", 8000);
 }
+
+/// A Gateway whose IR carries what the config cannot hold unchanged (CR/LF in a header value, a
+/// header name that is not a token, a hostname starting with `-`) is left out whole with the reason
+/// (never written with characters dropped); the Gateway rendered beside it is untouched.
+#[test]
+fn unwritable_values_refuse_their_gateway_only() {
+    let hostile = |ns: &str, vhost: Value| {
+        gateway_ir(json!({
+            "gateway": { "namespace": ns, "name": "evil" }, "gatewayClass": "haproxy", "provider": "haproxy",
+            "ports": [{ "port": 80, "protocol": "HTTP", "listeners": ["http"], "virtualHosts": [vhost] }],
+            "backends": { "default/web:8080": backend(("default", "web"), 8080, "HTTP", &["10.0.0.1"]) }
+        }))
+    };
+    let set = |name: &str, value: &str| {
+        json!([{ "type": "RequestHeaderModifier", "set": [{ "name": name, "value": value }], "add": [], "remove": [] }])
+    };
+    let cases = [
+        hostile("crlf", json!({ "hostname": "*", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), set("x-user", "alice\r\nx-admin: 1"))] })),
+        hostile("name", json!({ "hostname": "*", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), set("x evil", "v"))] })),
+        hostile("dash", json!({ "hostname": "-evil.example.com", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), json!([]))] })),
+    ];
+    let victim = main_gateway();
+    for evil in &cases {
+        let inputs = [GatewayInput { ir: evil, address: address("10.0.0.9") }, GatewayInput { ir: &victim, address: address("10.0.0.10") }];
+        let certs: BTreeMap<ObjectRef, Vec<u8>> = [("default", "cert"), ("default", "foo-cert")]
+            .into_iter()
+            .map(|(ns, name)| (ObjectRef::new(ns, name), b"PEM\n".to_vec()))
+            .collect();
+        let rendered = render(&inputs, &certs, &settings(Path::new("/etc/portico/certs"), 0));
+        assert_eq!(rendered.refused.keys().collect::<Vec<_>>(), vec![&evil.gateway], "{}", rendered.config);
+        assert!(!rendered.config.contains(&format!("fe_{}_evil", evil.gateway.namespace)), "{}", rendered.config);
+        assert!(!rendered.config.contains(['\0', '\r']), "{}", rendered.config);
+        assert_has(&rendered.config, &format!("# Gateway {} not rendered: ", evil.gateway));
+        assert_has(&rendered.config, "frontend fe_default_gw_80");
+    }
+}

@@ -24,6 +24,9 @@ pub struct Route {
     pub rules: Vec<Rule>,
     /// The existing `status.parents`, as written by whichever controllers.
     pub existing_parents: Vec<Value>,
+    /// The first rule of the Gateway API CRDs this route breaks (see `validate`): it is
+    /// rejected on every parent.
+    pub invalid: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -165,6 +168,7 @@ pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
     routes.sort_by_cached_key(|r| (r.created.clone(), format!("{}/{}", r.key.namespace, r.key.name), r.key.kind));
     for (rank, route) in routes.iter_mut().enumerate() {
         route.rank = rank;
+        route.invalid = crate::validate::route(route).err();
     }
     routes
 }
@@ -181,6 +185,7 @@ fn base(kind: RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::
         hostnames: Vec::new(),
         rules: Vec::new(),
         existing_parents: Vec::new(),
+        invalid: None,
     }
 }
 

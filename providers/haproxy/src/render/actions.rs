@@ -9,7 +9,7 @@ use portico_model::ir::{
 use super::Ctx;
 use super::http::Rule;
 use super::names::backend_name;
-use super::text::{Output, arg, is_fetch_name, lf, regex_literal};
+use super::text::{Output, arg, is_fetch_name, lf, refuse, regex_literal};
 
 /// What the actions need to know about the frontend.
 pub(crate) struct Context {
@@ -129,16 +129,20 @@ fn filter_lines(out: &mut Output, filter: &HttpFilter, path: &PathMatch, cond: &
 
 /// `set-header`, `add-header` and `del-header` lines, in that order (the Gateway API's).
 fn header_lines(out: &mut Output, directive: &str, modifier: &HeaderModifier, cond: &str) {
-    let valid = |name: &str| is_fetch_name(name);
-    for header in modifier.set.iter().filter(|h| valid(&h.name)) {
-        out.line(&format!("{directive} set-header {} {} if {cond}", header.name, arg(&lf(&header.value))));
+    for header in &modifier.set {
+        out.line(&format!("{directive} set-header {} {} if {cond}", header_name(&header.name), arg(&lf(&header.value))));
     }
-    for header in modifier.add.iter().filter(|h| valid(&h.name)) {
-        out.line(&format!("{directive} add-header {} {} if {cond}", header.name, arg(&lf(&header.value))));
+    for header in &modifier.add {
+        out.line(&format!("{directive} add-header {} {} if {cond}", header_name(&header.name), arg(&lf(&header.value))));
     }
-    for name in modifier.remove.iter().filter(|n| valid(n)) {
-        out.line(&format!("{directive} del-header {name} if {cond}"));
+    for name in &modifier.remove {
+        out.line(&format!("{directive} del-header {} if {cond}", header_name(name)));
     }
+}
+
+/// A header name as written, or refused when it is not a plain token.
+fn header_name(name: &str) -> String {
+    if is_fetch_name(name) { name.to_string() } else { refuse(&format!("the header name {name:?} is not a plain token")) }
 }
 
 /// Rewrites the request path: `set-path` for a full path, `replace-path` for a prefix.
@@ -184,7 +188,8 @@ fn redirect_lines(out: &mut Output, context: &Context, redirect: &Redirect, path
     let current = if context.tls { "https" } else { "http" };
     let scheme = match &redirect.scheme {
         Some(s) if !s.is_empty() && s.chars().all(|c| c.is_ascii_alphanumeric() || "+.-".contains(c)) => s.to_ascii_lowercase(),
-        _ => current.to_string(),
+        Some(s) => refuse(&format!("the redirect scheme {s:?} is not a URI scheme")),
+        None => current.to_string(),
     };
     let port = redirect.port.or(if redirect.scheme.is_some() { default_port(&scheme) } else { Some(context.listener_port) });
     let port = match port {
@@ -195,7 +200,11 @@ fn redirect_lines(out: &mut Output, context: &Context, redirect: &Redirect, path
         Some(hostname) => lf(hostname),
         None => "%[req.hdr(host),field(1,:)]".to_string(),
     };
-    let code = if matches!(redirect.status_code, 301 | 302 | 303 | 307 | 308) { redirect.status_code } else { 302 };
+    let code = if matches!(redirect.status_code, 301 | 302 | 303 | 307 | 308) {
+        redirect.status_code.to_string()
+    } else {
+        refuse(&format!("redirect status code {} is not one HAProxy sends", redirect.status_code))
+    };
     let location = format!("{scheme}://{host}{port}%[pathq]");
     out.line(&format!("http-request redirect location {} code {code} if {guard}", arg(&location)));
 }

@@ -14,7 +14,7 @@ use portico_model::ir::{HttpMatch, HttpRouteEntry, PathMatch, Port, ValueMatch, 
 use super::Ctx;
 use super::actions;
 use super::names::frontend_name;
-use super::text::{Output, anchored, arg, is_fetch_name, is_host_name};
+use super::text::{Output, anchored, arg, is_fetch_name, is_host_name, refuse};
 
 /// A route entry with its virtual host index and its frontend-wide rule number.
 pub(crate) struct Rule<'a> {
@@ -104,7 +104,7 @@ pub(crate) fn host_conds(fetch: &str, hostname: &str) -> Option<Vec<String>> {
         return Some(Vec::new());
     }
     if !is_host_name(hostname) {
-        return None;
+        return Some(vec![refuse(&format!("the hostname {hostname:?} is not a DNS name"))]);
     }
     Some(match hostname.strip_prefix('*') {
         Some(suffix) => vec![format!("{{ {fetch} -m end -i {suffix} }}"), format!("!{{ {fetch} -m beg . }}")],
@@ -146,10 +146,10 @@ fn match_conds(number: usize, matcher: &HttpMatch) -> Vec<String> {
     conds
 }
 
-/// `{ <fetch>(<name>) -m str|reg <value> }`; an unusable name never matches (`always_false`).
+/// `{ <fetch>(<name>) -m str|reg <value> }`; a name that is not a plain token is refused.
 fn value_cond(fetch: &str, value: &ValueMatch) -> String {
     if !is_fetch_name(&value.name) {
-        return "{ always_false }".to_string();
+        return refuse(&format!("the match name {:?} is not a plain token", value.name));
     }
     let (method, pattern) = match value.match_type {
         ValueMatchType::Exact => ("str", value.value.clone()),

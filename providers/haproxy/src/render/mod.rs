@@ -22,7 +22,7 @@ mod names;
 mod tcp;
 mod text;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::PathBuf;
 
@@ -57,6 +57,10 @@ pub struct GatewayInput<'a> {
 pub struct Rendered {
     pub config: String,
     pub cert_files: BTreeMap<String, Vec<u8>>,
+    /// Gateways left out of `config` whole, with the reason: something in their IR cannot be
+    /// written into HAProxy's configuration unchanged (the renderer refuses rather than alter
+    /// it). Translation refuses such values first, so this stays empty for translated IR.
+    pub refused: BTreeMap<ObjectRef, String>,
 }
 
 /// Everything the per-Gateway renderers need.
@@ -76,11 +80,19 @@ pub fn render(
 ) -> Rendered {
     let mut out = Output::default();
     global(&mut out, settings);
+    let mut refused = BTreeMap::new();
     for input in gateways {
         let ctx = Ctx { gw: input.ir, address: input.address, settings, certificates };
+        let (mark, files_before) = (out.config.len(), out.files.keys().cloned().collect::<BTreeSet<_>>());
         gateway(&ctx, &mut out);
+        if let Some(why) = text::refusal(&out.config[mark..]).map(str::to_string) {
+            out.config.truncate(mark);
+            out.files.retain(|name, _| files_before.contains(name));
+            out.top_comment(&format!("Gateway {} not rendered: {why}", input.ir.gateway));
+            refused.insert(input.ir.gateway.clone(), why);
+        }
     }
-    Rendered { config: out.config, cert_files: out.files }
+    Rendered { config: out.config, cert_files: out.files, refused }
 }
 
 /// The `global` and `defaults` sections.

@@ -28,7 +28,7 @@ impl Output {
         self.config.push('\n');
     }
 
-    /// A comment inside the current section; control characters are dropped.
+    /// A comment inside the current section; control characters are shown escaped.
     pub(crate) fn comment(&mut self, text: &str) {
         self.line(&format!("# {}", clean(text)));
     }
@@ -45,9 +45,24 @@ impl Output {
     }
 }
 
-/// Removes control characters (newlines could otherwise inject directives).
+/// Shows control characters escaped (`\u{a}`), for comments only: a newline could otherwise
+/// inject directives, and dropping it would misreport the value.
 pub(crate) fn clean(text: &str) -> String {
-    text.chars().filter(|c| !c.is_control()).collect()
+    text.chars().map(|c| if c.is_control() { c.escape_unicode().to_string() } else { c.to_string() }).collect()
+}
+
+/// Marks a value the config cannot carry unchanged. The renderer never alters or drops what
+/// the IR asks for: a Gateway whose config contains this marker is left out whole (see
+/// [`super::render`]), with `why` as the reason. NUL cannot appear in a config otherwise.
+pub(crate) fn refuse(why: &str) -> String {
+    format!("\u{0}{}\u{0}", why.replace('\u{0}', ""))
+}
+
+/// The reason of the first [`refuse`] marker in `config`, if any.
+pub(crate) fn refusal(config: &str) -> Option<&str> {
+    let start = config.find('\u{0}')? + 1;
+    let end = config[start..].find('\u{0}').map_or(config.len(), |e| start + e);
+    Some(&config[start..end])
 }
 
 /// Characters that are safe in a bare config word.
@@ -56,11 +71,14 @@ fn is_plain(c: char) -> bool {
 }
 
 /// One config argument: bare when harmless, else single-quoted (nothing is interpreted inside),
-/// else double-quoted with `\`, `"`, `$` and `#` escaped. Control characters are dropped.
+/// else double-quoted with `\`, `"`, `$` and `#` escaped. A value with control characters is
+/// refused (a newline would end the directive; dropping it would change the value).
 pub(crate) fn arg(value: &str) -> String {
-    let value = clean(value);
+    if value.chars().any(char::is_control) {
+        return refuse(&format!("the value {:?} contains control characters", value.chars().take(60).collect::<String>()));
+    }
     if !value.is_empty() && value.chars().all(is_plain) {
-        return value;
+        return value.to_string();
     }
     if !value.contains('\'') {
         return format!("'{value}'");
@@ -104,8 +122,9 @@ pub(crate) fn is_fetch_name(name: &str) -> bool {
     !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-~".contains(c))
 }
 
-/// True for a DNS-like host name (letters, digits, dots, dashes, a leading `*.` allowed).
+/// True for a DNS-like host name (letters, digits, dots, dashes, a leading `*.` allowed); never
+/// starting with `-` or `.`, which HAProxy would read as a flag or an empty label.
 pub(crate) fn is_host_name(name: &str) -> bool {
     let body = name.strip_prefix("*.").unwrap_or(name);
-    !body.is_empty() && body.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    !body.is_empty() && !body.starts_with(['-', '.']) && body.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
 }
