@@ -52,6 +52,7 @@ impl Reconciler {
         let started = Instant::now();
         let snapshot = self.stores.snapshot();
         let mut translation = translate(&snapshot, &self.capabilities);
+        crate::desired::refuse_haproxy_addresses(&snapshot, &mut translation);
         let aws_desired = match &self.aws {
             Some(aws) => crate::desired::aws_gateways(&snapshot, &mut translation, aws.cluster()),
             None => BTreeMap::new(),
@@ -248,7 +249,11 @@ impl Reconciler {
                 continue;
             }
             let mut computed = computed.clone();
-            self.merge_provider_result(&key, &mut computed);
+            // A Gateway translation keeps from the provider (e.g. its address is refused) shows
+            // translation's Programmed, not a provider result from before.
+            if translation.gateways.contains_key(&key) {
+                self.merge_provider_result(&key, &mut computed);
+            }
             let desired = crate::plan::stamp(serde_json::to_value(&computed).unwrap_or_default(), &now);
             let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
             ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
