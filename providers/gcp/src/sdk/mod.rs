@@ -196,7 +196,8 @@ fn refused_address(operation: &str, resource: &str, detail: &str) -> Option<Stri
     let lower = detail.to_ascii_lowercase();
     let about_address = lower.contains("ipaddress") || lower.contains("ip address") || lower.contains("/addresses/");
     about_address.then(|| {
-        let quoted = detail.split('\'').nth(1).filter(|q| q.parse::<std::net::IpAddr>().is_ok() || q.contains("/addresses/"));
+        let mut quoted = detail.split('\'').skip(1).step_by(2).filter(|q| q.parse::<std::net::IpAddr>().is_ok() || q.contains("/addresses/"));
+        let quoted = quoted.next();
         quoted.map(str::to_string).unwrap_or_else(|| resource.to_string())
     })
 }
