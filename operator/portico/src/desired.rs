@@ -133,6 +133,7 @@ fn address_not_usable(statuses: &mut Statuses, key: &ObjectRef, message: String)
     let generation = status.conditions.first().map_or(1, |c| c.observed_generation);
     status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
     status.conditions.push(conditions::gateway_address_not_usable(generation, message));
+    status.listeners_not_programmed("The Gateway's address is not usable");
 }
 
 /// Replace our `Accepted` condition for `gateway` on each overflowing route.

@@ -132,7 +132,11 @@ impl GatewayState<'_> {
                 status
             })
             .collect();
-        GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners }
+        let mut status = GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners };
+        if self.address_problem.is_some() {
+            status.listeners_not_programmed("The Gateway's address is not usable");
+        }
+        status
     }
 
     fn accepted_condition(&self) -> Condition {
