@@ -130,6 +130,8 @@ named_enum! {
         HttpRouteDestinationPortMatching => "HTTPRouteDestinationPortMatching",
         GrpcRoute => "GRPCRoute",
         TlsRoute => "TLSRoute",
+        TlsRouteModeTerminate => "TLSRouteModeTerminate",
+        TlsRouteModeMixed => "TLSRouteModeMixed",
         TcpRoute => "TCPRoute",
         UdpRoute => "UDPRoute",
     }
@@ -152,8 +154,6 @@ named_enum! {
         FullPathRewrite => "FullPathRewrite",
         /// TLS listeners in Passthrough mode.
         TlsPassthrough => "TlsPassthrough",
-        /// TLS listeners in Terminate mode (TLSRoute to a TCP backend).
-        TlsTerminate => "TlsTerminate",
         /// Several TLSRoutes on one TLS listener, chosen by SNI.
         SniRouting => "SniRouting",
         /// HTTPS and TLS listeners may share a port (split by SNI).

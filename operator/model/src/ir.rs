@@ -108,7 +108,8 @@ pub struct Port {
     /// SNI routing for TLS listeners, most specific hostname first.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub tls_routes: Vec<SniRoute>,
-    /// TCP/UDP forwarding: the routes attached, in precedence order (only the first is served).
+    /// TCP/UDP forwarding: the one route the port's listener forwards to, the oldest attached
+    /// (newer routes on the listener attach and are counted, but are not here).
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub l4_routes: Vec<L4Route>,
 }

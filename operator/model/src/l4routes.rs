@@ -49,11 +49,15 @@ pub struct L4RouteRule {
     pub backend_refs: Vec<L4BackendRef>,
 }
 
-/// Route status as every route kind shares it.
+/// Route status as every route kind shares it. Entries are kept as JSON (other controllers'
+/// entries are written back as they were), but the schema is the Gateway API's full
+/// `RouteParentStatus`: an API server prunes fields its schema does not declare, so an
+/// `items: {}` schema would strip every entry to `{}`.
 #[derive(Serialize, Deserialize, Clone, Debug, JsonSchema, Default, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub struct L4RouteStatus {
     #[serde(default)]
+    #[schemars(with = "Vec<gateway_api::tlsroutes::TlsRouteStatusParents>")]
     pub parents: Vec<serde_json::Value>,
 }
 

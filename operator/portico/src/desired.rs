@@ -96,9 +96,44 @@ fn cloud_gateways(snapshot: &Snapshot, translation: &mut Translation, provider: 
         let desired = desired_for(snapshot, key, ir, &ranks);
         let platform = if provider == ProviderKind::Aws { "AWS" } else { "GCP" };
         reject_overflows(&mut translation.statuses, key, platform, &overflows_of(&desired));
+        // The same refusal GCP's apply reports, so `portico plan` shows it too.
+        if let Some((address, message)) = (provider == ProviderKind::Gcp).then(|| portico_gcp::address_refusal(&ir.requested_addresses)).flatten() {
+            let error = portico_provider::ProviderError::AddressNotUsable { address, message };
+            address_not_usable(&mut translation.statuses, key, error.to_string());
+        }
         out.insert(key.clone(), desired);
     }
     out
+}
+
+/// HAProxy Gateways whose `spec.addresses` the instance cannot honour (outside its pool, more
+/// than one address): `Programmed=False/AddressNotUsable`, and no IR, so nothing is bound for
+/// them. Pure (the pool is in the parameters), so `portico plan` and `portico run` agree.
+pub fn refuse_haproxy_addresses(snapshot: &Snapshot, translation: &mut Translation) {
+    let mut refused = Vec::new();
+    for (key, ir) in &translation.gateways {
+        if ir.provider != ProviderKind::Haproxy || ir.requested_addresses.is_empty() {
+            continue;
+        }
+        let spec: portico_haproxy::params::HAProxyParametersSpec = serde_json::from_value(parameters_of(snapshot, ir).1).unwrap_or_default();
+        let Ok(pool) = portico_haproxy::params::expand_pool(&spec.address_pool) else { continue };
+        if let Err(error) = portico_haproxy::addresses::check_requested(&pool, &spec.address_pool, &ir.requested_addresses) {
+            refused.push((key.clone(), error.to_string()));
+        }
+    }
+    for (key, message) in refused {
+        translation.gateways.remove(&key);
+        address_not_usable(&mut translation.statuses, &key, message);
+    }
+}
+
+/// `Programmed=False/AddressNotUsable` on a Gateway's translated status.
+fn address_not_usable(statuses: &mut Statuses, key: &ObjectRef, message: String) {
+    let Some(status) = statuses.gateways.get_mut(key) else { return };
+    let generation = status.conditions.first().map_or(1, |c| c.observed_generation);
+    status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
+    status.conditions.push(conditions::gateway_address_not_usable(generation, message));
+    status.listeners_not_programmed("The Gateway's address is not usable");
 }
 
 /// Replace our `Accepted` condition for `gateway` on each overflowing route.

@@ -34,6 +34,7 @@ pub struct PlanDocument {
 /// `lastTransitionTime` get `now` (the status writer does the same).
 pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail: ObjectDetail) -> PlanDocument {
     let mut translation = translate(&loaded.snapshot, capabilities);
+    crate::desired::refuse_haproxy_addresses(&loaded.snapshot, &mut translation);
     let aws = match capabilities.get(portico_model::ProviderKind::Aws) {
         Some(_) => crate::desired::aws_gateways(&loaded.snapshot, &mut translation, PLAN_CLUSTER),
         None => BTreeMap::new(),

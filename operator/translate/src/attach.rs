@@ -126,9 +126,7 @@ pub fn evaluate_parent(
     if let Some(problem) = &route.invalid {
         return vec![conditions::unsupported_value(generation, problem.clone()), resolved_refs];
     }
-    let binding = match select_listeners(route, parent, gw, index)
-        .and_then(|b| one_route_per_l4_listener(route, gw, b))
-        .and_then(|b| http_and_grpc_apart(route, gw, b)) {
+    let binding = match select_listeners(route, parent, gw, index).and_then(|b| http_and_grpc_apart(route, gw, b)) {
         Ok(binding) => binding,
         Err(rejected) => return vec![rejected, resolved_refs],
     };
@@ -137,17 +135,33 @@ pub fn evaluate_parent(
     if compiled.valid_rules == 0 {
         return vec![rejection(generation, &compiled.dropped), resolved_refs];
     }
+    let exclusive = forwards_to_one_route(route, gw);
+    let mut unbound = Vec::new();
     for (listener, hostnames) in &binding {
         let state = &mut gw.listeners[*listener];
         state.attached_routes.insert(route.key.clone());
         if matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc) {
             state.claimed_hosts.extend(hostnames.iter().map(|h| (h.clone(), route.key.clone())));
         }
+        if exclusive {
+            match &state.forwards_to {
+                Some(owner) if *owner != route.key => {
+                    unbound.push(*listener);
+                    continue;
+                }
+                Some(_) => {}
+                None => state.forwards_to = Some(route.key.clone()),
+            }
+        }
         if state.programmable() {
             builder.place(route, *listener, state, hostnames, &compiled, resolved);
         }
     }
-    let mut out = vec![conditions::route_accepted(generation), resolved_refs];
+    let accepted = match unbound_message(route, gw, &unbound) {
+        Some(message) => conditions::route_accepted_unbound(generation, message),
+        None => conditions::route_accepted(generation),
+    };
+    let mut out = vec![accepted, resolved_refs];
     if !compiled.dropped.is_empty() {
         let dropped: Vec<String> = compiled.dropped.iter().map(|(_, p)| p.message.clone()).collect();
         out.push(conditions::partially_invalid(generation, format!("Dropped Rule(s): {}", dropped.join("; "))));
@@ -156,34 +170,32 @@ pub fn evaluate_parent(
 }
 
 /// A TCP or UDP listener (and a TLS listener on a platform that cannot route by SNI) forwards
-/// everything to one route. Routes are evaluated oldest first, so the oldest keeps it.
-fn one_route_per_l4_listener(route: &Route, gw: &GatewayState<'_>, binding: Binding) -> Result<Binding, Condition> {
-    let exclusive = match route.key.kind {
+/// everything to one route: every route allowed there attaches (`Accepted=True`, counted in
+/// `attachedRoutes`), but only the oldest is bound and gets traffic, as the Gateway API's
+/// conflict rules say. Routes are evaluated oldest first, so the first to claim the listener
+/// keeps it.
+fn forwards_to_one_route(route: &Route, gw: &GatewayState<'_>) -> bool {
+    match route.key.kind {
         RouteKind::Tcp | RouteKind::Udp => true,
         RouteKind::Tls => !gw.caps.has(Fact::SniRouting),
         RouteKind::Http | RouteKind::Grpc => false,
-    };
-    if !exclusive {
-        return Ok(binding);
     }
-    let mut taken = Vec::new();
-    let free: Binding = binding
-        .into_iter()
-        .filter(|(i, _)| {
-            let listener = &gw.listeners[*i];
-            match listener.attached_routes.iter().find(|other| **other != route.key) {
-                Some(other) => {
-                    taken.push(format!("listener {} already forwards to {other} and {} can serve one route there", listener.name, gw.caps.platform));
-                    false
-                }
-                None => true,
-            }
+}
+
+/// Why the route gets no traffic on some of its listeners (another, older route is bound there).
+fn unbound_message(route: &Route, gw: &GatewayState<'_>, unbound: &[usize]) -> Option<String> {
+    let parts: Vec<String> = unbound
+        .iter()
+        .filter_map(|&i| {
+            let listener = &gw.listeners[i];
+            let owner = listener.forwards_to.as_ref()?;
+            Some(format!(
+                "listener {} forwards every connection to the oldest route attached to it ({owner}); {} gets no traffic there",
+                listener.name, route.key
+            ))
         })
         .collect();
-    if free.is_empty() {
-        return Err(conditions::not_allowed_by_listeners(route.generation, taken.join("; ")));
-    }
-    Ok(free)
+    (!parts.is_empty()).then(|| format!("Route is accepted, but {}", parts.join("; ")))
 }
 
 /// An HTTPRoute and a GRPCRoute may not serve intersecting hostnames on one listener: the older

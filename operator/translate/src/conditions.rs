@@ -112,6 +112,12 @@ pub fn gateway_unsupported_address(generation: i64, message: impl Into<String>) 
     Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_ADDRESS, generation, message)
 }
 
+/// A requested address cannot be used (another Gateway holds it, it is outside the pool, or the
+/// platform honours fewer addresses than requested).
+pub fn gateway_address_not_usable(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(PROGRAMMED, FALSE, reason::ADDRESS_NOT_USABLE, generation, message)
+}
+
 pub fn gateway_programmed_pending(generation: i64) -> Condition {
     Condition::new(PROGRAMMED, UNKNOWN, reason::PENDING, generation, "Waiting for the provider to program the load balancer")
 }
@@ -134,7 +140,8 @@ pub fn listener_unsupported_protocol(generation: i64, message: impl Into<String>
     Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_PROTOCOL, generation, message)
 }
 
-/// A field the Gateway API CRD would have refused (port out of range, malformed hostname).
+/// A listener value the platform or the Gateway API CRD refuses (a TLS mode the provider lacks,
+/// a port out of range, a malformed hostname): it supports no route kinds.
 pub fn listener_unsupported_value(generation: i64, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_VALUE, generation, message)
 }
@@ -177,6 +184,12 @@ pub fn listener_invalid(generation: i64, message: impl Into<String>) -> Conditio
 
 pub fn route_accepted(generation: i64) -> Condition {
     Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Route is accepted")
+}
+
+/// Accepted, but not bound on some listener: a TCP/UDP listener (or a TLS listener without SNI
+/// routing) forwards to its oldest route only. The spec keeps such routes `Accepted=True`.
+pub fn route_accepted_unbound(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, message)
 }
 
 pub fn no_matching_parent(generation: i64, message: impl Into<String>) -> Condition {

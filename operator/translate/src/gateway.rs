@@ -83,6 +83,12 @@ pub struct GatewayState<'a> {
     pub rejection: Option<Condition>,
     pub parameters: Option<ParametersRef>,
     pub addresses: Vec<Address>,
+    /// The addresses the Gateway's status reports (where it was last programmed).
+    pub reported_addresses: Vec<Address>,
+    /// `metadata.creationTimestamp`, for "the older Gateway keeps an address".
+    pub created: Option<String>,
+    /// Why a requested address cannot be used (another Gateway holds it): Programmed=False.
+    pub address_problem: Option<String>,
     pub labels: BTreeMap<String, String>,
     previous: Option<&'a gateway_api::gateways::GatewayStatus>,
 }
@@ -93,11 +99,18 @@ impl GatewayState<'_> {
         self.rejection.is_none() && self.listeners.iter().any(ListenerState::attachable)
     }
 
+    /// Accepted, with an address it may use and at least one listener to program: it gets an IR.
+    pub fn programmable(&self) -> bool {
+        self.accepted() && self.address_problem.is_none() && self.listeners.iter().any(ListenerState::programmable)
+    }
+
     pub fn status(&self) -> GatewayStatus {
         let generation = self.generation;
         let accepted = self.accepted_condition();
         let programmed = if !accepted.is_true() {
             conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "Gateway is not accepted")
+        } else if let Some(problem) = &self.address_problem {
+            conditions::gateway_address_not_usable(generation, problem.clone())
         } else if !self.listeners.iter().any(ListenerState::programmable) {
             conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "No listener can be programmed")
         } else {
@@ -119,7 +132,11 @@ impl GatewayState<'_> {
                 status
             })
             .collect();
-        GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners }
+        let mut status = GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners };
+        if self.address_problem.is_some() {
+            status.listeners_not_programmed("The Gateway's address is not usable");
+        }
+        status
     }
 
     fn accepted_condition(&self) -> Condition {
@@ -184,12 +201,25 @@ pub fn evaluate_gateways<'a>(
             rejection,
             parameters: own_parameters.or_else(|| class.parameters.clone()),
             addresses: addresses.unwrap_or_default(),
+            reported_addresses: reported_addresses(gw),
+            created: gw.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
+            address_problem: None,
             labels: infrastructure.and_then(|i| i.labels.clone()).unwrap_or_default(),
             previous: gw.status.as_ref(),
         };
         out.insert(key, state);
     }
+    crate::addresses::settle(&mut out);
     out
+}
+
+fn reported_addresses(gw: &Gateway) -> Vec<Address> {
+    let reported = gw.status.as_ref().and_then(|s| s.addresses.as_ref());
+    reported
+        .into_iter()
+        .flatten()
+        .map(|a| Address { address_type: a.r#type.clone().unwrap_or_else(|| "IPAddress".into()), value: a.value.clone() })
+        .collect()
 }
 
 fn check_addresses(gw: &Gateway, caps: &Capabilities) -> Result<Vec<Address>, String> {

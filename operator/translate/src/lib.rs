@@ -6,6 +6,7 @@
 pub mod conditions;
 pub mod status;
 
+mod addresses;
 mod attach;
 mod backends;
 mod build;
@@ -94,7 +95,7 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     let mut irs = BTreeMap::new();
     for (key, gw) in &gateways {
         statuses.gateways.insert(key.clone(), gw.status());
-        if gw.accepted() && gw.listeners.iter().any(|l| l.programmable()) {
+        if gw.programmable() {
             let builder = builders.remove(key).unwrap_or_default();
             irs.insert(key.clone(), builder.assemble(gw));
         }
@@ -119,10 +120,23 @@ fn merge_parents(existing: &[serde_json::Value], mut ours: Vec<RouteParentStatus
             conditions::carry_transition_times(&mut entry.conditions, &conditions::from_json(previous.get("conditions")));
         }
     }
-    let mut parents: Vec<ParentStatusEntry> =
-        existing.iter().filter(|p| !is_ours(p, controllers)).cloned().map(ParentStatusEntry::Kept).collect();
+    let mut parents: Vec<ParentStatusEntry> = existing
+        .iter()
+        .filter(|p| !is_ours(p, controllers) && well_formed(p))
+        .cloned()
+        .map(ParentStatusEntry::Kept)
+        .collect();
     parents.extend(ours.into_iter().map(ParentStatusEntry::Ours));
     RouteStatus { parents }
+}
+
+/// A parent entry as the schema requires it (a controllerName and a named parentRef). Anything
+/// else is no controller's entry (e.g. one an API server pruned to `{}` because an older CRD did
+/// not declare its fields) and is dropped, so such leftovers never pile up.
+fn well_formed(entry: &serde_json::Value) -> bool {
+    let controller = entry.get("controllerName").and_then(|c| c.as_str()).is_some_and(|c| !c.is_empty());
+    let parent = entry.get("parentRef").and_then(|p| p.get("name")).and_then(|n| n.as_str()).is_some_and(|n| !n.is_empty());
+    controller && parent
 }
 
 fn same_parent(previous: Option<&serde_json::Value>, ours: &status::ParentRefStatus) -> bool {

@@ -3,7 +3,7 @@
 
 use gateway_api::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
 use portico_model::ir::ObjectRef;
-use portico_model::{Capabilities, Fact, ListenerProtocol, RouteKind, GATEWAY_GROUP};
+use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, RouteKind, GATEWAY_GROUP};
 
 use crate::conditions::{self, reason};
 use crate::index::{Index, Selector};
@@ -37,6 +37,9 @@ pub struct ListenerState<'a> {
     pub attached_routes: std::collections::BTreeSet<crate::status::RouteKey>,
     /// Hostnames claimed by attached HTTPRoutes and GRPCRoutes (they may not share one).
     pub claimed_hosts: Vec<(String, crate::status::RouteKey)>,
+    /// On a listener that forwards everything to one route (TCP, UDP, TLS without SNI routing):
+    /// the route it forwards to, the oldest attached one.
+    pub forwards_to: Option<crate::status::RouteKey>,
 }
 
 impl ListenerState<'_> {
@@ -134,6 +137,7 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
         ref_problems: Vec::new(),
         attached_routes: Default::default(),
         claimed_hosts: Vec::new(),
+        forwards_to: None,
     };
     let protocol = match ListenerProtocol::from_name(&listener.protocol) {
         Some(p) if caps.supports_protocol(p) => p,
@@ -148,8 +152,8 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
         state.rejection = Some((reason::UNSUPPORTED_VALUE, message));
         return state;
     }
-    if let Err(message) = check_tls_mode(listener, protocol, caps, &mut state) {
-        state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, message));
+    if let Err((reason, message)) = check_tls_mode(listener, protocol, caps, &mut state) {
+        state.rejection = Some((reason, message));
         return state;
     }
     if state.terminates_tls {
@@ -178,17 +182,25 @@ fn check_port_and_hostname(listener: &GatewayListeners, protocol: ListenerProtoc
     Ok(())
 }
 
-fn check_tls_mode(listener: &GatewayListeners, protocol: ListenerProtocol, caps: &Capabilities, state: &mut ListenerState<'_>) -> Result<(), String> {
+/// A TLS mode the platform lacks is an unsupported value (the spec's `UnsupportedValue`: such a
+/// listener supports no route kinds); Passthrough on HTTPS is not a valid protocol combination.
+fn check_tls_mode(
+    listener: &GatewayListeners,
+    protocol: ListenerProtocol,
+    caps: &Capabilities,
+    state: &mut ListenerState<'_>,
+) -> Result<(), (&'static str, String)> {
     let passthrough = listener.tls.as_ref().and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough);
-    let unsupported = |mode: &str| format!("TLS mode {mode} is not supported by {} ({})", caps.platform, caps.provider.controller_name());
+    let unsupported =
+        |mode: &str| (reason::UNSUPPORTED_VALUE, format!("TLS mode {mode} is not supported by {} ({})", caps.platform, caps.provider.controller_name()));
     match protocol {
-        ListenerProtocol::Https if passthrough => Err("an HTTPS listener must use TLS mode Terminate".into()),
+        ListenerProtocol::Https if passthrough => Err((reason::UNSUPPORTED_PROTOCOL, "an HTTPS listener must use TLS mode Terminate".into())),
         ListenerProtocol::Https => {
             state.terminates_tls = true;
             Ok(())
         }
         ListenerProtocol::Tls if passthrough && !caps.has(Fact::TlsPassthrough) => Err(unsupported("Passthrough")),
-        ListenerProtocol::Tls if !passthrough && !caps.has(Fact::TlsTerminate) => Err(unsupported("Terminate")),
+        ListenerProtocol::Tls if !passthrough && !caps.supports(Feature::TlsRouteModeTerminate) => Err(unsupported("Terminate")),
         ListenerProtocol::Tls => {
             state.terminates_tls = !passthrough;
             Ok(())
@@ -288,12 +300,38 @@ fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, inde
     }
 }
 
+/// A TLS listener in Terminate mode shares its port with a passthrough TLS listener or an HTTPS
+/// listener: that needs `TLSRouteModeMixed` (one port, two ways of handling the handshake).
+fn mixed_termination(me: &ListenerState<'_>, others: &[&ListenerState<'_>], caps: &Capabilities) -> Option<String> {
+    use ListenerProtocol::{Https, Tls};
+    if caps.supports(Feature::TlsRouteModeMixed) {
+        return None;
+    }
+    let mode = |l: &ListenerState<'_>| match l.protocol {
+        Some(Tls) if l.terminates_tls => Some("TLS/Terminate"),
+        Some(Tls) => Some("TLS/Passthrough"),
+        Some(Https) => Some("HTTPS"),
+        _ => None,
+    };
+    let mine = mode(me)?;
+    let other = others.iter().filter_map(|o| mode(o).map(|m| (o, m))).find(|(_, theirs)| {
+        *theirs != mine && (mine == "TLS/Terminate" || *theirs == "TLS/Terminate")
+    })?;
+    Some(format!(
+        "port {} mixes {mine} (listener {}) with {} (listener {}): {} does not support TLSRouteModeMixed",
+        me.port, me.name, other.1, other.0.name, caps.platform
+    ))
+}
+
 /// Listeners sharing a port must be distinct (Gateway API: port + protocol + hostname) and
 /// their protocols compatible. Indistinct listeners are all marked; none is picked as winner.
 fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
     use ListenerProtocol::*;
     let live: Vec<usize> = (0..states.len()).filter(|&i| states[i].protocol.is_some() && states[i].rejection.is_none()).collect();
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
+    // Listeners in a mode combination the platform cannot serve support no route kind there
+    // (as upstream's TLSRouteListenerMixedTerminationNotSupported expects).
+    let mut mixed = Vec::new();
     for &i in &live {
         let me = &states[i];
         let me_protocol = me.protocol.unwrap_or(Tcp);
@@ -324,6 +362,11 @@ fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
             found.push((i, reason::PROTOCOL_CONFLICT, message));
             continue;
         }
+        if let Some(message) = mixed_termination(me, &others, caps) {
+            found.push((i, reason::PROTOCOL_CONFLICT, message));
+            mixed.push(i);
+            continue;
+        }
         let clash = others.iter().find(|o| {
             o.protocol.is_some_and(|p| p == me_protocol || (tls_family(p) && tls_family(me_protocol)))
                 && o.hostname.as_deref().map(str::to_ascii_lowercase) == me.hostname.as_deref().map(str::to_ascii_lowercase)
@@ -336,5 +379,8 @@ fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
     }
     for (i, reason, message) in found {
         states[i].conflict = Some((reason, message));
+    }
+    for i in mixed {
+        states[i].supported_kinds.clear();
     }
 }

@@ -51,6 +51,18 @@ pub struct GatewayStatus {
     pub listeners: Vec<ListenerStatus>,
 }
 
+impl GatewayStatus {
+    /// Listeners waiting for the provider are not going to be programmed after all (the
+    /// Gateway itself is not programmed): `Programmed=False/Invalid` with `why`.
+    pub fn listeners_not_programmed(&mut self, why: &str) {
+        for condition in self.listeners.iter_mut().flat_map(|l| l.conditions.iter_mut()) {
+            if condition.condition_type == crate::conditions::PROGRAMMED && condition.status == "Unknown" {
+                *condition = crate::conditions::listener_invalid(condition.observed_generation, why);
+            }
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ListenerStatus {

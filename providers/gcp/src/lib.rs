@@ -37,6 +37,9 @@ pub struct GcpPlan {
     pub gateway: Option<ObjectRef>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+    /// A requested address GCP cannot honour: (address, why). Nothing is applied.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub address_error: Option<(String, String)>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub overflows: Vec<RouteOverflow>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -54,7 +57,7 @@ pub struct GcpPlan {
 
 impl GcpPlan {
     pub fn is_empty(&self) -> bool {
-        self.error.is_none() && self.plan.steps.is_empty()
+        self.error.is_none() && self.address_error.is_none() && self.plan.steps.is_empty()
     }
 }
 
@@ -72,6 +75,10 @@ pub fn plan_for(defaults: &Defaults, gateway: &ObjectRef, desired: Option<&Desir
             return out;
         }
     };
+    if let Some(refusal) = address_refusal(&desired.ir.requested_addresses) {
+        out.address_error = Some(refusal);
+        return out;
+    }
     if let Some(key) = compiled.native.resources.keys().find(|k| observed.foreign.contains(*k)) {
         out.error = Some(format!("{key} exists but is not owned by Portico (no ownership record in its description); refusing to touch it"));
         return out;
@@ -89,11 +96,21 @@ pub fn plan_for(defaults: &Defaults, gateway: &ObjectRef, desired: Option<&Desir
     out
 }
 
+/// A GCP load balancer's forwarding rules share one address: every requested entry is honoured
+/// or refused, so asking for more than one refuses the request (not only the first after sorting).
+pub fn address_refusal(requested: &[portico_model::ir::Address]) -> Option<(String, String)> {
+    if requested.len() < 2 {
+        return None;
+    }
+    let all: Vec<&str> = requested.iter().map(|a| if a.value.is_empty() { "(any)" } else { a.value.as_str() }).collect();
+    Some((all[1].to_string(), format!("a GCP load balancer serves a Gateway on one address, but spec.addresses asks for {} ({})", all.len(), all.join(", "))))
+}
+
 fn address_source(native: &native::Native, desired: &Desired) -> AddressSource {
     if let Some(key) = native.resources.keys().find(|k| k.kind == native::Kind::Address) {
         return AddressSource::Resource(key.clone());
     }
-    let Some(requested) = desired.ir.requested_addresses.first() else { return AddressSource::None };
+    let Some(requested) = desired.ir.requested_addresses.first().filter(|a| !a.value.is_empty()) else { return AddressSource::None };
     let rule = native.resources.iter().find(|(k, _)| k.kind == native::Kind::ForwardingRule);
     match (requested.address_type.as_str(), rule) {
         (compile::NAMED_ADDRESS_TYPE, Some((key, _))) => AddressSource::Resource(native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value)),
@@ -183,6 +200,9 @@ impl Provider for GcpProvider {
     async fn apply(&self, plan: &GcpPlan) -> Result<Applied, ProviderError> {
         if let Some(message) = &plan.error {
             return Err(ProviderError::Rejected { platform: "GCP".into(), operation: "plan".into(), message: message.clone() });
+        }
+        if let Some((address, message)) = &plan.address_error {
+            return Err(ProviderError::AddressNotUsable { address: address.clone(), message: message.clone() });
         }
         let stop_after = self.interrupt_after.lock().ok().and_then(|mut i| i.take());
         let inputs = sdk::apply::Inputs { plan: &plan.plan, pems: &plan.pems, address: &plan.address, stop_after };

@@ -3,6 +3,7 @@
 //! appliance. For now it declares what HAProxy can do: all of HTTP routing, TLS termination and
 //! SNI passthrough, and TCP; not UDP and not request mirroring.
 
+pub mod addresses;
 pub mod params;
 pub mod render;
 pub mod runtime;
@@ -41,6 +42,7 @@ pub fn capabilities() -> Capabilities {
             HttpRouteDestinationPortMatching,
             GrpcRoute,
             TlsRoute,
+            TlsRouteModeTerminate,
             TcpRoute,
         ]
         .into(),
@@ -52,7 +54,6 @@ pub fn capabilities() -> Capabilities {
             Fact::WeightedBackends,
             Fact::FullPathRewrite,
             Fact::TlsPassthrough,
-            Fact::TlsTerminate,
             Fact::SniRouting,
             Fact::HttpsAndTlsShareAPort,
         ]

@@ -95,35 +95,15 @@ impl Instance {
         results
     }
 
-    /// Each Gateway's address: its requested one when inside the pool, else the first free one.
+    /// Each Gateway's address (see [`crate::addresses`]), kept stable across reconciles.
     fn allocate(&self, state: &mut InstanceState, desired: &BTreeMap<ObjectRef, Desired>) -> Result<BTreeMap<ObjectRef, Result<IpAddr, ProviderError>>, ProviderError> {
         let pool = expand_pool(&self.spec.address_pool).map_err(|m| rejected("allocate address", m))?;
         state.assigned.retain(|k, _| desired.contains_key(k));
-        let mut out = BTreeMap::new();
-        for (key, gateway) in desired {
-            let requested: Vec<IpAddr> = gateway.ir.requested_addresses.iter().filter_map(|a| a.value.parse().ok()).collect();
-            let result = if let Some(address) = requested.first() {
-                if pool.contains(address) {
-                    Ok(*address)
-                } else {
-                    Err(ProviderError::AddressNotUsable { address: address.to_string(), message: format!("not in the address pool {:?}", self.spec.address_pool) })
-                }
-            } else if let Some(address) = state.assigned.get(key) {
-                Ok(*address)
-            } else if let Some(address) = current_in_pool(gateway, &pool, &state.assigned) {
-                // Keep the address the Gateway already reports (e.g. after a Portico restart).
-                Ok(address)
-            } else {
-                let taken: Vec<IpAddr> = state.assigned.values().copied().collect();
-                pool.iter().find(|a| !taken.contains(a)).copied().ok_or_else(|| ProviderError::AddressNotUsable {
-                    address: "(any)".into(),
-                    message: format!("the address pool {:?} is exhausted", self.spec.address_pool),
-                })
-            };
-            if let Ok(address) = &result {
+        let out = crate::addresses::allocate(&pool, &self.spec.address_pool, desired, &state.assigned);
+        for (key, result) in &out {
+            if let Ok(address) = result {
                 state.assigned.insert(key.clone(), *address);
             }
-            out.insert(key.clone(), result);
         }
         Ok(out)
     }
@@ -242,14 +222,6 @@ fn tracing_free_warn(message: &str) {
 async fn signal(pid: u32, signal: &str) -> Result<(), String> {
     let status = tokio::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().await.map_err(|e| e.to_string())?;
     if status.success() { Ok(()) } else { Err(format!("kill {signal} {pid} failed")) }
-}
-
-fn current_in_pool(gateway: &Desired, pool: &[IpAddr], assigned: &BTreeMap<ObjectRef, IpAddr>) -> Option<IpAddr> {
-    gateway
-        .current_addresses
-        .iter()
-        .filter_map(|a| a.value.parse::<IpAddr>().ok())
-        .find(|a| pool.contains(a) && !assigned.values().any(|taken| taken == a))
 }
 
 /// Certificates and keys are readable by the owner only.

@@ -52,6 +52,7 @@ impl Reconciler {
         let started = Instant::now();
         let snapshot = self.stores.snapshot();
         let mut translation = translate(&snapshot, &self.capabilities);
+        crate::desired::refuse_haproxy_addresses(&snapshot, &mut translation);
         let aws_desired = match &self.aws {
             Some(aws) => crate::desired::aws_gateways(&snapshot, &mut translation, aws.cluster()),
             None => BTreeMap::new(),
@@ -248,7 +249,12 @@ impl Reconciler {
                 continue;
             }
             let mut computed = computed.clone();
-            self.merge_provider_result(&key, &mut computed);
+            // A Gateway translation keeps from the provider (e.g. its address is refused) shows
+            // translation's Programmed, not a provider result from before.
+            if translation.gateways.contains_key(&key) {
+                let reported = crate::desired::current_addresses(snapshot, &key);
+                self.merge_provider_result(&key, &mut computed, reported);
+            }
             let desired = crate::plan::stamp(serde_json::to_value(&computed).unwrap_or_default(), &now);
             let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
             ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
@@ -289,7 +295,11 @@ impl Reconciler {
 
     /// Programmed and addresses from the provider's last result for this Gateway, through the
     /// same condition constructors translation uses.
-    fn merge_provider_result(&self, key: &ObjectRef, status: &mut GatewayStatus) {
+    /// `reported`: the addresses the Gateway's status shows now. A failed apply leaves the last
+    /// good configuration serving, so they stay reported (and held: another Gateway cannot take
+    /// an address because its holder's latest change failed), unless the address itself is what
+    /// failed.
+    fn merge_provider_result(&self, key: &ObjectRef, status: &mut GatewayStatus, reported: Vec<portico_model::ir::Address>) {
         let Some((_, result, _)) = self.applied.get(key) else { return };
         if !status.conditions.iter().any(|c| c.condition_type == conditions::ACCEPTED && c.is_true()) {
             return;
@@ -305,7 +315,12 @@ impl Reconciler {
                     conditions::gateway_not_programmed(generation, conditions::reason::PENDING, format!("the load balancer at {at} is still provisioning"))
                 }
             }
-            Err(error) => conditions::gateway_not_programmed(generation, error.condition_reason(), error.to_string()),
+            Err(error) => {
+                if !matches!(error, ProviderError::AddressNotUsable { .. }) {
+                    status.addresses = reported;
+                }
+                conditions::gateway_not_programmed(generation, error.condition_reason(), error.to_string())
+            }
         };
         status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
         status.conditions.push(programmed);

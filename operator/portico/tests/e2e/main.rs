@@ -1,6 +1,7 @@
 //! End to end: the real `portico` binary against the in-memory API server, with real HAProxy
 //! and echo backends. Each traffic expectation must hold three times in a row.
 
+mod addresses;
 mod resilience;
 mod world;
 

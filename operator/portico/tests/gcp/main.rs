@@ -273,3 +273,19 @@ async fn cloud_armor_is_attached_with_its_own_call_and_an_unchanged_gateway_stay
     let left: Vec<Value> = fake.resources("backendServices").into_iter().filter(|s| s.get("securityPolicy").is_some_and(|p| !p.is_null())).collect();
     assert!(left.is_empty(), "policy still attached: {left:?}");
 }
+
+#[tokio::test]
+async fn every_requested_address_is_honoured_or_refused_before_any_call() {
+    let fake = ComputeFake::start().await;
+    let gcp = provider(&fake).await;
+    let mut two = world();
+    two.ir.requested_addresses = ["203.0.113.7", "203.0.113.8"]
+        .iter()
+        .map(|v| portico_model::ir::Address { address_type: "IPAddress".into(), value: v.to_string() })
+        .collect();
+    let plan = plan(&gcp, Some(&two)).await;
+    let error = gcp.apply(&plan).await.unwrap_err();
+    assert_eq!(error.condition_reason(), "AddressNotUsable", "{error}");
+    assert!(error.to_string().contains("203.0.113.8"), "names the address it cannot honour: {error}");
+    assert!(mutating(&fake).is_empty(), "nothing is created for a refused request: {:?}", mutating(&fake));
+}

@@ -123,7 +123,7 @@ fn labels(params: &BTreeMap<String, String>, infrastructure: &BTreeMap<String, S
 
 /// The forwarding rules' address: a named reserved address, a literal IP, or one reserved here.
 fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
-    if let Some(requested) = desired.ir.requested_addresses.first() {
+    if let Some(requested) = desired.ir.requested_addresses.first().filter(|a| !a.value.is_empty()) {
         return match requested.address_type.as_str() {
             NAMED_ADDRESS_TYPE => format!("projects/{}/{}/addresses/{}", cx.project, cx.location, requested.value),
             _ => requested.value.clone(),

@@ -179,7 +179,38 @@ pub fn error(operation: &str, resource: &str, err: &google_cloud_gax::error::Err
         || in_use;
     if transient {
         ProviderError::Transient { platform, operation, message }
+    } else if let Some(address) = refused_address(&operation, resource, &detail) {
+        ProviderError::AddressNotUsable { address, message: format!("GCP refused it: {detail}") }
     } else {
         ProviderError::Rejected { platform, operation, message }
+    }
+}
+
+/// A forwarding rule GCP refuses because of its address (an IP that is not reserved or not
+/// usable here, a named address that does not exist): the Gateway's address is not usable,
+/// which the spec reports as `Programmed=False/AddressNotUsable`, not as an invalid Gateway.
+fn refused_address(operation: &str, resource: &str, detail: &str) -> Option<String> {
+    if !operation.starts_with("forwardingRules.") {
+        return None;
+    }
+    let lower = detail.to_ascii_lowercase();
+    let about_address = lower.contains("ipaddress") || lower.contains("ip address") || lower.contains("/addresses/");
+    about_address.then(|| {
+        let mut quoted = detail.split('\'').skip(1).step_by(2).filter(|q| q.parse::<std::net::IpAddr>().is_ok() || q.contains("/addresses/"));
+        let quoted = quoted.next();
+        quoted.map(str::to_string).unwrap_or_else(|| resource.to_string())
+    })
+}
+
+#[cfg(test)]
+mod address_tests {
+    #[test]
+    fn forwarding_rule_address_refusals_are_address_not_usable() {
+        let detail = "Invalid value for field 'resource.IPAddress': '203.0.113.7'. Specified IP address is not reserved in this project.";
+        assert_eq!(super::refused_address("forwardingRules.insert", "fr-80", detail).as_deref(), Some("203.0.113.7"));
+        let missing = "The resource 'projects/p/global/addresses/nope' was not found";
+        assert_eq!(super::refused_address("forwardingRules.insert", "fr-80", missing).as_deref(), Some("projects/p/global/addresses/nope"));
+        assert_eq!(super::refused_address("urlMaps.insert", "um", detail), None);
+        assert_eq!(super::refused_address("forwardingRules.insert", "fr-80", "Quota exceeded"), None);
     }
 }
