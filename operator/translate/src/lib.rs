@@ -14,6 +14,7 @@ mod hostnames;
 mod index;
 mod listeners;
 mod pem;
+pub mod privilege;
 mod routes;
 mod rules;
 

@@ -175,5 +175,6 @@ pub fn capabilities() -> Capabilities {
             .into(),
         redirect_status_codes: [301, 302].into(),
         limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5) },
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
     }
 }

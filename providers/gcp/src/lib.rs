@@ -250,5 +250,6 @@ pub fn capabilities() -> Capabilities {
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits::default(),
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
     }
 }

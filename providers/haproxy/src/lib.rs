@@ -3,6 +3,10 @@
 //! appliance. For now it declares what HAProxy can do: all of HTTP routing, TLS termination and
 //! SNI passthrough, and TCP; not UDP and not request mirroring.
 
+pub mod check;
+pub mod files;
+pub mod isolate;
+pub mod master;
 pub mod params;
 pub mod render;
 pub mod runtime;
@@ -59,5 +63,6 @@ pub fn capabilities() -> Capabilities {
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits::default(),
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
     }
 }
