@@ -200,6 +200,9 @@ pub struct Capabilities {
     /// Every other field is class-only: it may appear in a Gateway-level object only when the
     /// class's parameters list it in [`GATEWAY_OVERRIDES_FIELD`].
     pub gateway_parameters: BTreeSet<String>,
+    /// The parameters kind's default value of each field (as an API server fills them in from
+    /// the CRD schema): a Gateway-level object holding a default has not set that field.
+    pub parameter_defaults: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Capabilities {

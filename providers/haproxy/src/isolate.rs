@@ -19,7 +19,7 @@ use portico_model::ir::{Gateway, ObjectRef, RouteSource};
 use portico_provider::RouteOverflow;
 
 use crate::check::{CheckFailure, Staging};
-use crate::render::{render, GatewayInput, RenderSettings};
+use crate::render::{GatewayInput, RenderSettings, render};
 
 /// Most `haproxy -c` runs spent bisecting the routes of one Gateway.
 const MAX_BISECTION_CHECKS: usize = 48;
@@ -39,6 +39,26 @@ pub struct Verdict {
     pub serve: BTreeMap<ObjectRef, Part>,
     /// Per Gateway: the routes left out, or why HAProxy rejected it.
     pub outcome: BTreeMap<ObjectRef, Result<Vec<RouteOverflow>, String>>,
+    /// The parts HAProxy rejected, with its alerts (not checked again while unchanged).
+    pub rejected: BTreeMap<ObjectRef, (Part, String)>,
+}
+
+impl Verdict {
+    /// `part` is rejected: its last accepted configuration (if any) stays in service.
+    fn reject(
+        &mut self,
+        key: &ObjectRef,
+        part: &Part,
+        last_good: &BTreeMap<ObjectRef, Part>,
+        alerts: String,
+    ) {
+        if let Some(good) = last_good.get(key) {
+            self.serve.insert(key.clone(), good.clone());
+        }
+        self.rejected
+            .insert(key.clone(), (part.clone(), alerts.clone()));
+        self.outcome.insert(key.clone(), Err(alerts));
+    }
 }
 
 pub struct Checker<'a> {
@@ -50,23 +70,52 @@ pub struct Checker<'a> {
 impl Checker<'_> {
     /// Check a set of parts together, in a private staging directory.
     pub async fn check(&self, parts: &[&Part]) -> Result<(), CheckFailure> {
-        let staging = Staging::new(self.staging, "check").map_err(|e| CheckFailure::CannotRun(format!("staging directory: {e}")))?;
-        let settings = RenderSettings { cert_dir: staging.cert_dir(), ..self.settings.clone() };
+        let staging = Staging::new(self.staging, "check")
+            .map_err(|e| CheckFailure::CannotRun(format!("staging directory: {e}")))?;
+        let settings = RenderSettings {
+            cert_dir: staging.cert_dir(),
+            ..self.settings.clone()
+        };
         let (inputs, certificates) = inputs(parts);
         let rendered = render(&inputs, &certificates, &settings);
-        staging.check(&self.binary, &rendered.config, &rendered.cert_files).await
+        staging
+            .check(&self.binary, &rendered.config, &rendered.cert_files)
+            .await
     }
 
-    /// Decide what to serve. `Err` only when the check itself cannot run.
-    pub async fn decide(&self, current: &BTreeMap<ObjectRef, Part>, last_good: &BTreeMap<ObjectRef, Part>) -> Result<Verdict, String> {
-        let all: Vec<&Part> = current.values().collect();
-        match self.check(&all).await {
-            Ok(()) => return Ok(Verdict { serve: current.clone(), outcome: current.keys().map(|k| (k.clone(), Ok(Vec::new()))).collect() }),
+    /// Decide what to serve. `Err` only when the check itself cannot run. A Gateway that is
+    /// exactly as HAProxy last rejected it is not checked again.
+    pub async fn decide(
+        &self,
+        current: &BTreeMap<ObjectRef, Part>,
+        last_good: &BTreeMap<ObjectRef, Part>,
+        last_bad: &BTreeMap<ObjectRef, (Part, String)>,
+    ) -> Result<Verdict, String> {
+        let mut verdict = Verdict::default();
+        let mut fresh = BTreeMap::new();
+        for (key, part) in current {
+            match last_bad.get(key) {
+                Some((bad, alerts)) if bad == part => {
+                    verdict.reject(key, part, last_good, alerts.clone())
+                }
+                _ => {
+                    fresh.insert(key.clone(), part.clone());
+                }
+            }
+        }
+        let together: Vec<&Part> = fresh.values().chain(verdict.serve.values()).collect();
+        match self.check(&together).await {
+            Ok(()) => {
+                for (key, part) in fresh {
+                    verdict.outcome.insert(key.clone(), Ok(Vec::new()));
+                    verdict.serve.insert(key, part);
+                }
+                return Ok(verdict);
+            }
             Err(CheckFailure::CannotRun(message)) => return Err(message),
             Err(CheckFailure::Rejected(_)) => {}
         }
-        let mut verdict = Verdict::default();
-        for (key, part) in current {
+        for (key, part) in &fresh {
             if last_good.get(key) == Some(part) {
                 verdict.serve.insert(key.clone(), part.clone());
                 verdict.outcome.insert(key.clone(), Ok(Vec::new()));
@@ -77,45 +126,48 @@ impl Checker<'_> {
                     verdict.serve.insert(key.clone(), served);
                     verdict.outcome.insert(key.clone(), Ok(dropped));
                 }
-                Err(alerts) => {
-                    if let Some(good) = last_good.get(key) {
-                        verdict.serve.insert(key.clone(), good.clone());
-                    }
-                    verdict.outcome.insert(key.clone(), Err(alerts));
-                }
+                Err(alerts) => verdict.reject(key, part, last_good, alerts),
             }
         }
         let composed: Vec<&Part> = verdict.serve.values().collect();
         match self.check(&composed).await {
             Ok(()) => Ok(verdict),
             Err(CheckFailure::CannotRun(message)) => Err(message),
-            Err(CheckFailure::Rejected(alerts)) => Ok(self.last_good_only(current, last_good, &alerts).await),
+            Err(CheckFailure::Rejected(alerts)) => {
+                Ok(self.last_good_only(current, last_good, &alerts).await)
+            }
         }
     }
 
     /// The parts fail only in combination: serve last accepted configurations only.
-    async fn last_good_only(&self, current: &BTreeMap<ObjectRef, Part>, last_good: &BTreeMap<ObjectRef, Part>, alerts: &str) -> Verdict {
+    async fn last_good_only(
+        &self,
+        current: &BTreeMap<ObjectRef, Part>,
+        last_good: &BTreeMap<ObjectRef, Part>,
+        alerts: &str,
+    ) -> Verdict {
         let mut verdict = Verdict::default();
         for (key, part) in current {
-            match last_good.get(key) {
-                Some(good) if good == part => {
-                    verdict.serve.insert(key.clone(), good.clone());
-                    verdict.outcome.insert(key.clone(), Ok(Vec::new()));
-                }
-                Some(good) => {
-                    verdict.serve.insert(key.clone(), good.clone());
-                    verdict.outcome.insert(key.clone(), Err(format!("together with the other Gateways on this HAProxy: {alerts}")));
-                }
-                None => {
-                    verdict.outcome.insert(key.clone(), Err(format!("together with the other Gateways on this HAProxy: {alerts}")));
-                }
+            if last_good.get(key) == Some(part) {
+                verdict.serve.insert(key.clone(), part.clone());
+                verdict.outcome.insert(key.clone(), Ok(Vec::new()));
+            } else {
+                verdict.reject(
+                    key,
+                    part,
+                    last_good,
+                    format!("together with the other Gateways on this HAProxy: {alerts}"),
+                );
             }
         }
         verdict
     }
 
     /// One Gateway on its own: `Ok((what to serve, routes dropped))` or `Err(alerts)`.
-    async fn one_gateway(&self, part: &Part) -> Result<Result<(Part, Vec<RouteOverflow>), String>, String> {
+    async fn one_gateway(
+        &self,
+        part: &Part,
+    ) -> Result<Result<(Part, Vec<RouteOverflow>), String>, String> {
         let alerts = match self.check(&[part]).await {
             Ok(()) => return Ok(Ok((part.clone(), Vec::new()))),
             Err(CheckFailure::CannotRun(message)) => return Err(message),
@@ -128,7 +180,10 @@ impl Checker<'_> {
         }
         let bad = self.bisect(part, routes).await;
         let bad_keys: BTreeSet<String> = bad.iter().map(|r| r.route.clone()).collect();
-        let keep: BTreeSet<String> = route_keys(&part.ir).difference(&bad_keys).cloned().collect();
+        let keep: BTreeSet<String> = route_keys(&part.ir)
+            .difference(&bad_keys)
+            .cloned()
+            .collect();
         let reduced = restricted(part, &keep);
         if bad.is_empty() || self.check(&[&reduced]).await.is_err() {
             return Ok(Err(alerts));
@@ -152,7 +207,10 @@ impl Checker<'_> {
                 Err(CheckFailure::Rejected(alerts)) => alerts,
             };
             if set.len() == 1 {
-                bad.push(RouteOverflow { route: set[0].clone(), message: format!("HAProxy rejected this route: {alerts}") });
+                bad.push(RouteOverflow {
+                    route: set[0].clone(),
+                    message: format!("haproxy -c rejected it: {alerts}"),
+                });
             } else {
                 let (left, right) = set.split_at(set.len() / 2);
                 todo.push(right.to_vec());
@@ -165,7 +223,13 @@ impl Checker<'_> {
 
 /// Render inputs and the certificates they use (later parts win for a shared Secret).
 pub fn inputs<'a>(parts: &[&'a Part]) -> (Vec<GatewayInput<'a>>, BTreeMap<ObjectRef, Vec<u8>>) {
-    let inputs = parts.iter().map(|p| GatewayInput { ir: &p.ir, address: p.address }).collect();
+    let inputs = parts
+        .iter()
+        .map(|p| GatewayInput {
+            ir: &p.ir,
+            address: p.address,
+        })
+        .collect();
     let certificates = parts.iter().flat_map(|p| p.certificates.clone()).collect();
     (inputs, certificates)
 }
@@ -178,7 +242,12 @@ fn route_key(source: &RouteSource) -> String {
 pub fn route_keys(ir: &Gateway) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for port in &ir.ports {
-        out.extend(port.virtual_hosts.iter().flat_map(|v| &v.routes).map(|e| route_key(&e.source)));
+        out.extend(
+            port.virtual_hosts
+                .iter()
+                .flat_map(|v| &v.routes)
+                .map(|e| route_key(&e.source)),
+        );
         out.extend(port.tls_routes.iter().map(|r| route_key(&r.source)));
         out.extend(port.l4_routes.iter().map(|r| route_key(&r.source)));
     }
@@ -190,10 +259,14 @@ fn restricted(part: &Part, keep: &BTreeSet<String>) -> Part {
     let mut out = part.clone();
     for port in &mut out.ir.ports {
         for vhost in &mut port.virtual_hosts {
-            vhost.routes.retain(|e| keep.contains(&route_key(&e.source)));
+            vhost
+                .routes
+                .retain(|e| keep.contains(&route_key(&e.source)));
         }
-        port.tls_routes.retain(|r| keep.contains(&route_key(&r.source)));
-        port.l4_routes.retain(|r| keep.contains(&route_key(&r.source)));
+        port.tls_routes
+            .retain(|r| keep.contains(&route_key(&r.source)));
+        port.l4_routes
+            .retain(|r| keep.contains(&route_key(&r.source)));
     }
     out
 }
