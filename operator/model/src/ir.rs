@@ -19,10 +19,7 @@ pub struct ObjectRef {
 
 impl ObjectRef {
     pub fn new(namespace: impl Into<String>, name: impl Into<String>) -> Self {
-        Self {
-            namespace: namespace.into(),
-            name: name.into(),
-        }
+        Self { namespace: namespace.into(), name: name.into() }
     }
 }
 
@@ -266,15 +263,10 @@ pub struct RequestMirror {
 pub enum HttpAction {
     /// Send to the backends by weight. Backends that could not be resolved stay in the list as
     /// `Invalid` with their weight, so that exactly their share of traffic gets a 500.
-    Forward {
-        backends: Vec<WeightedBackend>,
-    },
+    Forward { backends: Vec<WeightedBackend> },
     Redirect(Redirect),
     /// A fixed response: 500 for a rule with no usable backend, for example.
-    FixedResponse {
-        status: u16,
-        reason: String,
-    },
+    FixedResponse { status: u16, reason: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

@@ -9,28 +9,18 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
-use crate::GATEWAY_GROUP;
 use crate::capabilities::PORTICO_GROUP;
 use crate::snapshot::{ParametersObject, Snapshot};
+use crate::GATEWAY_GROUP;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
     #[error("{path}: {message}")]
     Io { path: String, message: String },
     #[error("{path}: document {index}: not valid YAML/JSON: {message}")]
-    Syntax {
-        path: String,
-        index: usize,
-        message: String,
-    },
+    Syntax { path: String, index: usize, message: String },
     #[error("{path}: document {index}: {object}: field `{field}`: {message}")]
-    Invalid {
-        path: String,
-        index: usize,
-        object: String,
-        field: String,
-        message: String,
-    },
+    Invalid { path: String, index: usize, object: String, field: String, message: String },
     #[error(
         "{path}: document {index}: {object}: field `apiVersion`: {api_version} is not a served version of {kind} (Portico reads {accepted})"
     )]
@@ -67,10 +57,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
 }
 
 fn expand(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
-    let io = |e: std::io::Error| LoadError::Io {
-        path: path.display().to_string(),
-        message: e.to_string(),
-    };
+    let io = |e: std::io::Error| LoadError::Io { path: path.display().to_string(), message: e.to_string() };
     if !path.is_dir() {
         std::fs::metadata(path).map_err(io)?;
         return Ok(vec![path.to_path_buf()]);
@@ -85,10 +72,7 @@ fn expand(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
     for entry in entries {
         if entry.is_dir() {
             files.extend(expand(&entry)?);
-        } else if matches!(
-            entry.extension().and_then(|e| e.to_str()),
-            Some("yaml" | "yml" | "json")
-        ) {
+        } else if matches!(entry.extension().and_then(|e| e.to_str()), Some("yaml" | "yml" | "json")) {
             files.push(entry);
         }
     }
@@ -98,21 +82,14 @@ fn expand(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
 /// Load every document of one YAML/JSON text into `loaded`. `origin` names it in errors.
 pub fn load_str(text: &str, origin: &str, loaded: &mut Loaded) -> Result<(), LoadError> {
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
-        let syntax = |message: String| LoadError::Syntax {
-            path: origin.to_string(),
-            index,
-            message,
-        };
+        let syntax = |message: String| LoadError::Syntax { path: origin.to_string(), index, message };
         let yaml: serde_yaml::Value =
             serde::Deserialize::deserialize(document).map_err(|e| syntax(e.to_string()))?;
         if yaml.is_null() {
             continue;
         }
         let value = serde_json::to_value(yaml).map_err(|e| syntax(e.to_string()))?;
-        let at = Location {
-            path: origin,
-            index,
-        };
+        let at = Location { path: origin, index };
         load_value(value, &at, loaded)?;
     }
     Ok(())
@@ -144,11 +121,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     (GATEWAY_GROUP, "TLSRoute", &["v1", "v1alpha3", "v1alpha2"]),
     (GATEWAY_GROUP, "TCPRoute", &["v1", "v1alpha2"]),
     (GATEWAY_GROUP, "UDPRoute", &["v1", "v1alpha2"]),
-    (
-        GATEWAY_GROUP,
-        "ReferenceGrant",
-        &["v1", "v1beta1", "v1alpha2"],
-    ),
+    (GATEWAY_GROUP, "ReferenceGrant", &["v1", "v1beta1", "v1alpha2"]),
     ("", "Service", &["v1"]),
     ("", "Secret", &["v1"]),
     ("", "Namespace", &["v1"]),
@@ -156,55 +129,27 @@ const KINDS: &[(&str, &str, &[&str])] = &[
 ];
 
 fn load_value(mut value: Value, at: &Location<'_>, loaded: &mut Loaded) -> Result<(), LoadError> {
-    let api_version = value
-        .get("apiVersion")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let kind = value
-        .get("kind")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
-    let name = value
-        .pointer("/metadata/name")
-        .and_then(Value::as_str)
-        .unwrap_or("")
-        .to_string();
+    let api_version = value.get("apiVersion").and_then(Value::as_str).unwrap_or("").to_string();
+    let kind = value.get("kind").and_then(Value::as_str).unwrap_or("").to_string();
+    let name = value.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
     let object = format!("{kind} {name}").trim().to_string();
     if kind == "List" {
-        let items = value
-            .get_mut("items")
-            .map(Value::take)
-            .unwrap_or(Value::Null);
+        let items = value.get_mut("items").map(Value::take).unwrap_or(Value::Null);
         for item in items.as_array().cloned().unwrap_or_default() {
             load_value(item, at, loaded)?;
         }
         return Ok(());
     }
     if api_version.is_empty() || kind.is_empty() {
-        let field = if api_version.is_empty() {
-            "apiVersion"
-        } else {
-            "kind"
-        };
-        return Err(at.invalid(
-            if object.is_empty() { "object" } else { &object },
-            field,
-            "is required",
-        ));
+        let field = if api_version.is_empty() { "apiVersion" } else { "kind" };
+        return Err(at.invalid(if object.is_empty() { "object" } else { &object }, field, "is required"));
     }
-    let (group, version) = api_version
-        .rsplit_once('/')
-        .unwrap_or(("", api_version.as_str()));
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version.as_str()));
     if group == PORTICO_GROUP {
         return load_parameters(value, &kind, &object, at, loaded);
     }
     let Some((_, _, versions)) = KINDS.iter().find(|(g, k, _)| *g == group && *k == kind) else {
-        loaded.notes.push(format!(
-            "{}: document {}: skipped {api_version} {object}: not a kind Portico reads",
-            at.path, at.index
-        ));
+        loaded.notes.push(format!("{}: document {}: skipped {api_version} {object}: not a kind Portico reads", at.path, at.index));
         return Ok(());
     };
     if !versions.contains(&version) {
@@ -214,17 +159,7 @@ fn load_value(mut value: Value, at: &Location<'_>, loaded: &mut Loaded) -> Resul
             object,
             kind,
             api_version: api_version.clone(),
-            accepted: versions
-                .iter()
-                .map(|v| {
-                    if group.is_empty() {
-                        v.to_string()
-                    } else {
-                        format!("{group}/{v}")
-                    }
-                })
-                .collect::<Vec<_>>()
-                .join(", "),
+            accepted: versions.iter().map(|v| if group.is_empty() { v.to_string() } else { format!("{group}/{v}") }).collect::<Vec<_>>().join(", "),
         });
     }
     if name.is_empty() {
@@ -232,16 +167,9 @@ fn load_value(mut value: Value, at: &Location<'_>, loaded: &mut Loaded) -> Resul
     }
     // Normalise to the version the typed model deserializes, and default the namespace as
     // `kubectl apply` would.
-    let canonical = if group.is_empty() {
-        "v1".to_string()
-    } else {
-        format!("{group}/{}", versions[0])
-    };
+    let canonical = if group.is_empty() { "v1".to_string() } else { format!("{group}/{}", versions[0]) };
     value["apiVersion"] = Value::String(canonical);
-    if kind != "GatewayClass"
-        && kind != "Namespace"
-        && value.pointer("/metadata/namespace").is_none()
-    {
+    if kind != "GatewayClass" && kind != "Namespace" && value.pointer("/metadata/namespace").is_none() {
         value["metadata"]["namespace"] = Value::String("default".into());
     }
     let snapshot = &mut loaded.snapshot;
@@ -263,13 +191,7 @@ fn load_value(mut value: Value, at: &Location<'_>, loaded: &mut Loaded) -> Resul
     Ok(())
 }
 
-fn load_parameters(
-    value: Value,
-    kind: &str,
-    object: &str,
-    at: &Location<'_>,
-    loaded: &mut Loaded,
-) -> Result<(), LoadError> {
+fn load_parameters(value: Value, kind: &str, object: &str, at: &Location<'_>, loaded: &mut Loaded) -> Result<(), LoadError> {
     let name = value.pointer("/metadata/name").and_then(Value::as_str);
     let Some(name) = name.filter(|n| !n.is_empty()) else {
         return Err(at.invalid(object, "metadata.name", "is required"));
@@ -277,10 +199,7 @@ fn load_parameters(
     loaded.snapshot.parameters.push(ParametersObject {
         group: PORTICO_GROUP.to_string(),
         kind: kind.to_string(),
-        namespace: value
-            .pointer("/metadata/namespace")
-            .and_then(Value::as_str)
-            .map(str::to_string),
+        namespace: value.pointer("/metadata/namespace").and_then(Value::as_str).map(str::to_string),
         name: name.to_string(),
         spec: value.get("spec").cloned().unwrap_or(Value::Null),
     });
@@ -288,19 +207,14 @@ fn load_parameters(
 }
 
 /// Secrets may carry `stringData` (as written by people); fold it into `data` as the API server does.
-fn secret(
-    mut value: Value,
-    object: &str,
-    at: &Location<'_>,
-) -> Result<k8s_openapi::api::core::v1::Secret, LoadError> {
+fn secret(mut value: Value, object: &str, at: &Location<'_>) -> Result<k8s_openapi::api::core::v1::Secret, LoadError> {
     use base64::Engine as _;
     if let Some(Value::Object(string_data)) = value.get_mut("stringData").map(Value::take) {
         if !value.get("data").is_some_and(Value::is_object) {
             value["data"] = Value::Object(Default::default());
         }
         for (key, text) in string_data {
-            let encoded =
-                base64::engine::general_purpose::STANDARD.encode(text.as_str().unwrap_or_default());
+            let encoded = base64::engine::general_purpose::STANDARD.encode(text.as_str().unwrap_or_default());
             value["data"][key] = Value::String(encoded);
         }
         if let Some(map) = value.as_object_mut() {
@@ -310,18 +224,10 @@ fn secret(
     typed(value, object, at)
 }
 
-fn typed<T: DeserializeOwned>(
-    value: Value,
-    object: &str,
-    at: &Location<'_>,
-) -> Result<T, LoadError> {
+fn typed<T: DeserializeOwned>(value: Value, object: &str, at: &Location<'_>) -> Result<T, LoadError> {
     serde_path_to_error::deserialize(value).map_err(|error| {
         let field = error.path().to_string();
-        let field = if field == "." {
-            "(document)".to_string()
-        } else {
-            field
-        };
+        let field = if field == "." { "(document)".to_string() } else { field };
         at.invalid(object, &field, error.inner().to_string())
     })
 }

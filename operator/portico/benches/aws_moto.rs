@@ -13,7 +13,7 @@ use std::time::Instant;
 use portico_aws::plan::Step;
 use portico_aws::{AwsProvider, CallCounts};
 use portico_model::ir::ObjectRef;
-use portico_model::load::{Loaded, load_str};
+use portico_model::load::{load_str, Loaded};
 use portico_provider::{Desired, Provider};
 
 const ROUTES: usize = 1000;
@@ -43,11 +43,8 @@ fn world(edited: Option<usize>) -> String {
 fn desired(yaml: &str) -> Desired {
     let mut loaded = Loaded::default();
     load_str(yaml, "bench", &mut loaded).unwrap();
-    let mut translation =
-        portico_translate::translate(&loaded.snapshot, &portico::all_capabilities());
-    portico::desired::aws_gateways(&loaded.snapshot, &mut translation, "bench")
-        .remove(&ObjectRef::new("default", "gw"))
-        .unwrap()
+    let mut translation = portico_translate::translate(&loaded.snapshot, &portico::all_capabilities());
+    portico::desired::aws_gateways(&loaded.snapshot, &mut translation, "bench").remove(&ObjectRef::new("default", "gw")).unwrap()
 }
 
 /// Native resources a plan creates (targets and ingress permissions count one each).
@@ -57,14 +54,8 @@ fn resources_created(steps: &[Step]) -> usize {
         .map(|s| match s {
             Step::RegisterTargets { targets, .. } => targets.len(),
             Step::AuthorizeIngress { permissions } => permissions.len(),
-            Step::CreateLoadBalancer { load_balancer, .. } => {
-                1 + usize::from(!load_balancer.attributes.is_empty())
-            }
-            Step::ImportCertificate { .. }
-            | Step::CreateSecurityGroup { .. }
-            | Step::CreateTargetGroup { .. }
-            | Step::CreateListener { .. }
-            | Step::CreateRule { .. } => 1,
+            Step::CreateLoadBalancer { load_balancer, .. } => 1 + usize::from(!load_balancer.attributes.is_empty()),
+            Step::ImportCertificate { .. } | Step::CreateSecurityGroup { .. } | Step::CreateTargetGroup { .. } | Step::CreateListener { .. } | Step::CreateRule { .. } => 1,
             _ => 0,
         })
         .sum()
@@ -79,17 +70,9 @@ fn print_calls(title: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<Str
         if delta == 0 {
             continue;
         }
-        let kind = if CallCounts::is_mutating(op) {
-            "mutating"
-        } else {
-            "read"
-        };
+        let kind = if CallCounts::is_mutating(op) { "mutating" } else { "read" };
         println!("    {op:<40} {delta:>6}  {kind}");
-        if CallCounts::is_mutating(op) {
-            mutating += delta
-        } else {
-            read += delta
-        }
+        if CallCounts::is_mutating(op) { mutating += delta } else { read += delta }
     }
     println!("    total: {mutating} mutating, {read} read");
     mutating
@@ -116,15 +99,9 @@ async fn main() {
     let started = Instant::now();
     let initial = desired(&world(None));
     let edited = desired(&world(Some(500)));
-    println!(
-        "aws_moto: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints (translation of both worlds: {:.2} s)",
-        started.elapsed().as_secs_f64()
-    );
+    println!("aws_moto: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints (translation of both worlds: {:.2} s)", started.elapsed().as_secs_f64());
     let (mutating, created, _) = pass(&aws, &initial, "from empty").await;
-    println!(
-        "    native resources created: {created}; mutating calls per resource: {:.3} (target <= 1.05)",
-        mutating as f64 / created.max(1) as f64
-    );
+    println!("    native resources created: {created}; mutating calls per resource: {:.3} (target <= 1.05)", mutating as f64 / created.max(1) as f64);
     let (edit_calls, _, _) = pass(&aws, &edited, "one route edit").await;
     println!("    mutating calls for the edit: {edit_calls} (target <= 2)");
     let (noop_calls, _, _) = pass(&aws, &edited, "no-op resync").await;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use portico_computefake::ComputeFake;
 use portico_gcp::{CallCounts, GcpProvider, Settings};
 use portico_model::ir::ObjectRef;
-use portico_model::load::{Loaded, load_str};
+use portico_model::load::{load_str, Loaded};
 use portico_provider::{Desired, Provider};
 
 const ROUTES: usize = 1000;
@@ -42,16 +42,9 @@ fn world(routes: usize, edited: Option<usize>) -> String {
 fn desired(yaml: &str) -> Desired {
     let mut loaded = Loaded::default();
     load_str(yaml, "bench", &mut loaded).unwrap();
-    let mut translation =
-        portico_translate::translate(&loaded.snapshot, &portico::all_capabilities());
-    let defaults = portico_gcp::Defaults {
-        cluster: "bench".into(),
-        project: Some("bench".into()),
-        region: None,
-    };
-    portico::desired::gcp_gateways(&loaded.snapshot, &mut translation, &defaults)
-        .remove(&ObjectRef::new("default", "gw"))
-        .unwrap()
+    let mut translation = portico_translate::translate(&loaded.snapshot, &portico::all_capabilities());
+    let defaults = portico_gcp::Defaults { cluster: "bench".into(), project: Some("bench".into()), region: None };
+    portico::desired::gcp_gateways(&loaded.snapshot, &mut translation, &defaults).remove(&ObjectRef::new("default", "gw")).unwrap()
 }
 
 fn print_calls(title: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64 {
@@ -62,17 +55,9 @@ fn print_calls(title: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<Str
         if delta == 0 {
             continue;
         }
-        let kind = if CallCounts::is_mutating(op) {
-            "mutating"
-        } else {
-            "read"
-        };
+        let kind = if CallCounts::is_mutating(op) { "mutating" } else { "read" };
         println!("    {op:<45} {delta:>6}  {kind}");
-        if CallCounts::is_mutating(op) {
-            mutating += delta
-        } else {
-            read += delta
-        }
+        if CallCounts::is_mutating(op) { mutating += delta } else { read += delta }
     }
     println!("    total: {mutating} mutating, {read} read");
     mutating
@@ -80,12 +65,7 @@ fn print_calls(title: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<Str
 
 async fn pass(gcp: &GcpProvider, fake: &ComputeFake, want: &Desired, title: &str) -> (u64, usize) {
     let before = gcp.clients().counts.snapshot();
-    let polls_before: u64 = fake
-        .calls()
-        .iter()
-        .filter(|(op, _)| op.contains("Operations."))
-        .map(|(_, n)| n)
-        .sum();
+    let polls_before: u64 = fake.calls().iter().filter(|(op, _)| op.contains("Operations.")).map(|(_, n)| n).sum();
     let started = Instant::now();
     let observed = gcp.observe(&want.ir.gateway).await.unwrap();
     let plan = gcp.plan(Some(want), &observed);
@@ -93,50 +73,25 @@ async fn pass(gcp: &GcpProvider, fake: &ComputeFake, want: &Desired, title: &str
     gcp.apply(&plan).await.unwrap();
     let seconds = started.elapsed().as_secs_f64();
     let mutating = print_calls(title, &before, &gcp.clients().counts.snapshot());
-    let polls: u64 = fake
-        .calls()
-        .iter()
-        .filter(|(op, _)| op.contains("Operations."))
-        .map(|(_, n)| n)
-        .sum::<u64>()
-        - polls_before;
+    let polls: u64 = fake.calls().iter().filter(|(op, _)| op.contains("Operations.")).map(|(_, n)| n).sum::<u64>() - polls_before;
     println!("    operation polls: {polls}; wall time: {seconds:.2} s");
     (mutating, steps)
 }
 
 fn url_map_bytes(want: &Desired) -> usize {
-    let defaults = portico_gcp::Defaults {
-        cluster: "bench".into(),
-        project: Some("bench".into()),
-        region: None,
-    };
-    portico_gcp::compile::compile(want, &defaults)
-        .unwrap()
-        .url_map_bytes
-        .values()
-        .copied()
-        .max()
-        .unwrap_or(0)
+    let defaults = portico_gcp::Defaults { cluster: "bench".into(), project: Some("bench".into()), region: None };
+    portico_gcp::compile::compile(want, &defaults).unwrap().url_map_bytes.values().copied().max().unwrap_or(0)
 }
 
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let fake = ComputeFake::start().await;
-    let settings = Settings {
-        cluster: "bench".into(),
-        project: Some("bench".into()),
-        endpoint: Some(fake.endpoint()),
-        anonymous: true,
-        ..Settings::default()
-    };
+    let settings = Settings { cluster: "bench".into(), project: Some("bench".into()), endpoint: Some(fake.endpoint()), anonymous: true, ..Settings::default() };
     let gcp = GcpProvider::connect(&settings).await.unwrap();
     let started = Instant::now();
     let initial = desired(&world(ROUTES, None));
     let edited = desired(&world(ROUTES, Some(500)));
-    println!(
-        "gcp_fake: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints in 2 zones (translation of both worlds: {:.2} s)",
-        started.elapsed().as_secs_f64()
-    );
+    println!("gcp_fake: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints in 2 zones (translation of both worlds: {:.2} s)", started.elapsed().as_secs_f64());
     let (mutating, steps) = pass(&gcp, &fake, &initial, "from empty").await;
     println!("    plan steps: {steps}; mutating calls: {mutating}");
     let (edit_calls, _) = pass(&gcp, &fake, &edited, "one route edit").await;
@@ -147,8 +102,5 @@ async fn main() {
     let small = url_map_bytes(&desired(&world(100, None)));
     let per_route = (bytes - small) as f64 / (ROUTES - 100) as f64;
     let at_limit = ((GCP_URL_MAP_LIMIT - small) as f64 / per_route) as usize + 100;
-    println!(
-        "  URL map size: {bytes} bytes for {ROUTES} routes ({:.1}% of GCP's ~1 MB limit); {per_route:.0} bytes per route; the limit is reached near {at_limit} routes of this shape",
-        bytes as f64 * 100.0 / GCP_URL_MAP_LIMIT as f64
-    );
+    println!("  URL map size: {bytes} bytes for {ROUTES} routes ({:.1}% of GCP's ~1 MB limit); {per_route:.0} bytes per route; the limit is reached near {at_limit} routes of this shape", bytes as f64 * 100.0 / GCP_URL_MAP_LIMIT as f64);
 }

@@ -8,11 +8,7 @@ use clap::{Parser, Subcommand, ValueEnum};
 use portico::plan::{self, ObjectDetail};
 
 #[derive(Parser)]
-#[command(
-    name = "portico",
-    version,
-    about = "Gateway API on real load balancers"
-)]
+#[command(name = "portico", version, about = "Gateway API on real load balancers")]
 struct Cli {
     #[command(subcommand)]
     command: Command,
@@ -58,10 +54,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Plan { files, output } => run_plan(&files, output),
         Command::Run(options) => {
-            let runtime = match tokio::runtime::Builder::new_multi_thread()
-                .enable_all()
-                .build()
-            {
+            let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(error) => {
                     eprintln!("error: cannot start the async runtime: {error}");
@@ -85,10 +78,7 @@ fn main() -> ExitCode {
         }
         Command::Capabilities => {
             let caps = portico::all_capabilities();
-            let providers: Vec<_> = portico_model::ProviderKind::ALL
-                .iter()
-                .filter_map(|p| caps.get(*p).cloned())
-                .collect();
+            let providers: Vec<_> = portico_model::ProviderKind::ALL.iter().filter_map(|p| caps.get(*p).cloned()).collect();
             print!("{}", portico::matrix::render(&providers));
             ExitCode::SUCCESS
         }
@@ -107,17 +97,10 @@ fn run_plan(files: &[PathBuf], output: Format) -> ExitCode {
         eprintln!("note: {note}");
     }
     let now = plan::now_rfc3339();
-    let document = plan::document(
-        &loaded,
-        &portico::all_capabilities(),
-        &now,
-        ObjectDetail::Full,
-    );
+    let document = plan::document(&loaded, &portico::all_capabilities(), &now, ObjectDetail::Full);
     let text = match output {
         Format::Yaml => serde_yaml::to_string(&document).map_err(|e| e.to_string()),
-        Format::Json => serde_json::to_string_pretty(&document)
-            .map(|t| t + "\n")
-            .map_err(|e| e.to_string()),
+        Format::Json => serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string()),
     };
     match text {
         Ok(text) => {

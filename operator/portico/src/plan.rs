@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use portico_model::load::Loaded;
 use portico_translate::status::{ParentStatusEntry, RouteKey};
-use portico_translate::{CapabilitySet, Translation, translate};
+use portico_translate::{translate, CapabilitySet, Translation};
 use serde::Serialize;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 /// The cluster name native plans are computed for (the operator's default `--cluster-name`).
 pub const PLAN_CLUSTER: &str = "default";
@@ -32,22 +32,13 @@ pub struct PlanDocument {
 
 /// Translate what was loaded and build the printed document. Conditions with no
 /// `lastTransitionTime` get `now` (the status writer does the same).
-pub fn document(
-    loaded: &Loaded,
-    capabilities: &CapabilitySet,
-    now: &str,
-    detail: ObjectDetail,
-) -> PlanDocument {
+pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail: ObjectDetail) -> PlanDocument {
     let mut translation = translate(&loaded.snapshot, capabilities);
     let aws = match capabilities.get(portico_model::ProviderKind::Aws) {
         Some(_) => crate::desired::aws_gateways(&loaded.snapshot, &mut translation, PLAN_CLUSTER),
         None => BTreeMap::new(),
     };
-    let gcp_defaults = portico_gcp::Defaults {
-        cluster: PLAN_CLUSTER.into(),
-        project: Some(PLAN_GCP_PROJECT.into()),
-        region: Some(PLAN_GCP_REGION.into()),
-    };
+    let gcp_defaults = portico_gcp::Defaults { cluster: PLAN_CLUSTER.into(), project: Some(PLAN_GCP_PROJECT.into()), region: Some(PLAN_GCP_REGION.into()) };
     let gcp = match capabilities.get(portico_model::ProviderKind::Gcp) {
         Some(_) => crate::desired::gcp_gateways(&loaded.snapshot, &mut translation, &gcp_defaults),
         None => BTreeMap::new(),
@@ -72,20 +63,10 @@ pub fn document(
     PlanDocument { objects, gateways }
 }
 
-fn collect_objects(
-    loaded: &Loaded,
-    translation: &Translation,
-    now: &str,
-    detail: ObjectDetail,
-    out: &mut Vec<Value>,
-) {
+fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail: ObjectDetail, out: &mut Vec<Value>) {
     let s = &loaded.snapshot;
     let statuses = &translation.statuses;
-    let mut classes: Vec<_> = s
-        .gateway_classes
-        .iter()
-        .filter(|c| statuses.gateway_classes.contains_key(name_of(&c.metadata)))
-        .collect();
+    let mut classes: Vec<_> = s.gateway_classes.iter().filter(|c| statuses.gateway_classes.contains_key(name_of(&c.metadata))).collect();
     classes.sort_by(|a, b| a.metadata.name.cmp(&b.metadata.name));
     for class in classes {
         let status = &statuses.gateway_classes[name_of(&class.metadata)];
@@ -94,26 +75,15 @@ fn collect_objects(
     let mut gateways: Vec<_> = s
         .gateways
         .iter()
-        .filter_map(|g| {
-            statuses
-                .gateways
-                .get(&object_ref(&g.metadata))
-                .map(|st| (object_ref(&g.metadata), g, st))
-        })
+        .filter_map(|g| statuses.gateways.get(&object_ref(&g.metadata)).map(|st| (object_ref(&g.metadata), g, st)))
         .collect();
     gateways.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, gateway, status) in gateways {
         out.push(with_status(gateway, status, now, detail));
     }
     let mut routes: Vec<(RouteKey, Value)> = Vec::new();
-    let mut add = |kind: portico_model::RouteKind,
-                   meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-                   object: Value| {
-        let key = RouteKey {
-            kind,
-            namespace: object_ref(meta).namespace,
-            name: name_of(meta).to_string(),
-        };
+    let mut add = |kind: portico_model::RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, object: Value| {
+        let key = RouteKey { kind, namespace: object_ref(meta).namespace, name: name_of(meta).to_string() };
         if let Some(status) = statuses.routes.get(&key) {
             routes.push((key, finish(object, route_status_json(status, now), detail)));
         }
@@ -144,9 +114,7 @@ pub fn route_status_json(status: &portico_translate::status::RouteStatus, now: &
         .parents
         .iter()
         .map(|p| match p {
-            ParentStatusEntry::Ours(ours) => {
-                stamp(serde_json::to_value(ours).unwrap_or_default(), now)
-            }
+            ParentStatusEntry::Ours(ours) => stamp(serde_json::to_value(ours).unwrap_or_default(), now),
             ParentStatusEntry::Kept(kept) => kept.clone(),
         })
         .collect();
@@ -157,25 +125,15 @@ fn name_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) ->
     meta.name.as_deref().unwrap_or("")
 }
 
-fn object_ref(
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> portico_model::ir::ObjectRef {
-    portico_model::ir::ObjectRef::new(
-        meta.namespace.as_deref().unwrap_or("default"),
-        name_of(meta),
-    )
+fn object_ref(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> portico_model::ir::ObjectRef {
+    portico_model::ir::ObjectRef::new(meta.namespace.as_deref().unwrap_or("default"), name_of(meta))
 }
 
 fn to_value<T: Serialize>(object: &T) -> Value {
     serde_json::to_value(object).unwrap_or(Value::Null)
 }
 
-fn with_status<T: Serialize, S: Serialize>(
-    object: &T,
-    status: &S,
-    now: &str,
-    detail: ObjectDetail,
-) -> Value {
+fn with_status<T: Serialize, S: Serialize>(object: &T, status: &S, now: &str, detail: ObjectDetail) -> Value {
     finish(to_value(object), stamp(to_value(status), now), detail)
 }
 
@@ -202,9 +160,7 @@ pub fn stamp(mut value: Value, now: &str) -> Value {
             Value::Object(map) => {
                 if let Some(Value::Array(conditions)) = map.get_mut("conditions") {
                     for condition in conditions.iter_mut().filter_map(Value::as_object_mut) {
-                        condition
-                            .entry("lastTransitionTime")
-                            .or_insert_with(|| Value::String(now.to_string()));
+                        condition.entry("lastTransitionTime").or_insert_with(|| Value::String(now.to_string()));
                     }
                 }
                 map.values_mut().for_each(|v| walk(v, now));
@@ -219,7 +175,5 @@ pub fn stamp(mut value: Value, now: &str) -> Value {
 
 /// The current UTC time as RFC 3339 with seconds precision, as Kubernetes writes condition times.
 pub fn now_rfc3339() -> String {
-    k8s_openapi::jiff::Timestamp::now()
-        .strftime("%Y-%m-%dT%H:%M:%SZ")
-        .to_string()
+    k8s_openapi::jiff::Timestamp::now().strftime("%Y-%m-%dT%H:%M:%SZ").to_string()
 }

@@ -21,44 +21,17 @@ fn write(name: &str, text: &str) -> std::path::PathBuf {
 #[test]
 fn plan_on_the_examples_prints_statuses_and_ir() {
     let out = portico(&["plan", "-f", "examples/"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
     let doc: serde_json::Value = serde_yaml::from_slice(&out.stdout).expect("yaml output");
     let objects = doc["objects"].as_array().expect("objects");
-    let kinds: Vec<&str> = objects
-        .iter()
-        .map(|o| o["kind"].as_str().unwrap())
-        .collect();
-    assert!(
-        kinds.contains(&"GatewayClass")
-            && kinds.contains(&"Gateway")
-            && kinds.contains(&"HTTPRoute")
-    );
+    let kinds: Vec<&str> = objects.iter().map(|o| o["kind"].as_str().unwrap()).collect();
+    assert!(kinds.contains(&"GatewayClass") && kinds.contains(&"Gateway") && kinds.contains(&"HTTPRoute"));
     // The class of another controller is never touched.
-    assert!(
-        !objects
-            .iter()
-            .any(|o| o["metadata"]["name"] == "someone-else")
-    );
-    assert!(
-        doc["gateways"]["infra/edge"]["ir"]["ports"]
-            .as_array()
-            .is_some_and(|p| p.len() == 2)
-    );
+    assert!(!objects.iter().any(|o| o["metadata"]["name"] == "someone-else"));
+    assert!(doc["gateways"]["infra/edge"]["ir"]["ports"].as_array().is_some_and(|p| p.len() == 2));
     for object in objects {
-        for condition in object["status"]["conditions"]
-            .as_array()
-            .into_iter()
-            .flatten()
-        {
-            assert!(
-                condition["lastTransitionTime"]
-                    .as_str()
-                    .is_some_and(|t| t.ends_with('Z'))
-            );
+        for condition in object["status"]["conditions"].as_array().into_iter().flatten() {
+            assert!(condition["lastTransitionTime"].as_str().is_some_and(|t| t.ends_with('Z')));
         }
     }
 }
@@ -81,39 +54,22 @@ fn unreadable_input_exits_2_with_one_line_naming_file_document_object_and_field(
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert_eq!(stderr.lines().count(), 1, "{stderr}");
-    assert!(
-        stderr.contains("bad.yaml")
-            && stderr.contains("document 1")
-            && stderr.contains("Gateway broken"),
-        "{stderr}"
-    );
-    assert!(
-        stderr.contains("spec.listeners[0]") && stderr.contains("port"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("bad.yaml") && stderr.contains("document 1") && stderr.contains("Gateway broken"), "{stderr}");
+    assert!(stderr.contains("spec.listeners[0]") && stderr.contains("port"), "{stderr}");
 }
 
 #[test]
 fn unknown_api_version_of_a_gateway_api_kind_exits_2() {
-    let path = write(
-        "version.yaml",
-        "apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {}\n",
-    );
+    let path = write("version.yaml", "apiVersion: gateway.networking.k8s.io/v9\nkind: HTTPRoute\nmetadata: {name: r}\nspec: {}\n");
     let out = portico(&["plan", "-f", path.to_str().unwrap()]);
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(
-        stderr.contains("apiVersion") && stderr.contains("v9") && stderr.contains("HTTPRoute r"),
-        "{stderr}"
-    );
+    assert!(stderr.contains("apiVersion") && stderr.contains("v9") && stderr.contains("HTTPRoute r"), "{stderr}");
 }
 
 #[test]
 fn unknown_kinds_are_skipped_with_a_note() {
-    let path = write(
-        "deploy.yaml",
-        "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n",
-    );
+    let path = write("deploy.yaml", "apiVersion: apps/v1\nkind: Deployment\nmetadata: {name: web}\n");
     let out = portico(&["plan", "-f", path.to_str().unwrap()]);
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("skipped apps/v1 Deployment web"));

@@ -10,14 +10,10 @@ fn read(path: &str) -> String {
 #[test]
 fn provider_matrix_in_docs_matches_the_capability_declarations() {
     let caps = portico::all_capabilities();
-    let providers: Vec<_> = ProviderKind::ALL
-        .iter()
-        .map(|p| caps.get(*p).unwrap().clone())
-        .collect();
+    let providers: Vec<_> = ProviderKind::ALL.iter().map(|p| caps.get(*p).unwrap().clone()).collect();
     let rendered = portico::matrix::render(&providers);
     let doc = read("docs/providers.md");
-    let embedded =
-        portico::matrix::embedded(&doc).expect("docs/providers.md has the matrix markers");
+    let embedded = portico::matrix::embedded(&doc).expect("docs/providers.md has the matrix markers");
     assert_eq!(
         embedded,
         rendered.trim(),
@@ -29,10 +25,7 @@ fn provider_matrix_in_docs_matches_the_capability_declarations() {
 fn every_condition_reason_is_documented() {
     let doc = read("docs/conditions.md");
     for reason in reason::ALL {
-        assert!(
-            doc.contains(&format!("`{reason}`")),
-            "docs/conditions.md does not explain `{reason}`"
-        );
+        assert!(doc.contains(&format!("`{reason}`")), "docs/conditions.md does not explain `{reason}`");
     }
 }
 

@@ -4,24 +4,12 @@
 use portico::plan::{self, ObjectDetail};
 use portico_model::load::{self, Loaded};
 use proptest::prelude::*;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 const NAMESPACES: &[&str] = &["default", "infra", "apps"];
-const HOSTS: &[&str] = &[
-    "a.example.com",
-    "*.example.com",
-    "example.com",
-    "*.a.example.com",
-    "other.io",
-    "*.io",
-];
+const HOSTS: &[&str] = &["a.example.com", "*.example.com", "example.com", "*.a.example.com", "other.io", "*.io"];
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TLS", "TCP", "UDP", "INVALID"];
-const CONTROLLERS: &[&str] = &[
-    "portico.dev/aws",
-    "portico.dev/gcp",
-    "portico.dev/haproxy",
-    "example.com/other",
-];
+const CONTROLLERS: &[&str] = &["portico.dev/aws", "portico.dev/gcp", "portico.dev/haproxy", "example.com/other"];
 const KINDS: &[&str] = &["HTTPRoute", "GRPCRoute", "TLSRoute", "TCPRoute", "UDPRoute"];
 
 fn pick<T: Clone + std::fmt::Debug + 'static>(items: &'static [T]) -> impl Strategy<Value = T> {
@@ -57,35 +45,25 @@ fn http_rule() -> impl Strategy<Value = Value> {
         let kind = ["Exact", "PathPrefix", "RegularExpression"][t];
         json!({"type": kind, "value": v})
     });
-    let matched = (opt(path), opt(pick(&["GET", "POST"])), 0..7usize, 0..2usize).prop_map(
-        |(path, method, headers, queries)| {
-            let mut m = json!({});
-            if let Some(p) = path {
-                m["path"] = p;
-            }
-            if let Some(method) = method {
-                m["method"] = json!(method);
-            }
-            m["headers"] = Value::Array(
-                (0..headers)
-                    .map(|h| {
-                        let kind = if h % 2 == 0 {
-                            "Exact"
-                        } else {
-                            "RegularExpression"
-                        };
-                        json!({"name": format!("h{}", h % 3), "value": "v", "type": kind})
-                    })
-                    .collect(),
-            );
-            m["queryParams"] = Value::Array(
-                (0..queries)
-                    .map(|q| json!({"name": format!("q{q}"), "value": "v"}))
-                    .collect(),
-            );
-            m
-        },
-    );
+    let matched = (opt(path), opt(pick(&["GET", "POST"])), 0..7usize, 0..2usize).prop_map(|(path, method, headers, queries)| {
+        let mut m = json!({});
+        if let Some(p) = path {
+            m["path"] = p;
+        }
+        if let Some(method) = method {
+            m["method"] = json!(method);
+        }
+        m["headers"] = Value::Array(
+            (0..headers)
+                .map(|h| {
+                    let kind = if h % 2 == 0 { "Exact" } else { "RegularExpression" };
+                    json!({"name": format!("h{}", h % 3), "value": "v", "type": kind})
+                })
+                .collect(),
+        );
+        m["queryParams"] = Value::Array((0..queries).map(|q| json!({"name": format!("q{q}"), "value": "v"})).collect());
+        m
+    });
     let filter = prop_oneof![
         Just(json!({"type": "RequestHeaderModifier", "requestHeaderModifier": {"set": [{"name": "x", "value": "y"}]}})),
         Just(json!({"type": "ResponseHeaderModifier", "responseHeaderModifier": {"remove": ["x"]}})),
@@ -94,12 +72,7 @@ fn http_rule() -> impl Strategy<Value = Value> {
         (0..120i64).prop_map(|p| json!({"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "svc0", "port": 80}, "percent": p}})),
         Just(json!({"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "Thing", "name": "t"}})),
     ];
-    (
-        prop::collection::vec(matched, 0..3),
-        prop::collection::vec(filter, 0..3),
-        prop::collection::vec(backend(), 0..4),
-        opt(pick(&["10s", "1ms", "bogus", "0s"])),
-    )
+    (prop::collection::vec(matched, 0..3), prop::collection::vec(filter, 0..3), prop::collection::vec(backend(), 0..4), opt(pick(&["10s", "1ms", "bogus", "0s"])))
         .prop_map(|(matches, filters, backends, timeout)| {
             let mut r = json!({"matches": matches, "filters": filters, "backendRefs": backends});
             if let Some(t) = timeout {
@@ -110,33 +83,21 @@ fn http_rule() -> impl Strategy<Value = Value> {
 }
 
 fn backend() -> impl Strategy<Value = Value> {
-    (
-        0..3usize,
-        opt(pick(NAMESPACES)),
-        prop::sample::select(vec![80, 81]),
-        -1..3i32,
-        any::<bool>(),
-    )
-        .prop_map(|(s, ns, port, weight, odd_kind)| {
-            let mut b = json!({"name": format!("svc{s}"), "port": port, "weight": weight.max(0)});
-            if let Some(ns) = ns {
-                b["namespace"] = json!(ns);
-            }
-            if odd_kind {
-                b["group"] = json!("example.com");
-                b["kind"] = json!("Bucket");
-            }
-            b
-        })
+    (0..3usize, opt(pick(NAMESPACES)), prop::sample::select(vec![80, 81]), -1..3i32, any::<bool>()).prop_map(|(s, ns, port, weight, odd_kind)| {
+        let mut b = json!({"name": format!("svc{s}"), "port": port, "weight": weight.max(0)});
+        if let Some(ns) = ns {
+            b["namespace"] = json!(ns);
+        }
+        if odd_kind {
+            b["group"] = json!("example.com");
+            b["kind"] = json!("Bucket");
+        }
+        b
+    })
 }
 
 fn route() -> impl Strategy<Value = Value> {
-    let parent = (
-        0..3usize,
-        opt(pick(NAMESPACES)),
-        opt(0..4usize),
-        opt(prop::sample::select(vec![80, 443, 9999])),
-    )
+    let parent = (0..3usize, opt(pick(NAMESPACES)), opt(0..4usize), opt(prop::sample::select(vec![80, 443, 9999])))
         .prop_map(|(g, ns, section, port)| {
             let mut p = json!({"name": format!("gw{g}")});
             if let Some(ns) = ns {

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use portico_model::Snapshot;
-use portico_translate::{CapabilitySet, translate};
+use portico_translate::{translate, CapabilitySet};
 
 const GATEWAYS: usize = 100;
 const ROUTES_PER_GATEWAY: usize = 100;
@@ -65,11 +65,7 @@ fn main() {
     let load_time = load_start.elapsed();
     let snapshot: Snapshot = loaded.snapshot;
     let rss_after_load = peak_rss_mib().unwrap_or(f64::NAN);
-    let caps = CapabilitySet::new([
-        portico_haproxy::capabilities(),
-        portico_aws::capabilities(),
-        portico_gcp::capabilities(),
-    ]);
+    let caps = CapabilitySet::new([portico_haproxy::capabilities(), portico_aws::capabilities(), portico_gcp::capabilities()]);
 
     let mut times = Vec::new();
     let mut entries = 0;
@@ -88,38 +84,21 @@ fn main() {
             .statuses
             .routes
             .values()
-            .filter(|s| {
-                serde_json::to_string(s)
-                    .map(|t| t.contains("\"reason\":\"Accepted\""))
-                    .unwrap_or(false)
-            })
+            .filter(|s| serde_json::to_string(s).map(|t| t.contains("\"reason\":\"Accepted\"")).unwrap_or(false))
             .count();
         assert_eq!(translation.gateways.len(), GATEWAYS);
-        assert_eq!(
-            accepted,
-            GATEWAYS * ROUTES_PER_GATEWAY,
-            "every route is accepted"
-        );
+        assert_eq!(accepted, GATEWAYS * ROUTES_PER_GATEWAY, "every route is accepted");
     }
     times.sort();
     let routes = GATEWAYS * ROUTES_PER_GATEWAY;
-    println!(
-        "translate_scale: {GATEWAYS} gateways x {ROUTES_PER_GATEWAY} HTTPRoutes = {routes} routes, 4 matches each, 2 weighted backends"
-    );
+    println!("translate_scale: {GATEWAYS} gateways x {ROUTES_PER_GATEWAY} HTTPRoutes = {routes} routes, 4 matches each, 2 weighted backends");
     println!("  IR route entries produced: {entries}");
-    println!(
-        "  loading the YAML (not part of translate): {:.1} ms",
-        load_time.as_secs_f64() * 1e3
-    );
+    println!("  loading the YAML (not part of translate): {:.1} ms", load_time.as_secs_f64() * 1e3);
     println!(
         "  translate: min {:.1} ms, median {:.1} ms, max {:.1} ms (5 runs; target < 500 ms)",
         times[0].as_secs_f64() * 1e3,
         times[2].as_secs_f64() * 1e3,
         times[4].as_secs_f64() * 1e3
     );
-    println!(
-        "  peak RSS: {:.1} MiB after loading, {:.1} MiB overall (target < 200 MB)",
-        rss_after_load,
-        peak_rss_mib().unwrap_or(f64::NAN)
-    );
+    println!("  peak RSS: {:.1} MiB after loading, {:.1} MiB overall (target < 200 MB)", rss_after_load, peak_rss_mib().unwrap_or(f64::NAN));
 }

@@ -2,7 +2,7 @@
 //! allowed kinds and namespaces, hostname intersection), and the per-parent route status.
 
 use portico_model::ir::ObjectRef;
-use portico_model::{Fact, GATEWAY_GROUP, RouteKind};
+use portico_model::{Fact, RouteKind, GATEWAY_GROUP};
 
 use crate::backends::ResolvedBackends;
 use crate::build::GatewayBuilder;
@@ -19,24 +19,15 @@ pub type Binding = Vec<(usize, Vec<String>)>;
 
 /// Select the listeners of `gw` that `parent` binds `route` to, or the Accepted=False condition
 /// that says precisely why none.
-pub fn select_listeners(
-    route: &Route,
-    parent: &ParentRef,
-    gw: &GatewayState<'_>,
-    index: &Index<'_>,
-) -> Result<Binding, Condition> {
+pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>, index: &Index<'_>) -> Result<Binding, Condition> {
     let generation = route.generation;
     if !gw.accepted() {
-        return Err(conditions::no_matching_parent(
-            generation,
-            format!("Gateway {} is not accepted", gw.key),
-        ));
+        return Err(conditions::no_matching_parent(generation, format!("Gateway {} is not accepted", gw.key)));
     }
     let candidates: Vec<usize> = (0..gw.listeners.len())
         .filter(|&i| {
             let l = &gw.listeners[i];
-            parent.section_name.as_ref().is_none_or(|s| *s == l.name)
-                && parent.port.is_none_or(|p| i32::from(l.port) == p)
+            parent.section_name.as_ref().is_none_or(|s| *s == l.name) && parent.port.is_none_or(|p| i32::from(l.port) == p)
         })
         .collect();
     if candidates.is_empty() {
@@ -46,10 +37,7 @@ pub fn select_listeners(
             (None, Some(p)) => format!("no listener on port {p}"),
             (None, None) => "no listeners".to_string(),
         };
-        return Err(conditions::no_matching_parent(
-            generation,
-            format!("Gateway {} has {what}", gw.key),
-        ));
+        return Err(conditions::no_matching_parent(generation, format!("Gateway {} has {what}", gw.key)));
     }
     // Attachment depends only on allowedRoutes and parentRefs, not on the listener's own
     // conditions (a conflicted listener still counts its routes; it is just not programmed).
@@ -66,68 +54,39 @@ pub fn select_listeners(
         })
         .collect();
     if allowed.is_empty() {
-        return Err(conditions::not_allowed_by_listeners(
-            generation,
-            refusals.join("; "),
-        ));
+        return Err(conditions::not_allowed_by_listeners(generation, refusals.join("; ")));
     }
-    let uses_hostnames = matches!(
-        route.key.kind,
-        RouteKind::Http | RouteKind::Grpc | RouteKind::Tls
-    );
+    let uses_hostnames = matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc | RouteKind::Tls);
     let binding: Binding = allowed
         .iter()
         .filter_map(|&i| {
             if !uses_hostnames {
                 return Some((i, vec!["*".to_string()]));
             }
-            hostnames::intersect(gw.listeners[i].hostname.as_deref(), &route.hostnames)
-                .map(|h| (i, h))
+            hostnames::intersect(gw.listeners[i].hostname.as_deref(), &route.hostnames).map(|h| (i, h))
         })
         .collect();
     if binding.is_empty() {
-        let listener_hosts: Vec<String> = allowed
-            .iter()
-            .map(|&i| {
-                gw.listeners[i]
-                    .hostname
-                    .clone()
-                    .unwrap_or_else(|| "*".into())
-            })
-            .collect();
+        let listener_hosts: Vec<String> =
+            allowed.iter().map(|&i| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into())).collect();
         let message = format!(
             "none of the route's hostnames [{}] matches the listener hostnames [{}]",
             route.hostnames.join(", "),
             listener_hosts.join(", ")
         );
-        return Err(conditions::no_matching_listener_hostname(
-            generation, message,
-        ));
+        return Err(conditions::no_matching_listener_hostname(generation, message));
     }
     Ok(binding)
 }
 
-fn allows(
-    route: &Route,
-    gw: &GatewayState<'_>,
-    listener: usize,
-    index: &Index<'_>,
-) -> Result<(), String> {
+fn allows(route: &Route, gw: &GatewayState<'_>, listener: usize, index: &Index<'_>) -> Result<(), String> {
     let l = &gw.listeners[listener];
     if let Some((reason, _)) = &l.rejection {
-        return Err(format!(
-            "listener {} is not accepted ({reason}) and takes no routes",
-            l.name
-        ));
+        return Err(format!("listener {} is not accepted ({reason}) and takes no routes", l.name));
     }
     if !l.supported_kinds.contains(&route.key.kind) {
         let kinds: Vec<&str> = l.supported_kinds.iter().map(|k| k.name()).collect();
-        return Err(format!(
-            "listener {} does not allow {} (allows [{}])",
-            l.name,
-            route.key.kind,
-            kinds.join(", ")
-        ));
+        return Err(format!("listener {} does not allow {} (allows [{}])", l.name, route.key.kind, kinds.join(", ")));
     }
     let namespace = &route.key.namespace;
     let ok = match &l.namespaces {
@@ -143,10 +102,7 @@ fn allows(
             NamespacePolicy::All => "All",
             NamespacePolicy::Selector(_) => "Selector",
         };
-        Err(format!(
-            "listener {} does not allow routes from namespace {namespace} (from: {policy})",
-            l.name
-        ))
+        Err(format!("listener {} does not allow routes from namespace {namespace} (from: {policy})", l.name))
     }
 }
 
@@ -163,26 +119,17 @@ pub fn evaluate_parent(
     let resolved_refs = match resolved.problems.first() {
         None => conditions::route_resolved_refs(generation),
         Some((reason, _)) => {
-            let message = resolved
-                .problems
-                .iter()
-                .map(|(_, m)| m.as_str())
-                .collect::<Vec<_>>()
-                .join("; ");
+            let message = resolved.problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
             conditions::route_unresolved_refs(generation, reason, message)
         }
     };
     let binding = match select_listeners(route, parent, gw, index)
         .and_then(|b| one_route_per_l4_listener(route, gw, b))
-        .and_then(|b| http_and_grpc_apart(route, gw, b))
-    {
+        .and_then(|b| http_and_grpc_apart(route, gw, b)) {
         Ok(binding) => binding,
         Err(rejected) => return vec![rejected, resolved_refs],
     };
-    let has_host = !route.hostnames.is_empty()
-        || binding
-            .iter()
-            .any(|(i, _)| gw.listeners[*i].hostname.is_some());
+    let has_host = !route.hostnames.is_empty() || binding.iter().any(|(i, _)| gw.listeners[*i].hostname.is_some());
     let compiled = crate::build::compile_route(route, resolved, gw.caps, has_host);
     if compiled.valid_rules == 0 {
         return vec![rejection(generation, &compiled.dropped), resolved_refs];
@@ -191,9 +138,7 @@ pub fn evaluate_parent(
         let state = &mut gw.listeners[*listener];
         state.attached_routes.insert(route.key.clone());
         if matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc) {
-            state
-                .claimed_hosts
-                .extend(hostnames.iter().map(|h| (h.clone(), route.key.clone())));
+            state.claimed_hosts.extend(hostnames.iter().map(|h| (h.clone(), route.key.clone())));
         }
         if state.programmable() {
             builder.place(route, *listener, state, hostnames, &compiled, resolved);
@@ -201,26 +146,15 @@ pub fn evaluate_parent(
     }
     let mut out = vec![conditions::route_accepted(generation), resolved_refs];
     if !compiled.dropped.is_empty() {
-        let dropped: Vec<String> = compiled
-            .dropped
-            .iter()
-            .map(|(_, p)| p.message.clone())
-            .collect();
-        out.push(conditions::partially_invalid(
-            generation,
-            format!("Dropped Rule(s): {}", dropped.join("; ")),
-        ));
+        let dropped: Vec<String> = compiled.dropped.iter().map(|(_, p)| p.message.clone()).collect();
+        out.push(conditions::partially_invalid(generation, format!("Dropped Rule(s): {}", dropped.join("; "))));
     }
     out
 }
 
 /// A TCP or UDP listener (and a TLS listener on a platform that cannot route by SNI) forwards
 /// everything to one route. Routes are evaluated oldest first, so the oldest keeps it.
-fn one_route_per_l4_listener(
-    route: &Route,
-    gw: &GatewayState<'_>,
-    binding: Binding,
-) -> Result<Binding, Condition> {
+fn one_route_per_l4_listener(route: &Route, gw: &GatewayState<'_>, binding: Binding) -> Result<Binding, Condition> {
     let exclusive = match route.key.kind {
         RouteKind::Tcp | RouteKind::Udp => true,
         RouteKind::Tls => !gw.caps.has(Fact::SniRouting),
@@ -234,16 +168,9 @@ fn one_route_per_l4_listener(
         .into_iter()
         .filter(|(i, _)| {
             let listener = &gw.listeners[*i];
-            match listener
-                .attached_routes
-                .iter()
-                .find(|other| **other != route.key)
-            {
+            match listener.attached_routes.iter().find(|other| **other != route.key) {
                 Some(other) => {
-                    taken.push(format!(
-                        "listener {} already forwards to {other} and {} can serve one route there",
-                        listener.name, gw.caps.platform
-                    ));
+                    taken.push(format!("listener {} already forwards to {other} and {} can serve one route there", listener.name, gw.caps.platform));
                     false
                 }
                 None => true,
@@ -251,21 +178,14 @@ fn one_route_per_l4_listener(
         })
         .collect();
     if free.is_empty() {
-        return Err(conditions::not_allowed_by_listeners(
-            route.generation,
-            taken.join("; "),
-        ));
+        return Err(conditions::not_allowed_by_listeners(route.generation, taken.join("; ")));
     }
     Ok(free)
 }
 
 /// An HTTPRoute and a GRPCRoute may not serve intersecting hostnames on one listener: the older
 /// route keeps them (routes are evaluated oldest first, then by namespace/name).
-fn http_and_grpc_apart(
-    route: &Route,
-    gw: &GatewayState<'_>,
-    binding: Binding,
-) -> Result<Binding, Condition> {
+fn http_and_grpc_apart(route: &Route, gw: &GatewayState<'_>, binding: Binding) -> Result<Binding, Condition> {
     if !matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc) {
         return Ok(binding);
     }
@@ -294,24 +214,14 @@ fn http_and_grpc_apart(
         })
         .collect();
     if free.is_empty() {
-        let message = format!(
-            "{}: an HTTPRoute and a GRPCRoute cannot share a hostname on one listener",
-            clashes.join("; ")
-        );
-        return Err(conditions::not_allowed_by_listeners(
-            route.generation,
-            message,
-        ));
+        let message = format!("{}: an HTTPRoute and a GRPCRoute cannot share a hostname on one listener", clashes.join("; "));
+        return Err(conditions::not_allowed_by_listeners(route.generation, message));
     }
     Ok(free)
 }
 
 fn rejection(generation: i64, dropped: &[(usize, RuleProblem)]) -> Condition {
-    let message = dropped
-        .iter()
-        .map(|(_, p)| p.message.as_str())
-        .collect::<Vec<_>>()
-        .join("; ");
+    let message = dropped.iter().map(|(_, p)| p.message.as_str()).collect::<Vec<_>>().join("; ");
     if dropped.iter().any(|(_, p)| p.incompatible) {
         conditions::incompatible_filters(generation, message)
     } else if dropped.is_empty() {
@@ -335,6 +245,5 @@ pub fn parent_ref_status(parent: &ParentRef) -> crate::status::ParentRefStatus {
 
 /// The Gateway a parentRef names, if it names a Gateway at all.
 pub fn gateway_key(parent: &ParentRef) -> Option<ObjectRef> {
-    (parent.group == GATEWAY_GROUP && parent.kind == "Gateway")
-        .then(|| ObjectRef::new(&parent.namespace, &parent.name))
+    (parent.group == GATEWAY_GROUP && parent.kind == "Gateway").then(|| ObjectRef::new(&parent.namespace, &parent.name))
 }

@@ -4,10 +4,8 @@
 use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::{Service, ServicePort};
-use portico_model::ir::{
-    Backend, BackendProtocol, BackendTarget, Endpoint, HttpAction, ObjectRef, WeightedBackend,
-};
-use portico_model::{GATEWAY_GROUP, RouteKind};
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, Endpoint, HttpAction, ObjectRef, WeightedBackend};
+use portico_model::{RouteKind, GATEWAY_GROUP};
 
 use crate::conditions::reason;
 use crate::index::Index;
@@ -28,39 +26,22 @@ pub struct ResolvedBackends {
 /// Service ports already resolved in this translation, by (namespace, name, port, route kind):
 /// many routes share a few Services, and their endpoints are the same for all of them.
 #[derive(Default)]
-pub struct BackendCache(
-    std::collections::HashMap<(String, String, i32, RouteKind), Result<Backend, RefProblem>>,
-);
+pub struct BackendCache(std::collections::HashMap<(String, String, i32, RouteKind), Result<Backend, RefProblem>>);
 
-pub fn resolve_route(
-    route: &Route,
-    index: &Index<'_>,
-    cache: &mut BackendCache,
-) -> ResolvedBackends {
-    let mut out = ResolvedBackends {
-        rules: Vec::new(),
-        mirrors: Vec::new(),
-        backends: BTreeMap::new(),
-        problems: Vec::new(),
-    };
+pub fn resolve_route(route: &Route, index: &Index<'_>, cache: &mut BackendCache) -> ResolvedBackends {
+    let mut out = ResolvedBackends { rules: Vec::new(), mirrors: Vec::new(), backends: BTreeMap::new(), problems: Vec::new() };
     for (r, rule) in route.rules.iter().enumerate() {
         let mut targets = Vec::with_capacity(rule.backends.len());
         for (b, backend) in rule.backends.iter().enumerate() {
             let field = format!("spec.rules[{r}].backendRefs[{b}]");
             let target = resolve_into(route, backend, &field, index, cache, &mut out);
-            targets.push(WeightedBackend {
-                weight: u32::try_from(backend.weight).unwrap_or(0),
-                target,
-                filters: Vec::new(),
-            });
+            targets.push(WeightedBackend { weight: u32::try_from(backend.weight).unwrap_or(0), target, filters: Vec::new() });
         }
         let mut mirrors = BTreeMap::new();
         for (f, filter) in rule.filters.iter().enumerate() {
             if let FilterSpec::RequestMirror(mirror) = filter {
                 let field = format!("spec.rules[{r}].filters[{f}].requestMirror.backendRef");
-                if let BackendTarget::Backend { id } =
-                    resolve_into(route, &mirror.backend, &field, index, cache, &mut out)
-                {
+                if let BackendTarget::Backend { id } = resolve_into(route, &mirror.backend, &field, index, cache, &mut out) {
                     mirrors.insert(f, id);
                 }
             }
@@ -71,14 +52,7 @@ pub fn resolve_route(
     out
 }
 
-fn resolve_into(
-    route: &Route,
-    backend: &BackendRefSpec,
-    field: &str,
-    index: &Index<'_>,
-    cache: &mut BackendCache,
-    out: &mut ResolvedBackends,
-) -> BackendTarget {
+fn resolve_into(route: &Route, backend: &BackendRefSpec, field: &str, index: &Index<'_>, cache: &mut BackendCache, out: &mut ResolvedBackends) -> BackendTarget {
     match resolve(route, backend, index, cache) {
         Ok(resolved) => {
             let id = Backend::id_for(&resolved.service, resolved.port, resolved.protocol);
@@ -93,85 +67,34 @@ fn resolve_into(
     }
 }
 
-fn resolve(
-    route: &Route,
-    backend: &BackendRefSpec,
-    index: &Index<'_>,
-    cache: &mut BackendCache,
-) -> Result<Backend, RefProblem> {
+fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>, cache: &mut BackendCache) -> Result<Backend, RefProblem> {
     if !backend.group.is_empty() || backend.kind != "Service" {
-        let group = if backend.group.is_empty() {
-            "core"
-        } else {
-            &backend.group
-        };
-        return Err((
-            reason::INVALID_KIND,
-            format!(
-                "{group}/{} is not a supported backend kind (use a Service)",
-                backend.kind
-            ),
-        ));
+        let group = if backend.group.is_empty() { "core" } else { &backend.group };
+        return Err((reason::INVALID_KIND, format!("{group}/{} is not a supported backend kind (use a Service)", backend.kind)));
     }
     let namespace = backend.namespace.as_deref().unwrap_or(&route.key.namespace);
     let route_kind = route.key.kind.name();
     if namespace != route.key.namespace
-        && !index.grant_allows(
-            (GATEWAY_GROUP, route_kind, &route.key.namespace),
-            namespace,
-            ("", "Service", &backend.name),
-        )
+        && !index.grant_allows((GATEWAY_GROUP, route_kind, &route.key.namespace), namespace, ("", "Service", &backend.name))
     {
-        let message = format!(
-            "Service {namespace}/{} is in another namespace and no ReferenceGrant there allows {route_kind}s from {}",
-            backend.name, route.key.namespace
-        );
+        let message = format!("Service {namespace}/{} is in another namespace and no ReferenceGrant there allows {route_kind}s from {}", backend.name, route.key.namespace);
         return Err((reason::REF_NOT_PERMITTED, message));
     }
-    let key = (
-        namespace.to_string(),
-        backend.name.clone(),
-        backend.port.unwrap_or(-1),
-        route.key.kind,
-    );
-    cache
-        .0
-        .entry(key)
-        .or_insert_with(|| resolve_service(route.key.kind, namespace, backend, index))
-        .clone()
+    let key = (namespace.to_string(), backend.name.clone(), backend.port.unwrap_or(-1), route.key.kind);
+    cache.0.entry(key).or_insert_with(|| resolve_service(route.key.kind, namespace, backend, index)).clone()
 }
 
 /// The Service port behind a permitted reference, with its ready endpoints.
-fn resolve_service(
-    kind: RouteKind,
-    namespace: &str,
-    backend: &BackendRefSpec,
-    index: &Index<'_>,
-) -> Result<Backend, RefProblem> {
+fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, index: &Index<'_>) -> Result<Backend, RefProblem> {
     let Some(service) = index.service(namespace, &backend.name) else {
-        return Err((
-            reason::BACKEND_NOT_FOUND,
-            format!("Service {namespace}/{} not found", backend.name),
-        ));
+        return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} not found", backend.name)));
     };
     let Some(port) = backend.port else {
-        return Err((
-            reason::BACKEND_NOT_FOUND,
-            format!("port is required for Service {namespace}/{}", backend.name),
-        ));
+        return Err((reason::BACKEND_NOT_FOUND, format!("port is required for Service {namespace}/{}", backend.name)));
     };
-    let service_port = service
-        .spec
-        .as_ref()
-        .and_then(|s| s.ports.as_ref())
-        .into_iter()
-        .flatten()
-        .find(|p| p.port == port);
+    let service_port = service.spec.as_ref().and_then(|s| s.ports.as_ref()).into_iter().flatten().find(|p| p.port == port);
     let Some(service_port) = service_port else {
-        return Err((
-            reason::BACKEND_NOT_FOUND,
-            format!("Service {namespace}/{} has no port {port}", backend.name),
-        ));
+        return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} has no port {port}", backend.name)));
     };
     let service_ref = ObjectRef::new(namespace, &backend.name);
     let protocol = backend_protocol(kind, service_port);
@@ -192,9 +115,7 @@ fn resolve_service(
 fn backend_protocol(kind: RouteKind, port: &ServicePort) -> BackendProtocol {
     match kind {
         RouteKind::Grpc => BackendProtocol::H2c,
-        RouteKind::Http if port.app_protocol.as_deref() == Some("kubernetes.io/h2c") => {
-            BackendProtocol::H2c
-        }
+        RouteKind::Http if port.app_protocol.as_deref() == Some("kubernetes.io/h2c") => BackendProtocol::H2c,
         RouteKind::Http => BackendProtocol::Http,
         RouteKind::Tls | RouteKind::Tcp => BackendProtocol::Tcp,
         RouteKind::Udp => BackendProtocol::Udp,
@@ -207,21 +128,10 @@ fn endpoints(service: &Service, port: &ServicePort, index: &Index<'_>) -> Vec<En
     let name = service.metadata.name.as_deref().unwrap_or("");
     let mut out = Vec::new();
     for slice in index.endpoint_slices(namespace, name) {
-        let slice_port = slice
-            .ports
-            .iter()
-            .flatten()
-            .find(|p| p.name == port.name)
-            .and_then(|p| p.port);
-        let Some(slice_port) = slice_port.and_then(|p| u16::try_from(p).ok()) else {
-            continue;
-        };
+        let slice_port = slice.ports.iter().flatten().find(|p| p.name == port.name).and_then(|p| p.port);
+        let Some(slice_port) = slice_port.and_then(|p| u16::try_from(p).ok()) else { continue };
         for endpoint in &slice.endpoints {
-            let ready = endpoint
-                .conditions
-                .as_ref()
-                .and_then(|c| c.ready)
-                .unwrap_or(true);
+            let ready = endpoint.conditions.as_ref().and_then(|c| c.ready).unwrap_or(true);
             if !ready {
                 continue;
             }
@@ -242,10 +152,7 @@ fn endpoints(service: &Service, port: &ServicePort, index: &Index<'_>) -> Vec<En
 
 /// What a rule does with its backends: forward by weight, or a 500 that says why not.
 pub fn forward_action(targets: &[WeightedBackend]) -> HttpAction {
-    let internal_error = |reason: String| HttpAction::FixedResponse {
-        status: 500,
-        reason,
-    };
+    let internal_error = |reason: String| HttpAction::FixedResponse { status: 500, reason };
     if targets.is_empty() {
         return internal_error("rule has no backendRefs".into());
     }
@@ -253,10 +160,7 @@ pub fn forward_action(targets: &[WeightedBackend]) -> HttpAction {
     if live.is_empty() {
         return internal_error("every backendRef has weight 0".into());
     }
-    if live
-        .iter()
-        .all(|t| matches!(t.target, BackendTarget::Invalid { .. }))
-    {
+    if live.iter().all(|t| matches!(t.target, BackendTarget::Invalid { .. })) {
         return internal_error("no backendRef could be resolved".into());
     }
     HttpAction::Forward { backends: live }

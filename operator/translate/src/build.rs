@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{
-    self, Backend, BackendTarget, CertificateBinding, HttpAction, HttpFilter, HttpRouteEntry,
-    L4Route, PathMatch, PortProtocol, RouteSource, SniRoute, VirtualHost, WeightedBackend,
+    self, Backend, BackendTarget, CertificateBinding, HttpAction, HttpFilter, HttpRouteEntry, L4Route, PathMatch, PortProtocol,
+    RouteSource, SniRoute, VirtualHost, WeightedBackend,
 };
 use portico_model::{Capabilities, ListenerProtocol, RouteKind};
 
@@ -25,42 +25,25 @@ pub struct CompiledRoute {
     pub l4: Option<(usize, Vec<WeightedBackend>)>,
 }
 
-pub fn compile_route(
-    route: &Route,
-    resolved: &ResolvedBackends,
-    caps: &Capabilities,
-    has_host: bool,
-) -> CompiledRoute {
-    let mut out = CompiledRoute {
-        valid_rules: 0,
-        dropped: Vec::new(),
-        http: Vec::new(),
-        l4: None,
-    };
+pub fn compile_route(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities, has_host: bool) -> CompiledRoute {
+    let mut out = CompiledRoute { valid_rules: 0, dropped: Vec::new(), http: Vec::new(), l4: None };
     for (i, rule) in route.rules.iter().enumerate() {
         let result = match route.key.kind {
-            RouteKind::Http | RouteKind::Grpc => {
-                match rules::compile_http_rule(i, rule, resolved, caps, has_host) {
-                    Ok(compiled) => {
-                        out.http.push((i, compiled));
-                        Ok(())
-                    }
-                    Err(problem) => {
-                        if let Some(failed) =
-                            rules::compile_failed_rule(i, rule, caps, has_host, &problem)
-                        {
-                            out.http.push((i, failed));
-                        }
-                        Err(problem)
-                    }
+            RouteKind::Http | RouteKind::Grpc => match rules::compile_http_rule(i, rule, resolved, caps, has_host) {
+                Ok(compiled) => {
+                    out.http.push((i, compiled));
+                    Ok(())
                 }
-            }
+                Err(problem) => {
+                    if let Some(failed) = rules::compile_failed_rule(i, rule, caps, has_host, &problem) {
+                        out.http.push((i, failed));
+                    }
+                    Err(problem)
+                }
+            },
             _ if i > 0 => Err(RuleProblem {
                 incompatible: false,
-                message: format!(
-                    "spec.rules[{i}]: a {} forwards with its first rule only",
-                    route.key.kind
-                ),
+                message: format!("spec.rules[{i}]: a {} forwards with its first rule only", route.key.kind),
             }),
             _ => rules::compile_l4_rule(i, rule, resolved, caps).map(|b| out.l4 = Some((i, b))),
         };
@@ -132,15 +115,7 @@ fn source(route: &Route, rule: usize, r#match: usize) -> RouteSource {
 
 impl GatewayBuilder {
     /// Place a route's compiled rules under one listener, for each hostname it serves there.
-    pub fn place(
-        &mut self,
-        route: &Route,
-        listener: usize,
-        state: &ListenerState<'_>,
-        hostnames: &[String],
-        compiled: &CompiledRoute,
-        resolved: &ResolvedBackends,
-    ) {
+    pub fn place(&mut self, route: &Route, listener: usize, state: &ListenerState<'_>, hostnames: &[String], compiled: &CompiledRoute, resolved: &ResolvedBackends) {
         let route_key = route.rank;
         for (rule_index, rule) in &compiled.http {
             self.keep_backends(rule.backend_ids(), resolved);
@@ -152,26 +127,13 @@ impl GatewayBuilder {
                     action: rule.action.clone(),
                     timeouts: rule.timeouts.clone(),
                 };
-                let key = precedence_key(
-                    route,
-                    *rule_index,
-                    m,
-                    matcher,
-                    rule.grpc_lengths.get(m).copied().flatten(),
-                );
+                let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
                 for hostname in hostnames {
-                    self.http.push(HttpDraft {
-                        listener,
-                        hostname: hostname.clone(),
-                        key: key.clone(),
-                        entry: Box::new(entry.clone()),
-                    });
+                    self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: Box::new(entry.clone()) });
                 }
             }
         }
-        let Some((rule_index, backends)) = &compiled.l4 else {
-            return;
-        };
+        let Some((rule_index, backends)) = &compiled.l4 else { return };
         self.keep_backends(backends.iter().filter_map(target_id).collect(), resolved);
         let source = source(route, *rule_index, 0);
         if route.key.kind == RouteKind::Tls {
@@ -183,23 +145,11 @@ impl GatewayBuilder {
                     source: source.clone(),
                     backends: backends.clone(),
                 };
-                self.sni.push(SniDraft {
-                    listener,
-                    key: route_key,
-                    route,
-                });
+                self.sni.push(SniDraft { listener, key: route_key, route });
             }
         } else {
-            let route = L4Route {
-                listener: state.name.clone(),
-                source,
-                backends: backends.clone(),
-            };
-            self.l4.push(L4Draft {
-                listener,
-                key: route_key,
-                route,
-            });
+            let route = L4Route { listener: state.name.clone(), source, backends: backends.clone() };
+            self.l4.push(L4Draft { listener, key: route_key, route });
         }
     }
 
@@ -216,12 +166,7 @@ impl GatewayBuilder {
         self.http.sort_by(|a, b| a.key.cmp(&b.key));
         self.l4.sort_by(|a, b| a.key.cmp(&b.key));
         let mut ports: BTreeMap<(u16, PortProtocol), ir::Port> = BTreeMap::new();
-        for (i, l) in gw
-            .listeners
-            .iter()
-            .enumerate()
-            .filter(|(_, l)| l.programmable())
-        {
+        for (i, l) in gw.listeners.iter().enumerate().filter(|(_, l)| l.programmable()) {
             let protocol = port_protocol(gw, l);
             let port = ports.entry((l.port, protocol)).or_insert_with(|| ir::Port {
                 port: l.port,
@@ -235,18 +180,9 @@ impl GatewayBuilder {
             port.listeners.push(l.name.clone());
             if l.terminates_tls {
                 let hostname = l.hostname.clone().unwrap_or_else(|| "*".into());
-                port.certificates.push(CertificateBinding {
-                    hostname,
-                    listener: l.name.clone(),
-                    secrets: l.certificates.clone(),
-                });
+                port.certificates.push(CertificateBinding { hostname, listener: l.name.clone(), secrets: l.certificates.clone() });
             }
-            port.l4_routes.extend(
-                self.l4
-                    .iter()
-                    .filter(|d| d.listener == i)
-                    .map(|d| d.route.clone()),
-            );
+            port.l4_routes.extend(self.l4.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
         }
         let mut by_listener: BTreeMap<usize, Vec<HttpDraft>> = BTreeMap::new();
         for draft in std::mem::take(&mut self.http) {
@@ -278,14 +214,11 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
         Some(ListenerProtocol::Http) => PortProtocol::Http,
         Some(ListenerProtocol::Https) => PortProtocol::Https,
         Some(ListenerProtocol::Tls) => {
-            let shares_with_https = gw.listeners.iter().any(|o| {
-                o.port == l.port && o.programmable() && o.protocol == Some(ListenerProtocol::Https)
-            });
-            if shares_with_https {
-                PortProtocol::Https
-            } else {
-                PortProtocol::Tls
-            }
+            let shares_with_https = gw
+                .listeners
+                .iter()
+                .any(|o| o.port == l.port && o.programmable() && o.protocol == Some(ListenerProtocol::Https));
+            if shares_with_https { PortProtocol::Https } else { PortProtocol::Tls }
         }
         Some(ListenerProtocol::Tcp) | None => PortProtocol::Tcp,
         Some(ListenerProtocol::Udp) => PortProtocol::Udp,
@@ -293,74 +226,41 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
 }
 
 /// The listeners of `port` that routes can attach to, with their indices.
-fn listeners_on<'g, 'a>(
-    gw: &'g GatewayState<'a>,
-    port: &ir::Port,
-) -> Vec<(usize, &'g ListenerState<'a>)> {
-    gw.listeners
-        .iter()
-        .enumerate()
-        .filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name))
-        .collect()
+fn listeners_on<'g, 'a>(gw: &'g GatewayState<'a>, port: &ir::Port) -> Vec<(usize, &'g ListenerState<'a>)> {
+    gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect()
 }
 
 fn listener_host(gw: &GatewayState<'_>, i: usize) -> String {
-    gw.listeners[i]
-        .hostname
-        .clone()
-        .unwrap_or_else(|| "*".into())
+    gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into())
 }
 
 /// Listener isolation: `hostname` served through `listener` belongs to a more specific listener
 /// on the same port when one matches it, so this copy is never used.
-fn shadowed(
-    gw: &GatewayState<'_>,
-    on_port: &[(usize, &ListenerState<'_>)],
-    hostname: &str,
-    listener: usize,
-) -> bool {
+fn shadowed(gw: &GatewayState<'_>, on_port: &[(usize, &ListenerState<'_>)], hostname: &str, listener: usize) -> bool {
     let mine = hostnames::specificity(&listener_host(gw, listener));
     on_port.iter().any(|(j, other)| {
         *j != listener
-            && other
-                .hostname
-                .as_deref()
-                .is_some_and(|h| hostnames::matches(h, hostname))
+            && other.hostname.as_deref().is_some_and(|h| hostnames::matches(h, hostname))
             && hostnames::specificity(&listener_host(gw, *j)) > mine
     })
 }
 
 /// Most specific hostname first; for one hostname, the most specific listener first.
-fn by_host_then_listener(
-    gw: &GatewayState<'_>,
-    a: (&str, usize),
-    b: (&str, usize),
-) -> std::cmp::Ordering {
+fn by_host_then_listener(gw: &GatewayState<'_>, a: (&str, usize), b: (&str, usize)) -> std::cmp::Ordering {
     hostnames::precedence(a.0, b.0)
-        .then_with(|| {
-            hostnames::specificity(&listener_host(gw, b.1))
-                .cmp(&hostnames::specificity(&listener_host(gw, a.1)))
-        })
+        .then_with(|| hostnames::specificity(&listener_host(gw, b.1)).cmp(&hostnames::specificity(&listener_host(gw, a.1))))
         .then_with(|| gw.listeners[a.1].name.cmp(&gw.listeners[b.1].name))
 }
 
 /// Virtual hosts of one port: one per hostname, most specific first, owned by the most specific
 /// listener that serves it (listener isolation drops the other listeners' copies).
-fn virtual_hosts(
-    gw: &GatewayState<'_>,
-    port: &ir::Port,
-    drafts: &mut BTreeMap<usize, Vec<HttpDraft>>,
-) -> Vec<VirtualHost> {
+fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<usize, Vec<HttpDraft>>) -> Vec<VirtualHost> {
     let on_port = listeners_on(gw, port);
-    let mut hosts: std::collections::HashMap<(String, usize), Vec<HttpRouteEntry>> =
-        std::collections::HashMap::new();
+    let mut hosts: std::collections::HashMap<(String, usize), Vec<HttpRouteEntry>> = std::collections::HashMap::new();
     for (listener, _) in &on_port {
         // Drafts arrive sorted by precedence, so each virtual host's routes stay in order.
         for draft in drafts.remove(listener).unwrap_or_default() {
-            hosts
-                .entry((draft.hostname, draft.listener))
-                .or_default()
-                .push(*draft.entry);
+            hosts.entry((draft.hostname, draft.listener)).or_default().push(*draft.entry);
         }
     }
     let mut out: Vec<(String, usize, Vec<HttpRouteEntry>)> = hosts
@@ -372,11 +272,7 @@ fn virtual_hosts(
     let mut seen = BTreeSet::new();
     out.into_iter()
         .filter(|(hostname, _, _)| seen.insert(hostname.clone()))
-        .map(|(hostname, listener, routes)| VirtualHost {
-            hostname,
-            listener: gw.listeners[listener].name.clone(),
-            routes,
-        })
+        .map(|(hostname, listener, routes)| VirtualHost { hostname, listener: gw.listeners[listener].name.clone(), routes })
         .collect()
 }
 
@@ -386,34 +282,14 @@ fn sni_routes(gw: &GatewayState<'_>, port: &ir::Port, drafts: &[SniDraft]) -> Ve
     let on_port = listeners_on(gw, port);
     let mut routes: Vec<&SniDraft> = drafts
         .iter()
-        .filter(|d| {
-            on_port.iter().any(|(i, _)| *i == d.listener)
-                && !shadowed(gw, &on_port, &d.route.hostname, d.listener)
-        })
+        .filter(|d| on_port.iter().any(|(i, _)| *i == d.listener) && !shadowed(gw, &on_port, &d.route.hostname, d.listener))
         .collect();
-    routes.sort_by(|a, b| {
-        by_host_then_listener(
-            gw,
-            (&a.route.hostname, a.listener),
-            (&b.route.hostname, b.listener),
-        )
-        .then_with(|| a.key.cmp(&b.key))
-    });
+    routes.sort_by(|a, b| by_host_then_listener(gw, (&a.route.hostname, a.listener), (&b.route.hostname, b.listener)).then_with(|| a.key.cmp(&b.key)));
     let mut seen = BTreeSet::new();
-    routes
-        .into_iter()
-        .filter(|d| seen.insert(d.route.hostname.clone()))
-        .map(|d| d.route.clone())
-        .collect()
+    routes.into_iter().filter(|d| seen.insert(d.route.hostname.clone())).map(|d| d.route.clone()).collect()
 }
 
-fn precedence_key(
-    route: &Route,
-    rule: usize,
-    r#match: usize,
-    m: &ir::HttpMatch,
-    grpc: Option<(usize, usize)>,
-) -> PrecedenceKey {
+fn precedence_key(route: &Route, rule: usize, r#match: usize, m: &ir::HttpMatch, grpc: Option<(usize, usize)>) -> PrecedenceKey {
     let (path_rank, path_len) = match (&m.path, grpc) {
         // gRPC ranks by service and method characters only; its path form does not count.
         (_, Some(_)) => (0, 0),

@@ -21,13 +21,7 @@ pub struct Condition {
 }
 
 impl Condition {
-    fn new(
-        condition_type: &str,
-        status: &str,
-        reason: &str,
-        generation: i64,
-        message: impl Into<String>,
-    ) -> Self {
+    fn new(condition_type: &str, status: &str, reason: &str, generation: i64, message: impl Into<String>) -> Self {
         Condition {
             condition_type: condition_type.to_string(),
             status: status.to_string(),
@@ -81,152 +75,67 @@ pub mod reason {
 
     /// Every reason above, for documentation checks.
     pub const ALL: &[&str] = &[
-        ACCEPTED,
-        INVALID_PARAMETERS,
-        PENDING,
-        PROGRAMMED,
-        INVALID,
-        LISTENERS_NOT_VALID,
-        UNSUPPORTED_ADDRESS,
-        ADDRESS_NOT_USABLE,
-        UNSUPPORTED_PROTOCOL,
-        INVALID_ROUTE_KINDS,
-        INVALID_CERTIFICATE_REF,
-        REF_NOT_PERMITTED,
-        RESOLVED_REFS,
-        HOSTNAME_CONFLICT,
-        PROTOCOL_CONFLICT,
-        NO_CONFLICTS,
-        NO_MATCHING_PARENT,
-        NOT_ALLOWED_BY_LISTENERS,
-        NO_MATCHING_LISTENER_HOSTNAME,
-        UNSUPPORTED_VALUE,
-        INCOMPATIBLE_FILTERS,
-        BACKEND_NOT_FOUND,
-        INVALID_KIND,
+        ACCEPTED, INVALID_PARAMETERS, PENDING, PROGRAMMED, INVALID, LISTENERS_NOT_VALID, UNSUPPORTED_ADDRESS,
+        ADDRESS_NOT_USABLE, UNSUPPORTED_PROTOCOL, INVALID_ROUTE_KINDS, INVALID_CERTIFICATE_REF, REF_NOT_PERMITTED,
+        RESOLVED_REFS, HOSTNAME_CONFLICT, PROTOCOL_CONFLICT, NO_CONFLICTS, NO_MATCHING_PARENT, NOT_ALLOWED_BY_LISTENERS,
+        NO_MATCHING_LISTENER_HOSTNAME, UNSUPPORTED_VALUE, INCOMPATIBLE_FILTERS, BACKEND_NOT_FOUND, INVALID_KIND,
     ];
 }
 
 // ---- GatewayClass ----
 
 pub fn class_accepted(generation: i64) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        TRUE,
-        reason::ACCEPTED,
-        generation,
-        "Portico accepts this GatewayClass",
-    )
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Portico accepts this GatewayClass")
 }
 
 pub fn class_invalid_parameters(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::INVALID_PARAMETERS,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::INVALID_PARAMETERS, generation, message)
 }
 
 // ---- Gateway ----
 
 pub fn gateway_accepted(generation: i64) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        TRUE,
-        reason::ACCEPTED,
-        generation,
-        "Gateway is valid",
-    )
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Gateway is valid")
 }
 
 /// Some listeners are invalid: `accepted` tells whether at least one valid listener remains.
-pub fn gateway_listeners_not_valid(
-    generation: i64,
-    accepted: bool,
-    message: impl Into<String>,
-) -> Condition {
+pub fn gateway_listeners_not_valid(generation: i64, accepted: bool, message: impl Into<String>) -> Condition {
     let status = if accepted { TRUE } else { FALSE };
-    Condition::new(
-        ACCEPTED,
-        status,
-        reason::LISTENERS_NOT_VALID,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, status, reason::LISTENERS_NOT_VALID, generation, message)
 }
 
 pub fn gateway_invalid_parameters(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::INVALID_PARAMETERS,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::INVALID_PARAMETERS, generation, message)
 }
 
 pub fn gateway_unsupported_address(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::UNSUPPORTED_ADDRESS,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_ADDRESS, generation, message)
 }
 
 pub fn gateway_programmed_pending(generation: i64) -> Condition {
-    Condition::new(
-        PROGRAMMED,
-        UNKNOWN,
-        reason::PENDING,
-        generation,
-        "Waiting for the provider to program the load balancer",
-    )
+    Condition::new(PROGRAMMED, UNKNOWN, reason::PENDING, generation, "Waiting for the provider to program the load balancer")
 }
 
 pub fn gateway_programmed(generation: i64, message: impl Into<String>) -> Condition {
     Condition::new(PROGRAMMED, TRUE, reason::PROGRAMMED, generation, message)
 }
 
-pub fn gateway_not_programmed(
-    generation: i64,
-    reason: &str,
-    message: impl Into<String>,
-) -> Condition {
+pub fn gateway_not_programmed(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(PROGRAMMED, FALSE, reason, generation, message)
 }
 
 // ---- Listeners ----
 
 pub fn listener_accepted(generation: i64) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        TRUE,
-        reason::ACCEPTED,
-        generation,
-        "Listener is valid",
-    )
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Listener is valid")
 }
 
 pub fn listener_unsupported_protocol(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::UNSUPPORTED_PROTOCOL,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_PROTOCOL, generation, message)
 }
 
 /// A conflicted listener is neither accepted nor programmed; `reason` is the conflict reason.
-pub fn listener_not_accepted_conflict(
-    generation: i64,
-    reason: &str,
-    message: impl Into<String>,
-) -> Condition {
+pub fn listener_not_accepted_conflict(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason, generation, message)
 }
 
@@ -235,52 +144,24 @@ pub fn listener_conflicted(generation: i64, reason: &str, message: impl Into<Str
 }
 
 pub fn listener_no_conflicts(generation: i64) -> Condition {
-    Condition::new(
-        CONFLICTED,
-        FALSE,
-        reason::NO_CONFLICTS,
-        generation,
-        "No conflicts",
-    )
+    Condition::new(CONFLICTED, FALSE, reason::NO_CONFLICTS, generation, "No conflicts")
 }
 
 pub fn listener_resolved_refs(generation: i64) -> Condition {
-    Condition::new(
-        RESOLVED_REFS,
-        TRUE,
-        reason::RESOLVED_REFS,
-        generation,
-        "All references resolved",
-    )
+    Condition::new(RESOLVED_REFS, TRUE, reason::RESOLVED_REFS, generation, "All references resolved")
 }
 
 /// `reason` is InvalidCertificateRef, RefNotPermitted or InvalidRouteKinds.
-pub fn listener_unresolved_refs(
-    generation: i64,
-    reason: &str,
-    message: impl Into<String>,
-) -> Condition {
+pub fn listener_unresolved_refs(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(RESOLVED_REFS, FALSE, reason, generation, message)
 }
 
 pub fn listener_programmed_pending(generation: i64) -> Condition {
-    Condition::new(
-        PROGRAMMED,
-        UNKNOWN,
-        reason::PENDING,
-        generation,
-        "Waiting for the provider to program the listener",
-    )
+    Condition::new(PROGRAMMED, UNKNOWN, reason::PENDING, generation, "Waiting for the provider to program the listener")
 }
 
 pub fn listener_programmed(generation: i64) -> Condition {
-    Condition::new(
-        PROGRAMMED,
-        TRUE,
-        reason::PROGRAMMED,
-        generation,
-        "Listener is programmed",
-    )
+    Condition::new(PROGRAMMED, TRUE, reason::PROGRAMMED, generation, "Listener is programmed")
 }
 
 pub fn listener_invalid(generation: i64, message: impl Into<String>) -> Condition {
@@ -290,101 +171,47 @@ pub fn listener_invalid(generation: i64, message: impl Into<String>) -> Conditio
 // ---- Routes (per parent) ----
 
 pub fn route_accepted(generation: i64) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        TRUE,
-        reason::ACCEPTED,
-        generation,
-        "Route is accepted",
-    )
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Route is accepted")
 }
 
 pub fn no_matching_parent(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::NO_MATCHING_PARENT,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::NO_MATCHING_PARENT, generation, message)
 }
 
 pub fn not_allowed_by_listeners(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::NOT_ALLOWED_BY_LISTENERS,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::NOT_ALLOWED_BY_LISTENERS, generation, message)
 }
 
 pub fn no_matching_listener_hostname(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::NO_MATCHING_LISTENER_HOSTNAME,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::NO_MATCHING_LISTENER_HOSTNAME, generation, message)
 }
 
 pub fn unsupported_value(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::UNSUPPORTED_VALUE,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_VALUE, generation, message)
 }
 
 pub fn incompatible_filters(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        ACCEPTED,
-        FALSE,
-        reason::INCOMPATIBLE_FILTERS,
-        generation,
-        message,
-    )
+    Condition::new(ACCEPTED, FALSE, reason::INCOMPATIBLE_FILTERS, generation, message)
 }
 
 /// Some rules were dropped; the message starts with "Dropped Rule" as the spec requires.
 pub fn partially_invalid(generation: i64, message: impl Into<String>) -> Condition {
-    Condition::new(
-        PARTIALLY_INVALID,
-        TRUE,
-        reason::UNSUPPORTED_VALUE,
-        generation,
-        message,
-    )
+    Condition::new(PARTIALLY_INVALID, TRUE, reason::UNSUPPORTED_VALUE, generation, message)
 }
 
 pub fn route_resolved_refs(generation: i64) -> Condition {
-    Condition::new(
-        RESOLVED_REFS,
-        TRUE,
-        reason::RESOLVED_REFS,
-        generation,
-        "All references resolved",
-    )
+    Condition::new(RESOLVED_REFS, TRUE, reason::RESOLVED_REFS, generation, "All references resolved")
 }
 
 /// `reason` is BackendNotFound, InvalidKind or RefNotPermitted.
-pub fn route_unresolved_refs(
-    generation: i64,
-    reason: &str,
-    message: impl Into<String>,
-) -> Condition {
+pub fn route_unresolved_refs(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(RESOLVED_REFS, FALSE, reason, generation, message)
 }
 
 /// Keep `lastTransitionTime` from `previous` for every condition whose status did not change.
 pub fn carry_transition_times(conditions: &mut [Condition], previous: &[Condition]) {
     for condition in conditions {
-        let earlier = previous
-            .iter()
-            .find(|p| p.condition_type == condition.condition_type);
+        let earlier = previous.iter().find(|p| p.condition_type == condition.condition_type);
         if let Some(earlier) = earlier.filter(|p| p.status == condition.status) {
             condition.last_transition_time = earlier.last_transition_time.clone();
         }
@@ -393,19 +220,12 @@ pub fn carry_transition_times(conditions: &mut [Condition], previous: &[Conditio
 
 /// Read conditions from an object's existing status (any JSON shape with the metav1 fields).
 pub fn from_json(conditions: Option<&serde_json::Value>) -> Vec<Condition> {
-    let Some(serde_json::Value::Array(items)) = conditions else {
-        return Vec::new();
-    };
-    items
-        .iter()
-        .filter_map(|item| serde_json::from_value(item.clone()).ok())
-        .collect()
+    let Some(serde_json::Value::Array(items)) = conditions else { return Vec::new() };
+    items.iter().filter_map(|item| serde_json::from_value(item.clone()).ok()).collect()
 }
 
 /// Conditions from `k8s-openapi` types, as `gateway-api` objects carry them.
-pub fn from_k8s(
-    conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>,
-) -> Vec<Condition> {
+pub fn from_k8s(conditions: Option<&Vec<k8s_openapi::apimachinery::pkg::apis::meta::v1::Condition>>) -> Vec<Condition> {
     conditions
         .into_iter()
         .flatten()

@@ -9,11 +9,11 @@ use portico_model::capabilities::PORTICO_GROUP;
 use portico_model::ir::{Address, ObjectRef, ParametersRef};
 use portico_model::{Capabilities, Fact, Feature, ProviderKind};
 
-use crate::CapabilitySet;
 use crate::conditions::{self, Condition};
 use crate::index::Index;
 use crate::listeners::{self, ListenerState};
 use crate::status::{GatewayClassStatus, GatewayStatus, SupportedFeature};
+use crate::CapabilitySet;
 
 /// The address type for a reserved address named by the provider (GCP: a global address name).
 pub const NAMED_ADDRESS_TYPE: &str = "portico.dev/named-address";
@@ -27,19 +27,11 @@ pub struct ClassState<'a> {
 }
 
 /// Evaluate every GatewayClass whose controllerName is one of the enabled providers'.
-pub fn evaluate_classes<'a>(
-    classes: &'a [GatewayClass],
-    caps: &'a CapabilitySet,
-    index: &Index<'_>,
-) -> BTreeMap<String, ClassState<'a>> {
+pub fn evaluate_classes<'a>(classes: &'a [GatewayClass], caps: &'a CapabilitySet, index: &Index<'_>) -> BTreeMap<String, ClassState<'a>> {
     let mut out = BTreeMap::new();
     for class in classes {
-        let Some(provider) = ProviderKind::from_controller_name(&class.spec.controller_name) else {
-            continue;
-        };
-        let Some(provider_caps) = caps.get(provider) else {
-            continue;
-        };
+        let Some(provider) = ProviderKind::from_controller_name(&class.spec.controller_name) else { continue };
+        let Some(provider_caps) = caps.get(provider) else { continue };
         let generation = class.metadata.generation.unwrap_or(1);
         let parameters = class.spec.parameters_ref.as_ref().map(|p| ParametersRef {
             group: p.group.clone(),
@@ -47,45 +39,24 @@ pub fn evaluate_classes<'a>(
             namespace: p.namespace.clone(),
             name: p.name.clone(),
         });
-        let problem = parameters
-            .as_ref()
-            .and_then(|p| check_parameters(p, provider, index).err());
+        let problem = parameters.as_ref().and_then(|p| check_parameters(p, provider, index).err());
         let mut conditions = vec![match &problem {
             Some(message) => conditions::class_invalid_parameters(generation, message.clone()),
             None => conditions::class_accepted(generation),
         }];
-        let previous =
-            conditions::from_k8s(class.status.as_ref().and_then(|s| s.conditions.as_ref()));
+        let previous = conditions::from_k8s(class.status.as_ref().and_then(|s| s.conditions.as_ref()));
         conditions::carry_transition_times(&mut conditions, &previous);
-        let supported_features = provider_caps
-            .supported_feature_names()
-            .into_iter()
-            .map(|name| SupportedFeature { name: name.into() })
-            .collect();
+        let supported_features =
+            provider_caps.supported_feature_names().into_iter().map(|name| SupportedFeature { name: name.into() }).collect();
         let name = class.metadata.name.clone().unwrap_or_default();
-        let status = GatewayClassStatus {
-            conditions,
-            supported_features,
-        };
-        out.insert(
-            name,
-            ClassState {
-                caps: provider_caps,
-                parameters,
-                problem,
-                status,
-            },
-        );
+        let status = GatewayClassStatus { conditions, supported_features };
+        out.insert(name, ClassState { caps: provider_caps, parameters, problem, status });
     }
     out
 }
 
 /// A parameters reference must name an existing object of the provider's parameters kind.
-fn check_parameters(
-    p: &ParametersRef,
-    provider: ProviderKind,
-    index: &Index<'_>,
-) -> Result<(), String> {
+fn check_parameters(p: &ParametersRef, provider: ProviderKind, index: &Index<'_>) -> Result<(), String> {
     let want = provider.parameters_kind();
     if p.group != PORTICO_GROUP || p.kind != want {
         return Err(format!(
@@ -95,19 +66,9 @@ fn check_parameters(
             provider.controller_name()
         ));
     }
-    if index
-        .parameters(&p.kind, p.namespace.as_deref(), &p.name)
-        .is_none()
-    {
-        let place = p
-            .namespace
-            .as_deref()
-            .map(|ns| format!("{ns}/"))
-            .unwrap_or_default();
-        return Err(format!(
-            "parametersRef {}/{} {place}{} not found",
-            p.group, p.kind, p.name
-        ));
+    if index.parameters(&p.kind, p.namespace.as_deref(), &p.name).is_none() {
+        let place = p.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
+        return Err(format!("parametersRef {}/{} {place}{} not found", p.group, p.kind, p.name));
     }
     Ok(())
 }
@@ -136,17 +97,9 @@ impl GatewayState<'_> {
         let generation = self.generation;
         let accepted = self.accepted_condition();
         let programmed = if !accepted.is_true() {
-            conditions::gateway_not_programmed(
-                generation,
-                conditions::reason::INVALID,
-                "Gateway is not accepted",
-            )
+            conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "Gateway is not accepted")
         } else if !self.listeners.iter().any(ListenerState::programmable) {
-            conditions::gateway_not_programmed(
-                generation,
-                conditions::reason::INVALID,
-                "No listener can be programmed",
-            )
+            conditions::gateway_not_programmed(generation, conditions::reason::INVALID, "No listener can be programmed")
         } else {
             conditions::gateway_programmed_pending(generation)
         };
@@ -159,24 +112,14 @@ impl GatewayState<'_> {
             .iter()
             .map(|l| {
                 let mut status = l.status(generation, self.accepted());
-                let before = previous_listeners
-                    .into_iter()
-                    .flatten()
-                    .find(|p| p.name == l.name);
+                let before = previous_listeners.into_iter().flatten().find(|p| p.name == l.name);
                 if let Some(before) = before {
-                    conditions::carry_transition_times(
-                        &mut status.conditions,
-                        &conditions::from_k8s(Some(&before.conditions)),
-                    );
+                    conditions::carry_transition_times(&mut status.conditions, &conditions::from_k8s(Some(&before.conditions)));
                 }
                 status
             })
             .collect();
-        GatewayStatus {
-            addresses: Vec::new(),
-            conditions: gateway_conditions,
-            listeners,
-        }
+        GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners }
     }
 
     fn accepted_condition(&self) -> Condition {
@@ -188,17 +131,8 @@ impl GatewayState<'_> {
             .iter()
             .filter(|l| !l.valid())
             .map(|l| {
-                let why = l
-                    .rejection
-                    .as_ref()
-                    .or(l.conflict.as_ref())
-                    .or(l.ref_problems.first())
-                    .map(|(r, _)| *r);
-                format!(
-                    "{} ({})",
-                    l.name,
-                    why.unwrap_or(conditions::reason::INVALID)
-                )
+                let why = l.rejection.as_ref().or(l.conflict.as_ref()).or(l.ref_problems.first()).map(|(r, _)| *r);
+                format!("{} ({})", l.name, why.unwrap_or(conditions::reason::INVALID))
             })
             .collect();
         if invalid.is_empty() {
@@ -218,51 +152,28 @@ pub fn evaluate_gateways<'a>(
 ) -> BTreeMap<ObjectRef, GatewayState<'a>> {
     let mut out = BTreeMap::new();
     for gw in gateways {
-        let Some(class) = classes.get(&gw.spec.gateway_class_name) else {
-            continue;
-        };
-        let namespace = gw
-            .metadata
-            .namespace
-            .clone()
-            .unwrap_or_else(|| "default".into());
+        let Some(class) = classes.get(&gw.spec.gateway_class_name) else { continue };
+        let namespace = gw.metadata.namespace.clone().unwrap_or_else(|| "default".into());
         let key = ObjectRef::new(&namespace, gw.metadata.name.clone().unwrap_or_default());
         let generation = gw.metadata.generation.unwrap_or(1);
         let caps = class.caps;
         let infrastructure = gw.spec.infrastructure.as_ref();
-        let own_parameters = infrastructure
-            .and_then(|i| i.parameters_ref.as_ref())
-            .map(|p| ParametersRef {
-                group: p.group.clone(),
-                kind: p.kind.clone(),
-                namespace: Some(namespace.clone()),
-                name: p.name.clone(),
-            });
+        let own_parameters = infrastructure.and_then(|i| i.parameters_ref.as_ref()).map(|p| ParametersRef {
+            group: p.group.clone(),
+            kind: p.kind.clone(),
+            namespace: Some(namespace.clone()),
+            name: p.name.clone(),
+        });
         let addresses = check_addresses(gw, caps);
         let rejection = if let Some(problem) = &class.problem {
-            let message = format!(
-                "GatewayClass {} is not accepted: {problem}",
-                gw.spec.gateway_class_name
-            );
+            let message = format!("GatewayClass {} is not accepted: {problem}", gw.spec.gateway_class_name);
             Some(conditions::gateway_invalid_parameters(generation, message))
-        } else if let Some(Err(problem)) = own_parameters
-            .as_ref()
-            .map(|p| check_parameters(p, caps.provider, index))
-        {
-            Some(conditions::gateway_invalid_parameters(
-                generation,
-                format!("spec.infrastructure.{problem}"),
-            ))
-        } else if let Some(Err(problem)) = own_parameters
-            .as_ref()
-            .map(|p| check_privilege(p, class, index))
-        {
+        } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_parameters(p, caps.provider, index)) {
+            Some(conditions::gateway_invalid_parameters(generation, format!("spec.infrastructure.{problem}")))
+        } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_privilege(p, class, index)) {
             Some(conditions::gateway_invalid_parameters(generation, problem))
         } else if let Err(problem) = &addresses {
-            Some(conditions::gateway_unsupported_address(
-                generation,
-                problem.clone(),
-            ))
+            Some(conditions::gateway_unsupported_address(generation, problem.clone()))
         } else {
             None
         };
@@ -275,9 +186,7 @@ pub fn evaluate_gateways<'a>(
             rejection,
             parameters: own_parameters.or_else(|| class.parameters.clone()),
             addresses: addresses.unwrap_or_default(),
-            labels: infrastructure
-                .and_then(|i| i.labels.clone())
-                .unwrap_or_default(),
+            labels: infrastructure.and_then(|i| i.labels.clone()).unwrap_or_default(),
             previous: gw.status.as_ref(),
         };
         out.insert(key, state);
@@ -286,18 +195,9 @@ pub fn evaluate_gateways<'a>(
 }
 
 /// A Gateway-level parameters object may only set what the class allows (see `privilege`).
-fn check_privilege(
-    own: &ParametersRef,
-    class: &ClassState<'_>,
-    index: &Index<'_>,
-) -> Result<(), String> {
-    let Some(object) = index.parameters(&own.kind, own.namespace.as_deref(), &own.name) else {
-        return Ok(());
-    };
-    let class_object = class
-        .parameters
-        .as_ref()
-        .and_then(|p| index.parameters(&p.kind, p.namespace.as_deref(), &p.name));
+fn check_privilege(own: &ParametersRef, class: &ClassState<'_>, index: &Index<'_>) -> Result<(), String> {
+    let Some(object) = index.parameters(&own.kind, own.namespace.as_deref(), &own.name) else { return Ok(()) };
+    let class_object = class.parameters.as_ref().and_then(|p| index.parameters(&p.kind, p.namespace.as_deref(), &p.name));
     crate::privilege::check_gateway_parameters(object, class_object, class.caps)
 }
 
@@ -315,10 +215,7 @@ fn check_addresses(gw: &Gateway, caps: &Capabilities) -> Result<Vec<Address>, St
             _ => false,
         };
         if !supported {
-            return Err(format!(
-                "{field}: address type {address_type} is not supported by {} ({provider})",
-                caps.platform
-            ));
+            return Err(format!("{field}: address type {address_type} is not supported by {} ({provider})", caps.platform));
         }
         let well_formed = value.is_empty()
             || match address_type.as_str() {
@@ -329,10 +226,7 @@ fn check_addresses(gw: &Gateway, caps: &Capabilities) -> Result<Vec<Address>, St
         if !well_formed {
             return Err(format!("{field}: {value:?} is not a valid {address_type}"));
         }
-        out.push(Address {
-            address_type,
-            value,
-        });
+        out.push(Address { address_type, value });
     }
     out.sort();
     out.dedup();

@@ -10,9 +10,7 @@ pub fn matches(pattern: &str, name: &str) -> bool {
     if pattern.eq_ignore_ascii_case(name) {
         return true;
     }
-    let Some(suffix) = pattern.strip_prefix('*') else {
-        return false;
-    };
+    let Some(suffix) = pattern.strip_prefix('*') else { return false };
     // `suffix` is ".example.com": `name` needs at least one more label in front of it. A wildcard
     // `name` ("*.a.example.com") is contained when its own suffix is strictly longer.
     let body = name.strip_prefix('*').unwrap_or(name);
@@ -30,9 +28,7 @@ pub fn intersect(listener: Option<&str>, route: &[String]) -> Option<Vec<String>
     match (listener, route.is_empty()) {
         (None, true) => Some(vec!["*".to_string()]),
         (Some(l), true) => Some(vec![l.to_ascii_lowercase()]),
-        (None, false) => Some(sorted_unique(
-            route.iter().map(|h| h.to_ascii_lowercase()).collect(),
-        )),
+        (None, false) => Some(sorted_unique(route.iter().map(|h| h.to_ascii_lowercase()).collect())),
         (Some(l), false) => {
             let mut out = Vec::new();
             for r in route {
@@ -42,11 +38,7 @@ pub fn intersect(listener: Option<&str>, route: &[String]) -> Option<Vec<String>
                     out.push(l.to_ascii_lowercase());
                 }
             }
-            if out.is_empty() {
-                None
-            } else {
-                Some(sorted_unique(out))
-            }
+            if out.is_empty() { None } else { Some(sorted_unique(out)) }
         }
     }
 }
@@ -99,32 +91,12 @@ mod tests {
             (None, &[], Some(&["*"])),
             (Some("foo.com"), &[], Some(&["foo.com"])),
             (Some("foo.com"), &["foo.com", "bar.com"], Some(&["foo.com"])),
-            (
-                Some("*.example.com"),
-                &["a.example.com", "a.b.example.com", "example.com"],
-                Some(&["a.b.example.com", "a.example.com"]),
-            ),
-            (
-                Some("a.example.com"),
-                &["*.example.com"],
-                Some(&["a.example.com"]),
-            ),
-            (
-                Some("*.example.com"),
-                &["*.a.example.com"],
-                Some(&["*.a.example.com"]),
-            ),
-            (
-                Some("*.a.example.com"),
-                &["*.example.com"],
-                Some(&["*.a.example.com"]),
-            ),
+            (Some("*.example.com"), &["a.example.com", "a.b.example.com", "example.com"], Some(&["a.b.example.com", "a.example.com"])),
+            (Some("a.example.com"), &["*.example.com"], Some(&["a.example.com"])),
+            (Some("*.example.com"), &["*.a.example.com"], Some(&["*.a.example.com"])),
+            (Some("*.a.example.com"), &["*.example.com"], Some(&["*.a.example.com"])),
             (Some("*.example.com"), &["*.other.com"], None),
-            (
-                Some("very.specific.com"),
-                &["specific.but.wrong.com", "wildcard.io"],
-                None,
-            ),
+            (Some("very.specific.com"), &["specific.but.wrong.com", "wildcard.io"], None),
             (Some("*.wildcard.io"), &["wildcard.io"], None),
         ];
         for (listener, route, want) in cases {
@@ -137,24 +109,9 @@ mod tests {
 
     #[test]
     fn precedence_orders_exact_then_wildcards_then_any() {
-        let mut names = vec![
-            "*",
-            "*.example.com",
-            "a.example.com",
-            "*.a.example.com",
-            "b.com",
-        ];
+        let mut names = vec!["*", "*.example.com", "a.example.com", "*.a.example.com", "b.com"];
         names.sort_by(|a, b| precedence(a, b));
-        assert_eq!(
-            names,
-            vec![
-                "a.example.com",
-                "b.com",
-                "*.a.example.com",
-                "*.example.com",
-                "*"
-            ]
-        );
+        assert_eq!(names, vec!["a.example.com", "b.com", "*.a.example.com", "*.example.com", "*"]);
     }
 
     #[test]

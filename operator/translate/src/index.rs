@@ -22,28 +22,16 @@ pub struct Index<'a> {
 static NO_LABELS: BTreeMap<String, String> = BTreeMap::new();
 
 fn ns_name(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> (&str, &str) {
-    (
-        meta.namespace.as_deref().unwrap_or("default"),
-        meta.name.as_deref().unwrap_or(""),
-    )
+    (meta.namespace.as_deref().unwrap_or("default"), meta.name.as_deref().unwrap_or(""))
 }
 
 impl<'a> Index<'a> {
     pub fn new(snapshot: &'a Snapshot) -> Self {
         let mut slices: HashMap<&str, HashMap<&str, Vec<&EndpointSlice>>> = HashMap::new();
         for slice in &snapshot.endpoint_slices {
-            let service = slice
-                .metadata
-                .labels
-                .as_ref()
-                .and_then(|l| l.get("kubernetes.io/service-name"));
+            let service = slice.metadata.labels.as_ref().and_then(|l| l.get("kubernetes.io/service-name"));
             if let Some(service) = service {
-                slices
-                    .entry(ns_name(&slice.metadata).0)
-                    .or_default()
-                    .entry(service.as_str())
-                    .or_default()
-                    .push(slice);
+                slices.entry(ns_name(&slice.metadata).0).or_default().entry(service.as_str()).or_default().push(slice);
             }
         }
         for list in slices.values_mut().flat_map(|m| m.values_mut()) {
@@ -61,21 +49,13 @@ impl<'a> Index<'a> {
         }
         let mut grants: HashMap<&str, Vec<&ReferenceGrant>> = HashMap::new();
         for grant in &snapshot.reference_grants {
-            grants
-                .entry(ns_name(&grant.metadata).0)
-                .or_default()
-                .push(grant);
+            grants.entry(ns_name(&grant.metadata).0).or_default().push(grant);
         }
         Index {
             namespaces: snapshot
                 .namespaces
                 .iter()
-                .map(|n| {
-                    (
-                        n.metadata.name.as_deref().unwrap_or(""),
-                        n.metadata.labels.as_ref().unwrap_or(&NO_LABELS),
-                    )
-                })
+                .map(|n| (n.metadata.name.as_deref().unwrap_or(""), n.metadata.labels.as_ref().unwrap_or(&NO_LABELS)))
                 .collect(),
             services,
             secrets,
@@ -88,45 +68,24 @@ impl<'a> Index<'a> {
     /// Labels of a namespace. A namespace missing from the snapshot has none, except the
     /// well-known `kubernetes.io/metadata.name` label every namespace carries.
     pub fn namespace_labels(&self, namespace: &str) -> BTreeMap<String, String> {
-        let mut labels = self
-            .namespaces
-            .get(namespace)
-            .map(|l| (*l).clone())
-            .unwrap_or_default();
-        labels
-            .entry("kubernetes.io/metadata.name".into())
-            .or_insert_with(|| namespace.to_string());
+        let mut labels = self.namespaces.get(namespace).map(|l| (*l).clone()).unwrap_or_default();
+        labels.entry("kubernetes.io/metadata.name".into()).or_insert_with(|| namespace.to_string());
         labels
     }
 
     pub fn service(&self, namespace: &str, name: &str) -> Option<&'a Service> {
-        self.services
-            .get(namespace)
-            .and_then(|m| m.get(name))
-            .copied()
+        self.services.get(namespace).and_then(|m| m.get(name)).copied()
     }
 
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&'a Secret> {
-        self.secrets
-            .get(namespace)
-            .and_then(|m| m.get(name))
-            .copied()
+        self.secrets.get(namespace).and_then(|m| m.get(name)).copied()
     }
 
     pub fn endpoint_slices(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {
-        self.slices
-            .get(namespace)
-            .and_then(|m| m.get(service))
-            .map(Vec::as_slice)
-            .unwrap_or(&[])
+        self.slices.get(namespace).and_then(|m| m.get(service)).map(Vec::as_slice).unwrap_or(&[])
     }
 
-    pub fn parameters(
-        &self,
-        kind: &str,
-        namespace: Option<&str>,
-        name: &str,
-    ) -> Option<&'a ParametersObject> {
+    pub fn parameters(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<&'a ParametersObject> {
         self.parameters
             .iter()
             .find(|p| p.kind == kind && p.name == name && p.namespace.as_deref() == namespace)
@@ -134,24 +93,15 @@ impl<'a> Index<'a> {
 
     /// Does a ReferenceGrant in `to_namespace` allow `from` (group, kind, namespace) to refer to
     /// `to` (group, kind, name)?
-    pub fn grant_allows(
-        &self,
-        from: (&str, &str, &str),
-        to_namespace: &str,
-        to: (&str, &str, &str),
-    ) -> bool {
-        let Some(grants) = self.grants.get(to_namespace) else {
-            return false;
-        };
+    pub fn grant_allows(&self, from: (&str, &str, &str), to_namespace: &str, to: (&str, &str, &str)) -> bool {
+        let Some(grants) = self.grants.get(to_namespace) else { return false };
         grants.iter().any(|grant| {
-            let from_ok = grant
+            let from_ok = grant.spec.from.iter().any(|f| f.group == from.0 && f.kind == from.1 && f.namespace == from.2);
+            let to_ok = grant
                 .spec
-                .from
+                .to
                 .iter()
-                .any(|f| f.group == from.0 && f.kind == from.1 && f.namespace == from.2);
-            let to_ok = grant.spec.to.iter().any(|t| {
-                t.group == to.0 && t.kind == to.1 && t.name.as_deref().is_none_or(|n| n == to.2)
-            });
+                .any(|t| t.group == to.0 && t.kind == to.1 && t.name.as_deref().is_none_or(|n| n == to.2));
             from_ok && to_ok
         })
     }
@@ -165,11 +115,7 @@ pub struct Selector<'s> {
 
 impl Selector<'_> {
     pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
-        let labels_ok = self
-            .match_labels
-            .into_iter()
-            .flatten()
-            .all(|(k, v)| labels.get(k) == Some(v));
+        let labels_ok = self.match_labels.into_iter().flatten().all(|(k, v)| labels.get(k) == Some(v));
         labels_ok
             && self.expressions.iter().all(|(key, operator, values)| {
                 let value = labels.get(*key);

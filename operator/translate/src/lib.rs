@@ -36,9 +36,7 @@ pub struct CapabilitySet {
 
 impl CapabilitySet {
     pub fn new(capabilities: impl IntoIterator<Item = Capabilities>) -> Self {
-        CapabilitySet {
-            providers: capabilities.into_iter().map(|c| (c.provider, c)).collect(),
-        }
+        CapabilitySet { providers: capabilities.into_iter().map(|c| (c.provider, c)).collect() }
     }
 
     pub fn get(&self, provider: ProviderKind) -> Option<&Capabilities> {
@@ -75,43 +73,22 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
             if route.parent_refs[..n].contains(parent) {
                 continue;
             }
-            let Some(key) = attach::gateway_key(parent) else {
-                continue;
-            };
-            let Some(gw) = gateways.get_mut(&key) else {
-                continue;
-            };
-            let resolved = resolved
-                .get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));
+            let Some(key) = attach::gateway_key(parent) else { continue };
+            let Some(gw) = gateways.get_mut(&key) else { continue };
+            let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));
             let builder = builders.entry(key).or_default();
             let conditions = attach::evaluate_parent(&route, parent, gw, resolved, &index, builder);
             let controller_name = gw.caps.provider.controller_name();
-            ours.push(RouteParentStatus {
-                parent_ref: attach::parent_ref_status(parent),
-                controller_name,
-                conditions,
-            });
+            ours.push(RouteParentStatus { parent_ref: attach::parent_ref_status(parent), controller_name, conditions });
         }
-        let had_ours = route
-            .existing_parents
-            .iter()
-            .any(|p| is_ours(p, &our_controllers));
+        let had_ours = route.existing_parents.iter().any(|p| is_ours(p, &our_controllers));
         if ours.is_empty() && !had_ours {
             continue;
         }
-        route_statuses.insert(
-            route.key.clone(),
-            merge_parents(&route.existing_parents, ours, &our_controllers),
-        );
+        route_statuses.insert(route.key.clone(), merge_parents(&route.existing_parents, ours, &our_controllers));
     }
-    let mut statuses = Statuses {
-        routes: route_statuses,
-        ..Statuses::default()
-    };
-    statuses.gateway_classes = classes
-        .into_iter()
-        .map(|(name, class)| (name, class.status))
-        .collect();
+    let mut statuses = Statuses { routes: route_statuses, ..Statuses::default() };
+    statuses.gateway_classes = classes.into_iter().map(|(name, class)| (name, class.status)).collect();
     let mut irs = BTreeMap::new();
     for (key, gw) in &gateways {
         statuses.gateways.insert(key.clone(), gw.status());
@@ -120,66 +97,37 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
             irs.insert(key.clone(), builder.assemble(gw));
         }
     }
-    Translation {
-        gateways: irs,
-        statuses,
-    }
+    Translation { gateways: irs, statuses }
 }
 
 fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {
-    entry
-        .get("controllerName")
-        .and_then(|c| c.as_str())
-        .is_some_and(|c| controllers.iter().any(|o| o == c))
+    entry.get("controllerName").and_then(|c| c.as_str()).is_some_and(|c| controllers.iter().any(|o| o == c))
 }
 
 /// Other controllers' entries are kept as they were; ours are replaced, keeping each
 /// condition's `lastTransitionTime` when its status did not change.
-fn merge_parents(
-    existing: &[serde_json::Value],
-    mut ours: Vec<RouteParentStatus>,
-    controllers: &[String],
-) -> RouteStatus {
+fn merge_parents(existing: &[serde_json::Value], mut ours: Vec<RouteParentStatus>, controllers: &[String]) -> RouteStatus {
     for entry in &mut ours {
         let previous = existing.iter().find(|p| {
             is_ours(p, controllers)
-                && p.get("controllerName").and_then(|c| c.as_str())
-                    == Some(entry.controller_name.as_str())
+                && p.get("controllerName").and_then(|c| c.as_str()) == Some(entry.controller_name.as_str())
                 && same_parent(p.get("parentRef"), &entry.parent_ref)
         });
         if let Some(previous) = previous {
-            conditions::carry_transition_times(
-                &mut entry.conditions,
-                &conditions::from_json(previous.get("conditions")),
-            );
+            conditions::carry_transition_times(&mut entry.conditions, &conditions::from_json(previous.get("conditions")));
         }
     }
-    let mut parents: Vec<ParentStatusEntry> = existing
-        .iter()
-        .filter(|p| !is_ours(p, controllers))
-        .cloned()
-        .map(ParentStatusEntry::Kept)
-        .collect();
+    let mut parents: Vec<ParentStatusEntry> =
+        existing.iter().filter(|p| !is_ours(p, controllers)).cloned().map(ParentStatusEntry::Kept).collect();
     parents.extend(ours.into_iter().map(ParentStatusEntry::Ours));
     RouteStatus { parents }
 }
 
 fn same_parent(previous: Option<&serde_json::Value>, ours: &status::ParentRefStatus) -> bool {
-    let Some(previous) = previous else {
-        return false;
-    };
-    let text = |field: &str| {
-        previous
-            .get(field)
-            .and_then(|v| v.as_str())
-            .map(str::to_string)
-    };
+    let Some(previous) = previous else { return false };
+    let text = |field: &str| previous.get(field).and_then(|v| v.as_str()).map(str::to_string);
     text("name").as_deref() == Some(ours.name.as_str())
         && text("namespace").is_none_or(|ns| ns == ours.namespace)
         && text("sectionName") == ours.section_name
-        && previous
-            .get("port")
-            .and_then(|p| p.as_i64())
-            .map(|p| p as i32)
-            == ours.port
+        && previous.get("port").and_then(|p| p.as_i64()).map(|p| p as i32) == ours.port
 }

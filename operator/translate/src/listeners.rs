@@ -1,11 +1,9 @@
 //! Listener validation: protocol support, allowed route kinds, TLS certificate references and
 //! conflicts between listeners that share a port.
 
-use gateway_api::gateways::{
-    GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode,
-};
+use gateway_api::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
 use portico_model::ir::ObjectRef;
-use portico_model::{Capabilities, Fact, GATEWAY_GROUP, ListenerProtocol, RouteKind};
+use portico_model::{Capabilities, Fact, ListenerProtocol, RouteKind, GATEWAY_GROUP};
 
 use crate::conditions::{self, reason};
 use crate::index::{Index, Selector};
@@ -51,10 +49,7 @@ impl ListenerState<'_> {
     /// route kind left (route kinds it cannot take do not stop the ones it can).
     pub fn programmable(&self) -> bool {
         self.attachable()
-            && self
-                .ref_problems
-                .iter()
-                .all(|(reason, _)| *reason == reason::INVALID_ROUTE_KINDS)
+            && self.ref_problems.iter().all(|(reason, _)| *reason == reason::INVALID_ROUTE_KINDS)
             && !self.supported_kinds.is_empty()
     }
 
@@ -69,28 +64,17 @@ impl ListenerState<'_> {
             (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => {
                 conditions::listener_unsupported_protocol(generation, message.clone())
             }
-            (Some((reason, message)), _) => {
-                conditions::listener_not_accepted_conflict(generation, reason, message.clone())
-            }
-            (None, Some((reason, message))) => {
-                conditions::listener_not_accepted_conflict(generation, reason, message.clone())
-            }
+            (Some((reason, message)), _) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
+            (None, Some((reason, message))) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, None) => conditions::listener_accepted(generation),
         };
         let conflicted = match &self.conflict {
-            Some((reason, message)) => {
-                conditions::listener_conflicted(generation, reason, message.clone())
-            }
+            Some((reason, message)) => conditions::listener_conflicted(generation, reason, message.clone()),
             None => conditions::listener_no_conflicts(generation),
         };
         let resolved = match self.ref_problems.first() {
             Some((reason, _)) => {
-                let message = self
-                    .ref_problems
-                    .iter()
-                    .map(|(_, m)| m.as_str())
-                    .collect::<Vec<_>>()
-                    .join("; ");
+                let message = self.ref_problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
                 conditions::listener_unresolved_refs(generation, reason, message)
             }
             None => conditions::listener_resolved_refs(generation),
@@ -102,10 +86,7 @@ impl ListenerState<'_> {
         } else if self.supported_kinds.is_empty() {
             conditions::listener_invalid(generation, "Listener supports no route kind")
         } else if !self.programmable() {
-            conditions::listener_invalid(
-                generation,
-                "Listener has unresolved certificate references",
-            )
+            conditions::listener_invalid(generation, "Listener has unresolved certificate references")
         } else {
             conditions::listener_programmed_pending(generation)
         };
@@ -114,10 +95,7 @@ impl ListenerState<'_> {
             supported_kinds: self
                 .supported_kinds
                 .iter()
-                .map(|k| RouteGroupKind {
-                    group: GATEWAY_GROUP.into(),
-                    kind: k.name().into(),
-                })
+                .map(|k| RouteGroupKind { group: GATEWAY_GROUP.into(), kind: k.name().into() })
                 .collect(),
             attached_routes: i32::try_from(self.attached_routes.len()).unwrap_or(i32::MAX),
             conditions: vec![accepted, conflicted, resolved, programmed],
@@ -132,20 +110,13 @@ pub fn evaluate<'a>(
     caps: &Capabilities,
     index: &Index<'_>,
 ) -> Vec<ListenerState<'a>> {
-    let mut states: Vec<ListenerState<'a>> = listeners
-        .iter()
-        .map(|l| evaluate_one(l, gateway_namespace, caps, index))
-        .collect();
+    let mut states: Vec<ListenerState<'a>> =
+        listeners.iter().map(|l| evaluate_one(l, gateway_namespace, caps, index)).collect();
     mark_conflicts(&mut states, caps);
     states
 }
 
-fn evaluate_one<'a>(
-    listener: &'a GatewayListeners,
-    gateway_namespace: &str,
-    caps: &Capabilities,
-    index: &Index<'_>,
-) -> ListenerState<'a> {
+fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, caps: &Capabilities, index: &Index<'_>) -> ListenerState<'a> {
     let mut state = ListenerState {
         name: listener.name.clone(),
         port: u16::try_from(listener.port).unwrap_or(0),
@@ -164,22 +135,14 @@ fn evaluate_one<'a>(
     let protocol = match ListenerProtocol::from_name(&listener.protocol) {
         Some(p) if caps.supports_protocol(p) => p,
         _ => {
-            let message = format!(
-                "protocol {} is not supported by {} ({})",
-                listener.protocol,
-                caps.platform,
-                caps.provider.controller_name()
-            );
+            let message = format!("protocol {} is not supported by {} ({})", listener.protocol, caps.platform, caps.provider.controller_name());
             state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, message));
             return state;
         }
     };
     state.protocol = Some(protocol);
     if state.port == 0 {
-        state.rejection = Some((
-            reason::UNSUPPORTED_PROTOCOL,
-            format!("port {} is not a valid port", listener.port),
-        ));
+        state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, format!("port {} is not a valid port", listener.port)));
         return state;
     }
     if let Err(message) = check_tls_mode(listener, protocol, caps, &mut state) {
@@ -193,35 +156,17 @@ fn evaluate_one<'a>(
     state
 }
 
-fn check_tls_mode(
-    listener: &GatewayListeners,
-    protocol: ListenerProtocol,
-    caps: &Capabilities,
-    state: &mut ListenerState<'_>,
-) -> Result<(), String> {
-    let passthrough = listener.tls.as_ref().and_then(|t| t.mode.as_ref())
-        == Some(&GatewayListenersTlsMode::Passthrough);
-    let unsupported = |mode: &str| {
-        format!(
-            "TLS mode {mode} is not supported by {} ({})",
-            caps.platform,
-            caps.provider.controller_name()
-        )
-    };
+fn check_tls_mode(listener: &GatewayListeners, protocol: ListenerProtocol, caps: &Capabilities, state: &mut ListenerState<'_>) -> Result<(), String> {
+    let passthrough = listener.tls.as_ref().and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough);
+    let unsupported = |mode: &str| format!("TLS mode {mode} is not supported by {} ({})", caps.platform, caps.provider.controller_name());
     match protocol {
-        ListenerProtocol::Https if passthrough => {
-            Err("an HTTPS listener must use TLS mode Terminate".into())
-        }
+        ListenerProtocol::Https if passthrough => Err("an HTTPS listener must use TLS mode Terminate".into()),
         ListenerProtocol::Https => {
             state.terminates_tls = true;
             Ok(())
         }
-        ListenerProtocol::Tls if passthrough && !caps.has(Fact::TlsPassthrough) => {
-            Err(unsupported("Passthrough"))
-        }
-        ListenerProtocol::Tls if !passthrough && !caps.has(Fact::TlsTerminate) => {
-            Err(unsupported("Terminate"))
-        }
+        ListenerProtocol::Tls if passthrough && !caps.has(Fact::TlsPassthrough) => Err(unsupported("Passthrough")),
+        ListenerProtocol::Tls if !passthrough && !caps.has(Fact::TlsTerminate) => Err(unsupported("Terminate")),
         ListenerProtocol::Tls => {
             state.terminates_tls = !passthrough;
             Ok(())
@@ -231,10 +176,7 @@ fn check_tls_mode(
 }
 
 fn namespace_policy(listener: &GatewayListeners) -> NamespacePolicy<'_> {
-    let namespaces = listener
-        .allowed_routes
-        .as_ref()
-        .and_then(|a| a.namespaces.as_ref());
+    let namespaces = listener.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
     match namespaces.and_then(|n| n.from.as_ref()) {
         Some(From::All) => NamespacePolicy::All,
         Some(From::Selector) => {
@@ -245,13 +187,7 @@ fn namespace_policy(listener: &GatewayListeners) -> NamespacePolicy<'_> {
                     .and_then(|s| s.match_expressions.as_ref())
                     .into_iter()
                     .flatten()
-                    .map(|e| {
-                        (
-                            e.key.as_str(),
-                            e.operator.as_str(),
-                            e.values.as_deref().unwrap_or(&[]),
-                        )
-                    })
+                    .map(|e| (e.key.as_str(), e.operator.as_str(), e.values.as_deref().unwrap_or(&[])))
                     .collect(),
             })
         }
@@ -259,23 +195,11 @@ fn namespace_policy(listener: &GatewayListeners) -> NamespacePolicy<'_> {
     }
 }
 
-fn resolve_kinds(
-    listener: &GatewayListeners,
-    protocol: ListenerProtocol,
-    caps: &Capabilities,
-    state: &mut ListenerState<'_>,
-) {
+fn resolve_kinds(listener: &GatewayListeners, protocol: ListenerProtocol, caps: &Capabilities, state: &mut ListenerState<'_>) {
     let compatible = RouteKind::for_protocol(protocol);
-    let requested = listener
-        .allowed_routes
-        .as_ref()
-        .and_then(|a| a.kinds.as_ref());
+    let requested = listener.allowed_routes.as_ref().and_then(|a| a.kinds.as_ref());
     let Some(requested) = requested else {
-        state.supported_kinds = compatible
-            .iter()
-            .copied()
-            .filter(|k| caps.supports_route_kind(*k))
-            .collect();
+        state.supported_kinds = compatible.iter().copied().filter(|k| caps.supports_route_kind(*k)).collect();
         return;
     };
     let mut invalid = Vec::new();
@@ -298,28 +222,14 @@ fn resolve_kinds(
             protocol,
             caps.provider.controller_name()
         );
-        state
-            .ref_problems
-            .push((reason::INVALID_ROUTE_KINDS, message));
+        state.ref_problems.push((reason::INVALID_ROUTE_KINDS, message));
     }
 }
 
-fn check_certificates(
-    listener: &GatewayListeners,
-    gateway_namespace: &str,
-    index: &Index<'_>,
-    state: &mut ListenerState<'_>,
-) {
-    let refs = listener
-        .tls
-        .as_ref()
-        .and_then(|t| t.certificate_refs.as_ref())
-        .filter(|r| !r.is_empty());
+fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, index: &Index<'_>, state: &mut ListenerState<'_>) {
+    let refs = listener.tls.as_ref().and_then(|t| t.certificate_refs.as_ref()).filter(|r| !r.is_empty());
     let Some(refs) = refs else {
-        state.ref_problems.push((
-            reason::INVALID_CERTIFICATE_REF,
-            "tls.certificateRefs is empty: a terminating listener needs a certificate".into(),
-        ));
+        state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, "tls.certificateRefs is empty: a terminating listener needs a certificate".into()));
         return;
     };
     for (i, cert) in refs.iter().enumerate() {
@@ -329,49 +239,27 @@ fn check_certificates(
         let field = format!("tls.certificateRefs[{i}]");
         if !group.is_empty() || kind != "Secret" {
             let group = if group.is_empty() { "core" } else { group };
-            let message = format!(
-                "{field}: {group}/{kind} is not a supported certificate kind (use a core Secret)"
-            );
-            state
-                .ref_problems
-                .push((reason::INVALID_CERTIFICATE_REF, message));
+            let message = format!("{field}: {group}/{kind} is not a supported certificate kind (use a core Secret)");
+            state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
             continue;
         }
         if namespace != gateway_namespace
-            && !index.grant_allows(
-                (GATEWAY_GROUP, "Gateway", gateway_namespace),
-                namespace,
-                ("", "Secret", &cert.name),
-            )
+            && !index.grant_allows((GATEWAY_GROUP, "Gateway", gateway_namespace), namespace, ("", "Secret", &cert.name))
         {
-            let message = format!(
-                "{field}: Secret {namespace}/{} is in another namespace and no ReferenceGrant there allows it",
-                cert.name
-            );
-            state
-                .ref_problems
-                .push((reason::REF_NOT_PERMITTED, message));
+            let message = format!("{field}: Secret {namespace}/{} is in another namespace and no ReferenceGrant there allows it", cert.name);
+            state.ref_problems.push((reason::REF_NOT_PERMITTED, message));
             continue;
         }
         match index.secret(namespace, &cert.name) {
             None => {
                 let message = format!("{field}: Secret {namespace}/{} not found", cert.name);
-                state
-                    .ref_problems
-                    .push((reason::INVALID_CERTIFICATE_REF, message));
+                state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
             }
             Some(secret) => match crate::pem::check_tls_secret(secret) {
-                Ok(()) => state
-                    .certificates
-                    .push(ObjectRef::new(namespace, &cert.name)),
+                Ok(()) => state.certificates.push(ObjectRef::new(namespace, &cert.name)),
                 Err(problem) => {
-                    let message = format!(
-                        "{field}: Secret {namespace}/{} is not a valid TLS secret: {problem}",
-                        cert.name
-                    );
-                    state
-                        .ref_problems
-                        .push((reason::INVALID_CERTIFICATE_REF, message));
+                    let message = format!("{field}: Secret {namespace}/{} is not a valid TLS secret: {problem}", cert.name);
+                    state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
                 }
             },
         }
@@ -382,18 +270,13 @@ fn check_certificates(
 /// their protocols compatible. Indistinct listeners are all marked; none is picked as winner.
 fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
     use ListenerProtocol::*;
-    let live: Vec<usize> = (0..states.len())
-        .filter(|&i| states[i].protocol.is_some() && states[i].rejection.is_none())
-        .collect();
+    let live: Vec<usize> = (0..states.len()).filter(|&i| states[i].protocol.is_some() && states[i].rejection.is_none()).collect();
     let mut found: Vec<(usize, &'static str, String)> = Vec::new();
     for &i in &live {
         let me = &states[i];
         let me_protocol = me.protocol.unwrap_or(Tcp);
-        let others: Vec<&ListenerState<'_>> = live
-            .iter()
-            .filter(|&&j| j != i && states[j].port == me.port)
-            .map(|&j| &states[j])
-            .collect();
+        let others: Vec<&ListenerState<'_>> =
+            live.iter().filter(|&&j| j != i && states[j].port == me.port).map(|&j| &states[j]).collect();
         let has = |p: ListenerProtocol| others.iter().any(|o| o.protocol == Some(p));
         let tls_family = |p: ListenerProtocol| p == Https || p == Tls;
         let incompatible: Vec<&str> = others
@@ -405,40 +288,27 @@ fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
                 (Tcp, _) | (_, Tcp) => true,
                 (Http, Http) => false,
                 (Http, _) | (_, Http) => true,
-                (a, b) if tls_family(a) && tls_family(b) && a != b => {
-                    !caps.has(Fact::HttpsAndTlsShareAPort)
-                }
+                (a, b) if tls_family(a) && tls_family(b) && a != b => !caps.has(Fact::HttpsAndTlsShareAPort),
                 _ => false,
             })
             .map(|p| p.name())
             .collect();
         if !incompatible.is_empty() {
             let message = if has(me_protocol) && (me_protocol == Tcp || me_protocol == Udp) {
-                format!(
-                    "port {} is used by more than one {} listener",
-                    me.port, me_protocol
-                )
+                format!("port {} is used by more than one {} listener", me.port, me_protocol)
             } else {
-                format!(
-                    "port {} is also used by a {} listener; {} cannot share it",
-                    me.port, incompatible[0], me_protocol
-                )
+                format!("port {} is also used by a {} listener; {} cannot share it", me.port, incompatible[0], me_protocol)
             };
             found.push((i, reason::PROTOCOL_CONFLICT, message));
             continue;
         }
         let clash = others.iter().find(|o| {
-            o.protocol
-                .is_some_and(|p| p == me_protocol || (tls_family(p) && tls_family(me_protocol)))
-                && o.hostname.as_deref().map(str::to_ascii_lowercase)
-                    == me.hostname.as_deref().map(str::to_ascii_lowercase)
+            o.protocol.is_some_and(|p| p == me_protocol || (tls_family(p) && tls_family(me_protocol)))
+                && o.hostname.as_deref().map(str::to_ascii_lowercase) == me.hostname.as_deref().map(str::to_ascii_lowercase)
         });
         if let Some(other) = clash {
             let host = me.hostname.as_deref().unwrap_or("(any hostname)");
-            let message = format!(
-                "listener {} also uses port {} with hostname {host}",
-                other.name, me.port
-            );
+            let message = format!("listener {} also uses port {} with hostname {host}", other.name, me.port);
             found.push((i, reason::HOSTNAME_CONFLICT, message));
         }
     }

@@ -27,12 +27,7 @@ fn pem_blocks(bytes: &[u8]) -> Result<Vec<String>, String> {
     let mut labels = Vec::new();
     let mut lines = text.lines().map(str::trim);
     while let Some(line) = lines.next() {
-        let Some(label) = line
-            .strip_prefix("-----BEGIN ")
-            .and_then(|l| l.strip_suffix("-----"))
-        else {
-            continue;
-        };
+        let Some(label) = line.strip_prefix("-----BEGIN ").and_then(|l| l.strip_suffix("-----")) else { continue };
         let end = format!("-----END {label}-----");
         let mut body = String::new();
         let mut closed = false;
@@ -48,9 +43,7 @@ fn pem_blocks(bytes: &[u8]) -> Result<Vec<String>, String> {
         if !closed {
             return Err(format!("PEM block {label} is not terminated"));
         }
-        let decoded = base64::engine::general_purpose::STANDARD
-            .decode(body.as_bytes())
-            .map_err(|_| format!("PEM block {label} is not valid base64"))?;
+        let decoded = base64::engine::general_purpose::STANDARD.decode(body.as_bytes()).map_err(|_| format!("PEM block {label} is not valid base64"))?;
         if decoded.is_empty() {
             return Err(format!("PEM block {label} is empty"));
         }

@@ -18,9 +18,7 @@ pub mod sdk;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use portico_model::capabilities::{
-    Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind,
-};
+use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
 use portico_model::ir::ObjectRef;
 use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow};
 use serde::Serialize;
@@ -54,22 +52,13 @@ impl AwsPlan {
 }
 
 /// Pure: the plan for `desired` against `observed` (`desired: None` removes everything).
-pub fn plan_for(
-    cluster: &str,
-    gateway: &ObjectRef,
-    desired: Option<&Desired>,
-    observed: &observed::Observed,
-) -> AwsPlan {
-    let mut out = AwsPlan {
-        gateway: Some(gateway.clone()),
-        ..AwsPlan::default()
-    };
+pub fn plan_for(cluster: &str, gateway: &ObjectRef, desired: Option<&Desired>, observed: &observed::Observed) -> AwsPlan {
+    let mut out = AwsPlan { gateway: Some(gateway.clone()), ..AwsPlan::default() };
     let Some(desired) = desired else {
         out.plan = plan::plan(None, observed);
         return out;
     };
-    out.params =
-        params::AWSLoadBalancerParametersSpec::from_value(&desired.parameters).unwrap_or_default();
+    out.params = params::AWSLoadBalancerParametersSpec::from_value(&desired.parameters).unwrap_or_default();
     match compile::compile(desired, cluster) {
         Ok(compiled) => {
             out.plan = plan::plan(Some(&compiled.native), observed);
@@ -96,12 +85,7 @@ impl AwsProvider {
     }
 
     pub fn with_clients(clients: Clients, cluster: &str) -> AwsProvider {
-        AwsProvider {
-            clients,
-            cluster: cluster.to_string(),
-            capabilities: capabilities(),
-            interrupt_after: Mutex::new(None),
-        }
+        AwsProvider { clients, cluster: cluster.to_string(), capabilities: capabilities(), interrupt_after: Mutex::new(None) }
     }
 
     pub fn clients(&self) -> &Clients {
@@ -122,9 +106,7 @@ impl Provider for AwsProvider {
     }
 
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
-        let observed =
-            sdk::observe::observe(&self.clients, &names::Namer::new(&self.cluster, gateway))
-                .await?;
+        let observed = sdk::observe::observe(&self.clients, &names::Namer::new(&self.cluster, gateway)).await?;
         Ok((gateway.clone(), observed))
     }
 
@@ -138,19 +120,10 @@ impl Provider for AwsProvider {
 
     async fn apply(&self, plan: &AwsPlan) -> Result<Applied, ProviderError> {
         if let Some(message) = &plan.error {
-            return Err(ProviderError::Rejected {
-                platform: "AWS".into(),
-                operation: "plan".into(),
-                message: message.clone(),
-            });
+            return Err(ProviderError::Rejected { platform: "AWS".into(), operation: "plan".into(), message: message.clone() });
         }
         let stop_after = self.interrupt_after.lock().ok().and_then(|mut i| i.take());
-        let inputs = sdk::apply::Inputs {
-            plan: &plan.plan,
-            pems: &plan.pems,
-            params: &plan.params,
-            stop_after,
-        };
+        let inputs = sdk::apply::Inputs { plan: &plan.plan, pems: &plan.pems, params: &plan.params, stop_after };
         sdk::apply::apply(&self.clients, inputs).await
     }
 
@@ -161,9 +134,7 @@ impl Provider for AwsProvider {
     }
 
     fn overflows(&self, desired: &Desired) -> Vec<RouteOverflow> {
-        compile::compile(desired, &self.cluster)
-            .map(|c| c.overflows)
-            .unwrap_or_default()
+        compile::compile(desired, &self.cluster).map(|c| c.overflows).unwrap_or_default()
     }
 }
 
@@ -173,14 +144,8 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         provider: ProviderKind::Aws,
         platform: "AWS Application/Network Load Balancer".into(),
-        protocols: [
-            ListenerProtocol::Http,
-            ListenerProtocol::Https,
-            ListenerProtocol::Tls,
-            ListenerProtocol::Tcp,
-            ListenerProtocol::Udp,
-        ]
-        .into(),
+        protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tls, ListenerProtocol::Tcp, ListenerProtocol::Udp]
+            .into(),
         features: [
             Gateway,
             GatewayPort8080,
@@ -206,27 +171,11 @@ pub fn capabilities() -> Capabilities {
         // ALB cannot add or set arbitrary request/response headers, mirror requests or apply
         // per-rule timeouts; query-string conditions take wildcards, not regular expressions;
         // an NLB listener forwards to one target group, so TLS listeners cannot split by SNI.
-        facts: [
-            Fact::PathRegexMatch,
-            Fact::HeaderRegexMatch,
-            Fact::WeightedBackends,
-            Fact::FullPathRewrite,
-            Fact::TlsPassthrough,
-            Fact::TlsTerminate,
-        ]
-        .into(),
+        facts: [Fact::PathRegexMatch, Fact::HeaderRegexMatch, Fact::WeightedBackends, Fact::FullPathRewrite, Fact::TlsPassthrough, Fact::TlsTerminate]
+            .into(),
         redirect_status_codes: [301, 302].into(),
-        limits: Limits {
-            max_condition_values_per_rule: Some(5),
-            max_backends_per_rule: Some(5),
-        },
-        gateway_parameters: params::GATEWAY_TUNABLE
-            .iter()
-            .map(|f| (*f).to_string())
-            .collect(),
-        parameter_defaults: serde_json::to_value(params::AWSLoadBalancerParametersSpec::default())
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default(),
+        limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5) },
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
+        parameter_defaults: serde_json::to_value(params::AWSLoadBalancerParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
     }
 }

@@ -24,34 +24,21 @@ pub fn digest(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// The fingerprint of certificate material (stored as a tag, compared on every reconcile).
 pub fn fingerprint(pem: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(pem);
-    hasher
-        .finalize()
-        .iter()
-        .take(16)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().take(16).map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lower-case letters, digits and single hyphens.
 fn readable(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
-        let c = if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            '-'
-        };
+        let c = if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' };
         if c == '-' && (out.is_empty() || out.ends_with('-')) {
             continue;
         }
@@ -75,19 +62,11 @@ pub struct Namer {
 
 impl Namer {
     pub fn new(cluster: &str, gateway: &ObjectRef) -> Self {
-        Namer {
-            cluster: cluster.to_string(),
-            gateway: gateway.clone(),
-        }
+        Namer { cluster: cluster.to_string(), gateway: gateway.clone() }
     }
 
     fn hash(&self, what: &str) -> String {
-        digest(&[
-            &self.cluster,
-            &self.gateway.namespace,
-            &self.gateway.name,
-            what,
-        ])
+        digest(&[&self.cluster, &self.gateway.namespace, &self.gateway.name, what])
     }
 
     /// `pta-…` for the ALB, `ptn-…` for the NLB (32 characters at most).
@@ -96,11 +75,7 @@ impl Namer {
             Role::Alb => "pta",
             Role::Nlb => "ptn",
         };
-        compose(
-            prefix,
-            &self.hash(prefix),
-            &format!("{}-{}", self.gateway.namespace, self.gateway.name),
-        )
+        compose(prefix, &self.hash(prefix), &format!("{}-{}", self.gateway.namespace, self.gateway.name))
     }
 
     /// `ptg-` and six hex digits shared by all of this Gateway's target groups, so they can be
@@ -112,33 +87,19 @@ impl Namer {
     /// One target group per (Service port, protocol) per load balancer; `what` holds everything
     /// AWS cannot change in place (protocol, version, port), so a change makes a new group.
     pub fn target_group(&self, what: &str, service: &str, port: u16) -> String {
-        let mut name = format!(
-            "{}{}-{}",
-            self.target_group_prefix(),
-            &digest(&[what])[..4],
-            readable(&format!("{service}-{port}"))
-        );
+        let mut name = format!("{}{}-{}", self.target_group_prefix(), &digest(&[what])[..4], readable(&format!("{service}-{port}")));
         name.truncate(32);
         name.trim_end_matches('-').to_string()
     }
 
     pub fn security_group(&self) -> String {
-        let mut name = format!(
-            "pt-{}-{}-{}",
-            readable(&self.cluster),
-            readable(&self.gateway.namespace),
-            readable(&self.gateway.name)
-        );
+        let mut name = format!("pt-{}-{}-{}", readable(&self.cluster), readable(&self.gateway.namespace), readable(&self.gateway.name));
         name.truncate(200);
         name
     }
 
     /// The ownership tags of a resource, plus the user's extra tags (ownership wins).
-    pub fn tags(
-        &self,
-        resource: &str,
-        extra: &BTreeMap<String, String>,
-    ) -> BTreeMap<String, String> {
+    pub fn tags(&self, resource: &str, extra: &BTreeMap<String, String>) -> BTreeMap<String, String> {
         let mut tags = extra.clone();
         tags.insert(TAG_CLUSTER.into(), self.cluster.clone());
         tags.insert(TAG_GATEWAY.into(), self.gateway.to_string());
@@ -148,8 +109,7 @@ impl Namer {
 
     /// Whether observed tags say this Gateway of this cluster owns the resource.
     pub fn owns(&self, tags: &BTreeMap<String, String>) -> bool {
-        tags.get(TAG_CLUSTER) == Some(&self.cluster)
-            && tags.get(TAG_GATEWAY) == Some(&self.gateway.to_string())
+        tags.get(TAG_CLUSTER) == Some(&self.cluster) && tags.get(TAG_GATEWAY) == Some(&self.gateway.to_string())
     }
 }
 
@@ -159,47 +119,22 @@ mod tests {
 
     #[test]
     fn names_fit_aws_rules_and_are_stable() {
-        let namer = Namer::new(
-            "prod",
-            &ObjectRef::new("a-very-long-namespace-name", "and-a-very-long-gateway-name"),
-        );
-        for name in [
-            namer.load_balancer(Role::Alb),
-            namer.load_balancer(Role::Nlb),
-            namer.target_group("application:ns/svc:80", "svc", 80),
-        ] {
+        let namer = Namer::new("prod", &ObjectRef::new("a-very-long-namespace-name", "and-a-very-long-gateway-name"));
+        for name in [namer.load_balancer(Role::Alb), namer.load_balancer(Role::Nlb), namer.target_group("application:ns/svc:80", "svc", 80)] {
             assert!(name.len() <= 32, "{name}");
             assert!(!name.ends_with('-') && name.starts_with("pt"), "{name}");
-            assert!(
-                name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'),
-                "{name}"
-            );
+            assert!(name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-'), "{name}");
         }
-        assert_eq!(
-            namer.load_balancer(Role::Alb),
-            namer.load_balancer(Role::Alb)
-        );
-        assert_ne!(
-            namer.load_balancer(Role::Alb),
-            namer.load_balancer(Role::Nlb)
-        );
-        let other = Namer::new(
-            "staging",
-            &ObjectRef::new("a-very-long-namespace-name", "and-a-very-long-gateway-name"),
-        );
-        assert_ne!(
-            namer.load_balancer(Role::Alb),
-            other.load_balancer(Role::Alb)
-        );
+        assert_eq!(namer.load_balancer(Role::Alb), namer.load_balancer(Role::Alb));
+        assert_ne!(namer.load_balancer(Role::Alb), namer.load_balancer(Role::Nlb));
+        let other = Namer::new("staging", &ObjectRef::new("a-very-long-namespace-name", "and-a-very-long-gateway-name"));
+        assert_ne!(namer.load_balancer(Role::Alb), other.load_balancer(Role::Alb));
     }
 
     #[test]
     fn ownership_needs_cluster_and_gateway() {
         let namer = Namer::new("prod", &ObjectRef::new("ns", "gw"));
-        let tags = namer.tags(
-            "alb",
-            &BTreeMap::from([(TAG_CLUSTER.to_string(), "spoofed".to_string())]),
-        );
+        let tags = namer.tags("alb", &BTreeMap::from([(TAG_CLUSTER.to_string(), "spoofed".to_string())]));
         assert!(namer.owns(&tags));
         assert!(!Namer::new("other", &ObjectRef::new("ns", "gw")).owns(&tags));
         assert!(!Namer::new("prod", &ObjectRef::new("ns", "gw2")).owns(&tags));

@@ -103,9 +103,7 @@ pub struct Rule {
 impl Rule {
     /// Same conditions, action and transforms (what AWS stores).
     pub fn same_on_aws(&self, other: &Rule) -> bool {
-        self.conditions == other.conditions
-            && self.action == other.action
-            && self.transforms == other.transforms
+        self.conditions == other.conditions && self.action == other.action && self.transforms == other.transforms
     }
 }
 
@@ -142,9 +140,7 @@ impl Condition {
     pub fn value_count(&self) -> usize {
         match self {
             Condition::Host { values } | Condition::Method { values } => values.len(),
-            Condition::Path { values, regex } | Condition::Header { values, regex, .. } => {
-                values.len() + regex.len()
-            }
+            Condition::Path { values, regex } | Condition::Header { values, regex, .. } => values.len() + regex.len(),
             Condition::Query { pairs } => pairs.len(),
         }
     }
@@ -157,31 +153,16 @@ pub enum Action {
     #[serde(rename = "forward")]
     Forward { target_groups: Vec<(String, i32)> },
     #[serde(rename = "redirect")]
-    Redirect {
-        protocol: String,
-        host: String,
-        port: String,
-        path: String,
-        query: String,
-        status_code: String,
-    },
+    Redirect { protocol: String, host: String, port: String, path: String, query: String, status_code: String },
     #[serde(rename = "fixed-response")]
-    FixedResponse {
-        status_code: String,
-        content_type: String,
-        message_body: String,
-    },
+    FixedResponse { status_code: String, content_type: String, message_body: String },
 }
 
 impl Action {
     pub fn fixed(status: u16, body: &str) -> Action {
         let mut body = body.to_string();
         body.truncate(1024);
-        Action::FixedResponse {
-            status_code: status.to_string(),
-            content_type: "text/plain".into(),
-            message_body: body,
-        }
+        Action::FixedResponse { status_code: status.to_string(), content_type: "text/plain".into(), message_body: body }
     }
 
     pub fn target_groups(&self) -> impl Iterator<Item = &str> {

@@ -145,16 +145,8 @@ impl Quotas {
     }
 }
 
-#[derive(
-    CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default,
-)]
-#[kube(
-    group = "portico.dev",
-    version = "v1alpha1",
-    kind = "AWSLoadBalancerParameters",
-    plural = "awsloadbalancerparameters",
-    namespaced
-)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
+#[kube(group = "portico.dev", version = "v1alpha1", kind = "AWSLoadBalancerParameters", plural = "awsloadbalancerparameters", namespaced)]
 #[serde(rename_all = "camelCase")]
 pub struct AWSLoadBalancerParametersSpec {
     #[serde(default)]
@@ -205,13 +197,10 @@ impl AWSLoadBalancerParametersSpec {
         if value.is_null() {
             return Ok(Self::default());
         }
-        serde_json::from_value(value.clone())
-            .map_err(|e| format!("invalid AWSLoadBalancerParameters: {e}"))
+        serde_json::from_value(value.clone()).map_err(|e| format!("invalid AWSLoadBalancerParameters: {e}"))
     }
 
     pub fn ssl_policy(&self) -> String {
-        self.ssl_policy
-            .clone()
-            .unwrap_or_else(|| "ELBSecurityPolicy-TLS13-1-2-2021-06".into())
+        self.ssl_policy.clone().unwrap_or_else(|| "ELBSecurityPolicy-TLS13-1-2-2021-06".into())
     }
 }

@@ -18,18 +18,16 @@ pub mod sdk;
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
-use portico_model::capabilities::{
-    Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind,
-};
+use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
 use portico_model::ir::ObjectRef;
 use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow};
 use serde::Serialize;
 
 pub use compile::Defaults;
-/// The client crate, for tests that inspect GCP directly.
-pub use google_cloud_compute_v1;
 pub use sdk::apply::AddressSource;
 pub use sdk::{CallCounts, Clients, Settings};
+/// The client crate, for tests that inspect GCP directly.
+pub use google_cloud_compute_v1;
 
 /// The native plan of one Gateway: the steps, the routes that did not fit, or why the
 /// parameters cannot be used.
@@ -61,16 +59,8 @@ impl GcpPlan {
 }
 
 /// Pure: the plan for `desired` against `observed` (`desired: None` removes everything).
-pub fn plan_for(
-    defaults: &Defaults,
-    gateway: &ObjectRef,
-    desired: Option<&Desired>,
-    observed: &plan::Observed,
-) -> GcpPlan {
-    let mut out = GcpPlan {
-        gateway: Some(gateway.clone()),
-        ..GcpPlan::default()
-    };
+pub fn plan_for(defaults: &Defaults, gateway: &ObjectRef, desired: Option<&Desired>, observed: &plan::Observed) -> GcpPlan {
+    let mut out = GcpPlan { gateway: Some(gateway.clone()), ..GcpPlan::default() };
     let Some(desired) = desired else {
         out.plan = plan::plan(None, observed);
         return out;
@@ -82,15 +72,8 @@ pub fn plan_for(
             return out;
         }
     };
-    if let Some(key) = compiled
-        .native
-        .resources
-        .keys()
-        .find(|k| observed.foreign.contains(*k))
-    {
-        out.error = Some(format!(
-            "{key} exists but is not owned by Portico (no ownership record in its description); refusing to touch it"
-        ));
+    if let Some(key) = compiled.native.resources.keys().find(|k| observed.foreign.contains(*k)) {
+        out.error = Some(format!("{key} exists but is not owned by Portico (no ownership record in its description); refusing to touch it"));
         return out;
     }
     out.plan = plan::plan(Some(&compiled.native), observed);
@@ -107,24 +90,13 @@ pub fn plan_for(
 }
 
 fn address_source(native: &native::Native, desired: &Desired) -> AddressSource {
-    if let Some(key) = native
-        .resources
-        .keys()
-        .find(|k| k.kind == native::Kind::Address)
-    {
+    if let Some(key) = native.resources.keys().find(|k| k.kind == native::Kind::Address) {
         return AddressSource::Resource(key.clone());
     }
-    let Some(requested) = desired.ir.requested_addresses.first() else {
-        return AddressSource::None;
-    };
-    let rule = native
-        .resources
-        .iter()
-        .find(|(k, _)| k.kind == native::Kind::ForwardingRule);
+    let Some(requested) = desired.ir.requested_addresses.first() else { return AddressSource::None };
+    let rule = native.resources.iter().find(|(k, _)| k.kind == native::Kind::ForwardingRule);
     match (requested.address_type.as_str(), rule) {
-        (compile::NAMED_ADDRESS_TYPE, Some((key, _))) => AddressSource::Resource(
-            native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value),
-        ),
+        (compile::NAMED_ADDRESS_TYPE, Some((key, _))) => AddressSource::Resource(native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value)),
         (compile::NAMED_ADDRESS_TYPE, None) => AddressSource::None,
         _ => AddressSource::Literal(requested.value.clone()),
     }
@@ -144,25 +116,12 @@ pub struct GcpProvider {
 
 impl GcpProvider {
     pub async fn connect(settings: &Settings) -> Result<GcpProvider, String> {
-        Ok(GcpProvider::with_clients(
-            Clients::connect(settings).await?,
-            settings,
-        ))
+        Ok(GcpProvider::with_clients(Clients::connect(settings).await?, settings))
     }
 
     pub fn with_clients(clients: Clients, settings: &Settings) -> GcpProvider {
-        let defaults = Defaults {
-            cluster: settings.cluster.clone(),
-            project: settings.project.clone(),
-            region: settings.region.clone(),
-        };
-        GcpProvider {
-            clients,
-            defaults,
-            capabilities: capabilities(),
-            projects: Mutex::new(BTreeMap::new()),
-            interrupt_after: Mutex::new(None),
-        }
+        let defaults = Defaults { cluster: settings.cluster.clone(), project: settings.project.clone(), region: settings.region.clone() };
+        GcpProvider { clients, defaults, capabilities: capabilities(), projects: Mutex::new(BTreeMap::new()), interrupt_after: Mutex::new(None) }
     }
 
     pub fn clients(&self) -> &Clients {
@@ -174,11 +133,7 @@ impl GcpProvider {
     }
 
     fn project_of(&self, gateway: &ObjectRef) -> Option<String> {
-        let remembered = self
-            .projects
-            .lock()
-            .ok()
-            .and_then(|p| p.get(gateway).cloned());
+        let remembered = self.projects.lock().ok().and_then(|p| p.get(gateway).cloned());
         remembered.or_else(|| self.defaults.project.clone())
     }
 }
@@ -193,24 +148,15 @@ impl Provider for GcpProvider {
 
     /// Remember the project the parameters name, so observe and delete look there.
     fn prepare(&self, desired: &Desired) {
-        let named = params::GCPLoadBalancerParametersSpec::from_value(&desired.parameters)
-            .ok()
-            .and_then(|p| p.project);
-        if let (Some(project), Ok(mut projects)) = (
-            named.or_else(|| self.defaults.project.clone()),
-            self.projects.lock(),
-        ) {
+        let named = params::GCPLoadBalancerParametersSpec::from_value(&desired.parameters).ok().and_then(|p| p.project);
+        if let (Some(project), Ok(mut projects)) = (named.or_else(|| self.defaults.project.clone()), self.projects.lock()) {
             projects.insert(desired.ir.gateway.clone(), project);
         }
     }
 
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
         let Some(project) = self.project_of(gateway) else {
-            return Err(ProviderError::Rejected {
-                platform: "GCP".into(),
-                operation: "observe".into(),
-                message: "no GCP project: set --gcp-project or spec.project".into(),
-            });
+            return Err(ProviderError::Rejected { platform: "GCP".into(), operation: "observe".into(), message: "no GCP project: set --gcp-project or spec.project".into() });
         };
         let namer = names::Namer::new(&self.defaults.cluster, gateway);
         let observed = sdk::observe::observe(&self.clients, &project, &namer).await?;
@@ -236,19 +182,10 @@ impl Provider for GcpProvider {
 
     async fn apply(&self, plan: &GcpPlan) -> Result<Applied, ProviderError> {
         if let Some(message) = &plan.error {
-            return Err(ProviderError::Rejected {
-                platform: "GCP".into(),
-                operation: "plan".into(),
-                message: message.clone(),
-            });
+            return Err(ProviderError::Rejected { platform: "GCP".into(), operation: "plan".into(), message: message.clone() });
         }
         let stop_after = self.interrupt_after.lock().ok().and_then(|mut i| i.take());
-        let inputs = sdk::apply::Inputs {
-            plan: &plan.plan,
-            pems: &plan.pems,
-            address: &plan.address,
-            stop_after,
-        };
+        let inputs = sdk::apply::Inputs { plan: &plan.plan, pems: &plan.pems, address: &plan.address, stop_after };
         sdk::apply::apply(&self.clients, inputs).await
     }
 
@@ -259,9 +196,7 @@ impl Provider for GcpProvider {
     }
 
     fn overflows(&self, desired: &Desired) -> Vec<RouteOverflow> {
-        compile::compile(desired, &self.defaults)
-            .map(|c| c.overflows)
-            .unwrap_or_default()
+        compile::compile(desired, &self.defaults).map(|c| c.overflows).unwrap_or_default()
     }
 }
 
@@ -272,12 +207,7 @@ pub fn capabilities() -> Capabilities {
         provider: ProviderKind::Gcp,
         platform: "Google Cloud Load Balancing".into(),
         // No SNI routing (TLS passthrough) and no UDP on proxy load balancers.
-        protocols: [
-            ListenerProtocol::Http,
-            ListenerProtocol::Https,
-            ListenerProtocol::Tcp,
-        ]
-        .into(),
+        protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tcp].into(),
         features: [
             Gateway,
             GatewayPort8080,
@@ -320,13 +250,7 @@ pub fn capabilities() -> Capabilities {
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits::default(),
-        gateway_parameters: params::GATEWAY_TUNABLE
-            .iter()
-            .map(|f| (*f).to_string())
-            .collect(),
-        parameter_defaults: serde_json::to_value(params::GCPLoadBalancerParametersSpec::default())
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default(),
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
+        parameter_defaults: serde_json::to_value(params::GCPLoadBalancerParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
     }
 }

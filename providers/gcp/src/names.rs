@@ -20,22 +20,14 @@ pub fn digest(parts: &[&str]) -> String {
         hasher.update(part.as_bytes());
         hasher.update([0]);
     }
-    hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().map(|b| format!("{b:02x}")).collect()
 }
 
 /// Lower-case letters, digits and single hyphens.
 fn readable(text: &str) -> String {
     let mut out = String::new();
     for c in text.chars() {
-        let c = if c.is_ascii_alphanumeric() {
-            c.to_ascii_lowercase()
-        } else {
-            '-'
-        };
+        let c = if c.is_ascii_alphanumeric() { c.to_ascii_lowercase() } else { '-' };
         if c == '-' && (out.is_empty() || out.ends_with('-')) {
             continue;
         }
@@ -55,11 +47,7 @@ pub struct Namer {
 impl Namer {
     pub fn new(cluster: &str, gateway: &ObjectRef) -> Namer {
         let hash = digest(&[cluster, &gateway.namespace, &gateway.name]);
-        Namer {
-            cluster: cluster.into(),
-            gateway: gateway.clone(),
-            prefix: format!("pg{}", &hash[..8]),
-        }
+        Namer { cluster: cluster.into(), gateway: gateway.clone(), prefix: format!("pg{}", &hash[..8]) }
     }
 
     /// `pg<hash>`: every name of this Gateway starts with it followed by `-`.
@@ -70,11 +58,7 @@ impl Namer {
     /// `pg<hash>-<code>-<readable>`; when too long, cut and ended by a hash of the whole text.
     pub fn name(&self, code: &str, text: &str) -> String {
         let readable = readable(text);
-        let full = if readable.is_empty() {
-            format!("{}-{code}", self.prefix)
-        } else {
-            format!("{}-{code}-{readable}", self.prefix)
-        };
+        let full = if readable.is_empty() { format!("{}-{code}", self.prefix) } else { format!("{}-{code}-{readable}", self.prefix) };
         if full.len() <= MAX_NAME {
             return full;
         }
@@ -88,18 +72,12 @@ impl Namer {
 
     /// The description every owned resource carries.
     pub fn description(&self, what: &str) -> String {
-        format!(
-            "{} Managed by Portico; do not edit. {what}",
-            self.owner_marker()
-        )
+        format!("{} Managed by Portico; do not edit. {what}", self.owner_marker())
     }
 
     /// The ownership record inside descriptions.
     pub fn owner_marker(&self) -> String {
-        format!(
-            "[portico.dev cluster={} gateway={}/{}]",
-            self.cluster, self.gateway.namespace, self.gateway.name
-        )
+        format!("[portico.dev cluster={} gateway={}/{}]", self.cluster, self.gateway.namespace, self.gateway.name)
     }
 
     /// Whether a resource with one of our names is ours.
@@ -120,12 +98,7 @@ impl Namer {
 pub fn fingerprint(pem: &[u8]) -> String {
     let mut hasher = Sha256::new();
     hasher.update(pem);
-    hasher
-        .finalize()
-        .iter()
-        .take(5)
-        .map(|b| format!("{b:02x}"))
-        .collect()
+    hasher.finalize().iter().take(5).map(|b| format!("{b:02x}")).collect()
 }
 
 #[cfg(test)]
@@ -133,36 +106,19 @@ mod tests {
     use super::*;
 
     fn namer() -> Namer {
-        Namer::new(
-            "prod",
-            &ObjectRef {
-                namespace: "infra".into(),
-                name: "edge".into(),
-            },
-        )
+        Namer::new("prod", &ObjectRef { namespace: "infra".into(), name: "edge".into() })
     }
 
     #[test]
     fn names_follow_gcp_rules_and_stay_unique_when_cut() {
         let n = namer();
         let short = n.name("bs", "default/web:80");
-        assert!(
-            short.starts_with(n.prefix()) && short.ends_with("-bs-default-web-80"),
-            "{short}"
-        );
+        assert!(short.starts_with(n.prefix()) && short.ends_with("-bs-default-web-80"), "{short}");
         let a = n.name("bs", &format!("{}/web:80", "a".repeat(80)));
         let b = n.name("bs", &format!("{}/web:81", "a".repeat(80)));
         for name in [&short, &a, &b] {
-            assert!(
-                name.len() <= 63 && name.chars().next().unwrap().is_ascii_lowercase(),
-                "{name}"
-            );
-            assert!(
-                name.chars()
-                    .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-')
-                    && !name.ends_with('-'),
-                "{name}"
-            );
+            assert!(name.len() <= 63 && name.chars().next().unwrap().is_ascii_lowercase(), "{name}");
+            assert!(name.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '-') && !name.ends_with('-'), "{name}");
         }
         assert_ne!(a, b);
     }

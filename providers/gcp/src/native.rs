@@ -77,12 +77,7 @@ impl Kind {
     pub fn updatable(self) -> bool {
         matches!(
             self,
-            Kind::Firewall
-                | Kind::HealthCheck
-                | Kind::BackendService
-                | Kind::UrlMap
-                | Kind::TargetHttpProxy
-                | Kind::TargetHttpsProxy
+            Kind::Firewall | Kind::HealthCheck | Kind::BackendService | Kind::UrlMap | Kind::TargetHttpProxy | Kind::TargetHttpsProxy
         )
     }
 }
@@ -100,13 +95,7 @@ pub struct ResourceKey {
 
 impl std::fmt::Display for ResourceKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "{} {}/{}",
-            self.kind.collection(),
-            self.location,
-            self.name
-        )
+        write!(f, "{} {}/{}", self.kind.collection(), self.location, self.name)
     }
 }
 
@@ -118,21 +107,12 @@ impl Serialize for ResourceKey {
 
 impl ResourceKey {
     pub fn new(kind: Kind, location: &str, name: &str) -> ResourceKey {
-        ResourceKey {
-            kind,
-            location: location.into(),
-            name: name.into(),
-        }
+        ResourceKey { kind, location: location.into(), name: name.into() }
     }
 
     /// `projects/<p>/<location>/<collection>/<name>`: how bodies refer to each other.
     pub fn link(&self, project: &str) -> String {
-        format!(
-            "projects/{project}/{}/{}/{}",
-            self.location,
-            self.kind.collection(),
-            self.name
-        )
+        format!("projects/{project}/{}/{}/{}", self.location, self.kind.collection(), self.name)
     }
 }
 

@@ -10,9 +10,7 @@ use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
 /// Which kind of Google Cloud load balancer a Gateway becomes.
-#[derive(
-    Serialize, Deserialize, Clone, Copy, Debug, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Default,
-)]
+#[derive(Serialize, Deserialize, Clone, Copy, Debug, JsonSchema, PartialEq, Eq, PartialOrd, Ord, Default)]
 pub enum Scope {
     /// Global external Application Load Balancer (and global external proxy NLB for TCP).
     #[default]
@@ -129,16 +127,8 @@ impl Quotas {
     }
 }
 
-#[derive(
-    CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default,
-)]
-#[kube(
-    group = "portico.dev",
-    version = "v1alpha1",
-    kind = "GCPLoadBalancerParameters",
-    plural = "gcploadbalancerparameters",
-    namespaced
-)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
+#[kube(group = "portico.dev", version = "v1alpha1", kind = "GCPLoadBalancerParameters", plural = "gcploadbalancerparameters", namespaced)]
 #[serde(rename_all = "camelCase")]
 pub struct GCPLoadBalancerParametersSpec {
     /// The project that holds the load balancer (default: the operator's `--gcp-project`).
@@ -203,16 +193,12 @@ impl GCPLoadBalancerParametersSpec {
         if value.is_null() {
             return Ok(Self::default());
         }
-        serde_json::from_value(value.clone())
-            .map_err(|e| format!("invalid GCPLoadBalancerParameters: {e}"))
+        serde_json::from_value(value.clone()).map_err(|e| format!("invalid GCPLoadBalancerParameters: {e}"))
     }
 
     /// The health check for one Service port.
     pub fn health_check_for(&self, service: &str, port: u16) -> &HealthCheck {
-        let specific = self
-            .service_health_checks
-            .iter()
-            .find(|c| c.service == service && c.port.is_none_or(|p| p == port));
+        let specific = self.service_health_checks.iter().find(|c| c.service == service && c.port.is_none_or(|p| p == port));
         specific.map_or(&self.default_health_check, |c| &c.check)
     }
 }

@@ -30,50 +30,20 @@ pub struct Observed {
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "step",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Step {
-    Insert {
-        key: ResourceKey,
-        body: Value,
-    },
+    Insert { key: ResourceKey, body: Value },
     /// Replace in place; the body carries the observed `fingerprint`.
-    Update {
-        key: ResourceKey,
-        body: Value,
-    },
+    Update { key: ResourceKey, body: Value },
     /// Change the fields given; the body carries the observed `fingerprint`.
-    Patch {
-        key: ResourceKey,
-        body: Value,
-    },
-    SetUrlMap {
-        key: ResourceKey,
-        url_map: String,
-    },
-    SetTarget {
-        key: ResourceKey,
-        target: String,
-    },
+    Patch { key: ResourceKey, body: Value },
+    SetUrlMap { key: ResourceKey, url_map: String },
+    SetTarget { key: ResourceKey, target: String },
     /// Attach (or, with `None`, detach) a Cloud Armor policy.
-    SetSecurityPolicy {
-        key: ResourceKey,
-        policy: Option<String>,
-    },
-    AttachEndpoints {
-        key: ResourceKey,
-        endpoints: Vec<NetworkEndpoint>,
-    },
-    DetachEndpoints {
-        key: ResourceKey,
-        endpoints: Vec<NetworkEndpoint>,
-    },
-    Delete {
-        key: ResourceKey,
-    },
+    SetSecurityPolicy { key: ResourceKey, policy: Option<String> },
+    AttachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
+    DetachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
+    Delete { key: ResourceKey },
 }
 
 impl Step {
@@ -109,49 +79,25 @@ pub fn plan(native: Option<&Native>, observed: &Observed) -> Plan {
     for (key, body) in &native.resources {
         let current = observed.resources.get(key);
         match current {
-            None => steps.push(Step::Insert {
-                key: key.clone(),
-                body: body.clone(),
-            }),
-            Some(current) if !contains(current, &comparable(key, body)) => {
-                steps.extend(change(key, body, current))
-            }
+            None => steps.push(Step::Insert { key: key.clone(), body: body.clone() }),
+            Some(current) if !contains(current, &comparable(key, body)) => steps.extend(change(key, body, current)),
             Some(_) => {}
         }
         if key.kind == Kind::BackendService {
-            let have = current
-                .and_then(|c| c["securityPolicy"].as_str())
-                .map(str::to_string);
+            let have = current.and_then(|c| c["securityPolicy"].as_str()).map(str::to_string);
             let want = native.security_policies.get(key).cloned();
             if !links_equal(have.as_deref(), want.as_deref()) {
-                steps.push(Step::SetSecurityPolicy {
-                    key: key.clone(),
-                    policy: want,
-                });
+                steps.push(Step::SetSecurityPolicy { key: key.clone(), policy: want });
             }
         }
         if key.kind == Kind::NetworkEndpointGroup {
-            steps.extend(endpoint_steps(
-                key,
-                native.endpoints.get(key),
-                observed.endpoints.get(key),
-            ));
+            steps.extend(endpoint_steps(key, native.endpoints.get(key), observed.endpoints.get(key)));
         }
     }
-    let mut gone: Vec<&ResourceKey> = observed
-        .resources
-        .keys()
-        .filter(|k| !native.resources.contains_key(k))
-        .collect();
+    let mut gone: Vec<&ResourceKey> = observed.resources.keys().filter(|k| !native.resources.contains_key(k)).collect();
     gone.sort_by(|a, b| b.kind.cmp(&a.kind).then(a.cmp(b)));
-    steps.extend(
-        gone.into_iter()
-            .map(|key| Step::Delete { key: key.clone() }),
-    );
-    Plan {
-        project: native.project.clone(),
-        steps,
-    }
+    steps.extend(gone.into_iter().map(|key| Step::Delete { key: key.clone() }));
+    Plan { project: native.project.clone(), steps }
 }
 
 /// The part of a desired body GCP reports back as written. A forwarding rule's `IPAddress`
@@ -161,12 +107,7 @@ fn comparable(key: &ResourceKey, body: &Value) -> Value {
     let mut body = body.clone();
     if let Some(object) = body.as_object_mut() {
         object.remove("labels");
-        if key.kind == Kind::ForwardingRule
-            && object
-                .get("IPAddress")
-                .and_then(Value::as_str)
-                .is_some_and(|a| a.starts_with("projects/"))
-        {
+        if key.kind == Kind::ForwardingRule && object.get("IPAddress").and_then(Value::as_str).is_some_and(|a| a.starts_with("projects/")) {
             object.remove("IPAddress");
         }
     }
@@ -175,9 +116,7 @@ fn comparable(key: &ResourceKey, body: &Value) -> Value {
 
 fn links_equal(have: Option<&str>, want: Option<&str>) -> bool {
     match (have, want) {
-        (Some(have), Some(want)) => {
-            contains(&Value::String(have.into()), &Value::String(want.into()))
-        }
+        (Some(have), Some(want)) => contains(&Value::String(have.into()), &Value::String(want.into())),
         (None, None) => true,
         _ => false,
     }
@@ -186,25 +125,13 @@ fn links_equal(have: Option<&str>, want: Option<&str>) -> bool {
 /// How a changed resource is changed, by kind.
 fn change(key: &ResourceKey, desired: &Value, current: &Value) -> Vec<Step> {
     match key.kind {
-        Kind::TargetHttpProxy => vec![Step::SetUrlMap {
-            key: key.clone(),
-            url_map: desired["urlMap"].as_str().unwrap_or_default().to_string(),
-        }],
+        Kind::TargetHttpProxy => vec![Step::SetUrlMap { key: key.clone(), url_map: desired["urlMap"].as_str().unwrap_or_default().to_string() }],
         Kind::ForwardingRule => {
             let mut same_but_target = comparable(key, desired);
             same_but_target["target"] = current["target"].clone();
             match desired["target"].as_str() {
-                Some(target) if contains(current, &same_but_target) => vec![Step::SetTarget {
-                    key: key.clone(),
-                    target: target.into(),
-                }],
-                _ => vec![
-                    Step::Delete { key: key.clone() },
-                    Step::Insert {
-                        key: key.clone(),
-                        body: desired.clone(),
-                    },
-                ],
+                Some(target) if contains(current, &same_but_target) => vec![Step::SetTarget { key: key.clone(), target: target.into() }],
+                _ => vec![Step::Delete { key: key.clone() }, Step::Insert { key: key.clone(), body: desired.clone() }],
             }
         }
         kind if kind.updatable() => {
@@ -213,14 +140,8 @@ fn change(key: &ResourceKey, desired: &Value, current: &Value) -> Vec<Step> {
                 body["fingerprint"] = fingerprint.clone();
             }
             match kind {
-                Kind::TargetHttpsProxy => vec![Step::Patch {
-                    key: key.clone(),
-                    body,
-                }],
-                _ => vec![Step::Update {
-                    key: key.clone(),
-                    body,
-                }],
+                Kind::TargetHttpsProxy => vec![Step::Patch { key: key.clone(), body }],
+                _ => vec![Step::Update { key: key.clone(), body }],
             }
         }
         // Created once: their names carry what would change them (certificates, TCP proxies)
@@ -229,36 +150,16 @@ fn change(key: &ResourceKey, desired: &Value, current: &Value) -> Vec<Step> {
     }
 }
 
-fn endpoint_steps(
-    key: &ResourceKey,
-    desired: Option<&BTreeSet<NetworkEndpoint>>,
-    current: Option<&BTreeSet<NetworkEndpoint>>,
-) -> Vec<Step> {
+fn endpoint_steps(key: &ResourceKey, desired: Option<&BTreeSet<NetworkEndpoint>>, current: Option<&BTreeSet<NetworkEndpoint>>) -> Vec<Step> {
     let empty = BTreeSet::new();
     let (desired, current) = (desired.unwrap_or(&empty), current.unwrap_or(&empty));
     let mut steps = Vec::new();
     // GCP takes at most 500 endpoints per attach/detach call.
-    for chunk in desired
-        .difference(current)
-        .cloned()
-        .collect::<Vec<_>>()
-        .chunks(500)
-    {
-        steps.push(Step::AttachEndpoints {
-            key: key.clone(),
-            endpoints: chunk.to_vec(),
-        });
+    for chunk in desired.difference(current).cloned().collect::<Vec<_>>().chunks(500) {
+        steps.push(Step::AttachEndpoints { key: key.clone(), endpoints: chunk.to_vec() });
     }
-    for chunk in current
-        .difference(desired)
-        .cloned()
-        .collect::<Vec<_>>()
-        .chunks(500)
-    {
-        steps.push(Step::DetachEndpoints {
-            key: key.clone(),
-            endpoints: chunk.to_vec(),
-        });
+    for chunk in current.difference(desired).cloned().collect::<Vec<_>>().chunks(500) {
+        steps.push(Step::DetachEndpoints { key: key.clone(), endpoints: chunk.to_vec() });
     }
     steps
 }
@@ -268,24 +169,11 @@ fn endpoint_steps(
 /// lists; numbers compare by value.
 pub fn contains(current: &Value, desired: &Value) -> bool {
     match (current, desired) {
-        (_, Value::Array(d)) if d.is_empty() => {
-            current.is_null() || current.as_array().is_some_and(Vec::is_empty)
-        }
-        (_, Value::Object(d)) if d.is_empty() => {
-            current.is_null() || current.as_object().is_some_and(|c| c.is_empty())
-        }
-        (Value::Object(c), Value::Object(d)) => d
-            .iter()
-            .filter(|(k, _)| k.as_str() != "fingerprint")
-            .all(|(k, v)| contains(c.get(k).unwrap_or(&Value::Null), v)),
-        (Value::Array(c), Value::Array(d)) => {
-            c.len() == d.len() && c.iter().zip(d).all(|(c, d)| contains(c, d))
-        }
-        (Value::String(c), Value::String(d)) => {
-            c == d
-                || (d.starts_with("projects/") && c.ends_with(&format!("/{d}")))
-                || numbers_equal(current, desired)
-        }
+        (_, Value::Array(d)) if d.is_empty() => current.is_null() || current.as_array().is_some_and(Vec::is_empty),
+        (_, Value::Object(d)) if d.is_empty() => current.is_null() || current.as_object().is_some_and(|c| c.is_empty()),
+        (Value::Object(c), Value::Object(d)) => d.iter().filter(|(k, _)| k.as_str() != "fingerprint").all(|(k, v)| contains(c.get(k).unwrap_or(&Value::Null), v)),
+        (Value::Array(c), Value::Array(d)) => c.len() == d.len() && c.iter().zip(d).all(|(c, d)| contains(c, d)),
+        (Value::String(c), Value::String(d)) => c == d || (d.starts_with("projects/") && c.ends_with(&format!("/{d}"))) || numbers_equal(current, desired),
         (Value::Number(_), _) | (_, Value::Number(_)) => numbers_equal(current, desired),
         _ => current == desired,
     }
@@ -311,57 +199,24 @@ mod tests {
         let desired = json!({ "name": "a", "urlMap": "projects/p/global/urlMaps/m", "hostRules": [], "port": 80, "weight": 1000 });
         let current = json!({ "name": "a", "urlMap": "https://compute.googleapis.com/compute/v1/projects/p/global/urlMaps/m", "id": "1", "port": "80", "weight": 1000.0 });
         assert!(contains(&current, &desired));
-        assert!(!contains(
-            &json!({ "name": "a", "hostRules": [{ "hosts": ["x"] }] }),
-            &json!({ "name": "a", "hostRules": [] })
-        ));
-        assert!(!contains(
-            &json!({ "rules": [1, 2] }),
-            &json!({ "rules": [1] })
-        ));
+        assert!(!contains(&json!({ "name": "a", "hostRules": [{ "hosts": ["x"] }] }), &json!({ "name": "a", "hostRules": [] })));
+        assert!(!contains(&json!({ "rules": [1, 2] }), &json!({ "rules": [1] })));
     }
 
     #[test]
     fn unchanged_is_empty_changes_follow_the_kind_and_deletes_come_last_in_reverse() {
         let key = |kind, name: &str| ResourceKey::new(kind, "global", name);
-        let mut native = Native {
-            project: "p".into(),
-            ..Native::default()
-        };
-        native.resources.insert(
-            key(Kind::UrlMap, "um"),
-            json!({ "name": "um", "defaultService": "x" }),
-        );
-        native.resources.insert(
-            key(Kind::TargetHttpProxy, "thp"),
-            json!({ "name": "thp", "urlMap": "projects/p/global/urlMaps/um" }),
-        );
+        let mut native = Native { project: "p".into(), ..Native::default() };
+        native.resources.insert(key(Kind::UrlMap, "um"), json!({ "name": "um", "defaultService": "x" }));
+        native.resources.insert(key(Kind::TargetHttpProxy, "thp"), json!({ "name": "thp", "urlMap": "projects/p/global/urlMaps/um" }));
         let mut observed = Observed::default();
-        observed.resources.insert(
-            key(Kind::UrlMap, "um"),
-            json!({ "name": "um", "defaultService": "y", "fingerprint": "f1" }),
-        );
-        observed.resources.insert(
-            key(Kind::TargetHttpProxy, "thp"),
-            json!({ "name": "thp", "urlMap": "projects/p/global/urlMaps/old" }),
-        );
-        observed
-            .resources
-            .insert(key(Kind::BackendService, "bs"), json!({ "name": "bs" }));
-        observed
-            .resources
-            .insert(key(Kind::ForwardingRule, "fr"), json!({ "name": "fr" }));
+        observed.resources.insert(key(Kind::UrlMap, "um"), json!({ "name": "um", "defaultService": "y", "fingerprint": "f1" }));
+        observed.resources.insert(key(Kind::TargetHttpProxy, "thp"), json!({ "name": "thp", "urlMap": "projects/p/global/urlMaps/old" }));
+        observed.resources.insert(key(Kind::BackendService, "bs"), json!({ "name": "bs" }));
+        observed.resources.insert(key(Kind::ForwardingRule, "fr"), json!({ "name": "fr" }));
         let steps = plan(Some(&native), &observed).steps;
         let operations: Vec<String> = steps.iter().map(Step::operation).collect();
-        assert_eq!(
-            operations,
-            [
-                "urlMaps.update",
-                "targetHttpProxies.setUrlMap",
-                "forwardingRules.delete",
-                "backendServices.delete"
-            ]
-        );
+        assert_eq!(operations, ["urlMaps.update", "targetHttpProxies.setUrlMap", "forwardingRules.delete", "backendServices.delete"]);
         assert!(matches!(&steps[0], Step::Update { body, .. } if body["fingerprint"] == "f1"));
         let mut applied = observed.clone();
         applied.resources = native.resources.clone();

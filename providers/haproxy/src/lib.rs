@@ -12,22 +12,14 @@ pub mod render;
 pub mod runtime;
 pub mod runtime_api;
 
-use portico_model::capabilities::{
-    Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind,
-};
+use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
 
 pub fn capabilities() -> Capabilities {
     use Feature::*;
     Capabilities {
         provider: ProviderKind::Haproxy,
         platform: "HAProxy".into(),
-        protocols: [
-            ListenerProtocol::Http,
-            ListenerProtocol::Https,
-            ListenerProtocol::Tls,
-            ListenerProtocol::Tcp,
-        ]
-        .into(),
+        protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tls, ListenerProtocol::Tcp].into(),
         features: [
             Gateway,
             GatewayPort8080,
@@ -71,13 +63,7 @@ pub fn capabilities() -> Capabilities {
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits::default(),
-        gateway_parameters: params::GATEWAY_TUNABLE
-            .iter()
-            .map(|f| (*f).to_string())
-            .collect(),
-        parameter_defaults: serde_json::to_value(params::HAProxyParametersSpec::default())
-            .ok()
-            .and_then(|v| v.as_object().cloned())
-            .unwrap_or_default(),
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
+        parameter_defaults: serde_json::to_value(params::HAProxyParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
     }
 }

@@ -28,16 +28,8 @@ pub struct HAProxyTimeouts {
     pub server_ms: Option<u64>,
 }
 
-#[derive(
-    CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default,
-)]
-#[kube(
-    group = "portico.dev",
-    version = "v1alpha1",
-    kind = "HAProxyParameters",
-    plural = "haproxyparameters",
-    namespaced
-)]
+#[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
+#[kube(group = "portico.dev", version = "v1alpha1", kind = "HAProxyParameters", plural = "haproxyparameters", namespaced)]
 #[serde(rename_all = "camelCase")]
 pub struct HAProxyParametersSpec {
     /// Addresses Gateways get their VIPs from: single addresses (`10.0.0.5`) or IPv4 ranges
@@ -75,24 +67,13 @@ pub fn expand_pool(pool: &[String]) -> Result<Vec<std::net::IpAddr>, String> {
     let mut out = Vec::new();
     for entry in pool {
         match entry.split_once('-') {
-            None => out.push(
-                entry
-                    .trim()
-                    .parse()
-                    .map_err(|_| format!("address pool entry {entry:?} is not an IP address"))?,
-            ),
+            None => out.push(entry.trim().parse().map_err(|_| format!("address pool entry {entry:?} is not an IP address"))?),
             Some((from, to)) => {
-                let from: std::net::Ipv4Addr = from.trim().parse().map_err(|_| {
-                    format!("address pool range {entry:?} does not start with an IPv4 address")
-                })?;
-                let to: std::net::Ipv4Addr = to.trim().parse().map_err(|_| {
-                    format!("address pool range {entry:?} does not end with an IPv4 address")
-                })?;
+                let from: std::net::Ipv4Addr = from.trim().parse().map_err(|_| format!("address pool range {entry:?} does not start with an IPv4 address"))?;
+                let to: std::net::Ipv4Addr = to.trim().parse().map_err(|_| format!("address pool range {entry:?} does not end with an IPv4 address"))?;
                 let (a, b) = (u32::from(from), u32::from(to));
                 if b < a || b - a > 65_536 {
-                    return Err(format!(
-                        "address pool range {entry:?} is empty or too large"
-                    ));
+                    return Err(format!("address pool range {entry:?} is empty or too large"));
                 }
                 out.extend((a..=b).map(|n| std::net::IpAddr::V4(n.into())));
             }

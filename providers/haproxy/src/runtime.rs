@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 
 use crate::files;
 use crate::isolate::{Checker, Part};
-use crate::params::{HAProxyMode, HAProxyParametersSpec, expand_pool};
-use crate::render::{RenderSettings, render};
+use crate::params::{expand_pool, HAProxyMode, HAProxyParametersSpec};
+use crate::render::{render, RenderSettings};
 
 const PLATFORM: &str = "HAProxy";
 
@@ -51,35 +51,17 @@ struct InstanceState {
 }
 
 fn rejected(operation: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Rejected {
-        platform: PLATFORM.into(),
-        operation: operation.into(),
-        message: message.into(),
-    }
+    ProviderError::Rejected { platform: PLATFORM.into(), operation: operation.into(), message: message.into() }
 }
 
 fn transient(operation: &str, message: impl Into<String>) -> ProviderError {
-    ProviderError::Transient {
-        platform: PLATFORM.into(),
-        operation: operation.into(),
-        message: message.into(),
-    }
+    ProviderError::Transient { platform: PLATFORM.into(), operation: operation.into(), message: message.into() }
 }
 
 impl Instance {
     pub fn new(spec: HAProxyParametersSpec, default_state_dir: &Path) -> Instance {
-        let state_dir = spec
-            .state_dir
-            .clone()
-            .map(PathBuf::from)
-            .unwrap_or_else(|| default_state_dir.to_path_buf());
-        Instance {
-            spec,
-            state_dir,
-            state: Mutex::new(InstanceState::default()),
-            runtime_updates: Default::default(),
-            reserved: Default::default(),
-        }
+        let state_dir = spec.state_dir.clone().map(PathBuf::from).unwrap_or_else(|| default_state_dir.to_path_buf());
+        Instance { spec, state_dir, state: Mutex::new(InstanceState::default()), runtime_updates: Default::default(), reserved: Default::default() }
     }
 
     fn settings(&self) -> RenderSettings {
@@ -95,10 +77,7 @@ impl Instance {
     }
 
     fn binary(&self) -> String {
-        self.spec
-            .haproxy_binary
-            .clone()
-            .unwrap_or_else(|| "haproxy".into())
+        self.spec.haproxy_binary.clone().unwrap_or_else(|| "haproxy".into())
     }
 
     /// Addresses held by Gateways of other instances, left out of this instance's pool.
@@ -110,33 +89,18 @@ impl Instance {
 
     /// Program exactly `desired` (every Gateway of this instance); returns a result per Gateway.
     /// A Gateway (or route) HAProxy rejects is left out on its own: see [`crate::isolate`].
-    pub async fn sync(
-        &self,
-        desired: &BTreeMap<ObjectRef, Desired>,
-    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+    pub async fn sync(&self, desired: &BTreeMap<ObjectRef, Desired>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
         let mut state = self.state.lock().await;
         let mut results = BTreeMap::new();
         let addresses = match self.allocate(&mut state, desired) {
             Ok(addresses) => addresses,
-            Err(error) => {
-                return desired
-                    .keys()
-                    .map(|k| (k.clone(), Err(error.clone())))
-                    .collect();
-            }
+            Err(error) => return desired.keys().map(|k| (k.clone(), Err(error.clone()))).collect(),
         };
         let mut parts = BTreeMap::new();
         for (key, gateway) in desired {
             match addresses.get(key) {
                 Some(Ok(address)) => {
-                    parts.insert(
-                        key.clone(),
-                        Part {
-                            ir: gateway.ir.clone(),
-                            certificates: gateway.certificates.clone(),
-                            address: *address,
-                        },
-                    );
+                    parts.insert(key.clone(), Part { ir: gateway.ir.clone(), certificates: gateway.certificates.clone(), address: *address });
                 }
                 Some(Err(error)) => {
                     results.insert(key.clone(), Err(error.clone()));
@@ -147,17 +111,10 @@ impl Instance {
         state.last_good.retain(|k, _| parts.contains_key(k));
         let outcome = self.write_and_reload(&mut state, &parts).await;
         for (key, part) in &parts {
-            let address = Address {
-                address_type: "IPAddress".into(),
-                value: part.address.to_string(),
-            };
+            let address = Address { address_type: "IPAddress".into(), value: part.address.to_string() };
             let result = match &outcome {
                 Ok(outcomes) => match outcomes.get(key) {
-                    Some(Ok(dropped)) => Ok(Applied {
-                        addresses: vec![address],
-                        ready: true,
-                        rejected_routes: dropped.clone(),
-                    }),
+                    Some(Ok(dropped)) => Ok(Applied { addresses: vec![address], ready: true, rejected_routes: dropped.clone() }),
                     Some(Err(error)) => Err(error.clone()),
                     None => Err(rejected("validate configuration", "not checked")),
                 },
@@ -169,34 +126,18 @@ impl Instance {
     }
 
     /// Each Gateway's address: its requested one when inside the pool, else the first free one.
-    fn allocate(
-        &self,
-        state: &mut InstanceState,
-        desired: &BTreeMap<ObjectRef, Desired>,
-    ) -> Result<BTreeMap<ObjectRef, Result<IpAddr, ProviderError>>, ProviderError> {
+    fn allocate(&self, state: &mut InstanceState, desired: &BTreeMap<ObjectRef, Desired>) -> Result<BTreeMap<ObjectRef, Result<IpAddr, ProviderError>>, ProviderError> {
         let reserved = self.reserved.lock().map(|r| r.clone()).unwrap_or_default();
-        let pool: Vec<IpAddr> = expand_pool(&self.spec.address_pool)
-            .map_err(|m| rejected("allocate address", m))?
-            .into_iter()
-            .filter(|a| !reserved.contains(a))
-            .collect();
+        let pool: Vec<IpAddr> = expand_pool(&self.spec.address_pool).map_err(|m| rejected("allocate address", m))?.into_iter().filter(|a| !reserved.contains(a)).collect();
         state.assigned.retain(|k, _| desired.contains_key(k));
         let mut out = BTreeMap::new();
         for (key, gateway) in desired {
-            let requested: Vec<IpAddr> = gateway
-                .ir
-                .requested_addresses
-                .iter()
-                .filter_map(|a| a.value.parse().ok())
-                .collect();
+            let requested: Vec<IpAddr> = gateway.ir.requested_addresses.iter().filter_map(|a| a.value.parse().ok()).collect();
             let result = if let Some(address) = requested.first() {
                 if pool.contains(address) {
                     Ok(*address)
                 } else {
-                    Err(ProviderError::AddressNotUsable {
-                        address: address.to_string(),
-                        message: format!("not in the address pool {:?}", self.spec.address_pool),
-                    })
+                    Err(ProviderError::AddressNotUsable { address: address.to_string(), message: format!("not in the address pool {:?}", self.spec.address_pool) })
                 }
             } else if let Some(address) = state.assigned.get(key) {
                 Ok(*address)
@@ -205,16 +146,10 @@ impl Instance {
                 Ok(address)
             } else {
                 let taken: Vec<IpAddr> = state.assigned.values().copied().collect();
-                pool.iter()
-                    .find(|a| !taken.contains(a))
-                    .copied()
-                    .ok_or_else(|| ProviderError::AddressNotUsable {
-                        address: "(any)".into(),
-                        message: format!(
-                            "the address pool {:?} is exhausted",
-                            self.spec.address_pool
-                        ),
-                    })
+                pool.iter().find(|a| !taken.contains(a)).copied().ok_or_else(|| ProviderError::AddressNotUsable {
+                    address: "(any)".into(),
+                    message: format!("the address pool {:?} is exhausted", self.spec.address_pool),
+                })
             };
             if let Ok(address) = &result {
                 state.assigned.insert(key.clone(), *address);
@@ -226,53 +161,31 @@ impl Instance {
 
     /// Install the configuration of `parts` (less what HAProxy rejects) and reload; per Gateway,
     /// the routes left out or why it was rejected. `Err` when nothing could be installed.
-    async fn write_and_reload(
-        &self,
-        state: &mut InstanceState,
-        parts: &BTreeMap<ObjectRef, Part>,
-    ) -> Result<Outcomes, ProviderError> {
-        let all_ok = || {
-            parts
-                .keys()
-                .map(|k| (k.clone(), Ok(Vec::new())))
-                .collect::<Outcomes>()
-        };
+    async fn write_and_reload(&self, state: &mut InstanceState, parts: &BTreeMap<ObjectRef, Part>) -> Result<Outcomes, ProviderError> {
+        let all_ok = || parts.keys().map(|k| (k.clone(), Ok(Vec::new()))).collect::<Outcomes>();
         let settings = self.settings();
         let (inputs, certificates) = crate::isolate::inputs(&parts.values().collect::<Vec<_>>());
         let rendered = render(&inputs, &certificates, &settings);
         let running = self.master_pid().is_some();
         // Compare with what is on disk, not only with what we wrote last: a drift check repairs a
         // configuration changed behind our back. A reload that was not confirmed is retried.
-        let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg"))
-            .await
-            .ok();
+        // The file counts only if HAProxy confirmed loading it: Portico may have been killed between
+        // writing it and reloading.
+        let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg")).await.ok().filter(|text| self.loaded_is(text));
         let current = running && !state.reload_pending;
         if current && on_disk.as_deref() == Some(rendered.config.as_str()) {
             // Already serving exactly this (also after a Portico restart): no reload.
             state.last_good = parts.clone();
             return Ok(all_ok());
         }
-        if current
-            && self.spec.mode == HAProxyMode::Managed
-            && self
-                .endpoints_only(on_disk.as_deref(), &rendered.config)
-                .await?
-        {
+        if current && self.spec.mode == HAProxyMode::Managed && self.endpoints_only(on_disk.as_deref(), &rendered.config).await? {
             state.last_good = parts.clone();
-            self.runtime_updates
-                .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            self.runtime_updates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
             return Ok(all_ok());
         }
         let staging = self.state_dir.join("staging");
-        let checker = Checker {
-            binary: self.binary(),
-            staging: &staging,
-            settings: &settings,
-        };
-        let verdict = checker
-            .decide(parts, &state.last_good, &state.last_bad)
-            .await
-            .map_err(|m| transient("validate configuration", m))?;
+        let checker = Checker { binary: self.binary(), staging: &staging, settings: &settings };
+        let verdict = checker.decide(parts, &state.last_good, &state.last_bad).await.map_err(|m| transient("validate configuration", m))?;
         state.last_bad = verdict.rejected.clone();
         let served: Vec<&Part> = verdict.serve.values().collect();
         let (inputs, certificates) = crate::isolate::inputs(&served);
@@ -280,14 +193,12 @@ impl Instance {
         // What is left after a rejection may be exactly what already runs: no reload then.
         if !(current && on_disk.as_deref() == Some(rendered.config.as_str())) {
             self.install(&rendered).await?;
-            if let Err(error) = self
-                .reload_or_start(&self.state_dir.join("haproxy.cfg"))
-                .await
-            {
+            if let Err(error) = self.reload_or_start(&self.state_dir.join("haproxy.cfg")).await {
                 state.reload_pending = true;
                 return Err(error);
             }
             state.reload_pending = false;
+            self.mark_loaded(&rendered.config);
         }
         let mut outcomes = Outcomes::new();
         for (key, outcome) in verdict.outcome {
@@ -299,13 +210,8 @@ impl Instance {
                     outcomes.insert(key, Ok(dropped));
                 }
                 Err(alerts) => {
-                    let kept = if verdict.serve.contains_key(&key) {
-                        "its last accepted configuration stays in service"
-                    } else {
-                        "it is not served"
-                    };
-                    let message =
-                        format!("HAProxy rejected this Gateway's configuration ({kept}): {alerts}");
+                    let kept = if verdict.serve.contains_key(&key) { "its last accepted configuration stays in service" } else { "it is not served" };
+                    let message = format!("HAProxy rejected this Gateway's configuration ({kept}): {alerts}");
                     outcomes.insert(key, Err(rejected("validate configuration", message)));
                 }
             }
@@ -315,23 +221,15 @@ impl Instance {
     }
 
     /// A change of server addresses only goes through the runtime API (no reload).
-    async fn endpoints_only(
-        &self,
-        on_disk: Option<&str>,
-        config: &str,
-    ) -> Result<bool, ProviderError> {
-        let Some(commands) =
-            on_disk.and_then(|old| crate::runtime_api::endpoint_commands(old, config))
-        else {
-            return Ok(false);
-        };
+    async fn endpoints_only(&self, on_disk: Option<&str>, config: &str) -> Result<bool, ProviderError> {
+        let Some(commands) = on_disk.and_then(|old| crate::runtime_api::endpoint_commands(old, config)) else { return Ok(false) };
         match crate::runtime_api::send(&self.settings().runtime_socket, &commands).await {
             Ok(()) => {
                 // Keep the file in step with the running state, so restarts and drift checks see
                 // no difference.
                 let live = self.state_dir.join("haproxy.cfg");
-                files::write_private(&live, config.as_bytes())
-                    .map_err(|e| transient("write configuration", e.to_string()))?;
+                files::write_private(&live, config.as_bytes()).map_err(|e| transient("write configuration", e.to_string()))?;
+                self.mark_loaded(config);
                 Ok(true)
             }
             Err(message) => {
@@ -343,20 +241,22 @@ impl Instance {
 
     /// Write the certificate files, then the configuration (atomically, owner-only).
     async fn install(&self, rendered: &crate::render::Rendered) -> Result<(), ProviderError> {
-        let io = |what: &str, e: std::io::Error| {
-            transient("write configuration", format!("{what}: {e}"))
-        };
+        let io = |what: &str, e: std::io::Error| transient("write configuration", format!("{what}: {e}"));
         let certs = self.state_dir.join("certs");
         files::private_dir(&certs).map_err(|e| io("create state directory", e))?;
         for (name, bytes) in &rendered.cert_files {
-            files::write_private(&certs.join(name), bytes)
-                .map_err(|e| io("write certificate", e))?;
+            files::write_private(&certs.join(name), bytes).map_err(|e| io("write certificate", e))?;
         }
-        files::write_private(
-            &self.state_dir.join("haproxy.cfg"),
-            rendered.config.as_bytes(),
-        )
-        .map_err(|e| io("write configuration", e))
+        files::write_private(&self.state_dir.join("haproxy.cfg"), rendered.config.as_bytes()).map_err(|e| io("write configuration", e))
+    }
+
+    /// Record that HAProxy runs `config` (its fingerprint, next to the file).
+    fn mark_loaded(&self, config: &str) {
+        let _ = files::write_private(&self.state_dir.join("haproxy.cfg.loaded"), fingerprint(config).as_bytes());
+    }
+
+    fn loaded_is(&self, config: &str) -> bool {
+        std::fs::read_to_string(self.state_dir.join("haproxy.cfg.loaded")).is_ok_and(|f| f == fingerprint(config))
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -365,37 +265,20 @@ impl Instance {
 
     /// The master process, if it is running.
     pub fn master_pid(&self) -> Option<u32> {
-        let pid: u32 = std::fs::read_to_string(self.pid_file())
-            .ok()?
-            .trim()
-            .parse()
-            .ok()?;
+        let pid: u32 = std::fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
-        String::from_utf8_lossy(&cmdline)
-            .contains("haproxy")
-            .then_some(pid)
+        String::from_utf8_lossy(&cmdline).contains("haproxy").then_some(pid)
     }
 
     async fn reload_or_start(&self, config: &Path) -> Result<(), ProviderError> {
         if self.spec.mode == HAProxyMode::External {
             let command = self.spec.reload_command.clone().unwrap_or_default();
-            let Some((program, args)) = command.split_first() else {
-                return Ok(());
-            };
-            let status = tokio::process::Command::new(program)
-                .args(args)
-                .status()
-                .await;
+            let Some((program, args)) = command.split_first() else { return Ok(()) };
+            let status = tokio::process::Command::new(program).args(args).status().await;
             return match status {
                 Ok(s) if s.success() => Ok(()),
-                Ok(s) => Err(transient(
-                    "reload",
-                    format!("reload command exited with {s}"),
-                )),
-                Err(e) => Err(transient(
-                    "reload",
-                    format!("cannot run the reload command: {e}"),
-                )),
+                Ok(s) => Err(transient("reload", format!("reload command exited with {s}"))),
+                Err(e) => Err(transient("reload", format!("cannot run the reload command: {e}"))),
             };
         }
         if let Some(pid) = self.master_pid() {
@@ -414,12 +297,7 @@ impl Instance {
             .await
             .map_err(|e| transient("start", format!("cannot start {}: {e}", self.binary())))?;
         if !status.success() {
-            return Err(transient(
-                "start",
-                format!(
-                    "haproxy exited with {status} (is the address bindable and the port free?)"
-                ),
-            ));
+            return Err(transient("start", format!("haproxy exited with {status} (is the address bindable and the port free?)")));
         }
         Ok(())
     }
@@ -434,9 +312,7 @@ impl Instance {
         let mut last = String::new();
         for _ in 0..2 {
             let before = crate::master::processes(&socket, pid).await;
-            signal(pid, "-USR2")
-                .await
-                .map_err(|m| transient("reload", m))?;
+            signal(pid, "-USR2").await.map_err(|m| transient("reload", m))?;
             match crate::master::confirm(&socket, pid, &before, RELOAD_TIMEOUT).await {
                 Ok(()) => return Ok(()),
                 Err(message) => last = message,
@@ -465,27 +341,20 @@ fn tracing_free_warn(message: &str) {
 }
 
 async fn signal(pid: u32, signal: &str) -> Result<(), String> {
-    let status = tokio::process::Command::new("kill")
-        .arg(signal)
-        .arg(pid.to_string())
-        .status()
-        .await
-        .map_err(|e| e.to_string())?;
-    if status.success() {
-        Ok(())
-    } else {
-        Err(format!("kill {signal} {pid} failed"))
-    }
+    let status = tokio::process::Command::new("kill").arg(signal).arg(pid.to_string()).status().await.map_err(|e| e.to_string())?;
+    if status.success() { Ok(()) } else { Err(format!("kill {signal} {pid} failed")) }
 }
 
-fn current_in_pool(
-    gateway: &Desired,
-    pool: &[IpAddr],
-    assigned: &BTreeMap<ObjectRef, IpAddr>,
-) -> Option<IpAddr> {
+fn current_in_pool(gateway: &Desired, pool: &[IpAddr], assigned: &BTreeMap<ObjectRef, IpAddr>) -> Option<IpAddr> {
     gateway
         .current_addresses
         .iter()
         .filter_map(|a| a.value.parse::<IpAddr>().ok())
         .find(|a| pool.contains(a) && !assigned.values().any(|taken| taken == a))
+}
+
+/// FNV-1a of the configuration text: stable across builds, enough to tell two configurations apart.
+fn fingerprint(config: &str) -> String {
+    let hash = config.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
 }

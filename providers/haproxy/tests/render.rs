@@ -29,19 +29,14 @@ fn prefix(path: &str) -> Value {
 }
 
 fn backend(ns_name: (&str, &str), port: u16, protocol: &str, endpoints: &[&str]) -> Value {
-    let endpoints: Vec<Value> = endpoints
-        .iter()
-        .map(|a| json!({ "address": a, "port": port }))
-        .collect();
+    let endpoints: Vec<Value> = endpoints.iter().map(|a| json!({ "address": a, "port": port })).collect();
     json!({ "service": { "namespace": ns_name.0, "name": ns_name.1 }, "port": port, "protocol": protocol, "endpoints": endpoints })
 }
 
 /// The HTTP virtual hosts of the main fixture.
 fn http_vhosts() -> Value {
-    let modifier = |kind: &str| {
-        json!({ "type": kind, "set": [{ "name": "x-set", "value": "a b%c" }],
-        "add": [{ "name": "x-add", "value": "1" }], "remove": ["x-remove"] })
-    };
+    let modifier = |kind: &str| json!({ "type": kind, "set": [{ "name": "x-set", "value": "a b%c" }],
+        "add": [{ "name": "x-add", "value": "1" }], "remove": ["x-remove"] });
     json!([
         { "hostname": "foo.example.com", "listener": "http", "routes": [
             entry(0, json!({ "path": { "type": "Exact", "value": "/exact" } }), to("default/web:8080"), json!([])),
@@ -77,10 +72,8 @@ fn http_vhosts() -> Value {
 
 /// The main fixture: HTTP, HTTPS, TLS passthrough, TCP and UDP ports on one Gateway.
 fn main_gateway() -> Gateway {
-    let sni = |host: &str, backends: Value| {
-        json!({ "hostname": host, "listener": "tls", "terminate": false,
-        "source": { "kind": "TLSRoute", "namespace": "default", "name": "tls", "rule": 0, "match": 0 }, "backends": backends })
-    };
+    let sni = |host: &str, backends: Value| json!({ "hostname": host, "listener": "tls", "terminate": false,
+        "source": { "kind": "TLSRoute", "namespace": "default", "name": "tls", "rule": 0, "match": 0 }, "backends": backends });
     let weighted = |id: &str, weight: u32| json!({ "weight": weight, "target": { "type": "Backend", "id": id } });
     let value = json!({
         "gateway": { "namespace": "default", "name": "gw" }, "gatewayClass": "haproxy", "provider": "haproxy",
@@ -149,17 +142,10 @@ fn fill(value: &mut Value) {
                 missing.extend(["set", "add", "remove"].map(|k| (k, json!([]))));
             }
             if present("listeners") && present("protocol") {
-                missing.extend(
-                    ["certificates", "virtualHosts", "tlsRoutes", "l4Routes"]
-                        .map(|k| (k, json!([]))),
-                );
+                missing.extend(["certificates", "virtualHosts", "tlsRoutes", "l4Routes"].map(|k| (k, json!([]))));
             }
             if present("gatewayClass") {
-                missing.extend([
-                    ("requestedAddresses", json!([])),
-                    ("infrastructureLabels", json!({})),
-                    ("backends", json!({})),
-                ]);
+                missing.extend([("requestedAddresses", json!([])), ("infrastructureLabels", json!({})), ("backends", json!({}))]);
             }
             let is_entry = present("action");
             if let Some(Value::Object(matcher)) = map.get_mut("match").filter(|_| is_entry) {
@@ -199,24 +185,11 @@ fn address(text: &str) -> IpAddr {
 /// Renders both fixtures with the given PEM for every Secret.
 fn render_all(cert_dir: &Path, port_offset: u16, pem: &[u8]) -> Rendered {
     let (main, term) = (main_gateway(), terminate_gateway());
-    let inputs = [
-        GatewayInput {
-            ir: &main,
-            address: address("10.0.0.10"),
-        },
-        GatewayInput {
-            ir: &term,
-            address: address("10.0.0.11"),
-        },
-    ];
-    let certs: BTreeMap<ObjectRef, Vec<u8>> = [
-        ("default", "cert"),
-        ("default", "foo-cert"),
-        ("other", "secure"),
-    ]
-    .into_iter()
-    .map(|(ns, name)| (ObjectRef::new(ns, name), pem.to_vec()))
-    .collect();
+    let inputs = [GatewayInput { ir: &main, address: address("10.0.0.10") }, GatewayInput { ir: &term, address: address("10.0.0.11") }];
+    let certs: BTreeMap<ObjectRef, Vec<u8>> = [("default", "cert"), ("default", "foo-cert"), ("other", "secure")]
+        .into_iter()
+        .map(|(ns, name)| (ObjectRef::new(ns, name), pem.to_vec()))
+        .collect();
     render(&inputs, &certs, &settings(cert_dir, port_offset))
 }
 
@@ -225,10 +198,7 @@ fn golden_render() -> Rendered {
 }
 
 fn assert_has(config: &str, line: &str) {
-    assert!(
-        config.contains(line),
-        "missing line:\n  {line}\nin config:\n{config}"
-    );
+    assert!(config.contains(line), "missing line:\n  {line}\nin config:\n{config}");
 }
 
 #[test]
@@ -243,72 +213,38 @@ fn golden_config() {
     if std::env::var_os("PORTICO_UPDATE_GOLDEN").is_some() {
         std::fs::write(&path, &rendered.config).expect("write golden");
     }
-    let expected =
-        std::fs::read_to_string(&path).expect("golden file (PORTICO_UPDATE_GOLDEN=1 to create)");
-    assert_eq!(
-        rendered.config,
-        expected,
-        "config differs from {}",
-        path.display()
-    );
+    let expected = std::fs::read_to_string(&path).expect("golden file (PORTICO_UPDATE_GOLDEN=1 to create)");
+    assert_eq!(rendered.config, expected, "config differs from {}", path.display());
 }
 
 #[test]
 fn cert_files_and_crt_lists() {
     let rendered = golden_render();
     let names: Vec<&str> = rendered.cert_files.keys().map(String::as_str).collect();
-    assert_eq!(
-        names,
-        [
-            "default_cert.pem",
-            "default_foo-cert.pem",
-            "fe_default_gw_443.crtlist",
-            "fe_other_gw2_6443.crtlist",
-            "other_secure.pem"
-        ]
-    );
-    let list =
-        String::from_utf8_lossy(&rendered.cert_files["fe_default_gw_443.crtlist"]).into_owned();
-    assert_eq!(
-        list,
-        "/etc/portico/certs/default_cert.pem\n/etc/portico/certs/default_foo-cert.pem foo.example.com\n"
-    );
+    assert_eq!(names, ["default_cert.pem", "default_foo-cert.pem", "fe_default_gw_443.crtlist", "fe_other_gw2_6443.crtlist", "other_secure.pem"]);
+    let list = String::from_utf8_lossy(&rendered.cert_files["fe_default_gw_443.crtlist"]).into_owned();
+    assert_eq!(list, "/etc/portico/certs/default_cert.pem\n/etc/portico/certs/default_foo-cert.pem foo.example.com\n");
     let config = rendered.config;
-    assert_has(
-        &config,
-        "bind 10.0.0.10:443 ssl crt-list /etc/portico/certs/fe_default_gw_443.crtlist alpn h2,http/1.1",
-    );
+    assert_has(&config, "bind 10.0.0.10:443 ssl crt-list /etc/portico/certs/fe_default_gw_443.crtlist alpn h2,http/1.1");
 }
 
 #[test]
 fn global_and_defaults() {
     let config = golden_render().config;
     assert_has(&config, "    master-worker\n");
-    assert_has(
-        &config,
-        "stats socket /run/portico/haproxy.sock mode 600 level admin expose-fd listeners",
-    );
+    assert_has(&config, "stats socket /run/portico/haproxy.sock mode 600 level admin expose-fd listeners");
     assert_has(&config, "timeout connect 5000ms");
 }
 
 #[test]
 fn virtual_hosts_in_order_with_wildcard() {
     let config = golden_render().config;
-    assert_has(
-        &config,
-        "http-request set-var(txn.host) req.hdr(host),field(1,:),lower",
-    );
+    assert_has(&config, "http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
     let exact = "http-request set-var(txn.vh) int(0) if !{ var(txn.vh) -m found } { var(txn.host) -m str -i foo.example.com }";
     let wildcard = "http-request set-var(txn.vh) int(1) if !{ var(txn.vh) -m found } { var(txn.host) -m end -i .example.com } !{ var(txn.host) -m beg . }";
     let any = "http-request set-var(txn.vh) int(2) if !{ var(txn.vh) -m found }\n";
-    let positions: Vec<usize> = [exact, wildcard, any]
-        .iter()
-        .map(|l| config.find(l).expect(l))
-        .collect();
-    assert!(
-        positions.windows(2).all(|w| w[0] < w[1]),
-        "virtual hosts out of order"
-    );
+    let positions: Vec<usize> = [exact, wildcard, any].iter().map(|l| config.find(l).expect(l)).collect();
+    assert!(positions.windows(2).all(|w| w[0] < w[1]), "virtual hosts out of order");
 }
 
 #[test]
@@ -316,26 +252,11 @@ fn matches() {
     let config = golden_render().config;
     assert_has(&config, "acl r1_path path /foo\n");
     assert_has(&config, "acl r1_path path_beg /foo/\n");
-    assert_has(
-        &config,
-        "http-request set-var(txn.rule) int(0) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path -m str /exact }",
-    );
-    assert_has(
-        &config,
-        "int(1) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r1_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }",
-    );
-    assert_has(
-        &config,
-        "int(2) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path_reg '^(?:/re/[0-9]+)$' }",
-    );
-    assert_has(
-        &config,
-        "int(9) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 2 }\n",
-    );
-    assert_has(
-        &config,
-        "http-request return status 404 if !{ var(txn.rule) -m found }",
-    );
+    assert_has(&config, "http-request set-var(txn.rule) int(0) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path -m str /exact }");
+    assert_has(&config, "int(1) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r1_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }");
+    assert_has(&config, "int(2) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path_reg '^(?:/re/[0-9]+)$' }");
+    assert_has(&config, "int(9) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 2 }\n");
+    assert_has(&config, "http-request return status 404 if !{ var(txn.rule) -m found }");
 }
 
 #[test]
@@ -343,123 +264,49 @@ fn weights_with_invalid_share() {
     let config = golden_render().config;
     let web = backend_name(&ObjectRef::new("default", "gw"), "default/web:8080");
     let canary = backend_name(&ObjectRef::new("default", "gw"), "default/canary:8080");
-    assert_has(
-        &config,
-        "http-request set-var(txn.pick) rand(120) if { var(txn.rule) -m int 3 }",
-    );
-    assert_has(
-        &config,
-        &format!(
-            "use_backend {web} if {{ var(txn.rule) -m int 3 }} {{ var(txn.pick) -m int lt 90 }}"
-        ),
-    );
-    assert_has(
-        &config,
-        &format!(
-            "use_backend {canary} if {{ var(txn.rule) -m int 3 }} {{ var(txn.pick) -m int ge 90 }} {{ var(txn.pick) -m int lt 100 }}"
-        ),
-    );
-    assert_has(
-        &config,
-        "http-request set-header x-canary yes if { var(txn.rule) -m int 3 } { var(txn.pick) -m int ge 90 } { var(txn.pick) -m int lt 100 }",
-    );
-    assert_has(
-        &config,
-        "http-request return status 500 if { var(txn.rule) -m int 3 } { var(txn.pick) -m int ge 100 } { var(txn.pick) -m int lt 120 }",
-    );
+    assert_has(&config, "http-request set-var(txn.pick) rand(120) if { var(txn.rule) -m int 3 }");
+    assert_has(&config, &format!("use_backend {web} if {{ var(txn.rule) -m int 3 }} {{ var(txn.pick) -m int lt 90 }}"));
+    assert_has(&config, &format!("use_backend {canary} if {{ var(txn.rule) -m int 3 }} {{ var(txn.pick) -m int ge 90 }} {{ var(txn.pick) -m int lt 100 }}"));
+    assert_has(&config, "http-request set-header x-canary yes if { var(txn.rule) -m int 3 } { var(txn.pick) -m int ge 90 } { var(txn.pick) -m int lt 100 }");
+    assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int 3 } { var(txn.pick) -m int ge 100 } { var(txn.pick) -m int lt 120 }");
 }
 
 #[test]
 fn redirects_and_rewrites() {
     let config = golden_render().config;
-    assert_has(
-        &config,
-        "http-request redirect location 'https://%[req.hdr(host),field(1,:)]%[pathq]' code 301 if { var(txn.rule) -m int 4 }",
-    );
-    assert_has(
-        &config,
-        "http-request replace-path '^\\/redir\\-path((?:/.*)?)$' '/new\\1' if { var(txn.rule) -m int 5 }",
-    );
-    assert_has(
-        &config,
-        "http-request redirect location 'http://other.example.com:8443%[pathq]' code 302 if { var(txn.rule) -m int 5 }",
-    );
-    assert_has(
-        &config,
-        "http-request set-header host backend.internal if { var(txn.rule) -m int 6 }",
-    );
-    assert_has(
-        &config,
-        "http-request replace-path '^\\/rewrite/?(.*)$' '/\\1' if { var(txn.rule) -m int 6 }",
-    );
-    assert_has(
-        &config,
-        "http-request set-path /replaced if { var(txn.rule) -m int 7 }",
-    );
-    assert_has(
-        &config,
-        "http-request set-var(txn.tmo) int(3000) if { var(txn.rule) -m int 9 }",
-    );
-    assert_has(
-        &config,
-        "http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }",
-    );
+    assert_has(&config, "http-request redirect location 'https://%[req.hdr(host),field(1,:)]%[pathq]' code 301 if { var(txn.rule) -m int 4 }");
+    assert_has(&config, "http-request replace-path '^\\/redir\\-path((?:/.*)?)$' '/new\\1' if { var(txn.rule) -m int 5 }");
+    assert_has(&config, "http-request redirect location 'http://other.example.com:8443%[pathq]' code 302 if { var(txn.rule) -m int 5 }");
+    assert_has(&config, "http-request set-header host backend.internal if { var(txn.rule) -m int 6 }");
+    assert_has(&config, "http-request replace-path '^\\/rewrite/?(.*)$' '/\\1' if { var(txn.rule) -m int 6 }");
+    assert_has(&config, "http-request set-path /replaced if { var(txn.rule) -m int 7 }");
+    assert_has(&config, "http-request set-var(txn.tmo) int(3000) if { var(txn.rule) -m int 9 }");
+    assert_has(&config, "http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
 }
 
 #[test]
 fn header_modifiers_and_fixed_response() {
     let config = golden_render().config;
-    assert_has(
-        &config,
-        "http-request set-header x-set 'a b%%c' if { var(txn.rule) -m int 1 }",
-    );
-    assert_has(
-        &config,
-        "http-request add-header x-add 1 if { var(txn.rule) -m int 1 }",
-    );
-    assert_has(
-        &config,
-        "http-request del-header x-remove if { var(txn.rule) -m int 1 }",
-    );
-    assert_has(
-        &config,
-        "http-response set-header x-set 'a b%%c' if { var(txn.rule) -m int 1 }",
-    );
-    assert_has(
-        &config,
-        "http-response del-header x-remove if { var(txn.rule) -m int 1 }",
-    );
-    assert_has(
-        &config,
-        "http-request return status 500 if { var(txn.rule) -m int 2 }",
-    );
+    assert_has(&config, "http-request set-header x-set 'a b%%c' if { var(txn.rule) -m int 1 }");
+    assert_has(&config, "http-request add-header x-add 1 if { var(txn.rule) -m int 1 }");
+    assert_has(&config, "http-request del-header x-remove if { var(txn.rule) -m int 1 }");
+    assert_has(&config, "http-response set-header x-set 'a b%%c' if { var(txn.rule) -m int 1 }");
+    assert_has(&config, "http-response del-header x-remove if { var(txn.rule) -m int 1 }");
+    assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int 2 }");
 }
 
 #[test]
 fn backends() {
     let config = golden_render().config;
     let gw = ObjectRef::new("default", "gw");
-    assert_eq!(
-        backend_name(&gw, "default/grpc:50051-h2c"),
-        "be_default_gw_default_grpc_50051-h2c"
-    );
+    assert_eq!(backend_name(&gw, "default/grpc:50051-h2c"), "be_default_gw_default_grpc_50051-h2c");
     assert_has(&config, "server s0 10.0.0.3:50051 proto h2\n");
     assert_has(&config, "server s0 [fd00::5]:8080\n");
     let empty = format!("backend {}\n", backend_name(&gw, "default/empty:80"));
-    let section = config
-        .split(&empty)
-        .nth(1)
-        .and_then(|s| s.split("\n\n").next())
-        .expect("empty backend");
+    let section = config.split(&empty).nth(1).and_then(|s| s.split("\n\n").next()).expect("empty backend");
     // No endpoints: only disabled spare slots (HAProxy answers 503), filled later at runtime.
-    let servers: Vec<&str> = section
-        .lines()
-        .filter(|l| l.trim_start().starts_with("server "))
-        .collect();
-    assert!(
-        !servers.is_empty() && servers.iter().all(|l| l.ends_with(" disabled")),
-        "empty backend has enabled servers: {section}"
-    );
+    let servers: Vec<&str> = section.lines().filter(|l| l.trim_start().starts_with("server ")).collect();
+    assert!(!servers.is_empty() && servers.iter().all(|l| l.ends_with(" disabled")), "empty backend has enabled servers: {section}");
     assert!(!config.contains("dns"), "UDP must not appear");
     assert_ne!(backend_name(&gw, "a/b:1"), backend_name(&gw, "a_b/:1"));
 }
@@ -467,39 +314,15 @@ fn backends() {
 #[test]
 fn tls_and_tcp() {
     let config = golden_render().config;
-    assert_has(
-        &config,
-        "frontend fe_default_gw_8443\n    # listeners: tls\n    mode tcp\n    bind 10.0.0.10:8443\n    tcp-request inspect-delay 5s",
-    );
-    assert_has(
-        &config,
-        "tcp-request content set-var(sess.rule) int(0) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m str -i tls.example.com }",
-    );
-    assert_has(
-        &config,
-        "int(1) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m end -i .tls.example.com } !{ req_ssl_sni -m beg . }",
-    );
-    assert_has(
-        &config,
-        "tcp-request content reject if { var(sess.rule) -m int 1 } { rand(5) -m int lt 1 }",
-    );
-    assert_has(
-        &config,
-        "tcp-request content accept if { req_ssl_hello_type 1 }",
-    );
-    assert_has(
-        &config,
-        "use_backend l4_default_gw_8443_1 if { var(sess.rule) -m int 1 }",
-    );
-    assert_has(
-        &config,
-        "server b0s0 10.0.1.1:443 weight 256\n    # backend 1: default/tls2:443\n    server b1s0 10.0.1.2:443 weight 43",
-    );
+    assert_has(&config, "frontend fe_default_gw_8443\n    # listeners: tls\n    mode tcp\n    bind 10.0.0.10:8443\n    tcp-request inspect-delay 5s");
+    assert_has(&config, "tcp-request content set-var(sess.rule) int(0) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m str -i tls.example.com }");
+    assert_has(&config, "int(1) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m end -i .tls.example.com } !{ req_ssl_sni -m beg . }");
+    assert_has(&config, "tcp-request content reject if { var(sess.rule) -m int 1 } { rand(5) -m int lt 1 }");
+    assert_has(&config, "tcp-request content accept if { req_ssl_hello_type 1 }");
+    assert_has(&config, "use_backend l4_default_gw_8443_1 if { var(sess.rule) -m int 1 }");
+    assert_has(&config, "server b0s0 10.0.1.1:443 weight 256\n    # backend 1: default/tls2:443\n    server b1s0 10.0.1.2:443 weight 43");
     assert_has(&config, "default_backend l4_default_gw_9000_0");
-    assert_has(
-        &config,
-        "bind 10.0.0.11:6443 ssl crt-list /etc/portico/certs/fe_other_gw2_6443.crtlist",
-    );
+    assert_has(&config, "bind 10.0.0.11:6443 ssl crt-list /etc/portico/certs/fe_other_gw2_6443.crtlist");
     assert_has(&config, "{ ssl_fc_sni -m end -i .secure.example.com }");
 }
 
@@ -512,16 +335,9 @@ fn port_offset() {
 
 /// Runs `haproxy -c` on a rendered config with real certificates in a temporary directory.
 fn haproxy_check(name: &str, port_offset: u16) {
-    let haproxy = if Path::new("/usr/sbin/haproxy").exists() {
-        "/usr/sbin/haproxy"
-    } else {
-        "haproxy"
-    };
+    let haproxy = if Path::new("/usr/sbin/haproxy").exists() { "/usr/sbin/haproxy" } else { "haproxy" };
     if Command::new(haproxy).arg("-v").output().is_err() {
-        assert!(
-            std::env::var_os("PORTICO_SKIP_HAPROXY").is_some(),
-            "haproxy is not installed (not on PATH): install HAProxy 2.6+ or set PORTICO_SKIP_HAPROXY=1"
-        );
+        assert!(std::env::var_os("PORTICO_SKIP_HAPROXY").is_some(), "haproxy is not installed (not on PATH): install HAProxy 2.6+ or set PORTICO_SKIP_HAPROXY=1");
         return;
     }
     let dir = std::env::temp_dir().join(format!("portico-haproxy-{name}-{}", std::process::id()));
@@ -532,58 +348,22 @@ fn haproxy_check(name: &str, port_offset: u16) {
     }
     let config = dir.join("haproxy.cfg");
     std::fs::write(&config, &rendered.config).expect("write config");
-    let output = Command::new(haproxy)
-        .arg("-c")
-        .arg("-f")
-        .arg(&config)
-        .output()
-        .expect("run haproxy -c");
-    let log = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(haproxy).arg("-c").arg("-f").arg(&config).output().expect("run haproxy -c");
+    let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     let _ = std::fs::remove_dir_all(&dir);
-    assert!(
-        output.status.success(),
-        "haproxy -c failed:\n{log}\nconfig:\n{}",
-        rendered.config
-    );
-    assert!(
-        !log.contains("[WARNING]"),
-        "haproxy -c warned:\n{log}\nconfig:\n{}",
-        rendered.config
-    );
+    assert!(output.status.success(), "haproxy -c failed:\n{log}\nconfig:\n{}", rendered.config);
+    assert!(!log.contains("[WARNING]"), "haproxy -c warned:\n{log}\nconfig:\n{}", rendered.config);
 }
 
 /// A fresh self-signed EC certificate followed by its key.
 fn self_signed(dir: &Path) -> Vec<u8> {
     let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
     let status = Command::new("openssl")
-        .args([
-            "req",
-            "-x509",
-            "-newkey",
-            "ec",
-            "-pkeyopt",
-            "ec_paramgen_curve:prime256v1",
-            "-nodes",
-            "-subj",
-            "/CN=x",
-            "-days",
-            "3650",
-        ])
-        .arg("-keyout")
-        .arg(&key)
-        .arg("-out")
-        .arg(&cert)
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=x", "-days", "3650"])
+        .arg("-keyout").arg(&key).arg("-out").arg(&cert)
         .output()
         .expect("openssl is needed to make a test certificate");
-    assert!(
-        status.status.success(),
-        "openssl failed: {}",
-        String::from_utf8_lossy(&status.stderr)
-    );
+    assert!(status.status.success(), "openssl failed: {}", String::from_utf8_lossy(&status.stderr));
     let mut pem = std::fs::read(&cert).expect("cert");
     pem.extend(std::fs::read(&key).expect("key"));
     pem

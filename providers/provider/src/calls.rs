@@ -21,22 +21,12 @@ impl CallCounts {
     /// Whether an operation changes anything: everything but reads, whose verb (after the
     /// service's `:` or the collection's `.`) starts with Describe, List, Get or aggregatedList.
     pub fn is_mutating(operation: &str) -> bool {
-        let verb = operation
-            .rsplit([':', '.'])
-            .next()
-            .unwrap_or(operation)
-            .to_ascii_lowercase();
-        !["describe", "list", "get", "aggregatedlist"]
-            .iter()
-            .any(|read| verb.starts_with(read))
+        let verb = operation.rsplit([':', '.']).next().unwrap_or(operation).to_ascii_lowercase();
+        !["describe", "list", "get", "aggregatedlist"].iter().any(|read| verb.starts_with(read))
     }
 
     pub fn mutating(&self) -> u64 {
-        self.snapshot()
-            .iter()
-            .filter(|(op, _)| Self::is_mutating(op))
-            .map(|(_, n)| n)
-            .sum()
+        self.snapshot().iter().filter(|(op, _)| Self::is_mutating(op)).map(|(_, n)| n).sum()
     }
 
     pub fn total(&self) -> u64 {
@@ -50,21 +40,10 @@ mod tests {
 
     #[test]
     fn reads_are_told_from_writes_for_both_naming_styles() {
-        for read in [
-            "elbv2:DescribeRules",
-            "acm:ListTagsForCertificate",
-            "urlMaps.aggregatedList",
-            "globalAddresses.get",
-            "networkEndpointGroups.listNetworkEndpoints",
-        ] {
+        for read in ["elbv2:DescribeRules", "acm:ListTagsForCertificate", "urlMaps.aggregatedList", "globalAddresses.get", "networkEndpointGroups.listNetworkEndpoints"] {
             assert!(!CallCounts::is_mutating(read), "{read}");
         }
-        for write in [
-            "elbv2:CreateRule",
-            "acm:ImportCertificate",
-            "urlMaps.update",
-            "networkEndpointGroups.attachNetworkEndpoints",
-        ] {
+        for write in ["elbv2:CreateRule", "acm:ImportCertificate", "urlMaps.update", "networkEndpointGroups.attachNetworkEndpoints"] {
             assert!(CallCounts::is_mutating(write), "{write}");
         }
     }

@@ -13,40 +13,25 @@ pub type Outcome = Result<(), String>;
 pub async fn apply_is_idempotent<P: Provider>(provider: &P, desired: &Desired) -> Outcome {
     let key = &desired.ir.gateway;
     let first = provider.plan(Some(desired), &observe(provider, key).await?);
-    provider
-        .apply(&first)
-        .await
-        .map_err(|e| format!("first apply failed: {e}"))?;
+    provider.apply(&first).await.map_err(|e| format!("first apply failed: {e}"))?;
     no_op_plan_is_empty(provider, desired).await?;
-    provider
-        .apply(&provider.plan(Some(desired), &observe(provider, key).await?))
-        .await
-        .map_err(|e| format!("second apply failed: {e}"))?;
+    provider.apply(&provider.plan(Some(desired), &observe(provider, key).await?)).await.map_err(|e| format!("second apply failed: {e}"))?;
     no_op_plan_is_empty(provider, desired).await
 }
 
 /// After an apply, observing again and planning the same desired state finds nothing to do.
 pub async fn no_op_plan_is_empty<P: Provider>(provider: &P, desired: &Desired) -> Outcome {
-    let plan = provider.plan(
-        Some(desired),
-        &observe(provider, &desired.ir.gateway).await?,
-    );
+    let plan = provider.plan(Some(desired), &observe(provider, &desired.ir.gateway).await?);
     if provider.plan_is_empty(&plan) {
         Ok(())
     } else {
-        Err(format!(
-            "an unchanged Gateway still plans changes: {}",
-            serde_json::to_string(&plan).unwrap_or_default()
-        ))
+        Err(format!("an unchanged Gateway still plans changes: {}", serde_json::to_string(&plan).unwrap_or_default()))
     }
 }
 
 /// Deleting a Gateway that was never programmed succeeds and changes nothing.
 pub async fn delete_of_nothing_succeeds<P: Provider>(provider: &P, gateway: &ObjectRef) -> Outcome {
-    provider
-        .delete(gateway)
-        .await
-        .map_err(|e| format!("deleting nothing failed: {e}"))?;
+    provider.delete(gateway).await.map_err(|e| format!("deleting nothing failed: {e}"))?;
     removal_is_complete(provider, gateway).await
 }
 
@@ -56,30 +41,18 @@ pub async fn removal_is_complete<P: Provider>(provider: &P, gateway: &ObjectRef)
     if provider.plan_is_empty(&plan) {
         Ok(())
     } else {
-        Err(format!(
-            "resources remain after delete: {}",
-            serde_json::to_string(&plan).unwrap_or_default()
-        ))
+        Err(format!("resources remain after delete: {}", serde_json::to_string(&plan).unwrap_or_default()))
     }
 }
 
 /// Program, delete, and check that nothing is left.
 pub async fn delete_removes_everything<P: Provider>(provider: &P, desired: &Desired) -> Outcome {
     let key = &desired.ir.gateway;
-    provider
-        .apply(&provider.plan(Some(desired), &observe(provider, key).await?))
-        .await
-        .map_err(|e| format!("apply failed: {e}"))?;
-    provider
-        .delete(key)
-        .await
-        .map_err(|e| format!("delete failed: {e}"))?;
+    provider.apply(&provider.plan(Some(desired), &observe(provider, key).await?)).await.map_err(|e| format!("apply failed: {e}"))?;
+    provider.delete(key).await.map_err(|e| format!("delete failed: {e}"))?;
     removal_is_complete(provider, key).await
 }
 
 async fn observe<P: Provider>(provider: &P, gateway: &ObjectRef) -> Result<P::Observed, String> {
-    provider
-        .observe(gateway)
-        .await
-        .map_err(|e| format!("observe failed: {e}"))
+    provider.observe(gateway).await.map_err(|e| format!("observe failed: {e}"))
 }

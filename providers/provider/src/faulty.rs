@@ -23,10 +23,7 @@ pub struct Faulty<P> {
 
 impl<P> Faulty<P> {
     pub fn new(inner: P) -> Self {
-        Faulty {
-            inner,
-            failures: Mutex::new(VecDeque::new()),
-        }
+        Faulty { inner, failures: Mutex::new(VecDeque::new()) }
     }
 
     /// The next call of this kind fails with `error` instead of reaching the platform.
@@ -37,14 +34,9 @@ impl<P> Faulty<P> {
     }
 
     fn take(&self, call: Call) -> Result<(), ProviderError> {
-        let Ok(mut failures) = self.failures.lock() else {
-            return Ok(());
-        };
+        let Ok(mut failures) = self.failures.lock() else { return Ok(()) };
         match failures.iter().position(|(c, _)| *c == call) {
-            Some(at) => Err(failures
-                .remove(at)
-                .map(|(_, e)| e)
-                .expect("position is in range")),
+            Some(at) => Err(failures.remove(at).map(|(_, e)| e).expect("position is in range")),
             None => Ok(()),
         }
     }

@@ -62,25 +62,13 @@ pub struct RouteOverflow {
 pub enum ProviderError {
     /// The platform throttled us; retry with backoff.
     #[error("{operation} was throttled by {platform}: {message}")]
-    Throttled {
-        platform: String,
-        operation: String,
-        message: String,
-    },
+    Throttled { platform: String, operation: String, message: String },
     /// A transient platform or network failure (5xx, timeout); retry with backoff.
     #[error("{operation} failed on {platform}: {message}")]
-    Transient {
-        platform: String,
-        operation: String,
-        message: String,
-    },
+    Transient { platform: String, operation: String, message: String },
     /// The platform refused the request as invalid; retrying the same input will not help.
     #[error("{operation} was rejected by {platform}: {message}")]
-    Rejected {
-        platform: String,
-        operation: String,
-        message: String,
-    },
+    Rejected { platform: String, operation: String, message: String },
     /// A requested address cannot be used (outside the pool, already taken, ...).
     #[error("address {address} is not usable: {message}")]
     AddressNotUsable { address: String, message: String },
@@ -91,10 +79,7 @@ pub enum ProviderError {
 
 impl ProviderError {
     pub fn retryable(&self) -> bool {
-        matches!(
-            self,
-            ProviderError::Throttled { .. } | ProviderError::Transient { .. }
-        )
+        matches!(self, ProviderError::Throttled { .. } | ProviderError::Transient { .. })
     }
 
     /// The reason for the Gateway's `Programmed=False` condition.
@@ -141,10 +126,7 @@ pub trait Provider {
 
     /// Program several Gateways at once. Platforms that share one configuration between
     /// Gateways (HAProxy) override this to write it once; the default goes one by one.
-    async fn apply_all(
-        &self,
-        desired: &BTreeMap<ObjectRef, Desired>,
-    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
         let mut out = BTreeMap::new();
         for (key, gateway) in desired {
             let result = match self.observe(key).await {

@@ -1,13 +1,13 @@
 //! Leader election with a `coordination.k8s.io/v1` Lease: only the holder reconciles and writes.
 
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use k8s_openapi::api::coordination::v1::Lease;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::MicroTime;
-use kube::Client;
 use kube::api::{Api, Patch, PatchParams, PostParams};
+use kube::Client;
 use serde_json::json;
 
 pub struct LeaderElection {
@@ -52,8 +52,7 @@ impl LeaderElection {
         let holder = spec.holder_identity.clone().unwrap_or_default();
         let expired = spec.renew_time.as_ref().is_none_or(|renewed| {
             let age = k8s_openapi::jiff::Timestamp::now().duration_since(renewed.0);
-            age.as_secs() as u64
-                > u64::try_from(spec.lease_duration_seconds.unwrap_or(15)).unwrap_or(15)
+            age.as_secs() as u64 > u64::try_from(spec.lease_duration_seconds.unwrap_or(15)).unwrap_or(15)
         });
         if holder != self.identity && !expired {
             return Ok(false);
@@ -67,11 +66,7 @@ impl LeaderElection {
             patch["spec"]["acquireTime"] = json!(now());
         }
         // The resourceVersion makes this a compare-and-swap: two candidates never both win.
-        match self
-            .api
-            .patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch))
-            .await
-        {
+        match self.api.patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch)).await {
             Ok(_) => Ok(true),
             Err(kube::Error::Api(e)) if e.code == 409 => Ok(false),
             Err(e) => Err(e),

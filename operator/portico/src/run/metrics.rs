@@ -18,77 +18,29 @@ pub struct Metrics {
 }
 
 const HELP: &[(&str, &str, &str)] = &[
-    (
-        "portico_reconciles_total",
-        "counter",
-        "Reconciles of the whole snapshot, by result.",
-    ),
-    (
-        "portico_reconcile_duration_seconds_sum",
-        "counter",
-        "Total time spent reconciling.",
-    ),
-    (
-        "portico_reconcile_duration_seconds_count",
-        "counter",
-        "Number of timed reconciles.",
-    ),
+    ("portico_reconciles_total", "counter", "Reconciles of the whole snapshot, by result."),
+    ("portico_reconcile_duration_seconds_sum", "counter", "Total time spent reconciling."),
+    ("portico_reconcile_duration_seconds_count", "counter", "Number of timed reconciles."),
     ("portico_errors_total", "counter", "Errors by kind."),
-    (
-        "portico_provider_calls_total",
-        "counter",
-        "Provider operations by provider and operation.",
-    ),
-    (
-        "portico_status_writes_total",
-        "counter",
-        "Status writes by kind.",
-    ),
-    (
-        "portico_watch_errors_total",
-        "counter",
-        "Watch stream errors by kind (each is retried with backoff).",
-    ),
-    (
-        "portico_queue_depth",
-        "gauge",
-        "Changes waiting to be reconciled.",
-    ),
-    (
-        "portico_leader",
-        "gauge",
-        "1 when this replica holds the leader lease.",
-    ),
-    (
-        "portico_gateways_programmed",
-        "gauge",
-        "Gateways programmed by the provider.",
-    ),
+    ("portico_provider_calls_total", "counter", "Provider operations by provider and operation."),
+    ("portico_status_writes_total", "counter", "Status writes by kind."),
+    ("portico_watch_errors_total", "counter", "Watch stream errors by kind (each is retried with backoff)."),
+    ("portico_queue_depth", "gauge", "Changes waiting to be reconciled."),
+    ("portico_leader", "gauge", "1 when this replica holds the leader lease."),
+    ("portico_gateways_programmed", "gauge", "Gateways programmed by the provider."),
 ];
 
 impl Metrics {
     pub fn inc(&self, name: &'static str, labels: String, by: f64) {
-        *self
-            .counters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .entry((name, labels))
-            .or_default() += by;
+        *self.counters.lock().unwrap_or_else(|e| e.into_inner()).entry((name, labels)).or_default() += by;
     }
 
     pub fn set(&self, name: &'static str, labels: String, value: f64) {
-        self.gauges
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .insert((name, labels), value);
+        self.gauges.lock().unwrap_or_else(|e| e.into_inner()).insert((name, labels), value);
     }
 
     pub fn watch_error(&self, kind: &str) {
-        self.inc(
-            "portico_watch_errors_total",
-            format!("kind=\"{kind}\""),
-            1.0,
-        );
+        self.inc("portico_watch_errors_total", format!("kind=\"{kind}\""), 1.0);
     }
 
     pub fn error(&self, kind: &str) {
@@ -96,58 +48,26 @@ impl Metrics {
     }
 
     pub fn provider_call(&self, provider: &str, operation: &str) {
-        self.inc(
-            "portico_provider_calls_total",
-            format!("provider=\"{provider}\",operation=\"{operation}\""),
-            1.0,
-        );
+        self.inc("portico_provider_calls_total", format!("provider=\"{provider}\",operation=\"{operation}\""), 1.0);
     }
 
     pub fn status_write(&self, kind: &str) {
-        self.inc(
-            "portico_status_writes_total",
-            format!("kind=\"{kind}\""),
-            1.0,
-        );
+        self.inc("portico_status_writes_total", format!("kind=\"{kind}\""), 1.0);
     }
 
     pub fn reconciled(&self, ok: bool, seconds: f64) {
-        self.inc(
-            "portico_reconciles_total",
-            format!("result=\"{}\"", if ok { "ok" } else { "error" }),
-            1.0,
-        );
-        self.inc(
-            "portico_reconcile_duration_seconds_sum",
-            String::new(),
-            seconds,
-        );
-        self.inc(
-            "portico_reconcile_duration_seconds_count",
-            String::new(),
-            1.0,
-        );
+        self.inc("portico_reconciles_total", format!("result=\"{}\"", if ok { "ok" } else { "error" }), 1.0);
+        self.inc("portico_reconcile_duration_seconds_sum", String::new(), seconds);
+        self.inc("portico_reconcile_duration_seconds_count", String::new(), 1.0);
     }
 
     pub fn render(&self) -> String {
         let mut out = String::new();
-        let counters = self
-            .counters
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
-        let gauges = self
-            .gauges
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clone();
+        let counters = self.counters.lock().unwrap_or_else(|e| e.into_inner()).clone();
+        let gauges = self.gauges.lock().unwrap_or_else(|e| e.into_inner()).clone();
         for (name, kind, help) in HELP {
             out.push_str(&format!("# HELP {name} {help}\n# TYPE {name} {kind}\n"));
-            for ((metric, labels), value) in counters
-                .iter()
-                .chain(gauges.iter())
-                .filter(|((m, _), _)| m == name)
-            {
+            for ((metric, labels), value) in counters.iter().chain(gauges.iter()).filter(|((m, _), _)| m == name) {
                 if labels.is_empty() {
                     out.push_str(&format!("{metric} {value}\n"));
                 } else {
@@ -162,19 +82,12 @@ impl Metrics {
 /// Serve `/metrics`, `/healthz` and `/readyz` on `address` until the process ends.
 pub async fn serve(address: std::net::SocketAddr, metrics: Arc<Metrics>) -> std::io::Result<()> {
     let app = axum::Router::new()
-        .route(
-            "/metrics",
-            get(|State(m): State<Arc<Metrics>>| async move { m.render() }),
-        )
+        .route("/metrics", get(|State(m): State<Arc<Metrics>>| async move { m.render() }))
         .route("/healthz", get(|| async { "ok" }))
         .route(
             "/readyz",
             get(|State(m): State<Arc<Metrics>>| async move {
-                if m.ready.load(Ordering::Relaxed) {
-                    (StatusCode::OK, "ready").into_response()
-                } else {
-                    (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
-                }
+                if m.ready.load(Ordering::Relaxed) { (StatusCode::OK, "ready").into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response() }
             }),
         )
         .with_state(metrics);

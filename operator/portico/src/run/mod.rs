@@ -10,8 +10,8 @@ mod stores;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use kube::Client;
@@ -29,12 +29,7 @@ pub enum LogFormat {
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunOptions {
     /// Providers this replica programs (GatewayClasses of other providers are left alone).
-    #[arg(
-        long = "provider",
-        value_delimiter = ',',
-        default_value = "haproxy",
-        env = "PORTICO_PROVIDERS"
-    )]
+    #[arg(long = "provider", value_delimiter = ',', default_value = "haproxy", env = "PORTICO_PROVIDERS")]
     pub providers: Vec<String>,
     /// Elect a leader through a coordination.k8s.io Lease; only the leader writes.
     #[arg(long, default_value_t = false, env = "PORTICO_LEADER_ELECT")]
@@ -47,11 +42,7 @@ pub struct RunOptions {
     #[arg(long, env = "PORTICO_IDENTITY")]
     pub identity: Option<String>,
     /// Address of /metrics, /healthz and /readyz.
-    #[arg(
-        long,
-        default_value = "127.0.0.1:9090",
-        env = "PORTICO_METRICS_ADDRESS"
-    )]
+    #[arg(long, default_value = "127.0.0.1:9090", env = "PORTICO_METRICS_ADDRESS")]
     pub metrics_address: SocketAddr,
     #[arg(long, value_enum, default_value_t = LogFormat::Text, env = "PORTICO_LOG_FORMAT")]
     pub log_format: LogFormat,
@@ -94,12 +85,7 @@ fn state_dir(options: &RunOptions) -> Result<PathBuf, RunError> {
     if let Some(dir) = &options.state_dir {
         return Ok(dir.clone());
     }
-    let from_env = |name: &str| {
-        std::env::var_os(name)
-            .filter(|v| !v.is_empty())
-            .map(PathBuf::from)
-            .filter(|p| p.is_absolute())
-    };
+    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute());
     from_env("XDG_STATE_HOME")
         .map(|d| d.join("portico"))
         .or_else(|| from_env("HOME").map(|h| h.join(".local/state/portico")))
@@ -108,47 +94,23 @@ fn state_dir(options: &RunOptions) -> Result<PathBuf, RunError> {
 
 /// The cluster name cloud resources are tagged with: the flag, else one derived from the
 /// `kube-system` namespace's UID (unique per cluster), else refuse to start.
-async fn cluster_name(
-    options: &RunOptions,
-    client: &Client,
-    providers: &[ProviderKind],
-) -> Result<String, RunError> {
-    if let Some(name) = options
-        .cluster_name
-        .as_ref()
-        .filter(|n| !n.trim().is_empty())
-    {
+async fn cluster_name(options: &RunOptions, client: &Client, providers: &[ProviderKind]) -> Result<String, RunError> {
+    if let Some(name) = options.cluster_name.as_ref().filter(|n| !n.trim().is_empty()) {
         return Ok(name.trim().to_string());
     }
-    if !providers
-        .iter()
-        .any(|p| matches!(p, ProviderKind::Aws | ProviderKind::Gcp))
-    {
+    if !providers.iter().any(|p| matches!(p, ProviderKind::Aws | ProviderKind::Gcp)) {
         // Only cloud resources carry the cluster name.
         return Ok("default".into());
     }
-    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> =
-        kube::Api::all(client.clone());
-    let uid = namespaces
-        .get_opt("kube-system")
-        .await
-        .ok()
-        .flatten()
-        .and_then(|ns| ns.metadata.uid)
-        .filter(|u| !u.is_empty());
-    let Some(uid) = uid else {
-        return Err(RunError::NoClusterName);
-    };
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let uid = namespaces.get_opt("kube-system").await.ok().flatten().and_then(|ns| ns.metadata.uid).filter(|u| !u.is_empty());
+    let Some(uid) = uid else { return Err(RunError::NoClusterName) };
     let name = format!("uid-{}", uid.to_ascii_lowercase());
     tracing::warn!(cluster_name = %name, "no --cluster-name given: using one derived from the kube-system namespace UID; pass --cluster-name to choose it");
     Ok(name)
 }
 
-async fn gcp_provider(
-    options: &RunOptions,
-    cluster: &str,
-    metrics: &Arc<Metrics>,
-) -> Result<portico_gcp::GcpProvider, RunError> {
+async fn gcp_provider(options: &RunOptions, cluster: &str, metrics: &Arc<Metrics>) -> Result<portico_gcp::GcpProvider, RunError> {
     let settings = portico_gcp::Settings {
         cluster: cluster.to_string(),
         project: options.gcp_project.clone(),
@@ -157,20 +119,14 @@ async fn gcp_provider(
         anonymous: options.gcp_anonymous,
         max_attempts: None,
     };
-    let mut clients = portico_gcp::Clients::connect(&settings)
-        .await
-        .map_err(RunError::Gcp)?;
+    let mut clients = portico_gcp::Clients::connect(&settings).await.map_err(RunError::Gcp)?;
     let counter = metrics.clone();
-    clients.on_call = Some(Arc::new(move |operation: &str| {
-        counter.provider_call("gcp", operation)
-    }));
+    clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("gcp", operation)));
     Ok(portico_gcp::GcpProvider::with_clients(clients, &settings))
 }
 
 fn parse_interval(text: &str) -> Result<Duration, String> {
-    portico_translate::parse_duration(text)
-        .map(Duration::from_millis)
-        .ok_or_else(|| format!("{text:?} is not a duration like 30s or 5m"))
+    portico_translate::parse_duration(text).map(Duration::from_millis).ok_or_else(|| format!("{text:?} is not a duration like 30s or 5m"))
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -185,18 +141,13 @@ pub enum RunError {
     Metrics(#[from] std::io::Error),
     #[error("no state directory: pass --state-dir (or set XDG_STATE_HOME or HOME)")]
     NoStateDir,
-    #[error(
-        "the aws and gcp providers need --cluster-name (it marks which cloud resources are this cluster's), and the kube-system namespace's UID to derive one from is not readable"
-    )]
+    #[error("the aws and gcp providers need --cluster-name (it marks which cloud resources are this cluster's), and the kube-system namespace's UID to derive one from is not readable")]
     NoClusterName,
 }
 
 fn init_logging(format: LogFormat) {
-    let filter = tracing_subscriber::EnvFilter::try_from_default_env()
-        .unwrap_or_else(|_| "info,kube=warn,hyper=warn".into());
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_target(false);
+    let filter = tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info,kube=warn,hyper=warn".into());
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_target(false);
     let _ = match format {
         LogFormat::Json => builder.json().try_init(),
         LogFormat::Text => builder.try_init(),
@@ -212,17 +163,11 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
 
 /// Run with a given client until `shutdown` completes (the sandbox runs Portico in-process).
 #[allow(clippy::too_many_lines)]
-pub async fn run_with(
-    options: RunOptions,
-    client: Client,
-    shutdown: impl std::future::Future<Output = ()>,
-) -> Result<(), RunError> {
+pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
     let providers: Vec<ProviderKind> = options
         .providers
         .iter()
-        .map(|p| {
-            ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone()))
-        })
+        .map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone())))
         .collect::<Result<_, _>>()?;
     let state_dir = state_dir(&options)?;
     let cluster = cluster_name(&options, &client, &providers).await?;
@@ -232,45 +177,23 @@ pub async fn run_with(
     let leading = Arc::new(AtomicBool::new(!options.leader_elect));
     if options.leader_elect {
         let identity = options.identity.clone().unwrap_or_else(default_identity);
-        let election = leader::LeaderElection::new(
-            &client,
-            &options.lease_namespace,
-            &options.lease_name,
-            &identity,
-        );
+        let election = leader::LeaderElection::new(&client, &options.lease_namespace, &options.lease_name, &identity);
         tokio::spawn(election.run(leading.clone(), stores.changed.clone()));
     }
     stores.ready().await;
     metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
     let aws = if providers.contains(&ProviderKind::Aws) {
-        let settings = portico_aws::Settings {
-            cluster: cluster.clone(),
-            region: options.aws_region.clone(),
-            endpoint: options.aws_endpoint.clone(),
-            max_attempts: None,
-        };
+        let settings = portico_aws::Settings { cluster: cluster.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
         let mut clients = portico_aws::Clients::connect(&settings).await;
         let counter = metrics.clone();
-        clients.on_call = Some(Arc::new(move |operation: &str| {
-            counter.provider_call("aws", operation)
-        }));
+        clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("aws", operation)));
         Some(portico_aws::AwsProvider::with_clients(clients, &cluster))
     } else {
         None
     };
-    let gcp = if providers.contains(&ProviderKind::Gcp) {
-        Some(gcp_provider(&options, &cluster, &metrics).await?)
-    } else {
-        None
-    };
-    let mut reconciler = reconcile::Reconciler::new(
-        client,
-        stores.clone(),
-        metrics.clone(),
-        &providers,
-        state_dir.clone(),
-    );
+    let gcp = if providers.contains(&ProviderKind::Gcp) { Some(gcp_provider(&options, &cluster, &metrics).await?) } else { None };
+    let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, state_dir.clone());
     reconciler.aws = aws;
     reconciler.gcp = gcp;
     tokio::pin!(shutdown);
@@ -293,18 +216,11 @@ pub async fn run_with(
         tokio::time::sleep(Duration::from_millis(30)).await;
         metrics.set("portico_queue_depth", String::new(), 0.0);
         let leader = leading.load(Ordering::SeqCst);
-        metrics.set(
-            "portico_leader",
-            String::new(),
-            if leader { 1.0 } else { 0.0 },
-        );
+        metrics.set("portico_leader", String::new(), if leader { 1.0 } else { 0.0 });
         if leader {
             // A panic inside a pass is contained: the Gateways it was programming are blamed and
             // skipped until they change, and the operator keeps serving the rest.
-            let pass = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(
-                reconciler.reconcile(force),
-            ))
-            .await;
+            let pass = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(reconciler.reconcile(force))).await;
             let failed = match pass {
                 Ok(failed) => failed,
                 Err(panic) => {
@@ -312,11 +228,7 @@ pub async fn run_with(
                     true
                 }
             };
-            retry = failed.then(|| {
-                retry.map_or(Duration::from_secs(1), |r| {
-                    (r * 2).min(Duration::from_secs(60))
-                })
-            });
+            retry = failed.then(|| retry.map_or(Duration::from_secs(1), |r| (r * 2).min(Duration::from_secs(60))));
         }
         if metrics_listener.is_finished() {
             tracing::error!("the metrics server stopped");
@@ -327,26 +239,17 @@ pub async fn run_with(
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
-    panic
-        .downcast_ref::<&str>()
-        .map(|s| (*s).to_string())
-        .or_else(|| panic.downcast_ref::<String>().cloned())
-        .unwrap_or_else(|| "panic".into())
+    panic.downcast_ref::<&str>().map(|s| (*s).to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }
 
 fn default_identity() -> String {
-    let host = std::fs::read_to_string("/etc/hostname")
-        .map(|h| h.trim().to_string())
-        .unwrap_or_else(|_| "portico".into());
+    let host = std::fs::read_to_string("/etc/hostname").map(|h| h.trim().to_string()).unwrap_or_else(|_| "portico".into());
     format!("{host}-{}", std::process::id())
 }
 
 /// The drift interval with up to 10% random jitter, so replicas and Gateways do not align.
 fn jittered(interval: Duration) -> Duration {
-    let nanos = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.subsec_nanos())
-        .unwrap_or(0);
+    let nanos = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.subsec_nanos()).unwrap_or(0);
     interval + interval.mul_f64(f64::from(nanos % 1000) / 10_000.0)
 }
 
@@ -354,14 +257,13 @@ async fn shutdown_signal() {
     let ctrl_c = tokio::signal::ctrl_c();
     #[cfg(unix)]
     {
-        let mut term =
-            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-                Ok(term) => term,
-                Err(_) => {
-                    let _ = ctrl_c.await;
-                    return;
-                }
-            };
+        let mut term = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(term) => term,
+            Err(_) => {
+                let _ = ctrl_c.await;
+                return;
+            }
+        };
         tokio::select! {
             _ = ctrl_c => {}
             _ = term.recv() => {}

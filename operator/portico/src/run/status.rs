@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use kube::Client;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
-use serde_json::{Value, json};
+use kube::Client;
+use serde_json::{json, Value};
 
 use super::metrics::Metrics;
 
@@ -14,12 +14,7 @@ use super::metrics::Metrics;
 pub fn same_status(current: Option<&Value>, desired: &Value) -> bool {
     fn strip(value: &Value) -> Value {
         match value {
-            Value::Object(map) => Value::Object(
-                map.iter()
-                    .filter(|(k, _)| *k != "lastTransitionTime")
-                    .map(|(k, v)| (k.clone(), strip(v)))
-                    .collect(),
-            ),
+            Value::Object(map) => Value::Object(map.iter().filter(|(k, _)| *k != "lastTransitionTime").map(|(k, v)| (k.clone(), strip(v))).collect()),
             Value::Array(items) => Value::Array(items.iter().map(strip).collect()),
             other => other.clone(),
         }
@@ -33,14 +28,9 @@ pub fn keep_times(desired: &mut Value, current: Option<&Value>) {
     let Some(current) = current else { return };
     match (desired, current) {
         (Value::Object(d), Value::Object(c)) => {
-            if let (Some(Value::Array(dc)), Some(Value::Array(cc))) =
-                (d.get_mut("conditions"), c.get("conditions"))
-            {
+            if let (Some(Value::Array(dc)), Some(Value::Array(cc))) = (d.get_mut("conditions"), c.get("conditions")) {
                 for condition in dc.iter_mut() {
-                    let before = cc.iter().find(|x| {
-                        x.get("type") == condition.get("type")
-                            && x.get("status") == condition.get("status")
-                    });
+                    let before = cc.iter().find(|x| x.get("type") == condition.get("type") && x.get("status") == condition.get("status"));
                     if let Some(time) = before.and_then(|b| b.get("lastTransitionTime")) {
                         condition["lastTransitionTime"] = time.clone();
                     }
@@ -54,10 +44,7 @@ pub fn keep_times(desired: &mut Value, current: Option<&Value>) {
         }
         (Value::Array(d), Value::Array(c)) => {
             for (i, item) in d.iter_mut().enumerate() {
-                let peer = item
-                    .get("name")
-                    .and_then(|n| c.iter().find(|x| x.get("name") == Some(n)))
-                    .or_else(|| c.get(i));
+                let peer = item.get("name").and_then(|n| c.iter().find(|x| x.get("name") == Some(n))).or_else(|| c.get(i));
                 keep_times(item, peer);
             }
         }
@@ -86,8 +73,7 @@ pub async fn write(
         None => Api::all_with(client.clone(), resource),
     };
     let patch = json!({"metadata": {"resourceVersion": resource_version}, "status": desired});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch))
-        .await?;
+    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
     metrics.status_write(&resource.kind);
     Ok(true)
 }

@@ -12,7 +12,7 @@ use gateway_api::tlsroutes::TlsRoute;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
+use kube::runtime::{watcher, WatchStreamExt};
 use kube::{Api, Client, Resource};
 use portico_model::l4routes::{TcpRoute, UdpRoute};
 use portico_model::{ParametersObject, Snapshot};
@@ -52,10 +52,7 @@ where
 {
     let api: Api<K> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(
-        writer,
-        watcher(api, watcher::Config::default()).default_backoff(),
-    );
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
     let changed = changed.clone();
     let metrics = metrics.clone();
     let kind = K::kind(&K::DynamicType::default()).to_string();
@@ -75,11 +72,7 @@ where
 }
 
 impl Stores {
-    pub fn start(
-        client: &Client,
-        metrics: &Arc<Metrics>,
-        providers: &[portico_model::ProviderKind],
-    ) -> Stores {
+    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[portico_model::ProviderKind]) -> Stores {
         let changed = Arc::new(Notify::new());
         let aws = providers.contains(&portico_model::ProviderKind::Aws);
         let gcp = providers.contains(&portico_model::ProviderKind::Gcp);
@@ -162,36 +155,19 @@ impl Stores {
     fn parameters(&self) -> Vec<ParametersObject> {
         let mut out: Vec<ParametersObject> = Vec::new();
         if let Some(haproxy) = &self.haproxy_parameters {
-            out.extend(
-                haproxy
-                    .state()
-                    .iter()
-                    .map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)),
-            );
+            out.extend(haproxy.state().iter().map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)));
         }
         if let Some(gcp) = &self.gcp_parameters {
-            out.extend(
-                gcp.state()
-                    .iter()
-                    .map(|p| parameters_object("GCPLoadBalancerParameters", &p.metadata, &p.spec)),
-            );
+            out.extend(gcp.state().iter().map(|p| parameters_object("GCPLoadBalancerParameters", &p.metadata, &p.spec)));
         }
         if let Some(aws) = &self.aws_parameters {
-            out.extend(
-                aws.state()
-                    .iter()
-                    .map(|p| parameters_object("AWSLoadBalancerParameters", &p.metadata, &p.spec)),
-            );
+            out.extend(aws.state().iter().map(|p| parameters_object("AWSLoadBalancerParameters", &p.metadata, &p.spec)));
         }
         out
     }
 }
 
-fn parameters_object(
-    kind: &str,
-    metadata: &kube::api::ObjectMeta,
-    spec: &impl serde::Serialize,
-) -> ParametersObject {
+fn parameters_object(kind: &str, metadata: &kube::api::ObjectMeta, spec: &impl serde::Serialize) -> ParametersObject {
     ParametersObject {
         group: portico_model::capabilities::PORTICO_GROUP.to_string(),
         kind: kind.to_string(),

@@ -39,34 +39,15 @@ impl Drop for Moto {
 impl Moto {
     pub fn start() -> Moto {
         let binary = venv().join("bin/moto_server");
-        assert!(
-            binary.exists(),
-            "moto_server not found at {}: run ./scripts/test (it installs moto[server] into that venv)",
-            binary.display()
-        );
-        let port = std::net::TcpListener::bind("127.0.0.1:0")
-            .unwrap()
-            .local_addr()
-            .unwrap()
-            .port();
-        let child = Command::new(binary)
-            .args(["-H", "127.0.0.1", "-p", &port.to_string()])
-            .stdout(Stdio::null())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("start moto_server");
+        assert!(binary.exists(), "moto_server not found at {}: run ./scripts/test (it installs moto[server] into that venv)", binary.display());
+        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let child = Command::new(binary).args(["-H", "127.0.0.1", "-p", &port.to_string()]).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("start moto_server");
         let deadline = Instant::now() + Duration::from_secs(30);
         while TcpStream::connect(("127.0.0.1", port)).is_err() {
-            assert!(
-                Instant::now() < deadline,
-                "moto_server did not start on port {port}"
-            );
+            assert!(Instant::now() < deadline, "moto_server did not start on port {port}");
             std::thread::sleep(Duration::from_millis(100));
         }
-        Moto {
-            child,
-            endpoint: format!("http://127.0.0.1:{port}"),
-        }
+        Moto { child, endpoint: format!("http://127.0.0.1:{port}") }
     }
 
     /// Fresh SDK clients (with their own call counter) pointed at this server.
@@ -84,37 +65,13 @@ impl Moto {
     /// A VPC with two subnets in two zones, tagged `kubernetes.io/role/elb`; returns the VPC id.
     pub async fn network(&self) -> String {
         let clients = self.clients().await;
-        let vpc = clients
-            .ec2
-            .create_vpc()
-            .cidr_block("10.0.0.0/16")
-            .send()
-            .await
-            .unwrap();
+        let vpc = clients.ec2.create_vpc().cidr_block("10.0.0.0/16").send().await.unwrap();
         let vpc_id = vpc.vpc().unwrap().vpc_id().unwrap().to_string();
         for (zone, cidr) in [("us-east-1a", "10.0.1.0/24"), ("us-east-1b", "10.0.2.0/24")] {
-            let subnet = clients
-                .ec2
-                .create_subnet()
-                .vpc_id(&vpc_id)
-                .cidr_block(cidr)
-                .availability_zone(zone)
-                .send()
-                .await
-                .unwrap();
+            let subnet = clients.ec2.create_subnet().vpc_id(&vpc_id).cidr_block(cidr).availability_zone(zone).send().await.unwrap();
             let id = subnet.subnet().unwrap().subnet_id().unwrap().to_string();
-            let tag = aws_sdk_ec2::types::Tag::builder()
-                .key("kubernetes.io/role/elb")
-                .value("1")
-                .build();
-            clients
-                .ec2
-                .create_tags()
-                .resources(id)
-                .tags(tag)
-                .send()
-                .await
-                .unwrap();
+            let tag = aws_sdk_ec2::types::Tag::builder().key("kubernetes.io/role/elb").value("1").build();
+            clients.ec2.create_tags().resources(id).tags(tag).send().await.unwrap();
         }
         vpc_id
     }
@@ -144,15 +101,8 @@ print("=====")
 print(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()).decode(), end="")
 "#
     );
-    let output = Command::new(python())
-        .args(["-c", &script])
-        .output()
-        .expect("run python");
-    assert!(
-        output.status.success(),
-        "{}",
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let output = Command::new(python()).args(["-c", &script]).output().expect("run python");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     let text = String::from_utf8(output.stdout).unwrap();
     let (cert, key) = text.split_once("=====\n").unwrap();
     (cert.to_string(), key.to_string())

@@ -3,21 +3,16 @@
 use std::collections::BTreeMap;
 
 use portico_model::ir::ObjectRef;
-use portico_model::load::{Loaded, load_str};
+use portico_model::load::{load_str, Loaded};
 use portico_provider::Desired;
-use portico_translate::{Translation, translate};
+use portico_translate::{translate, Translation};
 
 pub const CLUSTER: &str = "test";
 
 /// A Gateway `infra/gw` with HTTP 80, HTTPS 443 (`*.example.com`, Secret `infra/site-cert`)
 /// and TCP 5432, Services `app/web`, `app/api`, `app/db` with endpoints, and `routes` on top.
 pub fn base(cert: &(String, String), params: &str, routes: &str) -> String {
-    let indent = |text: &str| {
-        text.lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let indent = |text: &str| text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
     format!(
         r#"
 apiVersion: gateway.networking.k8s.io/v1
@@ -156,13 +151,7 @@ pub fn desired(yaml: &str) -> (Desired, Translation) {
     let mut loaded = Loaded::default();
     load_str(yaml, "test", &mut loaded).unwrap_or_else(|e| panic!("{e}"));
     let mut translation = translate(&loaded.snapshot, &portico::all_capabilities());
-    let mut all: BTreeMap<ObjectRef, Desired> =
-        portico::desired::aws_gateways(&loaded.snapshot, &mut translation, CLUSTER);
-    let desired = all.remove(&gateway()).unwrap_or_else(|| {
-        panic!(
-            "no AWS Gateway in the world: {:?}",
-            translation.statuses.gateways
-        )
-    });
+    let mut all: BTreeMap<ObjectRef, Desired> = portico::desired::aws_gateways(&loaded.snapshot, &mut translation, CLUSTER);
+    let desired = all.remove(&gateway()).unwrap_or_else(|| panic!("no AWS Gateway in the world: {:?}", translation.statuses.gateways));
     (desired, translation)
 }

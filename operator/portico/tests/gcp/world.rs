@@ -4,38 +4,26 @@ use std::collections::BTreeMap;
 
 use base64::Engine as _;
 use portico_model::ir::ObjectRef;
-use portico_model::load::{Loaded, load_str};
+use portico_model::load::{load_str, Loaded};
 use portico_provider::Desired;
-use portico_translate::{Translation, translate};
+use portico_translate::{translate, Translation};
 
 pub const CLUSTER: &str = "test";
 pub const PROJECT: &str = "shop-prod";
 
 /// A PEM pair whose bodies depend on `version` (the fake does not parse certificates).
 pub fn certificate(version: &str) -> (String, String) {
-    let body =
-        |kind: &str| base64::engine::general_purpose::STANDARD.encode(format!("{kind} {version}"));
+    let body = |kind: &str| base64::engine::general_purpose::STANDARD.encode(format!("{kind} {version}"));
     (
-        format!(
-            "-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n",
-            body("cert")
-        ),
-        format!(
-            "-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n",
-            body("key")
-        ),
+        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body("cert")),
+        format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", body("key")),
     )
 }
 
 /// A Gateway `infra/gw` with HTTP 80, HTTPS 443 (`*.example.com`, Secret `infra/site-cert`)
 /// and TCP 5432, Services `app/web`, `app/api`, `app/db` with zonal endpoints, and `routes`.
 pub fn base(cert: &(String, String), params: &str, routes: &str) -> String {
-    let indent = |text: &str| {
-        text.lines()
-            .map(|l| format!("    {l}"))
-            .collect::<Vec<_>>()
-            .join("\n")
-    };
+    let indent = |text: &str| text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
     format!(
         r#"
 apiVersion: gateway.networking.k8s.io/v1
@@ -90,12 +78,7 @@ pub fn services(web_ips: &[&str]) -> String {
     let web: Vec<String> = web_ips
         .iter()
         .enumerate()
-        .map(|(i, ip)| {
-            format!(
-                "{{addresses: [{ip}], nodeName: node-{i}, zone: us-central1-{}}}",
-                if i % 2 == 0 { "a" } else { "b" }
-            )
-        })
+        .map(|(i, ip)| format!("{{addresses: [{ip}], nodeName: node-{i}, zone: us-central1-{}}}", if i % 2 == 0 { "a" } else { "b" }))
         .collect();
     format!(
         r#"apiVersion: v1
@@ -180,19 +163,14 @@ spec:
   parentRefs: [{name: gw, namespace: infra, sectionName: db}]
   rules: [{backendRefs: [{name: db, port: 5432}]}]"#;
 
-pub const PARAMS: &str =
-    "{project: shop-prod, network: shop-vpc, firewallTargets: {networkTags: [gke-nodes]}}";
+pub const PARAMS: &str = "{project: shop-prod, network: shop-vpc, firewallTargets: {networkTags: [gke-nodes]}}";
 
 pub fn gateway() -> ObjectRef {
     ObjectRef::new("infra", "gw")
 }
 
 pub fn defaults() -> portico_gcp::Defaults {
-    portico_gcp::Defaults {
-        cluster: CLUSTER.into(),
-        project: Some(PROJECT.into()),
-        region: Some("us-central1".into()),
-    }
+    portico_gcp::Defaults { cluster: CLUSTER.into(), project: Some(PROJECT.into()), region: Some("us-central1".into()) }
 }
 
 /// Load, translate and fold in the URL-map limit check, as `portico run` does.
@@ -200,13 +178,7 @@ pub fn desired(yaml: &str) -> (Desired, Translation) {
     let mut loaded = Loaded::default();
     load_str(yaml, "test", &mut loaded).unwrap_or_else(|e| panic!("{e}"));
     let mut translation = translate(&loaded.snapshot, &portico::all_capabilities());
-    let mut all: BTreeMap<ObjectRef, Desired> =
-        portico::desired::gcp_gateways(&loaded.snapshot, &mut translation, &defaults());
-    let desired = all.remove(&gateway()).unwrap_or_else(|| {
-        panic!(
-            "no GCP Gateway in the world: {:?}",
-            translation.statuses.gateways
-        )
-    });
+    let mut all: BTreeMap<ObjectRef, Desired> = portico::desired::gcp_gateways(&loaded.snapshot, &mut translation, &defaults());
+    let desired = all.remove(&gateway()).unwrap_or_else(|| panic!("no GCP Gateway in the world: {:?}", translation.statuses.gateways));
     (desired, translation)
 }

@@ -12,13 +12,7 @@ use portico_apiserver::{ApiServer, Options};
 use serde_json::Value;
 
 pub fn resource(kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
+    ApiResource { group: "gateway.networking.k8s.io".into(), version: "v1".into(), api_version: "gateway.networking.k8s.io/v1".into(), kind: kind.into(), plural: plural.into() }
 }
 
 pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
@@ -51,8 +45,7 @@ impl Cluster {
         let dir = std::env::temp_dir().join(format!("portico-{name}-{}", std::process::id()));
         std::fs::create_dir_all(&dir).unwrap();
         server.write_kubeconfig(&dir.join("kubeconfig")).unwrap();
-        let client =
-            kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+        let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
         let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
         let mut all = portico_model::crds::gateway_api_crds();
         all.push(extra);
@@ -65,37 +58,19 @@ impl Cluster {
         for document in serde_yaml::Deserializer::from_str(yaml) {
             let object: Value = serde::Deserialize::deserialize(document).unwrap();
             if !object.is_null() {
-                portico_sandbox::apply(&client, &object)
-                    .await
-                    .unwrap_or_else(|e| panic!("{e}: {object}"));
+                portico_sandbox::apply(&client, &object).await.unwrap_or_else(|e| panic!("{e}: {object}"));
             }
         }
-        Cluster {
-            _server: server,
-            client,
-            dir,
-        }
+        Cluster { _server: server, client, dir }
     }
 
     /// `portico run` with `args` against this cluster; stopped when the guard drops.
     pub fn run_portico(&self, args: &[&str], env: &[(&str, &str)]) -> KillOnDrop {
         let log = self.dir.join("portico.log");
         let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
-        command
-            .arg("run")
-            .args(args)
-            .args(["--metrics-address", "127.0.0.1:0"])
-            .arg("--state-dir")
-            .arg(self.dir.join("state"));
-        command
-            .env("KUBECONFIG", self.dir.join("kubeconfig"))
-            .env("RUST_LOG", "info")
-            .envs(env.iter().copied());
-        let child = command
-            .stdout(std::fs::File::create(&log).map(Stdio::from).unwrap())
-            .stderr(Stdio::null())
-            .spawn()
-            .unwrap();
+        command.arg("run").args(args).args(["--metrics-address", "127.0.0.1:0"]).arg("--state-dir").arg(self.dir.join("state"));
+        command.env("KUBECONFIG", self.dir.join("kubeconfig")).env("RUST_LOG", "info").envs(env.iter().copied());
+        let child = command.stdout(std::fs::File::create(&log).map(Stdio::from).unwrap()).stderr(Stdio::null()).spawn().unwrap();
         KillOnDrop(child, log)
     }
 }
@@ -108,10 +83,7 @@ impl Drop for KillOnDrop {
         let _ = self.0.kill();
         let _ = self.0.wait();
         if std::thread::panicking() {
-            eprintln!(
-                "--- portico log ---\n{}",
-                std::fs::read_to_string(&self.1).unwrap_or_default()
-            );
+            eprintln!("--- portico log ---\n{}", std::fs::read_to_string(&self.1).unwrap_or_default());
         }
     }
 }

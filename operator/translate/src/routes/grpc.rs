@@ -5,10 +5,7 @@ use gateway_api::grpcroutes::{GrpcRoute, GrpcRouteRulesMatches};
 use portico_model::RouteKind;
 
 use super::http::{common_filter, json_text};
-use super::{
-    FilterSpec, MatchSpec, PathSpec, Route, Rule, ValueMatchSpec, backend_ref, base,
-    existing_parents, parent_refs,
-};
+use super::{backend_ref, base, existing_parents, parent_refs, FilterSpec, MatchSpec, PathSpec, Route, Rule, ValueMatchSpec};
 
 pub fn convert(route: &GrpcRoute) -> Route {
     let mut out = base(RouteKind::Grpc, &route.metadata);
@@ -22,26 +19,12 @@ pub fn convert(route: &GrpcRoute) -> Route {
         .map(|rule| Rule {
             name: rule.name.clone(),
             matches: rule.matches.iter().flatten().map(convert_match).collect(),
-            filters: rule
-                .filters
-                .iter()
-                .flatten()
-                .map(|f| grpc_filter(f))
-                .collect(),
+            filters: rule.filters.iter().flatten().map(|f| grpc_filter(f)).collect(),
             backends: rule
                 .backend_refs
                 .iter()
                 .flatten()
-                .map(|b| {
-                    backend_ref!(
-                        b,
-                        b.filters
-                            .iter()
-                            .flatten()
-                            .map(|f| grpc_backend_filter(f))
-                            .collect()
-                    )
-                })
+                .map(|b| backend_ref!(b, b.filters.iter().flatten().map(|f| grpc_backend_filter(f)).collect()))
                 .collect(),
             timeouts: None,
         })
@@ -59,17 +42,13 @@ fn grpc_filter(f: &gateway_api::grpcroutes::GrpcRouteRulesFilters) -> FilterSpec
     common_filter!(f, type_name).unwrap_or(FilterSpec::Unsupported(type_name))
 }
 
-fn grpc_backend_filter(
-    f: &gateway_api::grpcroutes::GrpcRouteRulesBackendRefsFilters,
-) -> FilterSpec {
+fn grpc_backend_filter(f: &gateway_api::grpcroutes::GrpcRouteRulesBackendRefsFilters) -> FilterSpec {
     let type_name = json_text(&f.r#type);
     common_filter!(f, type_name).unwrap_or(FilterSpec::Unsupported(type_name))
 }
 
 fn convert_match(m: &GrpcRouteRulesMatches) -> MatchSpec {
-    use gateway_api::grpcroutes::{
-        GrpcRouteRulesMatchesHeadersType as H, GrpcRouteRulesMatchesMethodType as M,
-    };
+    use gateway_api::grpcroutes::{GrpcRouteRulesMatchesHeadersType as H, GrpcRouteRulesMatchesMethodType as M};
     let path = m.method.as_ref().map(|method| {
         let regex = method.r#type == Some(M::RegularExpression);
         match (&method.service, &method.method, regex) {
@@ -85,10 +64,7 @@ fn convert_match(m: &GrpcRouteRulesMatches) -> MatchSpec {
         }
     });
     let grpc_lengths = m.method.as_ref().map(|method| {
-        (
-            method.service.as_deref().map_or(0, str::len),
-            method.method.as_deref().map_or(0, str::len),
-        )
+        (method.service.as_deref().map_or(0, str::len), method.method.as_deref().map_or(0, str::len))
     });
     MatchSpec {
         path,
@@ -98,11 +74,7 @@ fn convert_match(m: &GrpcRouteRulesMatches) -> MatchSpec {
             .headers
             .iter()
             .flatten()
-            .map(|h| ValueMatchSpec {
-                name: h.name.clone(),
-                regex: h.r#type == Some(H::RegularExpression),
-                value: h.value.clone(),
-            })
+            .map(|h| ValueMatchSpec { name: h.name.clone(), regex: h.r#type == Some(H::RegularExpression), value: h.value.clone() })
             .collect(),
         query_params: Vec::new(),
     }

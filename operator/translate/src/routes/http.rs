@@ -5,8 +5,8 @@ use portico_model::RouteKind;
 use serde::Serialize;
 
 use super::{
-    FilterSpec, MatchSpec, PathModifierSpec, PathSpec, RedirectSpec, RewriteSpec, Route, Rule,
-    TimeoutSpec, ValueMatchSpec, backend_ref, base, existing_parents, parent_refs,
+    backend_ref, base, existing_parents, parent_refs, FilterSpec, MatchSpec, PathModifierSpec, PathSpec, RedirectSpec,
+    RewriteSpec, Route, Rule, TimeoutSpec, ValueMatchSpec,
 };
 
 pub fn convert(route: &HttpRoute) -> Route {
@@ -21,31 +21,17 @@ pub fn convert(route: &HttpRoute) -> Route {
         .map(|rule| Rule {
             name: rule.name.clone(),
             matches: rule.matches.iter().flatten().map(convert_match).collect(),
-            filters: rule
-                .filters
-                .iter()
-                .flatten()
-                .map(|f| http_filter!(f))
-                .collect(),
+            filters: rule.filters.iter().flatten().map(|f| http_filter!(f)).collect(),
             backends: rule
                 .backend_refs
                 .iter()
                 .flatten()
-                .map(|b| {
-                    backend_ref!(
-                        b,
-                        b.filters
-                            .iter()
-                            .flatten()
-                            .map(|f| http_filter!(f))
-                            .collect()
-                    )
-                })
+                .map(|b| backend_ref!(b, b.filters.iter().flatten().map(|f| http_filter!(f)).collect()))
                 .collect(),
-            timeouts: rule.timeouts.as_ref().map(|t| TimeoutSpec {
-                request: t.request.clone(),
-                backend_request: t.backend_request.clone(),
-            }),
+            timeouts: rule
+                .timeouts
+                .as_ref()
+                .map(|t| TimeoutSpec { request: t.request.clone(), backend_request: t.backend_request.clone() }),
         })
         .collect();
     if out.rules.is_empty() {
@@ -57,10 +43,8 @@ pub fn convert(route: &HttpRoute) -> Route {
 }
 
 fn convert_match(m: &gateway_api::httproutes::HttpRouteRulesMatches) -> MatchSpec {
+    use gateway_api::httproutes::{HttpRouteRulesMatchesHeadersType as H, HttpRouteRulesMatchesPathType as P};
     use gateway_api::httproutes::HttpRouteRulesMatchesQueryParamsType as Q;
-    use gateway_api::httproutes::{
-        HttpRouteRulesMatchesHeadersType as H, HttpRouteRulesMatchesPathType as P,
-    };
     MatchSpec {
         path: m.path.as_ref().map(|p| {
             let value = p.value.clone().unwrap_or_else(|| "/".into());
@@ -75,21 +59,13 @@ fn convert_match(m: &gateway_api::httproutes::HttpRouteRulesMatches) -> MatchSpe
             .headers
             .iter()
             .flatten()
-            .map(|h| ValueMatchSpec {
-                name: h.name.clone(),
-                regex: h.r#type == Some(H::RegularExpression),
-                value: h.value.clone(),
-            })
+            .map(|h| ValueMatchSpec { name: h.name.clone(), regex: h.r#type == Some(H::RegularExpression), value: h.value.clone() })
             .collect(),
         query_params: m
             .query_params
             .iter()
             .flatten()
-            .map(|q| ValueMatchSpec {
-                name: q.name.clone(),
-                regex: q.r#type == Some(Q::RegularExpression),
-                value: q.value.clone(),
-            })
+            .map(|q| ValueMatchSpec { name: q.name.clone(), regex: q.r#type == Some(Q::RegularExpression), value: q.value.clone() })
             .collect(),
         grpc_lengths: None,
     }
@@ -112,41 +88,24 @@ macro_rules! common_filter {
         macro_rules! header_modifier {
             ($m:expr) => {
                 HeaderModifierSpec {
-                    set: $m
-                        .set
-                        .iter()
-                        .flatten()
-                        .map(|h| (h.name.clone(), h.value.clone()))
-                        .collect(),
-                    add: $m
-                        .add
-                        .iter()
-                        .flatten()
-                        .map(|h| (h.name.clone(), h.value.clone()))
-                        .collect(),
+                    set: $m.set.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect(),
+                    add: $m.add.iter().flatten().map(|h| (h.name.clone(), h.value.clone())).collect(),
                     remove: $m.remove.clone().unwrap_or_default(),
                 }
             };
         }
         match ($type_name.as_str(), $f) {
             ("RequestHeaderModifier", f) if f.request_header_modifier.is_some() => {
-                Some(FilterSpec::RequestHeaderModifier(header_modifier!(
-                    f.request_header_modifier.as_ref().unwrap()
-                )))
+                Some(FilterSpec::RequestHeaderModifier(header_modifier!(f.request_header_modifier.as_ref().unwrap())))
             }
             ("ResponseHeaderModifier", f) if f.response_header_modifier.is_some() => {
-                Some(FilterSpec::ResponseHeaderModifier(header_modifier!(
-                    f.response_header_modifier.as_ref().unwrap()
-                )))
+                Some(FilterSpec::ResponseHeaderModifier(header_modifier!(f.response_header_modifier.as_ref().unwrap())))
             }
             ("RequestMirror", f) if f.request_mirror.is_some() => {
                 let m = f.request_mirror.as_ref().unwrap();
                 let b = &m.backend_ref;
                 let (numerator, denominator) = match (&m.fraction, m.percent) {
-                    (Some(fraction), _) => (
-                        i64::from(fraction.numerator),
-                        i64::from(fraction.denominator.unwrap_or(100)),
-                    ),
+                    (Some(fraction), _) => (i64::from(fraction.numerator), i64::from(fraction.denominator.unwrap_or(100))),
                     (None, Some(percent)) => (i64::from(percent), 100),
                     (None, None) => (100, 100),
                 };
@@ -159,11 +118,7 @@ macro_rules! common_filter {
                     weight: 1,
                     filters: Vec::new(),
                 };
-                Some(FilterSpec::RequestMirror(MirrorSpec {
-                    backend,
-                    numerator,
-                    denominator,
-                }))
+                Some(FilterSpec::RequestMirror(MirrorSpec { backend, numerator, denominator }))
             }
             _ => None,
         }
@@ -183,32 +138,16 @@ macro_rules! http_filter {
                     FilterSpec::RequestRedirect(RedirectSpec {
                         scheme: r.scheme.as_ref().map(json_text),
                         hostname: r.hostname.clone(),
-                        path: r.path.as_ref().map(|p| {
-                            path_modifier(
-                                &json_text(&p.r#type),
-                                &p.replace_full_path,
-                                &p.replace_prefix_match,
-                            )
-                        }),
+                        path: r.path.as_ref().map(|p| path_modifier(&json_text(&p.r#type), &p.replace_full_path, &p.replace_prefix_match)),
                         port: r.port,
-                        status_code: r
-                            .status_code
-                            .as_ref()
-                            .map(json_text)
-                            .and_then(|code| code.parse().ok()),
+                        status_code: r.status_code.as_ref().map(json_text).and_then(|code| code.parse().ok()),
                     })
                 }
                 "URLRewrite" if f.url_rewrite.is_some() => {
                     let r = f.url_rewrite.as_ref().unwrap();
                     FilterSpec::UrlRewrite(RewriteSpec {
                         hostname: r.hostname.clone(),
-                        path: r.path.as_ref().map(|p| {
-                            path_modifier(
-                                &json_text(&p.r#type),
-                                &p.replace_full_path,
-                                &p.replace_prefix_match,
-                            )
-                        }),
+                        path: r.path.as_ref().map(|p| path_modifier(&json_text(&p.r#type), &p.replace_full_path, &p.replace_prefix_match)),
                     })
                 }
                 other => FilterSpec::Unsupported(other.to_string()),

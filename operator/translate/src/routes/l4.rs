@@ -2,10 +2,10 @@
 
 use gateway_api::tlsroutes::TlsRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use portico_model::RouteKind;
 use portico_model::l4routes::{L4ParentReference, L4RouteRule};
+use portico_model::RouteKind;
 
-use super::{Route, Rule, backend_ref, base, existing_parents, parent_refs};
+use super::{backend_ref, base, existing_parents, parent_refs, Route, Rule};
 
 pub fn convert_tls(route: &TlsRoute) -> Route {
     let mut out = base(RouteKind::Tls, &route.metadata);
@@ -17,11 +17,7 @@ pub fn convert_tls(route: &TlsRoute) -> Route {
         .iter()
         .map(|rule| Rule {
             name: rule.name.clone(),
-            backends: rule
-                .backend_refs
-                .iter()
-                .map(|b| backend_ref!(b, Vec::new()))
-                .collect(),
+            backends: rule.backend_refs.iter().map(|b| backend_ref!(b, Vec::new())).collect(),
             ..Rule::default()
         })
         .collect();
@@ -42,11 +38,7 @@ pub fn convert_l4(
         .iter()
         .map(|rule| Rule {
             name: rule.name.clone(),
-            backends: rule
-                .backend_refs
-                .iter()
-                .map(|b| backend_ref!(b, Vec::new()))
-                .collect(),
+            backends: rule.backend_refs.iter().map(|b| backend_ref!(b, Vec::new())).collect(),
             ..Rule::default()
         })
         .collect();

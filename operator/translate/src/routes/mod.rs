@@ -158,33 +158,11 @@ pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
     routes.extend(snapshot.http_routes.iter().map(http::convert));
     routes.extend(snapshot.grpc_routes.iter().map(grpc::convert));
     routes.extend(snapshot.tls_routes.iter().map(l4::convert_tls));
-    routes.extend(snapshot.tcp_routes.iter().map(|r| {
-        l4::convert_l4(
-            RouteKind::Tcp,
-            &r.metadata,
-            &r.spec.parent_refs,
-            &r.spec.rules,
-            r.status.as_ref().map(|s| &s.parents),
-        )
-    }));
-    routes.extend(snapshot.udp_routes.iter().map(|r| {
-        l4::convert_l4(
-            RouteKind::Udp,
-            &r.metadata,
-            &r.spec.parent_refs,
-            &r.spec.rules,
-            r.status.as_ref().map(|s| &s.parents),
-        )
-    }));
+    routes.extend(snapshot.tcp_routes.iter().map(|r| l4::convert_l4(RouteKind::Tcp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
+    routes.extend(snapshot.udp_routes.iter().map(|r| l4::convert_l4(RouteKind::Udp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
     // The spec's tie-breakers: oldest first, then "{namespace}/{name}" alphabetically (as one
     // string: `team-x/r` sorts before `team/r`).
-    routes.sort_by_cached_key(|r| {
-        (
-            r.created.clone(),
-            format!("{}/{}", r.key.namespace, r.key.name),
-            r.key.kind,
-        )
-    });
+    routes.sort_by_cached_key(|r| (r.created.clone(), format!("{}/{}", r.key.namespace, r.key.name), r.key.kind));
     for (rank, route) in routes.iter_mut().enumerate() {
         route.rank = rank;
     }
@@ -192,24 +170,13 @@ pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
 }
 
 /// Common metadata handling for every kind.
-fn base(
-    kind: RouteKind,
-    meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-) -> Route {
+fn base(kind: RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> Route {
     let namespace = meta.namespace.clone().unwrap_or_else(|| "default".into());
     Route {
-        key: RouteKey {
-            kind,
-            namespace,
-            name: meta.name.clone().unwrap_or_default(),
-        },
+        key: RouteKey { kind, namespace, name: meta.name.clone().unwrap_or_default() },
         rank: 0,
         generation: meta.generation.unwrap_or(1),
-        created: meta
-            .creation_timestamp
-            .as_ref()
-            .map(|t| t.0.to_string())
-            .unwrap_or_default(),
+        created: meta.creation_timestamp.as_ref().map(|t| t.0.to_string()).unwrap_or_default(),
         parent_refs: Vec::new(),
         hostnames: Vec::new(),
         rules: Vec::new(),
@@ -222,10 +189,7 @@ macro_rules! parent_refs {
     ($refs:expr, $route_ns:expr) => {
         $refs
             .map(|p| crate::routes::ParentRef {
-                group: p
-                    .group
-                    .clone()
-                    .unwrap_or_else(|| portico_model::GATEWAY_GROUP.to_string()),
+                group: p.group.clone().unwrap_or_else(|| portico_model::GATEWAY_GROUP.to_string()),
                 kind: p.kind.clone().unwrap_or_else(|| "Gateway".to_string()),
                 namespace: p.namespace.clone().unwrap_or_else(|| $route_ns.clone()),
                 name: p.name.clone(),
@@ -255,9 +219,5 @@ pub(crate) use backend_ref;
 
 /// Existing `status.parents` of any kind, as JSON.
 fn existing_parents<T: serde::Serialize>(parents: Option<&Vec<T>>) -> Vec<Value> {
-    parents
-        .into_iter()
-        .flatten()
-        .filter_map(|p| serde_json::to_value(p).ok())
-        .collect()
+    parents.into_iter().flatten().filter_map(|p| serde_json::to_value(p).ok()).collect()
 }

@@ -1,10 +1,7 @@
 //! IR HTTP routing -> ALB listener rules: conditions, actions and transforms for one IR entry,
 //! compaction of a route's neighbouring entries, and listener-hostname isolation.
 
-use portico_model::ir::{
-    self, HttpAction, HttpFilter, HttpRouteEntry, PathMatch, PathRewrite, ValueMatchType,
-    VirtualHost,
-};
+use portico_model::ir::{self, HttpAction, HttpFilter, HttpRouteEntry, PathMatch, PathRewrite, ValueMatchType, VirtualHost};
 
 use crate::native::{Action, Condition, Rule, Transform};
 
@@ -68,35 +65,21 @@ fn query_literal(text: &str) -> String {
 pub fn conditions(host: &str, matcher: &ir::HttpMatch, max_values: usize) -> Vec<Condition> {
     let mut out = Vec::new();
     if host != "*" {
-        out.push(Condition::Host {
-            values: vec![host.to_string()],
-        });
+        out.push(Condition::Host { values: vec![host.to_string()] });
     }
     if let Some(method) = &matcher.method {
-        out.push(Condition::Method {
-            values: vec![method.clone()],
-        });
+        out.push(Condition::Method { values: vec![method.clone()] });
     }
     for header in &matcher.headers {
         let (values, regex) = match header.match_type {
-            ValueMatchType::Exact if has_glob(&header.value) => {
-                (vec![], vec![format!("^{}$", regex_escape(&header.value))])
-            }
+            ValueMatchType::Exact if has_glob(&header.value) => (vec![], vec![format!("^{}$", regex_escape(&header.value))]),
             ValueMatchType::Exact => (vec![header.value.clone()], vec![]),
             ValueMatchType::RegularExpression => (vec![], vec![header.value.clone()]),
         };
-        out.push(Condition::Header {
-            name: header.name.clone(),
-            values,
-            regex,
-        });
+        out.push(Condition::Header { name: header.name.clone(), values, regex });
     }
     if !matcher.query_params.is_empty() {
-        let pairs = matcher
-            .query_params
-            .iter()
-            .map(|q| (q.name.clone(), query_literal(&q.value)))
-            .collect();
+        let pairs = matcher.query_params.iter().map(|q| (q.name.clone(), query_literal(&q.value))).collect();
         out.push(Condition::Query { pairs });
     }
     let others: usize = out.iter().map(Condition::value_count).sum();
@@ -105,10 +88,7 @@ pub fn conditions(host: &str, matcher: &ir::HttpMatch, max_values: usize) -> Vec
     }
     if out.is_empty() {
         // An ALB rule needs a condition: "any path" is the match-everything one.
-        out.push(Condition::Path {
-            values: vec!["/*".into()],
-            regex: vec![],
-        });
+        out.push(Condition::Path { values: vec!["/*".into()], regex: vec![] });
     }
     out.sort();
     out
@@ -123,22 +103,13 @@ pub fn scale_weights(weights: &[u32]) -> Vec<i32> {
     }
     weights
         .iter()
-        .map(|w| {
-            if *w == 0 {
-                0
-            } else {
-                ((u64::from(*w) * 999 / u64::from(max)) as i32).max(1)
-            }
-        })
+        .map(|w| if *w == 0 { 0 } else { ((u64::from(*w) * 999 / u64::from(max)) as i32).max(1) })
         .collect()
 }
 
 /// The ALB redirect for a Gateway API redirect on a listener of `listener_protocol`.
 fn redirect(r: &ir::Redirect, matcher: &ir::HttpMatch) -> (Action, Vec<Transform>) {
-    let protocol = r
-        .scheme
-        .as_ref()
-        .map_or("#{protocol}".to_string(), |s| s.to_ascii_uppercase());
+    let protocol = r.scheme.as_ref().map_or("#{protocol}".to_string(), |s| s.to_ascii_uppercase());
     let port = match (r.port, &r.scheme) {
         (Some(port), _) => port.to_string(),
         (None, Some(s)) if s.eq_ignore_ascii_case("https") => "443".into(),
@@ -173,44 +144,25 @@ fn prefix_rewrite(matcher: &ir::HttpMatch, new: &str) -> Transform {
     };
     let new = new.trim_end_matches('/');
     if prefix == "/" {
-        return Transform::UrlRewrite {
-            regex: "^/(.*)$".into(),
-            replace: format!("{new}/$1"),
-        };
+        return Transform::UrlRewrite { regex: "^/(.*)$".into(), replace: format!("{new}/$1") };
     }
     if new.is_empty() {
-        return Transform::UrlRewrite {
-            regex: format!("^{}/?(.*)$", regex_escape(&prefix)),
-            replace: "/$1".into(),
-        };
+        return Transform::UrlRewrite { regex: format!("^{}/?(.*)$", regex_escape(&prefix)), replace: "/$1".into() };
     }
-    Transform::UrlRewrite {
-        regex: format!("^{}(/.*)?$", regex_escape(&prefix)),
-        replace: format!("{new}$1"),
-    }
+    Transform::UrlRewrite { regex: format!("^{}(/.*)?$", regex_escape(&prefix)), replace: format!("{new}$1") }
 }
 
 /// Transforms for the entry's URLRewrite filter.
 fn rewrite_transforms(entry: &HttpRouteEntry) -> Vec<Transform> {
     let mut out = Vec::new();
     for filter in &entry.filters {
-        let HttpFilter::UrlRewrite(rewrite) = filter else {
-            continue;
-        };
+        let HttpFilter::UrlRewrite(rewrite) = filter else { continue };
         if let Some(host) = &rewrite.hostname {
-            out.push(Transform::HostHeaderRewrite {
-                regex: "^.*$".into(),
-                replace: host.clone(),
-            });
+            out.push(Transform::HostHeaderRewrite { regex: "^.*$".into(), replace: host.clone() });
         }
         match &rewrite.path {
-            Some(PathRewrite::ReplaceFullPath(p)) => out.push(Transform::UrlRewrite {
-                regex: "^.*$".into(),
-                replace: p.clone(),
-            }),
-            Some(PathRewrite::ReplacePrefixMatch(new)) => {
-                out.push(prefix_rewrite(&entry.matcher, new))
-            }
+            Some(PathRewrite::ReplaceFullPath(p)) => out.push(Transform::UrlRewrite { regex: "^.*$".into(), replace: p.clone() }),
+            Some(PathRewrite::ReplacePrefixMatch(new)) => out.push(prefix_rewrite(&entry.matcher, new)),
             None => {}
         }
     }
@@ -224,14 +176,9 @@ pub trait TargetGroupNames {
 }
 
 /// The action (and transforms) of one IR entry.
-pub fn action(
-    entry: &HttpRouteEntry,
-    groups: &mut dyn TargetGroupNames,
-) -> (Action, Vec<Transform>) {
+pub fn action(entry: &HttpRouteEntry, groups: &mut dyn TargetGroupNames) -> (Action, Vec<Transform>) {
     match &entry.action {
-        HttpAction::FixedResponse { status, reason } => {
-            (Action::fixed(*status, reason), Vec::new())
-        }
+        HttpAction::FixedResponse { status, reason } => (Action::fixed(*status, reason), Vec::new()),
         HttpAction::Redirect(r) => redirect(r, &entry.matcher),
         HttpAction::Forward { backends } => {
             let weights: Vec<u32> = backends.iter().map(|b| b.weight).collect();
@@ -248,10 +195,7 @@ pub fn action(
                 }
             }
             if target_groups.iter().all(|(_, w)| *w == 0) {
-                return (
-                    Action::fixed(500, "no backend is available for this route"),
-                    Vec::new(),
-                );
+                return (Action::fixed(500, "no backend is available for this route"), Vec::new());
             }
             target_groups.sort();
             (Action::Forward { target_groups }, rewrite_transforms(entry))
@@ -266,20 +210,11 @@ fn route_id(source: &ir::RouteSource) -> String {
 /// The rules of one virtual host, in order. Neighbouring entries of the same route whose
 /// conditions differ only in path globs, with the same action, share one rule while the
 /// condition-value quota allows.
-pub fn virtual_host_rules(
-    vhost: &VirtualHost,
-    max_values: usize,
-    groups: &mut dyn TargetGroupNames,
-) -> Vec<Rule> {
+pub fn virtual_host_rules(vhost: &VirtualHost, max_values: usize, groups: &mut dyn TargetGroupNames) -> Vec<Rule> {
     let mut rules: Vec<Rule> = Vec::new();
     for entry in &vhost.routes {
         let (action, transforms) = action(entry, groups);
-        let rule = Rule {
-            conditions: conditions(&vhost.hostname, &entry.matcher, max_values),
-            action,
-            transforms,
-            routes: vec![route_id(&entry.source)],
-        };
+        let rule = Rule { conditions: conditions(&vhost.hostname, &entry.matcher, max_values), action, transforms, routes: vec![route_id(&entry.source)] };
         if let Some(last) = rules.last_mut() {
             if last.routes == rule.routes && merge_paths(last, &rule, max_values) {
                 continue;
@@ -296,14 +231,8 @@ fn merge_paths(into: &mut Rule, next: &Rule, max_values: usize) -> bool {
         return false;
     }
     let split = |r: &Rule| {
-        let (paths, rest): (Vec<&Condition>, Vec<&Condition>) = r
-            .conditions
-            .iter()
-            .partition(|c| matches!(c, Condition::Path { .. }));
-        (
-            paths.into_iter().cloned().collect::<Vec<_>>(),
-            rest.into_iter().cloned().collect::<Vec<_>>(),
-        )
+        let (paths, rest): (Vec<&Condition>, Vec<&Condition>) = r.conditions.iter().partition(|c| matches!(c, Condition::Path { .. }));
+        (paths.into_iter().cloned().collect::<Vec<_>>(), rest.into_iter().cloned().collect::<Vec<_>>())
     };
     let (mine, my_rest) = split(into);
     let (theirs, their_rest) = split(next);
@@ -311,20 +240,14 @@ fn merge_paths(into: &mut Rule, next: &Rule, max_values: usize) -> bool {
         [Condition::Path { values, regex }] if regex.is_empty() => Some(values.clone()),
         _ => None,
     };
-    let (Some(mut values), Some(more)) = (globs(&mine), globs(&theirs)) else {
-        return false;
-    };
-    let total: usize =
-        my_rest.iter().map(Condition::value_count).sum::<usize>() + values.len() + more.len();
+    let (Some(mut values), Some(more)) = (globs(&mine), globs(&theirs)) else { return false };
+    let total: usize = my_rest.iter().map(Condition::value_count).sum::<usize>() + values.len() + more.len();
     if my_rest != their_rest || total > max_values {
         return false;
     }
     values.extend(more);
     into.conditions = my_rest;
-    into.conditions.push(Condition::Path {
-        values,
-        regex: vec![],
-    });
+    into.conditions.push(Condition::Path { values, regex: vec![] });
     into.conditions.sort();
     true
 }
@@ -336,15 +259,8 @@ pub fn isolation_rule(vhost: &VirtualHost, later: &[VirtualHost]) -> Option<Rule
     if vhost.hostname == "*" || !later.iter().any(|l| covers(&l.hostname, &vhost.hostname)) {
         return None;
     }
-    let conditions = vec![Condition::Host {
-        values: vec![vhost.hostname.clone()],
-    }];
-    Some(Rule {
-        conditions,
-        action: Action::fixed(404, "no route matches"),
-        transforms: Vec::new(),
-        routes: Vec::new(),
-    })
+    let conditions = vec![Condition::Host { values: vec![vhost.hostname.clone()] }];
+    Some(Rule { conditions, action: Action::fixed(404, "no route matches"), transforms: Vec::new(), routes: Vec::new() })
 }
 
 /// Whether the virtual host `wide` also serves some host `narrow` serves.
@@ -372,28 +288,10 @@ mod tests {
     #[test]
     fn prefixes_are_segment_aware_and_exact_globs_become_regex() {
         let cond = |p: PathMatch| path_condition(&p, false);
-        assert_eq!(
-            cond(PathMatch::Prefix("/foo/".into())),
-            Some(Condition::Path {
-                values: vec!["/foo".into(), "/foo/*".into()],
-                regex: vec![]
-            })
-        );
+        assert_eq!(cond(PathMatch::Prefix("/foo/".into())), Some(Condition::Path { values: vec!["/foo".into(), "/foo/*".into()], regex: vec![] }));
         assert_eq!(cond(PathMatch::Prefix("/".into())), None);
-        assert_eq!(
-            cond(PathMatch::Exact("/a*b".into())),
-            Some(Condition::Path {
-                values: vec![],
-                regex: vec!["^/a\\*b$".into()]
-            })
-        );
-        assert_eq!(
-            path_condition(&PathMatch::Prefix("/foo".into()), true),
-            Some(Condition::Path {
-                values: vec![],
-                regex: vec!["^/foo(/.*)?$".into()]
-            })
-        );
+        assert_eq!(cond(PathMatch::Exact("/a*b".into())), Some(Condition::Path { values: vec![], regex: vec!["^/a\\*b$".into()] }));
+        assert_eq!(path_condition(&PathMatch::Prefix("/foo".into()), true), Some(Condition::Path { values: vec![], regex: vec!["^/foo(/.*)?$".into()] }));
     }
 
     #[test]

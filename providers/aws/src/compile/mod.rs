@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use portico_model::ir::{self, PortProtocol};
 use portico_provider::{Desired, RouteOverflow};
 
-use alb::TargetGroupNames;
 pub use alb::{regex_escape, scale_weights};
+use alb::TargetGroupNames;
 
 use crate::names::Namer;
 use crate::native::*;
@@ -34,19 +34,12 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
     let limits = params.quotas.limits();
     let mut params = params;
     params.tags = extra_tags(&params.tags, &desired.ir.infrastructure_labels);
-    let mut groups = Groups {
-        namer: &namer,
-        params: &params,
-        ir: &desired.ir,
-        specs: BTreeMap::new(),
-    };
+    let mut groups = Groups { namer: &namer, params: &params, ir: &desired.ir, specs: BTreeMap::new() };
     let mut listeners: BTreeMap<(Role, u16), Listener> = BTreeMap::new();
     let mut overflows = Vec::new();
     for port in &desired.ir.ports {
         let (role, listener) = match port.protocol {
-            PortProtocol::Http | PortProtocol::Https => {
-                (Role::Alb, http_listener(port, &params, limits, &mut groups))
-            }
+            PortProtocol::Http | PortProtocol::Https => (Role::Alb, http_listener(port, &params, limits, &mut groups)),
             _ => match nlb::listener(port, &params, &mut groups) {
                 Ok(Some(listener)) => (Role::Nlb, listener),
                 Ok(None) => continue,
@@ -61,64 +54,30 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
     overflows.extend(admit(&mut listeners, desired, limits));
     let certificates = certificates(desired, &namer, &params, &listeners)?;
     let used: BTreeSet<String> = listeners.values().flat_map(used_target_groups).collect();
-    let target_groups: BTreeMap<String, TargetGroup> = groups
-        .specs
-        .into_iter()
-        .filter(|(name, _)| used.contains(name))
-        .collect();
-    let security_group = params
-        .security_groups
-        .ids
-        .is_empty()
-        .then(|| security_group(&namer, &params, &listeners));
+    let target_groups: BTreeMap<String, TargetGroup> = groups.specs.into_iter().filter(|(name, _)| used.contains(name)).collect();
+    let security_group = params.security_groups.ids.is_empty().then(|| security_group(&namer, &params, &listeners));
     let mut load_balancers = BTreeMap::new();
     for ((role, port), listener) in listeners {
-        load_balancers
-            .entry(role)
-            .or_insert_with(|| load_balancer(role, &namer, &params))
-            .listeners
-            .insert(port, listener);
+        load_balancers.entry(role).or_insert_with(|| load_balancer(role, &namer, &params)).listeners.insert(port, listener);
     }
-    let native = NativeGateway {
-        gateway: Some(desired.ir.gateway.clone()),
-        load_balancers,
-        target_groups,
-        certificates,
-        security_group,
-    };
+    let native = NativeGateway { gateway: Some(desired.ir.gateway.clone()), load_balancers, target_groups, certificates, security_group };
     Ok(Compiled { native, overflows })
 }
 
 /// The parameters' tags plus the Gateway's `spec.infrastructure` labels and annotations
 /// (`GatewayInfrastructurePropagation`); entries AWS would refuse as tags are left out.
-fn extra_tags(
-    params: &BTreeMap<String, String>,
-    infrastructure: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let allowed = |text: &str| {
-        text.chars()
-            .all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c))
-    };
+fn extra_tags(params: &BTreeMap<String, String>, infrastructure: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let allowed = |text: &str| text.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
     let mut out = params.clone();
     for (key, value) in infrastructure {
-        if key.len() <= 128
-            && value.len() <= 256
-            && allowed(key)
-            && allowed(value)
-            && !key.starts_with("aws:")
-        {
+        if key.len() <= 128 && value.len() <= 256 && allowed(key) && allowed(value) && !key.starts_with("aws:") {
             out.entry(key.clone()).or_insert_with(|| value.clone());
         }
     }
     out
 }
 
-fn http_listener(
-    port: &ir::Port,
-    params: &AWSLoadBalancerParametersSpec,
-    limits: Limits,
-    groups: &mut Groups<'_>,
-) -> Listener {
+fn http_listener(port: &ir::Port, params: &AWSLoadBalancerParametersSpec, limits: Limits, groups: &mut Groups<'_>) -> Listener {
     let max_values = limits.condition_values_per_rule as usize;
     let mut rules = Vec::new();
     for (i, vhost) in port.virtual_hosts.iter().enumerate() {
@@ -130,33 +89,19 @@ fn http_listener(
         port: port.port,
         protocol: if https { "HTTPS" } else { "HTTP" }.into(),
         ssl_policy: https.then(|| params.ssl_policy()),
-        certificates: if https {
-            listener_certificates(port, params)
-        } else {
-            Vec::new()
-        },
+        certificates: if https { listener_certificates(port, params) } else { Vec::new() },
         default_action: Action::fixed(404, "no route matches"),
         rules,
     }
 }
 
 /// The default certificate first (the one for `*`, else the first binding), then the rest.
-fn listener_certificates(
-    port: &ir::Port,
-    params: &AWSLoadBalancerParametersSpec,
-) -> Vec<CertificateRef> {
+fn listener_certificates(port: &ir::Port, params: &AWSLoadBalancerParametersSpec) -> Vec<CertificateRef> {
     let mut bindings: Vec<&ir::CertificateBinding> = port.certificates.iter().collect();
     bindings.sort_by_key(|b| b.hostname != "*");
     let mut out: Vec<CertificateRef> = Vec::new();
-    let refs = bindings
-        .iter()
-        .flat_map(|b| b.secrets.iter().map(|s| CertificateRef::Secret(s.clone())));
-    for reference in refs.chain(
-        params
-            .certificate_arns
-            .iter()
-            .map(|a| CertificateRef::Arn(a.clone())),
-    ) {
+    let refs = bindings.iter().flat_map(|b| b.secrets.iter().map(|s| CertificateRef::Secret(s.clone())));
+    for reference in refs.chain(params.certificate_arns.iter().map(|a| CertificateRef::Arn(a.clone()))) {
         if !out.contains(&reference) {
             out.push(reference);
         }
@@ -165,42 +110,23 @@ fn listener_certificates(
 }
 
 fn used_target_groups(listener: &Listener) -> Vec<String> {
-    let actions =
-        std::iter::once(&listener.default_action).chain(listener.rules.iter().map(|r| &r.action));
-    actions
-        .flat_map(|a| a.target_groups().map(str::to_string).collect::<Vec<_>>())
-        .collect()
+    let actions = std::iter::once(&listener.default_action).chain(listener.rules.iter().map(|r| &r.action));
+    actions.flat_map(|a| a.target_groups().map(str::to_string).collect::<Vec<_>>()).collect()
 }
 
 /// Check quotas route by route, oldest first; drop the rules of routes that do not fit.
-fn admit(
-    listeners: &mut BTreeMap<(Role, u16), Listener>,
-    desired: &Desired,
-    limits: Limits,
-) -> Vec<RouteOverflow> {
+fn admit(listeners: &mut BTreeMap<(Role, u16), Listener>, desired: &Desired, limits: Limits) -> Vec<RouteOverflow> {
     let mut routes: BTreeSet<(usize, String)> = BTreeSet::new();
     for rule in listeners.values().flat_map(|l| &l.rules) {
         for route in &rule.routes {
-            routes.insert((
-                desired
-                    .route_ranks
-                    .get(route)
-                    .copied()
-                    .unwrap_or(usize::MAX),
-                route.clone(),
-            ));
+            routes.insert((desired.route_ranks.get(route).copied().unwrap_or(usize::MAX), route.clone()));
         }
     }
-    let mut rule_counts: BTreeMap<(Role, u16), usize> = listeners
-        .iter()
-        .map(|(k, l)| (*k, l.rules.iter().filter(|r| r.routes.is_empty()).count()))
-        .collect();
+    let mut rule_counts: BTreeMap<(Role, u16), usize> =
+        listeners.iter().map(|(k, l)| (*k, l.rules.iter().filter(|r| r.routes.is_empty()).count())).collect();
     let mut groups: BTreeMap<Role, BTreeSet<String>> = BTreeMap::new();
     for ((role, _), listener) in listeners.iter().filter(|((r, _), _)| *r == Role::Nlb) {
-        groups
-            .entry(*role)
-            .or_default()
-            .extend(used_target_groups(listener));
+        groups.entry(*role).or_default().extend(used_target_groups(listener));
     }
     let mut rejected: BTreeMap<String, String> = BTreeMap::new();
     for (_, route) in routes {
@@ -215,151 +141,74 @@ fn admit(
         }
     }
     for listener in listeners.values_mut() {
-        listener
-            .rules
-            .retain(|r| !r.routes.iter().any(|route| rejected.contains_key(route)));
+        listener.rules.retain(|r| !r.routes.iter().any(|route| rejected.contains_key(route)));
     }
-    rejected
-        .into_iter()
-        .map(|(route, message)| RouteOverflow { route, message })
-        .collect()
+    rejected.into_iter().map(|(route, message)| RouteOverflow { route, message }).collect()
 }
 
-type Usage = (
-    BTreeMap<(Role, u16), usize>,
-    BTreeMap<Role, BTreeSet<String>>,
-);
+type Usage = (BTreeMap<(Role, u16), usize>, BTreeMap<Role, BTreeSet<String>>);
 
 /// The usage after adding one route's rules, or which quota it would exceed.
-fn fits(
-    listeners: &BTreeMap<(Role, u16), Listener>,
-    route: &str,
-    limits: Limits,
-    counts: &BTreeMap<(Role, u16), usize>,
-    groups: &BTreeMap<Role, BTreeSet<String>>,
-) -> Result<Usage, String> {
+fn fits(listeners: &BTreeMap<(Role, u16), Listener>, route: &str, limits: Limits, counts: &BTreeMap<(Role, u16), usize>, groups: &BTreeMap<Role, BTreeSet<String>>) -> Result<Usage, String> {
     let (mut counts, mut groups) = (counts.clone(), groups.clone());
     for ((role, port), listener) in listeners {
-        for rule in listener
-            .rules
-            .iter()
-            .filter(|r| r.routes.iter().any(|x| x == route))
-        {
+        for rule in listener.rules.iter().filter(|r| r.routes.iter().any(|x| x == route)) {
             let values: usize = rule.conditions.iter().map(Condition::value_count).sum();
             if values > limits.condition_values_per_rule as usize {
-                return Err(format!(
-                    "a rule needs {values} condition values; the quota is {} per rule (quotas.conditionValuesPerRule)",
-                    limits.condition_values_per_rule
-                ));
+                return Err(format!("a rule needs {values} condition values; the quota is {} per rule (quotas.conditionValuesPerRule)", limits.condition_values_per_rule));
             }
             let per_action = rule.action.target_groups().count();
             if per_action > limits.target_groups_per_action as usize {
-                return Err(format!(
-                    "a rule forwards to {per_action} target groups; the quota is {} per action (quotas.targetGroupsPerAction)",
-                    limits.target_groups_per_action
-                ));
+                return Err(format!("a rule forwards to {per_action} target groups; the quota is {} per action (quotas.targetGroupsPerAction)", limits.target_groups_per_action));
             }
             let count = counts.entry((*role, *port)).or_default();
             *count += 1;
             if *count > limits.rules_per_listener as usize {
-                return Err(format!(
-                    "listener {}:{port} already has {} rules, the quota (quotas.rulesPerListener)",
-                    listener.protocol, limits.rules_per_listener
-                ));
+                return Err(format!("listener {}:{port} already has {} rules, the quota (quotas.rulesPerListener)", listener.protocol, limits.rules_per_listener));
             }
             let used = groups.entry(*role).or_default();
             used.extend(rule.action.target_groups().map(str::to_string));
             if used.len() > limits.target_groups_per_load_balancer as usize {
-                return Err(format!(
-                    "the {} would need {} target groups; the quota is {} (quotas.targetGroupsPerLoadBalancer)",
-                    role.aws_type(),
-                    used.len(),
-                    limits.target_groups_per_load_balancer
-                ));
+                return Err(format!("the {} would need {} target groups; the quota is {} (quotas.targetGroupsPerLoadBalancer)", role.aws_type(), used.len(), limits.target_groups_per_load_balancer));
             }
         }
     }
     Ok((counts, groups))
 }
 
-fn certificates(
-    desired: &Desired,
-    namer: &Namer,
-    params: &AWSLoadBalancerParametersSpec,
-    listeners: &BTreeMap<(Role, u16), Listener>,
-) -> Result<BTreeMap<ir::ObjectRef, Certificate>, String> {
+fn certificates(desired: &Desired, namer: &Namer, params: &AWSLoadBalancerParametersSpec, listeners: &BTreeMap<(Role, u16), Listener>) -> Result<BTreeMap<ir::ObjectRef, Certificate>, String> {
     let mut out = BTreeMap::new();
     for listener in listeners.values() {
         let limit = params.quotas.limits().certificates_per_listener as usize;
         if listener.certificates.len() > limit {
-            return Err(format!(
-                "listener {}:{} needs {} certificates; the quota is {limit} (quotas.certificatesPerListener)",
-                listener.protocol,
-                listener.port,
-                listener.certificates.len()
-            ));
+            return Err(format!("listener {}:{} needs {} certificates; the quota is {limit} (quotas.certificatesPerListener)", listener.protocol, listener.port, listener.certificates.len()));
         }
         for reference in &listener.certificates {
-            let CertificateRef::Secret(secret) = reference else {
-                continue;
-            };
-            let Some(pem) = desired.certificates.get(secret) else {
-                continue;
-            };
+            let CertificateRef::Secret(secret) = reference else { continue };
+            let Some(pem) = desired.certificates.get(secret) else { continue };
             let tags = namer.tags(&format!("certificate/{secret}"), &params.tags);
-            out.insert(
-                secret.clone(),
-                Certificate {
-                    secret: secret.clone(),
-                    fingerprint: crate::names::fingerprint(pem),
-                    tags,
-                },
-            );
+            out.insert(secret.clone(), Certificate { secret: secret.clone(), fingerprint: crate::names::fingerprint(pem), tags });
         }
     }
     Ok(out)
 }
 
-fn security_group(
-    namer: &Namer,
-    params: &AWSLoadBalancerParametersSpec,
-    listeners: &BTreeMap<(Role, u16), Listener>,
-) -> SecurityGroup {
-    let ranges = if params.security_groups.source_ranges.is_empty() {
-        vec!["0.0.0.0/0".to_string()]
-    } else {
-        params.security_groups.source_ranges.clone()
-    };
+fn security_group(namer: &Namer, params: &AWSLoadBalancerParametersSpec, listeners: &BTreeMap<(Role, u16), Listener>) -> SecurityGroup {
+    let ranges = if params.security_groups.source_ranges.is_empty() { vec!["0.0.0.0/0".to_string()] } else { params.security_groups.source_ranges.clone() };
     let mut ingress = BTreeSet::new();
     for listener in listeners.values() {
-        let protocol = if listener.protocol == "UDP" {
-            "udp"
-        } else {
-            "tcp"
-        };
+        let protocol = if listener.protocol == "UDP" { "udp" } else { "tcp" };
         for range in &ranges {
             ingress.insert((protocol.to_string(), listener.port, range.clone()));
         }
     }
-    SecurityGroup {
-        name: namer.security_group(),
-        ingress,
-        tags: namer.tags("security-group", &params.tags),
-    }
+    SecurityGroup { name: namer.security_group(), ingress, tags: namer.tags("security-group", &params.tags) }
 }
 
-fn load_balancer(
-    role: Role,
-    namer: &Namer,
-    params: &AWSLoadBalancerParametersSpec,
-) -> LoadBalancer {
+fn load_balancer(role: Role, namer: &Namer, params: &AWSLoadBalancerParametersSpec) -> LoadBalancer {
     let mut subnets = params.subnets.ids.clone();
     subnets.sort();
-    let security_groups = if params.security_groups.ids.is_empty() {
-        vec![MANAGED_SECURITY_GROUP.to_string()]
-    } else {
-        params.security_groups.ids.clone()
-    };
+    let security_groups = if params.security_groups.ids.is_empty() { vec![MANAGED_SECURITY_GROUP.to_string()] } else { params.security_groups.ids.clone() };
     LoadBalancer {
         name: namer.load_balancer(role),
         scheme: params.scheme.as_aws().into(),
@@ -389,29 +238,11 @@ pub(crate) struct Groups<'a> {
 impl Groups<'_> {
     fn group(&mut self, role: Role, backend_id: &str, protocol: &str) -> Option<String> {
         let backend = self.ir.backends.get(backend_id)?;
-        let version = (role == Role::Alb).then(|| {
-            if backend.protocol == ir::BackendProtocol::H2c {
-                "GRPC"
-            } else {
-                "HTTP1"
-            }
-            .to_string()
-        });
-        let what = format!(
-            "{}:{backend_id}:{protocol}:{}",
-            role.aws_type(),
-            version.as_deref().unwrap_or("")
-        );
-        let name = self
-            .namer
-            .target_group(&what, &backend.service.name, backend.port);
+        let version = (role == Role::Alb).then(|| if backend.protocol == ir::BackendProtocol::H2c { "GRPC" } else { "HTTP1" }.to_string());
+        let what = format!("{}:{backend_id}:{protocol}:{}", role.aws_type(), version.as_deref().unwrap_or(""));
+        let name = self.namer.target_group(&what, &backend.service.name, backend.port);
         if !self.specs.contains_key(&name) {
-            let targets = backend
-                .endpoints
-                .iter()
-                .filter(|e| e.address.parse::<std::net::Ipv4Addr>().is_ok())
-                .map(|e| (e.address.clone(), e.port))
-                .collect();
+            let targets = backend.endpoints.iter().filter(|e| e.address.parse::<std::net::Ipv4Addr>().is_ok()).map(|e| (e.address.clone(), e.port)).collect();
             let spec = TargetGroup {
                 name: name.clone(),
                 role,
@@ -421,10 +252,7 @@ impl Groups<'_> {
                 port: backend.port,
                 target_type: "ip".into(),
                 targets,
-                tags: self.namer.tags(
-                    &format!("target-group/{}/{backend_id}", role.aws_type()),
-                    &self.params.tags,
-                ),
+                tags: self.namer.tags(&format!("target-group/{}/{backend_id}", role.aws_type()), &self.params.tags),
             };
             self.specs.insert(name.clone(), spec);
         }
@@ -449,9 +277,7 @@ impl TargetGroupNames for Groups<'_> {
                 target_type: "ip".into(),
                 health_check: health_check(self.params, Role::Alb, Some("HTTP1")),
                 targets: BTreeSet::new(),
-                tags: self
-                    .namer
-                    .tags("target-group/unavailable", &self.params.tags),
+                tags: self.namer.tags("target-group/unavailable", &self.params.tags),
             };
             self.specs.insert(name.clone(), spec);
         }
@@ -462,32 +288,19 @@ impl TargetGroupNames for Groups<'_> {
 /// The health check of a target group: the parameters' settings over defaults that work for any
 /// app accepting connections on the traffic port (HTTP `/` answering 200-399 for ALB; gRPC's
 /// health path for gRPC groups; TCP for NLB).
-fn health_check(
-    params: &AWSLoadBalancerParametersSpec,
-    role: Role,
-    version: Option<&str>,
-) -> HealthCheckSpec {
+fn health_check(params: &AWSLoadBalancerParametersSpec, role: Role, version: Option<&str>) -> HealthCheckSpec {
     let hc = &params.health_check;
     let grpc = version == Some("GRPC");
-    let protocol = hc
-        .protocol
-        .clone()
-        .unwrap_or_else(|| if role == Role::Alb { "HTTP" } else { "TCP" }.into());
+    let protocol = hc.protocol.clone().unwrap_or_else(|| if role == Role::Alb { "HTTP" } else { "TCP" }.into());
     let http = protocol != "TCP";
     let default_path = if grpc { "/AWS.ALB/healthcheck" } else { "/" };
     let default_codes = if grpc { "0-99" } else { "200-399" };
     HealthCheckSpec {
         path: http.then(|| hc.path.clone().unwrap_or_else(|| default_path.into())),
-        success_codes: http.then(|| {
-            hc.success_codes
-                .clone()
-                .unwrap_or_else(|| default_codes.into())
-        }),
+        success_codes: http.then(|| hc.success_codes.clone().unwrap_or_else(|| default_codes.into())),
         protocol,
         port: hc.port.clone().unwrap_or_else(|| "traffic-port".into()),
-        interval_seconds: hc
-            .interval_seconds
-            .unwrap_or(if role == Role::Alb { 15 } else { 10 }),
+        interval_seconds: hc.interval_seconds.unwrap_or(if role == Role::Alb { 15 } else { 10 }),
         timeout_seconds: hc.timeout_seconds.unwrap_or(5),
         healthy_threshold: hc.healthy_threshold.unwrap_or(2),
         unhealthy_threshold: hc.unhealthy_threshold.unwrap_or(2),

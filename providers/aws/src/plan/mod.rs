@@ -15,31 +15,13 @@ use crate::observed::{Observed, ObservedListener, ObservedLoadBalancer};
 
 /// One AWS change. Targets are named by role/port/name; apply resolves ARNs.
 #[derive(Debug, Clone, PartialEq, Serialize)]
-#[serde(
-    tag = "step",
-    rename_all = "camelCase",
-    rename_all_fields = "camelCase"
-)]
+#[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Step {
-    ImportCertificate {
-        secret: ObjectRef,
-        fingerprint: String,
-        tags: BTreeMap<String, String>,
-        replace_arn: Option<String>,
-    },
-    CreateSecurityGroup {
-        name: String,
-        tags: BTreeMap<String, String>,
-    },
-    AuthorizeIngress {
-        permissions: Vec<(String, u16, String)>,
-    },
-    RevokeIngress {
-        permissions: Vec<(String, u16, String)>,
-    },
-    CreateTargetGroup {
-        group: TargetGroup,
-    },
+    ImportCertificate { secret: ObjectRef, fingerprint: String, tags: BTreeMap<String, String>, replace_arn: Option<String> },
+    CreateSecurityGroup { name: String, tags: BTreeMap<String, String> },
+    AuthorizeIngress { permissions: Vec<(String, u16, String)> },
+    RevokeIngress { permissions: Vec<(String, u16, String)> },
+    CreateTargetGroup { group: TargetGroup },
     /// `protocol_version` (`GRPC` for gRPC groups) decides how success codes are sent.
     ModifyTargetGroup {
         name: String,
@@ -47,95 +29,31 @@ pub enum Step {
         protocol_version: Option<String>,
         health_check: HealthCheckSpec,
     },
-    CreateLoadBalancer {
-        role: Role,
-        load_balancer: LoadBalancer,
-    },
-    SetSecurityGroups {
-        role: Role,
-        security_groups: Vec<String>,
-    },
-    SetSubnets {
-        role: Role,
-        subnets: Vec<String>,
-    },
-    ModifyLoadBalancerAttributes {
-        role: Role,
-        attributes: BTreeMap<String, String>,
-    },
-    CreateListener {
-        role: Role,
-        listener: Listener,
-    },
-    ModifyListener {
-        role: Role,
-        listener: Listener,
-    },
-    AddListenerCertificates {
-        role: Role,
-        port: u16,
-        certificates: Vec<CertificateRef>,
-    },
-    RemoveListenerCertificates {
-        role: Role,
-        port: u16,
-        certificates: Vec<CertificateRef>,
-    },
-    DeleteRule {
-        arn: String,
-    },
-    ModifyRule {
-        arn: String,
-        rule: Rule,
-    },
-    SetRulePriorities {
-        priorities: Vec<(String, i32)>,
-    },
-    CreateRule {
-        role: Role,
-        port: u16,
-        priority: i32,
-        rule: Rule,
-    },
-    RegisterTargets {
-        name: String,
-        targets: Vec<(String, u16)>,
-    },
-    DeregisterTargets {
-        name: String,
-        targets: Vec<(String, u16)>,
-    },
-    DeleteListener {
-        arn: String,
-    },
-    DeleteLoadBalancer {
-        role: Role,
-        arn: String,
-    },
-    DeleteTargetGroup {
-        name: String,
-        arn: String,
-    },
-    DeleteCertificate {
-        secret: ObjectRef,
-        arn: String,
-    },
-    DeleteSecurityGroup {
-        id: String,
-    },
+    CreateLoadBalancer { role: Role, load_balancer: LoadBalancer },
+    SetSecurityGroups { role: Role, security_groups: Vec<String> },
+    SetSubnets { role: Role, subnets: Vec<String> },
+    ModifyLoadBalancerAttributes { role: Role, attributes: BTreeMap<String, String> },
+    CreateListener { role: Role, listener: Listener },
+    ModifyListener { role: Role, listener: Listener },
+    AddListenerCertificates { role: Role, port: u16, certificates: Vec<CertificateRef> },
+    RemoveListenerCertificates { role: Role, port: u16, certificates: Vec<CertificateRef> },
+    DeleteRule { arn: String },
+    ModifyRule { arn: String, rule: Rule },
+    SetRulePriorities { priorities: Vec<(String, i32)> },
+    CreateRule { role: Role, port: u16, priority: i32, rule: Rule },
+    RegisterTargets { name: String, targets: Vec<(String, u16)> },
+    DeregisterTargets { name: String, targets: Vec<(String, u16)> },
+    DeleteListener { arn: String },
+    DeleteLoadBalancer { role: Role, arn: String },
+    DeleteTargetGroup { name: String, arn: String },
+    DeleteCertificate { secret: ObjectRef, arn: String },
+    DeleteSecurityGroup { id: String },
 }
 
 impl Step {
     /// Whether the step is a delete (they run last).
     pub fn is_delete(&self) -> bool {
-        matches!(
-            self,
-            Step::DeleteListener { .. }
-                | Step::DeleteLoadBalancer { .. }
-                | Step::DeleteTargetGroup { .. }
-                | Step::DeleteCertificate { .. }
-                | Step::DeleteSecurityGroup { .. }
-        )
+        matches!(self, Step::DeleteListener { .. } | Step::DeleteLoadBalancer { .. } | Step::DeleteTargetGroup { .. } | Step::DeleteCertificate { .. } | Step::DeleteSecurityGroup { .. })
     }
 }
 
@@ -163,11 +81,7 @@ pub fn plan(desired: Option<&NativeGateway>, observed: &Observed) -> Plan {
     }
     targets(want, observed, &mut steps);
     deletes(want, observed, &mut steps);
-    Plan {
-        steps,
-        observed: observed.clone(),
-        desired: want.clone(),
-    }
+    Plan { steps, observed: observed.clone(), desired: want.clone() }
 }
 
 fn certificates(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
@@ -185,19 +99,10 @@ fn certificates(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>
 }
 
 fn security_group(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
-    let Some(sg) = &want.security_group else {
-        return;
-    };
-    let have: BTreeSet<(String, u16, String)> = observed
-        .security_group
-        .as_ref()
-        .map(|s| s.ingress.clone())
-        .unwrap_or_default();
+    let Some(sg) = &want.security_group else { return };
+    let have: BTreeSet<(String, u16, String)> = observed.security_group.as_ref().map(|s| s.ingress.clone()).unwrap_or_default();
     if observed.security_group.is_none() {
-        steps.push(Step::CreateSecurityGroup {
-            name: sg.name.clone(),
-            tags: sg.tags.clone(),
-        });
+        steps.push(Step::CreateSecurityGroup { name: sg.name.clone(), tags: sg.tags.clone() });
     }
     let add: Vec<_> = sg.ingress.difference(&have).cloned().collect();
     let remove: Vec<_> = have.difference(&sg.ingress).cloned().collect();
@@ -205,24 +110,16 @@ fn security_group(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Ste
         steps.push(Step::AuthorizeIngress { permissions: add });
     }
     if !remove.is_empty() {
-        steps.push(Step::RevokeIngress {
-            permissions: remove,
-        });
+        steps.push(Step::RevokeIngress { permissions: remove });
     }
 }
 
 fn target_groups(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
     for (name, group) in &want.target_groups {
         match observed.target_groups.get(name) {
-            None => steps.push(Step::CreateTargetGroup {
-                group: group.clone(),
-            }),
+            None => steps.push(Step::CreateTargetGroup { group: group.clone() }),
             Some(have) if have.health_check != group.health_check => {
-                steps.push(Step::ModifyTargetGroup {
-                    name: name.clone(),
-                    protocol_version: group.protocol_version.clone(),
-                    health_check: group.health_check.clone(),
-                })
+                steps.push(Step::ModifyTargetGroup { name: name.clone(), protocol_version: group.protocol_version.clone(), health_check: group.health_check.clone() })
             }
             Some(_) => {}
         }
@@ -232,24 +129,14 @@ fn target_groups(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step
 /// Targets are registered after the rules that use them exist, and deregistered in the same pass.
 fn targets(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
     for (name, group) in &want.target_groups {
-        let have = observed
-            .target_groups
-            .get(name)
-            .map(|g| g.targets.clone())
-            .unwrap_or_default();
+        let have = observed.target_groups.get(name).map(|g| g.targets.clone()).unwrap_or_default();
         let add: Vec<_> = group.targets.difference(&have).cloned().collect();
         let remove: Vec<_> = have.difference(&group.targets).cloned().collect();
         if !add.is_empty() {
-            steps.push(Step::RegisterTargets {
-                name: name.clone(),
-                targets: add,
-            });
+            steps.push(Step::RegisterTargets { name: name.clone(), targets: add });
         }
         if !remove.is_empty() {
-            steps.push(Step::DeregisterTargets {
-                name: name.clone(),
-                targets: remove,
-            });
+            steps.push(Step::DeregisterTargets { name: name.clone(), targets: remove });
         }
     }
 }
@@ -260,57 +147,30 @@ fn replaceable(lb: &LoadBalancer, have: &ObservedLoadBalancer) -> bool {
 }
 
 fn load_balancer(role: Role, lb: &LoadBalancer, observed: &Observed, steps: &mut Vec<Step>) {
-    let have = observed
-        .load_balancers
-        .get(&role)
-        .filter(|h| !replaceable(lb, h));
+    let have = observed.load_balancers.get(&role).filter(|h| !replaceable(lb, h));
     let Some(have) = have else {
         if let Some(old) = observed.load_balancers.get(&role) {
-            steps.push(Step::DeleteLoadBalancer {
-                role,
-                arn: old.arn.clone(),
-            });
+            steps.push(Step::DeleteLoadBalancer { role, arn: old.arn.clone() });
         }
         let mut bare = lb.clone();
         bare.listeners.clear();
-        steps.push(Step::CreateLoadBalancer {
-            role,
-            load_balancer: bare,
-        });
+        steps.push(Step::CreateLoadBalancer { role, load_balancer: bare });
         for listener in lb.listeners.values() {
             listener_steps(role, listener, None, steps);
         }
         return;
     };
-    let wanted_sgs: Vec<String> = lb
-        .security_groups
-        .iter()
-        .map(|s| resolve_sg(s, observed))
-        .collect();
+    let wanted_sgs: Vec<String> = lb.security_groups.iter().map(|s| resolve_sg(s, observed)).collect();
     if sorted(&wanted_sgs) != sorted(&have.security_groups) {
-        steps.push(Step::SetSecurityGroups {
-            role,
-            security_groups: lb.security_groups.clone(),
-        });
+        steps.push(Step::SetSecurityGroups { role, security_groups: lb.security_groups.clone() });
     }
     // Discovered subnets are chosen when the load balancer is created and then left alone.
     if !lb.subnets.is_empty() && sorted(&lb.subnets) != sorted(&have.subnets) {
-        steps.push(Step::SetSubnets {
-            role,
-            subnets: lb.subnets.clone(),
-        });
+        steps.push(Step::SetSubnets { role, subnets: lb.subnets.clone() });
     }
-    let changed: BTreeMap<String, String> = lb
-        .attributes
-        .iter()
-        .filter(|(k, v)| have.attributes.get(*k) != Some(*v))
-        .map(|(k, v)| (k.clone(), v.clone()))
-        .collect();
+    let changed: BTreeMap<String, String> = lb.attributes.iter().filter(|(k, v)| have.attributes.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
-        steps.push(Step::ModifyLoadBalancerAttributes {
-            role,
-            attributes: changed,
-        });
+        steps.push(Step::ModifyLoadBalancerAttributes { role, attributes: changed });
     }
     for (port, listener) in &lb.listeners {
         listener_steps(role, listener, have.listeners.get(port), steps);
@@ -330,26 +190,13 @@ fn sorted(items: &[String]) -> Vec<String> {
     items
 }
 
-fn listener_steps(
-    role: Role,
-    listener: &Listener,
-    have: Option<&ObservedListener>,
-    steps: &mut Vec<Step>,
-) {
+fn listener_steps(role: Role, listener: &Listener, have: Option<&ObservedListener>, steps: &mut Vec<Step>) {
     let Some(have) = have else {
         let mut bare = listener.clone();
         bare.rules.clear();
-        steps.push(Step::CreateListener {
-            role,
-            listener: bare,
-        });
+        steps.push(Step::CreateListener { role, listener: bare });
         for (priority, rule) in rules::diff(&listener.rules, &[]).create {
-            steps.push(Step::CreateRule {
-                role,
-                port: listener.port,
-                priority,
-                rule,
-            });
+            steps.push(Step::CreateRule { role, port: listener.port, priority, rule });
         }
         return;
     };
@@ -361,77 +208,35 @@ fn listener_steps(
     {
         let mut bare = listener.clone();
         bare.rules.clear();
-        steps.push(Step::ModifyListener {
-            role,
-            listener: bare,
-        });
+        steps.push(Step::ModifyListener { role, listener: bare });
     }
     let extra = |certs: &[CertificateRef]| certs.iter().skip(1).cloned().collect::<BTreeSet<_>>();
     let (want_extra, have_extra) = (extra(&listener.certificates), extra(&have.certificates));
     let add: Vec<_> = want_extra.difference(&have_extra).cloned().collect();
     let remove: Vec<_> = have_extra.difference(&want_extra).cloned().collect();
     if !add.is_empty() {
-        steps.push(Step::AddListenerCertificates {
-            role,
-            port: listener.port,
-            certificates: add,
-        });
+        steps.push(Step::AddListenerCertificates { role, port: listener.port, certificates: add });
     }
     let mut changes = rules::diff(&listener.rules, &have.rules);
     // ModifyRule cannot remove transforms: such a rule is replaced at the same priority.
-    let (replace, modify): (Vec<_>, Vec<_>) =
-        changes.modify.into_iter().partition(|(arn, rule)| {
-            rule.transforms.is_empty()
-                && have
-                    .rules
-                    .iter()
-                    .any(|o| o.arn == *arn && !o.rule.transforms.is_empty())
-        });
+    let (replace, modify): (Vec<_>, Vec<_>) = changes.modify.into_iter().partition(|(arn, rule)| {
+        rule.transforms.is_empty() && have.rules.iter().any(|o| o.arn == *arn && !o.rule.transforms.is_empty())
+    });
     changes.modify = modify;
     for (arn, rule) in replace {
-        let priority = have
-            .rules
-            .iter()
-            .find(|o| o.arn == arn)
-            .map_or(0, |o| o.priority);
+        let priority = have.rules.iter().find(|o| o.arn == arn).map_or(0, |o| o.priority);
         steps.push(Step::DeleteRule { arn });
         changes.create.push((priority, rule));
     }
     changes.create.sort_by_key(|(priority, _)| *priority);
-    steps.extend(
-        changes
-            .delete
-            .into_iter()
-            .map(|r| Step::DeleteRule { arn: r.arn }),
-    );
-    steps.extend(
-        changes
-            .modify
-            .into_iter()
-            .map(|(arn, rule)| Step::ModifyRule { arn, rule }),
-    );
+    steps.extend(changes.delete.into_iter().map(|r| Step::DeleteRule { arn: r.arn }));
+    steps.extend(changes.modify.into_iter().map(|(arn, rule)| Step::ModifyRule { arn, rule }));
     if !changes.reprioritize.is_empty() {
-        steps.push(Step::SetRulePriorities {
-            priorities: changes.reprioritize,
-        });
+        steps.push(Step::SetRulePriorities { priorities: changes.reprioritize });
     }
-    steps.extend(
-        changes
-            .create
-            .into_iter()
-            .map(|(priority, rule)| Step::CreateRule {
-                role,
-                port: listener.port,
-                priority,
-                rule,
-            }),
-    );
+    steps.extend(changes.create.into_iter().map(|(priority, rule)| Step::CreateRule { role, port: listener.port, priority, rule }));
     if !remove.is_empty() {
-        steps.push(Step::RemoveListenerCertificates {
-            role,
-            port: listener.port,
-            certificates: remove,
-        });
+        steps.push(Step::RemoveListenerCertificates { role, port: listener.port, certificates: remove });
     }
 }
 
@@ -440,17 +245,12 @@ fn listener_steps(
 fn deletes(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
     for (role, have) in &observed.load_balancers {
         match want.load_balancers.get(role) {
-            None => steps.push(Step::DeleteLoadBalancer {
-                role: *role,
-                arn: have.arn.clone(),
-            }),
+            None => steps.push(Step::DeleteLoadBalancer { role: *role, arn: have.arn.clone() }),
             Some(lb) if replaceable(lb, have) => {}
             Some(lb) => {
                 for (port, listener) in &have.listeners {
                     if !lb.listeners.contains_key(port) {
-                        steps.push(Step::DeleteListener {
-                            arn: listener.arn.clone(),
-                        });
+                        steps.push(Step::DeleteListener { arn: listener.arn.clone() });
                     }
                 }
             }
@@ -458,24 +258,16 @@ fn deletes(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step>) {
     }
     for (name, have) in &observed.target_groups {
         if !want.target_groups.contains_key(name) {
-            steps.push(Step::DeleteTargetGroup {
-                name: name.clone(),
-                arn: have.arn.clone(),
-            });
+            steps.push(Step::DeleteTargetGroup { name: name.clone(), arn: have.arn.clone() });
         }
     }
     for (secret, have) in &observed.certificates {
         if !want.certificates.contains_key(secret) {
-            steps.push(Step::DeleteCertificate {
-                secret: secret.clone(),
-                arn: have.arn.clone(),
-            });
+            steps.push(Step::DeleteCertificate { secret: secret.clone(), arn: have.arn.clone() });
         }
     }
     if let (None, Some(have)) = (&want.security_group, &observed.security_group) {
-        steps.push(Step::DeleteSecurityGroup {
-            id: have.id.clone(),
-        });
+        steps.push(Step::DeleteSecurityGroup { id: have.id.clone() });
     }
 }
 
@@ -485,56 +277,23 @@ mod tests {
     use crate::observed::{ObservedListener, ObservedRule};
 
     fn rule(transforms: Vec<Transform>) -> Rule {
-        Rule {
-            conditions: vec![Condition::Path {
-                values: vec!["/a".into()],
-                regex: vec![],
-            }],
-            action: Action::fixed(404, "x"),
-            transforms,
-            routes: vec![],
-        }
+        Rule { conditions: vec![Condition::Path { values: vec!["/a".into()], regex: vec![] }], action: Action::fixed(404, "x"), transforms, routes: vec![] }
     }
 
     #[test]
     fn a_rule_losing_its_transforms_is_replaced_at_its_priority() {
-        let old = rule(vec![Transform::UrlRewrite {
-            regex: "^.*$".into(),
-            replace: "/b".into(),
-        }]);
+        let old = rule(vec![Transform::UrlRewrite { regex: "^.*$".into(), replace: "/b".into() }]);
         let have = ObservedListener {
             arn: "listener".into(),
             protocol: "HTTP".into(),
             ssl_policy: None,
             certificates: vec![],
             default_action: Action::fixed(404, "no route matches"),
-            rules: vec![ObservedRule {
-                arn: "rule".into(),
-                priority: 700,
-                rule: old,
-            }],
+            rules: vec![ObservedRule { arn: "rule".into(), priority: 700, rule: old }],
         };
-        let want = Listener {
-            port: 80,
-            protocol: "HTTP".into(),
-            ssl_policy: None,
-            certificates: vec![],
-            default_action: Action::fixed(404, "no route matches"),
-            rules: vec![rule(vec![])],
-        };
+        let want = Listener { port: 80, protocol: "HTTP".into(), ssl_policy: None, certificates: vec![], default_action: Action::fixed(404, "no route matches"), rules: vec![rule(vec![])] };
         let mut steps = Vec::new();
         listener_steps(Role::Alb, &want, Some(&have), &mut steps);
-        assert_eq!(
-            steps,
-            vec![
-                Step::DeleteRule { arn: "rule".into() },
-                Step::CreateRule {
-                    role: Role::Alb,
-                    port: 80,
-                    priority: 700,
-                    rule: rule(vec![])
-                }
-            ]
-        );
+        assert_eq!(steps, vec![Step::DeleteRule { arn: "rule".into() }, Step::CreateRule { role: Role::Alb, port: 80, priority: 700, rule: rule(vec![]) }]);
     }
 }

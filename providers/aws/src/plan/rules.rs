@@ -36,22 +36,14 @@ enum Slot {
 
 pub fn diff(desired: &[Rule], observed: &[ObservedRule]) -> RuleChanges {
     let kept = kept_in_order(desired, observed);
-    let mut slots: Vec<Slot> = kept
-        .iter()
-        .map(|k| k.map_or(Slot::New, Slot::Keep))
-        .collect();
+    let mut slots: Vec<Slot> = kept.iter().map(|k| k.map_or(Slot::New, Slot::Keep)).collect();
     let mut used: Vec<bool> = vec![false; observed.len()];
     for o in kept.iter().flatten() {
         used[*o] = true;
     }
     pair_modifications(&mut slots, &mut used, observed);
     let mut changes = RuleChanges::default();
-    changes.delete = observed
-        .iter()
-        .zip(&used)
-        .filter(|(_, u)| !**u)
-        .map(|(o, _)| o.clone())
-        .collect();
+    changes.delete = observed.iter().zip(&used).filter(|(_, u)| !**u).map(|(o, _)| o.clone()).collect();
     let priorities = match assign(&slots, observed) {
         Some(p) => p,
         None => renumber(&slots, observed, &mut changes),
@@ -59,9 +51,7 @@ pub fn diff(desired: &[Rule], observed: &[ObservedRule]) -> RuleChanges {
     for ((slot, rule), priority) in slots.iter().zip(desired).zip(priorities) {
         match slot {
             Slot::Keep(_) => {}
-            Slot::Modify(o) => changes
-                .modify
-                .push((observed[*o].arn.clone(), rule.clone())),
+            Slot::Modify(o) => changes.modify.push((observed[*o].arn.clone(), rule.clone())),
             Slot::New => changes.create.push((priority, rule.clone())),
         }
     }
@@ -75,10 +65,7 @@ fn kept_in_order(desired: &[Rule], observed: &[ObservedRule]) -> Vec<Option<usiz
     let candidates: Vec<Option<usize>> = desired
         .iter()
         .map(|d| {
-            let found = observed
-                .iter()
-                .enumerate()
-                .position(|(i, o)| !taken[i] && o.rule.same_on_aws(d));
+            let found = observed.iter().enumerate().position(|(i, o)| !taken[i] && o.rule.same_on_aws(d));
             if let Some(i) = found {
                 taken[i] = true;
             }
@@ -86,11 +73,7 @@ fn kept_in_order(desired: &[Rule], observed: &[ObservedRule]) -> Vec<Option<usiz
         })
         .collect();
     // Longest increasing subsequence of observed indices (observed is sorted by priority).
-    let present: Vec<(usize, usize)> = candidates
-        .iter()
-        .enumerate()
-        .filter_map(|(d, o)| o.map(|o| (d, o)))
-        .collect();
+    let present: Vec<(usize, usize)> = candidates.iter().enumerate().filter_map(|(d, o)| o.map(|o| (d, o))).collect();
     let mut tails: Vec<usize> = Vec::new();
     let mut parent: Vec<Option<usize>> = vec![None; present.len()];
     for (i, &(_, o)) in present.iter().enumerate() {
@@ -117,17 +100,12 @@ fn pair_modifications(slots: &mut [Slot], used: &mut [bool], observed: &[Observe
     let mut start = 0;
     let mut low_observed = 0;
     while start < slots.len() {
-        let end = slots[start..]
-            .iter()
-            .position(|s| matches!(s, Slot::Keep(_)))
-            .map_or(slots.len(), |p| start + p);
+        let end = slots[start..].iter().position(|s| matches!(s, Slot::Keep(_))).map_or(slots.len(), |p| start + p);
         let high_observed = match slots.get(end) {
             Some(Slot::Keep(o)) => *o,
             _ => observed.len(),
         };
-        let free: Vec<usize> = (low_observed..high_observed)
-            .filter(|o| !used[*o])
-            .collect();
+        let free: Vec<usize> = (low_observed..high_observed).filter(|o| !used[*o]).collect();
         for (slot, o) in slots[start..end].iter_mut().zip(free) {
             *slot = Slot::Modify(o);
             used[o] = true;
@@ -156,24 +134,14 @@ fn assign(slots: &[Slot], observed: &[ObservedRule]) -> Option<Vec<i32>> {
             i += 1;
             continue;
         }
-        let run_end = slots[i..]
-            .iter()
-            .position(|s| fixed(s).is_some())
-            .map_or(slots.len(), |p| i + p);
-        let high = slots
-            .get(run_end)
-            .and_then(fixed)
-            .unwrap_or(MAX_PRIORITY + 1);
+        let run_end = slots[i..].iter().position(|s| fixed(s).is_some()).map_or(slots.len(), |p| i + p);
+        let high = slots.get(run_end).and_then(fixed).unwrap_or(MAX_PRIORITY + 1);
         let count = (run_end - i) as i32;
         let room = high - low - 1;
         if room < count {
             return None;
         }
-        let step = if run_end == slots.len() {
-            SPACING.min((high - low) / (count + 1)).max(1)
-        } else {
-            ((high - low) / (count + 1)).max(1)
-        };
+        let step = if run_end == slots.len() { SPACING.min((high - low) / (count + 1)).max(1) } else { ((high - low) / (count + 1)).max(1) };
         for (k, slot) in out[i..run_end].iter_mut().enumerate() {
             *slot = low + step * (k as i32 + 1);
         }
@@ -194,9 +162,7 @@ fn renumber(slots: &[Slot], observed: &[ObservedRule], changes: &mut RuleChanges
     for (slot, priority) in slots.iter().zip(&priorities) {
         if let Slot::Keep(o) | Slot::Modify(o) = slot {
             if observed[*o].priority != *priority {
-                changes
-                    .reprioritize
-                    .push((observed[*o].arn.clone(), *priority));
+                changes.reprioritize.push((observed[*o].arn.clone(), *priority));
             }
         }
     }
@@ -209,89 +175,49 @@ mod tests {
     use crate::native::{Action, Condition};
 
     fn rule(path: &str) -> Rule {
-        Rule {
-            conditions: vec![Condition::Path {
-                values: vec![path.into()],
-                regex: vec![],
-            }],
-            action: Action::fixed(404, "x"),
-            transforms: vec![],
-            routes: vec![],
-        }
+        Rule { conditions: vec![Condition::Path { values: vec![path.into()], regex: vec![] }], action: Action::fixed(404, "x"), transforms: vec![], routes: vec![] }
     }
 
     fn observed(rules: &[(&str, i32)]) -> Vec<ObservedRule> {
-        rules
-            .iter()
-            .map(|(p, prio)| ObservedRule {
-                arn: format!("arn:{p}"),
-                priority: *prio,
-                rule: rule(p),
-            })
-            .collect()
+        rules.iter().map(|(p, prio)| ObservedRule { arn: format!("arn:{p}"), priority: *prio, rule: rule(p) }).collect()
     }
 
     #[test]
     fn from_empty_rules_are_spread_with_gaps() {
         let changes = diff(&[rule("/a"), rule("/b"), rule("/c")], &[]);
-        assert_eq!(
-            changes.create.iter().map(|(p, _)| *p).collect::<Vec<_>>(),
-            vec![100, 200, 300]
-        );
+        assert_eq!(changes.create.iter().map(|(p, _)| *p).collect::<Vec<_>>(), vec![100, 200, 300]);
     }
 
     #[test]
     fn no_change_is_empty() {
-        let changes = diff(
-            &[rule("/a"), rule("/b")],
-            &observed(&[("/a", 100), ("/b", 200)]),
-        );
+        let changes = diff(&[rule("/a"), rule("/b")], &observed(&[("/a", 100), ("/b", 200)]));
         assert_eq!(changes, RuleChanges::default());
     }
 
     #[test]
     fn insertion_takes_the_gap_and_moves_nothing() {
-        let changes = diff(
-            &[rule("/a"), rule("/new"), rule("/b")],
-            &observed(&[("/a", 100), ("/b", 200)]),
-        );
+        let changes = diff(&[rule("/a"), rule("/new"), rule("/b")], &observed(&[("/a", 100), ("/b", 200)]));
         assert_eq!(changes.create, vec![(150, rule("/new"))]);
-        assert!(
-            changes.delete.is_empty()
-                && changes.modify.is_empty()
-                && changes.reprioritize.is_empty()
-        );
+        assert!(changes.delete.is_empty() && changes.modify.is_empty() && changes.reprioritize.is_empty());
     }
 
     #[test]
     fn an_edit_in_place_is_one_modify() {
-        let changes = diff(
-            &[rule("/a"), rule("/b2"), rule("/c")],
-            &observed(&[("/a", 100), ("/b", 200), ("/c", 300)]),
-        );
+        let changes = diff(&[rule("/a"), rule("/b2"), rule("/c")], &observed(&[("/a", 100), ("/b", 200), ("/c", 300)]));
         assert_eq!(changes.modify, vec![("arn:/b".to_string(), rule("/b2"))]);
         assert!(changes.create.is_empty() && changes.delete.is_empty());
     }
 
     #[test]
     fn a_full_gap_renumbers_once() {
-        let changes = diff(
-            &[rule("/a"), rule("/new"), rule("/b")],
-            &observed(&[("/a", 1), ("/b", 2)]),
-        );
+        let changes = diff(&[rule("/a"), rule("/new"), rule("/b")], &observed(&[("/a", 1), ("/b", 2)]));
         assert_eq!(changes.create, vec![(200, rule("/new"))]);
-        assert_eq!(
-            changes.reprioritize,
-            vec![("arn:/a".to_string(), 100), ("arn:/b".to_string(), 300)]
-        );
+        assert_eq!(changes.reprioritize, vec![("arn:/a".to_string(), 100), ("arn:/b".to_string(), 300)]);
     }
 
     #[test]
     fn reordering_keeps_the_longest_ordered_run() {
-        let changes = diff(
-            &[rule("/b"), rule("/c"), rule("/a")],
-            &observed(&[("/a", 100), ("/b", 200), ("/c", 300)]),
-        );
+        let changes = diff(&[rule("/b"), rule("/c"), rule("/a")], &observed(&[("/a", 100), ("/b", 200), ("/c", 300)]));
         assert_eq!(changes.delete.len(), 1);
         assert_eq!(changes.delete[0].arn, "arn:/a");
         assert_eq!(changes.create, vec![(400, rule("/a"))]);

@@ -10,11 +10,8 @@ use aws_sdk_elasticloadbalancingv2::types as elb;
 use portico_model::ir::{Address, ObjectRef};
 use portico_provider::{Applied, ProviderError};
 
-use super::{Clients, code_of, convert, error};
-use crate::native::{
-    Action, CertificateRef, HealthCheckSpec, Listener, LoadBalancer, MANAGED_SECURITY_GROUP, Role,
-    TargetGroup,
-};
+use super::{code_of, convert, error, Clients};
+use crate::native::{Action, CertificateRef, HealthCheckSpec, Listener, LoadBalancer, Role, TargetGroup, MANAGED_SECURITY_GROUP};
 use crate::params::AWSLoadBalancerParametersSpec;
 use crate::plan::{Plan, Step};
 
@@ -49,30 +46,10 @@ impl Resolver {
     fn from_plan(plan: &Plan) -> Resolver {
         let o = &plan.observed;
         Resolver {
-            load_balancers: o
-                .load_balancers
-                .iter()
-                .map(|(r, lb)| (*r, (lb.arn.clone(), lb.dns_name.clone(), lb.state.clone())))
-                .collect(),
-            listeners: o
-                .load_balancers
-                .iter()
-                .flat_map(|(r, lb)| {
-                    lb.listeners
-                        .iter()
-                        .map(move |(p, l)| ((*r, *p), l.arn.clone()))
-                })
-                .collect(),
-            groups: o
-                .target_groups
-                .iter()
-                .map(|(n, g)| (n.clone(), g.arn.clone()))
-                .collect(),
-            certificates: o
-                .certificates
-                .iter()
-                .map(|(s, c)| (s.clone(), c.arn.clone()))
-                .collect(),
+            load_balancers: o.load_balancers.iter().map(|(r, lb)| (*r, (lb.arn.clone(), lb.dns_name.clone(), lb.state.clone()))).collect(),
+            listeners: o.load_balancers.iter().flat_map(|(r, lb)| lb.listeners.iter().map(move |(p, l)| ((*r, *p), l.arn.clone()))).collect(),
+            groups: o.target_groups.iter().map(|(n, g)| (n.clone(), g.arn.clone())).collect(),
+            certificates: o.certificates.iter().map(|(s, c)| (s.clone(), c.arn.clone())).collect(),
             security_group: o.security_group.as_ref().map(|s| s.id.clone()),
             vpc: None,
         }
@@ -81,46 +58,28 @@ impl Resolver {
     fn certificate(&self, reference: &CertificateRef) -> Result<String, ProviderError> {
         match reference {
             CertificateRef::Arn(arn) => Ok(arn.clone()),
-            CertificateRef::Secret(s) => self
-                .certificates
-                .get(s)
-                .cloned()
-                .ok_or_else(|| missing(&format!("certificate for Secret {s}"))),
+            CertificateRef::Secret(s) => self.certificates.get(s).cloned().ok_or_else(|| missing(&format!("certificate for Secret {s}"))),
         }
     }
 
     fn listener(&self, role: Role, port: u16) -> Result<String, ProviderError> {
-        self.listeners
-            .get(&(role, port))
-            .cloned()
-            .ok_or_else(|| missing(&format!("{} listener on port {port}", role.aws_type())))
+        self.listeners.get(&(role, port)).cloned().ok_or_else(|| missing(&format!("{} listener on port {port}", role.aws_type())))
     }
 
     fn load_balancer(&self, role: Role) -> Result<String, ProviderError> {
-        self.load_balancers
-            .get(&role)
-            .map(|l| l.0.clone())
-            .ok_or_else(|| missing(&format!("{} load balancer", role.aws_type())))
+        self.load_balancers.get(&role).map(|l| l.0.clone()).ok_or_else(|| missing(&format!("{} load balancer", role.aws_type())))
     }
 }
 
 fn missing(what: &str) -> ProviderError {
-    ProviderError::Transient {
-        platform: "AWS".into(),
-        operation: "apply".into(),
-        message: format!("{what} is not known yet"),
-    }
+    ProviderError::Transient { platform: "AWS".into(), operation: "apply".into(), message: format!("{what} is not known yet") }
 }
 
 pub async fn apply(clients: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderError> {
     let mut resolver = Resolver::from_plan(inputs.plan);
     for (n, step) in inputs.plan.steps.iter().enumerate() {
         if inputs.stop_after == Some(n) {
-            return Err(ProviderError::Transient {
-                platform: "AWS".into(),
-                operation: "apply".into(),
-                message: format!("interrupted after {n} steps"),
-            });
+            return Err(ProviderError::Transient { platform: "AWS".into(), operation: "apply".into(), message: format!("interrupted after {n} steps") });
         }
         tracing::debug!(?step, "aws step");
         run(clients, &inputs, &mut resolver, step).await?;
@@ -128,215 +87,85 @@ pub async fn apply(clients: &Clients, inputs: Inputs<'_>) -> Result<Applied, Pro
     wait_until_active(clients, &inputs, &mut resolver).await
 }
 
-async fn run(
-    clients: &Clients,
-    inputs: &Inputs<'_>,
-    resolver: &mut Resolver,
-    step: &Step,
-) -> Result<(), ProviderError> {
+async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, step: &Step) -> Result<(), ProviderError> {
     match step {
-        Step::ImportCertificate {
-            secret,
-            fingerprint,
-            tags,
-            replace_arn,
-        } => {
-            let pem = inputs
-                .pems
-                .get(secret)
-                .ok_or_else(|| missing(&format!("certificate material of Secret {secret}")))?;
-            let arn = network::import_certificate(
-                clients,
-                pem,
-                fingerprint,
-                tags,
-                replace_arn.as_deref(),
-            )
-            .await?;
+        Step::ImportCertificate { secret, fingerprint, tags, replace_arn } => {
+            let pem = inputs.pems.get(secret).ok_or_else(|| missing(&format!("certificate material of Secret {secret}")))?;
+            let arn = network::import_certificate(clients, pem, fingerprint, tags, replace_arn.as_deref()).await?;
             resolver.certificates.insert(secret.clone(), arn);
         }
         Step::CreateSecurityGroup { name, tags } => {
             let vpc = network::vpc(clients, inputs.params, &mut resolver.vpc).await?;
-            resolver.security_group =
-                Some(network::create_security_group(clients, name, &vpc, tags).await?);
+            resolver.security_group = Some(network::create_security_group(clients, name, &vpc, tags).await?);
         }
         Step::AuthorizeIngress { permissions } | Step::RevokeIngress { permissions } => {
-            let id = resolver
-                .security_group
-                .clone()
-                .ok_or_else(|| missing("security group"))?;
-            network::ingress(
-                clients,
-                &id,
-                permissions,
-                matches!(step, Step::AuthorizeIngress { .. }),
-            )
-            .await?;
+            let id = resolver.security_group.clone().ok_or_else(|| missing("security group"))?;
+            network::ingress(clients, &id, permissions, matches!(step, Step::AuthorizeIngress { .. })).await?;
         }
         Step::CreateTargetGroup { group } => {
             let vpc = network::vpc(clients, inputs.params, &mut resolver.vpc).await?;
             let arn = create_target_group(clients, group, &vpc).await?;
             resolver.groups.insert(group.name.clone(), arn);
         }
-        Step::ModifyTargetGroup {
-            name,
-            protocol_version,
-            health_check,
-        } => {
+        Step::ModifyTargetGroup { name, protocol_version, health_check } => {
             let arn = resolver.groups.get(name).ok_or_else(|| missing(name))?;
             modify_target_group(clients, arn, protocol_version.as_deref(), health_check).await?
         }
-        Step::CreateLoadBalancer {
-            role,
-            load_balancer,
-        } => {
-            let created =
-                create_load_balancer(clients, inputs, resolver, *role, load_balancer).await?;
+        Step::CreateLoadBalancer { role, load_balancer } => {
+            let created = create_load_balancer(clients, inputs, resolver, *role, load_balancer).await?;
             resolver.load_balancers.insert(*role, created);
         }
-        Step::SetSecurityGroups {
-            role,
-            security_groups,
-        } => {
+        Step::SetSecurityGroups { role, security_groups } => {
             clients.count("elbv2:SetSecurityGroups");
-            let groups = security_groups
-                .iter()
-                .map(|g| {
-                    if g == MANAGED_SECURITY_GROUP {
-                        resolver.security_group.clone().unwrap_or_default()
-                    } else {
-                        g.clone()
-                    }
-                })
-                .collect();
-            clients
-                .elb
-                .set_security_groups()
-                .load_balancer_arn(resolver.load_balancer(*role)?)
-                .set_security_groups(Some(groups))
-                .send()
-                .await
-                .map_err(|e| error("SetSecurityGroups", e))?;
+            let groups = security_groups.iter().map(|g| if g == MANAGED_SECURITY_GROUP { resolver.security_group.clone().unwrap_or_default() } else { g.clone() }).collect();
+            clients.elb.set_security_groups().load_balancer_arn(resolver.load_balancer(*role)?).set_security_groups(Some(groups)).send().await.map_err(|e| error("SetSecurityGroups", e))?;
         }
         Step::SetSubnets { role, subnets } => {
             clients.count("elbv2:SetSubnets");
-            clients
-                .elb
-                .set_subnets()
-                .load_balancer_arn(resolver.load_balancer(*role)?)
-                .set_subnets(Some(subnets.clone()))
-                .send()
-                .await
-                .map_err(|e| error("SetSubnets", e))?;
+            clients.elb.set_subnets().load_balancer_arn(resolver.load_balancer(*role)?).set_subnets(Some(subnets.clone())).send().await.map_err(|e| error("SetSubnets", e))?;
         }
-        Step::ModifyLoadBalancerAttributes { role, attributes } => {
-            modify_attributes(clients, &resolver.load_balancer(*role)?, attributes).await?
-        }
+        Step::ModifyLoadBalancerAttributes { role, attributes } => modify_attributes(clients, &resolver.load_balancer(*role)?, attributes).await?,
         Step::CreateListener { role, listener } => {
             let arn = create_listener(clients, resolver, *role, listener).await?;
             resolver.listeners.insert((*role, listener.port), arn);
         }
-        Step::ModifyListener { role, listener } => {
-            modify_listener(clients, resolver, *role, listener).await?
-        }
-        Step::AddListenerCertificates {
-            role,
-            port,
-            certificates,
-        }
-        | Step::RemoveListenerCertificates {
-            role,
-            port,
-            certificates,
-        } => {
-            let arns = certificates
-                .iter()
-                .map(|c| resolver.certificate(c))
-                .collect::<Result<Vec<_>, _>>()?;
-            listener_certificates(
-                clients,
-                &resolver.listener(*role, *port)?,
-                arns,
-                matches!(step, Step::AddListenerCertificates { .. }),
-            )
-            .await?;
+        Step::ModifyListener { role, listener } => modify_listener(clients, resolver, *role, listener).await?,
+        Step::AddListenerCertificates { role, port, certificates } | Step::RemoveListenerCertificates { role, port, certificates } => {
+            let arns = certificates.iter().map(|c| resolver.certificate(c)).collect::<Result<Vec<_>, _>>()?;
+            listener_certificates(clients, &resolver.listener(*role, *port)?, arns, matches!(step, Step::AddListenerCertificates { .. })).await?;
         }
         Step::DeleteRule { arn } => {
             clients.count("elbv2:DeleteRule");
-            ignore_missing(
-                clients.elb.delete_rule().rule_arn(arn).send().await,
-                "DeleteRule",
-                &["RuleNotFound"],
-            )?;
+            ignore_missing(clients.elb.delete_rule().rule_arn(arn).send().await, "DeleteRule", &["RuleNotFound"])?;
         }
         Step::ModifyRule { arn, rule } => {
             clients.count("elbv2:ModifyRule");
             let action = resolver.action(&rule.action)?;
             let conditions = rule.conditions.iter().map(convert::condition).collect();
-            let mut request = clients
-                .elb
-                .modify_rule()
-                .rule_arn(arn)
-                .set_conditions(Some(conditions))
-                .actions(action);
+            let mut request = clients.elb.modify_rule().rule_arn(arn).set_conditions(Some(conditions)).actions(action);
             if !rule.transforms.is_empty() {
-                request = request.set_transforms(Some(
-                    rule.transforms.iter().map(convert::transform).collect(),
-                ));
+                request = request.set_transforms(Some(rule.transforms.iter().map(convert::transform).collect()));
             }
             request.send().await.map_err(|e| error("ModifyRule", e))?;
         }
         Step::SetRulePriorities { priorities } => {
             clients.count("elbv2:SetRulePriorities");
-            let pairs = priorities
-                .iter()
-                .map(|(arn, p)| {
-                    elb::RulePriorityPair::builder()
-                        .rule_arn(arn)
-                        .priority(*p)
-                        .build()
-                })
-                .collect();
-            clients
-                .elb
-                .set_rule_priorities()
-                .set_rule_priorities(Some(pairs))
-                .send()
-                .await
-                .map_err(|e| error("SetRulePriorities", e))?;
+            let pairs = priorities.iter().map(|(arn, p)| elb::RulePriorityPair::builder().rule_arn(arn).priority(*p).build()).collect();
+            clients.elb.set_rule_priorities().set_rule_priorities(Some(pairs)).send().await.map_err(|e| error("SetRulePriorities", e))?;
         }
-        Step::CreateRule {
-            role,
-            port,
-            priority,
-            rule,
-        } => {
+        Step::CreateRule { role, port, priority, rule } => {
             clients.count("elbv2:CreateRule");
             let action = resolver.action(&rule.action)?;
             let conditions = rule.conditions.iter().map(convert::condition).collect();
-            let mut request = clients
-                .elb
-                .create_rule()
-                .listener_arn(resolver.listener(*role, *port)?)
-                .priority(*priority)
-                .set_conditions(Some(conditions))
-                .actions(action);
+            let mut request = clients.elb.create_rule().listener_arn(resolver.listener(*role, *port)?).priority(*priority).set_conditions(Some(conditions)).actions(action);
             if !rule.transforms.is_empty() {
-                request = request.set_transforms(Some(
-                    rule.transforms.iter().map(convert::transform).collect(),
-                ));
+                request = request.set_transforms(Some(rule.transforms.iter().map(convert::transform).collect()));
             }
             request.send().await.map_err(|e| error("CreateRule", e))?;
         }
         Step::RegisterTargets { name, targets } | Step::DeregisterTargets { name, targets } => {
             let arn = resolver.groups.get(name).ok_or_else(|| missing(name))?;
-            register(
-                clients,
-                arn,
-                targets,
-                matches!(step, Step::RegisterTargets { .. }),
-            )
-            .await?;
+            register(clients, arn, targets, matches!(step, Step::RegisterTargets { .. })).await?;
         }
         _ => delete(clients, step).await?,
     }
@@ -348,77 +177,29 @@ async fn delete(clients: &Clients, step: &Step) -> Result<(), ProviderError> {
     match step {
         Step::DeleteListener { arn } => {
             clients.count("elbv2:DeleteListener");
-            ignore_missing(
-                clients.elb.delete_listener().listener_arn(arn).send().await,
-                "DeleteListener",
-                &["ListenerNotFound"],
-            )
+            ignore_missing(clients.elb.delete_listener().listener_arn(arn).send().await, "DeleteListener", &["ListenerNotFound"])
         }
         Step::DeleteLoadBalancer { arn, .. } => {
             clients.count("elbv2:DeleteLoadBalancer");
-            ignore_missing(
-                clients
-                    .elb
-                    .delete_load_balancer()
-                    .load_balancer_arn(arn)
-                    .send()
-                    .await,
-                "DeleteLoadBalancer",
-                &["LoadBalancerNotFound"],
-            )
+            ignore_missing(clients.elb.delete_load_balancer().load_balancer_arn(arn).send().await, "DeleteLoadBalancer", &["LoadBalancerNotFound"])
         }
         Step::DeleteTargetGroup { arn, .. } => {
             clients.count("elbv2:DeleteTargetGroup");
-            ignore_missing(
-                clients
-                    .elb
-                    .delete_target_group()
-                    .target_group_arn(arn)
-                    .send()
-                    .await,
-                "DeleteTargetGroup",
-                &["TargetGroupNotFound"],
-            )
+            ignore_missing(clients.elb.delete_target_group().target_group_arn(arn).send().await, "DeleteTargetGroup", &["TargetGroupNotFound"])
         }
         Step::DeleteCertificate { arn, .. } => {
             clients.count("acm:DeleteCertificate");
-            ignore_missing(
-                clients
-                    .acm
-                    .delete_certificate()
-                    .certificate_arn(arn)
-                    .send()
-                    .await,
-                "DeleteCertificate",
-                &["ResourceNotFoundException"],
-            )
+            ignore_missing(clients.acm.delete_certificate().certificate_arn(arn).send().await, "DeleteCertificate", &["ResourceNotFoundException"])
         }
         Step::DeleteSecurityGroup { id } => {
             clients.count("ec2:DeleteSecurityGroup");
-            ignore_missing(
-                clients
-                    .ec2
-                    .delete_security_group()
-                    .group_id(id)
-                    .send()
-                    .await,
-                "DeleteSecurityGroup",
-                &["InvalidGroup.NotFound"],
-            )
+            ignore_missing(clients.ec2.delete_security_group().group_id(id).send().await, "DeleteSecurityGroup", &["InvalidGroup.NotFound"])
         }
-        other => Err(ProviderError::Rejected {
-            platform: "AWS".into(),
-            operation: "apply".into(),
-            message: format!("unexpected step {other:?}"),
-        }),
+        other => Err(ProviderError::Rejected { platform: "AWS".into(), operation: "apply".into(), message: format!("unexpected step {other:?}") }),
     }
 }
 
-fn ignore_missing<T, E>(
-    result: Result<T, super::SdkError<E>>,
-    operation: &str,
-    gone: &[&str],
-) -> Result<(), ProviderError>
+fn ignore_missing<T, E>(result: Result<T, super::SdkError<E>>, operation: &str, gone: &[&str]) -> Result<(), ProviderError>
 where
     E: aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata + std::error::Error + 'static,
 {
@@ -430,25 +211,15 @@ where
 }
 
 fn elb_tags(tags: &BTreeMap<String, String>) -> Vec<elb::Tag> {
-    tags.iter()
-        .map(|(k, v)| elb::Tag::builder().key(k).value(v).build())
-        .collect()
+    tags.iter().map(|(k, v)| elb::Tag::builder().key(k).value(v).build()).collect()
 }
 
 fn matcher(group_version: Option<&str>, codes: Option<&String>) -> Option<elb::Matcher> {
     let codes = codes?;
-    Some(if group_version == Some("GRPC") {
-        elb::Matcher::builder().grpc_code(codes).build()
-    } else {
-        elb::Matcher::builder().http_code(codes).build()
-    })
+    Some(if group_version == Some("GRPC") { elb::Matcher::builder().grpc_code(codes).build() } else { elb::Matcher::builder().http_code(codes).build() })
 }
 
-async fn create_target_group(
-    clients: &Clients,
-    group: &TargetGroup,
-    vpc: &str,
-) -> Result<String, ProviderError> {
+async fn create_target_group(clients: &Clients, group: &TargetGroup, vpc: &str) -> Result<String, ProviderError> {
     clients.count("elbv2:CreateTargetGroup");
     let hc = &group.health_check;
     let response = clients
@@ -467,28 +238,15 @@ async fn create_target_group(
         .health_check_timeout_seconds(hc.timeout_seconds)
         .healthy_threshold_count(hc.healthy_threshold)
         .unhealthy_threshold_count(hc.unhealthy_threshold)
-        .set_matcher(matcher(
-            group.protocol_version.as_deref(),
-            hc.success_codes.as_ref(),
-        ))
+        .set_matcher(matcher(group.protocol_version.as_deref(), hc.success_codes.as_ref()))
         .set_tags(Some(elb_tags(&group.tags)))
         .send()
         .await
         .map_err(|e| error("CreateTargetGroup", e))?;
-    Ok(response
-        .target_groups()
-        .first()
-        .and_then(|g| g.target_group_arn())
-        .unwrap_or_default()
-        .to_string())
+    Ok(response.target_groups().first().and_then(|g| g.target_group_arn()).unwrap_or_default().to_string())
 }
 
-async fn modify_target_group(
-    clients: &Clients,
-    arn: &str,
-    protocol_version: Option<&str>,
-    hc: &HealthCheckSpec,
-) -> Result<(), ProviderError> {
+async fn modify_target_group(clients: &Clients, arn: &str, protocol_version: Option<&str>, hc: &HealthCheckSpec) -> Result<(), ProviderError> {
     clients.count("elbv2:ModifyTargetGroup");
     clients
         .elb
@@ -508,30 +266,11 @@ async fn modify_target_group(
     Ok(())
 }
 
-async fn create_load_balancer(
-    clients: &Clients,
-    inputs: &Inputs<'_>,
-    resolver: &mut Resolver,
-    role: Role,
-    lb: &LoadBalancer,
-) -> Result<(String, String, String), ProviderError> {
-    let subnets = if lb.subnets.is_empty() {
-        network::vpc_and_subnets(clients, inputs.params, &mut resolver.vpc)
-            .await?
-            .1
-    } else {
-        lb.subnets.clone()
-    };
+async fn create_load_balancer(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, role: Role, lb: &LoadBalancer) -> Result<(String, String, String), ProviderError> {
+    let subnets = if lb.subnets.is_empty() { network::vpc_and_subnets(clients, inputs.params, &mut resolver.vpc).await?.1 } else { lb.subnets.clone() };
     let mut groups = Vec::new();
     for group in &lb.security_groups {
-        groups.push(if group == MANAGED_SECURITY_GROUP {
-            resolver
-                .security_group
-                .clone()
-                .ok_or_else(|| missing("managed security group"))?
-        } else {
-            group.clone()
-        });
+        groups.push(if group == MANAGED_SECURITY_GROUP { resolver.security_group.clone().ok_or_else(|| missing("managed security group"))? } else { group.clone() });
     }
     clients.count("elbv2:CreateLoadBalancer");
     let response = clients
@@ -547,71 +286,28 @@ async fn create_load_balancer(
         .send()
         .await
         .map_err(|e| error("CreateLoadBalancer", e))?;
-    let created = response
-        .load_balancers()
-        .first()
-        .ok_or_else(|| missing("created load balancer"))?;
+    let created = response.load_balancers().first().ok_or_else(|| missing("created load balancer"))?;
     let arn = created.load_balancer_arn().unwrap_or_default().to_string();
     if !lb.attributes.is_empty() {
         modify_attributes(clients, &arn, &lb.attributes).await?;
     }
-    let state = created
-        .state()
-        .and_then(|s| s.code())
-        .map_or("provisioning".into(), |c| c.as_str().to_string());
-    Ok((
-        arn,
-        created.dns_name().unwrap_or_default().to_string(),
-        state,
-    ))
+    let state = created.state().and_then(|s| s.code()).map_or("provisioning".into(), |c| c.as_str().to_string());
+    Ok((arn, created.dns_name().unwrap_or_default().to_string(), state))
 }
 
-async fn modify_attributes(
-    clients: &Clients,
-    arn: &str,
-    attributes: &BTreeMap<String, String>,
-) -> Result<(), ProviderError> {
+async fn modify_attributes(clients: &Clients, arn: &str, attributes: &BTreeMap<String, String>) -> Result<(), ProviderError> {
     clients.count("elbv2:ModifyLoadBalancerAttributes");
-    let attributes = attributes
-        .iter()
-        .map(|(k, v)| {
-            elb::LoadBalancerAttribute::builder()
-                .key(k)
-                .value(v)
-                .build()
-        })
-        .collect();
-    clients
-        .elb
-        .modify_load_balancer_attributes()
-        .load_balancer_arn(arn)
-        .set_attributes(Some(attributes))
-        .send()
-        .await
-        .map_err(|e| error("ModifyLoadBalancerAttributes", e))?;
+    let attributes = attributes.iter().map(|(k, v)| elb::LoadBalancerAttribute::builder().key(k).value(v).build()).collect();
+    clients.elb.modify_load_balancer_attributes().load_balancer_arn(arn).set_attributes(Some(attributes)).send().await.map_err(|e| error("ModifyLoadBalancerAttributes", e))?;
     Ok(())
 }
 
-fn default_certificate(
-    resolver: &Resolver,
-    listener: &Listener,
-) -> Result<Option<Vec<elb::Certificate>>, ProviderError> {
-    let Some(first) = listener.certificates.first() else {
-        return Ok(None);
-    };
-    Ok(Some(vec![
-        elb::Certificate::builder()
-            .certificate_arn(resolver.certificate(first)?)
-            .build(),
-    ]))
+fn default_certificate(resolver: &Resolver, listener: &Listener) -> Result<Option<Vec<elb::Certificate>>, ProviderError> {
+    let Some(first) = listener.certificates.first() else { return Ok(None) };
+    Ok(Some(vec![elb::Certificate::builder().certificate_arn(resolver.certificate(first)?).build()]))
 }
 
-async fn create_listener(
-    clients: &Clients,
-    resolver: &Resolver,
-    role: Role,
-    listener: &Listener,
-) -> Result<String, ProviderError> {
+async fn create_listener(clients: &Clients, resolver: &Resolver, role: Role, listener: &Listener) -> Result<String, ProviderError> {
     let action = resolver.action(&listener.default_action)?;
     clients.count("elbv2:CreateListener");
     let response = clients
@@ -626,30 +322,15 @@ async fn create_listener(
         .send()
         .await
         .map_err(|e| error("CreateListener", e))?;
-    let arn = response
-        .listeners()
-        .first()
-        .and_then(|l| l.listener_arn())
-        .unwrap_or_default()
-        .to_string();
-    let extra = listener
-        .certificates
-        .iter()
-        .skip(1)
-        .map(|c| resolver.certificate(c))
-        .collect::<Result<Vec<_>, _>>()?;
+    let arn = response.listeners().first().and_then(|l| l.listener_arn()).unwrap_or_default().to_string();
+    let extra = listener.certificates.iter().skip(1).map(|c| resolver.certificate(c)).collect::<Result<Vec<_>, _>>()?;
     if !extra.is_empty() {
         listener_certificates(clients, &arn, extra, true).await?;
     }
     Ok(arn)
 }
 
-async fn modify_listener(
-    clients: &Clients,
-    resolver: &Resolver,
-    role: Role,
-    listener: &Listener,
-) -> Result<(), ProviderError> {
+async fn modify_listener(clients: &Clients, resolver: &Resolver, role: Role, listener: &Listener) -> Result<(), ProviderError> {
     let action = resolver.action(&listener.default_action)?;
     clients.count("elbv2:ModifyListener");
     clients
@@ -667,76 +348,27 @@ async fn modify_listener(
     Ok(())
 }
 
-async fn listener_certificates(
-    clients: &Clients,
-    listener: &str,
-    arns: Vec<String>,
-    add: bool,
-) -> Result<(), ProviderError> {
-    let certificates = arns
-        .into_iter()
-        .map(|a| elb::Certificate::builder().certificate_arn(a).build())
-        .collect();
+async fn listener_certificates(clients: &Clients, listener: &str, arns: Vec<String>, add: bool) -> Result<(), ProviderError> {
+    let certificates = arns.into_iter().map(|a| elb::Certificate::builder().certificate_arn(a).build()).collect();
     if add {
         clients.count("elbv2:AddListenerCertificates");
-        clients
-            .elb
-            .add_listener_certificates()
-            .listener_arn(listener)
-            .set_certificates(Some(certificates))
-            .send()
-            .await
-            .map_err(|e| error("AddListenerCertificates", e))?;
+        clients.elb.add_listener_certificates().listener_arn(listener).set_certificates(Some(certificates)).send().await.map_err(|e| error("AddListenerCertificates", e))?;
     } else {
         clients.count("elbv2:RemoveListenerCertificates");
-        clients
-            .elb
-            .remove_listener_certificates()
-            .listener_arn(listener)
-            .set_certificates(Some(certificates))
-            .send()
-            .await
-            .map_err(|e| error("RemoveListenerCertificates", e))?;
+        clients.elb.remove_listener_certificates().listener_arn(listener).set_certificates(Some(certificates)).send().await.map_err(|e| error("RemoveListenerCertificates", e))?;
     }
     Ok(())
 }
 
-async fn register(
-    clients: &Clients,
-    group: &str,
-    targets: &[(String, u16)],
-    add: bool,
-) -> Result<(), ProviderError> {
-    let targets: Vec<elb::TargetDescription> = targets
-        .iter()
-        .map(|(ip, port)| {
-            elb::TargetDescription::builder()
-                .id(ip)
-                .port(i32::from(*port))
-                .build()
-        })
-        .collect();
+async fn register(clients: &Clients, group: &str, targets: &[(String, u16)], add: bool) -> Result<(), ProviderError> {
+    let targets: Vec<elb::TargetDescription> = targets.iter().map(|(ip, port)| elb::TargetDescription::builder().id(ip).port(i32::from(*port)).build()).collect();
     for chunk in targets.chunks(500) {
         if add {
             clients.count("elbv2:RegisterTargets");
-            clients
-                .elb
-                .register_targets()
-                .target_group_arn(group)
-                .set_targets(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| error("RegisterTargets", e))?;
+            clients.elb.register_targets().target_group_arn(group).set_targets(Some(chunk.to_vec())).send().await.map_err(|e| error("RegisterTargets", e))?;
         } else {
             clients.count("elbv2:DeregisterTargets");
-            clients
-                .elb
-                .deregister_targets()
-                .target_group_arn(group)
-                .set_targets(Some(chunk.to_vec()))
-                .send()
-                .await
-                .map_err(|e| error("DeregisterTargets", e))?;
+            clients.elb.deregister_targets().target_group_arn(group).set_targets(Some(chunk.to_vec())).send().await.map_err(|e| error("DeregisterTargets", e))?;
         }
     }
     Ok(())
@@ -744,17 +376,11 @@ async fn register(
 
 /// Poll new or provisioning load balancers with a short backoff (0.2 s doubling to 2 s, about
 /// 20 s in all); the Gateway is ready once every one is active.
-async fn wait_until_active(
-    clients: &Clients,
-    inputs: &Inputs<'_>,
-    resolver: &mut Resolver,
-) -> Result<Applied, ProviderError> {
+async fn wait_until_active(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver) -> Result<Applied, ProviderError> {
     let mut ready = true;
     let mut addresses = Vec::new();
     for role in inputs.plan.desired.load_balancers.keys() {
-        let Some((arn, dns, state)) = resolver.load_balancers.get(role).cloned() else {
-            continue;
-        };
+        let Some((arn, dns, state)) = resolver.load_balancers.get(role).cloned() else { continue };
         let mut state = state;
         let mut delay = Duration::from_millis(200);
         let mut waited = Duration::ZERO;
@@ -763,36 +389,14 @@ async fn wait_until_active(
             waited += delay;
             delay = (delay * 2).min(Duration::from_secs(2));
             clients.count("elbv2:DescribeLoadBalancers");
-            let response = clients
-                .elb
-                .describe_load_balancers()
-                .load_balancer_arns(&arn)
-                .send()
-                .await
-                .map_err(|e| error("DescribeLoadBalancers", e))?;
-            state = response
-                .load_balancers()
-                .first()
-                .and_then(|l| l.state())
-                .and_then(|s| s.code())
-                .map_or("active".into(), |c| c.as_str().to_string());
+            let response = clients.elb.describe_load_balancers().load_balancer_arns(&arn).send().await.map_err(|e| error("DescribeLoadBalancers", e))?;
+            state = response.load_balancers().first().and_then(|l| l.state()).and_then(|s| s.code()).map_or("active".into(), |c| c.as_str().to_string());
             if state == "failed" {
-                return Err(ProviderError::Rejected {
-                    platform: "AWS".into(),
-                    operation: "CreateLoadBalancer".into(),
-                    message: format!("load balancer {arn} failed to provision"),
-                });
+                return Err(ProviderError::Rejected { platform: "AWS".into(), operation: "CreateLoadBalancer".into(), message: format!("load balancer {arn} failed to provision") });
             }
         }
         ready &= state == "active";
-        addresses.push(Address {
-            address_type: "Hostname".into(),
-            value: dns,
-        });
+        addresses.push(Address { address_type: "Hostname".into(), value: dns });
     }
-    Ok(Applied {
-        addresses,
-        ready,
-        ..Applied::default()
-    })
+    Ok(Applied { addresses, ready, ..Applied::default() })
 }

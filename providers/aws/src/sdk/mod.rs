@@ -13,10 +13,7 @@ use aws_sdk_elasticloadbalancingv2::error::ProvideErrorMetadata;
 use aws_smithy_http_client::tls;
 
 /// The SDK error type shared by the three services.
-pub type SdkError<E> = aws_sdk_elasticloadbalancingv2::error::SdkError<
-    E,
-    aws_sdk_elasticloadbalancingv2::config::http::HttpResponse,
->;
+pub type SdkError<E> = aws_sdk_elasticloadbalancingv2::error::SdkError<E, aws_sdk_elasticloadbalancingv2::config::http::HttpResponse>;
 use portico_provider::ProviderError;
 
 /// Where and how to reach AWS.
@@ -46,9 +43,7 @@ pub struct Clients {
 
 impl std::fmt::Debug for Clients {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("Clients")
-            .field("calls", &self.calls)
-            .finish_non_exhaustive()
+        f.debug_struct("Clients").field("calls", &self.calls).finish_non_exhaustive()
     }
 }
 
@@ -56,9 +51,7 @@ impl Clients {
     pub async fn connect(settings: &Settings) -> Clients {
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .http_client(http_client())
-            .retry_config(
-                RetryConfig::adaptive().with_max_attempts(settings.max_attempts.unwrap_or(5)),
-            );
+            .retry_config(RetryConfig::adaptive().with_max_attempts(settings.max_attempts.unwrap_or(5)));
         if let Some(region) = &settings.region {
             loader = loader.region(Region::new(region.clone()));
         }
@@ -90,32 +83,13 @@ impl Clients {
 
 /// HTTPS (rustls with ring) or plain HTTP for local endpoints.
 pub fn http_client() -> aws_sdk_elasticloadbalancingv2::config::SharedHttpClient {
-    aws_smithy_http_client::Builder::new()
-        .tls_provider(tls::Provider::Rustls(
-            tls::rustls_provider::CryptoMode::Ring,
-        ))
-        .build_https()
+    aws_smithy_http_client::Builder::new().tls_provider(tls::Provider::Rustls(tls::rustls_provider::CryptoMode::Ring)).build_https()
 }
 
 /// Error codes AWS uses for throttling.
-const THROTTLING: &[&str] = &[
-    "Throttling",
-    "ThrottlingException",
-    "RequestLimitExceeded",
-    "TooManyRequestsException",
-    "RequestThrottled",
-    "SlowDown",
-];
+const THROTTLING: &[&str] = &["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled", "SlowDown"];
 /// Codes that clear up by themselves: a dependency still being torn down, eventual consistency.
-const TRANSIENT: &[&str] = &[
-    "DependencyViolation",
-    "ResourceInUse",
-    "ResourceInUseException",
-    "OperationNotPermitted",
-    "InternalFailure",
-    "ServiceUnavailable",
-    "IncorrectState",
-];
+const TRANSIENT: &[&str] = &["DependencyViolation", "ResourceInUse", "ResourceInUseException", "OperationNotPermitted", "InternalFailure", "ServiceUnavailable", "IncorrectState"];
 
 /// Map an SDK error to a [`ProviderError`] that knows whether a retry can help.
 pub fn error<E>(operation: &str, err: SdkError<E>) -> ProviderError
@@ -127,47 +101,18 @@ where
     match &err {
         SdkError::ServiceError(service) => {
             let code = service.err().code().unwrap_or("Unknown").to_string();
-            let message = format!(
-                "{code}: {}",
-                service.err().message().unwrap_or("no message")
-            );
+            let message = format!("{code}: {}", service.err().message().unwrap_or("no message"));
             let status = service.raw().status().as_u16();
             if THROTTLING.contains(&code.as_str()) || status == 429 {
-                ProviderError::Throttled {
-                    platform,
-                    operation,
-                    message,
-                }
+                ProviderError::Throttled { platform, operation, message }
             } else if TRANSIENT.contains(&code.as_str()) || status >= 500 {
-                ProviderError::Transient {
-                    platform,
-                    operation,
-                    message,
-                }
+                ProviderError::Transient { platform, operation, message }
             } else {
-                ProviderError::Rejected {
-                    platform,
-                    operation,
-                    message,
-                }
+                ProviderError::Rejected { platform, operation, message }
             }
         }
-        SdkError::ConstructionFailure(_) => ProviderError::Rejected {
-            platform,
-            operation,
-            message: format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-        },
-        _ => ProviderError::Transient {
-            platform,
-            operation,
-            message: format!(
-                "{}",
-                aws_smithy_types::error::display::DisplayErrorContext(&err)
-            ),
-        },
+        SdkError::ConstructionFailure(_) => ProviderError::Rejected { platform, operation, message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)) },
+        _ => ProviderError::Transient { platform, operation, message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)) },
     }
 }
 

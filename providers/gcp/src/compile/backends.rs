@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{self, BackendProtocol};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
 use super::urlmap::BackendLinks;
 use super::{Compiled, Context};
@@ -58,19 +58,11 @@ impl<'a> Backends<'a> {
             out.native.resources.insert(key, body);
         }
         for (id, backend) in &self.ir.backends {
-            if self
-                .backend_of(id)
-                .is_some_and(|link| referenced.contains(&link))
-            {
+            if self.backend_of(id).is_some_and(|link| referenced.contains(&link)) {
                 self.backend_service(id, backend, out);
             }
         }
-        for backend in self
-            .ir
-            .backends
-            .values()
-            .filter(|b| b.external_name.is_some())
-        {
+        for backend in self.ir.backends.values().filter(|b| b.external_name.is_some()) {
             out.warnings.push(format!("Service {}/{} is of type ExternalName: GCP NEGs cannot reach it; its share gets the sink", backend.service.namespace, backend.service.name));
         }
     }
@@ -79,12 +71,7 @@ impl<'a> Backends<'a> {
         let cx = self.cx;
         let service = format!("{}/{}", backend.service.namespace, backend.service.name);
         let check_key = cx.key(Kind::HealthCheck, id);
-        let check = health_check(
-            &check_key.name,
-            &cx.namer
-                .description(&format!("Health of {service} port {}.", backend.port)),
-            cx.params.health_check_for(&service, backend.port),
-        );
+        let check = health_check(&check_key.name, &cx.namer.description(&format!("Health of {service} port {}.", backend.port)), cx.params.health_check_for(&service, backend.port));
         let negs = self.negs(id, backend, out);
         let tcp = backend.protocol == BackendProtocol::Tcp;
         let groups: Vec<Value> = negs
@@ -109,13 +96,7 @@ impl<'a> Backends<'a> {
             "backends": groups,
         });
         if let Some(policy) = &cx.params.security_policy {
-            out.native.security_policies.insert(
-                key.clone(),
-                format!(
-                    "projects/{}/{}/securityPolicies/{policy}",
-                    cx.project, cx.location
-                ),
-            );
+            out.native.security_policies.insert(key.clone(), format!("projects/{}/{}/securityPolicies/{policy}", cx.project, cx.location));
         }
         out.native.resources.insert(check_key, check);
         out.native.resources.insert(key, body);
@@ -126,25 +107,12 @@ impl<'a> Backends<'a> {
         let cx = self.cx;
         let mut by_zone: BTreeMap<String, BTreeSet<NetworkEndpoint>> = BTreeMap::new();
         for endpoint in &backend.endpoints {
-            let zone = endpoint
-                .zone
-                .clone()
-                .or_else(|| cx.params.default_zone.clone());
+            let zone = endpoint.zone.clone().or_else(|| cx.params.default_zone.clone());
             let (Some(zone), Some(node)) = (zone, endpoint.node.clone()) else {
-                out.warnings.push(format!(
-                    "endpoint {}:{} of {}/{} has no zone or node name: left out",
-                    endpoint.address,
-                    endpoint.port,
-                    backend.service.namespace,
-                    backend.service.name
-                ));
+                out.warnings.push(format!("endpoint {}:{} of {}/{} has no zone or node name: left out", endpoint.address, endpoint.port, backend.service.namespace, backend.service.name));
                 continue;
             };
-            by_zone.entry(zone).or_default().insert(NetworkEndpoint {
-                ip_address: endpoint.address.clone(),
-                port: endpoint.port,
-                instance: node,
-            });
+            by_zone.entry(zone).or_default().insert(NetworkEndpoint { ip_address: endpoint.address.clone(), port: endpoint.port, instance: node });
         }
         let name = cx.namer.name(Kind::NetworkEndpointGroup.code(), id);
         let mut keys = Vec::new();
@@ -158,11 +126,7 @@ impl<'a> Backends<'a> {
                 "defaultPort": backend.port,
             });
             if let Some(subnetwork) = &cx.params.subnetwork {
-                body["subnetwork"] = json!(format!(
-                    "projects/{}/regions/{}/subnetworks/{subnetwork}",
-                    cx.project,
-                    region_of(&zone)
-                ));
+                body["subnetwork"] = json!(format!("projects/{}/regions/{}/subnetworks/{subnetwork}", cx.project, region_of(&zone)));
             }
             out.native.resources.insert(key.clone(), body);
             out.native.endpoints.insert(key.clone(), endpoints);
@@ -179,11 +143,7 @@ fn region_of(zone: &str) -> &str {
 
 /// A health check body; the default is a TCP connect on the serving port.
 pub fn health_check(name: &str, description: &str, check: &HealthCheck) -> Value {
-    let protocol = check
-        .protocol
-        .clone()
-        .unwrap_or_else(|| "TCP".into())
-        .to_ascii_uppercase();
+    let protocol = check.protocol.clone().unwrap_or_else(|| "TCP".into()).to_ascii_uppercase();
     let mut details = match check.port {
         Some(port) => json!({ "port": port, "portSpecification": "USE_FIXED_PORT" }),
         None => json!({ "portSpecification": "USE_SERVING_PORT" }),
@@ -198,19 +158,10 @@ pub fn health_check(name: &str, description: &str, check: &HealthCheck) -> Value
         "GRPC" => "grpcHealthCheck",
         _ => "tcpHealthCheck",
     };
-    let kind = if field == "tcpHealthCheck" {
-        "TCP"
-    } else {
-        protocol.as_str()
-    };
+    let kind = if field == "tcpHealthCheck" { "TCP" } else { protocol.as_str() };
     let mut body = json!({ "name": name, "description": description, "type": kind });
     body[field] = details;
-    let numbers = [
-        ("checkIntervalSec", check.check_interval_sec),
-        ("timeoutSec", check.timeout_sec),
-        ("healthyThreshold", check.healthy_threshold),
-        ("unhealthyThreshold", check.unhealthy_threshold),
-    ];
+    let numbers = [("checkIntervalSec", check.check_interval_sec), ("timeoutSec", check.timeout_sec), ("healthyThreshold", check.healthy_threshold), ("unhealthyThreshold", check.unhealthy_threshold)];
     for (field, value) in numbers {
         if let Some(value) = value {
             body[field] = json!(value);

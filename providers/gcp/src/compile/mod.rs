@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{self, PortProtocol};
 use portico_provider::{Desired, RouteOverflow};
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 
-use crate::names::{Namer, fingerprint};
+use crate::names::{fingerprint, Namer};
 use crate::native::{Kind, Native, ResourceKey};
 use crate::params::{BackendMode, GCPLoadBalancerParametersSpec, Limits, Scope};
 use backends::Backends;
@@ -52,11 +52,7 @@ pub struct Context<'a> {
 
 impl Context<'_> {
     pub fn key(&self, kind: Kind, text: &str) -> ResourceKey {
-        let location = if kind == Kind::Firewall {
-            "global"
-        } else {
-            self.location.as_str()
-        };
+        let location = if kind == Kind::Firewall { "global" } else { self.location.as_str() };
         ResourceKey::new(kind, location, &self.namer.name(kind.code(), text))
     }
 
@@ -66,11 +62,7 @@ impl Context<'_> {
 
     pub fn network(&self) -> String {
         let network = self.params.network.as_deref().unwrap_or("default");
-        if network.contains('/') {
-            network.into()
-        } else {
-            format!("projects/{}/global/networks/{network}", self.project)
-        }
+        if network.contains('/') { network.into() } else { format!("projects/{}/global/networks/{network}", self.project) }
     }
 }
 
@@ -80,85 +72,46 @@ pub fn compile(desired: &Desired, defaults: &Defaults) -> Result<Compiled, Strin
     if params.backend_mode == BackendMode::InstanceGroups {
         return Err("backendMode InstanceGroups (NodePort backends) is not implemented yet; use NetworkEndpointGroups".into());
     }
-    let project = params
-        .project
-        .clone()
-        .or_else(|| defaults.project.clone())
-        .ok_or("no GCP project: set spec.project in the parameters or --gcp-project")?;
+    let project = params.project.clone().or_else(|| defaults.project.clone()).ok_or("no GCP project: set spec.project in the parameters or --gcp-project")?;
     let location = match params.scope {
         Scope::GlobalExternalManaged => "global".to_string(),
-        _ => format!(
-            "regions/{}",
-            params
-                .region
-                .clone()
-                .or_else(|| defaults.region.clone())
-                .ok_or("a regional scope needs spec.region or --gcp-region")?
-        ),
+        _ => format!("regions/{}", params.region.clone().or_else(|| defaults.region.clone()).ok_or("a regional scope needs spec.region or --gcp-region")?),
     };
     if params.certificate_map.is_some() && params.scope.is_regional() {
         return Err("certificateMap is only supported with scope GlobalExternalManaged".into());
     }
     let mut params = params;
     params.labels = labels(&params.labels, &desired.ir.infrastructure_labels);
-    let cx = Context {
-        namer: Namer::new(&defaults.cluster, &desired.ir.gateway),
-        params: &params,
-        project,
-        location,
-    };
-    let mut out = Compiled {
-        native: Native {
-            project: cx.project.clone(),
-            ..Native::default()
-        },
-        ..Compiled::default()
-    };
+    let cx = Context { namer: Namer::new(&defaults.cluster, &desired.ir.gateway), params: &params, project, location };
+    let mut out = Compiled { native: Native { project: cx.project.clone(), ..Native::default() }, ..Compiled::default() };
     let backends = Backends::new(&cx, &desired.ir);
     let limits = params.quotas.limits();
     let address = address(&cx, desired, &mut out);
     for port in &desired.ir.ports {
         let proxy = match port.protocol {
-            PortProtocol::Http | PortProtocol::Https => {
-                http_port(&cx, port, desired, limits, &backends, &mut out)
-            }
+            PortProtocol::Http | PortProtocol::Https => http_port(&cx, port, desired, limits, &backends, &mut out),
             PortProtocol::Tcp => tcp_port(&cx, port, &backends, &mut out),
             other => {
-                out.warnings.push(format!(
-                    "port {} ({other:?}) is not supported on GCP load balancers",
-                    port.port
-                ));
+                out.warnings.push(format!("port {} ({other:?}) is not supported on GCP load balancers", port.port));
                 continue;
             }
         };
         if let Some(proxy) = proxy {
             let rule = forwarding_rule(&cx, port.port, &address, &proxy);
-            out.native
-                .resources
-                .insert(cx.key(Kind::ForwardingRule, &port.port.to_string()), rule);
+            out.native.resources.insert(cx.key(Kind::ForwardingRule, &port.port.to_string()), rule);
         }
     }
     backends.finish(&mut out);
     if let Some(firewall) = firewall(&cx, &out.native) {
-        out.native
-            .resources
-            .insert(cx.key(Kind::Firewall, "backends"), firewall);
+        out.native.resources.insert(cx.key(Kind::Firewall, "backends"), firewall);
     }
     Ok(out)
 }
 
 /// The parameters' labels plus the Gateway's `spec.infrastructure` labels and annotations
 /// (`GatewayInfrastructurePropagation`); entries GCP would refuse as labels are left out.
-fn labels(
-    params: &BTreeMap<String, String>,
-    infrastructure: &BTreeMap<String, String>,
-) -> BTreeMap<String, String> {
-    let allowed = |text: &str| {
-        text.len() <= 63
-            && text
-                .chars()
-                .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-')
-    };
+fn labels(params: &BTreeMap<String, String>, infrastructure: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+    let allowed = |text: &str| text.len() <= 63 && text.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_' || c == '-');
     let mut out = params.clone();
     for (key, value) in infrastructure {
         if allowed(key) && allowed(value) && key.starts_with(|c: char| c.is_ascii_lowercase()) {
@@ -172,10 +125,7 @@ fn labels(
 fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
     if let Some(requested) = desired.ir.requested_addresses.first() {
         return match requested.address_type.as_str() {
-            NAMED_ADDRESS_TYPE => format!(
-                "projects/{}/{}/addresses/{}",
-                cx.project, cx.location, requested.value
-            ),
+            NAMED_ADDRESS_TYPE => format!("projects/{}/{}/addresses/{}", cx.project, cx.location, requested.value),
             _ => requested.value.clone(),
         };
     }
@@ -191,10 +141,7 @@ fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
             body["addressType"] = json!("INTERNAL");
             body["purpose"] = json!("SHARED_LOADBALANCER_VIP");
             if let Some(subnetwork) = &cx.params.subnetwork {
-                body["subnetwork"] = json!(format!(
-                    "projects/{}/{}/subnetworks/{subnetwork}",
-                    cx.project, cx.location
-                ));
+                body["subnetwork"] = json!(format!("projects/{}/{}/subnetworks/{subnetwork}", cx.project, cx.location));
             }
         }
     }
@@ -204,9 +151,7 @@ fn address(cx: &Context<'_>, desired: &Desired, out: &mut Compiled) -> String {
 }
 
 fn forwarding_rule(cx: &Context<'_>, port: u16, address: &str, proxy: &str) -> Value {
-    let name = cx
-        .namer
-        .name(Kind::ForwardingRule.code(), &port.to_string());
+    let name = cx.namer.name(Kind::ForwardingRule.code(), &port.to_string());
     let mut rule = json!({
         "name": name,
         // The address is named here too: GCP reports `IPAddress` as the IP, so a different
@@ -226,46 +171,25 @@ fn forwarding_rule(cx: &Context<'_>, port: u16, address: &str, proxy: &str) -> V
             rule["networkTier"] = json!("STANDARD");
         }
     }
-    if let (Scope::RegionalInternalManaged, Some(subnetwork)) =
-        (cx.params.scope, &cx.params.subnetwork)
-    {
-        rule["subnetwork"] = json!(format!(
-            "projects/{}/{}/subnetworks/{subnetwork}",
-            cx.project, cx.location
-        ));
+    if let (Scope::RegionalInternalManaged, Some(subnetwork)) = (cx.params.scope, &cx.params.subnetwork) {
+        rule["subnetwork"] = json!(format!("projects/{}/{}/subnetworks/{subnetwork}", cx.project, cx.location));
     }
     rule
 }
 
 /// URL map + target HTTP(S) proxy of one port; returns the proxy's link.
-fn http_port(
-    cx: &Context<'_>,
-    port: &ir::Port,
-    desired: &Desired,
-    limits: Limits,
-    backends: &Backends<'_>,
-    out: &mut Compiled,
-) -> Option<String> {
+fn http_port(cx: &Context<'_>, port: &ir::Port, desired: &Desired, limits: Limits, backends: &Backends<'_>, out: &mut Compiled) -> Option<String> {
     let hosts = urlmap::host_rules(port, backends);
     let map_key = cx.key(Kind::UrlMap, &port.port.to_string());
-    let description = cx
-        .namer
-        .description(&format!("Routes of Gateway port {}.", port.port));
-    let (admitted, overflows) = admit(hosts, desired, limits, port.port, |h| {
-        urlmap::url_map(&map_key.name, &description, h, backends)
-    });
+    let description = cx.namer.description(&format!("Routes of Gateway port {}.", port.port));
+    let (admitted, overflows) = admit(hosts, desired, limits, port.port, |h| urlmap::url_map(&map_key.name, &description, h, backends));
     out.overflows.extend(overflows);
     let map = urlmap::url_map(&map_key.name, &description, &admitted, backends);
-    out.url_map_bytes
-        .insert(port.port, serde_json::to_vec(&map).map_or(0, |b| b.len()));
+    out.url_map_bytes.insert(port.port, serde_json::to_vec(&map).map_or(0, |b| b.len()));
     let map_link = cx.link(&map_key);
     out.native.resources.insert(map_key, map);
     let https = port.protocol == PortProtocol::Https;
-    let kind = if https {
-        Kind::TargetHttpsProxy
-    } else {
-        Kind::TargetHttpProxy
-    };
+    let kind = if https { Kind::TargetHttpsProxy } else { Kind::TargetHttpProxy };
     let key = cx.key(kind, &port.port.to_string());
     let mut proxy = json!({ "name": key.name, "description": cx.namer.description(&format!("Gateway port {}.", port.port)), "urlMap": map_link });
     if https {
@@ -276,46 +200,27 @@ fn http_port(
     Some(link)
 }
 
-fn https_settings(
-    cx: &Context<'_>,
-    port: &ir::Port,
-    desired: &Desired,
-    proxy: &mut Value,
-    out: &mut Compiled,
-) {
+fn https_settings(cx: &Context<'_>, port: &ir::Port, desired: &Desired, proxy: &mut Value, out: &mut Compiled) {
     if let Some(policy) = &cx.params.ssl_policy {
-        proxy["sslPolicy"] = json!(format!(
-            "projects/{}/{}/sslPolicies/{policy}",
-            cx.project, cx.location
-        ));
+        proxy["sslPolicy"] = json!(format!("projects/{}/{}/sslPolicies/{policy}", cx.project, cx.location));
     }
     if let Some(map) = &cx.params.certificate_map {
-        proxy["certificateMap"] = json!(format!(
-            "//certificatemanager.googleapis.com/projects/{}/locations/global/certificateMaps/{map}",
-            cx.project
-        ));
+        proxy["certificateMap"] = json!(format!("//certificatemanager.googleapis.com/projects/{}/locations/global/certificateMaps/{map}", cx.project));
         return;
     }
     let mut bindings: Vec<&ir::CertificateBinding> = port.certificates.iter().collect();
     bindings.sort_by_key(|b| b.hostname != "*");
     let mut links: Vec<String> = Vec::new();
     for secret in bindings.iter().flat_map(|b| &b.secrets) {
-        let Some(pem) = desired.certificates.get(secret) else {
-            continue;
-        };
-        let key = cx.key(
-            Kind::SslCertificate,
-            &format!("{} {}/{}", fingerprint(pem), secret.namespace, secret.name),
-        );
+        let Some(pem) = desired.certificates.get(secret) else { continue };
+        let key = cx.key(Kind::SslCertificate, &format!("{} {}/{}", fingerprint(pem), secret.namespace, secret.name));
         let link = cx.link(&key);
         if links.contains(&link) {
             continue;
         }
         links.push(link);
         let body = json!({ "name": key.name, "description": cx.namer.description(&format!("From Secret {}/{}.", secret.namespace, secret.name)) });
-        out.native
-            .certificate_sources
-            .insert(key.name.clone(), secret.clone());
+        out.native.certificate_sources.insert(key.name.clone(), secret.clone());
         out.native.resources.insert(key, body);
     }
     proxy["sslCertificates"] = json!(links);
@@ -323,41 +228,20 @@ fn https_settings(
 
 /// Keep routes oldest first while the URL map stays within the limits. Each route's rule count
 /// per host and its size are measured once, so admission is linear in the number of rules.
-fn admit(
-    hosts: Vec<HostRules>,
-    desired: &Desired,
-    limits: Limits,
-    port: u16,
-    render: impl Fn(&[HostRules]) -> Value,
-) -> (Vec<HostRules>, Vec<RouteOverflow>) {
-    let rank = |route: &str| {
-        desired
-            .route_ranks
-            .get(route)
-            .copied()
-            .unwrap_or(usize::MAX)
-    };
+fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, render: impl Fn(&[HostRules]) -> Value) -> (Vec<HostRules>, Vec<RouteOverflow>) {
+    let rank = |route: &str| desired.route_ranks.get(route).copied().unwrap_or(usize::MAX);
     // route -> (rules per host, bytes)
     let mut cost: BTreeMap<&str, (Vec<usize>, usize)> = BTreeMap::new();
     for (i, host) in hosts.iter().enumerate() {
         for rules in &host.routes {
-            let entry = cost
-                .entry(rules.route.as_str())
-                .or_insert_with(|| (vec![0; hosts.len()], 0));
+            let entry = cost.entry(rules.route.as_str()).or_insert_with(|| (vec![0; hosts.len()], 0));
             entry.0[i] += rules.rules.len();
-            entry.1 +=
-                serde_json::to_vec(&rules.rules).map_or(0, |b| b.len()) + 16 * rules.rules.len();
+            entry.1 += serde_json::to_vec(&rules.rules).map_or(0, |b| b.len()) + 16 * rules.rules.len();
         }
     }
     let mut order: Vec<(usize, &str)> = cost.keys().map(|route| (rank(route), *route)).collect();
     order.sort();
-    let empty: Vec<HostRules> = hosts
-        .iter()
-        .map(|h| HostRules {
-            routes: Vec::new(),
-            ..h.clone()
-        })
-        .collect();
+    let empty: Vec<HostRules> = hosts.iter().map(|h| HostRules { routes: Vec::new(), ..h.clone() }).collect();
     let mut bytes = serde_json::to_vec(&render(&empty)).map_or(0, |b| b.len());
     let mut used = vec![0usize; hosts.len()];
     let mut admitted: BTreeSet<&str> = BTreeSet::new();
@@ -367,23 +251,14 @@ fn admit(
         let (per_host, size) = &cost[route];
         let full = (0..hosts.len()).find(|&i| used[i] + per_host[i] > limit);
         let message = if let Some(i) = full {
-            Some(format!(
-                "route rules per path matcher ({limit}) for host {} on port {port} are used up (quotas.routeRulesPerPathMatcher)",
-                hosts[i].hostname
-            ))
+            Some(format!("route rules per path matcher ({limit}) for host {} on port {port} are used up (quotas.routeRulesPerPathMatcher)", hosts[i].hostname))
         } else if bytes + size > limits.url_map_bytes as usize {
-            Some(format!(
-                "the URL map of port {port} would exceed {} bytes (quotas.urlMapBytes)",
-                limits.url_map_bytes
-            ))
+            Some(format!("the URL map of port {port} would exceed {} bytes (quotas.urlMapBytes)", limits.url_map_bytes))
         } else {
             None
         };
         match message {
-            Some(message) => overflows.push(RouteOverflow {
-                route: route.to_string(),
-                message,
-            }),
+            Some(message) => overflows.push(RouteOverflow { route: route.to_string(), message }),
             None => {
                 bytes += size;
                 used.iter_mut().zip(per_host).for_each(|(u, n)| *u += n);
@@ -394,37 +269,20 @@ fn admit(
     // Admitted routes keep the IR's order (admission runs oldest first, precedence is the IR's).
     let kept = hosts
         .iter()
-        .map(|host| HostRules {
-            routes: host
-                .routes
-                .iter()
-                .filter(|r| admitted.contains(r.route.as_str()))
-                .cloned()
-                .collect(),
-            ..host.clone()
-        })
+        .map(|host| HostRules { routes: host.routes.iter().filter(|r| admitted.contains(r.route.as_str())).cloned().collect(), ..host.clone() })
         .collect();
     (kept, overflows)
 }
 
 /// Target TCP proxy of a TCP port: the first attached route's first usable backend.
-fn tcp_port(
-    cx: &Context<'_>,
-    port: &ir::Port,
-    backends: &Backends<'_>,
-    out: &mut Compiled,
-) -> Option<String> {
+fn tcp_port(cx: &Context<'_>, port: &ir::Port, backends: &Backends<'_>, out: &mut Compiled) -> Option<String> {
     let route = port.l4_routes.first()?;
     let id = route.backends.iter().find_map(|b| match &b.target {
         ir::BackendTarget::Backend { id } if b.weight > 0 => Some(id.clone()),
         _ => None,
     });
-    let Some((id, service)) = id.and_then(|id| backends.backend_of(&id).map(|link| (id, link)))
-    else {
-        out.warnings.push(format!(
-            "TCP port {}: no usable backend, nothing is programmed",
-            port.port
-        ));
+    let Some((id, service)) = id.and_then(|id| backends.backend_of(&id).map(|link| (id, link))) else {
+        out.warnings.push(format!("TCP port {}: no usable backend, nothing is programmed", port.port));
         return None;
     };
     if route.backends.len() > 1 {
@@ -446,22 +304,10 @@ fn firewall(cx: &Context<'_>, native: &Native) -> Option<Value> {
     if targets.is_empty() {
         return None;
     }
-    let mut ports: BTreeSet<u16> = native
-        .endpoints
-        .values()
-        .flatten()
-        .map(|e| e.port)
-        .collect();
+    let mut ports: BTreeSet<u16> = native.endpoints.values().flatten().map(|e| e.port).collect();
     if !ports.is_empty() {
         let params = cx.params;
-        ports.extend(
-            params.default_health_check.port.iter().chain(
-                params
-                    .service_health_checks
-                    .iter()
-                    .filter_map(|c| c.check.port.as_ref()),
-            ),
-        );
+        ports.extend(params.default_health_check.port.iter().chain(params.service_health_checks.iter().filter_map(|c| c.check.port.as_ref())));
     }
     if ports.is_empty() {
         return None;

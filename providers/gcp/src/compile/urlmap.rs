@@ -7,7 +7,7 @@
 //! requests go to the sink backend service with an injected abort (500 / 404).
 
 use portico_model::ir::{self, HttpAction, HttpFilter, PathMatch, PathRewrite, ValueMatchType};
-use serde_json::{Map, Value, json};
+use serde_json::{json, Map, Value};
 
 use crate::names::digest;
 
@@ -37,50 +37,29 @@ pub struct HostRules {
 
 /// Route rules of every virtual host of a port, grouped by route in IR order.
 pub fn host_rules(port: &ir::Port, links: &dyn BackendLinks) -> Vec<HostRules> {
-    port.virtual_hosts
-        .iter()
-        .map(|vhost| host(vhost, links))
-        .collect()
+    port.virtual_hosts.iter().map(|vhost| host(vhost, links)).collect()
 }
 
 fn host(vhost: &ir::VirtualHost, links: &dyn BackendLinks) -> HostRules {
     let mut routes: Vec<RouteRules> = Vec::new();
     for entry in &vhost.routes {
-        let route = format!(
-            "{}/{}/{}",
-            entry.source.kind, entry.source.namespace, entry.source.name
-        );
+        let route = format!("{}/{}/{}", entry.source.kind, entry.source.namespace, entry.source.name);
         let rules = entry_rules(entry, links);
         match routes.last_mut() {
             Some(last) if last.route == route => last.rules.extend(rules),
             _ => routes.push(RouteRules { route, rules }),
         }
     }
-    HostRules {
-        hostname: vhost.hostname.clone(),
-        matcher: format!("h-{}", &digest(&[&vhost.hostname])[..12]),
-        routes,
-    }
+    HostRules { hostname: vhost.hostname.clone(), matcher: format!("h-{}", &digest(&[&vhost.hostname])[..12]), routes }
 }
 
 /// The URL map body for admitted route rules (priorities assigned in order).
-pub fn url_map(
-    name: &str,
-    description: &str,
-    hosts: &[HostRules],
-    links: &dyn BackendLinks,
-) -> Value {
+pub fn url_map(name: &str, description: &str, hosts: &[HostRules], links: &dyn BackendLinks) -> Value {
     let mut host_rules = Vec::new();
     let mut matchers = Vec::new();
     for host in hosts {
         host_rules.push(json!({ "hosts": [host.hostname], "pathMatcher": host.matcher }));
-        let rules: Vec<Value> = host
-            .routes
-            .iter()
-            .flat_map(|r| r.rules.iter().cloned())
-            .enumerate()
-            .map(|(i, rule)| with_priority(rule, i))
-            .collect();
+        let rules: Vec<Value> = host.routes.iter().flat_map(|r| r.rules.iter().cloned()).enumerate().map(|(i, rule)| with_priority(rule, i)).collect();
         let mut matcher = json!({ "name": host.matcher, "defaultService": links.sink(), "defaultRouteAction": abort(404) });
         if !rules.is_empty() {
             matcher["routeRules"] = Value::Array(rules);
@@ -123,45 +102,21 @@ enum PathPiece {
 fn entry_rules(entry: &ir::HttpRouteEntry, links: &dyn BackendLinks) -> Vec<Value> {
     let pieces = match_rules(&entry.matcher);
     let per_piece = needs_piece_rewrite(entry);
-    let groups: Vec<Vec<(Value, PathPiece)>> = if per_piece {
-        pieces.into_iter().map(|p| vec![p]).collect()
-    } else {
-        vec![pieces]
-    };
-    groups
-        .into_iter()
-        .map(|group| rule(entry, &group, links))
-        .collect()
+    let groups: Vec<Vec<(Value, PathPiece)>> = if per_piece { pieces.into_iter().map(|p| vec![p]).collect() } else { vec![pieces] };
+    groups.into_iter().map(|group| rule(entry, &group, links)).collect()
 }
 
 fn needs_piece_rewrite(entry: &ir::HttpRouteEntry) -> bool {
-    let prefix_rewrite =
-        |p: &Option<PathRewrite>| matches!(p, Some(PathRewrite::ReplacePrefixMatch(_)));
-    let in_filters = entry
-        .filters
-        .iter()
-        .any(|f| matches!(f, HttpFilter::UrlRewrite(r) if prefix_rewrite(&r.path)));
+    let prefix_rewrite = |p: &Option<PathRewrite>| matches!(p, Some(PathRewrite::ReplacePrefixMatch(_)));
+    let in_filters = entry.filters.iter().any(|f| matches!(f, HttpFilter::UrlRewrite(r) if prefix_rewrite(&r.path)));
     in_filters || matches!(&entry.action, HttpAction::Redirect(r) if prefix_rewrite(&r.path))
 }
 
-fn rule(
-    entry: &ir::HttpRouteEntry,
-    pieces: &[(Value, PathPiece)],
-    links: &dyn BackendLinks,
-) -> Value {
+fn rule(entry: &ir::HttpRouteEntry, pieces: &[(Value, PathPiece)], links: &dyn BackendLinks) -> Value {
     let piece = pieces.first().map_or(PathPiece::Whole, |p| p.1);
     let mut rule = Map::new();
-    rule.insert(
-        "matchRules".into(),
-        Value::Array(pieces.iter().map(|p| p.0.clone()).collect()),
-    );
-    rule.insert(
-        "description".into(),
-        json!(format!(
-            "{}/{}/{} rule {}",
-            entry.source.kind, entry.source.namespace, entry.source.name, entry.source.rule
-        )),
-    );
+    rule.insert("matchRules".into(), Value::Array(pieces.iter().map(|p| p.0.clone()).collect()));
+    rule.insert("description".into(), json!(format!("{}/{}/{} rule {}", entry.source.kind, entry.source.namespace, entry.source.name, entry.source.rule)));
     if let Some(headers) = header_action(&entry.filters) {
         rule.insert("headerAction".into(), headers);
     }
@@ -174,8 +129,7 @@ fn rule(
         }
         HttpAction::FixedResponse { status, .. } => {
             let mut action = abort(*status);
-            action["weightedBackendServices"] =
-                json!([{ "backendService": links.sink(), "weight": 1000 }]);
+            action["weightedBackendServices"] = json!([{ "backendService": links.sink(), "weight": 1000 }]);
             rule.insert("routeAction".into(), action);
         }
     }
@@ -186,35 +140,19 @@ fn rule(
 fn match_rules(matcher: &ir::HttpMatch) -> Vec<(Value, PathPiece)> {
     let paths: Vec<(Value, PathPiece)> = match &matcher.path {
         PathMatch::Exact(path) => vec![(json!({ "fullPathMatch": path }), PathPiece::Whole)],
-        PathMatch::RegularExpression(regex) => {
-            vec![(json!({ "regexMatch": regex }), PathPiece::Whole)]
-        }
+        PathMatch::RegularExpression(regex) => vec![(json!({ "regexMatch": regex }), PathPiece::Whole)],
         PathMatch::Prefix(prefix) => {
             let trimmed = prefix.trim_end_matches('/');
             if trimmed.is_empty() {
                 vec![(json!({ "prefixMatch": "/" }), PathPiece::SlashPrefix)]
             } else {
-                vec![
-                    (json!({ "fullPathMatch": trimmed }), PathPiece::Whole),
-                    (
-                        json!({ "prefixMatch": format!("{trimmed}/") }),
-                        PathPiece::SlashPrefix,
-                    ),
-                ]
+                vec![(json!({ "fullPathMatch": trimmed }), PathPiece::Whole), (json!({ "prefixMatch": format!("{trimmed}/") }), PathPiece::SlashPrefix)]
             }
         }
     };
-    let mut headers: Vec<Value> = matcher
-        .method
-        .iter()
-        .map(|m| json!({ "headerName": ":method", "exactMatch": m }))
-        .collect();
+    let mut headers: Vec<Value> = matcher.method.iter().map(|m| json!({ "headerName": ":method", "exactMatch": m })).collect();
     headers.extend(matcher.headers.iter().map(|h| value_match("headerName", h)));
-    let queries: Vec<Value> = matcher
-        .query_params
-        .iter()
-        .map(|q| value_match("name", q))
-        .collect();
+    let queries: Vec<Value> = matcher.query_params.iter().map(|q| value_match("name", q)).collect();
     paths
         .into_iter()
         .map(|(mut rule, piece)| {
@@ -268,23 +206,14 @@ fn url_redirect(redirect: &ir::Redirect, piece: PathPiece) -> Value {
     match &redirect.path {
         Some(PathRewrite::ReplaceFullPath(path)) => out["pathRedirect"] = json!(path),
         // The whole path matched: the new path is the replacement itself.
-        Some(PathRewrite::ReplacePrefixMatch(prefix)) if piece == PathPiece::Whole => {
-            out["pathRedirect"] = json!(replaced_prefix(prefix, piece))
-        }
-        Some(PathRewrite::ReplacePrefixMatch(prefix)) => {
-            out["prefixRedirect"] = json!(replaced_prefix(prefix, piece))
-        }
+        Some(PathRewrite::ReplacePrefixMatch(prefix)) if piece == PathPiece::Whole => out["pathRedirect"] = json!(replaced_prefix(prefix, piece)),
+        Some(PathRewrite::ReplacePrefixMatch(prefix)) => out["prefixRedirect"] = json!(replaced_prefix(prefix, piece)),
         None => {}
     }
     out
 }
 
-fn forward(
-    entry: &ir::HttpRouteEntry,
-    backends: &[ir::WeightedBackend],
-    piece: PathPiece,
-    links: &dyn BackendLinks,
-) -> Value {
+fn forward(entry: &ir::HttpRouteEntry, backends: &[ir::WeightedBackend], piece: PathPiece, links: &dyn BackendLinks) -> Value {
     let weights = scale_weights(&backends.iter().map(|b| b.weight).collect::<Vec<_>>());
     let mut services = Vec::new();
     for (backend, weight) in backends.iter().zip(weights) {
@@ -306,26 +235,17 @@ fn forward(
         match filter {
             HttpFilter::UrlRewrite(rewrite) => action["urlRewrite"] = url_rewrite(rewrite, piece),
             HttpFilter::RequestMirror(mirror) if action.get("requestMirrorPolicy").is_none() => {
-                let link = links
-                    .backend(&mirror.backend)
-                    .unwrap_or_else(|| links.sink());
+                let link = links.backend(&mirror.backend).unwrap_or_else(|| links.sink());
                 let mut policy = json!({ "backendService": link });
                 if mirror.numerator < mirror.denominator {
-                    policy["mirrorPercent"] = json!(
-                        f64::from(mirror.numerator) * 100.0 / f64::from(mirror.denominator.max(1))
-                    );
+                    policy["mirrorPercent"] = json!(f64::from(mirror.numerator) * 100.0 / f64::from(mirror.denominator.max(1)));
                 }
                 action["requestMirrorPolicy"] = policy;
             }
             _ => {}
         }
     }
-    if let Some(ms) = entry
-        .timeouts
-        .as_ref()
-        .and_then(|t| t.request_ms)
-        .filter(|ms| *ms > 0)
-    {
+    if let Some(ms) = entry.timeouts.as_ref().and_then(|t| t.request_ms).filter(|ms| *ms > 0) {
         action["timeout"] = json!({ "seconds": (ms / 1000).to_string() });
         if ms % 1000 > 0 {
             action["timeout"]["nanos"] = json!((ms % 1000) * 1_000_000);
@@ -335,9 +255,7 @@ fn forward(
 }
 
 fn services_all_zero(action: &Value) -> bool {
-    action["weightedBackendServices"]
-        .as_array()
-        .is_none_or(|s| s.iter().all(|s| s["weight"].as_u64() == Some(0)))
+    action["weightedBackendServices"].as_array().is_none_or(|s| s.iter().all(|s| s["weight"].as_u64() == Some(0)))
 }
 
 fn url_rewrite(rewrite: &ir::UrlRewrite, piece: PathPiece) -> Value {
@@ -346,14 +264,10 @@ fn url_rewrite(rewrite: &ir::UrlRewrite, piece: PathPiece) -> Value {
         out["hostRewrite"] = json!(host);
     }
     match &rewrite.path {
-        Some(PathRewrite::ReplacePrefixMatch(prefix)) => {
-            out["pathPrefixRewrite"] = json!(replaced_prefix(prefix, piece))
-        }
+        Some(PathRewrite::ReplacePrefixMatch(prefix)) => out["pathPrefixRewrite"] = json!(replaced_prefix(prefix, piece)),
         // Only reachable for exact and regex matches (capabilities claim no full-path rewrite
         // on prefixes): the whole path is the matched part there.
-        Some(PathRewrite::ReplaceFullPath(path)) if piece == PathPiece::Whole => {
-            out["pathPrefixRewrite"] = json!(path)
-        }
+        Some(PathRewrite::ReplaceFullPath(path)) if piece == PathPiece::Whole => out["pathPrefixRewrite"] = json!(path),
         _ => {}
     }
     out
@@ -364,22 +278,12 @@ fn header_action(filters: &[HttpFilter]) -> Option<Value> {
     let mut out = Map::new();
     for filter in filters {
         let (modifier, add_key, remove_key) = match filter {
-            HttpFilter::RequestHeaderModifier(m) => {
-                (m, "requestHeadersToAdd", "requestHeadersToRemove")
-            }
-            HttpFilter::ResponseHeaderModifier(m) => {
-                (m, "responseHeadersToAdd", "responseHeadersToRemove")
-            }
+            HttpFilter::RequestHeaderModifier(m) => (m, "requestHeadersToAdd", "requestHeadersToRemove"),
+            HttpFilter::ResponseHeaderModifier(m) => (m, "responseHeadersToAdd", "responseHeadersToRemove"),
             _ => continue,
         };
-        let set = modifier
-            .set
-            .iter()
-            .map(|h| json!({ "headerName": h.name, "headerValue": h.value, "replace": true }));
-        let add = modifier
-            .add
-            .iter()
-            .map(|h| json!({ "headerName": h.name, "headerValue": h.value, "replace": false }));
+        let set = modifier.set.iter().map(|h| json!({ "headerName": h.name, "headerValue": h.value, "replace": true }));
+        let add = modifier.add.iter().map(|h| json!({ "headerName": h.name, "headerValue": h.value, "replace": false }));
         let headers: Vec<Value> = set.chain(add).collect();
         if !headers.is_empty() {
             out.insert(add_key.into(), Value::Array(headers));

@@ -7,7 +7,7 @@ use portico_model::ir::Address;
 use portico_provider::{Applied, ProviderError};
 use serde_json::Value;
 
-use super::{Clients, calls};
+use super::{calls, Clients};
 use crate::native::{Kind, ResourceKey};
 use crate::plan::{Plan, Step};
 
@@ -36,71 +36,36 @@ pub async fn apply(c: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderE
     let project = inputs.plan.project.as_str();
     for (done, step) in inputs.plan.steps.iter().enumerate() {
         if inputs.stop_after == Some(done) {
-            return Err(ProviderError::Transient {
-                platform: "GCP".into(),
-                operation: "apply".into(),
-                message: format!("interrupted after {done} steps (test)"),
-            });
+            return Err(ProviderError::Transient { platform: "GCP".into(), operation: "apply".into(), message: format!("interrupted after {done} steps (test)") });
         }
         run(c, project, step, inputs.pems).await?;
     }
     let addresses = match inputs.address {
-        AddressSource::Resource(key) => vec![Address {
-            address_type: "IPAddress".into(),
-            value: calls::get_address(c, project, key).await?,
-        }],
-        AddressSource::Literal(ip) => vec![Address {
-            address_type: "IPAddress".into(),
-            value: ip.clone(),
-        }],
+        AddressSource::Resource(key) => vec![Address { address_type: "IPAddress".into(), value: calls::get_address(c, project, key).await? }],
+        AddressSource::Literal(ip) => vec![Address { address_type: "IPAddress".into(), value: ip.clone() }],
         AddressSource::None => Vec::new(),
     };
-    Ok(Applied {
-        addresses,
-        ready: true,
-        ..Applied::default()
-    })
+    Ok(Applied { addresses, ready: true, ..Applied::default() })
 }
 
-async fn run(
-    c: &Clients,
-    project: &str,
-    step: &Step,
-    pems: &BTreeMap<String, Vec<u8>>,
-) -> Result<(), ProviderError> {
+async fn run(c: &Clients, project: &str, step: &Step, pems: &BTreeMap<String, Vec<u8>>) -> Result<(), ProviderError> {
     match step {
-        Step::Insert { key, body } if key.kind == Kind::SslCertificate => {
-            calls::insert(c, project, key, &with_material(key, body, pems)?).await
-        }
+        Step::Insert { key, body } if key.kind == Kind::SslCertificate => calls::insert(c, project, key, &with_material(key, body, pems)?).await,
         Step::Insert { key, body } => calls::insert(c, project, key, body).await,
         Step::Update { key, body } => calls::update(c, project, key, body).await,
         Step::Patch { key, body } => calls::patch(c, project, key, body).await,
         Step::SetUrlMap { key, url_map } => calls::set_url_map(c, project, key, url_map).await,
         Step::SetTarget { key, target } => calls::set_target(c, project, key, target).await,
-        Step::SetSecurityPolicy { key, policy } => {
-            calls::set_security_policy(c, project, key, policy.as_deref()).await
-        }
-        Step::AttachEndpoints { key, endpoints } => {
-            calls::change_endpoints(c, project, key, endpoints, true).await
-        }
-        Step::DetachEndpoints { key, endpoints } => {
-            calls::change_endpoints(c, project, key, endpoints, false).await
-        }
+        Step::SetSecurityPolicy { key, policy } => calls::set_security_policy(c, project, key, policy.as_deref()).await,
+        Step::AttachEndpoints { key, endpoints } => calls::change_endpoints(c, project, key, endpoints, true).await,
+        Step::DetachEndpoints { key, endpoints } => calls::change_endpoints(c, project, key, endpoints, false).await,
         Step::Delete { key } => calls::delete(c, project, key).await,
     }
 }
 
 /// The certificate body with the Secret's chain and key (never part of the printed plan).
-fn with_material(
-    key: &ResourceKey,
-    body: &Value,
-    pems: &BTreeMap<String, Vec<u8>>,
-) -> Result<Value, ProviderError> {
-    let missing = || ProviderError::Rejected {
-        platform: "GCP".into(),
-        operation: "sslCertificates.insert".into(),
-        message: format!("{key}: no certificate material"),
-    };
+fn with_material(key: &ResourceKey, body: &Value, pems: &BTreeMap<String, Vec<u8>>) -> Result<Value, ProviderError> {
+    let missing = || ProviderError::Rejected { platform: "GCP".into(), operation: "sslCertificates.insert".into(), message: format!("{key}: no certificate material") };
     let pem = String::from_utf8_lossy(pems.get(&key.name).ok_or_else(missing)?).to_string();
     let (chain, private_key) = split_pem(&pem).ok_or_else(missing)?;
     let mut body = body.clone();

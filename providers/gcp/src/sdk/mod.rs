@@ -68,14 +68,9 @@ macro_rules! build_client {
             builder = builder.with_endpoint(endpoint.clone());
         }
         if $settings.anonymous {
-            builder = builder.with_credentials(
-                google_cloud_auth::credentials::anonymous::Builder::new().build(),
-            );
+            builder = builder.with_credentials(google_cloud_auth::credentials::anonymous::Builder::new().build());
         }
-        builder
-            .build()
-            .await
-            .map_err(|e| format!("cannot build the {} client: {e}", stringify!($kind)))?
+        builder.build().await.map_err(|e| format!("cannot build the {} client: {e}", stringify!($kind)))?
     }};
 }
 
@@ -130,24 +125,14 @@ impl Clients {
 
     /// Run one call, counted each attempt, retried with backoff while GCP throttles or fails
     /// transiently (100 ms doubling, jittered, `max_attempts` in all).
-    pub(crate) async fn call<T, F, Fut>(
-        &self,
-        operation: &str,
-        resource: &str,
-        call: F,
-    ) -> Result<T, ProviderError>
+    pub(crate) async fn call<T, F, Fut>(&self, operation: &str, resource: &str, call: F) -> Result<T, ProviderError>
     where
         F: Fn() -> Fut,
         Fut: Future<Output = Result<T, google_cloud_gax::error::Error>>,
     {
         let attempt = || async {
             self.count(operation);
-            call().await.map_err(|e| {
-                (
-                    error(operation, resource, &e),
-                    e.http_status_code() == Some(412),
-                )
-            })
+            call().await.map_err(|e| (error(operation, resource, &e), e.http_status_code() == Some(412)))
         };
         let policy = ExponentialBuilder::default()
             .with_min_delay(Duration::from_millis(100))
@@ -156,11 +141,7 @@ impl Clients {
             .with_jitter();
         // A stale fingerprint (412) is not retried here: the same body would fail again. The
         // next pass re-reads the resource and plans against what is there.
-        attempt
-            .retry(policy)
-            .when(|(e, stale)| e.retryable() && !stale)
-            .await
-            .map_err(|(e, _)| e)
+        attempt.retry(policy).when(|(e, stale)| e.retryable() && !stale).await.map_err(|(e, _)| e)
     }
 }
 
@@ -173,64 +154,32 @@ fn install_crypto_provider() {
 /// A GCP error as a [`ProviderError`]: throttling (429, RESOURCE_EXHAUSTED but for quotas) and transient
 /// failures (5xx, 409/412 races, resources still in use, I/O) are retryable; the rest is
 /// GCP refusing the request, with its message.
-pub fn error(
-    operation: &str,
-    resource: &str,
-    err: &google_cloud_gax::error::Error,
-) -> ProviderError {
+pub fn error(operation: &str, resource: &str, err: &google_cloud_gax::error::Error) -> ProviderError {
     use google_cloud_gax::error::rpc::Code;
     let platform = "GCP".to_string();
     let status = err.status();
     let http = err.http_status_code();
-    let detail = status
-        .map(|s| s.message.clone())
-        .filter(|m| !m.is_empty())
-        .unwrap_or_else(|| err.to_string());
+    let detail = status.map(|s| s.message.clone()).filter(|m| !m.is_empty()).unwrap_or_else(|| err.to_string());
     let message = format!("{resource}: {detail}");
     let operation = operation.to_string();
     let code = status.map(|s| s.code);
     // A used-up project quota is also RESOURCE_EXHAUSTED, but only raising the quota helps:
     // it is reported as GCP's refusal, not retried as throttling.
     let quota = detail.to_ascii_lowercase().contains("quota");
-    let rate_limited = detail.contains("rateLimitExceeded")
-        || detail.contains("RATE_LIMIT_EXCEEDED")
-        || detail.contains("Rate Limit Exceeded");
+    let rate_limited = detail.contains("rateLimitExceeded") || detail.contains("RATE_LIMIT_EXCEEDED") || detail.contains("Rate Limit Exceeded");
     if http == Some(429) || rate_limited || (code == Some(Code::ResourceExhausted) && !quota) {
-        return ProviderError::Throttled {
-            platform,
-            operation,
-            message,
-        };
+        return ProviderError::Throttled { platform, operation, message };
     }
-    let in_use = detail.contains("resourceInUseByAnotherResource")
-        || detail.contains("is already being used by");
+    let in_use = detail.contains("resourceInUseByAnotherResource") || detail.contains("is already being used by");
     let transient = http.is_some_and(|h| h >= 500 || h == 409 || h == 412)
-        || matches!(
-            code,
-            Some(
-                Code::Unavailable
-                    | Code::Internal
-                    | Code::DeadlineExceeded
-                    | Code::Aborted
-                    | Code::AlreadyExists
-                    | Code::FailedPrecondition
-            )
-        )
+        || matches!(code, Some(Code::Unavailable | Code::Internal | Code::DeadlineExceeded | Code::Aborted | Code::AlreadyExists | Code::FailedPrecondition))
         || err.is_io()
         || err.is_timeout()
         || err.is_connect()
         || in_use;
     if transient {
-        ProviderError::Transient {
-            platform,
-            operation,
-            message,
-        }
+        ProviderError::Transient { platform, operation, message }
     } else {
-        ProviderError::Rejected {
-            platform,
-            operation,
-            message,
-        }
+        ProviderError::Rejected { platform, operation, message }
     }
 }

@@ -5,7 +5,7 @@
 use portico_provider::ProviderError;
 use serde_json::Value;
 
-use super::{Clients, calls};
+use super::{calls, Clients};
 use crate::names::Namer;
 use crate::native::{Kind, ResourceKey};
 use crate::plan::Observed;
@@ -13,15 +13,8 @@ use crate::plan::Observed;
 /// One page of an aggregated list as JSON: `items: { "<scope>": { "<collection>": [..] } }`.
 macro_rules! aggregated_page {
     ($client:expr, $project:expr, $filter:expr, $token:expr) => {{
-        let request = $client
-            .aggregated_list()
-            .set_project($project)
-            .set_filter($filter);
-        request
-            .set_or_clear_page_token($token)
-            .send()
-            .await
-            .map(|page| serde_json::to_value(&page).unwrap_or_default())
+        let request = $client.aggregated_list().set_project($project).set_filter($filter);
+        request.set_or_clear_page_token($token).send().await.map(|page| serde_json::to_value(&page).unwrap_or_default())
     }};
 }
 
@@ -30,12 +23,7 @@ pub async fn observe(c: &Clients, project: &str, namer: &Namer) -> Result<Observ
     let mut observed = Observed::default();
     for kind in Kind::ALL {
         for (location, item) in list(c, project, kind, &filter).await? {
-            let Some(name) = item["name"]
-                .as_str()
-                .filter(|n| n.starts_with(&format!("{}-", namer.prefix())))
-            else {
-                continue;
-            };
+            let Some(name) = item["name"].as_str().filter(|n| n.starts_with(&format!("{}-", namer.prefix()))) else { continue };
             let key = ResourceKey::new(kind, &location, name);
             if namer.owns(item["description"].as_str()) {
                 observed.resources.insert(key, item);
@@ -44,34 +32,18 @@ pub async fn observe(c: &Clients, project: &str, namer: &Namer) -> Result<Observ
             }
         }
     }
-    let negs: Vec<ResourceKey> = observed
-        .resources
-        .keys()
-        .filter(|k| k.kind == Kind::NetworkEndpointGroup)
-        .cloned()
-        .collect();
+    let negs: Vec<ResourceKey> = observed.resources.keys().filter(|k| k.kind == Kind::NetworkEndpointGroup).cloned().collect();
     for key in negs {
         let endpoints = calls::list_endpoints(c, project, &key).await?;
-        observed
-            .endpoints
-            .insert(key, endpoints.into_iter().collect());
+        observed.endpoints.insert(key, endpoints.into_iter().collect());
     }
     Ok(observed)
 }
 
 /// Every resource of one kind matching `filter`, with its location.
-async fn list(
-    c: &Clients,
-    project: &str,
-    kind: Kind,
-    filter: &str,
-) -> Result<Vec<(String, Value)>, ProviderError> {
+async fn list(c: &Clients, project: &str, kind: Kind, filter: &str) -> Result<Vec<(String, Value)>, ProviderError> {
     let collection = kind.collection();
-    let operation = if kind == Kind::Firewall {
-        "firewalls.list".to_string()
-    } else {
-        format!("{collection}.aggregatedList")
-    };
+    let operation = if kind == Kind::Firewall { "firewalls.list".to_string() } else { format!("{collection}.aggregatedList") };
     let mut out = Vec::new();
     let mut token: Option<String> = None;
     loop {
@@ -100,10 +72,7 @@ async fn list(
                 out.push((scope.clone(), item.clone()));
             }
         }
-        token = page["nextPageToken"]
-            .as_str()
-            .filter(|t| !t.is_empty())
-            .map(str::to_string);
+        token = page["nextPageToken"].as_str().filter(|t| !t.is_empty()).map(str::to_string);
         if token.is_none() {
             return Ok(out);
         }

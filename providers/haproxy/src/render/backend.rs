@@ -24,18 +24,11 @@ pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
             continue;
         }
         out.section(&format!("backend {}", backend_name(&ctx.gw.gateway, id)));
-        out.comment(&format!(
-            "service {}:{} ({:?})",
-            backend.service, backend.port, backend.protocol
-        ));
+        out.comment(&format!("service {}:{} ({:?})", backend.service, backend.port, backend.protocol));
         out.line("mode http");
         out.line("balance roundrobin");
         out.line("http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
-        let proto = if backend.protocol == BackendProtocol::H2c {
-            " proto h2"
-        } else {
-            ""
-        };
+        let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
         let servers = servers(backend);
         for (index, server) in servers.iter().enumerate() {
             match server {
@@ -61,11 +54,7 @@ pub(crate) fn slot_capacity(endpoints: usize) -> usize {
 /// Backend ids referenced by `Forward` actions on HTTP/HTTPS ports.
 fn http_referenced<'a>(ctx: &Ctx<'a>) -> BTreeSet<&'a str> {
     let mut ids = BTreeSet::new();
-    let http_ports = ctx
-        .gw
-        .ports
-        .iter()
-        .filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
+    let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
     for vhost in http_ports.flat_map(|p| &p.virtual_hosts) {
         for entry in &vhost.routes {
             if let HttpAction::Forward { backends } = &entry.action {
@@ -92,11 +81,7 @@ pub(crate) fn servers(backend: &Backend) -> Vec<Option<String>> {
             None => Vec::new(),
         };
     }
-    backend
-        .endpoints
-        .iter()
-        .map(|e| socket_address(&e.address, e.port))
-        .collect()
+    backend.endpoints.iter().map(|e| socket_address(&e.address, e.port)).collect()
 }
 
 /// `a.b.c.d:port` or `[v6]:port`; `None` if `address` is not an IP address.
@@ -112,22 +97,15 @@ fn socket_address(address: &str, port: u16) -> Option<String> {
 /// hostname `*` comes first, so its certificate is the default; the others carry an SNI filter.
 pub(crate) fn crt_list(ctx: &Ctx<'_>, out: &mut Output, port: &Port) -> Option<String> {
     let dir = &ctx.settings.cert_dir;
-    let (default, named): (Vec<_>, Vec<_>) =
-        port.certificates.iter().partition(|b| b.hostname == "*");
+    let (default, named): (Vec<_>, Vec<_>) = port.certificates.iter().partition(|b| b.hostname == "*");
     let mut lines = String::new();
     for binding in default.into_iter().chain(named) {
-        let filter = if binding.hostname == "*" {
-            String::new()
-        } else {
-            binding.hostname.to_ascii_lowercase()
-        };
+        let filter = if binding.hostname == "*" { String::new() } else { binding.hostname.to_ascii_lowercase() };
         if !filter.is_empty() && !is_host_name(&filter) {
             continue;
         }
         for secret in &binding.secrets {
-            let Some(pem) = ctx.certificates.get(secret) else {
-                continue;
-            };
+            let Some(pem) = ctx.certificates.get(secret) else { continue };
             let file = cert_file_name(secret);
             out.files.insert(file.clone(), pem.clone());
             let path = dir.join(&file).to_string_lossy().into_owned();

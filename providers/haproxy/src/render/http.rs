@@ -31,33 +31,13 @@ impl Rule<'_> {
 }
 
 /// Renders the frontend of an HTTP port, or of an HTTPS port when `crt_list` is given.
-pub(crate) fn frontend(
-    ctx: &Ctx<'_>,
-    out: &mut Output,
-    port: &Port,
-    bind: &str,
-    crt_list: Option<&str>,
-) {
-    frontend_named(
-        ctx,
-        out,
-        port,
-        &frontend_name(&ctx.gw.gateway, port.port),
-        bind,
-        crt_list,
-    );
+pub(crate) fn frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str, crt_list: Option<&str>) {
+    frontend_named(ctx, out, port, &frontend_name(&ctx.gw.gateway, port.port), bind, crt_list);
 }
 
 /// The HTTP(S) frontend under a given name (the HTTPS half of a port shared with TLS
 /// passthrough listens on an internal socket behind the SNI router).
-pub(crate) fn frontend_named(
-    ctx: &Ctx<'_>,
-    out: &mut Output,
-    port: &Port,
-    name: &str,
-    bind: &str,
-    crt_list: Option<&str>,
-) {
+pub(crate) fn frontend_named(ctx: &Ctx<'_>, out: &mut Output, port: &Port, name: &str, bind: &str, crt_list: Option<&str>) {
     out.section(&format!("frontend {name}"));
     out.comment(&format!("listeners: {}", port.listeners.join(", ")));
     out.line("mode http");
@@ -74,22 +54,12 @@ pub(crate) fn frontend_named(
     out.line("http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
     select_vhost(out, port);
     for rule in &rules {
-        let mut conds = vec![
-            "!{ var(txn.rule) -m found }".to_string(),
-            format!("{{ var(txn.vh) -m int {} }}", rule.vhost),
-        ];
+        let mut conds = vec!["!{ var(txn.rule) -m found }".to_string(), format!("{{ var(txn.vh) -m int {} }}", rule.vhost)];
         conds.extend(match_conds(rule.number, &rule.entry.matcher));
-        out.line(&format!(
-            "http-request set-var(txn.rule) int({}) if {}",
-            rule.number,
-            conds.join(" ")
-        ));
+        out.line(&format!("http-request set-var(txn.rule) int({}) if {}", rule.number, conds.join(" ")));
     }
     out.line("http-request return status 404 if !{ var(txn.rule) -m found }");
-    let context = actions::Context {
-        tls: crt_list.is_some(),
-        listener_port: port.port,
-    };
+    let context = actions::Context { tls: crt_list.is_some(), listener_port: port.port };
     let mut use_backends = Vec::new();
     for rule in &rules {
         actions::render(ctx, out, &context, rule, &mut use_backends);
@@ -104,11 +74,7 @@ fn numbered_rules(port: &Port) -> Vec<Rule<'_>> {
     let mut rules = Vec::new();
     for (vhost, host) in port.virtual_hosts.iter().enumerate() {
         for entry in &host.routes {
-            rules.push(Rule {
-                vhost,
-                number: rules.len(),
-                entry,
-            });
+            rules.push(Rule { vhost, number: rules.len(), entry });
         }
     }
     rules
@@ -122,20 +88,12 @@ fn select_vhost(out: &mut Output, port: &Port) {
         match host_conds("var(txn.host)", &hostname) {
             Some(host) => conds.extend(host),
             None => {
-                out.comment(&format!(
-                    "virtual host {index}: invalid hostname, never matches"
-                ));
+                out.comment(&format!("virtual host {index}: invalid hostname, never matches"));
                 continue;
             }
         }
-        out.comment(&format!(
-            "virtual host {index}: {hostname} (listener {})",
-            vhost.listener
-        ));
-        out.line(&format!(
-            "http-request set-var(txn.vh) int({index}) if {}",
-            conds.join(" ")
-        ));
+        out.comment(&format!("virtual host {index}: {hostname} (listener {})", vhost.listener));
+        out.line(&format!("http-request set-var(txn.vh) int({index}) if {}", conds.join(" ")));
     }
 }
 
@@ -149,19 +107,14 @@ pub(crate) fn host_conds(fetch: &str, hostname: &str) -> Option<Vec<String>> {
         return None;
     }
     Some(match hostname.strip_prefix('*') {
-        Some(suffix) => vec![
-            format!("{{ {fetch} -m end -i {suffix} }}"),
-            format!("!{{ {fetch} -m beg . }}"),
-        ],
+        Some(suffix) => vec![format!("{{ {fetch} -m end -i {suffix} }}"), format!("!{{ {fetch} -m beg . }}")],
         None => vec![format!("{{ {fetch} -m str -i {hostname} }}")],
     })
 }
 
 /// The named ACL for a segment-aware prefix: `path <p>` OR `path_beg <p>/` (none for `/`).
 fn path_acls(number: usize, path: &PathMatch) -> Vec<String> {
-    let PathMatch::Prefix(prefix) = path else {
-        return Vec::new();
-    };
+    let PathMatch::Prefix(prefix) = path else { return Vec::new() };
     let prefix = prefix.trim_end_matches('/');
     if prefix.is_empty() {
         return Vec::new();
@@ -179,9 +132,7 @@ fn match_conds(number: usize, matcher: &HttpMatch) -> Vec<String> {
         PathMatch::Exact(path) => conds.push(format!("{{ path -m str {} }}", arg(path))),
         PathMatch::Prefix(prefix) if prefix.trim_end_matches('/').is_empty() => {}
         PathMatch::Prefix(_) => conds.push(format!("r{number}_path")),
-        PathMatch::RegularExpression(regex) => {
-            conds.push(format!("{{ path_reg {} }}", arg(&anchored(regex))))
-        }
+        PathMatch::RegularExpression(regex) => conds.push(format!("{{ path_reg {} }}", arg(&anchored(regex)))),
     }
     if let Some(method) = &matcher.method {
         conds.push(format!("{{ method {} }}", arg(method)));
@@ -204,9 +155,5 @@ fn value_cond(fetch: &str, value: &ValueMatch) -> String {
         ValueMatchType::Exact => ("str", value.value.clone()),
         ValueMatchType::RegularExpression => ("reg", anchored(&value.value)),
     };
-    format!(
-        "{{ {fetch}({}) -m {method} {} }}",
-        value.name,
-        arg(&pattern)
-    )
+    format!("{{ {fetch}({}) -m {method} {} }}", value.name, arg(&pattern))
 }

@@ -33,13 +33,7 @@ pub fn backend_name(gateway: &ObjectRef, backend_id: &str) -> String {
         .and_then(|(ns, rest)| rest.rsplit_once(':').map(|(svc, port)| (ns, svc, port)));
     match parts {
         Some((ns, svc, port)) => {
-            format!(
-                "be_{}_{}_{}_{}",
-                gateway_part(gateway),
-                esc(ns),
-                esc(svc),
-                esc(port)
-            )
+            format!("be_{}_{}_{}_{}", gateway_part(gateway), esc(ns), esc(svc), esc(port))
         }
         None => format!("be_{}_{}", gateway_part(gateway), esc(backend_id)),
     }

@@ -16,23 +16,14 @@ use super::text::Output;
 /// routes by `ssl_fc_sni` on an `ssl` bind. First match wins in list order (via `sess.rule`).
 pub(crate) fn tls_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str) {
     let passthrough = port.tls_routes.iter().any(|r| !r.terminate);
-    let routes: Vec<_> = port
-        .tls_routes
-        .iter()
-        .filter(|r| r.terminate != passthrough)
-        .collect();
+    let routes: Vec<_> = port.tls_routes.iter().filter(|r| r.terminate != passthrough).collect();
     let name = frontend_name(&ctx.gw.gateway, port.port);
     let bind_line = if passthrough {
         format!("bind {bind}")
     } else {
         match crt_list(ctx, out, port) {
             Some(list) => format!("bind {bind} ssl crt-list {list}"),
-            None => {
-                return out.top_comment(&format!(
-                    "port {}/TLS: no usable certificate, not served",
-                    port.port
-                ));
-            }
+            None => return out.top_comment(&format!("port {}/TLS: no usable certificate, not served", port.port)),
         }
     };
     out.section(&format!("frontend {name}"));
@@ -40,9 +31,7 @@ pub(crate) fn tls_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &
     out.line("mode tcp");
     out.line(&bind_line);
     if routes.len() < port.tls_routes.len() {
-        out.comment(
-            "terminating TLS routes mixed with passthrough on one port are not supported: skipped",
-        );
+        out.comment("terminating TLS routes mixed with passthrough on one port are not supported: skipped");
     }
     let (fetch, hello) = if passthrough {
         out.line("tcp-request inspect-delay 5s");
@@ -55,25 +44,15 @@ pub(crate) fn tls_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &
             out.comment(&format!("route {index}: invalid hostname, never matches"));
             continue;
         };
-        out.comment(&format!(
-            "route {index}: {} {}/{} for {}",
-            route.source.kind, route.source.namespace, route.source.name, route.hostname
-        ));
+        out.comment(&format!("route {index}: {} {}/{} for {}", route.source.kind, route.source.namespace, route.source.name, route.hostname));
         let conds = format!("{hello}!{{ var(sess.rule) -m found }} {}", sni.join(" "));
-        out.line(&format!(
-            "tcp-request content set-var(sess.rule) int({index}) if {}",
-            conds.trim_end()
-        ));
+        out.line(&format!("tcp-request content set-var(sess.rule) int({index}) if {}", conds.trim_end()));
     }
     let mut targets = Vec::new();
     for (index, route) in routes.iter().enumerate() {
         let guard = format!("{{ var(sess.rule) -m int {index} }}");
         if reject_invalid_share(ctx, out, &route.backends, &guard) {
-            targets.push((
-                l4_backend_name(&ctx.gw.gateway, port.port, index),
-                guard,
-                &route.backends,
-            ));
+            targets.push((l4_backend_name(&ctx.gw.gateway, port.port, index), guard, &route.backends));
         }
     }
     if passthrough {
@@ -93,30 +72,18 @@ pub(crate) fn sni_router(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &st
     let name = frontend_name(&ctx.gw.gateway, port.port);
     let routes: Vec<_> = port.tls_routes.iter().filter(|r| !r.terminate).collect();
     out.section(&format!("frontend {name}"));
-    out.comment(&format!(
-        "listeners: {} (SNI router: TLS passthrough, else HTTPS)",
-        port.listeners.join(", ")
-    ));
+    out.comment(&format!("listeners: {} (SNI router: TLS passthrough, else HTTPS)", port.listeners.join(", ")));
     out.line("mode tcp");
     out.line(&format!("bind {bind}"));
     out.line("tcp-request inspect-delay 5s");
     let mut targets = Vec::new();
     for (index, route) in routes.iter().enumerate() {
-        let Some(sni) = host_conds("req_ssl_sni", &route.hostname.to_ascii_lowercase()) else {
-            continue;
-        };
-        out.comment(&format!(
-            "route {index}: {} {}/{} for {}",
-            route.source.kind, route.source.namespace, route.source.name, route.hostname
-        ));
+        let Some(sni) = host_conds("req_ssl_sni", &route.hostname.to_ascii_lowercase()) else { continue };
+        out.comment(&format!("route {index}: {} {}/{} for {}", route.source.kind, route.source.namespace, route.source.name, route.hostname));
         out.line(&format!("tcp-request content set-var(sess.rule) int({index}) if {{ req_ssl_hello_type 1 }} !{{ var(sess.rule) -m found }} {}", sni.join(" ")));
         let guard = format!("{{ var(sess.rule) -m int {index} }}");
         if reject_invalid_share(ctx, out, &route.backends, &guard) {
-            targets.push((
-                l4_backend_name(&ctx.gw.gateway, port.port, index),
-                guard,
-                &route.backends,
-            ));
+            targets.push((l4_backend_name(&ctx.gw.gateway, port.port, index), guard, &route.backends));
         }
     }
     out.line("tcp-request content accept if { req_ssl_hello_type 1 }");
@@ -135,10 +102,7 @@ pub(crate) fn sni_router(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &st
 
 /// A TCP port: forwards to the first L4 route (the only one served).
 pub(crate) fn tcp_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str) {
-    out.section(&format!(
-        "frontend {}",
-        frontend_name(&ctx.gw.gateway, port.port)
-    ));
+    out.section(&format!("frontend {}", frontend_name(&ctx.gw.gateway, port.port)));
     out.comment(&format!("listeners: {}", port.listeners.join(", ")));
     out.line("mode tcp");
     out.line(&format!("bind {bind}"));
@@ -146,10 +110,7 @@ pub(crate) fn tcp_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &
         out.comment("no route: connections are closed");
         return;
     };
-    out.comment(&format!(
-        "route: {} {}/{}",
-        route.source.kind, route.source.namespace, route.source.name
-    ));
+    out.comment(&format!("route: {} {}/{}", route.source.kind, route.source.namespace, route.source.name));
     if port.l4_routes.len() > 1 {
         out.comment("further routes on this port are not served (only the first one is)");
     }
@@ -167,23 +128,10 @@ fn is_valid(ctx: &Ctx<'_>, target: &BackendTarget) -> bool {
 
 /// Rejects the share of connections that belongs to invalid targets (under `guard`). Returns
 /// false when nothing is left to forward to (everything rejected).
-fn reject_invalid_share(
-    ctx: &Ctx<'_>,
-    out: &mut Output,
-    backends: &[WeightedBackend],
-    guard: &str,
-) -> bool {
+fn reject_invalid_share(ctx: &Ctx<'_>, out: &mut Output, backends: &[WeightedBackend], guard: &str) -> bool {
     let total: u64 = backends.iter().map(|b| u64::from(b.weight)).sum();
-    let invalid: u64 = backends
-        .iter()
-        .filter(|b| !is_valid(ctx, &b.target))
-        .map(|b| u64::from(b.weight))
-        .sum();
-    let guard = if guard.is_empty() {
-        String::new()
-    } else {
-        format!(" if {guard}")
-    };
+    let invalid: u64 = backends.iter().filter(|b| !is_valid(ctx, &b.target)).map(|b| u64::from(b.weight)).sum();
+    let guard = if guard.is_empty() { String::new() } else { format!(" if {guard}") };
     if total == 0 || invalid == total {
         out.comment("no valid weighted backend: connections are rejected");
         out.line(&format!("tcp-request content reject{guard}"));
@@ -211,27 +159,18 @@ fn combined_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, weighted: &[Wei
         .iter()
         .enumerate()
         .filter_map(|(index, w)| match &w.target {
-            BackendTarget::Backend { id } if w.weight > 0 => ctx
-                .gw
-                .backends
-                .get(id)
-                .map(|b| (index, id, w.weight, servers(b))),
+            BackendTarget::Backend { id } if w.weight > 0 => ctx.gw.backends.get(id).map(|b| (index, id, w.weight, servers(b))),
             _ => None,
         })
         .collect();
-    let shares: Vec<f64> = groups
-        .iter()
-        .map(|(_, _, weight, s)| f64::from(*weight) / s.len().max(1) as f64)
-        .collect();
+    let shares: Vec<f64> = groups.iter().map(|(_, _, weight, s)| f64::from(*weight) / s.len().max(1) as f64).collect();
     let max_share = shares.iter().copied().fold(0.0_f64, f64::max);
     for ((index, id, _, servers), share) in groups.iter().zip(shares) {
         out.comment(&format!("backend {index}: {id}"));
         let weight = ((256.0 * share / max_share).round() as u32).clamp(1, 256);
         for (number, server) in servers.iter().enumerate() {
             match server {
-                Some(address) => out.line(&format!(
-                    "server b{index}s{number} {address} weight {weight}"
-                )),
+                Some(address) => out.line(&format!("server b{index}s{number} {address} weight {weight}")),
                 None => out.comment(&format!("endpoint {number}: unusable address, skipped")),
             }
         }

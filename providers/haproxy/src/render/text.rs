@@ -101,17 +101,11 @@ pub(crate) fn anchored(regex: &str) -> String {
 
 /// True for a name that can be used inside a sample fetch argument, e.g. `req.fhdr(<name>)`.
 pub(crate) fn is_fetch_name(name: &str) -> bool {
-    !name.is_empty()
-        && name
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || "._-~".contains(c))
+    !name.is_empty() && name.chars().all(|c| c.is_ascii_alphanumeric() || "._-~".contains(c))
 }
 
 /// True for a DNS-like host name (letters, digits, dots, dashes, a leading `*.` allowed).
 pub(crate) fn is_host_name(name: &str) -> bool {
     let body = name.strip_prefix("*.").unwrap_or(name);
-    !body.is_empty()
-        && body
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
+    !body.is_empty() && body.chars().all(|c| c.is_ascii_alphanumeric() || ".-".contains(c))
 }
