@@ -8,6 +8,10 @@ use serde::{Deserialize, Serialize};
 /// The API group of Portico's own resources (parameter CRDs) and of its controller names.
 pub const PORTICO_GROUP: &str = "portico.dev";
 
+/// The field of a class-level parameters object that lists the further fields a Gateway-level
+/// `spec.infrastructure.parametersRef` may set (see [`Capabilities::gateway_parameters`]).
+pub const GATEWAY_OVERRIDES_FIELD: &str = "gatewayOverrides";
+
 macro_rules! named_enum {
     ($(#[$meta:meta])* pub enum $name:ident { $($(#[$vmeta:meta])* $variant:ident => $text:literal),+ $(,)? }) => {
         $(#[$meta])*
@@ -218,6 +222,14 @@ pub struct Capabilities {
     /// Redirect status codes the platform can send (301 and 302 are core).
     pub redirect_status_codes: BTreeSet<u16>,
     pub limits: Limits,
+    /// Top-level fields of the provider's parameters kind that a Gateway-level
+    /// `spec.infrastructure.parametersRef` may set on its own (they only tune that Gateway).
+    /// Every other field is class-only: it may appear in a Gateway-level object only when the
+    /// class's parameters list it in [`GATEWAY_OVERRIDES_FIELD`].
+    pub gateway_parameters: BTreeSet<String>,
+    /// The parameters kind's default value of each field (as an API server fills them in from
+    /// the CRD schema): a Gateway-level object holding a default has not set that field.
+    pub parameter_defaults: serde_json::Map<String, serde_json::Value>,
 }
 
 impl Capabilities {

@@ -11,11 +11,48 @@ use portico_translate::status::{ParentStatusEntry, RouteKey, Statuses};
 use portico_translate::{conditions, Translation};
 use serde_json::Value;
 
-/// The parameters object a Gateway's IR names: (`namespace/name` of the object, its spec).
+/// The parameters in effect for a Gateway: (`namespace/name` of the object that decides which
+/// provider instance it belongs to, the spec). A Gateway-level object is laid over its class's:
+/// each field it sets replaces the class's (translation has already refused fields the
+/// class does not let Gateways set; see `portico_translate::privilege`). Objects such as `tags`
+/// or `healthCheck` are merged key by key; values equal to the kind's defaults are ignored.
 pub fn parameters_of(snapshot: &Snapshot, ir: &ir::Gateway) -> (String, Value) {
     let Some(reference) = &ir.parameters else { return ("default".into(), Value::Null) };
-    let found = snapshot.parameters.iter().find(|p| p.kind == reference.kind && p.name == reference.name && p.namespace == reference.namespace);
-    (format!("{}/{}", reference.namespace.clone().unwrap_or_default(), reference.name), found.map_or(Value::Null, |p| p.spec.clone()))
+    let find = |kind: &str, namespace: Option<&str>, name: &str| {
+        snapshot.parameters.iter().find(|p| p.kind == kind && p.name == name && p.namespace.as_deref() == namespace).map(|p| p.spec.clone())
+    };
+    let own = find(&reference.kind, reference.namespace.as_deref(), &reference.name).unwrap_or(Value::Null);
+    let group = format!("{}/{}", reference.namespace.clone().unwrap_or_default(), reference.name);
+    let class = snapshot.gateway_classes.iter().find(|c| c.metadata.name.as_deref() == Some(ir.gateway_class.as_str()));
+    let Some(class_ref) = class.and_then(|c| c.spec.parameters_ref.as_ref()) else { return (group, own) };
+    let is_class_object = class_ref.kind == reference.kind && class_ref.name == reference.name && class_ref.namespace == reference.namespace;
+    if is_class_object {
+        return (group, own);
+    }
+    let mut merged = match find(&class_ref.kind, class_ref.namespace.as_deref(), &class_ref.name) {
+        Some(Value::Object(fields)) => fields,
+        _ => serde_json::Map::new(),
+    };
+    let capabilities = crate::all_capabilities();
+    let Some(caps) = capabilities.get(ir.provider) else { return (group, own) };
+    for (field, value) in own.as_object().into_iter().flatten() {
+        if field != portico_model::capabilities::GATEWAY_OVERRIDES_FIELD && portico_translate::privilege::is_set(caps, field, value) {
+            lay_over(merged.entry(field.clone()).or_insert(Value::Null), value);
+        }
+    }
+    (group, Value::Object(merged))
+}
+
+/// Objects are merged key by key (the Gateway's value wins); anything else is replaced.
+fn lay_over(base: &mut Value, over: &Value) {
+    match (base, over) {
+        (Value::Object(base), Value::Object(over)) => {
+            for (key, value) in over {
+                lay_over(base.entry(key.clone()).or_insert(Value::Null), value);
+            }
+        }
+        (base, over) => *base = over.clone(),
+    }
 }
 
 /// Everything a provider needs for one Gateway.
@@ -151,6 +188,27 @@ pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, platform: 
             for condition in parent.conditions.iter_mut().filter(|c| c.condition_type == conditions::ACCEPTED) {
                 let message = format!("not programmed on {platform}: {}", overflow.message);
                 *condition = conditions::unsupported_value(condition.observed_generation, message);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    /// Every field a provider lets Gateways set on their own exists in its parameters CRD.
+    #[test]
+    fn gateway_tunable_fields_exist() {
+        use kube::CustomResourceExt as _;
+        let crds = [
+            (portico_aws::params::AWSLoadBalancerParameters::crd(), portico_aws::capabilities()),
+            (portico_gcp::params::GCPLoadBalancerParameters::crd(), portico_gcp::capabilities()),
+            (portico_haproxy::params::HAProxyParameters::crd(), portico_haproxy::capabilities()),
+        ];
+        for (crd, caps) in crds {
+            let schema = serde_json::to_value(&crd.spec.versions[0].schema).unwrap();
+            let fields = &schema["openAPIV3Schema"]["properties"]["spec"]["properties"];
+            for field in caps.gateway_parameters.iter().map(String::as_str).chain([portico_model::capabilities::GATEWAY_OVERRIDES_FIELD]) {
+                assert!(fields.get(field).is_some(), "{field} is not a field of {}", crd.spec.names.kind);
             }
         }
     }

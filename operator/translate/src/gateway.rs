@@ -187,6 +187,8 @@ pub fn evaluate_gateways<'a>(
             Some(conditions::gateway_invalid_parameters(generation, message))
         } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_parameters(p, caps.provider, index)) {
             Some(conditions::gateway_invalid_parameters(generation, format!("spec.infrastructure.{problem}")))
+        } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_privilege(p, class, index)) {
+            Some(conditions::gateway_invalid_parameters(generation, problem))
         } else if let Err(problem) = &addresses {
             Some(conditions::gateway_unsupported_address(generation, problem.clone()))
         } else {
@@ -220,6 +222,13 @@ fn reported_addresses(gw: &Gateway) -> Vec<Address> {
         .flatten()
         .map(|a| Address { address_type: a.r#type.clone().unwrap_or_else(|| "IPAddress".into()), value: a.value.clone() })
         .collect()
+}
+
+/// A Gateway-level parameters object may only set what the class allows (see `privilege`).
+fn check_privilege(own: &ParametersRef, class: &ClassState<'_>, index: &Index<'_>) -> Result<(), String> {
+    let Some(object) = index.parameters(&own.kind, own.namespace.as_deref(), &own.name) else { return Ok(()) };
+    let class_object = class.parameters.as_ref().and_then(|p| index.parameters(&p.kind, p.namespace.as_deref(), &p.name));
+    crate::privilege::check_gateway_parameters(object, class_object, class.caps)
 }
 
 fn check_addresses(gw: &Gateway, caps: &Capabilities) -> Result<Vec<Address>, String> {

@@ -17,6 +17,7 @@ mod index;
 mod listeners;
 mod pem;
 mod regex;
+pub mod privilege;
 mod routes;
 mod rules;
 mod validate;

@@ -1,6 +1,7 @@
 //! `AWSLoadBalancerParameters` (group `portico.dev`): how Portico builds the ALB/NLB of a Gateway.
 //! Referenced by `GatewayClass.spec.parametersRef` (class-wide) or
-//! `Gateway.spec.infrastructure.parametersRef` (one Gateway; it replaces the class's).
+//! `Gateway.spec.infrastructure.parametersRef` (one Gateway: it overrides the class's fields in
+//! [`GATEWAY_TUNABLE`] and those the class lists in `gatewayOverrides`, nothing else).
 
 use std::collections::BTreeMap;
 
@@ -178,7 +179,17 @@ pub struct AWSLoadBalancerParametersSpec {
     /// Existing ACM certificates added to every HTTPS/TLS listener besides those from Secrets.
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub certificate_arns: Vec<String>,
+    /// Class-level only: further fields a Gateway-level `spec.infrastructure.parametersRef` may
+    /// set (by their camelCase name), beyond the ones every Gateway may tune. See docs/aws.md.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_overrides: Vec<String>,
 }
+
+/// Fields a Gateway-level AWSLoadBalancerParameters may set without delegation: they only touch
+/// the Gateway's own target groups and tags (ownership tags always win). Scheme, subnets,
+/// security groups and source ranges, address type, attributes (access logs name buckets), SSL
+/// policy, ACM certificates, target type and quotas are class-only.
+pub const GATEWAY_TUNABLE: &[&str] = &["healthCheck", "tags"];
 
 impl AWSLoadBalancerParametersSpec {
     /// The spec from the operator's `Desired.parameters` (`null` means defaults).

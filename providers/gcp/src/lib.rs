@@ -270,5 +270,7 @@ pub fn capabilities() -> Capabilities {
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits { regex_dialect: RegexDialect::Re2, ..Limits::default() },
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
+        parameter_defaults: serde_json::to_value(params::GCPLoadBalancerParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
     }
 }

@@ -1,6 +1,7 @@
 //! `GCPLoadBalancerParameters` (group `portico.dev`): how Portico builds a Gateway's Google Cloud
 //! load balancer. Referenced by `GatewayClass.spec.parametersRef` (class-wide) or
-//! `Gateway.spec.infrastructure.parametersRef` (one Gateway; it replaces the class's).
+//! `Gateway.spec.infrastructure.parametersRef` (one Gateway: it overrides the class's fields in
+//! [`GATEWAY_TUNABLE`] and those the class lists in `gatewayOverrides`, nothing else).
 
 use std::collections::BTreeMap;
 
@@ -174,7 +175,17 @@ pub struct GCPLoadBalancerParametersSpec {
     pub labels: BTreeMap<String, String>,
     #[serde(default)]
     pub quotas: Quotas,
+    /// Class-level only: further fields a Gateway-level `spec.infrastructure.parametersRef` may
+    /// set (by their camelCase name), beyond the ones every Gateway may tune. See docs/gcp.md.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_overrides: Vec<String>,
 }
+
+/// Fields a Gateway-level GCPLoadBalancerParameters may set without delegation: health checks of
+/// its own backend services and extra labels. Project, region, scope, network, subnetwork, proxy
+/// subnet ranges, firewall targets, SSL and security policies, certificate maps, backend mode,
+/// default zone and quotas are class-only.
+pub const GATEWAY_TUNABLE: &[&str] = &["defaultHealthCheck", "serviceHealthChecks", "labels"];
 
 impl GCPLoadBalancerParametersSpec {
     /// The spec from the operator's `Desired.parameters` (`null` means defaults).

@@ -4,6 +4,10 @@
 //! SNI passthrough, and TCP; not UDP and not request mirroring.
 
 pub mod addresses;
+pub mod check;
+pub mod files;
+pub mod isolate;
+pub mod master;
 pub mod params;
 pub mod render;
 pub mod runtime;
@@ -60,5 +64,7 @@ pub fn capabilities() -> Capabilities {
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits::default(),
+        gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
+        parameter_defaults: serde_json::to_value(params::HAProxyParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
     }
 }

@@ -1,6 +1,7 @@
 //! `HAProxyParameters` (group `portico.dev`): how Portico runs HAProxy for a GatewayClass, and
 //! the address pool its Gateways get addresses from. Referenced by `GatewayClass.spec.parametersRef`
-//! or `Gateway.spec.infrastructure.parametersRef`.
+//! or `Gateway.spec.infrastructure.parametersRef` (which may only tune what the class allows: see
+//! [`GATEWAY_TUNABLE`] and `gatewayOverrides`).
 
 use kube::CustomResource;
 use schemars::JsonSchema;
@@ -51,7 +52,15 @@ pub struct HAProxyParametersSpec {
     pub port_offset: Option<u16>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub timeouts: Option<HAProxyTimeouts>,
+    /// Class-level only: further fields a Gateway-level `spec.infrastructure.parametersRef` may
+    /// set (by their camelCase name), beyond the ones every Gateway may tune. See docs/haproxy.md.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub gateway_overrides: Vec<String>,
 }
+
+/// Fields a Gateway-level HAProxyParameters may set without delegation: they only tune the
+/// Gateway's own HAProxy. Binaries, commands, paths, addresses, ports and the mode are class-only.
+pub const GATEWAY_TUNABLE: &[&str] = &["timeouts"];
 
 /// Every address of a pool, in order, or why an entry is malformed.
 pub fn expand_pool(pool: &[String]) -> Result<Vec<std::net::IpAddr>, String> {

@@ -1,7 +1,8 @@
 //! Running HAProxy: address allocation from the pool, writing the configuration and
-//! certificates (validated with `haproxy -c` before they replace the running ones), starting
-//! HAProxy in master-worker mode, and hitless reloads (the master re-executes on SIGUSR2; old
-//! workers finish their connections).
+//! certificates (validated with `haproxy -c` before they replace the running ones, one Gateway
+//! apart from the others when that fails: see [`crate::isolate`]), starting HAProxy in
+//! master-worker mode, and hitless reloads (the master re-executes on SIGUSR2; old workers finish
+//! their connections) confirmed by a newly forked worker ([`crate::master`]).
 
 use std::collections::BTreeMap;
 use std::net::IpAddr;
@@ -11,10 +12,18 @@ use portico_model::ir::{Address, ObjectRef};
 use portico_provider::{Applied, Desired, ProviderError};
 use tokio::sync::Mutex;
 
+use crate::files;
+use crate::isolate::{Checker, Part};
 use crate::params::{expand_pool, HAProxyMode, HAProxyParametersSpec};
-use crate::render::{render, GatewayInput, RenderSettings};
+use crate::render::{render, RenderSettings};
 
 const PLATFORM: &str = "HAProxy";
+
+/// How long a reload may take to fork a worker with the new configuration.
+const RELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+
+/// Per Gateway: the routes left out, or why HAProxy rejected it.
+type Outcomes = BTreeMap<ObjectRef, Result<Vec<portico_provider::RouteOverflow>, ProviderError>>;
 
 /// One HAProxy instance: the Gateways that share a parameters object share a process.
 pub struct Instance {
@@ -23,6 +32,8 @@ pub struct Instance {
     state: Mutex<InstanceState>,
     /// Endpoint changes applied through the runtime API (no reload).
     pub runtime_updates: std::sync::atomic::AtomicU64,
+    /// Addresses other instances serve (instances may share a pool): never handed out here.
+    reserved: std::sync::Mutex<std::collections::BTreeSet<IpAddr>>,
 }
 
 #[derive(Default)]
@@ -30,6 +41,13 @@ struct InstanceState {
     /// Addresses handed out, kept stable across reconciles.
     assigned: BTreeMap<ObjectRef, IpAddr>,
     last_config: Option<String>,
+    /// Each Gateway's configuration HAProxy last accepted: it stays in service while a newer
+    /// one is rejected.
+    last_good: BTreeMap<ObjectRef, Part>,
+    /// The last reload was not confirmed: reload again even when the file on disk is current.
+    reload_pending: bool,
+    /// Each Gateway's configuration HAProxy last rejected, with its alerts.
+    last_bad: BTreeMap<ObjectRef, (Part, String)>,
 }
 
 fn rejected(operation: &str, message: impl Into<String>) -> ProviderError {
@@ -43,7 +61,7 @@ fn transient(operation: &str, message: impl Into<String>) -> ProviderError {
 impl Instance {
     pub fn new(spec: HAProxyParametersSpec, default_state_dir: &Path) -> Instance {
         let state_dir = spec.state_dir.clone().map(PathBuf::from).unwrap_or_else(|| default_state_dir.to_path_buf());
-        Instance { spec, state_dir, state: Mutex::new(InstanceState::default()), runtime_updates: Default::default() }
+        Instance { spec, state_dir, state: Mutex::new(InstanceState::default()), runtime_updates: Default::default(), reserved: Default::default() }
     }
 
     fn settings(&self) -> RenderSettings {
@@ -62,7 +80,15 @@ impl Instance {
         self.spec.haproxy_binary.clone().unwrap_or_else(|| "haproxy".into())
     }
 
+    /// Addresses held by Gateways of other instances, left out of this instance's pool.
+    pub fn reserve(&self, addresses: std::collections::BTreeSet<IpAddr>) {
+        if let Ok(mut reserved) = self.reserved.lock() {
+            *reserved = addresses;
+        }
+    }
+
     /// Program exactly `desired` (every Gateway of this instance); returns a result per Gateway.
+    /// A Gateway (or route) HAProxy rejects is left out on its own: see [`crate::isolate`].
     pub async fn sync(&self, desired: &BTreeMap<ObjectRef, Desired>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
         let mut state = self.state.lock().await;
         let mut results = BTreeMap::new();
@@ -70,13 +96,11 @@ impl Instance {
             Ok(addresses) => addresses,
             Err(error) => return desired.keys().map(|k| (k.clone(), Err(error.clone()))).collect(),
         };
-        let mut inputs = Vec::new();
-        let mut certificates = BTreeMap::new();
+        let mut parts = BTreeMap::new();
         for (key, gateway) in desired {
             match addresses.get(key) {
                 Some(Ok(address)) => {
-                    inputs.push(GatewayInput { ir: &gateway.ir, address: *address });
-                    certificates.extend(gateway.certificates.clone());
+                    parts.insert(key.clone(), Part { ir: gateway.ir.clone(), certificates: gateway.certificates.clone(), address: *address });
                 }
                 Some(Err(error)) => {
                     results.insert(key.clone(), Err(error.clone()));
@@ -84,20 +108,27 @@ impl Instance {
                 None => {}
             }
         }
-        let outcome = self.write_and_reload(&mut state, &inputs, &certificates).await;
-        for input in &inputs {
+        state.last_good.retain(|k, _| parts.contains_key(k));
+        let outcome = self.write_and_reload(&mut state, &parts).await;
+        for (key, part) in &parts {
+            let address = Address { address_type: "IPAddress".into(), value: part.address.to_string() };
             let result = match &outcome {
-                Ok(()) => Ok(Applied { addresses: vec![Address { address_type: "IPAddress".into(), value: input.address.to_string() }], ready: true }),
+                Ok(outcomes) => match outcomes.get(key) {
+                    Some(Ok(dropped)) => Ok(Applied { addresses: vec![address], ready: true, rejected_routes: dropped.clone() }),
+                    Some(Err(error)) => Err(error.clone()),
+                    None => Err(rejected("validate configuration", "not checked")),
+                },
                 Err(error) => Err(error.clone()),
             };
-            results.insert(input.ir.gateway.clone(), result);
+            results.insert(key.clone(), result);
         }
         results
     }
 
     /// Each Gateway's address (see [`crate::addresses`]), kept stable across reconciles.
     fn allocate(&self, state: &mut InstanceState, desired: &BTreeMap<ObjectRef, Desired>) -> Result<BTreeMap<ObjectRef, Result<IpAddr, ProviderError>>, ProviderError> {
-        let pool = expand_pool(&self.spec.address_pool).map_err(|m| rejected("allocate address", m))?;
+        let reserved = self.reserved.lock().map(|r| r.clone()).unwrap_or_default();
+        let pool: Vec<IpAddr> = expand_pool(&self.spec.address_pool).map_err(|m| rejected("allocate address", m))?.into_iter().filter(|a| !reserved.contains(a)).collect();
         state.assigned.retain(|k, _| desired.contains_key(k));
         let out = crate::addresses::allocate(&pool, &self.spec.address_pool, desired, &state.assigned);
         for (key, result) in &out {
@@ -108,58 +139,104 @@ impl Instance {
         Ok(out)
     }
 
-    async fn write_and_reload(&self, state: &mut InstanceState, inputs: &[GatewayInput<'_>], certificates: &BTreeMap<ObjectRef, Vec<u8>>) -> Result<(), ProviderError> {
-        let rendered = render(inputs, certificates, &self.settings());
+    /// Install the configuration of `parts` (less what HAProxy rejects) and reload; per Gateway,
+    /// the routes left out or why it was rejected. `Err` when nothing could be installed.
+    async fn write_and_reload(&self, state: &mut InstanceState, parts: &BTreeMap<ObjectRef, Part>) -> Result<Outcomes, ProviderError> {
+        let all_ok = || parts.keys().map(|k| (k.clone(), Ok(Vec::new()))).collect::<Outcomes>();
+        let settings = self.settings();
+        let (inputs, certificates) = crate::isolate::inputs(&parts.values().collect::<Vec<_>>());
+        let rendered = render(&inputs, &certificates, &settings);
         let running = self.master_pid().is_some();
         // Compare with what is on disk, not only with what we wrote last: a drift check repairs a
-        // configuration changed behind our back.
-        let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg")).await.ok();
-        if running && on_disk.as_deref() == Some(rendered.config.as_str()) {
+        // configuration changed behind our back. A reload that was not confirmed is retried.
+        // The file counts only if HAProxy confirmed loading it: Portico may have been killed between
+        // writing it and reloading.
+        let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg")).await.ok().filter(|text| self.loaded_is(text));
+        let current = running && !state.reload_pending;
+        if current && on_disk.as_deref() == Some(rendered.config.as_str()) {
             // Already serving exactly this (also after a Portico restart): no reload.
-            state.last_config = Some(rendered.config);
-            return Ok(());
+            state.last_good = parts.clone();
+            return Ok(all_ok());
         }
-        if running && self.spec.mode == HAProxyMode::Managed {
-            if let Some(commands) = on_disk.as_deref().and_then(|old| crate::runtime_api::endpoint_commands(old, &rendered.config)) {
-                match crate::runtime_api::send(&self.settings().runtime_socket, &commands).await {
-                    Ok(()) => {
-                        // Keep the file in step with the running state, so restarts and drift
-                        // checks see no difference.
-                        let live = self.state_dir.join("haproxy.cfg");
-                        tokio::fs::write(&live, &rendered.config).await.map_err(|e| transient("write configuration", e.to_string()))?;
-                        state.last_config = Some(rendered.config);
-                        self.runtime_updates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-                        return Ok(());
+        if current && self.spec.mode == HAProxyMode::Managed && self.endpoints_only(on_disk.as_deref(), &rendered.config).await? {
+            state.last_good = parts.clone();
+            self.runtime_updates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(all_ok());
+        }
+        let staging = self.state_dir.join("staging");
+        let checker = Checker { binary: self.binary(), staging: &staging, settings: &settings };
+        let verdict = checker.decide(parts, &state.last_good, &state.last_bad).await.map_err(|m| transient("validate configuration", m))?;
+        state.last_bad = verdict.rejected.clone();
+        let served: Vec<&Part> = verdict.serve.values().collect();
+        let (inputs, certificates) = crate::isolate::inputs(&served);
+        let rendered = render(&inputs, &certificates, &settings);
+        // What is left after a rejection may be exactly what already runs: no reload then.
+        if !(current && on_disk.as_deref() == Some(rendered.config.as_str())) {
+            self.install(&rendered).await?;
+            if let Err(error) = self.reload_or_start(&self.state_dir.join("haproxy.cfg")).await {
+                state.reload_pending = true;
+                return Err(error);
+            }
+            state.reload_pending = false;
+            self.mark_loaded(&rendered.config);
+        }
+        let mut outcomes = Outcomes::new();
+        for (key, outcome) in verdict.outcome {
+            match outcome {
+                Ok(dropped) => {
+                    if let Some(part) = verdict.serve.get(&key) {
+                        state.last_good.insert(key.clone(), part.clone());
                     }
-                    Err(message) => tracing_free_warn(&message),
+                    outcomes.insert(key, Ok(dropped));
+                }
+                Err(alerts) => {
+                    let kept = if verdict.serve.contains_key(&key) { "its last accepted configuration stays in service" } else { "it is not served" };
+                    let message = format!("HAProxy rejected this Gateway's configuration ({kept}): {alerts}");
+                    outcomes.insert(key, Err(rejected("validate configuration", message)));
                 }
             }
         }
-        let io = |what: &str, e: std::io::Error| transient("write configuration", format!("{what}: {e}"));
-        let certs = self.state_dir.join("certs");
-        tokio::fs::create_dir_all(&certs).await.map_err(|e| io("create state directory", e))?;
-        for (name, bytes) in &rendered.cert_files {
-            write_private(&certs.join(name), bytes).await.map_err(|e| io("write certificate", e))?;
-        }
-        let candidate = self.state_dir.join("haproxy.cfg.new");
-        tokio::fs::write(&candidate, &rendered.config).await.map_err(|e| io("write configuration", e))?;
-        self.validate(&candidate).await?;
-        let live = self.state_dir.join("haproxy.cfg");
-        tokio::fs::rename(&candidate, &live).await.map_err(|e| io("install configuration", e))?;
-        self.reload_or_start(&live).await?;
         state.last_config = Some(rendered.config);
-        Ok(())
+        Ok(outcomes)
     }
 
-    /// `haproxy -c`: a configuration HAProxy rejects never replaces the running one.
-    async fn validate(&self, config: &Path) -> Result<(), ProviderError> {
-        let output = tokio::process::Command::new(self.binary()).arg("-c").arg("-q").arg("-f").arg(config).output().await;
-        let output = output.map_err(|e| transient("validate configuration", format!("cannot run {}: {e}", self.binary())))?;
-        if output.status.success() {
-            return Ok(());
+    /// A change of server addresses only goes through the runtime API (no reload).
+    async fn endpoints_only(&self, on_disk: Option<&str>, config: &str) -> Result<bool, ProviderError> {
+        let Some(commands) = on_disk.and_then(|old| crate::runtime_api::endpoint_commands(old, config)) else { return Ok(false) };
+        match crate::runtime_api::send(&self.settings().runtime_socket, &commands).await {
+            Ok(()) => {
+                // Keep the file in step with the running state, so restarts and drift checks see
+                // no difference.
+                let live = self.state_dir.join("haproxy.cfg");
+                files::write_private(&live, config.as_bytes()).map_err(|e| transient("write configuration", e.to_string()))?;
+                self.mark_loaded(config);
+                Ok(true)
+            }
+            Err(message) => {
+                tracing_free_warn(&message);
+                Ok(false)
+            }
         }
-        let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
-        Err(rejected("validate configuration", format!("haproxy -c rejected the configuration: {}", text.trim())))
+    }
+
+    /// Write the certificate files, then the configuration (atomically, owner-only).
+    async fn install(&self, rendered: &crate::render::Rendered) -> Result<(), ProviderError> {
+        let io = |what: &str, e: std::io::Error| transient("write configuration", format!("{what}: {e}"));
+        let certs = self.state_dir.join("certs");
+        files::private_dir(&certs).map_err(|e| io("create state directory", e))?;
+        for (name, bytes) in &rendered.cert_files {
+            files::write_private(&certs.join(name), bytes).map_err(|e| io("write certificate", e))?;
+        }
+        files::write_private(&self.state_dir.join("haproxy.cfg"), rendered.config.as_bytes()).map_err(|e| io("write configuration", e))
+    }
+
+    /// Record that HAProxy runs `config` (its fingerprint, next to the file).
+    fn mark_loaded(&self, config: &str) {
+        let _ = files::write_private(&self.state_dir.join("haproxy.cfg.loaded"), fingerprint(config).as_bytes());
+    }
+
+    fn loaded_is(&self, config: &str) -> bool {
+        std::fs::read_to_string(self.state_dir.join("haproxy.cfg.loaded")).is_ok_and(|f| f == fingerprint(config))
     }
 
     fn pid_file(&self) -> PathBuf {
@@ -185,10 +262,12 @@ impl Instance {
             };
         }
         if let Some(pid) = self.master_pid() {
-            return signal(pid, "-USR2").await.map_err(|m| transient("reload", m));
+            return self.reload(pid).await;
         }
         let status = tokio::process::Command::new(self.binary())
             .arg("-W")
+            .arg("-S")
+            .arg(self.master_socket())
             .arg("-D")
             .arg("-p")
             .arg(self.pid_file())
@@ -203,6 +282,25 @@ impl Instance {
         Ok(())
     }
 
+    fn master_socket(&self) -> PathBuf {
+        self.state_dir.join("master.sock")
+    }
+
+    /// SIGUSR2 to the master, then wait for a worker of the new generation; one retry.
+    async fn reload(&self, pid: u32) -> Result<(), ProviderError> {
+        let socket = self.master_socket();
+        let mut last = String::new();
+        for _ in 0..2 {
+            let before = crate::master::processes(&socket, pid).await;
+            signal(pid, "-USR2").await.map_err(|m| transient("reload", m))?;
+            match crate::master::confirm(&socket, pid, &before, RELOAD_TIMEOUT).await {
+                Ok(()) => return Ok(()),
+                Err(message) => last = message,
+            }
+        }
+        Err(transient("reload", last))
+    }
+
     /// Stop the managed HAProxy (its Gateways are all gone).
     pub async fn stop(&self) {
         if self.spec.mode == HAProxyMode::Managed {
@@ -210,7 +308,10 @@ impl Instance {
                 let _ = signal(pid, "-TERM").await;
             }
         }
-        self.state.lock().await.last_config = None;
+        let mut state = self.state.lock().await;
+        state.last_config = None;
+        state.last_good.clear();
+        state.last_bad.clear();
     }
 }
 
@@ -224,9 +325,8 @@ async fn signal(pid: u32, signal: &str) -> Result<(), String> {
     if status.success() { Ok(()) } else { Err(format!("kill {signal} {pid} failed")) }
 }
 
-/// Certificates and keys are readable by the owner only.
-async fn write_private(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    use std::os::unix::fs::PermissionsExt as _;
-    tokio::fs::write(path, bytes).await?;
-    tokio::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).await
+/// FNV-1a of the configuration text: stable across builds, enough to tell two configurations apart.
+fn fingerprint(config: &str) -> String {
+    let hash = config.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{hash:016x}")
 }

@@ -24,6 +24,10 @@ pub struct Applied {
     /// False while the platform is still bringing the load balancer up (e.g. an ALB
     /// "provisioning"); the operator re-checks soon after.
     pub ready: bool,
+    /// Routes the platform refused and that were left out of this Gateway while the rest was
+    /// programmed; each gets `Accepted=False` on this Gateway.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub rejected_routes: Vec<RouteOverflow>,
 }
 
 /// Everything a provider needs to program one Gateway: the IR, the certificate material the IR

@@ -50,12 +50,16 @@ pub struct RunOptions {
     #[arg(long, default_value = "60s", value_parser = parse_interval, env = "PORTICO_DRIFT_INTERVAL")]
     pub drift_interval: Duration,
     /// Where providers keep local state (HAProxy configuration, certificates, sockets).
-    #[arg(long, default_value = "/tmp/portico", env = "PORTICO_STATE_DIR")]
-    pub state_dir: PathBuf,
+    /// Default: `$XDG_STATE_HOME/portico`, else `$HOME/.local/state/portico` (never a shared,
+    /// predictable path under /tmp).
+    #[arg(long, env = "PORTICO_STATE_DIR")]
+    pub state_dir: Option<PathBuf>,
     /// This cluster's name: cloud resources are tagged with it and only resources carrying it
-    /// are ever changed. Give every cluster sharing a cloud account its own name.
-    #[arg(long, default_value = "default", env = "PORTICO_CLUSTER_NAME")]
-    pub cluster_name: String,
+    /// are ever changed. Give every cluster sharing a cloud account its own name. Without it,
+    /// cloud providers derive `uid-<kube-system namespace UID>` (and log it); they never fall back
+    /// to a shared default.
+    #[arg(long, env = "PORTICO_CLUSTER_NAME")]
+    pub cluster_name: Option<String>,
     /// AWS region (default: the standard chain, `AWS_REGION`, profile, instance metadata).
     #[arg(long, env = "PORTICO_AWS_REGION")]
     pub aws_region: Option<String>,
@@ -76,9 +80,39 @@ pub struct RunOptions {
     pub gcp_anonymous: bool,
 }
 
-async fn gcp_provider(options: &RunOptions, metrics: &Arc<Metrics>) -> Result<portico_gcp::GcpProvider, RunError> {
+/// The state directory: the flag, else `$XDG_STATE_HOME/portico`, else `$HOME/.local/state/portico`.
+fn state_dir(options: &RunOptions) -> Result<PathBuf, RunError> {
+    if let Some(dir) = &options.state_dir {
+        return Ok(dir.clone());
+    }
+    let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute());
+    from_env("XDG_STATE_HOME")
+        .map(|d| d.join("portico"))
+        .or_else(|| from_env("HOME").map(|h| h.join(".local/state/portico")))
+        .ok_or(RunError::NoStateDir)
+}
+
+/// The cluster name cloud resources are tagged with: the flag, else one derived from the
+/// `kube-system` namespace's UID (unique per cluster), else refuse to start.
+async fn cluster_name(options: &RunOptions, client: &Client, providers: &[ProviderKind]) -> Result<String, RunError> {
+    if let Some(name) = options.cluster_name.as_ref().filter(|n| !n.trim().is_empty()) {
+        return Ok(name.trim().to_string());
+    }
+    if !providers.iter().any(|p| matches!(p, ProviderKind::Aws | ProviderKind::Gcp)) {
+        // Only cloud resources carry the cluster name.
+        return Ok("default".into());
+    }
+    let namespaces: kube::Api<k8s_openapi::api::core::v1::Namespace> = kube::Api::all(client.clone());
+    let uid = namespaces.get_opt("kube-system").await.ok().flatten().and_then(|ns| ns.metadata.uid).filter(|u| !u.is_empty());
+    let Some(uid) = uid else { return Err(RunError::NoClusterName) };
+    let name = format!("uid-{}", uid.to_ascii_lowercase());
+    tracing::warn!(cluster_name = %name, "no --cluster-name given: using one derived from the kube-system namespace UID; pass --cluster-name to choose it");
+    Ok(name)
+}
+
+async fn gcp_provider(options: &RunOptions, cluster: &str, metrics: &Arc<Metrics>) -> Result<portico_gcp::GcpProvider, RunError> {
     let settings = portico_gcp::Settings {
-        cluster: options.cluster_name.clone(),
+        cluster: cluster.to_string(),
         project: options.gcp_project.clone(),
         region: options.gcp_region.clone(),
         endpoint: options.gcp_endpoint.clone(),
@@ -105,6 +139,10 @@ pub enum RunError {
     Gcp(String),
     #[error("cannot serve metrics: {0}")]
     Metrics(#[from] std::io::Error),
+    #[error("no state directory: pass --state-dir (or set XDG_STATE_HOME or HOME)")]
+    NoStateDir,
+    #[error("the aws and gcp providers need --cluster-name (it marks which cloud resources are this cluster's), and the kube-system namespace's UID to derive one from is not readable")]
+    NoClusterName,
 }
 
 fn init_logging(format: LogFormat) {
@@ -131,6 +169,8 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
         .iter()
         .map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone())))
         .collect::<Result<_, _>>()?;
+    let state_dir = state_dir(&options)?;
+    let cluster = cluster_name(&options, &client, &providers).await?;
     let metrics = Arc::new(Metrics::default());
     let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
     let stores = stores::Stores::start(&client, &metrics, &providers);
@@ -144,16 +184,16 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
     let aws = if providers.contains(&ProviderKind::Aws) {
-        let settings = portico_aws::Settings { cluster: options.cluster_name.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
+        let settings = portico_aws::Settings { cluster: cluster.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
         let mut clients = portico_aws::Clients::connect(&settings).await;
         let counter = metrics.clone();
         clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("aws", operation)));
-        Some(portico_aws::AwsProvider::with_clients(clients, &options.cluster_name))
+        Some(portico_aws::AwsProvider::with_clients(clients, &cluster))
     } else {
         None
     };
-    let gcp = if providers.contains(&ProviderKind::Gcp) { Some(gcp_provider(&options, &metrics).await?) } else { None };
-    let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, options.state_dir.clone());
+    let gcp = if providers.contains(&ProviderKind::Gcp) { Some(gcp_provider(&options, &cluster, &metrics).await?) } else { None };
+    let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, state_dir.clone());
     reconciler.aws = aws;
     reconciler.gcp = gcp;
     tokio::pin!(shutdown);
@@ -178,7 +218,16 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
         let leader = leading.load(Ordering::SeqCst);
         metrics.set("portico_leader", String::new(), if leader { 1.0 } else { 0.0 });
         if leader {
-            let failed = reconciler.reconcile(force).await;
+            // A panic inside a pass is contained: the Gateways it was programming are blamed and
+            // skipped until they change, and the operator keeps serving the rest.
+            let pass = futures_util::FutureExt::catch_unwind(std::panic::AssertUnwindSafe(reconciler.reconcile(force))).await;
+            let failed = match pass {
+                Ok(failed) => failed,
+                Err(panic) => {
+                    reconciler.contain_panic(&panic_text(panic.as_ref())).await;
+                    true
+                }
+            };
             retry = failed.then(|| retry.map_or(Duration::from_secs(1), |r| (r * 2).min(Duration::from_secs(60))));
         }
         if metrics_listener.is_finished() {
@@ -187,6 +236,10 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     }
     tracing::info!("shutting down; load balancers keep running");
     Ok(())
+}
+
+fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {
+    panic.downcast_ref::<&str>().map(|s| (*s).to_string()).or_else(|| panic.downcast_ref::<String>().cloned()).unwrap_or_else(|| "panic".into())
 }
 
 fn default_identity() -> String {

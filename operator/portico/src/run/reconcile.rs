@@ -38,38 +38,52 @@ pub struct Reconciler {
     pub gcp: Option<portico_gcp::GcpProvider>,
     /// What each Gateway was last programmed with, and the outcome.
     applied: BTreeMap<ObjectRef, (Value, Result<Applied, ProviderError>, String)>,
+    /// The Gateways (with their fingerprints and group) being programmed right now: blamed if
+    /// the pass panics.
+    in_flight: std::sync::Mutex<Vec<(ObjectRef, Value, String)>>,
+    /// Gateways whose programming panicked: skipped until their desired state changes.
+    quarantined: BTreeMap<ObjectRef, Value>,
 }
 
 impl Reconciler {
     pub fn new(client: Client, stores: Stores, metrics: Arc<Metrics>, providers: &[ProviderKind], state_dir: PathBuf) -> Self {
         let all = crate::all_capabilities();
         let capabilities = CapabilitySet::new(providers.iter().filter_map(|p| all.get(*p).cloned()));
-        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), aws: None, gcp: None, applied: BTreeMap::new() }
+        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), aws: None, gcp: None, applied: BTreeMap::new(), in_flight: Default::default(), quarantined: BTreeMap::new() }
     }
 
     /// One pass; returns true when something failed and should be retried (with backoff).
     pub async fn reconcile(&mut self, force: bool) -> bool {
         let started = Instant::now();
+        self.set_in_flight(Vec::new());
         let snapshot = self.stores.snapshot();
         let mut translation = translate(&snapshot, &self.capabilities);
         crate::desired::refuse_haproxy_addresses(&snapshot, &mut translation);
-        let aws_desired = match &self.aws {
+        let mut aws_desired = match &self.aws {
             Some(aws) => crate::desired::aws_gateways(&snapshot, &mut translation, aws.cluster()),
             None => BTreeMap::new(),
         };
-        let gcp_desired = match &self.gcp {
+        let mut gcp_desired = match &self.gcp {
             Some(gcp) => crate::desired::gcp_gateways(&snapshot, &mut translation, gcp.defaults()),
             None => BTreeMap::new(),
         };
+        self.skip_quarantined(&mut aws_desired);
+        self.skip_quarantined(&mut gcp_desired);
         let deleting = self.finalize(&snapshot, &translation).await;
         self.program(&snapshot, &translation, &deleting, force).await;
         if let Some(aws) = &self.aws {
-            let outcome = program_cloud(aws, ProviderKind::Aws, &snapshot, &aws_desired, &deleting, &self.applied, force).await;
+            let outcome = program_cloud(aws, ProviderKind::Aws, &snapshot, &aws_desired, &deleting, &self.applied, force, &self.in_flight).await;
             self.record_cloud(&snapshot, "aws", outcome).await;
         }
         if let Some(gcp) = &self.gcp {
-            let outcome = program_cloud(gcp, ProviderKind::Gcp, &snapshot, &gcp_desired, &deleting, &self.applied, force).await;
+            let outcome = program_cloud(gcp, ProviderKind::Gcp, &snapshot, &gcp_desired, &deleting, &self.applied, force, &self.in_flight).await;
             self.record_cloud(&snapshot, "gcp", outcome).await;
+        }
+        // Routes the provider left out (HAProxy rejected them) are not accepted on that Gateway.
+        for (key, (_, result, _)) in &self.applied {
+            if let Ok(applied) = result {
+                crate::desired::reject_overflows(&mut translation.statuses, key, "HAProxy", &applied.rejected_routes);
+            }
         }
         let ok = self.write_statuses(&snapshot, &translation, &deleting).await;
         self.metrics.reconciled(ok, started.elapsed().as_secs_f64());
@@ -158,6 +172,8 @@ impl Reconciler {
             groups.entry(group).or_insert_with(|| (Default::default(), BTreeMap::new()));
         }
         for (group, (spec, desired)) in groups {
+            let mut desired = desired;
+            self.skip_quarantined(&mut desired);
             let fingerprint: BTreeMap<&ObjectRef, Value> = desired.iter().map(|(k, d)| (k, fingerprint_of(d))).collect();
             let changed = desired.iter().any(|(k, _)| self.applied.get(k).is_none_or(|(f, r, _)| Some(f) != fingerprint.get(k) || r.is_err()))
                 || self.applied.iter().any(|(k, (_, _, g))| *g == group && !desired.contains_key(k));
@@ -168,7 +184,16 @@ impl Reconciler {
             let _entered = span.enter();
             let instance = self.haproxy.entry(group.clone()).or_insert_with(|| portico_haproxy::runtime::Instance::new(spec.clone(), &self.state_dir.join(sanitize(&group))));
             self.metrics.provider_call("haproxy", "apply");
+            let reserved = self.applied.iter().filter(|(_, (_, _, g))| *g != group).filter_map(|(_, (_, r, _))| r.as_ref().ok());
+            instance.reserve(reserved.flat_map(|a| a.addresses.iter().filter_map(|x| x.value.parse().ok())).collect());
+            let in_flight = desired.iter().map(|(k, d)| (k.clone(), fingerprint_of(d), group.clone())).collect();
+            if let Ok(mut slot) = self.in_flight.lock() {
+                *slot = in_flight;
+            }
             let results = instance.sync(&desired).await;
+            if let Ok(mut slot) = self.in_flight.lock() {
+                slot.clear();
+            }
             if desired.is_empty() {
                 instance.stop().await;
             }
@@ -186,6 +211,37 @@ impl Reconciler {
         for key in deleting.iter().filter(|k| !matches!(provider_of(snapshot, k), Some(ProviderKind::Aws | ProviderKind::Gcp))) {
             self.remove_finalizer(snapshot, key).await;
         }
+    }
+
+    fn set_in_flight(&self, gateways: Vec<(ObjectRef, Value, String)>) {
+        if let Ok(mut slot) = self.in_flight.lock() {
+            *slot = gateways;
+        }
+    }
+
+    /// Leave out Gateways whose programming panicked, until their desired state changes.
+    fn skip_quarantined(&mut self, desired: &mut BTreeMap<ObjectRef, Desired>) {
+        self.quarantined.retain(|k, f| desired.get(k).is_none_or(|d| fingerprint_of(d) == *f));
+        desired.retain(|k, _| !self.quarantined.contains_key(k));
+    }
+
+    /// A pass panicked: blame the Gateways being programmed (Programmed=False, a Warning Event,
+    /// skipped until they change) and keep serving the others.
+    pub async fn contain_panic(&mut self, message: &str) {
+        self.metrics.error("panic");
+        let blamed = self.in_flight.lock().map(|mut slot| std::mem::take(&mut *slot)).unwrap_or_default();
+        tracing::error!(panic = %message, gateways = ?blamed.iter().map(|(k, _, _)| k.to_string()).collect::<Vec<_>>(), "a reconcile pass panicked; the operator keeps running");
+        for (key, fingerprint, group) in blamed {
+            let error = ProviderError::Rejected {
+                platform: "Portico".into(),
+                operation: "program".into(),
+                message: format!("internal error while programming this Gateway ({message}); it is skipped until it changes"),
+            };
+            self.event(&key, &error).await;
+            self.quarantined.insert(key.clone(), fingerprint.clone());
+            self.applied.insert(key, (fingerprint, Err(error), group));
+        }
+        self.stores.changed.notify_one();
     }
 
     /// Record what a cloud provider did: events for failures, the outcome for status, and the
@@ -364,6 +420,7 @@ struct CloudOutcome {
 /// Cloud Gateways one by one: observe, plan, apply when the desired state changed (or on a
 /// drift tick, or while the load balancer is still provisioning); deleted Gateways are
 /// reported removed only once everything Portico owned for them is gone.
+#[allow(clippy::too_many_arguments)]
 async fn program_cloud<P: Provider>(
     provider: &P,
     kind: ProviderKind,
@@ -372,6 +429,7 @@ async fn program_cloud<P: Provider>(
     deleting: &[ObjectRef],
     applied: &BTreeMap<ObjectRef, (Value, Result<Applied, ProviderError>, String)>,
     force: bool,
+    in_flight: &std::sync::Mutex<Vec<(ObjectRef, Value, String)>>,
 ) -> CloudOutcome {
     let mut outcome = CloudOutcome { results: Vec::new(), removed: Vec::new() };
     desired.values().for_each(|gateway| provider.prepare(gateway));
@@ -380,6 +438,9 @@ async fn program_cloud<P: Provider>(
         let settled = applied.get(key).is_some_and(|(f, r, _)| *f == fingerprint && r.as_ref().is_ok_and(|a| a.ready));
         if settled && !force {
             continue;
+        }
+        if let Ok(mut slot) = in_flight.lock() {
+            *slot = vec![(key.clone(), fingerprint.clone(), kind.name().to_string())];
         }
         let result = match provider.observe(key).await {
             Ok(observed) => {

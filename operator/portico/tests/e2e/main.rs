@@ -2,6 +2,7 @@
 //! and echo backends. Each traffic expectation must hold three times in a row.
 
 mod addresses;
+mod attack;
 mod resilience;
 mod world;
 

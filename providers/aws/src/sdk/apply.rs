@@ -398,5 +398,5 @@ async fn wait_until_active(clients: &Clients, inputs: &Inputs<'_>, resolver: &mu
         ready &= state == "active";
         addresses.push(Address { address_type: "Hostname".into(), value: dns });
     }
-    Ok(Applied { addresses, ready })
+    Ok(Applied { addresses, ready, ..Applied::default() })
 }

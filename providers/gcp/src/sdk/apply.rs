@@ -45,7 +45,7 @@ pub async fn apply(c: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderE
         AddressSource::Literal(ip) => vec![Address { address_type: "IPAddress".into(), value: ip.clone() }],
         AddressSource::None => Vec::new(),
     };
-    Ok(Applied { addresses, ready: true })
+    Ok(Applied { addresses, ready: true, ..Applied::default() })
 }
 
 async fn run(c: &Clients, project: &str, step: &Step, pems: &BTreeMap<String, Vec<u8>>) -> Result<(), ProviderError> {
