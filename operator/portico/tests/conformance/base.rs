@@ -2,7 +2,7 @@
 //! three namespaces, echo Deployments behind Services, and the shared Gateways of the
 //! infrastructure namespace. Written here; the cluster emulation runs the echo Pods.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 pub const INFRA: &str = "gateway-conformance-infra";
 pub const APP: &str = "gateway-conformance-app-backend";
@@ -13,8 +13,14 @@ pub const CLASS: &str = "portico-haproxy";
 pub const GATEWAYS: [&str; 3] = ["same-namespace", "all-namespaces", "backend-namespaces"];
 
 /// `(namespace, name, replicas)` of every echo Deployment, each behind a Service of the same name.
-const ECHOES: [(&str, &str, u32); 6] =
-    [(INFRA, "infra-backend-v1", 2), (INFRA, "infra-backend-v2", 2), (INFRA, "infra-backend-v3", 1), (APP, "app-backend-v1", 2), (APP, "app-backend-v2", 2), (WEB, "web-backend", 2)];
+const ECHOES: [(&str, &str, u32); 6] = [
+    (INFRA, "infra-backend-v1", 2),
+    (INFRA, "infra-backend-v2", 2),
+    (INFRA, "infra-backend-v3", 1),
+    (APP, "app-backend-v1", 2),
+    (APP, "app-backend-v2", 2),
+    (WEB, "web-backend", 2),
+];
 
 pub fn echo_pods() -> usize {
     ECHOES.iter().map(|e| e.2 as usize).sum()
@@ -31,7 +37,13 @@ pub fn manifests() -> Vec<Value> {
         out.push(service(ns, name));
     }
     let http = |from: Value| json!([{"name": "http", "port": 80, "protocol": "HTTP", "allowedRoutes": {"namespaces": from}}]);
-    let listeners = [http(json!({"from": "Same"})), http(json!({"from": "All"})), http(json!({"from": "Selector", "selector": {"matchLabels": {"gateway-conformance": "backend"}}}))];
+    let listeners = [
+        http(json!({"from": "Same"})),
+        http(json!({"from": "All"})),
+        http(
+            json!({"from": "Selector", "selector": {"matchLabels": {"gateway-conformance": "backend"}}}),
+        ),
+    ];
     for (name, listeners) in GATEWAYS.iter().zip(listeners) {
         out.push(json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": name, "namespace": INFRA},
             "spec": {"gatewayClassName": CLASS, "listeners": listeners}}));
@@ -61,7 +73,11 @@ fn service(ns: &str, name: &str) -> Value {
 
 /// The example certificate (`*.example.com`) as a `kubernetes.io/tls` Secret `ns/name`.
 pub fn tls_secret(ns: &str, name: &str) -> Value {
-    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/10-infra.yaml")).expect("examples/10-infra.yaml");
+    let text = std::fs::read_to_string(concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/../../examples/10-infra.yaml"
+    ))
+    .expect("examples/10-infra.yaml");
     let mut secret = serde_yaml::Deserializer::from_str(&text)
         .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
         .find(|v| v["kind"] == "Secret")

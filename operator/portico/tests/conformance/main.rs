@@ -23,7 +23,7 @@ use std::time::{Duration, Instant};
 
 use check::Ctx;
 use report::Outcome;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const OFFSET: u16 = 21000;
 
@@ -82,9 +82,15 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
 
 /// Why a test upstream has for a claimed feature has no scenario here yet.
 fn not_written(name: &str) -> String {
+    const TLS_TRAFFIC: &[&str] = &[
+        "TLSRouteSimpleSameNamespace",
+        "TLSRouteHostnameIntersection",
+        "TLSRouteInvalidBackendRefNonexistent",
+        "TLSRouteInvalidBackendRefUnknownKind",
+    ];
     let reason = if name.starts_with("GRPC") {
         "needs a gRPC echo backend, which the cluster emulation does not run yet"
-    } else if name.starts_with("TLSRoute") {
+    } else if TLS_TRAFFIC.contains(&name) {
         "needs a TLS echo backend (echo-basic with TLS_SERVER_CERT), which the cluster emulation does not run yet"
     } else {
         "no scenario written yet"
@@ -94,29 +100,44 @@ fn not_written(name: &str) -> String {
 
 async fn start() -> Ctx {
     let world = world::World::start("127.0.4.1-127.0.4.60", OFFSET, &[], &[]).await;
-    let mut objects = vec![json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": base::CLASS},
-        "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}})];
+    let mut objects = vec![
+        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": base::CLASS},
+        "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}}),
+    ];
     objects.extend(base::manifests());
-    objects.push(base::tls_secret(base::INFRA, "tls-validity-checks-certificate"));
+    objects.push(base::tls_secret(
+        base::INFRA,
+        "tls-validity-checks-certificate",
+    ));
     objects.push(base::tls_secret(base::WEB, "certificate"));
     for object in &objects {
-        portico_sandbox::apply(&world.client, object).await.unwrap_or_else(|e| panic!("base manifest {}: {e}", object["metadata"]["name"]));
+        portico_sandbox::apply(&world.client, object)
+            .await
+            .unwrap_or_else(|e| panic!("base manifest {}: {e}", object["metadata"]["name"]));
     }
     let mut addresses = BTreeMap::new();
     for gw in base::GATEWAYS {
         addresses.insert(gw.to_string(), world.programmed(base::INFRA, gw).await);
     }
-    let ctx = Ctx { world, addresses, offset: OFFSET };
+    let ctx = Ctx {
+        world,
+        addresses,
+        offset: OFFSET,
+    };
     wait_backends(&ctx).await;
     ctx
 }
 
 /// Every echo Pod of the base is a ready endpoint.
 async fn wait_backends(c: &Ctx) {
-    let slices: kube::Api<k8s_openapi::api::discovery::v1::EndpointSlice> = kube::Api::all(c.world.client.clone());
+    let slices: kube::Api<k8s_openapi::api::discovery::v1::EndpointSlice> =
+        kube::Api::all(c.world.client.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let listed = slices.list(&Default::default()).await.expect("list EndpointSlices");
+        let listed = slices
+            .list(&Default::default())
+            .await
+            .expect("list EndpointSlices");
         let ready: BTreeSet<String> = listed
             .items
             .iter()
@@ -127,7 +148,12 @@ async fn wait_backends(c: &Ctx) {
         if ready.len() >= base::echo_pods() {
             return;
         }
-        assert!(Instant::now() < deadline, "only {} of {} echo Pods became ready endpoints: {ready:?}", ready.len(), base::echo_pods());
+        assert!(
+            Instant::now() < deadline,
+            "only {} of {} echo Pods became ready endpoints: {ready:?}",
+            ready.len(),
+            base::echo_pods()
+        );
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -136,15 +162,115 @@ async fn wait_backends(c: &Ctx) {
 async fn claimed(c: &Ctx) -> BTreeSet<String> {
     let mut last = Value::Null;
     for _ in 0..100 {
-        let class = c.get("gateway.networking.k8s.io/v1", "GatewayClass", "", base::CLASS).await.unwrap_or(Value::Null);
-        let names: BTreeSet<String> = class["status"]["supportedFeatures"].as_array().into_iter().flatten().filter_map(|f| f["name"].as_str().or(f.as_str()).map(str::to_string)).collect();
+        let class = c
+            .get(
+                "gateway.networking.k8s.io/v1",
+                "GatewayClass",
+                "",
+                base::CLASS,
+            )
+            .await
+            .unwrap_or(Value::Null);
+        let names: BTreeSet<String> = class["status"]["supportedFeatures"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .filter_map(|f| f["name"].as_str().or(f.as_str()).map(str::to_string))
+            .collect();
         if !names.is_empty() {
             return names;
         }
         last = class["status"].clone();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("GatewayClass {} never published supportedFeatures: {last}", base::CLASS);
+    panic!(
+        "GatewayClass {} never published supportedFeatures: {last}",
+        base::CLASS
+    );
+}
+
+/// HAProxy master processes (daemons, parent 1) running this world's configuration. There
+/// should be one; more means an older master still holds the listeners with an old configuration.
+fn haproxy_masters(state_dir: &std::path::Path) -> Vec<u32> {
+    let config = state_dir
+        .join("haproxy/haproxy.cfg")
+        .to_string_lossy()
+        .to_string();
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
+            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
+            .unwrap_or_default();
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
+        let parent = stat
+            .rsplit_once(')')
+            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
+            .unwrap_or_default()
+            .to_string();
+        if cmdline.starts_with("haproxy") && cmdline.contains(&config) && parent == "1" {
+            out.push(pid);
+        }
+    }
+    out.sort_unstable();
+    out
+}
+
+/// When process `pid` started, in seconds since the epoch (from /proc, assuming 100 ticks/s).
+fn started_at(pid: &str) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let ticks: f64 = stat
+        .rsplit_once(')')?
+        .1
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()?;
+    let boot: f64 = std::fs::read_to_string("/proc/stat")
+        .ok()?
+        .lines()
+        .find_map(|l| {
+            l.strip_prefix("btime ")
+                .map(str::trim)
+                .and_then(|v| v.parse().ok())
+        })?;
+    Some(boot + ticks / 100.0)
+}
+
+/// What HAProxy looked like when a scenario failed, when that explains it: several masters, or
+/// workers all older than the configuration file (the reload after the last write was lost).
+fn haproxy_state(c: &Ctx) -> Option<String> {
+    let masters = haproxy_masters(&c.world.state_dir);
+    if masters.len() > 1 {
+        return Some(format!(
+            "[HAProxy: {} master processes run this class's configuration {masters:?}, the pid file names {:?}: an older master still listens on the Gateway addresses (SO_REUSEPORT) with an older configuration]",
+            masters.len(),
+            c.world.haproxy_pid()
+        ));
+    }
+    let written = c
+        .world
+        .haproxy_config_modified()?
+        .duration_since(std::time::UNIX_EPOCH)
+        .ok()?
+        .as_secs_f64();
+    let workers = c.world.haproxy_workers();
+    let newest = workers
+        .split_whitespace()
+        .filter_map(started_at)
+        .fold(f64::MIN, f64::max);
+    (newest + 1.0 < written).then(|| format!("[HAProxy: haproxy.cfg was last written {:.1} s after the newest worker started ({workers}): the reload after that write did not take effect]", written - newest))
+}
+
+/// End every HAProxy master this world started (the World itself ends the one in its pid file).
+fn stop_haproxy(state_dir: &std::path::Path) {
+    for pid in haproxy_masters(state_dir) {
+        let _ = std::process::Command::new("kill")
+            .arg(pid.to_string())
+            .status();
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -152,12 +278,19 @@ async fn conformance() {
     let started = Instant::now();
     let ctx = start().await;
     let claimed = claimed(&ctx).await;
-    eprintln!("conformance: world ready in {:?}; class claims {claimed:?}", started.elapsed());
+    eprintln!(
+        "conformance: world ready in {:?}; class claims {claimed:?}",
+        started.elapsed()
+    );
     let required = report::required(&claimed);
-    let only: Option<BTreeSet<String>> = std::env::var("PORTICO_CONFORMANCE_RUN").ok().map(|v| v.split(',').map(str::to_string).collect());
+    let only: Option<BTreeSet<String>> = std::env::var("PORTICO_CONFORMANCE_RUN")
+        .ok()
+        .map(|v| v.split(',').map(str::to_string).collect());
     let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
     for (name, scenario) in all_scenarios() {
-        if !required.iter().any(|(_, n, _)| *n == name) || only.as_ref().is_some_and(|o| !o.contains(name)) {
+        if !required.iter().any(|(_, n, _)| *n == name)
+            || only.as_ref().is_some_and(|o| !o.contains(name))
+        {
             continue;
         }
         let t = Instant::now();
@@ -166,19 +299,61 @@ async fn conformance() {
             Ok(Err(why)) => Outcome::Failed(why),
             Err(_) => Outcome::Failed("timed out after 60 s".into()),
         };
+        let outcome = match outcome {
+            Outcome::Failed(why) => {
+                // What HAProxy ran when the scenario failed, for the reason in the report.
+                let _ = std::fs::copy(
+                    ctx.world.state_dir.join("haproxy/haproxy.cfg"),
+                    ctx.world.state_dir.join(format!("failed-{name}.cfg")),
+                );
+                Outcome::Failed(match haproxy_state(&ctx) {
+                    Some(state) => format!("{why} {state}"),
+                    None => why,
+                })
+            }
+            passed => passed,
+        };
         eprintln!("conformance: {name}: {outcome:?} ({:?})", t.elapsed());
         outcomes.insert(name, outcome);
     }
-    let notes: BTreeMap<&'static str, String> = required.iter().filter(|(_, n, _)| !outcomes.contains_key(n)).map(|(_, n, _)| (*n, not_written(n))).collect();
+    let notes: BTreeMap<&'static str, String> = required
+        .iter()
+        .filter(|(_, n, _)| !outcomes.contains_key(n))
+        .map(|(_, n, _)| (*n, not_written(n)))
+        .collect();
     // Stop the world (operator, HAProxy, Pods) before any assertion can unwind.
+    let state_dir = ctx.world.state_dir.clone();
     drop(ctx);
+    stop_haproxy(&state_dir);
     let report = report::report(&claimed, &outcomes, &notes);
     if let Ok(path) = std::env::var("PORTICO_CONFORMANCE_REPORT") {
         let text = serde_yaml::to_string(&report).expect("report as YAML");
         std::fs::write(&path, format!("# Generated by `PORTICO_CONFORMANCE_REPORT={path} cargo test -p portico --test conformance`; see docs/conformance/README.md.\n{text}")).expect("write the report");
     }
-    let failed: Vec<String> = outcomes.iter().filter_map(|(n, o)| if let Outcome::Failed(why) = o { Some(format!("{n}: {why}")) } else { None }).collect();
-    let passed = outcomes.values().filter(|o| matches!(o, Outcome::Passed)).count();
-    eprintln!("conformance: {passed} passed, {} failed, {} not written, in {:?}", failed.len(), notes.len(), started.elapsed());
-    assert!(failed.is_empty(), "{} conformance scenarios of claimed features failed:\n{}", failed.len(), failed.join("\n"));
+    let failed: Vec<String> = outcomes
+        .iter()
+        .filter_map(|(n, o)| {
+            if let Outcome::Failed(why) = o {
+                Some(format!("{n}: {why}"))
+            } else {
+                None
+            }
+        })
+        .collect();
+    let passed = outcomes
+        .values()
+        .filter(|o| matches!(o, Outcome::Passed))
+        .count();
+    eprintln!(
+        "conformance: {passed} passed, {} failed, {} not written, in {:?}",
+        failed.len(),
+        notes.len(),
+        started.elapsed()
+    );
+    assert!(
+        failed.is_empty(),
+        "{} conformance scenarios of claimed features failed:\n{}",
+        failed.len(),
+        failed.join("\n")
+    );
 }
