@@ -14,6 +14,7 @@ mod check;
 mod filters;
 mod gateway;
 mod http;
+mod more;
 mod report;
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -77,6 +78,12 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayWithAttachedRoutes" => gateway::with_attached_routes,
         "GatewayWithAttachedRoutesWithPort8080" => gateway::with_attached_routes_port_8080,
         "HTTPRouteDisallowedKind" => gateway::disallowed_kind,
+        "HTTPRoutePartiallyInvalidViaInvalidReferenceGrant" => more::partially_invalid_via_invalid_reference_grant,
+        "HTTPRouteNoBackendRefs" => more::no_backend_refs,
+        "HTTPRouteMultipleGateways" => more::multiple_gateways,
+        "GatewayInvalidTLSConfiguration" => more::invalid_tls_configuration,
+        "GatewayListenerUnsupportedProtocol" => more::listener_unsupported_protocol,
+        "GatewayClassObservedGenerationBump" => more::gatewayclass_observed_generation_bump,
     ]
 }
 

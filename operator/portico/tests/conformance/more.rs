@@ -1,0 +1,271 @@
+//! More GATEWAY-HTTP core scenarios: partial validity, rules without backends, routes on two
+//! Gateways, invalid listeners and certificates, and GatewayClass observedGeneration.
+
+use crate::base::{APP, CLASS, INFRA};
+use crate::check::{Ctx, Outcome, get, has_condition, listener_is};
+use crate::http::SAME;
+
+async fn with<F, Fut>(c: &Ctx, yaml: &str, body: F) -> Outcome
+where
+    F: FnOnce() -> Fut,
+    Fut: std::future::Future<Output = Outcome>,
+{
+    let a = c.apply(yaml).await?;
+    let r = body().await;
+    c.delete(a).await;
+    r
+}
+
+pub async fn partially_invalid_via_invalid_reference_grant(c: &Ctx) -> Outcome {
+    let h = "partially-invalid.conformance.test";
+    let yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: invalid-reference-grant, namespace: {APP}}}\nspec:\n  from: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {INFRA}}}]\n  to: [{{group: \"\", kind: Service, name: app-backend-v1}}]\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: invalid-reference-grant, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [{h}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /v2}}}}]\n    backendRefs: [{{name: app-backend-v2, namespace: {APP}, port: 8080}}]\n  - backendRefs: [{{name: app-backend-v1, namespace: {APP}, port: 8080}}]\n"
+    );
+    with(c, &yaml, || async {
+        c.route_condition(
+            "HTTPRoute",
+            INFRA,
+            "invalid-reference-grant",
+            SAME,
+            "Accepted",
+            "True",
+            "",
+        )
+        .await?;
+        c.route_condition(
+            "HTTPRoute",
+            INFRA,
+            "invalid-reference-grant",
+            SAME,
+            "ResolvedRefs",
+            "False",
+            "RefNotPermitted",
+        )
+        .await?;
+        let at = c.gw("same-namespace", 80);
+        c.traffic(at, &get(h, "/v2").status(500)).await?;
+        c.traffic(at, &get(h, "/").to(APP, "app-backend-v1")).await
+    })
+    .await
+}
+
+pub async fn no_backend_refs(c: &Ctx) -> Outcome {
+    let h = "omitted-backendrefs.conformance.test";
+    let yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: omitted-backendrefs, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [{h}]\n  rules:\n  - matches: [{{path: {{type: Exact, value: /omitted-no-forward}}}}]\n  - matches: [{{path: {{type: Exact, value: /empty-no-forward}}}}]\n    backendRefs: []\n  - matches: [{{path: {{type: PathPrefix, value: /}}}}]\n    backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n"
+    );
+    with(c, &yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "omitted-backendrefs", SAME)
+            .await?;
+        let at = c.gw("same-namespace", 80);
+        c.traffic(at, &get(h, "/forward").to(INFRA, "infra-backend-v1"))
+            .await?;
+        c.traffic(at, &get(h, "/omitted-no-forward").status(500))
+            .await?;
+        c.traffic(at, &get(h, "/empty-no-forward").status(500))
+            .await
+    })
+    .await
+}
+
+pub async fn multiple_gateways(c: &Ctx) -> Outcome {
+    let h = "multiple-gateways.conformance.test";
+    let route = |name: &str, parents: &str, prefix: &str, backend: &str| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  parentRefs: [{parents}]\n  hostnames: [{h}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: {prefix}}}}}]\n    backendRefs: [{{name: {backend}, port: 8080}}]\n"
+        )
+    };
+    let yaml = [
+        route(
+            "multiple-gateways-shared-route",
+            "{name: same-namespace}, {name: all-namespaces}",
+            "/shared",
+            "infra-backend-v1",
+        ),
+        route(
+            "same-namespace-dedicated-route",
+            "{name: same-namespace}",
+            "/",
+            "infra-backend-v2",
+        ),
+        route(
+            "all-namespaces-dedicated-route",
+            "{name: all-namespaces}",
+            "/",
+            "infra-backend-v3",
+        ),
+    ]
+    .concat();
+    let all = (INFRA, "all-namespaces");
+    with(c, &yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "multiple-gateways-shared-route", SAME)
+            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "multiple-gateways-shared-route", all)
+            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "same-namespace-dedicated-route", SAME)
+            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "all-namespaces-dedicated-route", all)
+            .await?;
+        let (same, every) = (c.gw("same-namespace", 80), c.gw("all-namespaces", 80));
+        c.traffic(same, &get(h, "/shared").to(INFRA, "infra-backend-v1"))
+            .await?;
+        c.traffic(same, &get(h, "/").to(INFRA, "infra-backend-v2"))
+            .await?;
+        c.traffic(every, &get(h, "/shared").to(INFRA, "infra-backend-v1"))
+            .await?;
+        c.traffic(every, &get(h, "/").to(INFRA, "infra-backend-v3"))
+            .await
+    })
+    .await
+}
+
+fn https_gateway(name: &str, reference: &str) -> String {
+    format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n  - name: https\n    port: 443\n    protocol: HTTPS\n    allowedRoutes: {{namespaces: {{from: All}}}}\n    tls: {{certificateRefs: [{reference}]}}\n"
+    )
+}
+
+pub async fn invalid_tls_configuration(c: &Ctx) -> Outcome {
+    let cases = [
+        (
+            "gateway-certificate-nonexistent-secret",
+            "{group: \"\", kind: Secret, name: nonexistent-certificate}",
+        ),
+        (
+            "gateway-certificate-unsupported-group",
+            "{group: wrong.group.company.io, kind: Secret, name: tls-validity-checks-certificate}",
+        ),
+        (
+            "gateway-certificate-unsupported-kind",
+            "{group: \"\", kind: WrongKind, name: tls-validity-checks-certificate}",
+        ),
+        (
+            "gateway-certificate-malformed-secret",
+            "{group: \"\", kind: Secret, name: malformed-certificate}",
+        ),
+    ];
+    let mut yaml: String = cases.iter().map(|(n, r)| https_gateway(n, r)).collect();
+    yaml.push_str(&format!("---\napiVersion: v1\nkind: Secret\nmetadata: {{name: malformed-certificate, namespace: {INFRA}}}\ntype: kubernetes.io/tls\ndata: {{tls.crt: SGVsbG8gd29ybGQK, tls.key: SGVsbG8gd29ybGQK}}\n"));
+    let invalid: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "InvalidCertificateRef")];
+    with(c, &yaml, || async {
+        for (name, _) in cases {
+            c.listener(INFRA, name, "https", |l| {
+                listener_is(l, &["HTTPRoute"], invalid, 0)
+            })
+            .await?;
+        }
+        Ok(())
+    })
+    .await
+}
+
+pub async fn listener_unsupported_protocol(c: &Ctx) -> Outcome {
+    let gw = |name: &str, listeners: &str| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n{listeners}"
+        )
+    };
+    let invalid = "  - {name: invalid, port: 1111, protocol: INVALID}\n";
+    let yaml = [
+        gw("gateway-only-unsupported-protocols", invalid),
+        gw(
+            "gateway-supported-and-unsupported-protocols",
+            &format!("  - {{name: http, port: 80, protocol: HTTP}}\n{invalid}"),
+        ),
+    ]
+    .concat();
+    let unsupported: &[(&str, &str, &str)] = &[("Accepted", "False", "UnsupportedProtocol")];
+    let accepted: &[(&str, &str, &str)] = &[("Accepted", "True", "Accepted")];
+    with(c, &yaml, || async {
+        let only = "gateway-only-unsupported-protocols";
+        c.until(&format!("Gateway {only}"), || async {
+            let g = c
+                .get("gateway.networking.k8s.io/v1", "Gateway", INFRA, only)
+                .await?;
+            has_condition(
+                &g["status"]["conditions"],
+                "Accepted",
+                "False",
+                "ListenersNotValid",
+            )
+        })
+        .await?;
+        c.listener(INFRA, only, "invalid", |l| {
+            listener_is(l, &[], unsupported, 0)
+        })
+        .await?;
+        let both = "gateway-supported-and-unsupported-protocols";
+        c.until(&format!("Gateway {both}"), || async {
+            let g = c
+                .get("gateway.networking.k8s.io/v1", "Gateway", INFRA, both)
+                .await?;
+            has_condition(
+                &g["status"]["conditions"],
+                "Accepted",
+                "True",
+                "ListenersNotValid",
+            )
+        })
+        .await?;
+        c.listener(INFRA, both, "http", |l| {
+            listener_is(l, &["HTTPRoute"], accepted, 0)
+        })
+        .await?;
+        c.listener(INFRA, both, "invalid", |l| {
+            listener_is(l, &[], unsupported, 0)
+        })
+        .await
+    })
+    .await
+}
+
+pub async fn gatewayclass_observed_generation_bump(c: &Ctx) -> Outcome {
+    let class = |description: &str| {
+        format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {{name: gatewayclass-observed-generation-bump}}\nspec:\n  controllerName: portico.dev/haproxy\n  description: {description}\n"
+        )
+    };
+    let latest = || async {
+        let g = c
+            .get(
+                "gateway.networking.k8s.io/v1",
+                "GatewayClass",
+                "",
+                "gatewayclass-observed-generation-bump",
+            )
+            .await?;
+        let conditions = g["status"]["conditions"]
+            .as_array()
+            .cloned()
+            .unwrap_or_default();
+        if !conditions.iter().any(|c| c["type"] == "Accepted") {
+            return Err(format!("no Accepted condition: {}", g["status"]));
+        }
+        match conditions
+            .iter()
+            .find(|x| x["observedGeneration"] != g["metadata"]["generation"])
+        {
+            Some(stale) => Err(format!(
+                "{} has observedGeneration {}, the class is at {}",
+                stale["type"], stale["observedGeneration"], g["metadata"]["generation"]
+            )),
+            None => Ok(g["metadata"]["generation"].clone()),
+        }
+    };
+    with(c, &class("old"), || async {
+        c.until("conditions at the first generation", || async {
+            latest().await.map(drop)
+        })
+        .await?;
+        let before = latest().await?;
+        c.apply(&class("new")).await?;
+        c.until("conditions at the new generation", || async {
+            let now = latest().await?;
+            (now != before)
+                .then_some(())
+                .ok_or_else(|| format!("generation still {now}"))
+        })
+        .await
+    })
+    .await
+}
