@@ -61,7 +61,9 @@ fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
 /// Like upstream: unnamed port 8080 -> 3000, except `infra-backend-v1`, whose Service has three
 /// named ports (8080 plain, 8081 h2c, 8082 websocket).
 fn service(ns: &str, name: &str) -> Value {
-    let ports = if name == "infra-backend-v1" {
+    let ports = if name == "tls-backend" {
+        json!([{"protocol": "TCP", "port": 443, "targetPort": 8443}])
+    } else if name == "infra-backend-v1" {
         json!([{"name": "first-port", "protocol": "TCP", "port": 8080, "targetPort": 3000},
             {"name": "second-port", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c", "port": 8081, "targetPort": 3001},
             {"name": "third-port", "protocol": "TCP", "appProtocol": "kubernetes.io/ws", "port": 8082, "targetPort": 3000}])

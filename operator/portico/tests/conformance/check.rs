@@ -193,7 +193,7 @@ impl Ctx {
                     .iter()
                     .find(|l| l["name"] == listener)
                     .ok_or_else(|| format!("no status for listener in {}", gateway["status"]))?;
-                check(status).map_err(|why| format!("{why} (status: {status})"))
+                check(status).map_err(|why| format!("{why} (listener: {})", brief(status)))
             },
         )
         .await
@@ -271,6 +271,34 @@ impl Ctx {
     }
 }
 
+/// A listener status in a few words: kinds, conditions as type=status/reason, attached routes.
+fn brief(status: &Value) -> String {
+    let kinds: Vec<&str> = status["supportedKinds"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|k| k["kind"].as_str())
+        .collect();
+    let conditions: Vec<String> = status["conditions"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .map(|c| {
+            format!(
+                "{}={}/{}",
+                c["type"].as_str().unwrap_or(""),
+                c["status"].as_str().unwrap_or(""),
+                c["reason"].as_str().unwrap_or("")
+            )
+        })
+        .collect();
+    format!(
+        "supportedKinds {kinds:?}, conditions [{}], attachedRoutes {}",
+        conditions.join(", "),
+        status["attachedRoutes"]
+    )
+}
+
 pub fn route_api_version(kind: &str) -> &'static str {
     match kind {
         "TCPRoute" | "UDPRoute" => "gateway.networking.k8s.io/v1alpha2",
@@ -314,6 +342,9 @@ pub fn listener_is(
     conditions: &[(&str, &str, &str)],
     attached: i64,
 ) -> Outcome {
+    for (ctype, value, reason) in conditions {
+        has_condition(&status["conditions"], ctype, value, reason)?;
+    }
     let supported: Vec<&str> = status["supportedKinds"]
         .as_array()
         .into_iter()
@@ -325,9 +356,6 @@ pub fn listener_is(
     }
     if let Some(missing) = kinds.iter().find(|k| !supported.contains(k)) {
         return Err(format!("supportedKinds {supported:?} lacks {missing}"));
-    }
-    for (ctype, value, reason) in conditions {
-        has_condition(&status["conditions"], ctype, value, reason)?;
     }
     let count = status["attachedRoutes"].as_i64().unwrap_or(-1);
     (count == attached)

@@ -16,6 +16,7 @@ mod gateway;
 mod http;
 mod more;
 mod report;
+mod tls;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
@@ -84,6 +85,11 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayInvalidTLSConfiguration" => more::invalid_tls_configuration,
         "GatewayListenerUnsupportedProtocol" => more::listener_unsupported_protocol,
         "GatewayClassObservedGenerationBump" => more::gatewayclass_observed_generation_bump,
+        "TLSRouteInvalidNoMatchingListener" => tls::invalid_no_matching_listener,
+        "TLSRouteInvalidNoMatchingListenerHostname" => tls::invalid_no_matching_listener_hostname,
+        "TLSRouteInvalidReferenceGrant" => tls::invalid_reference_grant,
+        "TLSRouteListenerPassthroughSupportedKinds" => tls::listener_passthrough_supported_kinds,
+        "TLSRouteListenerTerminateNotSupported" => tls::listener_terminate_not_supported,
     ]
 }
 
@@ -313,7 +319,8 @@ async fn conformance() {
                     ctx.world.state_dir.join("haproxy/haproxy.cfg"),
                     ctx.world.state_dir.join(format!("failed-{name}.cfg")),
                 );
-                Outcome::Failed(match haproxy_state(&ctx) {
+                // Only traffic can be explained by HAProxy's processes.
+                Outcome::Failed(match haproxy_state(&ctx).filter(|_| why.contains(" via ")) {
                     Some(state) => format!("{why} {state}"),
                     None => why,
                 })
