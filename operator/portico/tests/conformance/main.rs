@@ -85,6 +85,8 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayInvalidTLSConfiguration" => more::invalid_tls_configuration,
         "GatewayListenerUnsupportedProtocol" => more::listener_unsupported_protocol,
         "GatewayClassObservedGenerationBump" => more::gatewayclass_observed_generation_bump,
+        "GatewayInvalidParametersRef" => more::invalid_parameters_ref,
+        "HTTPRouteHTTPSListener" => more::https_listener,
         "TLSRouteInvalidNoMatchingListener" => tls::invalid_no_matching_listener,
         "TLSRouteInvalidNoMatchingListenerHostname" => tls::invalid_no_matching_listener_hostname,
         "TLSRouteInvalidReferenceGrant" => tls::invalid_reference_grant,
@@ -112,7 +114,7 @@ fn not_written(name: &str) -> String {
 }
 
 async fn start() -> Ctx {
-    let world = world::World::start("127.0.4.1-127.0.4.60", OFFSET, &[], &[]).await;
+    let world = world::World::start("127.0.40.1-127.0.40.60", OFFSET, &[], &[]).await;
     let mut objects = vec![
         json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": base::CLASS},
         "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}}),
@@ -320,10 +322,12 @@ async fn conformance() {
                     ctx.world.state_dir.join(format!("failed-{name}.cfg")),
                 );
                 // Only traffic can be explained by HAProxy's processes.
-                Outcome::Failed(match haproxy_state(&ctx).filter(|_| why.contains(" via ")) {
-                    Some(state) => format!("{why} {state}"),
-                    None => why,
-                })
+                Outcome::Failed(
+                    match haproxy_state(&ctx).filter(|_| why.contains(" via ")) {
+                        Some(state) => format!("{why} {state}"),
+                        None => why,
+                    },
+                )
             }
             passed => passed,
         };

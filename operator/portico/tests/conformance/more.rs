@@ -269,3 +269,136 @@ pub async fn gatewayclass_observed_generation_bump(c: &Ctx) -> Outcome {
     })
     .await
 }
+
+pub async fn invalid_parameters_ref(c: &Ctx) -> Outcome {
+    let name = "gateway-invalid-parameters-ref";
+    let yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n  - {{name: http, port: 80, protocol: HTTP}}\n  infrastructure:\n    parametersRef: {{group: invalid.io, kind: InvalidParameters, name: invalid}}\n"
+    );
+    with(c, &yaml, || async {
+        c.until(&format!("Gateway {name}"), || async {
+            let g = c
+                .get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name)
+                .await?;
+            has_condition(
+                &g["status"]["conditions"],
+                "Accepted",
+                "False",
+                "InvalidParameters",
+            )?;
+            let stale = g["status"]["conditions"]
+                .as_array()
+                .into_iter()
+                .flatten()
+                .find(|x| x["observedGeneration"] != g["metadata"]["generation"])
+                .cloned();
+            stale.map_or(Ok(()), |s| {
+                Err(format!(
+                    "{} has observedGeneration {}",
+                    s["type"], s["observedGeneration"]
+                ))
+            })
+        })
+        .await
+    })
+    .await
+}
+
+/// One HTTPS request with SNI `host` (Python's ssl module; the certificate is not verified, it
+/// is self-signed): the status code and the body.
+async fn https_get(address: &str, port: u16, host: &str) -> Result<(u16, String), String> {
+    let script = format!(
+        "import ssl,socket\nc=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE\ns=c.wrap_socket(socket.create_connection(('{address}',{port}),timeout=5),server_hostname='{host}')\ns.sendall(b'GET / HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n')\nd=b''\nwhile True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\nprint(d.decode(errors='replace'))\n"
+    );
+    let out = tokio::process::Command::new("python3")
+        .arg("-c")
+        .arg(&script)
+        .output()
+        .await
+        .map_err(|e| e.to_string())?;
+    let text = String::from_utf8_lossy(&out.stdout).to_string();
+    let status = text
+        .split_whitespace()
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .ok_or_else(|| {
+            format!(
+                "no HTTP answer: {}",
+                String::from_utf8_lossy(&out.stderr)
+                    .lines()
+                    .last()
+                    .unwrap_or("")
+            )
+        })?;
+    Ok((
+        status,
+        text.split_once("\r\n\r\n")
+            .map(|(_, b)| b.to_string())
+            .unwrap_or_default(),
+    ))
+}
+
+pub async fn https_listener(c: &Ctx) -> Outcome {
+    let gw = "same-namespace-with-https-listener";
+    let listener = |name: &str, host: Option<&str>| {
+        let host = host
+            .map(|h| format!("hostname: \"{h}\", "))
+            .unwrap_or_default();
+        format!(
+            "  - {{name: {name}, port: 443, protocol: HTTPS, {host}allowedRoutes: {{namespaces: {{from: Same}}}}, tls: {{certificateRefs: [{{group: \"\", kind: Secret, name: tls-validity-checks-certificate, namespace: {INFRA}}}]}}}}\n"
+        )
+    };
+    let yaml = [
+        format!("apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {gw}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n"),
+        listener("https", None),
+        listener("https-with-hostname", Some("second-example.org")),
+        listener("https-with-wildcard-hostname", Some("*.wildcard.org")),
+        listener("https-with-hostname-matching-wildcard", Some("fourth-example.wildcard.org")),
+        format!("---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: httproute-https-test, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: {gw}}}]\n  hostnames: [example.org]\n  rules:\n  - backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n"),
+        format!("---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: httproute-https-test-no-hostname, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: {gw}, sectionName: https-with-hostname}}]\n  rules:\n  - backendRefs: [{{name: infra-backend-v2, port: 8080}}]\n"),
+    ]
+    .concat();
+    with(c, &yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "httproute-https-test", (INFRA, gw))
+            .await?;
+        c.route_accepted(
+            "HTTPRoute",
+            INFRA,
+            "httproute-https-test-no-hostname",
+            (INFRA, gw),
+        )
+        .await?;
+        let address = c.programmed(INFRA, gw).await?;
+        let port = c.offset + 443;
+        for (host, status, backend) in [
+            ("example.org", 200, Some("infra-backend-v1")),
+            ("unknown-example.org", 404, None),
+            ("second-example.org", 200, Some("infra-backend-v2")),
+        ] {
+            let mut streak = 0;
+            c.until(&format!("HTTPS {host}"), || async {
+                let (got, body) = https_get(&address, port, host).await?;
+                let pod = serde_json::from_str::<serde_json::Value>(&body)
+                    .ok()
+                    .and_then(|e| e["pod"].as_str().map(str::to_string))
+                    .unwrap_or_default();
+                if got != status || backend.is_some_and(|b| !pod.starts_with(&format!("{b}-"))) {
+                    return Err(format!(
+                        "HTTP {got} from {pod:?}, wanted {status} from {backend:?}"
+                    ));
+                }
+                Ok(())
+            })
+            .await?;
+            while streak < 2 {
+                let (got, _) = https_get(&address, port, host).await?;
+                (got == status)
+                    .then_some(())
+                    .ok_or_else(|| format!("HTTPS {host}: held once, then HTTP {got}"))?;
+                streak += 1;
+            }
+        }
+        Ok(())
+    })
+    .await
+}
