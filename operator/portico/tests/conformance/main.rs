@@ -87,6 +87,7 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayClassObservedGenerationBump" => more::gatewayclass_observed_generation_bump,
         "GatewayInvalidParametersRef" => more::invalid_parameters_ref,
         "HTTPRouteHTTPSListener" => more::https_listener,
+        "HTTPRouteServiceTypes" => more::service_types,
         "TLSRouteInvalidNoMatchingListener" => tls::invalid_no_matching_listener,
         "TLSRouteInvalidNoMatchingListenerHostname" => tls::invalid_no_matching_listener_hostname,
         "TLSRouteInvalidReferenceGrant" => tls::invalid_reference_grant,

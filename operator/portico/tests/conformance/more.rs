@@ -402,3 +402,71 @@ pub async fn https_listener(c: &Ctx) -> Outcome {
     })
     .await
 }
+
+/// Services without selectors (EndpointSlices written by hand, with infra-backend-v1's Pod IPs,
+/// as upstream's test writes them) and headless Services, behind one route.
+pub async fn service_types(c: &Ctx) -> Outcome {
+    let h = "service-types.conformance.test";
+    let pods: kube::Api<k8s_openapi::api::core::v1::Pod> =
+        kube::Api::namespaced(c.world.client.clone(), INFRA);
+    let listed = pods
+        .list(&kube::api::ListParams::default().labels("app=infra-backend-v1"))
+        .await
+        .map_err(|e| e.to_string())?;
+    let ips: Vec<String> = listed
+        .items
+        .iter()
+        .filter_map(|p| p.status.as_ref().and_then(|s| s.pod_ip.clone()))
+        .collect();
+    if ips.is_empty() {
+        return Err("infra-backend-v1 has no running Pods".into());
+    }
+    let endpoints: Vec<String> = ips
+        .iter()
+        .map(|ip| format!("{{addresses: [\"{ip}\"], conditions: {{ready: true}}}}"))
+        .collect();
+    let service = |name: &str, headless: bool, selector: bool| {
+        let cluster_ip = if headless { "  clusterIP: None\n" } else { "" };
+        let selector = if selector {
+            "  selector: {app: infra-backend-v1}\n"
+        } else {
+            ""
+        };
+        format!(
+            "---\napiVersion: v1\nkind: Service\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n{cluster_ip}{selector}  ports: [{{name: first-port, protocol: TCP, port: 8080, targetPort: 3000}}]\n"
+        )
+    };
+    let slice = |service: &str, family: &str, endpoints: &str| {
+        format!(
+            "---\napiVersion: discovery.k8s.io/v1\nkind: EndpointSlice\nmetadata: {{name: {service}-{}, namespace: {INFRA}, labels: {{kubernetes.io/service-name: {service}}}}}\naddressType: {family}\nports: [{{name: first-port, port: 3000, protocol: TCP}}]\nendpoints: [{endpoints}]\n",
+            if family == "IPv4" { "ip4" } else { "ip6" }
+        )
+    };
+    let v4 = endpoints.join(", ");
+    let yaml = [
+        format!("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: service-types, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [{h}]\n  rules:\n  - matches: [{{path: {{type: Exact, value: /manual-endpointslices}}}}]\n    backendRefs: [{{name: manual-endpointslices, port: 8080}}]\n  - matches: [{{path: {{type: Exact, value: /headless}}}}]\n    backendRefs: [{{name: headless, port: 8080}}]\n  - matches: [{{path: {{type: Exact, value: /headless-manual-endpointslices}}}}]\n    backendRefs: [{{name: headless-manual-endpointslices, port: 8080}}]\n"),
+        service("manual-endpointslices", false, false),
+        slice("manual-endpointslices", "IPv4", &v4),
+        slice("manual-endpointslices", "IPv6", ""),
+        service("headless", true, true),
+        service("headless-manual-endpointslices", true, false),
+        slice("headless-manual-endpointslices", "IPv4", &v4),
+        slice("headless-manual-endpointslices", "IPv6", ""),
+    ]
+    .concat();
+    with(c, &yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "service-types", SAME)
+            .await?;
+        let at = c.gw("same-namespace", 80);
+        for path in [
+            "/manual-endpointslices",
+            "/headless-manual-endpointslices",
+            "/headless",
+        ] {
+            c.traffic(at, &get(h, path).to(INFRA, "infra-backend-v1"))
+                .await?;
+        }
+        Ok(())
+    })
+    .await
+}
