@@ -88,6 +88,7 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayInvalidParametersRef" => more::invalid_parameters_ref,
         "HTTPRouteHTTPSListener" => more::https_listener,
         "HTTPRouteServiceTypes" => more::service_types,
+        "GatewayModifyListeners" => more::modify_listeners,
         "TLSRouteInvalidNoMatchingListener" => tls::invalid_no_matching_listener,
         "TLSRouteInvalidNoMatchingListenerHostname" => tls::invalid_no_matching_listener_hostname,
         "TLSRouteInvalidReferenceGrant" => tls::invalid_reference_grant,

@@ -470,3 +470,88 @@ pub async fn service_types(c: &Ctx) -> Outcome {
     })
     .await
 }
+
+pub async fn modify_listeners(c: &Ctx) -> Outcome {
+    let https = format!(
+        "  - {{name: https, port: 443, protocol: HTTPS, hostname: secure.test.com, allowedRoutes: {{namespaces: {{from: All}}}}, tls: {{certificateRefs: [{{group: \"\", kind: Secret, name: tls-validity-checks-certificate, namespace: {INFRA}}}]}}}}\n"
+    );
+    let gw = |name: &str, listeners: &str| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n{listeners}"
+        )
+    };
+    let route = |name: &str, parent: &str| {
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{kind: Gateway, name: {parent}, namespace: {INFRA}}}]\n  rules:\n  - backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n"
+        )
+    };
+    let http_data = "  - {name: http, port: 80, protocol: HTTP, hostname: data.test.com, allowedRoutes: {namespaces: {from: All}}}\n";
+    let http_all =
+        "  - {name: http, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n";
+    let yaml = [
+        gw("gateway-add-listener", &https),
+        route("http-route-1", "gateway-add-listener"),
+        gw("gateway-remove-listener", &format!("{https}{http_all}")),
+        route("http-route-2", "gateway-remove-listener"),
+    ]
+    .concat();
+    let good: &[(&str, &str, &str)] = &[("Accepted", "True", ""), ("ResolvedRefs", "True", "")];
+    let generation = |name: &'static str| async move {
+        c.get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name)
+            .await
+            .map(|g| g["metadata"]["generation"].clone())
+    };
+    with(c, &yaml, || async {
+        c.listener(INFRA, "gateway-add-listener", "https", |l| {
+            listener_is(l, &["HTTPRoute"], good, 1)
+        })
+        .await?;
+        let before = generation("gateway-add-listener").await?;
+        c.apply(&gw("gateway-add-listener", &format!("{https}{http_data}")))
+            .await?;
+        c.listener(INFRA, "gateway-add-listener", "https", |l| {
+            listener_is(l, &["HTTPRoute"], good, 1)
+        })
+        .await?;
+        c.listener(INFRA, "gateway-add-listener", "http", |l| {
+            listener_is(l, &["HTTPRoute"], good, 1)
+        })
+        .await?;
+        (generation("gateway-add-listener").await? != before)
+            .then_some(())
+            .ok_or("the Gateway's generation did not change after adding a listener")?;
+        c.listener(INFRA, "gateway-remove-listener", "http", |l| {
+            listener_is(l, &["HTTPRoute"], good, 1)
+        })
+        .await?;
+        c.apply(&gw("gateway-remove-listener", http_all)).await?;
+        c.until(
+            "gateway-remove-listener without its https listener",
+            || async {
+                let g = c
+                    .get(
+                        "gateway.networking.k8s.io/v1",
+                        "Gateway",
+                        INFRA,
+                        "gateway-remove-listener",
+                    )
+                    .await?;
+                let names: Vec<&str> = g["status"]["listeners"]
+                    .as_array()
+                    .into_iter()
+                    .flatten()
+                    .filter_map(|l| l["name"].as_str())
+                    .collect();
+                (names == ["http"])
+                    .then_some(())
+                    .ok_or_else(|| format!("listener statuses {names:?}, wanted [\"http\"]"))
+            },
+        )
+        .await?;
+        c.listener(INFRA, "gateway-remove-listener", "http", |l| {
+            listener_is(l, &["HTTPRoute"], good, 1)
+        })
+        .await
+    })
+    .await
+}
