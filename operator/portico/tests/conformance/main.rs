@@ -206,9 +206,8 @@ async fn claimed(c: &Ctx) -> BTreeSet<String> {
     );
 }
 
-/// HAProxy master processes (daemons, parent 1) running this world's configuration. There
-/// should be one; more means an older master still holds the listeners with an old configuration.
-fn haproxy_masters(state_dir: &std::path::Path) -> Vec<u32> {
+/// HAProxy processes running this world's configuration, as `(pid, parent)`.
+fn haproxy_processes(state_dir: &std::path::Path) -> Vec<(u32, u32)> {
     let config = state_dir
         .join("haproxy/haproxy.cfg")
         .to_string_lossy()
@@ -225,14 +224,24 @@ fn haproxy_masters(state_dir: &std::path::Path) -> Vec<u32> {
         let parent = stat
             .rsplit_once(')')
             .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .unwrap_or_default()
-            .to_string();
-        if cmdline.starts_with("haproxy") && cmdline.contains(&config) && parent == "1" {
-            out.push(pid);
+            .and_then(|p| p.parse().ok())
+            .unwrap_or(0);
+        if cmdline.starts_with("haproxy") && cmdline.contains(&config) {
+            out.push((pid, parent));
         }
     }
     out.sort_unstable();
     out
+}
+
+/// HAProxy master processes (daemons, parent 1) running this world's configuration. There
+/// should be one; more means an older master still holds the listeners with an old configuration.
+fn haproxy_masters(state_dir: &std::path::Path) -> Vec<u32> {
+    haproxy_processes(state_dir)
+        .into_iter()
+        .filter(|(_, parent)| *parent == 1)
+        .map(|(pid, _)| pid)
+        .collect()
 }
 
 /// When process `pid` started, in seconds since the epoch (from /proc, assuming 100 ticks/s).
@@ -256,8 +265,9 @@ fn started_at(pid: &str) -> Option<f64> {
     Some(boot + ticks / 100.0)
 }
 
-/// What HAProxy looked like when a scenario failed, when that explains it: several masters, or
-/// workers all older than the configuration file (the reload after the last write was lost).
+/// What HAProxy looked like when a traffic expectation failed: several masters, or every
+/// process with its start time relative to the last write of haproxy.cfg (which held the
+/// expected configuration when the failure was recorded: see `failed-<name>.cfg`).
 fn haproxy_state(c: &Ctx) -> Option<String> {
     let masters = haproxy_masters(&c.world.state_dir);
     if masters.len() > 1 {
@@ -273,12 +283,28 @@ fn haproxy_state(c: &Ctx) -> Option<String> {
         .duration_since(std::time::UNIX_EPOCH)
         .ok()?
         .as_secs_f64();
-    let workers = c.world.haproxy_workers();
-    let newest = workers
-        .split_whitespace()
-        .filter_map(started_at)
-        .fold(f64::MIN, f64::max);
-    (newest + 1.0 < written).then(|| format!("[HAProxy: haproxy.cfg was last written {:.1} s after the newest worker started ({workers}): the reload after that write did not take effect]", written - newest))
+    let processes: Vec<String> = haproxy_processes(&c.world.state_dir)
+        .into_iter()
+        .map(|(pid, parent)| {
+            let role = if parent == 1 { "master" } else { "worker" };
+            let age = started_at(&pid.to_string())
+                .map(|t| format!("{:+.1} s", t - written))
+                .unwrap_or_default();
+            format!("{role} {pid} started {age}")
+        })
+        .collect();
+    Some(format!(
+        "[HAProxy: haproxy.cfg (last written {:.1} s before the failure) has the expected routes; processes relative to that write: {}]",
+        now() - written,
+        processes.join(", ")
+    ))
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_secs_f64())
+        .unwrap_or(0.0)
 }
 
 /// End every HAProxy master this world started (the World itself ends the one in its pid file).
