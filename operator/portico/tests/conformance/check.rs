@@ -134,6 +134,7 @@ impl Ctx {
 
     /// A route's parent status for Gateway `gw_ns/gw` holds condition `ctype` with `status` (and
     /// `reason` unless empty).
+    #[allow(clippy::too_many_arguments)]
     pub async fn route_condition(
         &self,
         kind: &str,
@@ -513,26 +514,26 @@ impl Expect {
 
     fn check_echo(&self, echo: &Value) -> Outcome {
         let pod = echo["pod"].as_str().unwrap_or_default();
-        if let Some(backend) = &self.backend {
-            if !pod.starts_with(&format!("{backend}-")) {
-                return Err(format!("answered by Pod {pod:?}, wanted one of {backend}"));
-            }
+        if let Some(backend) = &self.backend
+            && !pod.starts_with(&format!("{backend}-"))
+        {
+            return Err(format!("answered by Pod {pod:?}, wanted one of {backend}"));
         }
-        if let Some(ns) = &self.namespace {
-            if echo["namespace"] != ns.as_str() {
-                return Err(format!(
-                    "answered from namespace {}, wanted {ns}",
-                    echo["namespace"]
-                ));
-            }
+        if let Some(ns) = &self.namespace
+            && echo["namespace"] != ns.as_str()
+        {
+            return Err(format!(
+                "answered from namespace {}, wanted {ns}",
+                echo["namespace"]
+            ));
         }
-        if let Some(path) = &self.seen_path {
-            if echo["path"] != path.as_str() {
-                return Err(format!(
-                    "backend saw path {}, wanted {path:?}",
-                    echo["path"]
-                ));
-            }
+        if let Some(path) = &self.seen_path
+            && echo["path"] != path.as_str()
+        {
+            return Err(format!(
+                "backend saw path {}, wanted {path:?}",
+                echo["path"]
+            ));
         }
         if let Some(host) = &self.seen_host {
             let seen = echo["host"].as_str().unwrap_or_default();

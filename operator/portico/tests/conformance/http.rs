@@ -484,7 +484,7 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
     let g2 = "httproute-hostname-intersection-all";
     let yaml = [
         gw(g1, &[l("listener-1", "very.specific.com"), l("listener-2", "*.wildcard.io"), l("listener-3", "*.anotherwildcard.io")].concat()),
-        gw(g2, &format!("  - {{name: listener-1, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: Same}}}}}}\n")),
+        gw(g2, "  - {name: listener-1, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}\n"),
         rt("specific-host-matches-listener-specific-host", g1, "non.matching.com, \"*.nonmatchingwildcard.io\", very.specific.com", "/s1", "infra-backend-v1"),
         rt("specific-host-matches-listener-wildcard-host", g1, "non.matching.com, wildcard.io, foo.wildcard.io, bar.wildcard.io, foo.bar.wildcard.io", "/s2", "infra-backend-v2"),
         rt("wildcard-host-matches-listener-specific-host", g1, "non.matching.com, \"*.specific.com\"", "/s3", "infra-backend-v3"),
