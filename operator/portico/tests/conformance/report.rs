@@ -586,7 +586,7 @@ pub fn report(
         "date": date(),
         "gatewayAPIChannel": "standard",
         "gatewayAPIVersion": GATEWAY_API_VERSION,
-        "implementation": {"organization": "portico", "project": "portico", "url": "https://github.com/portico-dev/portico", "version": env!("CARGO_PKG_VERSION"), "contact": ["portico maintainers"]},
+        "implementation": {"organization": "portico", "project": "portico", "url": "unpublished", "version": env!("CARGO_PKG_VERSION"), "contact": ["portico maintainers"]},
         "mode": "default",
         "profiles": entries,
         "succeededProvisionalTests": [],
