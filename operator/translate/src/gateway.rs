@@ -232,6 +232,10 @@ fn check_privilege(own: &ParametersRef, class: &ClassState<'_>, index: &Index<'_
 }
 
 fn check_addresses(gw: &Gateway, caps: &Capabilities) -> Result<Vec<Address>, String> {
+    let count = gw.spec.addresses.as_ref().map_or(0, Vec::len);
+    if count > 16 {
+        return Err(format!("spec.addresses: {count} items, the API allows at most 16"));
+    }
     let mut out = Vec::new();
     for (i, address) in gw.spec.addresses.iter().flatten().enumerate() {
         let address_type = address.r#type.clone().unwrap_or_else(|| "IPAddress".into());

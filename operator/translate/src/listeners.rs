@@ -118,8 +118,25 @@ pub fn evaluate<'a>(
 ) -> Vec<ListenerState<'a>> {
     let mut states: Vec<ListenerState<'a>> =
         listeners.iter().map(|l| evaluate_one(l, gateway_namespace, caps, index)).collect();
+    reject_beyond_the_api(&mut states);
     mark_conflicts(&mut states, caps);
     states
+}
+
+/// The CRD's own listener rules beyond one listener's fields: at most 64 listeners, and names
+/// unique within the Gateway (a repeated name and every listener past the 64th are rejected).
+fn reject_beyond_the_api(states: &mut [ListenerState<'_>]) {
+    for i in 0..states.len() {
+        let repeated = states[..i].iter().any(|earlier| earlier.name == states[i].name);
+        let why = if i >= 64 {
+            format!("listener {} is beyond the 64 listeners the API allows", i + 1)
+        } else if repeated {
+            format!("listener name {} is used by an earlier listener of this Gateway", crate::validate::quoted(&states[i].name))
+        } else {
+            continue;
+        };
+        states[i].rejection = Some((reason::UNSUPPORTED_VALUE, why));
+    }
 }
 
 fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, caps: &Capabilities, index: &Index<'_>) -> ListenerState<'a> {
