@@ -303,10 +303,8 @@ impl Instance {
 
     /// Stop the managed HAProxy (its Gateways are all gone).
     pub async fn stop(&self) {
-        if self.spec.mode == HAProxyMode::Managed {
-            if let Some(pid) = self.master_pid() {
-                let _ = signal(pid, "-TERM").await;
-            }
+        if let Some(pid) = self.master_pid().filter(|_| self.spec.mode == HAProxyMode::Managed) {
+            let _ = signal(pid, "-TERM").await;
         }
         let mut state = self.state.lock().await;
         state.last_config = None;

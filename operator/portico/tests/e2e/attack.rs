@@ -236,12 +236,22 @@ async fn kill_nine_loop_converges_without_failed_requests() {
     let other = if last == "v1" { "v2" } else { "v1" };
     let start = Instant::now();
     loop {
-        let config = std::fs::read_to_string(world.state_dir.join("haproxy/haproxy.cfg")).unwrap_or_default();
-        let file_ok = config.contains(&format!("service victim/{last}:8080")) && !config.contains(&format!("service victim/{other}:8080"));
-        if file_ok && world.expect_pod(at, "any.test", "/", &[], last).await.is_ok() {
+        let config = std::fs::read_to_string(world.state_dir.join("haproxy/haproxy.cfg"))
+            .unwrap_or_default();
+        let file_ok = config.contains(&format!("service victim/{last}:8080"))
+            && !config.contains(&format!("service victim/{other}:8080"));
+        if file_ok
+            && world
+                .expect_pod(at, "any.test", "/", &[], last)
+                .await
+                .is_ok()
+        {
             break;
         }
-        assert!(start.elapsed() < Duration::from_secs(10), "HAProxy did not converge to the API state ({last}) after the kill loop (file agrees: {file_ok})");
+        assert!(
+            start.elapsed() < Duration::from_secs(10),
+            "HAProxy did not converge to the API state ({last}) after the kill loop (file agrees: {file_ok})"
+        );
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.store(true, Ordering::Relaxed);
