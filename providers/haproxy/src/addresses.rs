@@ -73,10 +73,22 @@ pub fn allocate(
         }
     }
     let requested: BTreeSet<IpAddr> = taken.keys().copied().collect();
+    // First every Gateway keeps the address it has (or reports), so a new Gateway that sorts
+    // earlier never takes an existing Gateway's address; then the others get free ones.
+    let mut unplaced = Vec::new();
     for (key, gateway) in from_pool {
         let reported = gateway.current_addresses.iter().filter_map(|a| a.value.parse::<IpAddr>().ok());
         let free = |ip: &IpAddr| pool.contains(ip) && !taken.contains_key(ip) && !requested.contains(ip);
-        let choice = sticky.get(key).copied().into_iter().chain(reported).find(|ip| free(ip)).or_else(|| pool.iter().copied().find(|ip| free(ip)));
+        match sticky.get(key).copied().into_iter().chain(reported).find(|ip| free(ip)) {
+            Some(ip) => {
+                taken.insert(ip, key.clone());
+                out.insert(key.clone(), Ok(ip));
+            }
+            None => unplaced.push(key),
+        }
+    }
+    for key in unplaced {
+        let choice = pool.iter().copied().find(|ip| !taken.contains_key(ip) && !requested.contains(ip));
         let result = choice.ok_or_else(|| ProviderError::AddressNotUsable {
             address: "(any)".into(),
             message: format!("the address pool {pool_text:?} is exhausted"),
@@ -92,6 +104,21 @@ pub fn allocate(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_new_gateway_that_sorts_first_never_takes_an_existing_gateways_address() {
+        let pool = vec![ip("10.0.0.1"), ip("10.0.0.2")];
+        let (new, old) = (gateway("a-new", &[], &[]), gateway("z-old", &[], &["10.0.0.1"]));
+        let (new_key, old_key) = (new.0.clone(), old.0.clone());
+        let desired: BTreeMap<ObjectRef, Desired> = [new.clone(), old].into_iter().collect();
+        let out = allocate(&pool, &[], &desired, &BTreeMap::new());
+        assert_eq!(out[&old_key].as_ref().unwrap(), &ip("10.0.0.1"), "the reported address stays");
+        assert_eq!(out[&new_key].as_ref().unwrap(), &ip("10.0.0.2"));
+        let sticky: BTreeMap<ObjectRef, IpAddr> = [(old_key.clone(), ip("10.0.0.1"))].into_iter().collect();
+        let desired: BTreeMap<ObjectRef, Desired> = [new, gateway("z-old", &[], &[])].into_iter().collect();
+        let out = allocate(&pool, &[], &desired, &sticky);
+        assert_eq!(out[&old_key].as_ref().unwrap(), &ip("10.0.0.1"), "the assigned address stays");
+    }
 
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
