@@ -316,11 +316,6 @@ fn stop_haproxy(state_dir: &std::path::Path) {
     }
 }
 
-// Known failing after the tenant-isolation and address-ownership changes merged: the shared
-// Gateway `same-namespace` is re-bound from its first pool address to another one while other
-// Gateways come and go, so every later traffic scenario on it meets a closed port (see
-// docs/conformance/README.md, "Known failures"). Run it with `-- --ignored`.
-#[ignore = "known failing: a shared Gateway's pool address moves while other Gateways come and go"]
 #[tokio::test(flavor = "multi_thread")]
 async fn conformance() {
     let started = Instant::now();
