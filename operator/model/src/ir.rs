@@ -264,10 +264,15 @@ pub struct RequestMirror {
 pub enum HttpAction {
     /// Send to the backends by weight. Backends that could not be resolved stay in the list as
     /// `Invalid` with their weight, so that exactly their share of traffic gets a 500.
-    Forward { backends: Vec<WeightedBackend> },
+    Forward {
+        backends: Vec<WeightedBackend>,
+    },
     Redirect(Redirect),
     /// A fixed response: 500 for a rule with no usable backend, for example.
-    FixedResponse { status: u16, reason: String },
+    FixedResponse {
+        status: u16,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

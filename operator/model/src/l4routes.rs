@@ -63,15 +63,7 @@ pub struct L4RouteStatus {
 
 /// TCPRoute: forward a TCP listener's connections to backends.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, Default, PartialEq)]
-#[kube(
-    group = "gateway.networking.k8s.io",
-    version = "v1",
-    kind = "TCPRoute",
-    root = "TcpRoute",
-    plural = "tcproutes",
-    namespaced,
-    status = "L4RouteStatus"
-)]
+#[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "TCPRoute", root = "TcpRoute", plural = "tcproutes", namespaced, status = "L4RouteStatus")]
 #[serde(rename_all = "camelCase")]
 pub struct TcpRouteSpec {
     #[serde(default)]
@@ -82,15 +74,7 @@ pub struct TcpRouteSpec {
 
 /// UDPRoute: forward a UDP listener's datagrams to backends.
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, Default, PartialEq)]
-#[kube(
-    group = "gateway.networking.k8s.io",
-    version = "v1",
-    kind = "UDPRoute",
-    root = "UdpRoute",
-    plural = "udproutes",
-    namespaced,
-    status = "L4RouteStatus"
-)]
+#[kube(group = "gateway.networking.k8s.io", version = "v1", kind = "UDPRoute", root = "UdpRoute", plural = "udproutes", namespaced, status = "L4RouteStatus")]
 #[serde(rename_all = "camelCase")]
 pub struct UdpRouteSpec {
     #[serde(default)]

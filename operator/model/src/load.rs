@@ -9,9 +9,9 @@ use std::path::{Path, PathBuf};
 use serde::de::DeserializeOwned;
 use serde_json::Value;
 
+use crate::GATEWAY_GROUP;
 use crate::capabilities::PORTICO_GROUP;
 use crate::snapshot::{ParametersObject, Snapshot};
-use crate::GATEWAY_GROUP;
 
 #[derive(Debug, thiserror::Error)]
 pub enum LoadError {
@@ -23,17 +23,8 @@ pub enum LoadError {
     Refused { path: String, line: usize, message: String },
     #[error("{path}: document {index}: {object}: field `{field}`: {message}")]
     Invalid { path: String, index: usize, object: String, field: String, message: String },
-    #[error(
-        "{path}: document {index}: {object}: field `apiVersion`: {api_version} is not a served version of {kind} (Portico reads {accepted})"
-    )]
-    UnknownVersion {
-        path: String,
-        index: usize,
-        object: String,
-        kind: String,
-        api_version: String,
-        accepted: String,
-    },
+    #[error("{path}: document {index}: {object}: field `apiVersion`: {api_version} is not a served version of {kind} (Portico reads {accepted})")]
+    UnknownVersion { path: String, index: usize, object: String, kind: String, api_version: String, accepted: String },
 }
 
 /// The result of loading: the snapshot, plus notes about skipped documents.
@@ -48,10 +39,7 @@ pub fn load_paths(paths: &[PathBuf]) -> Result<Loaded, LoadError> {
     let mut loaded = Loaded::default();
     for path in paths {
         for file in expand(path)? {
-            let text = std::fs::read_to_string(&file).map_err(|e| LoadError::Io {
-                path: file.display().to_string(),
-                message: e.to_string(),
-            })?;
+            let text = std::fs::read_to_string(&file).map_err(|e| LoadError::Io { path: file.display().to_string(), message: e.to_string() })?;
             load_str(&text, &file.display().to_string(), &mut loaded)?;
         }
     }
@@ -64,11 +52,7 @@ fn expand(path: &Path) -> Result<Vec<PathBuf>, LoadError> {
         std::fs::metadata(path).map_err(io)?;
         return Ok(vec![path.to_path_buf()]);
     }
-    let mut entries: Vec<PathBuf> = std::fs::read_dir(path)
-        .map_err(io)?
-        .map(|entry| entry.map(|e| e.path()))
-        .collect::<Result<_, _>>()
-        .map_err(io)?;
+    let mut entries: Vec<PathBuf> = std::fs::read_dir(path).map_err(io)?.map(|entry| entry.map(|e| e.path())).collect::<Result<_, _>>().map_err(io)?;
     entries.sort();
     let mut files = Vec::new();
     for entry in entries {
@@ -95,8 +79,7 @@ pub fn load_str(text: &str, origin: &str, loaded: &mut Loaded) -> Result<(), Loa
     precheck(text).map_err(|(line, message)| LoadError::Refused { path: origin.to_string(), line, message })?;
     for (index, document) in serde_yaml::Deserializer::from_str(text).enumerate() {
         let syntax = |message: String| LoadError::Syntax { path: origin.to_string(), index, message };
-        let yaml: serde_yaml::Value =
-            serde::Deserialize::deserialize(document).map_err(|e| syntax(e.to_string()))?;
+        let yaml: serde_yaml::Value = serde::Deserialize::deserialize(document).map_err(|e| syntax(e.to_string()))?;
         if yaml.is_null() {
             continue;
         }
@@ -145,13 +128,7 @@ struct Location<'a> {
 
 impl Location<'_> {
     fn invalid(&self, object: &str, field: &str, message: impl Into<String>) -> LoadError {
-        LoadError::Invalid {
-            path: self.path.to_string(),
-            index: self.index,
-            object: object.to_string(),
-            field: field.to_string(),
-            message: message.into(),
-        }
+        LoadError::Invalid { path: self.path.to_string(), index: self.index, object: object.to_string(), field: field.to_string(), message: message.into() }
     }
 }
 

@@ -13,7 +13,7 @@ use std::time::Instant;
 use portico_aws::plan::Step;
 use portico_aws::{AwsProvider, CallCounts};
 use portico_model::ir::ObjectRef;
-use portico_model::load::{load_str, Loaded};
+use portico_model::load::{Loaded, load_str};
 use portico_provider::{Desired, Provider};
 
 const ROUTES: usize = 1000;
@@ -55,7 +55,11 @@ fn resources_created(steps: &[Step]) -> usize {
             Step::RegisterTargets { targets, .. } => targets.len(),
             Step::AuthorizeIngress { permissions } => permissions.len(),
             Step::CreateLoadBalancer { load_balancer, .. } => 1 + usize::from(!load_balancer.attributes.is_empty()),
-            Step::ImportCertificate { .. } | Step::CreateSecurityGroup { .. } | Step::CreateTargetGroup { .. } | Step::CreateListener { .. } | Step::CreateRule { .. } => 1,
+            Step::ImportCertificate { .. }
+            | Step::CreateSecurityGroup { .. }
+            | Step::CreateTargetGroup { .. }
+            | Step::CreateListener { .. }
+            | Step::CreateRule { .. } => 1,
             _ => 0,
         })
         .sum()
@@ -99,7 +103,10 @@ async fn main() {
     let started = Instant::now();
     let initial = desired(&world(None));
     let edited = desired(&world(Some(500)));
-    println!("aws_moto: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints (translation of both worlds: {:.2} s)", started.elapsed().as_secs_f64());
+    println!(
+        "aws_moto: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints (translation of both worlds: {:.2} s)",
+        started.elapsed().as_secs_f64()
+    );
     let (mutating, created, _) = pass(&aws, &initial, "from empty").await;
     println!("    native resources created: {created}; mutating calls per resource: {:.3} (target <= 1.05)", mutating as f64 / created.max(1) as f64);
     let (edit_calls, _, _) = pass(&aws, &edited, "one route edit").await;

@@ -11,7 +11,7 @@ use std::time::Instant;
 use portico_computefake::ComputeFake;
 use portico_gcp::{CallCounts, GcpProvider, Settings};
 use portico_model::ir::ObjectRef;
-use portico_model::load::{load_str, Loaded};
+use portico_model::load::{Loaded, load_str};
 use portico_provider::{Desired, Provider};
 
 const ROUTES: usize = 1000;
@@ -91,7 +91,10 @@ async fn main() {
     let started = Instant::now();
     let initial = desired(&world(ROUTES, None));
     let edited = desired(&world(ROUTES, Some(500)));
-    println!("gcp_fake: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints in 2 zones (translation of both worlds: {:.2} s)", started.elapsed().as_secs_f64());
+    println!(
+        "gcp_fake: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints in 2 zones (translation of both worlds: {:.2} s)",
+        started.elapsed().as_secs_f64()
+    );
     let (mutating, steps) = pass(&gcp, &fake, &initial, "from empty").await;
     println!("    plan steps: {steps}; mutating calls: {mutating}");
     let (edit_calls, _) = pass(&gcp, &fake, &edited, "one route edit").await;
@@ -102,5 +105,8 @@ async fn main() {
     let small = url_map_bytes(&desired(&world(100, None)));
     let per_route = (bytes - small) as f64 / (ROUTES - 100) as f64;
     let at_limit = ((GCP_URL_MAP_LIMIT - small) as f64 / per_route) as usize + 100;
-    println!("  URL map size: {bytes} bytes for {ROUTES} routes ({:.1}% of GCP's ~1 MB limit); {per_route:.0} bytes per route; the limit is reached near {at_limit} routes of this shape", bytes as f64 * 100.0 / GCP_URL_MAP_LIMIT as f64);
+    println!(
+        "  URL map size: {bytes} bytes for {ROUTES} routes ({:.1}% of GCP's ~1 MB limit); {per_route:.0} bytes per route; the limit is reached near {at_limit} routes of this shape",
+        bytes as f64 * 100.0 / GCP_URL_MAP_LIMIT as f64
+    );
 }

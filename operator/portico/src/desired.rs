@@ -8,7 +8,7 @@ use portico_model::ir::{self, ObjectRef};
 use portico_model::{ProviderKind, RouteKind, Snapshot};
 use portico_provider::{Desired, RouteOverflow};
 use portico_translate::status::{ParentStatusEntry, RouteKey, Statuses};
-use portico_translate::{conditions, Translation};
+use portico_translate::{Translation, conditions};
 use serde_json::Value;
 
 /// The parameters in effect for a Gateway: (`namespace/name` of the object that decides which
@@ -88,7 +88,10 @@ pub fn certificates_for(snapshot: &Snapshot, ir: &ir::Gateway) -> BTreeMap<Objec
     let mut out = BTreeMap::new();
     for binding in ir.ports.iter().flat_map(|p| &p.certificates) {
         for secret_ref in &binding.secrets {
-            let secret = snapshot.secrets.iter().find(|s| s.metadata.namespace.as_deref() == Some(&secret_ref.namespace) && s.metadata.name.as_deref() == Some(&secret_ref.name));
+            let secret = snapshot
+                .secrets
+                .iter()
+                .find(|s| s.metadata.namespace.as_deref() == Some(&secret_ref.namespace) && s.metadata.name.as_deref() == Some(&secret_ref.name));
             let Some(data) = secret.and_then(|s| s.data.as_ref()) else { continue };
             let mut pem = data.get("tls.crt").map(|b| b.0.clone()).unwrap_or_default();
             if !pem.ends_with(b"\n") {
@@ -120,10 +123,17 @@ pub fn aws_gateways(snapshot: &Snapshot, translation: &mut Translation, cluster:
 
 /// The GCP Gateways' desired states, after their URL-map limit check (as for AWS).
 pub fn gcp_gateways(snapshot: &Snapshot, translation: &mut Translation, defaults: &portico_gcp::Defaults) -> BTreeMap<ObjectRef, Desired> {
-    cloud_gateways(snapshot, translation, ProviderKind::Gcp, |desired| portico_gcp::compile::compile(desired, defaults).map(|c| c.overflows).unwrap_or_default())
+    cloud_gateways(snapshot, translation, ProviderKind::Gcp, |desired| {
+        portico_gcp::compile::compile(desired, defaults).map(|c| c.overflows).unwrap_or_default()
+    })
 }
 
-fn cloud_gateways(snapshot: &Snapshot, translation: &mut Translation, provider: ProviderKind, overflows_of: impl Fn(&Desired) -> Vec<RouteOverflow>) -> BTreeMap<ObjectRef, Desired> {
+fn cloud_gateways(
+    snapshot: &Snapshot,
+    translation: &mut Translation,
+    provider: ProviderKind,
+    overflows_of: impl Fn(&Desired) -> Vec<RouteOverflow>,
+) -> BTreeMap<ObjectRef, Desired> {
     let ranks = route_ranks(snapshot);
     let mut out = BTreeMap::new();
     for (key, ir) in &translation.gateways {

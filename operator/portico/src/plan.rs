@@ -5,9 +5,9 @@ use std::collections::BTreeMap;
 
 use portico_model::load::Loaded;
 use portico_translate::status::{ParentStatusEntry, RouteKey};
-use portico_translate::{translate, CapabilitySet, Translation};
+use portico_translate::{CapabilitySet, Translation, translate};
 use serde::Serialize;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// The cluster name native plans are computed for (the operator's default `--cluster-name`).
 pub const PLAN_CLUSTER: &str = "default";
@@ -52,8 +52,10 @@ pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail
         .gateways
         .iter()
         .map(|(key, ir)| {
-            let aws_native = aws.get(key).map(|desired| json!({ "provider": "aws", "fromEmpty": portico_aws::plan_for(PLAN_CLUSTER, key, Some(desired), &empty) }));
-            let gcp_native = gcp.get(key).map(|desired| json!({ "provider": "gcp", "fromEmpty": portico_gcp::plan_for(&gcp_defaults, key, Some(desired), &gcp_empty) }));
+            let aws_native =
+                aws.get(key).map(|desired| json!({ "provider": "aws", "fromEmpty": portico_aws::plan_for(PLAN_CLUSTER, key, Some(desired), &empty) }));
+            let gcp_native =
+                gcp.get(key).map(|desired| json!({ "provider": "gcp", "fromEmpty": portico_gcp::plan_for(&gcp_defaults, key, Some(desired), &gcp_empty) }));
             let entry = match aws_native.or(gcp_native) {
                 Some(native) => json!({ "ir": ir, "native": native }),
                 None => json!({ "ir": ir }),
@@ -73,11 +75,8 @@ fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail
         let status = &statuses.gateway_classes[name_of(&class.metadata)];
         out.push(with_status(class, status, now, detail));
     }
-    let mut gateways: Vec<_> = s
-        .gateways
-        .iter()
-        .filter_map(|g| statuses.gateways.get(&object_ref(&g.metadata)).map(|st| (object_ref(&g.metadata), g, st)))
-        .collect();
+    let mut gateways: Vec<_> =
+        s.gateways.iter().filter_map(|g| statuses.gateways.get(&object_ref(&g.metadata)).map(|st| (object_ref(&g.metadata), g, st))).collect();
     gateways.sort_by(|a, b| a.0.cmp(&b.0));
     for (_, gateway, status) in gateways {
         out.push(with_status(gateway, status, now, detail));

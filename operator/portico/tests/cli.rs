@@ -3,11 +3,7 @@
 use std::process::Command;
 
 fn portico(args: &[&str]) -> std::process::Output {
-    Command::new(env!("CARGO_BIN_EXE_portico"))
-        .args(args)
-        .current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../.."))
-        .output()
-        .expect("portico runs")
+    Command::new(env!("CARGO_BIN_EXE_portico")).args(args).current_dir(concat!(env!("CARGO_MANIFEST_DIR"), "/../..")).output().expect("portico runs")
 }
 
 fn write(name: &str, text: &str) -> std::path::PathBuf {

@@ -14,11 +14,7 @@ fn provider_matrix_in_docs_matches_the_capability_declarations() {
     let rendered = portico::matrix::render(&providers);
     let doc = read("docs/providers.md");
     let embedded = portico::matrix::embedded(&doc).expect("docs/providers.md has the matrix markers");
-    assert_eq!(
-        embedded,
-        rendered.trim(),
-        "docs/providers.md is out of date: replace the table between the markers with `portico capabilities`"
-    );
+    assert_eq!(embedded, rendered.trim(), "docs/providers.md is out of date: replace the table between the markers with `portico capabilities`");
 }
 
 #[test]

@@ -7,13 +7,25 @@
 use portico::plan::{self, ObjectDetail};
 use portico_model::load::{self, Loaded};
 use proptest::prelude::*;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 const NAMESPACES: &[&str] = &["default", "infra", "apps"];
 const HOSTS: &[&str] = &[
-    "a.example.com", "*.example.com", "example.com", "*.a.example.com", "other.io", "*.io",
+    "a.example.com",
+    "*.example.com",
+    "example.com",
+    "*.a.example.com",
+    "other.io",
+    "*.io",
     // Hostile: refused by validation, never a panic.
-    "xéexample.com", "é.example.com", "a..b", "-a.example.com", "A.example.com", "a\nb.example.com", "*", "1.2.3.4",
+    "xéexample.com",
+    "é.example.com",
+    "a..b",
+    "-a.example.com",
+    "A.example.com",
+    "a\nb.example.com",
+    "*",
+    "1.2.3.4",
 ];
 const VALUES: &[&str] = &["v", "a\r\nx-evil: 1", "é", "", "a\tb"];
 const PROTOCOLS: &[&str] = &["HTTP", "HTTPS", "TLS", "TCP", "UDP", "INVALID"];
@@ -29,8 +41,8 @@ fn opt<S: Strategy>(s: S) -> impl Strategy<Value = Option<S::Value>> {
 }
 
 fn listener() -> impl Strategy<Value = Value> {
-    (0..4usize, pick(PROTOCOLS), prop::sample::select(vec![80, 443, 8080, 0, 70000]), opt(pick(HOSTS)), any::<bool>(), opt(pick(KINDS)), 0..3usize)
-        .prop_map(|(i, protocol, port, hostname, passthrough, kind, from)| {
+    (0..4usize, pick(PROTOCOLS), prop::sample::select(vec![80, 443, 8080, 0, 70000]), opt(pick(HOSTS)), any::<bool>(), opt(pick(KINDS)), 0..3usize).prop_map(
+        |(i, protocol, port, hostname, passthrough, kind, from)| {
             let mut l = json!({"name": format!("l{i}"), "protocol": protocol, "port": port});
             if let Some(h) = hostname {
                 l["hostname"] = json!(h);
@@ -45,7 +57,8 @@ fn listener() -> impl Strategy<Value = Value> {
                 l["allowedRoutes"]["kinds"] = json!([{"kind": kind}]);
             }
             l
-        })
+        },
+    )
 }
 
 fn http_rule() -> impl Strategy<Value = Value> {
@@ -80,7 +93,12 @@ fn http_rule() -> impl Strategy<Value = Value> {
         (0..120i64).prop_map(|p| json!({"type": "RequestMirror", "requestMirror": {"backendRef": {"name": "svc0", "port": 80}, "percent": p}})),
         Just(json!({"type": "ExtensionRef", "extensionRef": {"group": "x.io", "kind": "Thing", "name": "t"}})),
     ];
-    (prop::collection::vec(matched, 0..3), prop::collection::vec(filter, 0..3), prop::collection::vec(backend(), 0..4), opt(pick(&["10s", "1ms", "bogus", "0s"])))
+    (
+        prop::collection::vec(matched, 0..3),
+        prop::collection::vec(filter, 0..3),
+        prop::collection::vec(backend(), 0..4),
+        opt(pick(&["10s", "1ms", "bogus", "0s"])),
+    )
         .prop_map(|(matches, filters, backends, timeout)| {
             let mut r = json!({"matches": matches, "filters": filters, "backendRefs": backends});
             if let Some(t) = timeout {
@@ -106,21 +124,27 @@ fn backend() -> impl Strategy<Value = Value> {
 }
 
 fn route() -> impl Strategy<Value = Value> {
-    let parent = (0..3usize, opt(pick(NAMESPACES)), opt(0..4usize), opt(prop::sample::select(vec![80, 443, 9999])))
-        .prop_map(|(g, ns, section, port)| {
-            let mut p = json!({"name": format!("gw{g}")});
-            if let Some(ns) = ns {
-                p["namespace"] = json!(ns);
-            }
-            if let Some(s) = section {
-                p["sectionName"] = json!(format!("l{s}"));
-            }
-            if let Some(port) = port {
-                p["port"] = json!(port);
-            }
-            p
-        });
-    (pick(KINDS), 0..50usize, pick(NAMESPACES), prop::collection::vec(parent, 0..3), prop::collection::vec(pick(HOSTS), 0..3), prop::collection::vec(http_rule(), 0..3))
+    let parent = (0..3usize, opt(pick(NAMESPACES)), opt(0..4usize), opt(prop::sample::select(vec![80, 443, 9999]))).prop_map(|(g, ns, section, port)| {
+        let mut p = json!({"name": format!("gw{g}")});
+        if let Some(ns) = ns {
+            p["namespace"] = json!(ns);
+        }
+        if let Some(s) = section {
+            p["sectionName"] = json!(format!("l{s}"));
+        }
+        if let Some(port) = port {
+            p["port"] = json!(port);
+        }
+        p
+    });
+    (
+        pick(KINDS),
+        0..50usize,
+        pick(NAMESPACES),
+        prop::collection::vec(parent, 0..3),
+        prop::collection::vec(pick(HOSTS), 0..3),
+        prop::collection::vec(http_rule(), 0..3),
+    )
         .prop_map(|(kind, n, ns, parents, hosts, rules)| {
             let version = if kind == "TCPRoute" || kind == "UDPRoute" { "v1alpha2" } else { "v1" };
             let mut spec = json!({"parentRefs": parents});
@@ -231,7 +255,9 @@ fn check_owned_objects_have_conditions(objects: &[Value], document: &Value) -> R
         let types = conditions_of(status);
         prop_assert!(types.contains(&"Accepted") && types.contains(&"Programmed"), "gateway conditions {:?}", types);
         // The document shows status only: the listeners are counted in the generated input.
-        let input = objects.iter().find(|o| o["kind"] == "Gateway" && o["metadata"]["name"] == object["metadata"]["name"] && o["metadata"]["namespace"] == object["metadata"]["namespace"]);
+        let input = objects.iter().find(|o| {
+            o["kind"] == "Gateway" && o["metadata"]["name"] == object["metadata"]["name"] && o["metadata"]["namespace"] == object["metadata"]["namespace"]
+        });
         let listeners = input.and_then(|g| g["spec"]["listeners"].as_array()).map_or(0, Vec::len);
         let statuses = status["listeners"].as_array().map_or(0, Vec::len);
         prop_assert_eq!(listeners, statuses, "one status per listener");
@@ -242,9 +268,11 @@ fn check_owned_objects_have_conditions(objects: &[Value], document: &Value) -> R
     }
     for route in objects.iter().filter(|o| o["kind"].as_str().is_some_and(|k| k.ends_with("Route"))) {
         let ns = route["metadata"]["namespace"].as_str().unwrap_or("default");
-        let names_ours = route["spec"]["parentRefs"].as_array().into_iter().flatten().any(|p| {
-            ours.contains(&(p["namespace"].as_str().unwrap_or(ns).to_string(), p["name"].as_str().unwrap_or("").to_string()))
-        });
+        let names_ours = route["spec"]["parentRefs"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .any(|p| ours.contains(&(p["namespace"].as_str().unwrap_or(ns).to_string(), p["name"].as_str().unwrap_or("").to_string())));
         if !names_ours {
             continue;
         }

@@ -5,7 +5,7 @@
 use std::time::Instant;
 
 use portico_model::Snapshot;
-use portico_translate::{translate, CapabilitySet};
+use portico_translate::{CapabilitySet, translate};
 
 const GATEWAYS: usize = 100;
 const ROUTES_PER_GATEWAY: usize = 100;
@@ -73,19 +73,9 @@ fn main() {
         let start = Instant::now();
         let translation = translate(&snapshot, &caps);
         times.push(start.elapsed());
-        entries = translation
-            .gateways
-            .values()
-            .flat_map(|g| &g.ports)
-            .flat_map(|p| &p.virtual_hosts)
-            .map(|v| v.routes.len())
-            .sum();
-        let accepted = translation
-            .statuses
-            .routes
-            .values()
-            .filter(|s| serde_json::to_string(s).map(|t| t.contains("\"reason\":\"Accepted\"")).unwrap_or(false))
-            .count();
+        entries = translation.gateways.values().flat_map(|g| &g.ports).flat_map(|p| &p.virtual_hosts).map(|v| v.routes.len()).sum();
+        let accepted =
+            translation.statuses.routes.values().filter(|s| serde_json::to_string(s).map(|t| t.contains("\"reason\":\"Accepted\"")).unwrap_or(false)).count();
         assert_eq!(translation.gateways.len(), GATEWAYS);
         assert_eq!(accepted, GATEWAYS * ROUTES_PER_GATEWAY, "every route is accepted");
     }

@@ -11,8 +11,8 @@
 
 use std::collections::BTreeMap;
 
-use portico_model::ir::ObjectRef;
 use portico_model::ProviderKind;
+use portico_model::ir::ObjectRef;
 
 use crate::gateway::GatewayState;
 

@@ -2,7 +2,7 @@
 //! allowed kinds and namespaces, hostname intersection), and the per-parent route status.
 
 use portico_model::ir::ObjectRef;
-use portico_model::{Fact, RouteKind, GATEWAY_GROUP};
+use portico_model::{Fact, GATEWAY_GROUP, RouteKind};
 
 use crate::backends::ResolvedBackends;
 use crate::build::GatewayBuilder;
@@ -67,13 +67,8 @@ pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>
         })
         .collect();
     if binding.is_empty() {
-        let listener_hosts: Vec<String> =
-            allowed.iter().map(|&i| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into())).collect();
-        let message = format!(
-            "none of the route's hostnames [{}] matches the listener hostnames [{}]",
-            route.hostnames.join(", "),
-            listener_hosts.join(", ")
-        );
+        let listener_hosts: Vec<String> = allowed.iter().map(|&i| gw.listeners[i].hostname.clone().unwrap_or_else(|| "*".into())).collect();
+        let message = format!("none of the route's hostnames [{}] matches the listener hostnames [{}]", route.hostnames.join(", "), listener_hosts.join(", "));
         return Err(conditions::no_matching_listener_hostname(generation, message));
     }
     Ok(binding)
@@ -211,8 +206,7 @@ fn http_and_grpc_apart(route: &Route, gw: &GatewayState<'_>, binding: Binding) -
             let listener = &gw.listeners[i];
             let clash = |host: &String| {
                 listener.claimed_hosts.iter().find(|(claimed, owner)| {
-                    owner.kind != route.key.kind
-                        && (claimed == "*" || host == "*" || hostnames::matches(claimed, host) || hostnames::matches(host, claimed))
+                    owner.kind != route.key.kind && (claimed == "*" || host == "*" || hostnames::matches(claimed, host) || hostnames::matches(host, claimed))
                 })
             };
             let kept: Vec<String> = hosts

@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ServicePort;
 use portico_model::ir::{Backend, BackendProtocol, BackendTarget, HttpAction, ObjectRef, WeightedBackend};
-use portico_model::{RouteKind, GATEWAY_GROUP};
+use portico_model::{GATEWAY_GROUP, RouteKind};
 
 use crate::conditions::reason;
 use crate::index::Index;
@@ -52,7 +52,14 @@ pub fn resolve_route(route: &Route, index: &Index<'_>, cache: &mut BackendCache)
     out
 }
 
-fn resolve_into(route: &Route, backend: &BackendRefSpec, field: &str, index: &Index<'_>, cache: &mut BackendCache, out: &mut ResolvedBackends) -> BackendTarget {
+fn resolve_into(
+    route: &Route,
+    backend: &BackendRefSpec,
+    field: &str,
+    index: &Index<'_>,
+    cache: &mut BackendCache,
+    out: &mut ResolvedBackends,
+) -> BackendTarget {
     match resolve(route, backend, index, cache) {
         Ok(resolved) => {
             let id = Backend::id_for(&resolved.service, resolved.port, resolved.protocol);
@@ -74,10 +81,11 @@ fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>, cache: &m
     }
     let namespace = backend.namespace.as_deref().unwrap_or(&route.key.namespace);
     let route_kind = route.key.kind.name();
-    if namespace != route.key.namespace
-        && !index.grant_allows((GATEWAY_GROUP, route_kind, &route.key.namespace), namespace, ("", "Service", &backend.name))
-    {
-        let message = format!("Service {namespace}/{} is in another namespace and no ReferenceGrant there allows {route_kind}s from {}", backend.name, route.key.namespace);
+    if namespace != route.key.namespace && !index.grant_allows((GATEWAY_GROUP, route_kind, &route.key.namespace), namespace, ("", "Service", &backend.name)) {
+        let message = format!(
+            "Service {namespace}/{} is in another namespace and no ReferenceGrant there allows {route_kind}s from {}",
+            backend.name, route.key.namespace
+        );
         return Err((reason::REF_NOT_PERMITTED, message));
     }
     let key = (namespace.to_string(), backend.name.clone(), backend.port.unwrap_or(-1), route.key.kind);
@@ -98,11 +106,7 @@ fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, i
     };
     let service_ref = ObjectRef::new(namespace, &backend.name);
     let protocol = backend_protocol(kind, service_port);
-    let external_name = service
-        .spec
-        .as_ref()
-        .filter(|s| s.type_.as_deref() == Some("ExternalName"))
-        .and_then(|s| s.external_name.clone());
+    let external_name = service.spec.as_ref().filter(|s| s.type_.as_deref() == Some("ExternalName")).and_then(|s| s.external_name.clone());
     Ok(Backend {
         endpoints: crate::endpoints::for_service_port(service, service_port, index),
         service: service_ref,

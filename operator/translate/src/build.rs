@@ -5,8 +5,8 @@ use std::cmp::Reverse;
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{
-    self, Backend, BackendTarget, CertificateBinding, HttpAction, HttpFilter, HttpRouteEntry, L4Route, PathMatch, PortProtocol,
-    RouteSource, SniRoute, VirtualHost, WeightedBackend,
+    self, Backend, BackendTarget, CertificateBinding, HttpAction, HttpFilter, HttpRouteEntry, L4Route, PathMatch, PortProtocol, RouteSource, SniRoute,
+    VirtualHost, WeightedBackend,
 };
 use portico_model::{Capabilities, ListenerProtocol, RouteKind};
 
@@ -41,10 +41,7 @@ pub fn compile_route(route: &Route, resolved: &ResolvedBackends, caps: &Capabili
                     Err(problem)
                 }
             },
-            _ if i > 0 => Err(RuleProblem {
-                incompatible: false,
-                message: format!("spec.rules[{i}]: a {} forwards with its first rule only", route.key.kind),
-            }),
+            _ if i > 0 => Err(RuleProblem { incompatible: false, message: format!("spec.rules[{i}]: a {} forwards with its first rule only", route.key.kind) }),
             _ => rules::compile_l4_rule(i, rule, resolved, caps).map(|b| out.l4 = Some((i, b))),
         };
         match result {
@@ -115,7 +112,15 @@ fn source(route: &Route, rule: usize, r#match: usize) -> RouteSource {
 
 impl GatewayBuilder {
     /// Place a route's compiled rules under one listener, for each hostname it serves there.
-    pub fn place(&mut self, route: &Route, listener: usize, state: &ListenerState<'_>, hostnames: &[String], compiled: &CompiledRoute, resolved: &ResolvedBackends) {
+    pub fn place(
+        &mut self,
+        route: &Route,
+        listener: usize,
+        state: &ListenerState<'_>,
+        hostnames: &[String],
+        compiled: &CompiledRoute,
+        resolved: &ResolvedBackends,
+    ) {
         let route_key = route.rank;
         for (rule_index, rule) in &compiled.http {
             self.keep_backends(rule.backend_ids(), resolved);
@@ -214,10 +219,7 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
         Some(ListenerProtocol::Http) => PortProtocol::Http,
         Some(ListenerProtocol::Https) => PortProtocol::Https,
         Some(ListenerProtocol::Tls) => {
-            let shares_with_https = gw
-                .listeners
-                .iter()
-                .any(|o| o.port == l.port && o.programmable() && o.protocol == Some(ListenerProtocol::Https));
+            let shares_with_https = gw.listeners.iter().any(|o| o.port == l.port && o.programmable() && o.protocol == Some(ListenerProtocol::Https));
             if shares_with_https { PortProtocol::Https } else { PortProtocol::Tls }
         }
         Some(ListenerProtocol::Tcp) | None => PortProtocol::Tcp,
@@ -239,9 +241,7 @@ fn listener_host(gw: &GatewayState<'_>, i: usize) -> String {
 fn shadowed(gw: &GatewayState<'_>, on_port: &[(usize, &ListenerState<'_>)], hostname: &str, listener: usize) -> bool {
     let mine = hostnames::specificity(&listener_host(gw, listener));
     on_port.iter().any(|(j, other)| {
-        *j != listener
-            && other.hostname.as_deref().is_some_and(|h| hostnames::matches(h, hostname))
-            && hostnames::specificity(&listener_host(gw, *j)) > mine
+        *j != listener && other.hostname.as_deref().is_some_and(|h| hostnames::matches(h, hostname)) && hostnames::specificity(&listener_host(gw, *j)) > mine
     })
 }
 
@@ -280,10 +280,8 @@ fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<u
 /// hostname only the first (most specific listener, then oldest route) can ever match.
 fn sni_routes(gw: &GatewayState<'_>, port: &ir::Port, drafts: &[SniDraft]) -> Vec<SniRoute> {
     let on_port = listeners_on(gw, port);
-    let mut routes: Vec<&SniDraft> = drafts
-        .iter()
-        .filter(|d| on_port.iter().any(|(i, _)| *i == d.listener) && !shadowed(gw, &on_port, &d.route.hostname, d.listener))
-        .collect();
+    let mut routes: Vec<&SniDraft> =
+        drafts.iter().filter(|d| on_port.iter().any(|(i, _)| *i == d.listener) && !shadowed(gw, &on_port, &d.route.hostname, d.listener)).collect();
     routes.sort_by(|a, b| by_host_then_listener(gw, (&a.route.hostname, a.listener), (&b.route.hostname, b.listener)).then_with(|| a.key.cmp(&b.key)));
     let mut seen = BTreeSet::new();
     routes.into_iter().filter(|d| seen.insert(d.route.hostname.clone())).map(|d| d.route.clone()).collect()

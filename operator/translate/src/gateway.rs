@@ -9,11 +9,11 @@ use portico_model::capabilities::PORTICO_GROUP;
 use portico_model::ir::{Address, ObjectRef, ParametersRef};
 use portico_model::{Capabilities, Fact, Feature, ProviderKind};
 
+use crate::CapabilitySet;
 use crate::conditions::{self, Condition};
 use crate::index::Index;
 use crate::listeners::{self, ListenerState};
 use crate::status::{GatewayClassStatus, GatewayStatus, SupportedFeature};
-use crate::CapabilitySet;
 
 /// The address type for a reserved address named by the provider (GCP: a global address name).
 pub const NAMED_ADDRESS_TYPE: &str = "portico.dev/named-address";
@@ -46,8 +46,7 @@ pub fn evaluate_classes<'a>(classes: &'a [GatewayClass], caps: &'a CapabilitySet
         }];
         let previous = conditions::from_k8s(class.status.as_ref().and_then(|s| s.conditions.as_ref()));
         conditions::carry_transition_times(&mut conditions, &previous);
-        let supported_features =
-            provider_caps.supported_feature_names().into_iter().map(|name| SupportedFeature { name: name.into() }).collect();
+        let supported_features = provider_caps.supported_feature_names().into_iter().map(|name| SupportedFeature { name: name.into() }).collect();
         let name = class.metadata.name.clone().unwrap_or_default();
         let status = GatewayClassStatus { conditions, supported_features };
         out.insert(name, ClassState { caps: provider_caps, parameters, problem, status });
@@ -162,11 +161,7 @@ impl GatewayState<'_> {
 }
 
 /// Evaluate every Gateway of an accepted-or-not class of ours.
-pub fn evaluate_gateways<'a>(
-    gateways: &'a [Gateway],
-    classes: &BTreeMap<String, ClassState<'a>>,
-    index: &Index<'_>,
-) -> BTreeMap<ObjectRef, GatewayState<'a>> {
+pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String, ClassState<'a>>, index: &Index<'_>) -> BTreeMap<ObjectRef, GatewayState<'a>> {
     let mut out = BTreeMap::new();
     for gw in gateways {
         let Some(class) = classes.get(&gw.spec.gateway_class_name) else { continue };
@@ -217,11 +212,7 @@ pub fn evaluate_gateways<'a>(
 
 fn reported_addresses(gw: &Gateway) -> Vec<Address> {
     let reported = gw.status.as_ref().and_then(|s| s.addresses.as_ref());
-    reported
-        .into_iter()
-        .flatten()
-        .map(|a| Address { address_type: a.r#type.clone().unwrap_or_else(|| "IPAddress".into()), value: a.value.clone() })
-        .collect()
+    reported.into_iter().flatten().map(|a| Address { address_type: a.r#type.clone().unwrap_or_else(|| "IPAddress".into()), value: a.value.clone() }).collect()
 }
 
 /// A Gateway-level parameters object may only set what the class allows (see `privilege`).

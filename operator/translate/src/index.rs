@@ -86,9 +86,7 @@ impl<'a> Index<'a> {
     }
 
     pub fn parameters(&self, kind: &str, namespace: Option<&str>, name: &str) -> Option<&'a ParametersObject> {
-        self.parameters
-            .iter()
-            .find(|p| p.kind == kind && p.name == name && p.namespace.as_deref() == namespace)
+        self.parameters.iter().find(|p| p.kind == kind && p.name == name && p.namespace.as_deref() == namespace)
     }
 
     /// Does a ReferenceGrant in `to_namespace` allow `from` (group, kind, namespace) to refer to
@@ -97,11 +95,7 @@ impl<'a> Index<'a> {
         let Some(grants) = self.grants.get(to_namespace) else { return false };
         grants.iter().any(|grant| {
             let from_ok = grant.spec.from.iter().any(|f| f.group == from.0 && f.kind == from.1 && f.namespace == from.2);
-            let to_ok = grant
-                .spec
-                .to
-                .iter()
-                .any(|t| t.group == to.0 && t.kind == to.1 && t.name.as_deref().is_none_or(|n| n == to.2));
+            let to_ok = grant.spec.to.iter().any(|t| t.group == to.0 && t.kind == to.1 && t.name.as_deref().is_none_or(|n| n == to.2));
             from_ok && to_ok
         })
     }

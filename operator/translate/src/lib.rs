@@ -16,8 +16,8 @@ mod hostnames;
 mod index;
 mod listeners;
 mod pem;
-mod regex;
 pub mod privilege;
+mod regex;
 mod routes;
 mod rules;
 mod validate;
@@ -121,12 +121,8 @@ fn merge_parents(existing: &[serde_json::Value], mut ours: Vec<RouteParentStatus
             conditions::carry_transition_times(&mut entry.conditions, &conditions::from_json(previous.get("conditions")));
         }
     }
-    let mut parents: Vec<ParentStatusEntry> = existing
-        .iter()
-        .filter(|p| !is_ours(p, controllers) && well_formed(p))
-        .cloned()
-        .map(ParentStatusEntry::Kept)
-        .collect();
+    let mut parents: Vec<ParentStatusEntry> =
+        existing.iter().filter(|p| !is_ours(p, controllers) && well_formed(p)).cloned().map(ParentStatusEntry::Kept).collect();
     parents.extend(ours.into_iter().map(ParentStatusEntry::Ours));
     RouteStatus { parents }
 }

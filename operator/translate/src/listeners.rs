@@ -3,7 +3,7 @@
 
 use gateway_api::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
 use portico_model::ir::ObjectRef;
-use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, RouteKind, GATEWAY_GROUP};
+use portico_model::{Capabilities, Fact, Feature, GATEWAY_GROUP, ListenerProtocol, RouteKind};
 
 use crate::conditions::{self, reason};
 use crate::index::{Index, Selector};
@@ -51,9 +51,7 @@ impl ListenerState<'_> {
     /// The listener goes into the IR: attachable, its certificates resolved and at least one
     /// route kind left (route kinds it cannot take do not stop the ones it can).
     pub fn programmable(&self) -> bool {
-        self.attachable()
-            && self.ref_problems.iter().all(|(reason, _)| *reason == reason::INVALID_ROUTE_KINDS)
-            && !self.supported_kinds.is_empty()
+        self.attachable() && self.ref_problems.iter().all(|(reason, _)| *reason == reason::INVALID_ROUTE_KINDS) && !self.supported_kinds.is_empty()
     }
 
     /// Fully valid, for the Gateway's `ListenersNotValid`.
@@ -64,12 +62,8 @@ impl ListenerState<'_> {
     /// `gateway_accepted`: a listener of a rejected Gateway is never programmed.
     pub fn status(&self, generation: i64, gateway_accepted: bool) -> ListenerStatus {
         let accepted = match (&self.rejection, &self.conflict) {
-            (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => {
-                conditions::listener_unsupported_protocol(generation, message.clone())
-            }
-            (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_VALUE => {
-                conditions::listener_unsupported_value(generation, message.clone())
-            }
+            (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => conditions::listener_unsupported_protocol(generation, message.clone()),
+            (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_VALUE => conditions::listener_unsupported_value(generation, message.clone()),
             (Some((reason, message)), _) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, Some((reason, message))) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, None) => conditions::listener_accepted(generation),
@@ -98,11 +92,7 @@ impl ListenerState<'_> {
         };
         ListenerStatus {
             name: self.name.clone(),
-            supported_kinds: self
-                .supported_kinds
-                .iter()
-                .map(|k| RouteGroupKind { group: GATEWAY_GROUP.into(), kind: k.name().into() })
-                .collect(),
+            supported_kinds: self.supported_kinds.iter().map(|k| RouteGroupKind { group: GATEWAY_GROUP.into(), kind: k.name().into() }).collect(),
             attached_routes: i32::try_from(self.attached_routes.len()).unwrap_or(i32::MAX),
             conditions: vec![accepted, conflicted, resolved, programmed],
         }
@@ -110,14 +100,8 @@ impl ListenerState<'_> {
 }
 
 /// Evaluate every listener of a Gateway, conflicts included.
-pub fn evaluate<'a>(
-    listeners: &'a [GatewayListeners],
-    gateway_namespace: &str,
-    caps: &Capabilities,
-    index: &Index<'_>,
-) -> Vec<ListenerState<'a>> {
-    let mut states: Vec<ListenerState<'a>> =
-        listeners.iter().map(|l| evaluate_one(l, gateway_namespace, caps, index)).collect();
+pub fn evaluate<'a>(listeners: &'a [GatewayListeners], gateway_namespace: &str, caps: &Capabilities, index: &Index<'_>) -> Vec<ListenerState<'a>> {
+    let mut states: Vec<ListenerState<'a>> = listeners.iter().map(|l| evaluate_one(l, gateway_namespace, caps, index)).collect();
     reject_beyond_the_api(&mut states);
     mark_conflicts(&mut states, caps);
     states
@@ -267,12 +251,7 @@ fn resolve_kinds(listener: &GatewayListeners, protocol: ListenerProtocol, caps: 
         }
     }
     if !invalid.is_empty() {
-        let message = format!(
-            "route kinds {} are not supported on a {} listener by {}",
-            invalid.join(", "),
-            protocol,
-            caps.provider.controller_name()
-        );
+        let message = format!("route kinds {} are not supported on a {} listener by {}", invalid.join(", "), protocol, caps.provider.controller_name());
         state.ref_problems.push((reason::INVALID_ROUTE_KINDS, message));
     }
 }
@@ -294,9 +273,7 @@ fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, inde
             state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
             continue;
         }
-        if namespace != gateway_namespace
-            && !index.grant_allows((GATEWAY_GROUP, "Gateway", gateway_namespace), namespace, ("", "Secret", &cert.name))
-        {
+        if namespace != gateway_namespace && !index.grant_allows((GATEWAY_GROUP, "Gateway", gateway_namespace), namespace, ("", "Secret", &cert.name)) {
             let message = format!("{field}: Secret {namespace}/{} is in another namespace and no ReferenceGrant there allows it", cert.name);
             state.ref_problems.push((reason::REF_NOT_PERMITTED, message));
             continue;
@@ -331,9 +308,8 @@ fn mixed_termination(me: &ListenerState<'_>, others: &[&ListenerState<'_>], caps
         _ => None,
     };
     let mine = mode(me)?;
-    let other = others.iter().filter_map(|o| mode(o).map(|m| (o, m))).find(|(_, theirs)| {
-        *theirs != mine && (mine == "TLS/Terminate" || *theirs == "TLS/Terminate")
-    })?;
+    let other =
+        others.iter().filter_map(|o| mode(o).map(|m| (o, m))).find(|(_, theirs)| *theirs != mine && (mine == "TLS/Terminate" || *theirs == "TLS/Terminate"))?;
     Some(format!(
         "port {} mixes {mine} (listener {}) with {} (listener {}): {} does not support TLSRouteModeMixed",
         me.port, me.name, other.1, other.0.name, caps.platform
@@ -352,8 +328,7 @@ fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
     for &i in &live {
         let me = &states[i];
         let me_protocol = me.protocol.unwrap_or(Tcp);
-        let others: Vec<&ListenerState<'_>> =
-            live.iter().filter(|&&j| j != i && states[j].port == me.port).map(|&j| &states[j]).collect();
+        let others: Vec<&ListenerState<'_>> = live.iter().filter(|&&j| j != i && states[j].port == me.port).map(|&j| &states[j]).collect();
         let has = |p: ListenerProtocol| others.iter().any(|o| o.protocol == Some(p));
         let tls_family = |p: ListenerProtocol| p == Https || p == Tls;
         let incompatible: Vec<&str> = others

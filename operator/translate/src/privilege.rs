@@ -12,25 +12,14 @@ use portico_model::snapshot::ParametersObject;
 
 /// The fields a class's parameters delegate to Gateways (`gatewayOverrides`).
 pub fn delegated(class: Option<&ParametersObject>) -> Vec<String> {
-    let list = class
-        .and_then(|c| c.spec.get(GATEWAY_OVERRIDES_FIELD))
-        .and_then(|v| v.as_array());
-    list.into_iter()
-        .flatten()
-        .filter_map(|v| v.as_str().map(str::to_string))
-        .collect()
+    let list = class.and_then(|c| c.spec.get(GATEWAY_OVERRIDES_FIELD)).and_then(|v| v.as_array());
+    list.into_iter().flatten().filter_map(|v| v.as_str().map(str::to_string)).collect()
 }
 
 /// `Err(message naming the first field)` when a Gateway-level parameters object sets a field
 /// that is class-only and not delegated. A Gateway naming its class's own object is fine.
-pub fn check_gateway_parameters(
-    own: &ParametersObject,
-    class: Option<&ParametersObject>,
-    caps: &Capabilities,
-) -> Result<(), String> {
-    if class
-        .is_some_and(|c| c.kind == own.kind && c.namespace == own.namespace && c.name == own.name)
-    {
+pub fn check_gateway_parameters(own: &ParametersObject, class: Option<&ParametersObject>, caps: &Capabilities) -> Result<(), String> {
+    if class.is_some_and(|c| c.kind == own.kind && c.namespace == own.namespace && c.name == own.name) {
         return Ok(());
     }
     let Some(fields) = own.spec.as_object() else {
@@ -42,14 +31,9 @@ pub fn check_gateway_parameters(
         if !is_set(caps, field, value) {
             continue;
         }
-        let allowed = field != GATEWAY_OVERRIDES_FIELD
-            && (caps.gateway_parameters.contains(field) || delegated.contains(field));
+        let allowed = field != GATEWAY_OVERRIDES_FIELD && (caps.gateway_parameters.contains(field) || delegated.contains(field));
         if !allowed {
-            let place = own
-                .namespace
-                .as_deref()
-                .map(|ns| format!("{ns}/"))
-                .unwrap_or_default();
+            let place = own.namespace.as_deref().map(|ns| format!("{ns}/")).unwrap_or_default();
             return Err(format!(
                 "spec.infrastructure.parametersRef: {} {place}{} sets {field}, which only the GatewayClass's parameters may set \
                  (Gateways may set: {}; a class delegates more with {GATEWAY_OVERRIDES_FIELD})",
@@ -75,17 +59,8 @@ pub fn is_set(caps: &Capabilities, field: &str, value: &serde_json::Value) -> bo
 }
 
 fn allowed_list(caps: &Capabilities, delegated: &[String]) -> String {
-    let mut all: Vec<&str> = caps
-        .gateway_parameters
-        .iter()
-        .map(String::as_str)
-        .chain(delegated.iter().map(String::as_str))
-        .collect();
+    let mut all: Vec<&str> = caps.gateway_parameters.iter().map(String::as_str).chain(delegated.iter().map(String::as_str)).collect();
     all.sort_unstable();
     all.dedup();
-    if all.is_empty() {
-        "nothing".into()
-    } else {
-        all.join(", ")
-    }
+    if all.is_empty() { "nothing".into() } else { all.join(", ") }
 }

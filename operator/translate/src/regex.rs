@@ -205,8 +205,25 @@ mod tests {
             return;
         }
         let accepted = [
-            "/api/v[0-9]+/.*", "(?i)abc", "(?:a{2}){3}", "a{1,3}?", "[[:alpha:]_-]+", "\\d\\w\\s\\.", "(?P<n>x)|y",
-            "a\\x41", "", "\\pL", "a{65535}", "(?s).", "(?m)^a$", "a|", "()", "[]a]", "\\ba\\B", "\\Aa\\z", "[^/]+/x",
+            "/api/v[0-9]+/.*",
+            "(?i)abc",
+            "(?:a{2}){3}",
+            "a{1,3}?",
+            "[[:alpha:]_-]+",
+            "\\d\\w\\s\\.",
+            "(?P<n>x)|y",
+            "a\\x41",
+            "",
+            "\\pL",
+            "a{65535}",
+            "(?s).",
+            "(?m)^a$",
+            "a|",
+            "()",
+            "[]a]",
+            "\\ba\\B",
+            "\\Aa\\z",
+            "[^/]+/x",
         ];
         for pattern in accepted {
             for dialect in [RegexDialect::Pcre2, RegexDialect::Portable] {

@@ -3,12 +3,12 @@
 //! field and the provider; the route's other rules are unaffected.
 
 use portico_model::ir::{
-    Header, HeaderModifier, HttpAction, HttpFilter, HttpMatch, PathMatch, PathRewrite, Redirect, RequestMirror, Timeouts,
-    UrlRewrite, ValueMatch, ValueMatchType, WeightedBackend,
+    Header, HeaderModifier, HttpAction, HttpFilter, HttpMatch, PathMatch, PathRewrite, Redirect, RequestMirror, Timeouts, UrlRewrite, ValueMatch,
+    ValueMatchType, WeightedBackend,
 };
 use portico_model::{Capabilities, Fact, Feature};
 
-use crate::backends::{forward_action, ResolvedBackends};
+use crate::backends::{ResolvedBackends, forward_action};
 use crate::routes::{FilterSpec, HeaderModifierSpec, MatchSpec, PathModifierSpec, PathSpec, Rule};
 
 /// Why a rule cannot be programmed.
@@ -227,7 +227,8 @@ fn check_plain_name(checker: &Checker<'_>, what: &str, name: &str) -> Result<(),
     if name.bytes().all(|c| c.is_ascii_alphanumeric() || b"-_.~".contains(&c)) {
         return Ok(());
     }
-    Err(checker.invalid(format!("{what} name {} has characters other than letters, digits and -_.~, which Portico does not program", crate::validate::quoted(name))))
+    Err(checker
+        .invalid(format!("{what} name {} has characters other than letters, digits and -_.~, which Portico does not program", crate::validate::quoted(name))))
 }
 
 fn check_path(checker: &Checker<'_>, path: String) -> Result<String, RuleProblem> {
@@ -244,9 +245,8 @@ fn normalise_prefix(path: String) -> String {
 }
 
 fn check_regex(checker: &Checker<'_>, what: &str, pattern: &str) -> Result<(), RuleProblem> {
-    crate::regex::check(pattern, checker.caps.limits.regex_dialect).map_err(|why| {
-        checker.invalid(format!("{what} regular expression {} {why}", crate::validate::quoted(pattern)))
-    })
+    crate::regex::check(pattern, checker.caps.limits.regex_dialect)
+        .map_err(|why| checker.invalid(format!("{what} regular expression {} {why}", crate::validate::quoted(pattern))))
 }
 
 fn check_filter_combination(field: &str, filters: &[FilterSpec]) -> Result<(), RuleProblem> {
@@ -301,10 +301,9 @@ fn compile_filter(checker: &Checker<'_>, filter: &FilterSpec, rule: &Rule) -> Re
             }
             Ok(CompiledFilter::Mirror(m.numerator as u32, m.denominator as u32))
         }
-        FilterSpec::Unsupported(name) => Err(RuleProblem {
-            incompatible: false,
-            message: format!("{}: filter type {name} is not supported by Portico", checker.field),
-        }),
+        FilterSpec::Unsupported(name) => {
+            Err(RuleProblem { incompatible: false, message: format!("{}: filter type {name} is not supported by Portico", checker.field) })
+        }
     }
 }
 
@@ -328,13 +327,7 @@ fn compile_redirect(checker: &Checker<'_>, r: &crate::routes::RedirectSpec, rule
     if feature.is_some_and(|f| !checker.caps.supports(f)) || !checker.caps.redirect_status_codes.contains(&code) {
         return Err(checker.unsupported(&format!("redirect status code {code}")));
     }
-    Ok(Redirect {
-        scheme: r.scheme.clone(),
-        hostname: r.hostname.clone(),
-        path,
-        port: r.port.and_then(|p| u16::try_from(p).ok()),
-        status_code: code,
-    })
+    Ok(Redirect { scheme: r.scheme.clone(), hostname: r.hostname.clone(), path, port: r.port.and_then(|p| u16::try_from(p).ok()), status_code: code })
 }
 
 fn compile_path_modifier(checker: &Checker<'_>, p: &PathModifierSpec, rule: &Rule, feature: Feature, filter: &str) -> Result<PathRewrite, RuleProblem> {
@@ -342,8 +335,7 @@ fn compile_path_modifier(checker: &Checker<'_>, p: &PathModifierSpec, rule: &Rul
     match p {
         PathModifierSpec::Full(path) => Ok(PathRewrite::ReplaceFullPath(path.clone())),
         PathModifierSpec::Prefix(prefix) => {
-            let all_prefix = !rule.matches.is_empty()
-                && rule.matches.iter().all(|m| matches!(m.path, None | Some(PathSpec::Prefix(_))));
+            let all_prefix = !rule.matches.is_empty() && rule.matches.iter().all(|m| matches!(m.path, None | Some(PathSpec::Prefix(_))));
             if !all_prefix && !rule.matches.is_empty() {
                 return Err(checker.invalid("ReplacePrefixMatch needs every match of the rule to be a PathPrefix match"));
             }
@@ -369,10 +361,7 @@ fn header_modifier(m: &HeaderModifierSpec) -> HeaderModifier {
 fn compile_timeouts(checker: &Checker<'_>, rule: &Rule) -> Result<Option<Timeouts>, RuleProblem> {
     let Some(spec) = &rule.timeouts else { return Ok(None) };
     let parse = |name: &str, value: &Option<String>| -> Result<Option<u64>, RuleProblem> {
-        value
-            .as_deref()
-            .map(|v| parse_duration(v).ok_or_else(|| checker.invalid(format!("{name} {v:?} is not a Gateway API duration"))))
-            .transpose()
+        value.as_deref().map(|v| parse_duration(v).ok_or_else(|| checker.invalid(format!("{name} {v:?} is not a Gateway API duration")))).transpose()
     };
     let request_ms = parse("request", &spec.request)?;
     let backend_request_ms = parse("backendRequest", &spec.backend_request)?;

@@ -186,9 +186,7 @@ fn check_filter(field: &str, filter: &FilterSpec) -> Checked {
             }
             Ok(())
         }
-        FilterSpec::Unsupported(name) if name.len() > 253 || has_control(name) => {
-            Err(format!("{field}.type: {} is not a filter type", quoted(name)))
-        }
+        FilterSpec::Unsupported(name) if name.len() > 253 || has_control(name) => Err(format!("{field}.type: {} is not a filter type", quoted(name))),
         FilterSpec::Unsupported(_) => Ok(()),
     }
 }

@@ -144,8 +144,7 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         provider: ProviderKind::Aws,
         platform: "AWS Application/Network Load Balancer".into(),
-        protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tls, ListenerProtocol::Tcp, ListenerProtocol::Udp]
-            .into(),
+        protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tls, ListenerProtocol::Tcp, ListenerProtocol::Udp].into(),
         features: [
             Gateway,
             GatewayPort8080,
@@ -172,11 +171,13 @@ pub fn capabilities() -> Capabilities {
         // ALB cannot add or set arbitrary request/response headers, mirror requests or apply
         // per-rule timeouts; query-string conditions take wildcards, not regular expressions;
         // an NLB listener forwards to one target group, so TLS listeners cannot split by SNI.
-        facts: [Fact::PathRegexMatch, Fact::HeaderRegexMatch, Fact::WeightedBackends, Fact::FullPathRewrite, Fact::TlsPassthrough]
-            .into(),
+        facts: [Fact::PathRegexMatch, Fact::HeaderRegexMatch, Fact::WeightedBackends, Fact::FullPathRewrite, Fact::TlsPassthrough].into(),
         redirect_status_codes: [301, 302].into(),
         limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5), regex_dialect: RegexDialect::Alb },
         gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
-        parameter_defaults: serde_json::to_value(params::AWSLoadBalancerParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        parameter_defaults: serde_json::to_value(params::AWSLoadBalancerParametersSpec::default())
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default(),
     }
 }

@@ -12,14 +12,29 @@ const DIR: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/../../terraform-test/aws
 
 /// Every ELBv2, ACM and EC2 mutation the AWS provider makes.
 const REQUIRED_ACTIONS: &[&str] = &[
-    "elasticloadbalancing:CreateLoadBalancer", "elasticloadbalancing:CreateTargetGroup", "elasticloadbalancing:CreateListener",
-    "elasticloadbalancing:CreateRule", "elasticloadbalancing:DeleteLoadBalancer", "elasticloadbalancing:DeleteTargetGroup",
-    "elasticloadbalancing:DeleteListener", "elasticloadbalancing:DeleteRule", "elasticloadbalancing:ModifyRule",
-    "elasticloadbalancing:ModifyListener", "elasticloadbalancing:SetRulePriorities", "elasticloadbalancing:RegisterTargets",
-    "elasticloadbalancing:DeregisterTargets", "elasticloadbalancing:AddTags", "elasticloadbalancing:AddListenerCertificates",
-    "elasticloadbalancing:RemoveListenerCertificates", "elasticloadbalancing:ModifyLoadBalancerAttributes",
-    "elasticloadbalancing:ModifyTargetGroup", "acm:ImportCertificate", "acm:DeleteCertificate", "ec2:CreateSecurityGroup",
-    "ec2:AuthorizeSecurityGroupIngress", "ec2:DeleteSecurityGroup",
+    "elasticloadbalancing:CreateLoadBalancer",
+    "elasticloadbalancing:CreateTargetGroup",
+    "elasticloadbalancing:CreateListener",
+    "elasticloadbalancing:CreateRule",
+    "elasticloadbalancing:DeleteLoadBalancer",
+    "elasticloadbalancing:DeleteTargetGroup",
+    "elasticloadbalancing:DeleteListener",
+    "elasticloadbalancing:DeleteRule",
+    "elasticloadbalancing:ModifyRule",
+    "elasticloadbalancing:ModifyListener",
+    "elasticloadbalancing:SetRulePriorities",
+    "elasticloadbalancing:RegisterTargets",
+    "elasticloadbalancing:DeregisterTargets",
+    "elasticloadbalancing:AddTags",
+    "elasticloadbalancing:AddListenerCertificates",
+    "elasticloadbalancing:RemoveListenerCertificates",
+    "elasticloadbalancing:ModifyLoadBalancerAttributes",
+    "elasticloadbalancing:ModifyTargetGroup",
+    "acm:ImportCertificate",
+    "acm:DeleteCertificate",
+    "ec2:CreateSecurityGroup",
+    "ec2:AuthorizeSecurityGroupIngress",
+    "ec2:DeleteSecurityGroup",
 ];
 
 /// Every top-level block of every `*.tf` file; panics naming the file that does not parse.
@@ -202,9 +217,10 @@ fn operator_policy_is_least_privilege_and_complete() {
         let (sid, resources) = (&statement.sid, &statement.resources);
         assert!(!resources.is_empty(), "{sid}: no resources");
         if resources.iter().any(|r| r == "*") {
-            let owned = statement.conditions.iter().any(|(test, var, values)| {
-                test == "StringEquals" && owner_tags.contains(&var.as_str()) && values == &["var.cluster_name"]
-            });
+            let owned = statement
+                .conditions
+                .iter()
+                .any(|(test, var, values)| test == "StringEquals" && owner_tags.contains(&var.as_str()) && values == &["var.cluster_name"]);
             assert!(owned, "{sid}: a mutation on `*` needs the portico.dev/cluster = var.cluster_name condition");
         } else if statement.conditions.is_empty() {
             let narrow = |r: &String| !r.contains('*') || r.contains("/pt");

@@ -24,10 +24,10 @@ use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow}
 use serde::Serialize;
 
 pub use compile::Defaults;
-pub use sdk::apply::AddressSource;
-pub use sdk::{CallCounts, Clients, Settings};
 /// The client crate, for tests that inspect GCP directly.
 pub use google_cloud_compute_v1;
+pub use sdk::apply::AddressSource;
+pub use sdk::{CallCounts, Clients, Settings};
 
 /// The native plan of one Gateway: the steps, the routes that did not fit, or why the
 /// parameters cannot be used.
@@ -113,7 +113,9 @@ fn address_source(native: &native::Native, desired: &Desired) -> AddressSource {
     let Some(requested) = desired.ir.requested_addresses.first().filter(|a| !a.value.is_empty()) else { return AddressSource::None };
     let rule = native.resources.iter().find(|(k, _)| k.kind == native::Kind::ForwardingRule);
     match (requested.address_type.as_str(), rule) {
-        (compile::NAMED_ADDRESS_TYPE, Some((key, _))) => AddressSource::Resource(native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value)),
+        (compile::NAMED_ADDRESS_TYPE, Some((key, _))) => {
+            AddressSource::Resource(native::ResourceKey::new(native::Kind::Address, &key.location, &requested.value))
+        }
         (compile::NAMED_ADDRESS_TYPE, None) => AddressSource::None,
         _ => AddressSource::Literal(requested.value.clone()),
     }
@@ -173,7 +175,11 @@ impl Provider for GcpProvider {
 
     async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
         let Some(project) = self.project_of(gateway) else {
-            return Err(ProviderError::Rejected { platform: "GCP".into(), operation: "observe".into(), message: "no GCP project: set --gcp-project or spec.project".into() });
+            return Err(ProviderError::Rejected {
+                platform: "GCP".into(),
+                operation: "observe".into(),
+                message: "no GCP project: set --gcp-project or spec.project".into(),
+            });
         };
         let namer = names::Namer::new(&self.defaults.cluster, gateway);
         let observed = sdk::observe::observe(&self.clients, &project, &namer).await?;
@@ -271,6 +277,9 @@ pub fn capabilities() -> Capabilities {
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
         limits: Limits { regex_dialect: RegexDialect::Re2, ..Limits::default() },
         gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
-        parameter_defaults: serde_json::to_value(params::GCPLoadBalancerParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),
+        parameter_defaults: serde_json::to_value(params::GCPLoadBalancerParametersSpec::default())
+            .ok()
+            .and_then(|v| v.as_object().cloned())
+            .unwrap_or_default(),
     }
 }

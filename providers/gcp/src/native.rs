@@ -75,10 +75,7 @@ impl Kind {
 
     /// Whether an existing resource can be changed in place; the others are replaced.
     pub fn updatable(self) -> bool {
-        matches!(
-            self,
-            Kind::Firewall | Kind::HealthCheck | Kind::BackendService | Kind::UrlMap | Kind::TargetHttpProxy | Kind::TargetHttpsProxy
-        )
+        matches!(self, Kind::Firewall | Kind::HealthCheck | Kind::BackendService | Kind::UrlMap | Kind::TargetHttpProxy | Kind::TargetHttpsProxy)
     }
 }
 

@@ -120,10 +120,7 @@ pub struct Limits {
 
 impl Quotas {
     pub fn limits(&self) -> Limits {
-        Limits {
-            route_rules_per_path_matcher: self.route_rules_per_path_matcher.unwrap_or(200),
-            url_map_bytes: self.url_map_bytes.unwrap_or(1_000_000),
-        }
+        Limits { route_rules_per_path_matcher: self.route_rules_per_path_matcher.unwrap_or(200), url_map_bytes: self.url_map_bytes.unwrap_or(1_000_000) }
     }
 }
 

@@ -32,18 +32,44 @@ pub struct Observed {
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Step {
-    Insert { key: ResourceKey, body: Value },
+    Insert {
+        key: ResourceKey,
+        body: Value,
+    },
     /// Replace in place; the body carries the observed `fingerprint`.
-    Update { key: ResourceKey, body: Value },
+    Update {
+        key: ResourceKey,
+        body: Value,
+    },
     /// Change the fields given; the body carries the observed `fingerprint`.
-    Patch { key: ResourceKey, body: Value },
-    SetUrlMap { key: ResourceKey, url_map: String },
-    SetTarget { key: ResourceKey, target: String },
+    Patch {
+        key: ResourceKey,
+        body: Value,
+    },
+    SetUrlMap {
+        key: ResourceKey,
+        url_map: String,
+    },
+    SetTarget {
+        key: ResourceKey,
+        target: String,
+    },
     /// Attach (or, with `None`, detach) a Cloud Armor policy.
-    SetSecurityPolicy { key: ResourceKey, policy: Option<String> },
-    AttachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
-    DetachEndpoints { key: ResourceKey, endpoints: Vec<NetworkEndpoint> },
-    Delete { key: ResourceKey },
+    SetSecurityPolicy {
+        key: ResourceKey,
+        policy: Option<String>,
+    },
+    AttachEndpoints {
+        key: ResourceKey,
+        endpoints: Vec<NetworkEndpoint>,
+    },
+    DetachEndpoints {
+        key: ResourceKey,
+        endpoints: Vec<NetworkEndpoint>,
+    },
+    Delete {
+        key: ResourceKey,
+    },
 }
 
 impl Step {
@@ -171,7 +197,9 @@ pub fn contains(current: &Value, desired: &Value) -> bool {
     match (current, desired) {
         (_, Value::Array(d)) if d.is_empty() => current.is_null() || current.as_array().is_some_and(Vec::is_empty),
         (_, Value::Object(d)) if d.is_empty() => current.is_null() || current.as_object().is_some_and(|c| c.is_empty()),
-        (Value::Object(c), Value::Object(d)) => d.iter().filter(|(k, _)| k.as_str() != "fingerprint").all(|(k, v)| contains(c.get(k).unwrap_or(&Value::Null), v)),
+        (Value::Object(c), Value::Object(d)) => {
+            d.iter().filter(|(k, _)| k.as_str() != "fingerprint").all(|(k, v)| contains(c.get(k).unwrap_or(&Value::Null), v))
+        }
         (Value::Array(c), Value::Array(d)) => c.len() == d.len() && c.iter().zip(d).all(|(c, d)| contains(c, d)),
         (Value::String(c), Value::String(d)) => c == d || (d.starts_with("projects/") && c.ends_with(&format!("/{d}"))) || numbers_equal(current, desired),
         (Value::Number(_), _) | (_, Value::Number(_)) => numbers_equal(current, desired),

@@ -65,10 +65,7 @@ impl Config {
     /// Bodies of the top-level blocks with one label or none (`output "x"`, `locals`, `terraform`).
     fn plain(&self, kind: &str) -> impl Iterator<Item = (&str, &Body)> {
         let kind = kind.to_string();
-        self.blocks
-            .iter()
-            .filter(move |b| b.identifier() == kind)
-            .map(|b| (b.labels().first().map_or("", |l| l.as_str()), b.body()))
+        self.blocks.iter().filter(move |b| b.identifier() == kind).map(|b| (b.labels().first().map_or("", |l| l.as_str()), b.body()))
     }
 
     /// The expression of `local.name`.
@@ -240,8 +237,7 @@ fn builds_a_network_with_a_proxy_only_subnetwork_and_a_vpc_native_gke_cluster() 
         assert!(in_network(body), "subnetwork {name} is not in network {network}");
         assert_eq!(value(body, "region"), "var.region", "subnetwork {name}");
     }
-    let (proxy_only, others): (Vec<_>, Vec<_>) =
-        subnetworks.iter().partition(|(_, body)| value(body, "purpose") == "REGIONAL_MANAGED_PROXY");
+    let (proxy_only, others): (Vec<_>, Vec<_>) = subnetworks.iter().partition(|(_, body)| value(body, "purpose") == "REGIONAL_MANAGED_PROXY");
     let [(_, proxy_only)] = proxy_only.as_slice() else { panic!("expected one proxy-only subnetwork, found {}", proxy_only.len()) };
     assert_eq!(value(proxy_only, "role"), "ACTIVE", "the proxy-only subnetwork must be the active one");
     let [(nodes, nodes_body)] = others.as_slice() else { panic!("expected one subnetwork for the nodes, found {}", others.len()) };
@@ -279,7 +275,10 @@ fn custom_role_has_exactly_the_permissions_the_provider_uses() {
     assert_eq!(required.len(), portico_gcp::permissions::REQUIRED.len(), "REQUIRED names a permission twice");
     for permission in &granted {
         let parts: Vec<_> = permission.split('.').collect();
-        assert!(parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric())), "{permission:?} is not service.resource.verb");
+        assert!(
+            parts.len() == 3 && parts.iter().all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_alphanumeric())),
+            "{permission:?} is not service.resource.verb"
+        );
     }
     let missing: Vec<_> = required.difference(&granted).collect();
     assert!(missing.is_empty(), "custom role {role} lacks permissions the provider uses: {missing:?}");

@@ -89,10 +89,8 @@ pub fn allocate(
     }
     for key in unplaced {
         let choice = pool.iter().copied().find(|ip| !taken.contains_key(ip) && !requested.contains(ip));
-        let result = choice.ok_or_else(|| ProviderError::AddressNotUsable {
-            address: "(any)".into(),
-            message: format!("the address pool {pool_text:?} is exhausted"),
-        });
+        let result =
+            choice.ok_or_else(|| ProviderError::AddressNotUsable { address: "(any)".into(), message: format!("the address pool {pool_text:?} is exhausted") });
         if let Ok(ip) = &result {
             taken.insert(*ip, key.clone());
         }
@@ -135,7 +133,8 @@ mod tests {
             "infrastructureLabels": {}, "ports": [], "backends": {}
         }))
         .unwrap();
-        let mut desired = Desired { ir, certificates: Default::default(), parameters: Default::default(), current_addresses: Vec::new(), route_ranks: Default::default() };
+        let mut desired =
+            Desired { ir, certificates: Default::default(), parameters: Default::default(), current_addresses: Vec::new(), route_ranks: Default::default() };
         desired.ir.requested_addresses = requested.iter().map(|a| address(a)).collect();
         desired.current_addresses = current.iter().map(|a| address(a)).collect();
         (key, desired)

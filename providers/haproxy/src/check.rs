@@ -25,51 +25,26 @@ pub fn alerts(output: &str, config: &Path) -> String {
     let lines: Vec<String> = output
         .lines()
         .filter_map(|line| line.trim_start().strip_prefix("[ALERT]"))
-        .map(|rest| {
-            rest.split_once(") : ")
-                .map_or(rest, |(_, text)| text)
-                .trim()
-        })
-        .filter(|text| {
-            !text.contains("Error(s) found in configuration file")
-                && !text.contains("Fatal errors found in configuration")
-        })
+        .map(|rest| rest.split_once(") : ").map_or(rest, |(_, text)| text).trim())
+        .filter(|text| !text.contains("Error(s) found in configuration file") && !text.contains("Fatal errors found in configuration"))
         .map(|text| text.replace(path.as_ref(), "haproxy.cfg"))
         .collect();
     if lines.is_empty() {
         // No alert line: keep whatever HAProxy said, so the message is never empty.
-        let text = output
-            .lines()
-            .filter(|l| !l.contains("[NOTICE]"))
-            .collect::<Vec<_>>()
-            .join(" ");
-        return if text.trim().is_empty() {
-            "haproxy -c failed without a message".into()
-        } else {
-            text.trim().to_string()
-        };
+        let text = output.lines().filter(|l| !l.contains("[NOTICE]")).collect::<Vec<_>>().join(" ");
+        return if text.trim().is_empty() { "haproxy -c failed without a message".into() } else { text.trim().to_string() };
     }
     lines.join("; ")
 }
 
 /// `haproxy -c -f <config>`: `Ok` when HAProxy accepts it.
 pub async fn check(binary: &str, config: &Path) -> Result<(), CheckFailure> {
-    let output = tokio::process::Command::new(binary)
-        .arg("-c")
-        .arg("-f")
-        .arg(config)
-        .output()
-        .await;
-    let output =
-        output.map_err(|e| CheckFailure::CannotRun(format!("cannot run {binary}: {e}")))?;
+    let output = tokio::process::Command::new(binary).arg("-c").arg("-f").arg(config).output().await;
+    let output = output.map_err(|e| CheckFailure::CannotRun(format!("cannot run {binary}: {e}")))?;
     if output.status.success() {
         return Ok(());
     }
-    let text = format!(
-        "{}{}",
-        String::from_utf8_lossy(&output.stdout),
-        String::from_utf8_lossy(&output.stderr)
-    );
+    let text = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
     Err(CheckFailure::Rejected(alerts(&text, config)))
 }
 
@@ -91,15 +66,8 @@ impl Staging {
     }
 
     /// Write `config` and its certificate files, then check them.
-    pub async fn check(
-        &self,
-        binary: &str,
-        config: &str,
-        cert_files: &BTreeMap<String, Vec<u8>>,
-    ) -> Result<(), CheckFailure> {
-        let io = |e: std::io::Error| {
-            CheckFailure::CannotRun(format!("cannot write the configuration to check: {e}"))
-        };
+    pub async fn check(&self, binary: &str, config: &str, cert_files: &BTreeMap<String, Vec<u8>>) -> Result<(), CheckFailure> {
+        let io = |e: std::io::Error| CheckFailure::CannotRun(format!("cannot write the configuration to check: {e}"));
         for (name, bytes) in cert_files {
             files::write_private(&self.cert_dir().join(name), bytes).map_err(io)?;
         }
@@ -134,9 +102,6 @@ mod tests {
             super::alerts(output, Path::new("/s/x/haproxy.cfg")),
             "config : parsing [haproxy.cfg:9] : 'bind 127.0.0.1:80' in section 'frontend' : 'crt-list' : inconsistencies between private key and certificate loaded '/s/x/certs/a.pem'."
         );
-        assert_eq!(
-            super::alerts("", Path::new("/x")),
-            "haproxy -c failed without a message"
-        );
+        assert_eq!(super::alerts("", Path::new("/x")), "haproxy -c failed without a message");
     }
 }

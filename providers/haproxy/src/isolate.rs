@@ -45,18 +45,11 @@ pub struct Verdict {
 
 impl Verdict {
     /// `part` is rejected: its last accepted configuration (if any) stays in service.
-    fn reject(
-        &mut self,
-        key: &ObjectRef,
-        part: &Part,
-        last_good: &BTreeMap<ObjectRef, Part>,
-        alerts: String,
-    ) {
+    fn reject(&mut self, key: &ObjectRef, part: &Part, last_good: &BTreeMap<ObjectRef, Part>, alerts: String) {
         if let Some(good) = last_good.get(key) {
             self.serve.insert(key.clone(), good.clone());
         }
-        self.rejected
-            .insert(key.clone(), (part.clone(), alerts.clone()));
+        self.rejected.insert(key.clone(), (part.clone(), alerts.clone()));
         self.outcome.insert(key.clone(), Err(alerts));
     }
 }
@@ -70,17 +63,11 @@ pub struct Checker<'a> {
 impl Checker<'_> {
     /// Check a set of parts together, in a private staging directory.
     pub async fn check(&self, parts: &[&Part]) -> Result<(), CheckFailure> {
-        let staging = Staging::new(self.staging, "check")
-            .map_err(|e| CheckFailure::CannotRun(format!("staging directory: {e}")))?;
-        let settings = RenderSettings {
-            cert_dir: staging.cert_dir(),
-            ..self.settings.clone()
-        };
+        let staging = Staging::new(self.staging, "check").map_err(|e| CheckFailure::CannotRun(format!("staging directory: {e}")))?;
+        let settings = RenderSettings { cert_dir: staging.cert_dir(), ..self.settings.clone() };
         let (inputs, certificates) = inputs(parts);
         let rendered = render(&inputs, &certificates, &settings);
-        staging
-            .check(&self.binary, &rendered.config, &rendered.cert_files)
-            .await
+        staging.check(&self.binary, &rendered.config, &rendered.cert_files).await
     }
 
     /// Decide what to serve. `Err` only when the check itself cannot run. A Gateway that is
@@ -95,9 +82,7 @@ impl Checker<'_> {
         let mut fresh = BTreeMap::new();
         for (key, part) in current {
             match last_bad.get(key) {
-                Some((bad, alerts)) if bad == part => {
-                    verdict.reject(key, part, last_good, alerts.clone())
-                }
+                Some((bad, alerts)) if bad == part => verdict.reject(key, part, last_good, alerts.clone()),
                 _ => {
                     fresh.insert(key.clone(), part.clone());
                 }
@@ -133,41 +118,26 @@ impl Checker<'_> {
         match self.check(&composed).await {
             Ok(()) => Ok(verdict),
             Err(CheckFailure::CannotRun(message)) => Err(message),
-            Err(CheckFailure::Rejected(alerts)) => {
-                Ok(self.last_good_only(current, last_good, &alerts).await)
-            }
+            Err(CheckFailure::Rejected(alerts)) => Ok(self.last_good_only(current, last_good, &alerts).await),
         }
     }
 
     /// The parts fail only in combination: serve last accepted configurations only.
-    async fn last_good_only(
-        &self,
-        current: &BTreeMap<ObjectRef, Part>,
-        last_good: &BTreeMap<ObjectRef, Part>,
-        alerts: &str,
-    ) -> Verdict {
+    async fn last_good_only(&self, current: &BTreeMap<ObjectRef, Part>, last_good: &BTreeMap<ObjectRef, Part>, alerts: &str) -> Verdict {
         let mut verdict = Verdict::default();
         for (key, part) in current {
             if last_good.get(key) == Some(part) {
                 verdict.serve.insert(key.clone(), part.clone());
                 verdict.outcome.insert(key.clone(), Ok(Vec::new()));
             } else {
-                verdict.reject(
-                    key,
-                    part,
-                    last_good,
-                    format!("together with the other Gateways on this HAProxy: {alerts}"),
-                );
+                verdict.reject(key, part, last_good, format!("together with the other Gateways on this HAProxy: {alerts}"));
             }
         }
         verdict
     }
 
     /// One Gateway on its own: `Ok((what to serve, routes dropped))` or `Err(alerts)`.
-    async fn one_gateway(
-        &self,
-        part: &Part,
-    ) -> Result<Result<(Part, Vec<RouteOverflow>), String>, String> {
+    async fn one_gateway(&self, part: &Part) -> Result<Result<(Part, Vec<RouteOverflow>), String>, String> {
         let alerts = match self.check(&[part]).await {
             Ok(()) => return Ok(Ok((part.clone(), Vec::new()))),
             Err(CheckFailure::CannotRun(message)) => return Err(message),
@@ -180,10 +150,7 @@ impl Checker<'_> {
         }
         let bad = self.bisect(part, routes).await;
         let bad_keys: BTreeSet<String> = bad.iter().map(|r| r.route.clone()).collect();
-        let keep: BTreeSet<String> = route_keys(&part.ir)
-            .difference(&bad_keys)
-            .cloned()
-            .collect();
+        let keep: BTreeSet<String> = route_keys(&part.ir).difference(&bad_keys).cloned().collect();
         let reduced = restricted(part, &keep);
         if bad.is_empty() || self.check(&[&reduced]).await.is_err() {
             return Ok(Err(alerts));
@@ -207,10 +174,7 @@ impl Checker<'_> {
                 Err(CheckFailure::Rejected(alerts)) => alerts,
             };
             if set.len() == 1 {
-                bad.push(RouteOverflow {
-                    route: set[0].clone(),
-                    message: format!("haproxy -c rejected it: {alerts}"),
-                });
+                bad.push(RouteOverflow { route: set[0].clone(), message: format!("haproxy -c rejected it: {alerts}") });
             } else {
                 let (left, right) = set.split_at(set.len() / 2);
                 todo.push(right.to_vec());
@@ -223,13 +187,7 @@ impl Checker<'_> {
 
 /// Render inputs and the certificates they use (later parts win for a shared Secret).
 pub fn inputs<'a>(parts: &[&'a Part]) -> (Vec<GatewayInput<'a>>, BTreeMap<ObjectRef, Vec<u8>>) {
-    let inputs = parts
-        .iter()
-        .map(|p| GatewayInput {
-            ir: &p.ir,
-            address: p.address,
-        })
-        .collect();
+    let inputs = parts.iter().map(|p| GatewayInput { ir: &p.ir, address: p.address }).collect();
     let certificates = parts.iter().flat_map(|p| p.certificates.clone()).collect();
     (inputs, certificates)
 }
@@ -242,12 +200,7 @@ fn route_key(source: &RouteSource) -> String {
 pub fn route_keys(ir: &Gateway) -> BTreeSet<String> {
     let mut out = BTreeSet::new();
     for port in &ir.ports {
-        out.extend(
-            port.virtual_hosts
-                .iter()
-                .flat_map(|v| &v.routes)
-                .map(|e| route_key(&e.source)),
-        );
+        out.extend(port.virtual_hosts.iter().flat_map(|v| &v.routes).map(|e| route_key(&e.source)));
         out.extend(port.tls_routes.iter().map(|r| route_key(&r.source)));
         out.extend(port.l4_routes.iter().map(|r| route_key(&r.source)));
     }
@@ -259,14 +212,10 @@ fn restricted(part: &Part, keep: &BTreeSet<String>) -> Part {
     let mut out = part.clone();
     for port in &mut out.ir.ports {
         for vhost in &mut port.virtual_hosts {
-            vhost
-                .routes
-                .retain(|e| keep.contains(&route_key(&e.source)));
+            vhost.routes.retain(|e| keep.contains(&route_key(&e.source)));
         }
-        port.tls_routes
-            .retain(|r| keep.contains(&route_key(&r.source)));
-        port.l4_routes
-            .retain(|r| keep.contains(&route_key(&r.source)));
+        port.tls_routes.retain(|r| keep.contains(&route_key(&r.source)));
+        port.l4_routes.retain(|r| keep.contains(&route_key(&r.source)));
     }
     out
 }

@@ -24,27 +24,17 @@ pub fn parse_show_proc(text: &str) -> Option<Processes> {
     let mut saw_master = false;
     for line in text.lines().map(str::trim) {
         if let Some(name) = line.strip_prefix('#') {
-            section = if name.trim() == "workers" {
-                "workers"
-            } else {
-                "other"
-            };
+            section = if name.trim() == "workers" { "workers" } else { "other" };
             continue;
         }
         let fields: Vec<&str> = line.split_whitespace().collect();
         match fields.get(1).copied() {
             Some("master") => {
                 saw_master = true;
-                let failed = line.split_once("failed:").and_then(|(_, rest)| {
-                    rest.trim_start()
-                        .split(|c: char| !c.is_ascii_digit())
-                        .next()
-                });
+                let failed = line.split_once("failed:").and_then(|(_, rest)| rest.trim_start().split(|c: char| !c.is_ascii_digit()).next());
                 out.failed_reloads = failed.and_then(|n| n.parse().ok()).unwrap_or(0);
             }
-            Some("worker") if section == "workers" => {
-                out.workers.extend(fields[0].parse::<u32>().ok())
-            }
+            Some("worker") if section == "workers" => out.workers.extend(fields[0].parse::<u32>().ok()),
             _ => {}
         }
     }
@@ -62,41 +52,27 @@ pub async fn show_proc(socket: &Path) -> Option<Processes> {
         stream.read_to_string(&mut reply).await.ok()?;
         Some(reply)
     };
-    let reply = tokio::time::timeout(Duration::from_secs(2), exchange)
-        .await
-        .ok()
-        .flatten()?;
+    let reply = tokio::time::timeout(Duration::from_secs(2), exchange).await.ok().flatten()?;
     parse_show_proc(&reply)
 }
 
 /// The master's child processes (its workers), when the master CLI cannot be reached.
 pub fn children(master: u32) -> Vec<u32> {
-    let text = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children"))
-        .unwrap_or_default();
-    text.split_whitespace()
-        .filter_map(|p| p.parse().ok())
-        .collect()
+    let text = std::fs::read_to_string(format!("/proc/{master}/task/{master}/children")).unwrap_or_default();
+    text.split_whitespace().filter_map(|p| p.parse().ok()).collect()
 }
 
 /// The current workers and failed reload count, from the master CLI or else from `/proc`.
 pub async fn processes(socket: &Path, master: u32) -> Processes {
     match show_proc(socket).await {
         Some(processes) => processes,
-        None => Processes {
-            failed_reloads: 0,
-            workers: children(master),
-        },
+        None => Processes { failed_reloads: 0, workers: children(master) },
     }
 }
 
 /// Wait until a worker not in `before` runs: `Ok` when the new configuration serves, `Err`
 /// (HAProxy's own account when it has one) when the reload failed or nothing happened in time.
-pub async fn confirm(
-    socket: &Path,
-    master: u32,
-    before: &Processes,
-    timeout: Duration,
-) -> Result<(), String> {
+pub async fn confirm(socket: &Path, master: u32, before: &Processes, timeout: Duration) -> Result<(), String> {
     let start = tokio::time::Instant::now();
     loop {
         let now = processes(socket, master).await;
@@ -104,13 +80,12 @@ pub async fn confirm(
             return Ok(());
         }
         if now.failed_reloads > before.failed_reloads {
-            return Err("HAProxy refused to load the new configuration (the master CLI counts a failed reload); the previous configuration keeps serving".into());
+            return Err(
+                "HAProxy refused to load the new configuration (the master CLI counts a failed reload); the previous configuration keeps serving".into()
+            );
         }
         if start.elapsed() >= timeout {
-            return Err(format!(
-                "no HAProxy worker with the new configuration started within {} s",
-                timeout.as_secs()
-            ));
+            return Err(format!("no HAProxy worker with the new configuration started within {} s", timeout.as_secs()));
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
@@ -128,13 +103,7 @@ mod tests {
             4222            worker          2               0d00h00m40s     2.6.12-1+deb12u3\n\
             # programs\n\n";
         let parsed = super::parse_show_proc(text).unwrap();
-        assert_eq!(
-            parsed,
-            super::Processes {
-                failed_reloads: 1,
-                workers: vec![4279]
-            }
-        );
+        assert_eq!(parsed, super::Processes { failed_reloads: 1, workers: vec![4279] });
         assert_eq!(super::parse_show_proc("Unknown command\n"), None);
     }
 }

@@ -14,8 +14,8 @@ use tokio::sync::Mutex;
 
 use crate::files;
 use crate::isolate::{Checker, Part};
-use crate::params::{expand_pool, HAProxyMode, HAProxyParametersSpec};
-use crate::render::{render, RenderSettings};
+use crate::params::{HAProxyMode, HAProxyParametersSpec, expand_pool};
+use crate::render::{RenderSettings, render};
 
 const PLATFORM: &str = "HAProxy";
 
@@ -126,9 +126,14 @@ impl Instance {
     }
 
     /// Each Gateway's address (see [`crate::addresses`]), kept stable across reconciles.
-    fn allocate(&self, state: &mut InstanceState, desired: &BTreeMap<ObjectRef, Desired>) -> Result<BTreeMap<ObjectRef, Result<IpAddr, ProviderError>>, ProviderError> {
+    fn allocate(
+        &self,
+        state: &mut InstanceState,
+        desired: &BTreeMap<ObjectRef, Desired>,
+    ) -> Result<BTreeMap<ObjectRef, Result<IpAddr, ProviderError>>, ProviderError> {
         let reserved = self.reserved.lock().map(|r| r.clone()).unwrap_or_default();
-        let pool: Vec<IpAddr> = expand_pool(&self.spec.address_pool).map_err(|m| rejected("allocate address", m))?.into_iter().filter(|a| !reserved.contains(a)).collect();
+        let pool: Vec<IpAddr> =
+            expand_pool(&self.spec.address_pool).map_err(|m| rejected("allocate address", m))?.into_iter().filter(|a| !reserved.contains(a)).collect();
         state.assigned.retain(|k, _| desired.contains_key(k));
         let out = crate::addresses::allocate(&pool, &self.spec.address_pool, desired, &state.assigned);
         for (key, result) in &out {

@@ -35,8 +35,10 @@ fn backend(ns_name: (&str, &str), port: u16, protocol: &str, endpoints: &[&str])
 
 /// The HTTP virtual hosts of the main fixture.
 fn http_vhosts() -> Value {
-    let modifier = |kind: &str| json!({ "type": kind, "set": [{ "name": "x-set", "value": "a b%c" }],
-        "add": [{ "name": "x-add", "value": "1" }], "remove": ["x-remove"] });
+    let modifier = |kind: &str| {
+        json!({ "type": kind, "set": [{ "name": "x-set", "value": "a b%c" }],
+        "add": [{ "name": "x-add", "value": "1" }], "remove": ["x-remove"] })
+    };
     json!([
         { "hostname": "foo.example.com", "listener": "http", "routes": [
             entry(0, json!({ "path": { "type": "Exact", "value": "/exact" } }), to("default/web:8080"), json!([])),
@@ -72,8 +74,10 @@ fn http_vhosts() -> Value {
 
 /// The main fixture: HTTP, HTTPS, TLS passthrough, TCP and UDP ports on one Gateway.
 fn main_gateway() -> Gateway {
-    let sni = |host: &str, backends: Value| json!({ "hostname": host, "listener": "tls", "terminate": false,
-        "source": { "kind": "TLSRoute", "namespace": "default", "name": "tls", "rule": 0, "match": 0 }, "backends": backends });
+    let sni = |host: &str, backends: Value| {
+        json!({ "hostname": host, "listener": "tls", "terminate": false,
+        "source": { "kind": "TLSRoute", "namespace": "default", "name": "tls", "rule": 0, "match": 0 }, "backends": backends })
+    };
     let weighted = |id: &str, weight: u32| json!({ "weight": weight, "target": { "type": "Backend", "id": id } });
     let value = json!({
         "gateway": { "namespace": "default", "name": "gw" }, "gatewayClass": "haproxy", "provider": "haproxy",
@@ -186,10 +190,8 @@ fn address(text: &str) -> IpAddr {
 fn render_all(cert_dir: &Path, port_offset: u16, pem: &[u8]) -> Rendered {
     let (main, term) = (main_gateway(), terminate_gateway());
     let inputs = [GatewayInput { ir: &main, address: address("10.0.0.10") }, GatewayInput { ir: &term, address: address("10.0.0.11") }];
-    let certs: BTreeMap<ObjectRef, Vec<u8>> = [("default", "cert"), ("default", "foo-cert"), ("other", "secure")]
-        .into_iter()
-        .map(|(ns, name)| (ObjectRef::new(ns, name), pem.to_vec()))
-        .collect();
+    let certs: BTreeMap<ObjectRef, Vec<u8>> =
+        [("default", "cert"), ("default", "foo-cert"), ("other", "secure")].into_iter().map(|(ns, name)| (ObjectRef::new(ns, name), pem.to_vec())).collect();
     render(&inputs, &certs, &settings(cert_dir, port_offset))
 }
 
@@ -253,7 +255,10 @@ fn matches() {
     assert_has(&config, "acl r1_path path /foo\n");
     assert_has(&config, "acl r1_path path_beg /foo/\n");
     assert_has(&config, "http-request set-var(txn.rule) int(0) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path -m str /exact }");
-    assert_has(&config, "int(1) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r1_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }");
+    assert_has(
+        &config,
+        "int(1) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r1_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }",
+    );
     assert_has(&config, "int(2) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path_reg '^(?:/re/[0-9]+)$' }");
     assert_has(&config, "int(9) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 2 }\n");
     assert_has(&config, "http-request return status 404 if !{ var(txn.rule) -m found }");
@@ -315,7 +320,10 @@ fn backends() {
 fn tls_and_tcp() {
     let config = golden_render().config;
     assert_has(&config, "frontend fe_default_gw_8443\n    # listeners: tls\n    mode tcp\n    bind 10.0.0.10:8443\n    tcp-request inspect-delay 5s");
-    assert_has(&config, "tcp-request content set-var(sess.rule) int(0) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m str -i tls.example.com }");
+    assert_has(
+        &config,
+        "tcp-request content set-var(sess.rule) int(0) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m str -i tls.example.com }",
+    );
     assert_has(&config, "int(1) if { req_ssl_hello_type 1 } !{ var(sess.rule) -m found } { req_ssl_sni -m end -i .tls.example.com } !{ req_ssl_sni -m beg . }");
     assert_has(&config, "tcp-request content reject if { var(sess.rule) -m int 1 } { rand(5) -m int lt 1 }");
     assert_has(&config, "tcp-request content accept if { req_ssl_hello_type 1 }");
@@ -337,7 +345,10 @@ fn port_offset() {
 fn haproxy_check(name: &str, port_offset: u16) {
     let haproxy = if Path::new("/usr/sbin/haproxy").exists() { "/usr/sbin/haproxy" } else { "haproxy" };
     if Command::new(haproxy).arg("-v").output().is_err() {
-        assert!(std::env::var_os("PORTICO_SKIP_HAPROXY").is_some(), "haproxy is not installed (not on PATH): install HAProxy 2.6+ or set PORTICO_SKIP_HAPROXY=1");
+        assert!(
+            std::env::var_os("PORTICO_SKIP_HAPROXY").is_some(),
+            "haproxy is not installed (not on PATH): install HAProxy 2.6+ or set PORTICO_SKIP_HAPROXY=1"
+        );
         return;
     }
     let dir = std::env::temp_dir().join(format!("portico-haproxy-{name}-{}", std::process::id()));
@@ -360,7 +371,10 @@ fn self_signed(dir: &Path) -> Vec<u8> {
     let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
     let status = Command::new("openssl")
         .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-subj", "/CN=x", "-days", "3650"])
-        .arg("-keyout").arg(&key).arg("-out").arg(&cert)
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
         .output()
         .expect("openssl is needed to make a test certificate");
     assert!(status.status.success(), "openssl failed: {}", String::from_utf8_lossy(&status.stderr));
@@ -391,21 +405,20 @@ fn unwritable_values_refuse_their_gateway_only() {
             "backends": { "default/web:8080": backend(("default", "web"), 8080, "HTTP", &["10.0.0.1"]) }
         }))
     };
-    let set = |name: &str, value: &str| {
-        json!([{ "type": "RequestHeaderModifier", "set": [{ "name": name, "value": value }], "add": [], "remove": [] }])
-    };
+    let set = |name: &str, value: &str| json!([{ "type": "RequestHeaderModifier", "set": [{ "name": name, "value": value }], "add": [], "remove": [] }]);
     let cases = [
-        hostile("crlf", json!({ "hostname": "*", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), set("x-user", "alice\r\nx-admin: 1"))] })),
+        hostile(
+            "crlf",
+            json!({ "hostname": "*", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), set("x-user", "alice\r\nx-admin: 1"))] }),
+        ),
         hostile("name", json!({ "hostname": "*", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), set("x evil", "v"))] })),
         hostile("dash", json!({ "hostname": "-evil.example.com", "listener": "http", "routes": [entry(0, prefix("/"), to("default/web:8080"), json!([]))] })),
     ];
     let victim = main_gateway();
     for evil in &cases {
         let inputs = [GatewayInput { ir: evil, address: address("10.0.0.9") }, GatewayInput { ir: &victim, address: address("10.0.0.10") }];
-        let certs: BTreeMap<ObjectRef, Vec<u8>> = [("default", "cert"), ("default", "foo-cert")]
-            .into_iter()
-            .map(|(ns, name)| (ObjectRef::new(ns, name), b"PEM\n".to_vec()))
-            .collect();
+        let certs: BTreeMap<ObjectRef, Vec<u8>> =
+            [("default", "cert"), ("default", "foo-cert")].into_iter().map(|(ns, name)| (ObjectRef::new(ns, name), b"PEM\n".to_vec())).collect();
         let rendered = render(&inputs, &certs, &settings(Path::new("/etc/portico/certs"), 0));
         assert_eq!(rendered.refused.keys().collect::<Vec<_>>(), vec![&evil.gateway], "{}", rendered.config);
         assert!(!rendered.config.contains(&format!("fe_{}_evil", evil.gateway.namespace)), "{}", rendered.config);

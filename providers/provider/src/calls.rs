@@ -40,7 +40,9 @@ mod tests {
 
     #[test]
     fn reads_are_told_from_writes_for_both_naming_styles() {
-        for read in ["elbv2:DescribeRules", "acm:ListTagsForCertificate", "urlMaps.aggregatedList", "globalAddresses.get", "networkEndpointGroups.listNetworkEndpoints"] {
+        for read in
+            ["elbv2:DescribeRules", "acm:ListTagsForCertificate", "urlMaps.aggregatedList", "globalAddresses.get", "networkEndpointGroups.listNetworkEndpoints"]
+        {
             assert!(!CallCounts::is_mutating(read), "{read}");
         }
         for write in ["elbv2:CreateRule", "acm:ImportCertificate", "urlMaps.update", "networkEndpointGroups.attachNetworkEndpoints"] {

@@ -38,11 +38,7 @@ pub async fn delete_of_nothing_succeeds<P: Provider>(provider: &P, gateway: &Obj
 /// After `delete`, nothing is left to remove.
 pub async fn removal_is_complete<P: Provider>(provider: &P, gateway: &ObjectRef) -> Outcome {
     let plan = provider.plan(None, &observe(provider, gateway).await?);
-    if provider.plan_is_empty(&plan) {
-        Ok(())
-    } else {
-        Err(format!("resources remain after delete: {}", serde_json::to_string(&plan).unwrap_or_default()))
-    }
+    if provider.plan_is_empty(&plan) { Ok(()) } else { Err(format!("resources remain after delete: {}", serde_json::to_string(&plan).unwrap_or_default())) }
 }
 
 /// Program, delete, and check that nothing is left.

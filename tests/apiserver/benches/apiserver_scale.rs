@@ -2,8 +2,8 @@
 //! list latency and memory. Run: `cargo bench -p portico-apiserver --bench apiserver_scale`.
 //! The kube-rs clients run in the same process, so memory figures include them.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt;
@@ -18,12 +18,7 @@ const WRITERS: usize = 16;
 
 fn status_kib(field: &str) -> f64 {
     let status = std::fs::read_to_string("/proc/self/status").unwrap_or_default();
-    status
-        .lines()
-        .find(|l| l.starts_with(field))
-        .and_then(|l| l.split_whitespace().nth(1))
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(f64::NAN)
+    status.lines().find(|l| l.starts_with(field)).and_then(|l| l.split_whitespace().nth(1)).and_then(|v| v.parse().ok()).unwrap_or(f64::NAN)
 }
 
 fn config_map(i: usize) -> ConfigMap {

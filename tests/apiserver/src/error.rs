@@ -1,6 +1,6 @@
 //! Kubernetes `Status` errors: what kubectl and kube-rs expect to read when a request fails.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// A failed request, rendered as a `kind: Status` body with the matching HTTP code.
 #[derive(Debug, Clone, thiserror::Error)]
@@ -60,8 +60,7 @@ impl ApiError {
         lines.dedup();
         // As apimachinery's aggregate error: one cause as it is, several in brackets.
         let summary = if lines.len() == 1 { lines.remove(0) } else { format!("[{}]", lines.join(", ")) };
-        let causes: Vec<Value> =
-            causes.into_iter().map(|(field, reason, message)| json!({"reason": reason, "message": message, "field": field})).collect();
+        let causes: Vec<Value> = causes.into_iter().map(|(field, reason, message)| json!({"reason": reason, "message": message, "field": field})).collect();
         let mut e = Self::new(422, "Invalid", format!("{kind} \"{name}\" is invalid: {summary}"));
         e.details = Some(match kind.split_once('.') {
             Some((kind, group)) => json!({"name": name, "group": group, "kind": kind, "causes": causes}),
@@ -79,7 +78,13 @@ impl ApiError {
     }
 
     pub fn unsupported_media_type(content_type: &str) -> Self {
-        Self::new(415, "UnsupportedMediaType", format!("the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type})"))
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!(
+                "the body of the request was in an unknown format - accepted media types include: application/json, application/yaml, application/merge-patch+json, application/json-patch+json, application/strategic-merge-patch+json, application/apply-patch+yaml (got {content_type})"
+            ),
+        )
     }
 
     pub fn gone(message: impl Into<String>) -> Self {

@@ -5,10 +5,10 @@ use std::sync::Arc;
 
 use axum::body::{Body, Bytes};
 use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, Method, StatusCode, Uri};
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
 use axum::response::{IntoResponse, Response};
 use base64::Engine as _;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::faults::Verdict;
@@ -125,7 +125,14 @@ pub async fn handle(
     result.unwrap_or_else(|e| error_response(&e))
 }
 
-async fn dispatch(shared: &Arc<Shared>, route: Route, method: &Method, query: &HashMap<String, String>, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn dispatch(
+    shared: &Arc<Shared>,
+    route: Route,
+    method: &Method,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let store = || shared.store.lock().unwrap_or_else(|e| e.into_inner());
     let found = |doc: Option<Value>, what: &str| doc.map(|d| json_response(200, &d)).ok_or_else(|| ApiError::no_route(what));
     match route {
@@ -150,7 +157,14 @@ fn write_options(query: &HashMap<String, String>) -> WriteOptions {
     }
 }
 
-async fn resource(shared: &Arc<Shared>, t: Target, method: &Method, query: &HashMap<String, String>, headers: &HeaderMap, body: Bytes) -> Result<Response, ApiError> {
+async fn resource(
+    shared: &Arc<Shared>,
+    t: Target,
+    method: &Method,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+    body: Bytes,
+) -> Result<Response, ApiError> {
     let rt = shared.store.lock().unwrap_or_else(|e| e.into_inner()).resolve(&t.group, &t.version, &t.plural)?;
     if rt.namespaced != t.namespace.is_some() && !(rt.namespaced && t.name.is_none() && *method == Method::GET) {
         if rt.namespaced && t.namespace.is_none() {
@@ -206,7 +220,11 @@ fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
         // Only JSON and YAML are spoken; clients fall back to JSON on 415.
         return Err(ApiError::unsupported_media_type(content_type));
     }
-    let parsed = if content_type.contains("yaml") { serde_yaml::from_slice(body).map_err(|e| e.to_string()) } else { serde_json::from_slice(body).map_err(|e| e.to_string()) };
+    let parsed = if content_type.contains("yaml") {
+        serde_yaml::from_slice(body).map_err(|e| e.to_string())
+    } else {
+        serde_json::from_slice(body).map_err(|e| e.to_string())
+    };
     parsed.map_err(|e| ApiError::bad_request(format!("the body could not be decoded: {e}")))
 }
 
@@ -274,7 +292,13 @@ pub fn table(rt: &ResourceType, version: &str, items: Vec<Value>, rv: u64, token
     })
 }
 
-fn delete_collection(store: &mut crate::store::Store, rt: &ResourceType, t: &Target, query: &HashMap<String, String>, opts: &WriteOptions) -> Result<Response, ApiError> {
+fn delete_collection(
+    store: &mut crate::store::Store,
+    rt: &ResourceType,
+    t: &Target,
+    query: &HashMap<String, String>,
+    opts: &WriteOptions,
+) -> Result<Response, ApiError> {
     let result = store.list(rt, &list_query(t, query)?);
     let mut deleted = Vec::new();
     for object in result.items {
@@ -310,7 +334,10 @@ mod tests {
             t("/apis/gateway.networking.k8s.io/v1/namespaces/a/gateways/g/status"),
             ("gateway.networking.k8s.io".into(), Some("a".into()), "gateways".into(), Some("g".into()), Some("status".into()))
         );
-        assert_eq!(t("/apis/gateway.networking.k8s.io/v1/gatewayclasses/c"), ("gateway.networking.k8s.io".into(), None, "gatewayclasses".into(), Some("c".into()), None));
+        assert_eq!(
+            t("/apis/gateway.networking.k8s.io/v1/gatewayclasses/c"),
+            ("gateway.networking.k8s.io".into(), None, "gatewayclasses".into(), Some("c".into()), None)
+        );
         assert_eq!(parse_path("/apis"), Some(Route::GroupList));
         assert_eq!(parse_path("/api/v1"), Some(Route::Resources(String::new(), "v1".into())));
     }

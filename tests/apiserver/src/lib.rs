@@ -25,4 +25,4 @@ mod watch;
 mod writes;
 
 pub use faults::Failure;
-pub use server::{kubeconfig_for, ApiServer, Options};
+pub use server::{ApiServer, Options, kubeconfig_for};

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 /// One served resource (group + plural), with everything discovery and validation need.
 #[derive(Debug, Clone, PartialEq)]

@@ -62,9 +62,11 @@ impl ApiServer {
         let app = axum::Router::new().fallback(crate::http::handle).with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         tokio::spawn(async move {
-            let _ = axum::serve(listener, app).with_graceful_shutdown(async move {
-                let _ = stopped.await;
-            }).await;
+            let _ = axum::serve(listener, app)
+                .with_graceful_shutdown(async move {
+                    let _ = stopped.await;
+                })
+                .await;
         });
         Ok(ApiServer { shared, address, stop: Some(stop) })
     }
@@ -177,10 +179,13 @@ pub fn admin(shared: &Arc<Shared>, op: &str, query: &HashMap<String, String>) ->
         other => return Err(ApiError::no_route(&format!("/__admin/{other}"))),
     }
     let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-    Ok(json_response(200, &json!({
-        "resourceVersion": store.rv,
-        "objects": store.object_count(),
-        "openWatches": shared.watchers.load(Ordering::Relaxed),
-        "requestsServed": shared.faults.served.load(Ordering::Relaxed),
-    })))
+    Ok(json_response(
+        200,
+        &json!({
+            "resourceVersion": store.rv,
+            "objects": store.object_count(),
+            "openWatches": shared.watchers.load(Ordering::Relaxed),
+            "requestsServed": shared.faults.served.load(Ordering::Relaxed),
+        }),
+    ))
 }

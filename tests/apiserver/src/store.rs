@@ -4,11 +4,11 @@
 use std::collections::{BTreeMap, VecDeque};
 use std::sync::Arc;
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::broadcast;
 
 use crate::error::ApiError;
-use crate::resources::{builtin_types, ResourceType, TypeKey};
+use crate::resources::{ResourceType, TypeKey, builtin_types};
 use crate::selectors::{FieldSelector, LabelSelector};
 
 /// One change, as watchers see it. `object` is in storage form (storage apiVersion).
@@ -54,15 +54,7 @@ pub struct ListResult {
 impl Store {
     pub fn new(history_limit: usize) -> Self {
         let (tx, _) = broadcast::channel(history_limit.max(1024));
-        let mut store = Store {
-            rv: 0,
-            types: BTreeMap::new(),
-            objects: BTreeMap::new(),
-            history: VecDeque::new(),
-            history_limit,
-            compacted: 0,
-            tx,
-        };
+        let mut store = Store { rv: 0, types: BTreeMap::new(), objects: BTreeMap::new(), history: VecDeque::new(), history_limit, compacted: 0, tx };
         for rt in builtin_types() {
             store.objects.insert(rt.key(), BTreeMap::new());
             store.types.insert(rt.key(), rt);
@@ -118,10 +110,7 @@ impl Store {
     }
 
     pub fn get(&self, rt: &ResourceType, namespace: &str, name: &str) -> Result<&Value, ApiError> {
-        self.objects
-            .get(&rt.key())
-            .and_then(|m| m.get(&(namespace.to_string(), name.to_string())))
-            .ok_or_else(|| ApiError::not_found(&rt.display(), name))
+        self.objects.get(&rt.key()).and_then(|m| m.get(&(namespace.to_string(), name.to_string()))).ok_or_else(|| ApiError::not_found(&rt.display(), name))
     }
 
     pub(crate) fn get_opt(&self, rt: &ResourceType, namespace: &str, name: &str) -> Option<&Value> {
@@ -161,12 +150,7 @@ impl Store {
         let key = rt.key();
         match since {
             Some(rv) if rv < self.compacted => Err(ApiError::gone(format!("too old resource version: {rv} ({})", self.compacted + 1))),
-            Some(rv) => Ok(self
-                .history
-                .iter()
-                .filter(|e| e.rv > rv && e.key == key && namespace.is_none_or(|ns| e.namespace == ns))
-                .cloned()
-                .collect()),
+            Some(rv) => Ok(self.history.iter().filter(|e| e.rv > rv && e.key == key && namespace.is_none_or(|ns| e.namespace == ns)).cloned().collect()),
             None => Ok(self
                 .objects
                 .get(&key)

@@ -8,11 +8,11 @@ use std::time::Duration;
 use axum::body::Bytes;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::sync::{broadcast, mpsc};
 
 use crate::error::ApiError;
-use crate::http::{present_value, streaming_body, Target};
+use crate::http::{Target, present_value, streaming_body};
 use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::server::Shared;

@@ -2,7 +2,7 @@
 //! optimistic concurrency, the status subresource, generation, finalizers, namespace deletion,
 //! ownerReference garbage collection, CRD schema validation, and CRDs that start serving kinds.
 
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::patch::{self, PatchError};
@@ -53,7 +53,11 @@ impl Store {
         if name_of(&object).is_empty() {
             let prefix = object.pointer("/metadata/generateName").and_then(Value::as_str).unwrap_or("").to_string();
             if prefix.is_empty() {
-                return Err(ApiError::invalid(&rt.kind, "", vec![("metadata.name".into(), "FieldValueRequired".into(), "Required value: name or generateName is required".into())]));
+                return Err(ApiError::invalid(
+                    &rt.kind,
+                    "",
+                    vec![("metadata.name".into(), "FieldValueRequired".into(), "Required value: name or generateName is required".into())],
+                ));
             }
             let suffix: String = uuid::Uuid::new_v4().simple().to_string().chars().filter(char::is_ascii_alphanumeric).take(5).collect();
             object["metadata"]["name"] = json!(format!("{prefix}{suffix}"));
@@ -155,7 +159,16 @@ impl Store {
     }
 
     /// Patch an object (PATCH) with any of the four patch types.
-    pub fn patch(&mut self, rt: &ResourceType, namespace: &str, name: &str, content_type: &str, body: &[u8], part: Part, opts: &WriteOptions) -> Result<Value, ApiError> {
+    pub fn patch(
+        &mut self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        content_type: &str,
+        body: &[u8],
+        part: Part,
+        opts: &WriteOptions,
+    ) -> Result<Value, ApiError> {
         let media = content_type.split(';').next().unwrap_or("").trim();
         if media == "application/apply-patch+yaml" || media == "application/apply-patch+cbor" {
             return self.apply(rt, namespace, name, body, part, opts);
@@ -219,7 +232,16 @@ impl Store {
     /// Store `after` in place of `before`: keeps identity fields, bumps resourceVersion and
     /// generation, finishes a deletion whose last finalizer went away, emits the event.
     #[allow(clippy::too_many_arguments)]
-    fn commit_with(&mut self, rt: &ResourceType, namespace: &str, name: &str, before: Value, mut after: Value, opts: &WriteOptions, record: bool) -> Result<Value, ApiError> {
+    fn commit_with(
+        &mut self,
+        rt: &ResourceType,
+        namespace: &str,
+        name: &str,
+        before: Value,
+        mut after: Value,
+        opts: &WriteOptions,
+        record: bool,
+    ) -> Result<Value, ApiError> {
         if rt.kind == "Secret" {
             fold_string_data(&mut after);
         }
@@ -323,11 +345,8 @@ impl Store {
     fn empty_namespace(&mut self, namespace: &str) {
         let types: Vec<ResourceType> = self.types.values().filter(|t| t.namespaced).cloned().collect();
         for rt in types {
-            let names: Vec<String> = self
-                .objects
-                .get(&rt.key())
-                .map(|m| m.keys().filter(|(ns, _)| ns == namespace).map(|(_, n)| n.clone()).collect())
-                .unwrap_or_default();
+            let names: Vec<String> =
+                self.objects.get(&rt.key()).map(|m| m.keys().filter(|(ns, _)| ns == namespace).map(|(_, n)| n.clone()).collect()).unwrap_or_default();
             for name in names {
                 let _ = self.delete(&rt, namespace, &name, &WriteOptions::default());
             }
@@ -338,9 +357,8 @@ impl Store {
     fn finish_namespace_if_empty(&mut self, namespace: &str) {
         let ns_type = self.types[&(String::new(), "namespaces".to_string())].clone();
         let terminating = self.get_opt(&ns_type, "", namespace).is_some_and(|ns| ns.pointer("/metadata/deletionTimestamp").is_some());
-        let empty = self.objects.iter().all(|(key, objects)| {
-            !self.types.get(key).is_some_and(|t| t.namespaced) || !objects.keys().any(|(ns, _)| ns == namespace)
-        });
+        let empty =
+            self.objects.iter().all(|(key, objects)| !self.types.get(key).is_some_and(|t| t.namespaced) || !objects.keys().any(|(ns, _)| ns == namespace));
         if terminating && empty {
             let mut last = self.get_opt(&ns_type, "", namespace).cloned().unwrap_or_default();
             let rv = self.next_rv();
@@ -351,12 +369,8 @@ impl Store {
 
     /// Background garbage collection: delete objects whose every owner is gone.
     fn collect_garbage(&mut self) {
-        let alive: std::collections::HashSet<String> = self
-            .objects
-            .values()
-            .flat_map(|m| m.values())
-            .filter_map(|o| o.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string))
-            .collect();
+        let alive: std::collections::HashSet<String> =
+            self.objects.values().flat_map(|m| m.values()).filter_map(|o| o.pointer("/metadata/uid").and_then(Value::as_str).map(str::to_string)).collect();
         let mut orphans = Vec::new();
         for (key, objects) in &self.objects {
             for ((ns, name), object) in objects {
@@ -378,9 +392,8 @@ impl Store {
 
     /// A CRD write: serve (or update) the kind it declares, and report it Established.
     fn register_crd(&mut self, crd: &mut Value) -> Result<(), ApiError> {
-        let rt = ResourceType::from_crd(crd).map_err(|m| {
-            ApiError::invalid("CustomResourceDefinition", &name_of(crd), vec![("spec".into(), "FieldValueInvalid".into(), m)])
-        })?;
+        let rt = ResourceType::from_crd(crd)
+            .map_err(|m| ApiError::invalid("CustomResourceDefinition", &name_of(crd), vec![("spec".into(), "FieldValueInvalid".into(), m)]))?;
         let versions = crd.pointer("/spec/versions").and_then(Value::as_array).cloned().unwrap_or_default();
         let failures: Vec<(String, String, String)> = versions
             .iter()

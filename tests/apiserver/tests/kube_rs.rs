@@ -8,9 +8,9 @@ use std::collections::BTreeMap;
 use futures_util::StreamExt;
 use gateway_api::gateways::Gateway;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace};
-use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
-use kube::runtime::{reflector, watcher, WatchStreamExt};
 use kube::ResourceExt;
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
+use kube::runtime::{WatchStreamExt, reflector, watcher};
 use serde_json::json;
 
 fn config_map(name: &str, data: &str) -> ConfigMap {
@@ -160,11 +160,7 @@ async fn schema_validation_rejects_with_422_and_the_field_path() {
     .unwrap();
     let mut raw = serde_json::to_value(&bad).unwrap();
     raw["spec"]["listeners"][0]["port"] = json!("eighty");
-    let dynamic: Api<kube::api::DynamicObject> = Api::namespaced_with(
-        api.clone().into_client(),
-        "default",
-        &kube::api::ApiResource::erase::<Gateway>(&()),
-    );
+    let dynamic: Api<kube::api::DynamicObject> = Api::namespaced_with(api.clone().into_client(), "default", &kube::api::ApiResource::erase::<Gateway>(&()));
     let object: kube::api::DynamicObject = serde_json::from_value(raw).unwrap();
     match dynamic.create(&PostParams::default(), &object).await.unwrap_err() {
         kube::Error::Api(status) => {
@@ -210,10 +206,12 @@ async fn namespace_deletion_and_owner_garbage_collection() {
     let api: Api<ConfigMap> = Api::namespaced(client.clone(), "doomed");
     let owner = api.create(&PostParams::default(), &config_map("owner", "1")).await.unwrap();
     let mut child = config_map("child", "1");
-    child.metadata.owner_references = Some(vec![serde_json::from_value(json!({
-        "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.clone().unwrap()
-    }))
-    .unwrap()]);
+    child.metadata.owner_references = Some(vec![
+        serde_json::from_value(json!({
+            "apiVersion": "v1", "kind": "ConfigMap", "name": "owner", "uid": owner.metadata.uid.clone().unwrap()
+        }))
+        .unwrap(),
+    ]);
     api.create(&PostParams::default(), &child).await.unwrap();
     api.delete("owner", &DeleteParams::default()).await.unwrap();
     assert_eq!(api_code(api.get("child").await.unwrap_err()), 404, "dependents are collected");

@@ -135,7 +135,8 @@ async fn get_watch_streams_changes() {
     let Some(k) = Kubectl::for_server(&server) else { return };
     tokio::task::spawn_blocking(move || {
         k.ok_stdin(&["apply", "-f", "-"], SERVICE);
-        let watcher = k.command(&["get", "services", "-w", "-o", "name", "--request-timeout=4s"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+        let watcher =
+            k.command(&["get", "services", "-w", "-o", "name", "--request-timeout=4s"]).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
         std::thread::sleep(std::time::Duration::from_millis(800));
         k.ok_stdin(&["apply", "-f", "-"], &SERVICE.replace("name: web", "name: api"));
         std::thread::sleep(std::time::Duration::from_millis(800));

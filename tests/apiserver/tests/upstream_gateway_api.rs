@@ -6,8 +6,8 @@
 mod common;
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use serde_json::{Value, json};
 
 const GROUP: &str = "gateway.networking.k8s.io";
@@ -49,11 +49,8 @@ async fn create(client: &Client, kind: &str, version: &str, mut object: Value) -
     let resource = resource(kind, version);
     object["apiVersion"] = json!(resource.api_version);
     object["kind"] = json!(kind);
-    let api: Api<DynamicObject> = if kind == "GatewayClass" {
-        Api::all_with(client.clone(), &resource)
-    } else {
-        Api::namespaced_with(client.clone(), "default", &resource)
-    };
+    let api: Api<DynamicObject> =
+        if kind == "GatewayClass" { Api::all_with(client.clone(), &resource) } else { Api::namespaced_with(client.clone(), "default", &resource) };
     let object: DynamicObject = serde_json::from_value(object).expect("object");
     api.create(&PostParams::default(), &object).await.map_err(|error| match error {
         kube::Error::Api(status) => (status.code, status.message.clone()),
@@ -114,22 +111,46 @@ async fn standard_crds_load_and_accept_valid_objects_of_every_kind() {
         ("GatewayClass", "v1", class),
         ("Gateway", "v1", gateway()),
         ("HTTPRoute", "v1", http_route()),
-        ("GRPCRoute", "v1", json!({"metadata": {"name": "grpc"}, "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["grpc.example.com"],
+        (
+            "GRPCRoute",
+            "v1",
+            json!({"metadata": {"name": "grpc"}, "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["grpc.example.com"],
             "rules": [{"matches": [{"method": {"type": "Exact", "service": "echo.v1.Echo", "method": "Say"}}],
                        "filters": [{"type": "RequestHeaderModifier", "requestHeaderModifier": {"add": [{"name": "x", "value": "y"}]}}],
-                       "backendRefs": [{"name": "echo", "port": 9000}]}]}})),
-        ("TLSRoute", "v1", json!({"metadata": {"name": "tls"}, "spec": {"parentRefs": [{"name": "gw", "sectionName": "tls"}],
-            "hostnames": ["*.tls.example.com"], "rules": [{"backendRefs": [{"name": "tls", "port": 443}]}]}})),
-        ("TCPRoute", "v1", json!({"metadata": {"name": "tcp"}, "spec": {"parentRefs": [{"name": "gw", "sectionName": "tcp"}],
-            "rules": [{"backendRefs": [{"name": "db", "port": 5432}]}]}})),
-        ("ReferenceGrant", "v1beta1", json!({"metadata": {"name": "grant"}, "spec": {
-            "from": [{"group": GROUP, "kind": "HTTPRoute", "namespace": "apps"}], "to": [{"group": "", "kind": "Service"}]}})),
-        ("ListenerSet", "v1", json!({"metadata": {"name": "extra"}, "spec": {"parentRef": {"name": "gw"},
-            "listeners": [{"name": "extra", "port": 8080, "protocol": "HTTP", "hostname": "extra.example.com"}]}})),
-        ("BackendTLSPolicy", "v1", json!({"metadata": {"name": "btls"}, "spec": {
+                       "backendRefs": [{"name": "echo", "port": 9000}]}]}}),
+        ),
+        (
+            "TLSRoute",
+            "v1",
+            json!({"metadata": {"name": "tls"}, "spec": {"parentRefs": [{"name": "gw", "sectionName": "tls"}],
+            "hostnames": ["*.tls.example.com"], "rules": [{"backendRefs": [{"name": "tls", "port": 443}]}]}}),
+        ),
+        (
+            "TCPRoute",
+            "v1",
+            json!({"metadata": {"name": "tcp"}, "spec": {"parentRefs": [{"name": "gw", "sectionName": "tcp"}],
+            "rules": [{"backendRefs": [{"name": "db", "port": 5432}]}]}}),
+        ),
+        (
+            "ReferenceGrant",
+            "v1beta1",
+            json!({"metadata": {"name": "grant"}, "spec": {
+            "from": [{"group": GROUP, "kind": "HTTPRoute", "namespace": "apps"}], "to": [{"group": "", "kind": "Service"}]}}),
+        ),
+        (
+            "ListenerSet",
+            "v1",
+            json!({"metadata": {"name": "extra"}, "spec": {"parentRef": {"name": "gw"},
+            "listeners": [{"name": "extra", "port": 8080, "protocol": "HTTP", "hostname": "extra.example.com"}]}}),
+        ),
+        (
+            "BackendTLSPolicy",
+            "v1",
+            json!({"metadata": {"name": "btls"}, "spec": {
             "targetRefs": [{"group": "", "kind": "Service", "name": "api"}],
             "validation": {"hostname": "api.internal", "caCertificateRefs": [{"group": "", "kind": "ConfigMap", "name": "ca"}],
-                           "subjectAltNames": [{"type": "Hostname", "hostname": "api.internal"}, {"type": "URI", "uri": "spiffe://cluster/api"}]}}})),
+                           "subjectAltNames": [{"type": "Hostname", "hostname": "api.internal"}, {"type": "URI", "uri": "spiffe://cluster/api"}]}}}),
+        ),
     ];
     for (kind, version, object) in valid {
         if let Err((code, message)) = create(&client, kind, version, object).await {
@@ -150,7 +171,11 @@ async fn standard_crds_load_and_accept_valid_objects_of_every_kind() {
     let error = gateways.patch_status("gw", &PatchParams::default(), &Patch::Merge(&bad_status)).await.expect_err("not an IP");
     let kube::Error::Api(status) = error else { panic!("{error:?}") };
     assert_eq!(status.code, 422);
-    assert!(status.message.contains("<nil>: Invalid value: \"\": \"status.addresses[0]\" must validate one and only one schema (oneOf). Found none valid"), "{}", status.message);
+    assert!(
+        status.message.contains("<nil>: Invalid value: \"\": \"status.addresses[0]\" must validate one and only one schema (oneOf). Found none valid"),
+        "{}",
+        status.message
+    );
     // GatewayClass controllerName is immutable (a transition rule, `self == oldSelf`).
     let classes: Api<DynamicObject> = Api::all_with(client.clone(), &resource("GatewayClass", "v1"));
     let change = json!({"spec": {"controllerName": "other.dev/controller"}});
@@ -197,40 +222,102 @@ fn refused_cases() -> Vec<Refused> {
     let mut mismatched = http_route();
     mismatched["spec"]["rules"][0]["filters"][0]["type"] = json!("ResponseHeaderModifier");
     vec![
-        Refused { name: "two RequestRedirect filters", kind: "HTTPRoute", object: route_with_filters("PathPrefix", json!([redirect(), redirect()])),
-            expected: "spec.rules[0].filters: Invalid value: RequestRedirect filter cannot be repeated" },
-        Refused { name: "redirect plus URLRewrite", kind: "HTTPRoute", object: route_with_filters("PathPrefix", json!([redirect(), rewrite()])),
-            expected: "spec.rules[0].filters: Invalid value: May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both" },
-        Refused { name: "ReplacePrefixMatch on an Exact match", kind: "HTTPRoute", object: route_with_filters("Exact", json!([rewrite()])),
-            expected: "spec.rules[0]: Invalid value: When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified" },
-        Refused { name: "parentRef sectionName too long", kind: "HTTPRoute", object: long_section,
-            expected: "spec.parentRefs[0].sectionName: Too long: may not be more than 253 bytes" },
-        Refused { name: "weight above 1e6", kind: "HTTPRoute", object: heavy,
-            expected: "spec.rules[0].backendRefs[0].weight: Invalid value: 1000001: spec.rules[0].backendRefs[0].weight in body should be less than or equal to 1e+06" },
-        Refused { name: "invalid hostname", kind: "HTTPRoute", object: bad_hostname,
-            expected: "spec.hostnames[0]: Invalid value: \"Not_A_Host\": spec.hostnames[0] in body should match" },
-        Refused { name: "backendRequest longer than request", kind: "HTTPRoute", object: slow,
-            expected: "spec.rules[0].timeouts: Invalid value: backendRequest timeout cannot be longer than request timeout" },
-        Refused { name: "Service backendRef without port", kind: "HTTPRoute", object: no_port,
-            expected: "spec.rules[0].backendRefs[0]: Invalid value: Must have port for Service reference" },
-        Refused { name: "relative path match", kind: "HTTPRoute", object: relative,
-            expected: "spec.rules[0].matches[0].path: Invalid value: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']" },
-        Refused { name: "filter type without its field", kind: "HTTPRoute", object: mismatched,
-            expected: "spec.rules[0].filters[0]: Invalid value: filter.requestHeaderModifier must be nil if the filter.type is not RequestHeaderModifier" },
-        Refused { name: "hostname on a TCP listener", kind: "Gateway", object: tcp_hostname,
-            expected: "spec.listeners: Invalid value: hostname must not be specified for protocols ['TCP', 'UDP']" },
-        Refused { name: "duplicate listener names", kind: "Gateway", object: duplicate,
-            expected: "spec.listeners: Invalid value: Listener name must be unique within the Gateway" },
-        Refused { name: "tls on an HTTP listener", kind: "Gateway", object: http_tls,
-            expected: "spec.listeners: Invalid value: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']" },
-        Refused { name: "IPAddress that is no IP", kind: "Gateway", object: bad_address,
-            expected: "spec.addresses[0].value: Invalid value: \"999.1.1.1\": spec.addresses[0].value in body must be of type ipv4: \"999.1.1.1\", <nil>: Invalid value: null: some validation rules were not checked" },
-        Refused { name: "TLSRoute hostname that is an IP", kind: "TLSRoute",
+        Refused {
+            name: "two RequestRedirect filters",
+            kind: "HTTPRoute",
+            object: route_with_filters("PathPrefix", json!([redirect(), redirect()])),
+            expected: "spec.rules[0].filters: Invalid value: RequestRedirect filter cannot be repeated",
+        },
+        Refused {
+            name: "redirect plus URLRewrite",
+            kind: "HTTPRoute",
+            object: route_with_filters("PathPrefix", json!([redirect(), rewrite()])),
+            expected: "spec.rules[0].filters: Invalid value: May specify either httpRouteFilterRequestRedirect or httpRouteFilterRequestRewrite, but not both",
+        },
+        Refused {
+            name: "ReplacePrefixMatch on an Exact match",
+            kind: "HTTPRoute",
+            object: route_with_filters("Exact", json!([rewrite()])),
+            expected: "spec.rules[0]: Invalid value: When using URLRewrite filter with path.replacePrefixMatch, exactly one PathPrefix match must be specified",
+        },
+        Refused {
+            name: "parentRef sectionName too long",
+            kind: "HTTPRoute",
+            object: long_section,
+            expected: "spec.parentRefs[0].sectionName: Too long: may not be more than 253 bytes",
+        },
+        Refused {
+            name: "weight above 1e6",
+            kind: "HTTPRoute",
+            object: heavy,
+            expected: "spec.rules[0].backendRefs[0].weight: Invalid value: 1000001: spec.rules[0].backendRefs[0].weight in body should be less than or equal to 1e+06",
+        },
+        Refused {
+            name: "invalid hostname",
+            kind: "HTTPRoute",
+            object: bad_hostname,
+            expected: "spec.hostnames[0]: Invalid value: \"Not_A_Host\": spec.hostnames[0] in body should match",
+        },
+        Refused {
+            name: "backendRequest longer than request",
+            kind: "HTTPRoute",
+            object: slow,
+            expected: "spec.rules[0].timeouts: Invalid value: backendRequest timeout cannot be longer than request timeout",
+        },
+        Refused {
+            name: "Service backendRef without port",
+            kind: "HTTPRoute",
+            object: no_port,
+            expected: "spec.rules[0].backendRefs[0]: Invalid value: Must have port for Service reference",
+        },
+        Refused {
+            name: "relative path match",
+            kind: "HTTPRoute",
+            object: relative,
+            expected: "spec.rules[0].matches[0].path: Invalid value: value must be an absolute path and start with '/' when type one of ['Exact', 'PathPrefix']",
+        },
+        Refused {
+            name: "filter type without its field",
+            kind: "HTTPRoute",
+            object: mismatched,
+            expected: "spec.rules[0].filters[0]: Invalid value: filter.requestHeaderModifier must be nil if the filter.type is not RequestHeaderModifier",
+        },
+        Refused {
+            name: "hostname on a TCP listener",
+            kind: "Gateway",
+            object: tcp_hostname,
+            expected: "spec.listeners: Invalid value: hostname must not be specified for protocols ['TCP', 'UDP']",
+        },
+        Refused {
+            name: "duplicate listener names",
+            kind: "Gateway",
+            object: duplicate,
+            expected: "spec.listeners: Invalid value: Listener name must be unique within the Gateway",
+        },
+        Refused {
+            name: "tls on an HTTP listener",
+            kind: "Gateway",
+            object: http_tls,
+            expected: "spec.listeners: Invalid value: tls must not be specified for protocols ['HTTP', 'TCP', 'UDP']",
+        },
+        Refused {
+            name: "IPAddress that is no IP",
+            kind: "Gateway",
+            object: bad_address,
+            expected: "spec.addresses[0].value: Invalid value: \"999.1.1.1\": spec.addresses[0].value in body must be of type ipv4: \"999.1.1.1\", <nil>: Invalid value: null: some validation rules were not checked",
+        },
+        Refused {
+            name: "TLSRoute hostname that is an IP",
+            kind: "TLSRoute",
             object: json!({"metadata": {"name": "bad"}, "spec": {"parentRefs": [{"name": "gw"}], "hostnames": ["10.0.0.1"], "rules": [{"backendRefs": [{"name": "b", "port": 1}]}]}}),
-            expected: "spec.hostnames: Invalid value: Hostnames cannot contain an IP" },
-        Refused { name: "BackendTLSPolicy with no CA", kind: "BackendTLSPolicy",
+            expected: "spec.hostnames: Invalid value: Hostnames cannot contain an IP",
+        },
+        Refused {
+            name: "BackendTLSPolicy with no CA",
+            kind: "BackendTLSPolicy",
             object: json!({"metadata": {"name": "bad"}, "spec": {"targetRefs": [{"group": "", "kind": "Service", "name": "api"}], "validation": {"hostname": "api"}}}),
-            expected: "spec.validation: Invalid value: must specify either CACertificateRefs or WellKnownCACertificates" },
+            expected: "spec.validation: Invalid value: must specify either CACertificateRefs or WellKnownCACertificates",
+        },
     ]
 }
 
@@ -256,9 +343,8 @@ async fn experimental_crds_install_at_start_and_accept_valid_objects() {
     assert_eq!(installed, 13);
     let crds: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<CustomResourceDefinition>(&()));
     let listed = crds.list(&Default::default()).await.expect("list");
-    let established = |crd: &DynamicObject| {
-        crd.data["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True")
-    };
+    let established =
+        |crd: &DynamicObject| crd.data["status"]["conditions"].as_array().into_iter().flatten().any(|c| c["type"] == "Established" && c["status"] == "True");
     assert_eq!(listed.items.iter().filter(|crd| established(crd)).count(), 13);
     let mut cors = http_route();
     cors["spec"]["rules"][0]["filters"] = json!([{"type": "CORS", "cors": {"allowOrigins": ["https://a.example.com"], "allowMethods": ["GET"]}}]);

@@ -147,9 +147,7 @@ fn normalize_certificate(resource: &mut Map<String, Value>, expire_time: &str) {
 pub fn check_url_map(url_map: &Value) -> Result<(), ApiError> {
     let size = url_map.to_string().len();
     if size > URL_MAP_SIZE_LIMIT {
-        return Err(ApiError::Invalid(format!(
-            "URL map exceeds the size limit: {size} bytes of configuration, at most {URL_MAP_SIZE_LIMIT} allowed."
-        )));
+        return Err(ApiError::Invalid(format!("URL map exceeds the size limit: {size} bytes of configuration, at most {URL_MAP_SIZE_LIMIT} allowed.")));
     }
     let path_matchers = url_map.get("pathMatchers").and_then(Value::as_array).map(Vec::as_slice).unwrap_or(&[]);
     for matcher in path_matchers {
@@ -179,10 +177,7 @@ pub fn valid_name(name: &str) -> bool {
     let inner_ok = |b: &u8| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-';
     match (bytes.first(), bytes.last()) {
         (Some(first), Some(last)) => {
-            bytes.len() <= 63
-                && first.is_ascii_lowercase()
-                && (last.is_ascii_lowercase() || last.is_ascii_digit())
-                && bytes.iter().all(inner_ok)
+            bytes.len() <= 63 && first.is_ascii_lowercase() && (last.is_ascii_lowercase() || last.is_ascii_digit()) && bytes.iter().all(inner_ok)
         }
         _ => false,
     }

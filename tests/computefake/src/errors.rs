@@ -26,11 +26,7 @@ pub enum ApiError {
     Invalid(String),
     /// Any status and reason, from fault injection.
     #[error("{message}")]
-    Injected {
-        status: u16,
-        reason: String,
-        message: String,
-    },
+    Injected { status: u16, reason: String, message: String },
 }
 
 impl ApiError {

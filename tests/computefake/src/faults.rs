@@ -29,12 +29,7 @@ impl Fault {
 
     /// An `OperationError` fault firing once.
     pub fn operation_error(operation: &str, code: &str, message: &str) -> Fault {
-        Fault::OperationError {
-            operation: operation.to_string(),
-            code: code.to_string(),
-            message: message.to_string(),
-            times: 1,
-        }
+        Fault::OperationError { operation: operation.to_string(), code: code.to_string(), message: message.to_string(), times: 1 }
     }
 
     fn operation(&self) -> &str {
@@ -127,12 +122,7 @@ mod tests {
     #[test]
     fn faults_fire_the_given_number_of_times_for_matching_calls() {
         let mut queue = FaultQueue::default();
-        queue.push(Fault::Status {
-            operation: "urlMaps.patch".into(),
-            status: 503,
-            reason: "backendError".into(),
-            times: 2,
-        });
+        queue.push(Fault::Status { operation: "urlMaps.patch".into(), status: 503, reason: "backendError".into(), times: 2 });
         assert!(queue.take_status("urlMaps.get").is_none());
         assert_eq!(queue.take_status("urlMaps.patch").map(|fault| fault.status), Some(503));
         assert!(queue.take_operation_error("urlMaps.patch").is_none());
@@ -148,11 +138,6 @@ mod tests {
         queue.push(Fault::operation_error("*", "QUOTA_EXCEEDED", "no quota"));
         let fired = queue.take_operation_error("firewalls.insert").expect("fires");
         assert_eq!(fired.code, "QUOTA_EXCEEDED");
-        assert_eq!(Fault::status("x.get", 429), Fault::Status {
-            operation: "x.get".into(),
-            status: 429,
-            reason: "rateLimitExceeded".into(),
-            times: 1
-        });
+        assert_eq!(Fault::status("x.get", 429), Fault::Status { operation: "x.get".into(), status: 429, reason: "rateLimitExceeded".into(), times: 1 });
     }
 }

@@ -63,10 +63,7 @@ impl ComputeFake {
         let listener = tokio::net::TcpListener::bind(("127.0.0.1", 0)).await?;
         let endpoint = format!("http://{}", listener.local_addr()?);
         let shared = Arc::new(Shared::new(&endpoint));
-        let app = axum::Router::new()
-            .fallback(server::handle)
-            .layer(DefaultBodyLimit::max(BODY_LIMIT))
-            .with_state(shared.clone());
+        let app = axum::Router::new().fallback(server::handle).layer(DefaultBodyLimit::max(BODY_LIMIT)).with_state(shared.clone());
         tokio::spawn(async move {
             let _ = axum::serve(listener, app).await;
         });
@@ -129,13 +126,9 @@ impl ComputeFake {
     /// If `body` is not an object with a string `name`.
     pub fn put_raw(&self, project: &str, location: &str, collection: &str, body: Value) {
         let Value::Object(mut fields) = body else { panic!("put_raw needs a JSON object") };
-        let Some(name) = fields.get("name").and_then(Value::as_str).map(str::to_string) else {
-            panic!("put_raw needs a string `name`")
-        };
-        let given: Vec<(String, Value)> = ["id", "creationTimestamp"]
-            .iter()
-            .filter_map(|field| fields.get(*field).map(|value| (field.to_string(), value.clone())))
-            .collect();
+        let Some(name) = fields.get("name").and_then(Value::as_str).map(str::to_string) else { panic!("put_raw needs a string `name`") };
+        let given: Vec<(String, Value)> =
+            ["id", "creationTimestamp"].iter().filter_map(|field| fields.get(*field).map(|value| (field.to_string(), value.clone()))).collect();
         let key = Key::new(project, location, collection, &name);
         let mut state = self.shared.lock();
         writes::shape(&mut state.store, &key, &mut fields, None);

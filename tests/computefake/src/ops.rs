@@ -54,13 +54,7 @@ impl Operations {
     }
 
     /// Create an operation and return it as first reported.
-    pub fn record(
-        &mut self,
-        base: &str,
-        target: &OperationTarget,
-        failure: Option<OperationFault>,
-        request_id: Option<&str>,
-    ) -> Value {
+    pub fn record(&mut self, base: &str, target: &OperationTarget, failure: Option<OperationFault>, request_id: Option<&str>) -> Value {
         self.created += 1;
         let number = self.created;
         let name = format!("operation-{number}-{:012x}", self.random.hash_one(number) & 0xffff_ffff_ffff);
@@ -176,11 +170,7 @@ mod tests {
     use super::*;
 
     fn target() -> OperationTarget {
-        OperationTarget {
-            key: Key::new("p", "regions/r1", "urlMaps", "m"),
-            operation_type: "insert".into(),
-            target_id: Some("42".into()),
-        }
+        OperationTarget { key: Key::new("p", "regions/r1", "urlMaps", "m"), operation_type: "insert".into(), target_id: Some("42".into()) }
     }
 
     #[test]
@@ -191,8 +181,7 @@ mod tests {
         assert_eq!(first["status"], "PENDING");
         assert_eq!(first["region"], "http://fake/compute/v1/projects/p/regions/r1");
         let name = first["name"].as_str().expect("name").to_string();
-        let statuses: Vec<Value> =
-            (0..3).filter_map(|_| operations.poll("p", "regions/r1", &name)).map(|op| op["status"].clone()).collect();
+        let statuses: Vec<Value> = (0..3).filter_map(|_| operations.poll("p", "regions/r1", &name)).map(|op| op["status"].clone()).collect();
         assert_eq!(statuses, vec![json!("RUNNING"), json!("RUNNING"), json!("DONE")]);
         assert_eq!(operations.replay("p", "req-1").map(|op| op["name"].clone()), Some(json!(name)));
         assert!(operations.poll("p", "global", &name).is_none());

@@ -226,14 +226,7 @@ fn match_sequence(pieces: &[Piece], text: &[char], position: usize, done: &dyn F
 }
 
 /// Greedy repetition with backtracking: try one more occurrence first, then move on.
-fn match_piece(
-    piece: &Piece,
-    rest: &[Piece],
-    text: &[char],
-    position: usize,
-    count: usize,
-    done: &dyn Fn(usize) -> bool,
-) -> bool {
+fn match_piece(piece: &Piece, rest: &[Piece], text: &[char], position: usize, count: usize, done: &dyn Fn(usize) -> bool) -> bool {
     let may_repeat = piece.max.is_none_or(|max| count < max);
     let after_one_more = |next: usize| {
         // An empty occurrence past the minimum would repeat forever.
@@ -254,9 +247,7 @@ fn match_atom(atom: &Atom, text: &[char], position: usize, done: &dyn Fn(usize) 
             let inside = |c: char| ranges.iter().any(|(low, high)| (*low..=*high).contains(&c));
             current.is_some_and(|c| inside(c) != *negated) && done(position + 1)
         }
-        Atom::Group(alternatives) => {
-            alternatives.iter().any(|sequence| match_sequence(sequence, text, position, done))
-        }
+        Atom::Group(alternatives) => alternatives.iter().any(|sequence| match_sequence(sequence, text, position, done)),
     }
 }
 

@@ -97,8 +97,7 @@ pub fn aggregated_list(store: &Store, call: &Call, query: &HashMap<String, Strin
         let location = entry["location"].as_str().unwrap_or_default().to_string();
         grouped.entry(location).or_default().push(entry["resource"].clone());
     }
-    let items: Map<String, Value> =
-        grouped.into_iter().map(|(location, resources)| (location, json!({ call.collection.as_str(): resources }))).collect();
+    let items: Map<String, Value> = grouped.into_iter().map(|(location, resources)| (location, json!({ call.collection.as_str(): resources }))).collect();
     let mut body = json!({
         "kind": format!("{}AggregatedList", collections::kind(&call.collection)),
         "id": format!("projects/{}/aggregated/{}", call.project, call.collection),
@@ -118,11 +117,7 @@ pub fn list_network_endpoints(store: &Store, call: &Call, query: &HashMap<String
         return Err(ApiError::NotFound(format!("The resource '{}' was not found", key.path())));
     }
     let params = ListParams::from_query(query)?;
-    let items = store
-        .endpoints(&key)
-        .iter()
-        .map(|endpoint| (endpoint.to_string(), json!({"networkEndpoint": endpoint, "healths": []})))
-        .collect();
+    let items = store.endpoints(&key).iter().map(|endpoint| (endpoint.to_string(), json!({"networkEndpoint": endpoint, "healths": []}))).collect();
     let (page, token) = params.page(items);
     let mut body = json!({"kind": "compute#networkEndpointGroupsListNetworkEndpoints"});
     if !page.is_empty() {
@@ -135,12 +130,7 @@ pub fn list_network_endpoints(store: &Store, call: &Call, query: &HashMap<String
 }
 
 /// `GET .../operations`.
-pub fn list_operations(
-    operations: &Operations,
-    base: &str,
-    call: &Call,
-    query: &HashMap<String, String>,
-) -> Result<Value, ApiError> {
+pub fn list_operations(operations: &Operations, base: &str, call: &Call, query: &HashMap<String, String>) -> Result<Value, ApiError> {
     let params = ListParams::from_query(query)?;
     let items = operations
         .in_location(&call.project, &call.location)
@@ -179,8 +169,7 @@ fn decode_token(token: &str) -> Option<String> {
     if !token.len().is_multiple_of(2) {
         return None;
     }
-    let bytes: Option<Vec<u8>> =
-        (0..token.len()).step_by(2).map(|index| u8::from_str_radix(token.get(index..index + 2)?, 16).ok()).collect();
+    let bytes: Option<Vec<u8>> = (0..token.len()).step_by(2).map(|index| u8::from_str_radix(token.get(index..index + 2)?, 16).ok()).collect();
     String::from_utf8(bytes?).ok()
 }
 

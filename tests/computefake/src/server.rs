@@ -67,13 +67,7 @@ pub async fn handle(
     }
 }
 
-fn serve(
-    shared: &Shared,
-    method: &Method,
-    path: &str,
-    query: &HashMap<String, String>,
-    body: &[u8],
-) -> Result<Value, ApiError> {
+fn serve(shared: &Shared, method: &Method, path: &str, query: &HashMap<String, String>, body: &[u8]) -> Result<Value, ApiError> {
     let call = parse_call(method, path)?;
     let api_name = call.api_name();
     let mut state = shared.lock();
@@ -92,28 +86,19 @@ fn serve(
         "get" => reads::get(&state.store, &call),
         "list" => reads::list(&state.store, &call, query),
         "aggregatedList" => reads::aggregated_list(&state.store, &call, query),
-        "listNetworkEndpoints" if call.collection == "networkEndpointGroups" => {
-            reads::list_network_endpoints(&state.store, &call, query)
-        }
+        "listNetworkEndpoints" if call.collection == "networkEndpointGroups" => reads::list_network_endpoints(&state.store, &call, query),
         _ => mutate(&mut state, &call, query, body),
     }
 }
 
-fn serve_operations(
-    state: &mut FakeState,
-    endpoint: &str,
-    call: &Call,
-    query: &HashMap<String, String>,
-) -> Result<Value, ApiError> {
+fn serve_operations(state: &mut FakeState, endpoint: &str, call: &Call, query: &HashMap<String, String>) -> Result<Value, ApiError> {
     let name = call.name.as_deref().unwrap_or_default();
     let found = match call.method.as_str() {
         "list" => return reads::list_operations(&state.operations, endpoint, call, query),
         "wait" => state.operations.wait(&call.project, &call.location, name),
         _ => state.operations.poll(&call.project, &call.location, name),
     };
-    found.ok_or_else(|| {
-        ApiError::NotFound(format!("The resource 'projects/{}/{}/operations/{name}' was not found", call.project, call.location))
-    })
+    found.ok_or_else(|| ApiError::NotFound(format!("The resource 'projects/{}/{}/operations/{name}' was not found", call.project, call.location)))
 }
 
 /// Insert, update, patch, delete and custom verbs: replay a known request id, else plan the

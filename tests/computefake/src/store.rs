@@ -18,12 +18,7 @@ pub struct Key {
 
 impl Key {
     pub fn new(project: &str, location: &str, collection: &str, name: &str) -> Key {
-        Key {
-            project: project.to_string(),
-            location: location.to_string(),
-            collection: collection.to_string(),
-            name: name.to_string(),
-        }
+        Key { project: project.to_string(), location: location.to_string(), collection: collection.to_string(), name: name.to_string() }
     }
 
     /// `projects/p/global/urlMaps/x`, the form GCP's messages use.
@@ -99,10 +94,7 @@ impl Store {
 
     /// The first stored resource with this location, collection and name, in any project.
     pub fn find(&self, location: &str, collection: &str, name: &str) -> Option<&Value> {
-        self.resources
-            .iter()
-            .find(|(key, _)| key.location == location && key.collection == collection && key.name == name)
-            .map(|(_, resource)| resource)
+        self.resources.iter().find(|(key, _)| key.location == location && key.collection == collection && key.name == name).map(|(_, resource)| resource)
     }
 
     /// A fresh number for ids, fingerprints and addresses.
@@ -176,10 +168,8 @@ pub fn collect_strings<'a>(value: &'a Value, into: &mut Vec<&'a str>) {
 
 /// The `labelFingerprint` for a set of labels: stable for equal labels, as in GCP.
 pub fn label_fingerprint(labels: Option<&Value>) -> String {
-    let mut pairs: Vec<(String, String)> = labels
-        .and_then(Value::as_object)
-        .map(|labels| labels.iter().map(|(key, value)| (key.clone(), value.to_string())).collect())
-        .unwrap_or_default();
+    let mut pairs: Vec<(String, String)> =
+        labels.and_then(Value::as_object).map(|labels| labels.iter().map(|(key, value)| (key.clone(), value.to_string())).collect()).unwrap_or_default();
     pairs.sort();
     // Hex digits: valid in both base64 alphabets (see `next_fingerprint`).
     format!("{:016x}", hash_of(&("labels", pairs)))
@@ -196,7 +186,6 @@ fn hash_of(value: &impl Hash) -> u64 {
     value.hash(&mut hasher);
     hasher.finish()
 }
-
 
 #[cfg(test)]
 mod tests {

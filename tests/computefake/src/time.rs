@@ -21,8 +21,7 @@ fn date_of_day(days_since_epoch: u64) -> (u64, u64, u64) {
     let shifted = days_since_epoch + 719_468;
     let cycle = shifted / 146_097;
     let day_of_cycle = shifted % 146_097;
-    let year_of_cycle =
-        (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
+    let year_of_cycle = (day_of_cycle - day_of_cycle / 1460 + day_of_cycle / 36_524 - day_of_cycle / 146_096) / 365;
     let day_of_year = day_of_cycle - (365 * year_of_cycle + year_of_cycle / 4 - year_of_cycle / 100);
     let month_from_march = (5 * day_of_year + 2) / 153;
     let day = day_of_year - (153 * month_from_march + 2) / 5 + 1;

@@ -75,9 +75,7 @@ fn plan_insert(store: &mut Store, scope: &Key, body: Value) -> Result<Plan, ApiE
         Some(other) => return Err(ApiError::Invalid(format!("Invalid value for field 'resource.name': {other}"))),
     };
     if !collections::valid_name(&name) {
-        return Err(ApiError::Invalid(format!(
-            "Invalid value for field 'resource.name': '{name}'. Names must match [a-z]([-a-z0-9]{{0,61}}[a-z0-9])?"
-        )));
+        return Err(ApiError::Invalid(format!("Invalid value for field 'resource.name': '{name}'. Names must match [a-z]([-a-z0-9]{{0,61}}[a-z0-9])?")));
     }
     let key = Key { name, ..scope.clone() };
     if store.get(&key).is_some() {
@@ -109,10 +107,7 @@ fn plan_verb(store: &mut Store, key: &Key, verb: &str, request: Map<String, Valu
         return plan_set_labels(store, key, &request);
     }
     let Some(setter_fields) = collections::setter_fields(&key.collection, verb) else {
-        return Err(ApiError::Invalid(format!(
-            "Unknown custom method '{verb}' for {}: the Compute fake does not implement it.",
-            key.collection
-        )));
+        return Err(ApiError::Invalid(format!("Unknown custom method '{verb}' for {}: the Compute fake does not implement it.", key.collection)));
     };
     let stored = existing(store, key)?;
     let mut fields = into_object(stored.clone())?;
@@ -127,18 +122,11 @@ fn plan_verb(store: &mut Store, key: &Key, verb: &str, request: Map<String, Valu
 
 fn plan_set_labels(store: &mut Store, key: &Key, request: &Map<String, Value>) -> Result<Plan, ApiError> {
     let stored = existing(store, key)?;
-    let current = stored
-        .get("labelFingerprint")
-        .and_then(Value::as_str)
-        .map(str::to_string)
-        .unwrap_or_else(|| label_fingerprint(stored.get("labels")));
+    let current = stored.get("labelFingerprint").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| label_fingerprint(stored.get("labels")));
     match request.get("labelFingerprint").and_then(Value::as_str) {
         None => return Err(ApiError::Invalid("Required field 'labelFingerprint' not specified".into())),
         Some(given) if !same_fingerprint(given, &current) => {
-            return Err(ApiError::ConditionNotMet(format!(
-                "Invalid labelFingerprint: the labels of '{}' changed since they were read.",
-                key.path()
-            )));
+            return Err(ApiError::ConditionNotMet(format!("Invalid labelFingerprint: the labels of '{}' changed since they were read.", key.path())));
         }
         Some(_) => {}
     }
@@ -178,20 +166,11 @@ fn same_endpoint(left: &Value, right: &Value) -> bool {
 
 /// A detach request names an endpoint by the identity fields it gives.
 fn endpoint_matches(request: &Value, present: &Value) -> bool {
-    ENDPOINT_IDENTITY
-        .iter()
-        .filter_map(|field| request.get(field).map(|value| (field, value)))
-        .all(|(field, value)| present.get(field) == Some(value))
+    ENDPOINT_IDENTITY.iter().filter_map(|field| request.get(field).map(|value| (field, value))).all(|(field, value)| present.get(field) == Some(value))
 }
 
 /// Shape, validate and wrap a resource about to be stored.
-fn finish(
-    store: &mut Store,
-    key: &Key,
-    operation_type: &str,
-    mut fields: Map<String, Value>,
-    previous: Option<&Value>,
-) -> Result<Plan, ApiError> {
+fn finish(store: &mut Store, key: &Key, operation_type: &str, mut fields: Map<String, Value>, previous: Option<&Value>) -> Result<Plan, ApiError> {
     shape(store, key, &mut fields, previous);
     let resource = Value::Object(fields);
     validate(store, key, &resource)?;
@@ -258,11 +237,7 @@ fn assign_ip(store: &mut Store, key: &Key, fields: &mut Map<String, Value>) {
         return;
     }
     let text_of = |name: &str| fields.get(name).and_then(Value::as_str).unwrap_or_default().to_string();
-    let internal = if key.collection == "addresses" {
-        text_of("addressType") == "INTERNAL"
-    } else {
-        text_of("loadBalancingScheme").starts_with("INTERNAL")
-    };
+    let internal = if key.collection == "addresses" { text_of("addressType") == "INTERNAL" } else { text_of("loadBalancingScheme").starts_with("INTERNAL") };
     let ipv6 = text_of("ipVersion") == "IPV6";
     let number = store.next_number();
     fields.insert(field.into(), json!(collections::allocate_ip(number, &key.location, internal, ipv6)));
@@ -290,14 +265,12 @@ fn validate(store: &Store, key: &Key, resource: &Value) -> Result<(), ApiError> 
 fn check_fingerprint(key: &Key, stored: &Value, request: &Map<String, Value>) -> Result<(), ApiError> {
     let current = stored.get("fingerprint").and_then(Value::as_str).unwrap_or_default();
     match request.get("fingerprint").and_then(Value::as_str) {
-        Some(given) if !same_fingerprint(given, current) => Err(ApiError::ConditionNotMet(format!(
-            "Invalid fingerprint: '{}' changed since it was read.",
-            key.path()
-        ))),
-        None if collections::fingerprint_required(&key.collection) => Err(ApiError::ConditionNotMet(format!(
-            "Invalid fingerprint: modifying '{}' requires its current fingerprint.",
-            key.path()
-        ))),
+        Some(given) if !same_fingerprint(given, current) => {
+            Err(ApiError::ConditionNotMet(format!("Invalid fingerprint: '{}' changed since it was read.", key.path())))
+        }
+        None if collections::fingerprint_required(&key.collection) => {
+            Err(ApiError::ConditionNotMet(format!("Invalid fingerprint: modifying '{}' requires its current fingerprint.", key.path())))
+        }
         _ => Ok(()),
     }
 }

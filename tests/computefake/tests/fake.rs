@@ -160,10 +160,7 @@ async fn referenced_resources_cannot_be_deleted() {
 
     let refused = delete(&fake, &api("global/urlMaps/m")).await;
     assert_eq!((refused.status, refused.reason()), (400, "resourceInUseByAnotherResource"));
-    assert_eq!(
-        refused.message(),
-        "The urlMap resource 'projects/p/global/urlMaps/m' is already being used by 'projects/p/global/targetHttpProxies/t'"
-    );
+    assert_eq!(refused.message(), "The urlMap resource 'projects/p/global/urlMaps/m' is already being used by 'projects/p/global/targetHttpProxies/t'");
     assert_eq!(delete(&fake, &api("global/backendServices/svc")).await.status, 400);
 
     assert_eq!(delete(&fake, &api("global/targetHttpProxies/t")).await.body["operationType"], "delete");

@@ -163,13 +163,7 @@ async fn echo_tcp(mut stream: TcpStream, banner: &str) -> io::Result<()> {
 }
 
 /// The HTTP handler: describe the request, honouring the extras.
-async fn echo(
-    State(state): State<Arc<ListenerState>>,
-    method: Method,
-    uri: Uri,
-    version: Version,
-    headers: HeaderMap,
-) -> Response {
+async fn echo(State(state): State<Arc<ListenerState>>, method: Method, uri: Uri, version: Version, headers: HeaderMap) -> Response {
     let status = match requested_status(uri.path()) {
         Some(Ok(status)) => status,
         Some(Err(())) => StatusCode::BAD_REQUEST,
@@ -187,25 +181,13 @@ async fn echo(
 }
 
 /// Build the [`EchoResponse`] for one request.
-fn describe(
-    state: &ListenerState,
-    method: &Method,
-    uri: &Uri,
-    version: Version,
-    headers: &HeaderMap,
-) -> EchoResponse {
-    let host = headers
-        .get(HOST)
-        .map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned())
-        .or_else(|| uri.authority().map(|a| a.to_string()))
-        .unwrap_or_default();
+fn describe(state: &ListenerState, method: &Method, uri: &Uri, version: Version, headers: &HeaderMap) -> EchoResponse {
+    let host =
+        headers.get(HOST).map(|v| String::from_utf8_lossy(v.as_bytes()).into_owned()).or_else(|| uri.authority().map(|a| a.to_string())).unwrap_or_default();
     let mut by_name: BTreeMap<String, Vec<String>> = BTreeMap::new();
     for (name, value) in headers {
         let value = String::from_utf8_lossy(value.as_bytes()).into_owned();
-        by_name
-            .entry(name.as_str().to_owned())
-            .or_default()
-            .push(value);
+        by_name.entry(name.as_str().to_owned()).or_default().push(value);
     }
     EchoResponse {
         path: uri.path().to_owned(),
@@ -237,11 +219,7 @@ fn proto_name(version: Version) -> &'static str {
 /// anything else after `/status/`, `None` for other paths.
 fn requested_status(path: &str) -> Option<Result<StatusCode, ()>> {
     let code = path.strip_prefix("/status/")?;
-    let parsed = code
-        .parse::<u16>()
-        .ok()
-        .filter(|c| (200..=599).contains(c))
-        .and_then(|c| StatusCode::from_u16(c).ok());
+    let parsed = code.parse::<u16>().ok().filter(|c| (200..=599).contains(c)).and_then(|c| StatusCode::from_u16(c).ok());
     Some(parsed.ok_or(()))
 }
 
@@ -266,10 +244,7 @@ mod tests {
 
     #[test]
     fn status_paths() {
-        assert_eq!(
-            requested_status("/status/503"),
-            Some(Ok(StatusCode::SERVICE_UNAVAILABLE))
-        );
+        assert_eq!(requested_status("/status/503"), Some(Ok(StatusCode::SERVICE_UNAVAILABLE)));
         assert_eq!(requested_status("/status/99"), Some(Err(())));
         assert_eq!(requested_status("/status/abc"), Some(Err(())));
         assert_eq!(requested_status("/statuses/503"), None);
@@ -282,10 +257,7 @@ mod tests {
         headers.append(SET_RESPONSE_HEADER, HeaderValue::from_static("no-equals"));
         headers.append(SET_RESPONSE_HEADER, HeaderValue::from_static("bad name=2"));
         headers.append(SET_RESPONSE_HEADER, HeaderValue::from_static("x-b = a=b"));
-        let got: Vec<_> = injected_headers(&headers)
-            .into_iter()
-            .map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned()))
-            .collect();
+        let got: Vec<_> = injected_headers(&headers).into_iter().map(|(n, v)| (n.to_string(), v.to_str().unwrap().to_owned())).collect();
         let want = [("x-a", "1"), ("x-b", "a=b")].map(|(n, v)| (n.to_owned(), v.to_owned()));
         assert_eq!(got, want);
     }

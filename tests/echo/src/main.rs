@@ -52,16 +52,8 @@ enum EchoError {
 impl Args {
     /// The identity to report: flags first, then the environment, else "".
     fn config(&self) -> EchoConfig {
-        let pick = |flag: &Option<String>, var: &str| {
-            flag.clone()
-                .or_else(|| std::env::var(var).ok())
-                .unwrap_or_default()
-        };
-        EchoConfig {
-            namespace: pick(&self.namespace, "POD_NAMESPACE"),
-            pod: pick(&self.pod, "POD_NAME"),
-            service: pick(&self.service, "SERVICE_NAME"),
-        }
+        let pick = |flag: &Option<String>, var: &str| flag.clone().or_else(|| std::env::var(var).ok()).unwrap_or_default();
+        EchoConfig { namespace: pick(&self.namespace, "POD_NAMESPACE"), pod: pick(&self.pod, "POD_NAME"), service: pick(&self.service, "SERVICE_NAME") }
     }
 }
 
@@ -79,24 +71,11 @@ async fn main() -> ExitCode {
 /// Start every listener, print one line per bound address, wait for a signal.
 async fn run(mut args: Args) -> Result<(), EchoError> {
     if args.listen.is_empty() && args.tcp_listen.is_empty() {
-        args.listen
-            .push(DEFAULT_LISTEN.parse().expect("valid default address"));
+        args.listen.push(DEFAULT_LISTEN.parse().expect("valid default address"));
     }
     let config = args.config();
-    let http = serve_http(&args.listen, config.clone())
-        .await
-        .map_err(|source| EchoError::Bind {
-            kind: "http",
-            addrs: args.listen.clone(),
-            source,
-        })?;
-    let tcp = serve_tcp(&args.tcp_listen, config)
-        .await
-        .map_err(|source| EchoError::Bind {
-            kind: "tcp",
-            addrs: args.tcp_listen.clone(),
-            source,
-        })?;
+    let http = serve_http(&args.listen, config.clone()).await.map_err(|source| EchoError::Bind { kind: "http", addrs: args.listen.clone(), source })?;
+    let tcp = serve_tcp(&args.tcp_listen, config).await.map_err(|source| EchoError::Bind { kind: "tcp", addrs: args.tcp_listen.clone(), source })?;
     for addr in http {
         println!("listening http {addr}");
     }

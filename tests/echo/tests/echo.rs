@@ -25,21 +25,13 @@ struct Reply {
 impl Reply {
     /// All values of the response header `name`.
     fn header(&self, name: &str) -> Vec<&str> {
-        self.headers
-            .iter()
-            .filter(|(n, _)| n == name)
-            .map(|(_, v)| v.as_str())
-            .collect()
+        self.headers.iter().filter(|(n, _)| n == name).map(|(_, v)| v.as_str()).collect()
     }
 }
 
 /// The identity used by every test.
 fn config() -> EchoConfig {
-    EchoConfig {
-        namespace: "gw-ns".into(),
-        pod: "echo-0".into(),
-        service: "echo".into(),
-    }
+    EchoConfig { namespace: "gw-ns".into(), pod: "echo-0".into(), service: "echo".into() }
 }
 
 /// Start `n` HTTP listeners on 127.0.0.1 port 0.
@@ -58,30 +50,14 @@ async fn http1(addr: SocketAddr, request: &str) -> Reply {
         stream.read_to_end(&mut raw).await.unwrap();
         raw
     };
-    let raw = timeout(LIMIT, exchange)
-        .await
-        .expect("http1 exchange timed out");
+    let raw = timeout(LIMIT, exchange).await.expect("http1 exchange timed out");
     let text = String::from_utf8(raw).expect("utf-8 response");
     let (head, body) = text.split_once("\r\n\r\n").expect("header/body separator");
     let mut lines = head.split("\r\n");
-    let status = lines
-        .next()
-        .unwrap()
-        .split(' ')
-        .nth(1)
-        .unwrap()
-        .parse()
-        .unwrap();
-    let headers = lines
-        .map(|l| l.split_once(':').expect("header line"))
-        .map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned()))
-        .collect();
+    let status = lines.next().unwrap().split(' ').nth(1).unwrap().parse().unwrap();
+    let headers = lines.map(|l| l.split_once(':').expect("header line")).map(|(n, v)| (n.to_ascii_lowercase(), v.trim().to_owned())).collect();
     let body = serde_json::from_str(body).expect("JSON body");
-    Reply {
-        status,
-        headers,
-        body,
-    }
+    Reply { status, headers, body }
 }
 
 /// A GET for `target` with the given extra header lines.
@@ -110,10 +86,7 @@ async fn get_reports_request_fields() {
     assert_eq!(body["proto"], "HTTP/1.1");
     assert_eq!(body["headers"]["x-multi"], serde_json::json!(["v1", "v2"]));
     assert_eq!(body["headers"]["x-single"], serde_json::json!(["one"]));
-    assert_eq!(
-        body["headers"]["host"],
-        serde_json::json!(["shop.example.com"])
-    );
+    assert_eq!(body["headers"]["host"], serde_json::json!(["shop.example.com"]));
     assert_eq!(body["namespace"], "gw-ns");
     assert_eq!(body["pod"], "echo-0");
     assert_eq!(body["service"], "echo");
@@ -123,8 +96,7 @@ async fn get_reports_request_fields() {
 #[tokio::test]
 async fn any_method_and_path_is_echoed() {
     let addr = start_http(1).await[0];
-    let request =
-        "DELETE /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
+    let request = "DELETE /x HTTP/1.1\r\nHost: h\r\nContent-Length: 3\r\nConnection: close\r\n\r\nabc";
     let reply = http1(addr, request).await;
     assert_eq!(reply.status, 200);
     assert_eq!(reply.body["method"], "DELETE");
@@ -187,9 +159,7 @@ async fn tcp_mode_sends_banner_then_echoes() {
             stream.read_to_end(&mut rest).await.unwrap();
             (banner, rest)
         };
-        let (banner, rest) = timeout(LIMIT, exchange)
-            .await
-            .expect("tcp exchange timed out");
+        let (banner, rest) = timeout(LIMIT, exchange).await.expect("tcp exchange timed out");
         assert_eq!(banner, format!("portico-echo echo-0 {addr}\n"));
         assert_eq!(rest, b"hello\nworld");
     }
@@ -240,9 +210,7 @@ async fn h2c_get(addr: SocketAddr, path: &str, authority: &str) -> Vec<u8> {
 #[tokio::test]
 async fn h2c_prior_knowledge_on_the_same_port() {
     let addr = start_http(1).await[0];
-    let data = timeout(LIMIT, h2c_get(addr, "/grpc/x?y=1", "shop.example.com"))
-        .await
-        .expect("h2c exchange timed out");
+    let data = timeout(LIMIT, h2c_get(addr, "/grpc/x?y=1", "shop.example.com")).await.expect("h2c exchange timed out");
     let body: Value = serde_json::from_slice(&data).expect("JSON body");
     assert_eq!(body["proto"], "HTTP/2.0");
     assert_eq!(body["path"], "/grpc/x");

@@ -14,7 +14,7 @@ use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams}
 use kube::core::GroupVersionKind;
 use kube::{Client, Config, CustomResourceExt};
 use portico_apiserver::{ApiServer, Options};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
 #[derive(Debug, thiserror::Error)]
@@ -69,7 +69,8 @@ async fn install_crds(client: &Client) -> Result<(), SandboxError> {
 /// Server-side apply every document of every YAML file in `dir` (sorted), except
 /// EndpointSlices: the emulated EndpointSlice controller writes those from the real Pods.
 pub async fn apply_directory(client: &Client, dir: &Path) -> Result<(), SandboxError> {
-    let mut files: Vec<PathBuf> = std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
+    let mut files: Vec<PathBuf> =
+        std::fs::read_dir(dir)?.filter_map(|e| e.ok().map(|e| e.path())).filter(|p| p.extension().is_some_and(|e| e == "yaml")).collect();
     files.sort();
     let mut documents = Vec::new();
     for file in files {
@@ -161,7 +162,9 @@ pub async fn http_get(address: SocketAddr, host: &str, path: &str, headers: &[(&
 
 /// A plain HTTP/1.1 request without a body.
 pub async fn http_request(address: SocketAddr, method: &str, host: &str, path: &str, headers: &[(&str, &str)]) -> Result<Reply, SandboxError> {
-    let mut stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(address)).await.map_err(|_| SandboxError::Setup(format!("connect to {address} timed out")))??;
+    let mut stream = tokio::time::timeout(Duration::from_secs(5), tokio::net::TcpStream::connect(address))
+        .await
+        .map_err(|_| SandboxError::Setup(format!("connect to {address} timed out")))??;
     let mut request = format!("{method} {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\nContent-Length: 0\r\nUser-Agent: portico-sandbox\r\n");
     for (name, value) in headers {
         request.push_str(&format!("{name}: {value}\r\n"));
@@ -177,7 +180,11 @@ fn parse_reply(raw: &[u8]) -> Result<Reply, SandboxError> {
     let text = String::from_utf8_lossy(raw);
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
     let mut lines = head.lines();
-    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|c| c.parse().ok()).ok_or_else(|| SandboxError::Setup(format!("not an HTTP response: {head:?}")))?;
+    let status = lines
+        .next()
+        .and_then(|l| l.split_whitespace().nth(1))
+        .and_then(|c| c.parse().ok())
+        .ok_or_else(|| SandboxError::Setup(format!("not an HTTP response: {head:?}")))?;
     let headers: Vec<(String, String)> = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
     let chunked = headers.iter().any(|(n, v)| n.eq_ignore_ascii_case("transfer-encoding") && v.contains("chunked"));
     let body = if chunked { dechunk(body) } else { body.to_string() };

@@ -12,7 +12,7 @@ use std::process::ExitCode;
 use std::time::Duration;
 
 use clap::Parser;
-use portico_sandbox::{http_get, prepare, wait_programmed, World};
+use portico_sandbox::{World, http_get, prepare, wait_programmed};
 
 #[derive(Parser)]
 #[command(name = "portico-sandbox", about = "Run Portico locally: API server, HAProxy, echo backends, real traffic")]
@@ -33,7 +33,9 @@ struct Cli {
 async fn main() -> ExitCode {
     let cli = Cli::parse();
     let Some(version) = portico_sandbox::haproxy_version() else {
-        eprintln!("haproxy is not installed. Install HAProxy 2.6+ first, e.g.:\n  sudo apt-get install haproxy      (Debian/Ubuntu)\n  sudo dnf install haproxy          (Fedora)\n  brew install haproxy              (macOS)");
+        eprintln!(
+            "haproxy is not installed. Install HAProxy 2.6+ first, e.g.:\n  sudo apt-get install haproxy      (Debian/Ubuntu)\n  sudo dnf install haproxy          (Fedora)\n  brew install haproxy              (macOS)"
+        );
         return ExitCode::from(2);
     };
     println!("[1/5] {version}");
@@ -49,7 +51,11 @@ async fn main() -> ExitCode {
 async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
     let world = prepare(cli.api_port, &cli.state_dir, &cli.examples).await?;
     println!("[2/5] API server at {}; CRDs installed; examples applied from {}", world.server.url(), cli.examples.display());
-    let pods = world.cluster.wait_running(3, Duration::from_secs(30)).await.ok_or_else(|| portico_sandbox::SandboxError::Setup("the examples' Deployments did not start 3 Pods within 30 s".into()))?;
+    let pods = world
+        .cluster
+        .wait_running(3, Duration::from_secs(30))
+        .await
+        .ok_or_else(|| portico_sandbox::SandboxError::Setup("the examples' Deployments did not start 3 Pods within 30 s".into()))?;
     for (pod, ip) in &pods {
         println!("      Pod {pod} (echo) running at {ip}; its EndpointSlice written by the emulated controller");
     }
@@ -79,7 +85,10 @@ async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
     let address = wait_programmed(&world.client, "infra", "edge", Duration::from_secs(60)).await?;
     println!("[4/5] Gateway infra/edge is Programmed at {address} (listener port 80 -> {address}:8080, 443 -> {address}:8443)");
     demonstrate(&world, &address).await?;
-    println!("\nkubectl works against the sandbox:\n  export KUBECONFIG={}\n  kubectl get gateways,httproutes -A\n  kubectl get gateway edge -n infra -o yaml", world.kubeconfig.display());
+    println!(
+        "\nkubectl works against the sandbox:\n  export KUBECONFIG={}\n  kubectl get gateways,httproutes -A\n  kubectl get gateway edge -n infra -o yaml",
+        world.kubeconfig.display()
+    );
     if !cli.once {
         println!("Running until Ctrl-C.");
         let _ = tokio::signal::ctrl_c().await;
@@ -102,7 +111,10 @@ async fn demonstrate(_world: &World, address: &str) -> Result<(), portico_sandbo
     ];
     for (host, path, headers, what) in cases {
         let reply = http_get(lb, host, path, headers).await?;
-        let who = reply.echo().map(|e| format!("answered by {} ({})", e["pod"].as_str().unwrap_or("?"), e["service"].as_str().unwrap_or("?"))).unwrap_or_else(|| format!("Location: {}", reply.header("location").unwrap_or("-")));
+        let who = reply
+            .echo()
+            .map(|e| format!("answered by {} ({})", e["pod"].as_str().unwrap_or("?"), e["service"].as_str().unwrap_or("?")))
+            .unwrap_or_else(|| format!("Location: {}", reply.header("location").unwrap_or("-")));
         println!("      GET http://{host}{path} -> {} {who}   [{what}]", reply.status);
     }
     let mut counts: BTreeMap<String, usize> = BTreeMap::new();

@@ -15,7 +15,8 @@ async fn world(network: [u8; 2]) -> (ApiServer, kube::Client, Cluster) {
     let server = ApiServer::start(Options::default()).await.unwrap();
     let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
     apply(&client, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}})).await.unwrap();
-    let options = ClusterOptions { pod_network: std::net::Ipv4Addr::new(127, network[0], network[1], 0), max_grace: Duration::from_millis(600), ..Default::default() };
+    let options =
+        ClusterOptions { pod_network: std::net::Ipv4Addr::new(127, network[0], network[1], 0), max_grace: Duration::from_millis(600), ..Default::default() };
     let cluster = Cluster::start(client.clone(), options);
     (server, client, cluster)
 }
@@ -87,7 +88,10 @@ async fn deployment_pods_serve_and_slices_look_like_the_controllers() {
     // Scale down: the removed Pods are first terminating (ready=false, serving=false once the
     // kubelet marks them unready, terminating=true), then gone; their servers stop.
     apply(&client, &deployment("web", 1, "v1")).await.unwrap();
-    let during = until(&client, "web", "terminating endpoints", |s| s.iter().flat_map(|s| &s.endpoints).any(|e| e.conditions.as_ref().and_then(|c| c.terminating) == Some(true))).await;
+    let during = until(&client, "web", "terminating endpoints", |s| {
+        s.iter().flat_map(|s| &s.endpoints).any(|e| e.conditions.as_ref().and_then(|c| c.terminating) == Some(true))
+    })
+    .await;
     for e in during.iter().flat_map(|s| &s.endpoints).filter(|e| e.conditions.as_ref().and_then(|c| c.terminating) == Some(true)) {
         assert_eq!(e.conditions.as_ref().unwrap().ready, Some(false), "never ready while terminating");
     }
@@ -118,22 +122,42 @@ async fn deployment_pods_serve_and_slices_look_like_the_controllers() {
 #[tokio::test]
 async fn pods_with_different_target_port_numbers_get_separate_slices_and_100_per_slice() {
     let (_server, client, _cluster) = world([91, 0]).await;
-    apply(&client, &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mixed", "namespace": "app"},
-        "spec": {"selector": {"tier": "mixed"}, "ports": [{"name": "http", "port": 80, "targetPort": "web"}]}})).await.unwrap();
+    apply(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "mixed", "namespace": "app"},
+        "spec": {"selector": {"tier": "mixed"}, "ports": [{"name": "http", "port": 80, "targetPort": "web"}]}}),
+    )
+    .await
+    .unwrap();
     for (name, port) in [("a", 3000), ("b", 3001)] {
-        apply(&client, &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "app", "labels": {"tier": "mixed"}},
-            "spec": {"containers": [{"name": "echo", "image": "echo", "ports": [{"name": "web", "containerPort": port}]}]}})).await.unwrap();
+        apply(
+            &client,
+            &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": name, "namespace": "app", "labels": {"tier": "mixed"}},
+            "spec": {"containers": [{"name": "echo", "image": "echo", "ports": [{"name": "web", "containerPort": port}]}]}}),
+        )
+        .await
+        .unwrap();
     }
     // A Pod of an image the sandbox cannot run stays Pending and is never an endpoint.
-    apply(&client, &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx", "namespace": "app", "labels": {"tier": "mixed"}},
-        "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"name": "web", "containerPort": 80}]}]}})).await.unwrap();
+    apply(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "nginx", "namespace": "app", "labels": {"tier": "mixed"}},
+        "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27", "ports": [{"name": "web", "containerPort": 80}]}]}}),
+    )
+    .await
+    .unwrap();
     let found = until(&client, "mixed", "two slices", |s| s.len() == 2 && ready_count(s) == 2).await;
     let mut numbers: Vec<i32> = found.iter().map(|s| s.ports.as_ref().unwrap()[0].port.unwrap()).collect();
     numbers.sort();
     assert_eq!(numbers, vec![3000, 3001]);
 
-    apply(&client, &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "big", "namespace": "app"},
-        "spec": {"selector": {"app": "big"}, "ports": [{"port": 80, "targetPort": 3000}]}})).await.unwrap();
+    apply(
+        &client,
+        &json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": "big", "namespace": "app"},
+        "spec": {"selector": {"app": "big"}, "ports": [{"port": 80, "targetPort": 3000}]}}),
+    )
+    .await
+    .unwrap();
     apply(&client, &deployment("big", 130, "v1")).await.unwrap();
     let big = until(&client, "big", "130 endpoints in slices of at most 100", |s| ready_count(s) == 130).await;
     let mut sizes: Vec<usize> = big.iter().map(|s| s.endpoints.len()).collect();

@@ -87,7 +87,11 @@ pub async fn serve(address: std::net::SocketAddr, metrics: Arc<Metrics>) -> std:
         .route(
             "/readyz",
             get(|State(m): State<Arc<Metrics>>| async move {
-                if m.ready.load(Ordering::Relaxed) { (StatusCode::OK, "ready").into_response() } else { (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response() }
+                if m.ready.load(Ordering::Relaxed) {
+                    (StatusCode::OK, "ready").into_response()
+                } else {
+                    (StatusCode::SERVICE_UNAVAILABLE, "starting").into_response()
+                }
             }),
         )
         .with_state(metrics);

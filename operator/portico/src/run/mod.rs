@@ -10,8 +10,8 @@ mod stores;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
-use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use kube::Client;
@@ -86,10 +86,7 @@ fn state_dir(options: &RunOptions) -> Result<PathBuf, RunError> {
         return Ok(dir.clone());
     }
     let from_env = |name: &str| std::env::var_os(name).filter(|v| !v.is_empty()).map(PathBuf::from).filter(|p| p.is_absolute());
-    from_env("XDG_STATE_HOME")
-        .map(|d| d.join("portico"))
-        .or_else(|| from_env("HOME").map(|h| h.join(".local/state/portico")))
-        .ok_or(RunError::NoStateDir)
+    from_env("XDG_STATE_HOME").map(|d| d.join("portico")).or_else(|| from_env("HOME").map(|h| h.join(".local/state/portico"))).ok_or(RunError::NoStateDir)
 }
 
 /// The cluster name cloud resources are tagged with: the flag, else one derived from the
@@ -141,7 +138,9 @@ pub enum RunError {
     Metrics(#[from] std::io::Error),
     #[error("no state directory: pass --state-dir (or set XDG_STATE_HOME or HOME)")]
     NoStateDir,
-    #[error("the aws and gcp providers need --cluster-name (it marks which cloud resources are this cluster's), and the kube-system namespace's UID to derive one from is not readable")]
+    #[error(
+        "the aws and gcp providers need --cluster-name (it marks which cloud resources are this cluster's), and the kube-system namespace's UID to derive one from is not readable"
+    )]
     NoClusterName,
 }
 
@@ -164,11 +163,8 @@ pub async fn run(options: RunOptions) -> Result<(), RunError> {
 /// Run with a given client until `shutdown` completes (the sandbox runs Portico in-process).
 #[allow(clippy::too_many_lines)]
 pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
-    let providers: Vec<ProviderKind> = options
-        .providers
-        .iter()
-        .map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone())))
-        .collect::<Result<_, _>>()?;
+    let providers: Vec<ProviderKind> =
+        options.providers.iter().map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone()))).collect::<Result<_, _>>()?;
     let state_dir = state_dir(&options)?;
     let cluster = cluster_name(&options, &client, &providers).await?;
     let metrics = Arc::new(Metrics::default());
@@ -184,7 +180,8 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     metrics.ready.store(true, Ordering::Relaxed);
     tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
     let aws = if providers.contains(&ProviderKind::Aws) {
-        let settings = portico_aws::Settings { cluster: cluster.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
+        let settings =
+            portico_aws::Settings { cluster: cluster.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
         let mut clients = portico_aws::Clients::connect(&settings).await;
         let counter = metrics.clone();
         clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("aws", operation)));

@@ -5,14 +5,14 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Instant;
 
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use kube::Client;
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
 use portico_model::ir::ObjectRef;
 use portico_model::{ProviderKind, Snapshot};
 use portico_provider::{Applied, Desired, Provider, ProviderError};
 use portico_translate::status::GatewayStatus;
-use portico_translate::{conditions, translate, CapabilitySet, Translation};
-use serde_json::{json, Value};
+use portico_translate::{CapabilitySet, Translation, conditions, translate};
+use serde_json::{Value, json};
 
 use super::metrics::Metrics;
 use super::status;
@@ -49,7 +49,19 @@ impl Reconciler {
     pub fn new(client: Client, stores: Stores, metrics: Arc<Metrics>, providers: &[ProviderKind], state_dir: PathBuf) -> Self {
         let all = crate::all_capabilities();
         let capabilities = CapabilitySet::new(providers.iter().filter_map(|p| all.get(*p).cloned()));
-        Reconciler { client, stores, metrics, capabilities, state_dir, haproxy: BTreeMap::new(), aws: None, gcp: None, applied: BTreeMap::new(), in_flight: Default::default(), quarantined: BTreeMap::new() }
+        Reconciler {
+            client,
+            stores,
+            metrics,
+            capabilities,
+            state_dir,
+            haproxy: BTreeMap::new(),
+            aws: None,
+            gcp: None,
+            applied: BTreeMap::new(),
+            in_flight: Default::default(),
+            quarantined: BTreeMap::new(),
+        }
     }
 
     /// One pass; returns true when something failed and should be retried (with backoff).
@@ -182,7 +194,10 @@ impl Reconciler {
             }
             let span = tracing::info_span!("program", provider = "haproxy", instance = %group, gateways = ?desired.keys().map(ToString::to_string).collect::<Vec<_>>());
             let _entered = span.enter();
-            let instance = self.haproxy.entry(group.clone()).or_insert_with(|| portico_haproxy::runtime::Instance::new(spec.clone(), &self.state_dir.join(sanitize(&group))));
+            let instance = self
+                .haproxy
+                .entry(group.clone())
+                .or_insert_with(|| portico_haproxy::runtime::Instance::new(spec.clone(), &self.state_dir.join(sanitize(&group))));
             self.metrics.provider_call("haproxy", "apply");
             let reserved = self.applied.iter().filter(|(_, (_, _, g))| *g != group).filter_map(|(_, (_, r, _))| r.as_ref().ok());
             instance.reserve(reserved.flat_map(|a| a.addresses.iter().filter_map(|x| x.value.parse().ok())).collect());
@@ -262,7 +277,11 @@ impl Reconciler {
     }
 
     async fn remove_finalizer(&self, snapshot: &Snapshot, key: &ObjectRef) {
-        let Some(gw) = snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name)) else { return };
+        let Some(gw) =
+            snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))
+        else {
+            return;
+        };
         let wanted: Vec<String> = gw.metadata.finalizers.clone().unwrap_or_default().into_iter().filter(|f| f != GATEWAY_FINALIZER).collect();
         let api = resource("gateway.networking.k8s.io", "Gateway", "gateways");
         self.set_finalizers(&api, Some(&key.namespace), &key.name, gw.metadata.resource_version.as_deref(), wanted).await;
@@ -323,13 +342,42 @@ impl Reconciler {
         let mut routes: Vec<(ApiResource, &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, Option<Value>, portico_model::RouteKind)> = Vec::new();
         use portico_model::RouteKind as K;
         let g = "gateway.networking.k8s.io";
-        routes.extend(snapshot.http_routes.iter().map(|r| (resource(g, "HTTPRoute", "httproutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Http)));
-        routes.extend(snapshot.grpc_routes.iter().map(|r| (resource(g, "GRPCRoute", "grpcroutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Grpc)));
-        routes.extend(snapshot.tls_routes.iter().map(|r| (resource(g, "TLSRoute", "tlsroutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Tls)));
-        routes.extend(snapshot.tcp_routes.iter().map(|r| (resource(g, "TCPRoute", "tcproutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Tcp)));
-        routes.extend(snapshot.udp_routes.iter().map(|r| (resource(g, "UDPRoute", "udproutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Udp)));
+        routes.extend(
+            snapshot
+                .http_routes
+                .iter()
+                .map(|r| (resource(g, "HTTPRoute", "httproutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Http)),
+        );
+        routes.extend(
+            snapshot
+                .grpc_routes
+                .iter()
+                .map(|r| (resource(g, "GRPCRoute", "grpcroutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Grpc)),
+        );
+        routes.extend(
+            snapshot
+                .tls_routes
+                .iter()
+                .map(|r| (resource(g, "TLSRoute", "tlsroutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Tls)),
+        );
+        routes.extend(
+            snapshot
+                .tcp_routes
+                .iter()
+                .map(|r| (resource(g, "TCPRoute", "tcproutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Tcp)),
+        );
+        routes.extend(
+            snapshot
+                .udp_routes
+                .iter()
+                .map(|r| (resource(g, "UDPRoute", "udproutes"), &r.metadata, r.status.as_ref().and_then(|s| serde_json::to_value(s).ok()), K::Udp)),
+        );
         for (api, meta, current, kind) in routes {
-            let key = portico_translate::status::RouteKey { kind, namespace: meta.namespace.clone().unwrap_or_default(), name: meta.name.clone().unwrap_or_default() };
+            let key = portico_translate::status::RouteKey {
+                kind,
+                namespace: meta.namespace.clone().unwrap_or_default(),
+                name: meta.name.clone().unwrap_or_default(),
+            };
             let Some(computed) = translation.statuses.routes.get(&key) else { continue };
             let desired = crate::plan::route_status_json(computed, now);
             ok &= self.write(&api, Some(&key.namespace), &key.name, meta.resource_version.as_deref(), current.as_ref(), desired).await;
@@ -402,7 +450,8 @@ fn fingerprint_of(desired: &Desired) -> Value {
 
 /// The provider of a Gateway's class.
 fn provider_of(snapshot: &Snapshot, key: &ObjectRef) -> Option<ProviderKind> {
-    let gateway = snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))?;
+    let gateway =
+        snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))?;
     let class = snapshot.gateway_classes.iter().find(|c| c.metadata.name.as_deref() == Some(gateway.spec.gateway_class_name.as_str()))?;
     ProviderKind::from_controller_name(&class.spec.controller_name)
 }

@@ -4,9 +4,9 @@
 
 use std::sync::Arc;
 
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::Client;
-use serde_json::{json, Value};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use serde_json::{Value, json};
 
 use super::metrics::Metrics;
 

@@ -17,8 +17,8 @@ use moto::Moto;
 use portico_aws::native::{Action, Role};
 use portico_aws::observed::Observed;
 use portico_aws::{AwsProvider, CallCounts};
-use portico_provider::{conformance, faulty, Applied, Desired, Provider, ProviderError};
-use world::{base, desired, gateway, CLUSTER, ROUTES};
+use portico_provider::{Applied, Desired, Provider, ProviderError, conformance, faulty};
+use world::{CLUSTER, ROUTES, base, desired, gateway};
 
 async fn provider(moto: &Moto) -> AwsProvider {
     AwsProvider::with_clients(moto.clients().await, CLUSTER)
@@ -76,14 +76,22 @@ async fn weights_redirects_and_fixed_responses_reach_the_rules() {
     let http = &seen.load_balancers[&Role::Alb].listeners[&80];
     assert_eq!(http.default_action, Action::fixed(404, "no route matches"));
     let actions: Vec<&Action> = http.rules.iter().map(|r| &r.rule.action).collect();
-    let weights: Vec<i32> = actions.iter().find_map(|a| match a {
-        Action::Forward { target_groups } if target_groups.len() == 2 => Some(target_groups.iter().map(|(_, w)| *w).collect()),
-        _ => None,
-    }).expect("a weighted forward");
+    let weights: Vec<i32> = actions
+        .iter()
+        .find_map(|a| match a {
+            Action::Forward { target_groups } if target_groups.len() == 2 => Some(target_groups.iter().map(|(_, w)| *w).collect()),
+            _ => None,
+        })
+        .expect("a weighted forward");
     let mut sorted = weights.clone();
     sorted.sort();
     assert_eq!(sorted, vec![20, 80]);
-    assert!(actions.iter().any(|a| matches!(a, Action::Redirect { protocol, port, status_code, .. } if protocol == "HTTPS" && port == "443" && status_code == "HTTP_301")), "{actions:?}");
+    assert!(
+        actions
+            .iter()
+            .any(|a| matches!(a, Action::Redirect { protocol, port, status_code, .. } if protocol == "HTTPS" && port == "443" && status_code == "HTTP_301")),
+        "{actions:?}"
+    );
     assert!(actions.iter().any(|a| matches!(a, Action::FixedResponse { status_code, .. } if status_code == "500")), "{actions:?}");
     let https = &seen.load_balancers[&Role::Alb].listeners[&443];
     assert!(https.rules.iter().all(|r| !matches!(r.rule.action, Action::Redirect { .. })), "the redirect is only on the http listener");
@@ -117,11 +125,14 @@ async fn one_route_edit_changes_only_its_rules_and_priorities_stay() {
         assert_eq!(changed.len(), 1, "only the edited rule changes on port {port}: {changed:#?}");
     }
     // An inserted route takes a gap: no other rule moves.
-    let inserted = format!("{ROUTES}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: extra, namespace: app}}\nspec:\n  parentRefs: [{{name: gw, namespace: infra}}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /api/v2}}}}]\n    backendRefs: [{{name: api, port: 9090}}]\n");
+    let inserted = format!(
+        "{ROUTES}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: extra, namespace: app}}\nspec:\n  parentRefs: [{{name: gw, namespace: infra}}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /api/v2}}}}]\n    backendRefs: [{{name: api, port: 9090}}]\n"
+    );
     converge(&aws, &desired(&base(&cert, params(), &inserted)).0).await;
     let grown = observe(&aws).await;
     let rules = &grown.load_balancers[&Role::Alb].listeners[&80].rules;
-    let kept: Vec<_> = after.load_balancers[&Role::Alb].listeners[&80].rules.iter().filter(|r| !rules.iter().any(|n| n.arn == r.arn && n.priority == r.priority)).collect();
+    let kept: Vec<_> =
+        after.load_balancers[&Role::Alb].listeners[&80].rules.iter().filter(|r| !rules.iter().any(|n| n.arn == r.arn && n.priority == r.priority)).collect();
     assert!(kept.is_empty() || kept.iter().all(|r| r.rule.conditions.iter().any(|c| format!("{c:?}").contains("/apis"))), "existing rules moved: {kept:#?}");
     assert_eq!(rules.len(), after.load_balancers[&Role::Alb].listeners[&80].rules.len() + 1);
 }
@@ -164,7 +175,8 @@ async fn certificates_are_imported_rotated_in_place_and_removed() {
     let body = aws.clients().acm.get_certificate().certificate_arn(&second.arn).send().await.unwrap();
     assert_eq!(body.certificate().unwrap().trim(), rotated.0.trim());
     // Without the HTTPS listener the certificate goes.
-    let http_only = base(&rotated, params(), ROUTES).replace("  - name: https\n    port: 443\n    protocol: HTTPS\n", "  - name: https\n    port: 8443\n    protocol: HTTP\n");
+    let http_only = base(&rotated, params(), ROUTES)
+        .replace("  - name: https\n    port: 443\n    protocol: HTTPS\n", "  - name: https\n    port: 8443\n    protocol: HTTP\n");
     let http_only = http_only.replace("    tls: {certificateRefs: [{name: site-cert}]}\n", "");
     converge(&aws, &desired(&http_only).0).await;
     assert!(observe(&aws).await.certificates.is_empty());
@@ -179,7 +191,8 @@ async fn deleting_a_gateway_removes_what_it_owned_and_nothing_else() {
     let aws = provider(&moto).await;
     let elb = &aws.clients().elb;
     // Things Portico does not own, one of them named like ours.
-    let subnets: Vec<String> = aws.clients().ec2.describe_subnets().send().await.unwrap().subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).collect();
+    let subnets: Vec<String> =
+        aws.clients().ec2.describe_subnets().send().await.unwrap().subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).collect();
     elb.create_load_balancer().name("someone-elses").set_subnets(Some(subnets)).send().await.unwrap();
     let lookalike = format!("{}zzzz-lookalike", portico_aws::names::Namer::new(CLUSTER, &gateway()).target_group_prefix());
     for name in ["someone-elses", lookalike.as_str()] {
@@ -191,7 +204,8 @@ async fn deleting_a_gateway_removes_what_it_owned_and_nothing_else() {
     conformance::delete_removes_everything(&aws, &want).await.unwrap();
     let lbs = elb.describe_load_balancers().send().await.unwrap();
     assert_eq!(lbs.load_balancers().iter().filter_map(|l| l.load_balancer_name()).collect::<Vec<_>>(), vec!["someone-elses"]);
-    let mut groups: Vec<String> = elb.describe_target_groups().send().await.unwrap().target_groups().iter().filter_map(|g| g.target_group_name().map(String::from)).collect();
+    let mut groups: Vec<String> =
+        elb.describe_target_groups().send().await.unwrap().target_groups().iter().filter_map(|g| g.target_group_name().map(String::from)).collect();
     groups.sort();
     let mut expected = vec![lookalike.clone(), "someone-elses".to_string()];
     expected.sort();
@@ -204,7 +218,8 @@ async fn a_load_balancer_with_our_name_but_not_our_tags_is_refused() {
     let moto = Moto::start();
     moto.network().await;
     let aws = provider(&moto).await;
-    let subnets: Vec<String> = aws.clients().ec2.describe_subnets().send().await.unwrap().subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).collect();
+    let subnets: Vec<String> =
+        aws.clients().ec2.describe_subnets().send().await.unwrap().subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).collect();
     let name = portico_aws::names::Namer::new(CLUSTER, &gateway()).load_balancer(Role::Alb);
     aws.clients().elb.create_load_balancer().name(&name).set_subnets(Some(subnets)).send().await.unwrap();
     let error = aws.observe(&gateway()).await.unwrap_err();
@@ -264,7 +279,6 @@ async fn throttling_is_reported_as_retryable_and_the_next_pass_converges() {
     conformance::no_op_plan_is_empty(&aws, &want).await.unwrap();
 }
 
-
 #[tokio::test]
 async fn endpoint_changes_only_register_and_deregister_targets() {
     let moto = Moto::start();
@@ -273,10 +287,15 @@ async fn endpoint_changes_only_register_and_deregister_targets() {
     let aws = provider(&moto).await;
     converge(&aws, &desired(&base(&cert, params(), ROUTES)).0).await;
     let before = aws.clients().calls.snapshot();
-    let moved = base(&cert, params(), ROUTES).replace("endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.11]}]", "endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.12]}]");
+    let moved = base(&cert, params(), ROUTES)
+        .replace("endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.11]}]", "endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.12]}]");
     converge(&aws, &desired(&moved).0).await;
     let after = aws.clients().calls.snapshot();
-    let changed: BTreeMap<&String, u64> = after.iter().filter(|(op, n)| CallCounts::is_mutating(op) && before.get(*op) != Some(n)).map(|(op, n)| (op, n - before.get(op).copied().unwrap_or(0))).collect();
+    let changed: BTreeMap<&String, u64> = after
+        .iter()
+        .filter(|(op, n)| CallCounts::is_mutating(op) && before.get(*op) != Some(n))
+        .map(|(op, n)| (op, n - before.get(op).copied().unwrap_or(0)))
+        .collect();
     assert_eq!(changed, BTreeMap::from([(&"elbv2:DeregisterTargets".to_string(), 1), (&"elbv2:RegisterTargets".to_string(), 1)]));
     let seen = observe(&aws).await;
     let web = seen.target_groups.values().find(|g| g.port == 8080 && g.protocol == "HTTP").unwrap();

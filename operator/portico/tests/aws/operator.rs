@@ -6,7 +6,7 @@ use std::time::Instant;
 
 use kube::api::{Api, DynamicObject};
 
-use crate::cluster::{condition, resource, wait_for, Cluster};
+use crate::cluster::{Cluster, condition, resource, wait_for};
 use crate::moto::{self, Moto};
 
 #[tokio::test]

@@ -3,9 +3,9 @@
 use std::collections::BTreeMap;
 
 use portico_model::ir::ObjectRef;
-use portico_model::load::{load_str, Loaded};
+use portico_model::load::{Loaded, load_str};
 use portico_provider::Desired;
-use portico_translate::{translate, Translation};
+use portico_translate::{Translation, translate};
 
 pub const CLUSTER: &str = "test";
 

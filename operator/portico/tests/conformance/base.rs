@@ -40,9 +40,7 @@ pub fn manifests() -> Vec<Value> {
     let listeners = [
         http(json!({"from": "Same"})),
         http(json!({"from": "All"})),
-        http(
-            json!({"from": "Selector", "selector": {"matchLabels": {"gateway-conformance": "backend"}}}),
-        ),
+        http(json!({"from": "Selector", "selector": {"matchLabels": {"gateway-conformance": "backend"}}})),
     ];
     for (name, listeners) in GATEWAYS.iter().zip(listeners) {
         out.push(json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "metadata": {"name": name, "namespace": INFRA},
@@ -75,11 +73,7 @@ fn service(ns: &str, name: &str) -> Value {
 
 /// The example certificate (`*.example.com`) as a `kubernetes.io/tls` Secret `ns/name`.
 pub fn tls_secret(ns: &str, name: &str) -> Value {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/10-infra.yaml"
-    ))
-    .expect("examples/10-infra.yaml");
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/10-infra.yaml")).expect("examples/10-infra.yaml");
     let mut secret = serde_yaml::Deserializer::from_str(&text)
         .filter_map(|d| <Value as serde::Deserialize>::deserialize(d).ok())
         .find(|v| v["kind"] == "Secret")

@@ -33,37 +33,24 @@ pub struct Applied(pub Vec<Value>);
 impl Ctx {
     /// Where HAProxy serves listener port `port` of Gateway address `address`.
     pub fn at(&self, address: &str, port: u16) -> SocketAddr {
-        format!("{address}:{}", self.offset + port)
-            .parse()
-            .expect("socket address")
+        format!("{address}:{}", self.offset + port).parse().expect("socket address")
     }
 
     /// A shared Gateway's socket for listener port `port`.
     pub fn gw(&self, name: &str, port: u16) -> SocketAddr {
-        self.at(
-            self.addresses
-                .get(name)
-                .map(String::as_str)
-                .unwrap_or("127.0.0.1"),
-            port,
-        )
+        self.at(self.addresses.get(name).map(String::as_str).unwrap_or("127.0.0.1"), port)
     }
 
     pub async fn apply(&self, yaml: &str) -> Result<Applied, String> {
         let mut objects = Vec::new();
         for doc in serde_yaml::Deserializer::from_str(yaml) {
-            let value: Value =
-                serde::Deserialize::deserialize(doc).map_err(|e| format!("manifest: {e}"))?;
+            let value: Value = serde::Deserialize::deserialize(doc).map_err(|e| format!("manifest: {e}"))?;
             if !value.is_null() {
                 objects.push(value);
             }
         }
         for value in &objects {
-            portico_sandbox::apply(&self.world.client, value)
-                .await
-                .map_err(|e| {
-                    format!("apply {} {}: {e}", value["kind"], value["metadata"]["name"])
-                })?;
+            portico_sandbox::apply(&self.world.client, value).await.map_err(|e| format!("apply {} {}: {e}", value["kind"], value["metadata"]["name"]))?;
         }
         Ok(Applied(objects))
     }
@@ -80,40 +67,21 @@ impl Ctx {
     async fn api_for(&self, object: &Value) -> Result<Api<DynamicObject>, String> {
         let api_version = object["apiVersion"].as_str().unwrap_or("v1");
         let (group, version) = api_version.rsplit_once('/').unwrap_or(("", api_version));
-        let gvk =
-            GroupVersionKind::gvk(group, version, object["kind"].as_str().unwrap_or_default());
-        let (resource, capabilities) = kube::discovery::pinned_kind(&self.world.client, &gvk)
-            .await
-            .map_err(|e| e.to_string())?;
-        Ok(
-            if capabilities.scope == kube::discovery::Scope::Namespaced {
-                Api::namespaced_with(
-                    self.world.client.clone(),
-                    object["metadata"]["namespace"]
-                        .as_str()
-                        .unwrap_or("default"),
-                    &resource,
-                )
-            } else {
-                Api::all_with(self.world.client.clone(), &resource)
-            },
-        )
+        let gvk = GroupVersionKind::gvk(group, version, object["kind"].as_str().unwrap_or_default());
+        let (resource, capabilities) = kube::discovery::pinned_kind(&self.world.client, &gvk).await.map_err(|e| e.to_string())?;
+        Ok(if capabilities.scope == kube::discovery::Scope::Namespaced {
+            Api::namespaced_with(self.world.client.clone(), object["metadata"]["namespace"].as_str().unwrap_or("default"), &resource)
+        } else {
+            Api::all_with(self.world.client.clone(), &resource)
+        })
     }
 
     /// The object as the API server has it (`Null` when absent).
-    pub async fn get(
-        &self,
-        api_version: &str,
-        kind: &str,
-        ns: &str,
-        name: &str,
-    ) -> Result<Value, String> {
+    pub async fn get(&self, api_version: &str, kind: &str, ns: &str, name: &str) -> Result<Value, String> {
         let probe = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": ns}});
         let api = self.api_for(&probe).await?;
         let object = api.get_opt(name).await.map_err(|e| e.to_string())?;
-        Ok(object
-            .map(|o| serde_json::to_value(o).unwrap_or(Value::Null))
-            .unwrap_or(Value::Null))
+        Ok(object.map(|o| serde_json::to_value(o).unwrap_or(Value::Null)).unwrap_or(Value::Null))
     }
 
     /// Poll `probe` until it passes or [`SETTLE`] runs out; the last error is the reason.
@@ -135,44 +103,19 @@ impl Ctx {
     /// A route's parent status for Gateway `gw_ns/gw` holds condition `ctype` with `status` (and
     /// `reason` unless empty).
     #[allow(clippy::too_many_arguments)]
-    pub async fn route_condition(
-        &self,
-        kind: &str,
-        ns: &str,
-        name: &str,
-        gw: (&str, &str),
-        ctype: &str,
-        status: &str,
-        reason: &str,
-    ) -> Outcome {
-        self.until(
-            &format!("{kind} {ns}/{name} {ctype}={status}/{reason}"),
-            || async {
-                let route = self.get(route_api_version(kind), kind, ns, name).await?;
-                let parent = parent_status(&route, gw).ok_or_else(|| {
-                    format!(
-                        "no parent status for Gateway {}/{} in {}",
-                        gw.0, gw.1, route["status"]
-                    )
-                })?;
-                has_condition(&parent["conditions"], ctype, status, reason)
-            },
-        )
+    pub async fn route_condition(&self, kind: &str, ns: &str, name: &str, gw: (&str, &str), ctype: &str, status: &str, reason: &str) -> Outcome {
+        self.until(&format!("{kind} {ns}/{name} {ctype}={status}/{reason}"), || async {
+            let route = self.get(route_api_version(kind), kind, ns, name).await?;
+            let parent = parent_status(&route, gw).ok_or_else(|| format!("no parent status for Gateway {}/{} in {}", gw.0, gw.1, route["status"]))?;
+            has_condition(&parent["conditions"], ctype, status, reason)
+        })
         .await
     }
 
     /// The route is Accepted and ResolvedRefs by Gateway `gw`.
-    pub async fn route_accepted(
-        &self,
-        kind: &str,
-        ns: &str,
-        name: &str,
-        gw: (&str, &str),
-    ) -> Outcome {
-        self.route_condition(kind, ns, name, gw, "Accepted", "True", "Accepted")
-            .await?;
-        self.route_condition(kind, ns, name, gw, "ResolvedRefs", "True", "ResolvedRefs")
-            .await
+    pub async fn route_accepted(&self, kind: &str, ns: &str, name: &str, gw: (&str, &str)) -> Outcome {
+        self.route_condition(kind, ns, name, gw, "Accepted", "True", "Accepted").await?;
+        self.route_condition(kind, ns, name, gw, "ResolvedRefs", "True", "ResolvedRefs").await
     }
 
     /// A Gateway's listener status passes `check`.
@@ -180,67 +123,35 @@ impl Ctx {
     where
         F: Fn(&Value) -> Outcome,
     {
-        self.until(
-            &format!("Gateway {ns}/{gw} listener {listener}"),
-            || async {
-                let gateway = self
-                    .get("gateway.networking.k8s.io/v1", "Gateway", ns, gw)
-                    .await?;
-                let listeners = gateway["status"]["listeners"]
-                    .as_array()
-                    .cloned()
-                    .unwrap_or_default();
-                let status = listeners
-                    .iter()
-                    .find(|l| l["name"] == listener)
-                    .ok_or_else(|| format!("no status for listener in {}", gateway["status"]))?;
-                check(status).map_err(|why| format!("{why} (listener: {})", brief(status)))
-            },
-        )
+        self.until(&format!("Gateway {ns}/{gw} listener {listener}"), || async {
+            let gateway = self.get("gateway.networking.k8s.io/v1", "Gateway", ns, gw).await?;
+            let listeners = gateway["status"]["listeners"].as_array().cloned().unwrap_or_default();
+            let status = listeners.iter().find(|l| l["name"] == listener).ok_or_else(|| format!("no status for listener in {}", gateway["status"]))?;
+            check(status).map_err(|why| format!("{why} (listener: {})", brief(status)))
+        })
         .await
     }
 
     /// A Gateway's own conditions hold `ctype=status` (and `reason` unless empty).
     #[allow(dead_code)]
-    pub async fn gateway_condition(
-        &self,
-        ns: &str,
-        gw: &str,
-        ctype: &str,
-        status: &str,
-        reason: &str,
-    ) -> Outcome {
-        self.until(
-            &format!("Gateway {ns}/{gw} {ctype}={status}/{reason}"),
-            || async {
-                let gateway = self
-                    .get("gateway.networking.k8s.io/v1", "Gateway", ns, gw)
-                    .await?;
-                has_condition(&gateway["status"]["conditions"], ctype, status, reason)
-            },
-        )
+    pub async fn gateway_condition(&self, ns: &str, gw: &str, ctype: &str, status: &str, reason: &str) -> Outcome {
+        self.until(&format!("Gateway {ns}/{gw} {ctype}={status}/{reason}"), || async {
+            let gateway = self.get("gateway.networking.k8s.io/v1", "Gateway", ns, gw).await?;
+            has_condition(&gateway["status"]["conditions"], ctype, status, reason)
+        })
         .await
     }
 
     /// Wait for a Gateway to be Programmed; its first address.
     pub async fn programmed(&self, ns: &str, gw: &str) -> Result<String, String> {
-        portico_sandbox::wait_programmed(&self.world.client, ns, gw, SETTLE)
-            .await
-            .map_err(|e| e.to_string())
+        portico_sandbox::wait_programmed(&self.world.client, ns, gw, SETTLE).await.map_err(|e| e.to_string())
     }
 
     /// Send the request until the reply matched [`CONSECUTIVE`] times in a row within [`SETTLE`]
     /// (upstream's "eventually consistent response": a miss restarts the count).
     pub async fn traffic(&self, at: SocketAddr, expect: &Expect) -> Outcome {
-        let headers: Vec<String> = expect
-            .headers
-            .iter()
-            .map(|(n, v)| format!("{n}: {v}"))
-            .collect();
-        let what = format!(
-            "{} {}{} {headers:?} via {at}",
-            expect.method, expect.host, expect.path
-        );
+        let headers: Vec<String> = expect.headers.iter().map(|(n, v)| format!("{n}: {v}")).collect();
+        let what = format!("{} {}{} {headers:?} via {at}", expect.method, expect.host, expect.path);
         let deadline = Instant::now() + SETTLE;
         let (mut streak, mut misses_after_pass, mut passed_once) = (0, 0, false);
         let mut first_miss = String::new();
@@ -251,9 +162,7 @@ impl Ctx {
                     passed_once = true;
                     if streak >= CONSECUTIVE {
                         if misses_after_pass > 0 {
-                            eprintln!(
-                                "conformance: note: {what} missed {misses_after_pass} time(s) after it had passed, first: {first_miss}"
-                            );
+                            eprintln!("conformance: note: {what} missed {misses_after_pass} time(s) after it had passed, first: {first_miss}");
                         }
                         return Ok(());
                     }
@@ -274,30 +183,14 @@ impl Ctx {
 
 /// A listener status in a few words: kinds, conditions as type=status/reason, attached routes.
 fn brief(status: &Value) -> String {
-    let kinds: Vec<&str> = status["supportedKinds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|k| k["kind"].as_str())
-        .collect();
+    let kinds: Vec<&str> = status["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();
     let conditions: Vec<String> = status["conditions"]
         .as_array()
         .into_iter()
         .flatten()
-        .map(|c| {
-            format!(
-                "{}={}/{}",
-                c["type"].as_str().unwrap_or(""),
-                c["status"].as_str().unwrap_or(""),
-                c["reason"].as_str().unwrap_or("")
-            )
-        })
+        .map(|c| format!("{}={}/{}", c["type"].as_str().unwrap_or(""), c["status"].as_str().unwrap_or(""), c["reason"].as_str().unwrap_or("")))
         .collect();
-    format!(
-        "supportedKinds {kinds:?}, conditions [{}], attachedRoutes {}",
-        conditions.join(", "),
-        status["attachedRoutes"]
-    )
+    format!("supportedKinds {kinds:?}, conditions [{}], attachedRoutes {}", conditions.join(", "), status["attachedRoutes"])
 }
 
 pub fn route_api_version(kind: &str) -> &'static str {
@@ -313,45 +206,26 @@ pub fn parent_status(route: &Value, gw: (&str, &str)) -> Option<Value> {
         .iter()
         .find(|p| {
             p["parentRef"]["name"] == gw.1
-                && p["parentRef"]["namespace"]
-                    .as_str()
-                    .unwrap_or(route["metadata"]["namespace"].as_str().unwrap_or_default())
-                    == gw.0
+                && p["parentRef"]["namespace"].as_str().unwrap_or(route["metadata"]["namespace"].as_str().unwrap_or_default()) == gw.0
         })
         .cloned()
 }
 
 pub fn has_condition(conditions: &Value, ctype: &str, status: &str, reason: &str) -> Outcome {
-    let found = conditions
-        .as_array()
-        .and_then(|c| c.iter().find(|c| c["type"] == ctype))
-        .ok_or_else(|| format!("no {ctype} condition in {conditions}"))?;
+    let found = conditions.as_array().and_then(|c| c.iter().find(|c| c["type"] == ctype)).ok_or_else(|| format!("no {ctype} condition in {conditions}"))?;
     if found["status"] != status || (!reason.is_empty() && found["reason"] != reason) {
-        return Err(format!(
-            "{ctype} is {}/{} ({}), wanted {status}/{reason}",
-            found["status"], found["reason"], found["message"]
-        ));
+        return Err(format!("{ctype} is {}/{} ({}), wanted {status}/{reason}", found["status"], found["reason"], found["message"]));
     }
     Ok(())
 }
 
 /// Check a listener status like upstream does: every expected kind is supported (none when
 /// `kinds` is empty), the conditions hold, and exactly `attached` routes are counted.
-pub fn listener_is(
-    status: &Value,
-    kinds: &[&str],
-    conditions: &[(&str, &str, &str)],
-    attached: i64,
-) -> Outcome {
+pub fn listener_is(status: &Value, kinds: &[&str], conditions: &[(&str, &str, &str)], attached: i64) -> Outcome {
     for (ctype, value, reason) in conditions {
         has_condition(&status["conditions"], ctype, value, reason)?;
     }
-    let supported: Vec<&str> = status["supportedKinds"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter_map(|k| k["kind"].as_str())
-        .collect();
+    let supported: Vec<&str> = status["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();
     if kinds.is_empty() && !supported.is_empty() {
         return Err(format!("supportedKinds should be empty, is {supported:?}"));
     }
@@ -359,9 +233,7 @@ pub fn listener_is(
         return Err(format!("supportedKinds {supported:?} lacks {missing}"));
     }
     let count = status["attachedRoutes"].as_i64().unwrap_or(-1);
-    (count == attached)
-        .then_some(())
-        .ok_or_else(|| format!("attachedRoutes is {count}, wanted {attached}"))
+    (count == attached).then_some(()).ok_or_else(|| format!("attachedRoutes is {count}, wanted {attached}"))
 }
 
 /// One request and what must come back (unset fields are not checked).
@@ -387,13 +259,7 @@ pub struct Expect {
 }
 
 pub fn get(host: &str, path: &str) -> Expect {
-    Expect {
-        method: "GET",
-        host: host.into(),
-        path: path.into(),
-        status: 200,
-        ..Default::default()
-    }
+    Expect { method: "GET", host: host.into(), path: path.into(), status: 200, ..Default::default() }
 }
 
 impl Expect {
@@ -415,8 +281,7 @@ impl Expect {
         self
     }
     pub fn saw_header(mut self, name: &str, value: &str) -> Self {
-        self.seen_headers
-            .push((name.to_ascii_lowercase(), value.into()));
+        self.seen_headers.push((name.to_ascii_lowercase(), value.into()));
         self
     }
     pub fn saw_no_header(mut self, name: &str) -> Self {
@@ -433,10 +298,7 @@ impl Expect {
     }
     /// Ask the echo backend to answer with this response header.
     pub fn backend_sets(mut self, name: &str, value: &str) -> Self {
-        self.headers.push((
-            portico_echo::SET_RESPONSE_HEADER.into(),
-            format!("{name}={value}"),
-        ));
+        self.headers.push((portico_echo::SET_RESPONSE_HEADER.into(), format!("{name}={value}")));
         self
     }
     pub fn replies_header(mut self, name: &str, value: &str) -> Self {
@@ -454,23 +316,11 @@ impl Expect {
     }
 
     async fn check(&self, at: SocketAddr) -> Outcome {
-        let headers: Vec<(&str, &str)> = self
-            .headers
-            .iter()
-            .map(|(n, v)| (n.as_str(), v.as_str()))
-            .collect();
-        let reply =
-            portico_sandbox::http_request(at, self.method, &self.host, &self.path, &headers)
-                .await
-                .map_err(|e| e.to_string())?;
+        let headers: Vec<(&str, &str)> = self.headers.iter().map(|(n, v)| (n.as_str(), v.as_str())).collect();
+        let reply = portico_sandbox::http_request(at, self.method, &self.host, &self.path, &headers).await.map_err(|e| e.to_string())?;
         let body = || reply.body.chars().take(160).collect::<String>();
         if reply.status != self.status {
-            return Err(format!(
-                "HTTP {}, wanted {} ({})",
-                reply.status,
-                self.status,
-                body()
-            ));
+            return Err(format!("HTTP {}, wanted {} ({})", reply.status, self.status, body()));
         }
         if let Some(location) = &self.location {
             let got = reply.header("location").unwrap_or_default();
@@ -479,36 +329,20 @@ impl Expect {
             }
         }
         for (name, value) in &self.response_headers {
-            let values: Vec<&str> = reply
-                .headers
-                .iter()
-                .filter(|(n, _)| n.eq_ignore_ascii_case(name))
-                .map(|(_, v)| v.as_str())
-                .collect();
+            let values: Vec<&str> = reply.headers.iter().filter(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str()).collect();
             if values.join(",") != *value {
-                return Err(format!(
-                    "response header {name}: {values:?}, wanted {value:?}"
-                ));
+                return Err(format!("response header {name}: {values:?}, wanted {value:?}"));
             }
         }
-        if let Some(name) = self
-            .response_absent
-            .iter()
-            .find(|n| reply.header(n).is_some())
-        {
+        if let Some(name) = self.response_absent.iter().find(|n| reply.header(n).is_some()) {
             return Err(format!("response header {name} should be absent"));
         }
-        let needs_echo = self.backend.is_some()
-            || self.seen_path.is_some()
-            || self.seen_host.is_some()
-            || !self.seen_headers.is_empty()
-            || !self.seen_absent.is_empty();
+        let needs_echo =
+            self.backend.is_some() || self.seen_path.is_some() || self.seen_host.is_some() || !self.seen_headers.is_empty() || !self.seen_absent.is_empty();
         if !needs_echo {
             return Ok(());
         }
-        let echo = reply
-            .echo()
-            .ok_or_else(|| format!("no echo JSON in the reply ({})", body()))?;
+        let echo = reply.echo().ok_or_else(|| format!("no echo JSON in the reply ({})", body()))?;
         self.check_echo(&echo)
     }
 
@@ -522,18 +356,12 @@ impl Expect {
         if let Some(ns) = &self.namespace
             && echo["namespace"] != ns.as_str()
         {
-            return Err(format!(
-                "answered from namespace {}, wanted {ns}",
-                echo["namespace"]
-            ));
+            return Err(format!("answered from namespace {}, wanted {ns}", echo["namespace"]));
         }
         if let Some(path) = &self.seen_path
             && echo["path"] != path.as_str()
         {
-            return Err(format!(
-                "backend saw path {}, wanted {path:?}",
-                echo["path"]
-            ));
+            return Err(format!("backend saw path {}, wanted {path:?}", echo["path"]));
         }
         if let Some(host) = &self.seen_host {
             let seen = echo["host"].as_str().unwrap_or_default();
@@ -542,25 +370,13 @@ impl Expect {
             }
         }
         for (name, value) in &self.seen_headers {
-            let values: Vec<&str> = echo["headers"][name]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(Value::as_str)
-                .collect();
+            let values: Vec<&str> = echo["headers"][name].as_array().into_iter().flatten().filter_map(Value::as_str).collect();
             if values.join(",") != *value {
                 return Err(format!("backend saw {name}: {values:?}, wanted {value:?}"));
             }
         }
-        if let Some(name) = self
-            .seen_absent
-            .iter()
-            .find(|n| echo["headers"].get(n.as_str()).is_some())
-        {
-            return Err(format!(
-                "backend saw header {name}, which should have been removed: {}",
-                echo["headers"][name.as_str()]
-            ));
+        if let Some(name) = self.seen_absent.iter().find(|n| echo["headers"].get(n.as_str()).is_some()) {
+            return Err(format!("backend saw header {name}, which should have been removed: {}", echo["headers"][name.as_str()]));
         }
         Ok(())
     }

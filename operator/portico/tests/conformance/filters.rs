@@ -14,12 +14,8 @@ fn route(name: &str, host: &str, rules: &str) -> String {
 
 /// One rule: a path prefix, filters (YAML flow list), and optionally a backend.
 fn rule(prefix: &str, filters: &str, backend: Option<&str>) -> String {
-    let backends = backend
-        .map(|b| format!("\n    backendRefs: [{{name: {b}, port: 8080}}]"))
-        .unwrap_or_default();
-    format!(
-        "  - matches: [{{path: {{type: PathPrefix, value: {prefix}}}}}]\n    filters: {filters}{backends}\n"
-    )
+    let backends = backend.map(|b| format!("\n    backendRefs: [{{name: {b}, port: 8080}}]")).unwrap_or_default();
+    format!("  - matches: [{{path: {{type: PathPrefix, value: {prefix}}}}}]\n    filters: {filters}{backends}\n")
 }
 
 /// Apply `yaml`, wait for `name` to be Accepted with resolved references, check every
@@ -40,11 +36,7 @@ async fn run(c: &Ctx, name: &str, yaml: &str, expects: Vec<Expect>) -> Outcome {
 }
 
 fn modifier(kind: &str) -> [String; 5] {
-    let field = if kind == "RequestHeaderModifier" {
-        "requestHeaderModifier"
-    } else {
-        "responseHeaderModifier"
-    };
+    let field = if kind == "RequestHeaderModifier" { "requestHeaderModifier" } else { "responseHeaderModifier" };
     let f = |body: &str| format!("[{{type: {kind}, {field}: {{{body}}}}}]");
     [
         f("set: [{name: X-Header-Set, value: set-overwrites-values}]"),
@@ -62,38 +54,19 @@ fn modifier(kind: &str) -> [String; 5] {
 fn modifier_rules(kind: &str) -> String {
     let [set, add, remove, multiple, case] = modifier(kind);
     let v1 = Some("infra-backend-v1");
-    [
-        rule("/set", &set, v1),
-        rule("/add", &add, v1),
-        rule("/remove", &remove, v1),
-        rule("/multiple", &multiple, v1),
-        rule("/case-insensitivity", &case, v1),
-    ]
-    .concat()
+    [rule("/set", &set, v1), rule("/add", &add, v1), rule("/remove", &remove, v1), rule("/multiple", &multiple, v1), rule("/case-insensitivity", &case, v1)]
+        .concat()
 }
 
 pub async fn request_header_modifier(c: &Ctx) -> Outcome {
     let h = "request-header-modifier.conformance.test";
     let v1 = |e: Expect| e.to(INFRA, "infra-backend-v1");
     let expects = vec![
-        v1(get(h, "/set")
-            .header("Some-Other-Header", "val")
-            .saw_header("Some-Other-Header", "val")
-            .saw_header("X-Header-Set", "set-overwrites-values")),
-        v1(get(h, "/set")
-            .header("Some-Other-Header", "val")
-            .header("X-Header-Set", "some-other-value")
-            .saw_header("X-Header-Set", "set-overwrites-values")),
-        v1(get(h, "/add")
-            .header("Some-Other-Header", "val")
-            .saw_header("Some-Other-Header", "val")
-            .saw_header("X-Header-Add", "add-appends-values")),
-        v1(get(h, "/add")
-            .header("X-Header-Add", "some-other-value")
-            .saw_header("X-Header-Add", "some-other-value,add-appends-values")),
-        v1(get(h, "/remove")
-            .header("X-Header-Remove", "val")
-            .saw_no_header("X-Header-Remove")),
+        v1(get(h, "/set").header("Some-Other-Header", "val").saw_header("Some-Other-Header", "val").saw_header("X-Header-Set", "set-overwrites-values")),
+        v1(get(h, "/set").header("Some-Other-Header", "val").header("X-Header-Set", "some-other-value").saw_header("X-Header-Set", "set-overwrites-values")),
+        v1(get(h, "/add").header("Some-Other-Header", "val").saw_header("Some-Other-Header", "val").saw_header("X-Header-Add", "add-appends-values")),
+        v1(get(h, "/add").header("X-Header-Add", "some-other-value").saw_header("X-Header-Add", "some-other-value,add-appends-values")),
+        v1(get(h, "/remove").header("X-Header-Remove", "val").saw_no_header("X-Header-Remove")),
         v1(get(h, "/multiple")
             .header("X-Header-Set-2", "set-val-2")
             .header("X-Header-Add-2", "add-val-2")
@@ -117,17 +90,7 @@ pub async fn request_header_modifier(c: &Ctx) -> Outcome {
             .saw_header("Another-Header", "another-header-val")
             .saw_no_header("x-header-remove")),
     ];
-    run(
-        c,
-        "request-header-modifier",
-        &route(
-            "request-header-modifier",
-            h,
-            &modifier_rules("RequestHeaderModifier"),
-        ),
-        expects,
-    )
-    .await
+    run(c, "request-header-modifier", &route("request-header-modifier", h, &modifier_rules("RequestHeaderModifier")), expects).await
 }
 
 pub async fn response_header_modifier(c: &Ctx) -> Outcome {
@@ -150,9 +113,7 @@ pub async fn response_header_modifier(c: &Ctx) -> Outcome {
             .backend_sets("Some-Other-Header", "val")
             .backend_sets("X-Header-Add", "some-other-value")
             .replies_header("X-Header-Add", "some-other-value,add-appends-values")),
-        v1(get(h, "/remove")
-            .backend_sets("X-Header-Remove", "val")
-            .replies_no_header("X-Header-Remove")),
+        v1(get(h, "/remove").backend_sets("X-Header-Remove", "val").replies_no_header("X-Header-Remove")),
         v1(get(h, "/multiple")
             .backend_sets("X-Header-Set-2", "set-val-2")
             .backend_sets("X-Header-Add-2", "add-val-2")
@@ -181,17 +142,7 @@ pub async fn response_header_modifier(c: &Ctx) -> Outcome {
             .replies_header("Another-Header", "another-header-val")
             .replies_no_header("x-header-remove")),
     ];
-    run(
-        c,
-        "response-header-modifier",
-        &route(
-            "response-header-modifier",
-            h,
-            &modifier_rules("ResponseHeaderModifier"),
-        ),
-        expects,
-    )
-    .await
+    run(c, "response-header-modifier", &route("response-header-modifier", h, &modifier_rules("ResponseHeaderModifier")), expects).await
 }
 
 fn redirect(body: &str) -> String {
@@ -201,29 +152,15 @@ fn redirect(body: &str) -> String {
 pub async fn redirect_host_and_status(c: &Ctx) -> Outcome {
     let h = "redirect-host-and-status.conformance.test";
     let rules = [
-        rule(
-            "/hostname-redirect",
-            &redirect("hostname: example.org"),
-            None,
-        ),
-        rule(
-            "/host-and-status",
-            &redirect("statusCode: 301, hostname: example.org"),
-            None,
-        ),
+        rule("/hostname-redirect", &redirect("hostname: example.org"), None),
+        rule("/host-and-status", &redirect("statusCode: 301, hostname: example.org"), None),
     ]
     .concat();
     let expects = vec![
         get(h, "/hostname-redirect").redirect(302, "http://example.org/hostname-redirect"),
         get(h, "/host-and-status").redirect(301, "http://example.org/host-and-status"),
     ];
-    run(
-        c,
-        "redirect-host-and-status",
-        &route("redirect-host-and-status", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "redirect-host-and-status", &route("redirect-host-and-status", h, &rules), expects).await
 }
 
 pub async fn redirect_path(c: &Ctx) -> Outcome {
@@ -238,95 +175,50 @@ pub async fn redirect_path(c: &Ctx) -> Outcome {
     ]
     .concat();
     let expects = vec![
-        get(h, "/original-prefix/lemon")
-            .redirect(302, &format!("http://{h}/replacement-prefix/lemon")),
+        get(h, "/original-prefix/lemon").redirect(302, &format!("http://{h}/replacement-prefix/lemon")),
         get(h, "/full/path/original").redirect(302, &format!("http://{h}/full-path-replacement")),
         get(h, "/path-and-host").redirect(302, "http://example.org/replacement-prefix"),
         get(h, "/path-and-status").redirect(301, &format!("http://{h}/replacement-prefix")),
         get(h, "/full-path-and-host").redirect(302, "http://example.org/replacement-full"),
         get(h, "/full-path-and-status").redirect(301, &format!("http://{h}/replacement-full")),
     ];
-    run(
-        c,
-        "redirect-path",
-        &route("redirect-path", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "redirect-path", &route("redirect-path", h, &rules), expects).await
 }
 
 pub async fn redirect_port(c: &Ctx) -> Outcome {
     let h = "redirect-port.conformance.test";
     let rules = [
         rule("/port", &redirect("port: 8083"), None),
-        rule(
-            "/port-and-host",
-            &redirect("hostname: example.org, port: 8083"),
-            None,
-        ),
-        rule(
-            "/port-and-status",
-            &redirect("port: 8083, statusCode: 301"),
-            None,
-        ),
-        rule(
-            "/port-and-host-and-status",
-            &redirect("port: 8083, hostname: example.org, statusCode: 302"),
-            None,
-        ),
+        rule("/port-and-host", &redirect("hostname: example.org, port: 8083"), None),
+        rule("/port-and-status", &redirect("port: 8083, statusCode: 301"), None),
+        rule("/port-and-host-and-status", &redirect("port: 8083, hostname: example.org, statusCode: 302"), None),
     ]
     .concat();
     let expects = vec![
         get(h, "/port").redirect(302, &format!("http://{h}:8083/port")),
         get(h, "/port-and-host").redirect(302, "http://example.org:8083/port-and-host"),
         get(h, "/port-and-status").redirect(301, &format!("http://{h}:8083/port-and-status")),
-        get(h, "/port-and-host-and-status")
-            .redirect(302, "http://example.org:8083/port-and-host-and-status"),
+        get(h, "/port-and-host-and-status").redirect(302, "http://example.org:8083/port-and-host-and-status"),
     ];
-    run(
-        c,
-        "redirect-port",
-        &route("redirect-port", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "redirect-port", &route("redirect-port", h, &rules), expects).await
 }
 
 pub async fn redirect_scheme(c: &Ctx) -> Outcome {
     let h = "redirect-scheme.conformance.test";
     let rules = [
         rule("/scheme", &redirect("scheme: https"), None),
-        rule(
-            "/scheme-and-host",
-            &redirect("hostname: example.org, scheme: https"),
-            None,
-        ),
-        rule(
-            "/scheme-and-status",
-            &redirect("scheme: https, statusCode: 301"),
-            None,
-        ),
-        rule(
-            "/scheme-and-host-and-status",
-            &redirect("scheme: https, statusCode: 302, hostname: example.org"),
-            None,
-        ),
+        rule("/scheme-and-host", &redirect("hostname: example.org, scheme: https"), None),
+        rule("/scheme-and-status", &redirect("scheme: https, statusCode: 301"), None),
+        rule("/scheme-and-host-and-status", &redirect("scheme: https, statusCode: 302, hostname: example.org"), None),
     ]
     .concat();
     let expects = vec![
         get(h, "/scheme").redirect(302, &format!("https://{h}/scheme")),
         get(h, "/scheme-and-host").redirect(302, "https://example.org/scheme-and-host"),
         get(h, "/scheme-and-status").redirect(301, &format!("https://{h}/scheme-and-status")),
-        get(h, "/scheme-and-host-and-status")
-            .redirect(302, "https://example.org/scheme-and-host-and-status"),
+        get(h, "/scheme-and-host-and-status").redirect(302, "https://example.org/scheme-and-host-and-status"),
     ];
-    run(
-        c,
-        "redirect-scheme",
-        &route("redirect-scheme", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "redirect-scheme", &route("redirect-scheme", h, &rules), expects).await
 }
 
 /// HTTPRoute303Redirect, HTTPRoute307Redirect, HTTPRoute308Redirect.
@@ -334,13 +226,7 @@ pub async fn redirect_status(c: &Ctx, code: u16, prefix: &str) -> Outcome {
     let name = format!("{code}-redirect");
     let h = format!("{name}.conformance.test");
     let rules = rule(prefix, &redirect(&format!("statusCode: {code}")), None);
-    run(
-        c,
-        &name,
-        &route(&name, &h, &rules),
-        vec![get(&h, prefix).redirect(code, &format!("http://{h}{prefix}"))],
-    )
-    .await
+    run(c, &name, &route(&name, &h, &rules), vec![get(&h, prefix).redirect(code, &format!("http://{h}{prefix}"))]).await
 }
 
 const MODIFY: &str = "{type: RequestHeaderModifier, requestHeaderModifier: {set: [{name: X-Header-Set, value: set-overwrites-values}], add: [{name: X-Header-Add, value: header-val-1}, {name: X-Header-Add-Append, value: header-val-2}], remove: [X-Header-Remove]}}";
@@ -360,59 +246,24 @@ pub async fn rewrite_host(c: &Ctx) -> Outcome {
         "  - matches: [{{path: {{type: PathPrefix, value: /one}}}}]\n    filters: [{{type: URLRewrite, urlRewrite: {{hostname: one.example.org}}}}]\n    backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n  - filters: [{{type: URLRewrite, urlRewrite: {{hostname: example.org}}}}]\n    backendRefs: [{{name: infra-backend-v2, port: 8080}}]\n  - matches: [{{path: {{type: PathPrefix, value: /rewrite-host-and-modify-headers}}}}]\n    filters: [{{type: URLRewrite, urlRewrite: {{hostname: test.example.org}}}}, {MODIFY}]\n    backendRefs: [{{name: infra-backend-v2, port: 8080}}]\n"
     );
     let expects = vec![
-        get(h, "/one")
-            .to(INFRA, "infra-backend-v1")
-            .saw_host("one.example.org"),
-        get(h, "/two")
-            .to(INFRA, "infra-backend-v2")
-            .saw_host("example.org"),
-        modified(
-            get(h, "/rewrite-host-and-modify-headers")
-                .to(INFRA, "infra-backend-v2")
-                .saw_host("test.example.org"),
-        ),
+        get(h, "/one").to(INFRA, "infra-backend-v1").saw_host("one.example.org"),
+        get(h, "/two").to(INFRA, "infra-backend-v2").saw_host("example.org"),
+        modified(get(h, "/rewrite-host-and-modify-headers").to(INFRA, "infra-backend-v2").saw_host("test.example.org")),
     ];
-    run(
-        c,
-        "rewrite-host",
-        &route("rewrite-host", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "rewrite-host", &route("rewrite-host", h, &rules), expects).await
 }
 
 pub async fn rewrite_path(c: &Ctx) -> Outcome {
     let h = "rewrite-path.conformance.test";
     let v1 = Some("infra-backend-v1");
     let rw = |body: &str| format!("[{{type: URLRewrite, urlRewrite: {{path: {{{body}}}}}}}]");
-    let rw_mod =
-        |body: &str| format!("[{{type: URLRewrite, urlRewrite: {{path: {{{body}}}}}}}, {MODIFY}]");
+    let rw_mod = |body: &str| format!("[{{type: URLRewrite, urlRewrite: {{path: {{{body}}}}}}}, {MODIFY}]");
     let rules = [
-        rule(
-            "/prefix/one",
-            &rw("type: ReplacePrefixMatch, replacePrefixMatch: /one"),
-            v1,
-        ),
-        rule(
-            "/strip-prefix",
-            &rw("type: ReplacePrefixMatch, replacePrefixMatch: /"),
-            v1,
-        ),
-        rule(
-            "/full/one",
-            &rw("type: ReplaceFullPath, replaceFullPath: /one"),
-            v1,
-        ),
-        rule(
-            "/full/rewrite-path-and-modify-headers",
-            &rw_mod("type: ReplaceFullPath, replaceFullPath: /test"),
-            v1,
-        ),
-        rule(
-            "/prefix/rewrite-path-and-modify-headers",
-            &rw_mod("type: ReplacePrefixMatch, replacePrefixMatch: /prefix"),
-            v1,
-        ),
+        rule("/prefix/one", &rw("type: ReplacePrefixMatch, replacePrefixMatch: /one"), v1),
+        rule("/strip-prefix", &rw("type: ReplacePrefixMatch, replacePrefixMatch: /"), v1),
+        rule("/full/one", &rw("type: ReplaceFullPath, replaceFullPath: /one"), v1),
+        rule("/full/rewrite-path-and-modify-headers", &rw_mod("type: ReplaceFullPath, replaceFullPath: /test"), v1),
+        rule("/prefix/rewrite-path-and-modify-headers", &rw_mod("type: ReplacePrefixMatch, replacePrefixMatch: /prefix"), v1),
     ]
     .concat();
     let v1 = |e: Expect| e.to(INFRA, "infra-backend-v1");
@@ -421,20 +272,10 @@ pub async fn rewrite_path(c: &Ctx) -> Outcome {
         v1(get(h, "/strip-prefix/three").saw_path("/three")),
         v1(get(h, "/strip-prefix").saw_path("/")),
         v1(get(h, "/full/one/two").saw_path("/one")),
-        v1(modified(
-            get(h, "/full/rewrite-path-and-modify-headers/test").saw_path("/test"),
-        )),
-        v1(modified(
-            get(h, "/prefix/rewrite-path-and-modify-headers/one").saw_path("/prefix/one"),
-        )),
+        v1(modified(get(h, "/full/rewrite-path-and-modify-headers/test").saw_path("/test"))),
+        v1(modified(get(h, "/prefix/rewrite-path-and-modify-headers/one").saw_path("/prefix/one"))),
     ];
-    run(
-        c,
-        "rewrite-path",
-        &route("rewrite-path", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "rewrite-path", &route("rewrite-path", h, &rules), expects).await
 }
 
 pub async fn matching_across_routes(c: &Ctx) -> Outcome {
@@ -446,22 +287,16 @@ pub async fn matching_across_routes(c: &Ctx) -> Outcome {
         get("example.com", "/").to(INFRA, v1),
         get("example.com", "/example").to(INFRA, v1),
         get("example.net", "/example").to(INFRA, v1),
-        get("example.com", "/example")
-            .header("Version", "one")
-            .to(INFRA, v1),
+        get("example.com", "/example").header("Version", "one").to(INFRA, v1),
         get("example.com", "/v2").to(INFRA, v2),
         get("example.net", "/v2").to(INFRA, v1),
         get("example.com", "/v2/example").to(INFRA, v2),
-        get("example.com", "/")
-            .header("Version", "two")
-            .to(INFRA, v2),
+        get("example.com", "/").header("Version", "two").to(INFRA, v2),
     ];
     let a = c.apply(&yaml).await?;
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "matching-part1", SAME)
-            .await?;
-        c.route_accepted("HTTPRoute", INFRA, "matching-part2", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "matching-part1", SAME).await?;
+        c.route_accepted("HTTPRoute", INFRA, "matching-part2", SAME).await?;
         let at = c.gw("same-namespace", 80);
         for e in &expects {
             c.traffic(at, e).await?;
@@ -476,9 +311,7 @@ pub async fn matching_across_routes(c: &Ctx) -> Outcome {
 pub async fn path_match_order(c: &Ctx) -> Outcome {
     let h = "path-match-order.conformance.test";
     let r = |kind: &str, value: &str, backend: &str| {
-        format!(
-            "  - matches: [{{path: {{type: {kind}, value: {value}}}}}]\n    backendRefs: [{{name: {backend}, port: 8080}}]\n"
-        )
+        format!("  - matches: [{{path: {{type: {kind}, value: {value}}}}}]\n    backendRefs: [{{name: {backend}, port: 8080}}]\n")
     };
     let rules = [
         r("Exact", "/match", "infra-backend-v1"),
@@ -497,13 +330,7 @@ pub async fn path_match_order(c: &Ctx) -> Outcome {
         get(h, "/match/prefix/any").to(INFRA, "infra-backend-v1"),
         get(h, "/match/any").to(INFRA, "infra-backend-v3"),
     ];
-    run(
-        c,
-        "path-matching-order",
-        &route("path-matching-order", h, &rules),
-        expects,
-    )
-    .await
+    run(c, "path-matching-order", &route("path-matching-order", h, &rules), expects).await
 }
 
 /// 70/30/0 over 500 requests, each share within 5 points (upstream's tolerance).
@@ -512,19 +339,13 @@ pub async fn weight(c: &Ctx) -> Outcome {
     let rules = "  - backendRefs: [{name: infra-backend-v1, port: 8080, weight: 70}, {name: infra-backend-v2, port: 8080, weight: 30}, {name: infra-backend-v3, port: 8080, weight: 0}]\n";
     let a = c.apply(&route("weighted-backends", h, rules)).await?;
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "weighted-backends", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "weighted-backends", SAME).await?;
         let at = c.gw("same-namespace", 80);
         c.traffic(at, &get(h, "/")).await?;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
         for _ in 0..500 {
-            let reply = portico_sandbox::http_get(at, h, "/", &[])
-                .await
-                .map_err(|e| e.to_string())?;
-            let pod = reply
-                .echo()
-                .and_then(|e| e["pod"].as_str().map(str::to_string))
-                .unwrap_or_else(|| format!("HTTP {}", reply.status));
+            let reply = portico_sandbox::http_get(at, h, "/", &[]).await.map_err(|e| e.to_string())?;
+            let pod = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)).unwrap_or_else(|| format!("HTTP {}", reply.status));
             let service = ["infra-backend-v1", "infra-backend-v2", "infra-backend-v3"]
                 .into_iter()
                 .find(|s| pod.starts_with(&format!("{s}-")))
@@ -533,11 +354,8 @@ pub async fn weight(c: &Ctx) -> Outcome {
             *counts.entry(service).or_default() += 1;
         }
         let share = |s: &str| counts.get(s).copied().unwrap_or(0) as f64 / 5.0;
-        let ok = (65.0..=75.0).contains(&share("infra-backend-v1"))
-            && (25.0..=35.0).contains(&share("infra-backend-v2"))
-            && share("infra-backend-v3") == 0.0;
-        ok.then_some(())
-            .ok_or_else(|| format!("weights 70/30/0 gave {counts:?} over 500 requests"))
+        let ok = (65.0..=75.0).contains(&share("infra-backend-v1")) && (25.0..=35.0).contains(&share("infra-backend-v2")) && share("infra-backend-v3") == 0.0;
+        ok.then_some(()).ok_or_else(|| format!("weights 70/30/0 gave {counts:?} over 500 requests"))
     }
     .await;
     c.delete(a).await;

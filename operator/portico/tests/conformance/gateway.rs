@@ -39,46 +39,38 @@ const REFUSED: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "RefNotPermit
 
 pub async fn secret_missing_reference_grant(c: &Ctx) -> Outcome {
     let name = "gateway-secret-missing-reference-grant";
-    with(
-        c,
-        &gateway(name, &https_listener(WEB, "certificate")),
-        || {
-            c.listener(INFRA, name, "https", |l| {
-                listener_is(l, &["HTTPRoute"], REFUSED, 0)
-            })
-        },
-    )
-    .await
+    with(c, &gateway(name, &https_listener(WEB, "certificate")), || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], REFUSED, 0))).await
 }
 
 pub async fn secret_invalid_reference_grant(c: &Ctx) -> Outcome {
     let name = "gateway-secret-invalid-reference-grant";
-    let gw_from =
-        format!("{{group: gateway.networking.k8s.io, kind: Gateway, namespace: {INFRA}}}");
+    let gw_from = format!("{{group: gateway.networking.k8s.io, kind: Gateway, namespace: {INFRA}}}");
     let secret = "{group: \"\", kind: Secret, name: certificate}";
     let yaml = [
         gateway(name, &https_listener(WEB, "certificate")),
         grant("reference-grant-wrong-namespace", APP, &gw_from, secret),
         grant("reference-grant-wrong-from-group", WEB, &format!("{{group: not-the-group-youre-looking-for, kind: Gateway, namespace: {INFRA}}}"), secret),
         grant("reference-grant-wrong-from-kind", WEB, &format!("{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {INFRA}}}"), secret),
-        grant("reference-grant-wrong-from-namespace", WEB, "{group: gateway.networking.k8s.io, kind: Gateway, namespace: not-the-namespace-youre-looking-for}", secret),
-        grant("reference-grant-wrong-to-group", WEB, &gw_from, "{group: not-the-group-youre-looking-for, kind: Secret, name: not-the-certificate-youre-looking-for}"),
+        grant(
+            "reference-grant-wrong-from-namespace",
+            WEB,
+            "{group: gateway.networking.k8s.io, kind: Gateway, namespace: not-the-namespace-youre-looking-for}",
+            secret,
+        ),
+        grant(
+            "reference-grant-wrong-to-group",
+            WEB,
+            &gw_from,
+            "{group: not-the-group-youre-looking-for, kind: Secret, name: not-the-certificate-youre-looking-for}",
+        ),
         grant("reference-grant-wrong-to-kind", WEB, &gw_from, "{group: \"\", kind: Service, name: certificate}"),
         grant("reference-grant-wrong-to-name", WEB, &gw_from, "{group: \"\", kind: Secret, name: not-the-certificate-youre-looking-for}"),
     ]
     .concat();
-    with(c, &yaml, || {
-        c.listener(INFRA, name, "https", |l| {
-            listener_is(l, &["HTTPRoute"], REFUSED, 0)
-        })
-    })
-    .await
+    with(c, &yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], REFUSED, 0))).await
 }
 
-const RESOLVED: &[(&str, &str, &str)] = &[
-    ("Programmed", "True", "Programmed"),
-    ("ResolvedRefs", "True", ""),
-];
+const RESOLVED: &[(&str, &str, &str)] = &[("Programmed", "True", "Programmed"), ("ResolvedRefs", "True", "")];
 
 pub async fn secret_reference_grant_all_in_namespace(c: &Ctx) -> Outcome {
     let name = "gateway-secret-reference-grant-all-in-namespace";
@@ -92,12 +84,7 @@ pub async fn secret_reference_grant_all_in_namespace(c: &Ctx) -> Outcome {
         ),
     ]
     .concat();
-    with(c, &yaml, || {
-        c.listener(INFRA, name, "https", |l| {
-            listener_is(l, &["HTTPRoute"], RESOLVED, 0)
-        })
-    })
-    .await
+    with(c, &yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], RESOLVED, 0))).await
 }
 
 pub async fn secret_reference_grant_specific(c: &Ctx) -> Outcome {
@@ -112,59 +99,31 @@ pub async fn secret_reference_grant_specific(c: &Ctx) -> Outcome {
         ),
     ]
     .concat();
-    with(c, &yaml, || {
-        c.listener(INFRA, name, "https", |l| {
-            listener_is(l, &["HTTPRoute"], RESOLVED, 0)
-        })
-    })
-    .await
+    with(c, &yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], RESOLVED, 0))).await
 }
 
 pub async fn invalid_route_kind(c: &Ctx) -> Outcome {
-    let listener = |kinds: &str| {
-        format!(
-            "  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}, kinds: [{kinds}]}}}}\n"
-        )
-    };
+    let listener = |kinds: &str| format!("  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}, kinds: [{kinds}]}}}}\n");
     let yaml = format!(
         "{}---\n{}",
-        gateway(
-            "gateway-only-invalid-route-kind",
-            &listener("{kind: InvalidRoute}")
-        ),
-        gateway(
-            "gateway-supported-and-invalid-route-kind",
-            &listener("{kind: InvalidRoute}, {kind: HTTPRoute}")
-        )
+        gateway("gateway-only-invalid-route-kind", &listener("{kind: InvalidRoute}")),
+        gateway("gateway-supported-and-invalid-route-kind", &listener("{kind: InvalidRoute}, {kind: HTTPRoute}"))
     );
     let invalid: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "InvalidRouteKinds")];
     with(c, &yaml, || async {
-        c.listener(INFRA, "gateway-only-invalid-route-kind", "http", |l| {
-            listener_is(l, &[], invalid, 0)
-        })
-        .await?;
-        c.listener(
-            INFRA,
-            "gateway-supported-and-invalid-route-kind",
-            "http",
-            |l| listener_is(l, &["HTTPRoute"], invalid, 0),
-        )
-        .await
+        c.listener(INFRA, "gateway-only-invalid-route-kind", "http", |l| listener_is(l, &[], invalid, 0)).await?;
+        c.listener(INFRA, "gateway-supported-and-invalid-route-kind", "http", |l| listener_is(l, &["HTTPRoute"], invalid, 0)).await
     })
     .await
 }
 
 /// Every condition of `conditions` was written for `generation`.
 fn latest(conditions: &Value, generation: &Value, what: &str) -> Outcome {
-    let list = conditions
-        .as_array()
-        .filter(|l| !l.is_empty())
-        .ok_or_else(|| format!("{what} has no conditions"))?;
+    let list = conditions.as_array().filter(|l| !l.is_empty()).ok_or_else(|| format!("{what} has no conditions"))?;
     match list.iter().find(|c| c["observedGeneration"] != *generation) {
-        Some(stale) => Err(format!(
-            "{what} condition {} has observedGeneration {}, the object is at generation {generation}",
-            stale["type"], stale["observedGeneration"]
-        )),
+        Some(stale) => {
+            Err(format!("{what} condition {} has observedGeneration {}, the object is at generation {generation}", stale["type"], stale["observedGeneration"]))
+        }
         None => Ok(()),
     }
 }
@@ -172,32 +131,18 @@ fn latest(conditions: &Value, generation: &Value, what: &str) -> Outcome {
 pub async fn gateway_observed_generation_bump(c: &Ctx) -> Outcome {
     let name = "gateway-observed-generation-bump";
     let one = "  - {name: http, hostname: bar.com, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: All}}}\n";
-    let two = format!(
-        "{one}  - {{name: alternate, hostname: foo.com, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}\n"
-    );
+    let two = format!("{one}  - {{name: alternate, hostname: foo.com, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}\n");
     let gen_latest = || async {
-        let gw = c
-            .get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name)
-            .await?;
-        latest(
-            &gw["status"]["conditions"],
-            &gw["metadata"]["generation"],
-            "Gateway",
-        )
-        .map(|()| gw["metadata"]["generation"].clone())
+        let gw = c.get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name).await?;
+        latest(&gw["status"]["conditions"], &gw["metadata"]["generation"], "Gateway").map(|()| gw["metadata"]["generation"].clone())
     };
     with(c, &gateway(name, one), || async {
-        c.until("conditions at the first generation", || async {
-            gen_latest().await.map(drop)
-        })
-        .await?;
+        c.until("conditions at the first generation", || async { gen_latest().await.map(drop) }).await?;
         let before = gen_latest().await?;
         c.apply(&gateway(name, &two)).await?;
         c.until("conditions at the new generation", || async {
             let now = gen_latest().await?;
-            (now != before)
-                .then_some(())
-                .ok_or_else(|| format!("generation still {now}"))
+            (now != before).then_some(()).ok_or_else(|| format!("generation still {now}"))
         })
         .await
     })
@@ -211,56 +156,25 @@ pub async fn httproute_observed_generation_bump(c: &Ctx) -> Outcome {
         )
     };
     let gen_latest = || async {
-        let r = c
-            .get(
-                "gateway.networking.k8s.io/v1",
-                "HTTPRoute",
-                INFRA,
-                "observed-generation-bump",
-            )
-            .await?;
-        let parents = r["status"]["parents"]
-            .as_array()
-            .cloned()
-            .unwrap_or_default();
+        let r = c.get("gateway.networking.k8s.io/v1", "HTTPRoute", INFRA, "observed-generation-bump").await?;
+        let parents = r["status"]["parents"].as_array().cloned().unwrap_or_default();
         if parents.is_empty() {
             return Err("no parent status".to_string());
         }
         for p in &parents {
-            latest(
-                &p["conditions"],
-                &r["metadata"]["generation"],
-                "HTTPRoute parent",
-            )?;
+            latest(&p["conditions"], &r["metadata"]["generation"], "HTTPRoute parent")?;
         }
         Ok(r["metadata"]["generation"].clone())
     };
     with(c, &route("infra-backend-v1"), || async {
-        c.route_accepted(
-            "HTTPRoute",
-            INFRA,
-            "observed-generation-bump",
-            crate::http::SAME,
-        )
-        .await?;
-        c.until("conditions at the first generation", || async {
-            gen_latest().await.map(drop)
-        })
-        .await?;
+        c.route_accepted("HTTPRoute", INFRA, "observed-generation-bump", crate::http::SAME).await?;
+        c.until("conditions at the first generation", || async { gen_latest().await.map(drop) }).await?;
         let before = gen_latest().await?;
         c.apply(&route("infra-backend-v2")).await?;
-        c.route_accepted(
-            "HTTPRoute",
-            INFRA,
-            "observed-generation-bump",
-            crate::http::SAME,
-        )
-        .await?;
+        c.route_accepted("HTTPRoute", INFRA, "observed-generation-bump", crate::http::SAME).await?;
         c.until("conditions at the new generation", || async {
             let now = gen_latest().await?;
-            (now != before)
-                .then_some(())
-                .ok_or_else(|| format!("generation still {now}"))
+            (now != before).then_some(()).ok_or_else(|| format!("generation still {now}"))
         })
         .await
     })
@@ -268,18 +182,15 @@ pub async fn httproute_observed_generation_bump(c: &Ctx) -> Outcome {
 }
 
 fn http_route(name: &str, gw: &str, section: Option<&str>, hosts: &str, backend: &str) -> String {
-    let section = section
-        .map(|s| format!(", sectionName: {s}"))
-        .unwrap_or_default();
+    let section = section.map(|s| format!(", sectionName: {s}")).unwrap_or_default();
     format!(
         "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{kind: Gateway, name: {gw}, namespace: {INFRA}{section}}}]\n  hostnames: [{hosts}]\n  rules:\n  - backendRefs: [{{name: {backend}, port: 8080}}]\n"
     )
 }
 
 pub async fn with_attached_routes(c: &Ctx) -> Outcome {
-    let selector = format!(
-        "{{kinds: [{{kind: HTTPRoute}}], namespaces: {{from: Selector, selector: {{matchLabels: {{kubernetes.io/metadata.name: {INFRA}}}}}}}}}"
-    );
+    let selector =
+        format!("{{kinds: [{{kind: HTTPRoute}}], namespaces: {{from: Selector, selector: {{matchLabels: {{kubernetes.io/metadata.name: {INFRA}}}}}}}}}");
     let yaml = [
         gateway("gateway-with-one-attached-route", &format!("  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {selector}}}\n")),
         http_route("http-route-1", "gateway-with-one-attached-route", None, "", "infra-backend-v1"),
@@ -301,14 +212,8 @@ pub async fn with_attached_routes(c: &Ctx) -> Outcome {
     let good: &[(&str, &str, &str)] = &[("Accepted", "True", ""), ("ResolvedRefs", "True", "")];
     let bad: &[(&str, &str, &str)] = &[("Programmed", "False", ""), ("ResolvedRefs", "False", "")];
     with(c, &yaml, || async {
-        c.listener(INFRA, "gateway-with-one-attached-route", "http", |l| {
-            listener_is(l, &["HTTPRoute"], good, 1)
-        })
-        .await?;
-        c.listener(INFRA, "gateway-with-two-attached-routes", "http", |l| {
-            listener_is(l, &["HTTPRoute"], good, 2)
-        })
-        .await?;
+        c.listener(INFRA, "gateway-with-one-attached-route", "http", |l| listener_is(l, &["HTTPRoute"], good, 1)).await?;
+        c.listener(INFRA, "gateway-with-two-attached-routes", "http", |l| listener_is(l, &["HTTPRoute"], good, 2)).await?;
         c.route_condition(
             "HTTPRoute",
             INFRA,
@@ -319,26 +224,9 @@ pub async fn with_attached_routes(c: &Ctx) -> Outcome {
             "NoMatchingListenerHostname",
         )
         .await?;
-        c.listener(
-            INFRA,
-            "unresolved-gateway-with-one-attached-unresolved-route",
-            "tls",
-            |l| listener_is(l, &["HTTPRoute"], bad, 1),
-        )
-        .await?;
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            "http-route-4",
-            (
-                INFRA,
-                "unresolved-gateway-with-one-attached-unresolved-route",
-            ),
-            "ResolvedRefs",
-            "False",
-            "",
-        )
-        .await
+        c.listener(INFRA, "unresolved-gateway-with-one-attached-unresolved-route", "tls", |l| listener_is(l, &["HTTPRoute"], bad, 1)).await?;
+        c.route_condition("HTTPRoute", INFRA, "http-route-4", (INFRA, "unresolved-gateway-with-one-attached-unresolved-route"), "ResolvedRefs", "False", "")
+            .await
     })
     .await
 }
@@ -354,14 +242,8 @@ pub async fn with_attached_routes_port_8080(c: &Ctx) -> Outcome {
     .replace("  hostnames: []\n", "");
     let good: &[(&str, &str, &str)] = &[("Accepted", "True", ""), ("ResolvedRefs", "True", "")];
     with(c, &yaml, || async {
-        c.listener(INFRA, gw, "http-unattached", |l| {
-            listener_is(l, &["HTTPRoute"], good, 0)
-        })
-        .await?;
-        c.listener(INFRA, gw, "http", |l| {
-            listener_is(l, &["HTTPRoute"], good, 1)
-        })
-        .await
+        c.listener(INFRA, gw, "http-unattached", |l| listener_is(l, &["HTTPRoute"], good, 0)).await?;
+        c.listener(INFRA, gw, "http", |l| listener_is(l, &["HTTPRoute"], good, 1)).await
     })
     .await
 }
@@ -374,28 +256,9 @@ pub async fn disallowed_kind(c: &Ctx) -> Outcome {
     ]
     .concat();
     with(c, &yaml, || async {
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            "disallowed-kind",
-            (INFRA, gw),
-            "ResolvedRefs",
-            "True",
-            "",
-        )
-        .await?;
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            "disallowed-kind",
-            (INFRA, gw),
-            "Accepted",
-            "False",
-            "NotAllowedByListeners",
-        )
-        .await?;
-        c.listener(INFRA, gw, "tls", |l| listener_is(l, &["TLSRoute"], &[], 0))
-            .await
+        c.route_condition("HTTPRoute", INFRA, "disallowed-kind", (INFRA, gw), "ResolvedRefs", "True", "").await?;
+        c.route_condition("HTTPRoute", INFRA, "disallowed-kind", (INFRA, gw), "Accepted", "False", "NotAllowedByListeners").await?;
+        c.listener(INFRA, gw, "tls", |l| listener_is(l, &["TLSRoute"], &[], 0)).await
     })
     .await
 }

@@ -25,22 +25,10 @@ async fn all(c: &Ctx, gw: &str, expects: Vec<Expect>) -> Outcome {
 
 pub async fn simple_same_namespace(c: &Ctx) -> Outcome {
     let h = "simple.conformance.test";
-    let a = c
-        .apply(&route(
-            "gateway-conformance-infra-test",
-            h,
-            "  - backendRefs: [{name: infra-backend-v1, port: 8080}]\n",
-        ))
-        .await?;
+    let a = c.apply(&route("gateway-conformance-infra-test", h, "  - backendRefs: [{name: infra-backend-v1, port: 8080}]\n")).await?;
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "gateway-conformance-infra-test", SAME)
-            .await?;
-        all(
-            c,
-            "same-namespace",
-            vec![get(h, "/").to(INFRA, "infra-backend-v1")],
-        )
-        .await
+        c.route_accepted("HTTPRoute", INFRA, "gateway-conformance-infra-test", SAME).await?;
+        all(c, "same-namespace", vec![get(h, "/").to(INFRA, "infra-backend-v1")]).await
     }
     .await;
     c.delete(a).await;
@@ -53,8 +41,7 @@ pub async fn matching(c: &Ctx) -> Outcome {
     let a = c.apply(&route("matching", h, rules)).await?;
     let (v1, v2) = ("infra-backend-v1", "infra-backend-v2");
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "matching", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "matching", SAME).await?;
         all(
             c,
             "same-namespace",
@@ -83,22 +70,15 @@ pub async fn header_matching(c: &Ctx) -> Outcome {
     let a = c.apply(&route("header-matching", h, rules)).await?;
     let (v1, v2) = ("infra-backend-v1", "infra-backend-v2");
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "header-matching", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "header-matching", SAME).await?;
         all(
             c,
             "same-namespace",
             vec![
                 get(h, "/").header("Version", "one").to(INFRA, v1),
                 get(h, "/").header("Version", "two").to(INFRA, v2),
-                get(h, "/")
-                    .header("Version", "two")
-                    .header("Color", "orange")
-                    .to(INFRA, v1),
-                get(h, "/")
-                    .header("Version", "two")
-                    .header("Color", "blue")
-                    .to(INFRA, v2),
+                get(h, "/").header("Version", "two").header("Color", "orange").to(INFRA, v1),
+                get(h, "/").header("Version", "two").header("Color", "blue").to(INFRA, v2),
                 get(h, "/").header("Color", "orange").status(404),
                 get(h, "/").header("Some-Other-Header", "one").status(404),
                 get(h, "/").header("Color", "blue").to(INFRA, v1),
@@ -121,8 +101,7 @@ pub async fn query_param_matching(c: &Ctx) -> Outcome {
     let a = c.apply(&route("query-param-matching", h, rules)).await?;
     let (v1, v2, v3) = ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3");
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "query-param-matching", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "query-param-matching", SAME).await?;
         all(
             c,
             "same-namespace",
@@ -138,22 +117,14 @@ pub async fn query_param_matching(c: &Ctx) -> Outcome {
                 get(h, "/?animal=whaledolphin").status(404),
                 get(h, "/").status(404),
                 get(h, "/path1?animal=whale").to(INFRA, v1),
-                get(h, "/?animal=whale")
-                    .header("version", "one")
-                    .to(INFRA, v2),
-                get(h, "/path2?animal=whale")
-                    .header("version", "two")
-                    .to(INFRA, v3),
+                get(h, "/?animal=whale").header("version", "one").to(INFRA, v2),
+                get(h, "/path2?animal=whale").header("version", "two").to(INFRA, v3),
                 get(h, "/path3?animal=shark").to(INFRA, v1),
-                get(h, "/path4?animal=kraken")
-                    .header("version", "three")
-                    .to(INFRA, v1),
+                get(h, "/path4?animal=kraken").header("version", "three").to(INFRA, v1),
                 get(h, "/?animal=shark").status(404),
                 get(h, "/path4?animal=kraken").status(404),
                 get(h, "/path5?animal=hydra").to(INFRA, v1),
-                get(h, "/?animal=hydra")
-                    .header("version", "four")
-                    .to(INFRA, v3),
+                get(h, "/?animal=hydra").header("version", "four").to(INFRA, v3),
             ],
         )
         .await
@@ -169,8 +140,7 @@ pub async fn method_matching(c: &Ctx) -> Outcome {
     let a = c.apply(&route("method-matching", h, rules)).await?;
     let (v1, v2, v3) = ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3");
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "method-matching", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "method-matching", SAME).await?;
         all(
             c,
             "same-namespace",
@@ -179,26 +149,14 @@ pub async fn method_matching(c: &Ctx) -> Outcome {
                 get(h, "/").to(INFRA, v2),
                 get(h, "/").method("HEAD").status(404),
                 get(h, "/path1").to(INFRA, v1),
-                get(h, "/")
-                    .method("PUT")
-                    .header("version", "one")
-                    .to(INFRA, v2),
-                get(h, "/path2")
-                    .method("POST")
-                    .header("version", "two")
-                    .to(INFRA, v3),
+                get(h, "/").method("PUT").header("version", "one").to(INFRA, v2),
+                get(h, "/path2").method("POST").header("version", "two").to(INFRA, v3),
                 get(h, "/path3").method("PATCH").to(INFRA, v1),
-                get(h, "/path4")
-                    .method("DELETE")
-                    .header("version", "three")
-                    .to(INFRA, v1),
+                get(h, "/path4").method("DELETE").header("version", "three").to(INFRA, v1),
                 get(h, "/").method("PUT").status(404),
                 get(h, "/path4").method("DELETE").status(404),
                 get(h, "/path5").method("PATCH").to(INFRA, v1),
-                get(h, "/")
-                    .method("PATCH")
-                    .header("version", "four")
-                    .to(INFRA, v2),
+                get(h, "/").method("PATCH").header("version", "four").to(INFRA, v2),
             ],
         )
         .await
@@ -213,8 +171,7 @@ pub async fn exact_path_matching(c: &Ctx) -> Outcome {
     let rules = "  - matches: [{path: {type: Exact, value: /one}}]\n    backendRefs: [{name: infra-backend-v1, port: 8080}]\n  - matches: [{path: {type: Exact, value: /two}}]\n    backendRefs: [{name: infra-backend-v2, port: 8080}]\n";
     let a = c.apply(&route("exact-matching", h, rules)).await?;
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "exact-matching", SAME)
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, "exact-matching", SAME).await?;
         all(
             c,
             "same-namespace",
@@ -241,19 +198,8 @@ pub async fn cross_namespace(c: &Ctx) -> Outcome {
     );
     let a = c.apply(&yaml).await?;
     let r = async {
-        c.route_accepted(
-            "HTTPRoute",
-            WEB,
-            "cross-namespace",
-            (INFRA, "backend-namespaces"),
-        )
-        .await?;
-        all(
-            c,
-            "backend-namespaces",
-            vec![get(h, "/").to(WEB, "web-backend")],
-        )
-        .await
+        c.route_accepted("HTTPRoute", WEB, "cross-namespace", (INFRA, "backend-namespaces")).await?;
+        all(c, "backend-namespaces", vec![get(h, "/").to(WEB, "web-backend")]).await
     }
     .await;
     c.delete(a).await;
@@ -266,30 +212,9 @@ pub async fn invalid_cross_namespace_parent_ref(c: &Ctx) -> Outcome {
     );
     let a = c.apply(&yaml).await?;
     let r = async {
-        c.route_condition(
-            "HTTPRoute",
-            WEB,
-            "invalid-cross-namespace-parent-ref",
-            SAME,
-            "Accepted",
-            "False",
-            "NotAllowedByListeners",
-        )
-        .await?;
-        c.route_condition(
-            "HTTPRoute",
-            WEB,
-            "invalid-cross-namespace-parent-ref",
-            SAME,
-            "ResolvedRefs",
-            "True",
-            "",
-        )
-        .await?;
-        c.listener(INFRA, "same-namespace", "http", |l| {
-            crate::check::listener_is(l, &["HTTPRoute"], &[], 0)
-        })
-        .await
+        c.route_condition("HTTPRoute", WEB, "invalid-cross-namespace-parent-ref", SAME, "Accepted", "False", "NotAllowedByListeners").await?;
+        c.route_condition("HTTPRoute", WEB, "invalid-cross-namespace-parent-ref", SAME, "ResolvedRefs", "True", "").await?;
+        c.listener(INFRA, "same-namespace", "http", |l| crate::check::listener_is(l, &["HTTPRoute"], &[], 0)).await
     }
     .await;
     c.delete(a).await;
@@ -302,20 +227,8 @@ pub async fn invalid_parent_ref_not_matching_section_name(c: &Ctx) -> Outcome {
     );
     let a = c.apply(&yaml).await?;
     let r = async {
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            "httproute-listener-not-matching-section-name",
-            SAME,
-            "Accepted",
-            "False",
-            "NoMatchingParent",
-        )
-        .await?;
-        c.listener(INFRA, "same-namespace", "http", |l| {
-            crate::check::listener_is(l, &["HTTPRoute"], &[], 0)
-        })
-        .await
+        c.route_condition("HTTPRoute", INFRA, "httproute-listener-not-matching-section-name", SAME, "Accepted", "False", "NoMatchingParent").await?;
+        c.listener(INFRA, "same-namespace", "http", |l| crate::check::listener_is(l, &["HTTPRoute"], &[], 0)).await
     }
     .await;
     c.delete(a).await;
@@ -324,33 +237,12 @@ pub async fn invalid_parent_ref_not_matching_section_name(c: &Ctx) -> Outcome {
 
 /// A route on `same-namespace` whose only backend is `backend_ref`; the route must say
 /// `ResolvedRefs=False/<reason>` and requests must get a 500.
-async fn broken_backend(
-    c: &Ctx,
-    name: &str,
-    backend_ref: &str,
-    reason: &str,
-    extra: &str,
-) -> Outcome {
+async fn broken_backend(c: &Ctx, name: &str, backend_ref: &str, reason: &str, extra: &str) -> Outcome {
     let h = format!("{name}.conformance.test");
-    let a = c
-        .apply(&format!(
-            "{extra}{}",
-            route(name, &h, &format!("  - backendRefs: [{backend_ref}]\n"))
-        ))
-        .await?;
+    let a = c.apply(&format!("{extra}{}", route(name, &h, &format!("  - backendRefs: [{backend_ref}]\n")))).await?;
     let r = async {
-        c.route_condition("HTTPRoute", INFRA, name, SAME, "Accepted", "True", "")
-            .await?;
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            name,
-            SAME,
-            "ResolvedRefs",
-            "False",
-            reason,
-        )
-        .await?;
+        c.route_condition("HTTPRoute", INFRA, name, SAME, "Accepted", "True", "").await?;
+        c.route_condition("HTTPRoute", INFRA, name, SAME, "ResolvedRefs", "False", reason).await?;
         all(c, "same-namespace", vec![get(&h, "/").status(500)]).await
     }
     .await;
@@ -359,14 +251,7 @@ async fn broken_backend(
 }
 
 pub async fn invalid_cross_namespace_backend_ref(c: &Ctx) -> Outcome {
-    broken_backend(
-        c,
-        "invalid-cross-namespace-backend-ref",
-        &format!("{{name: web-backend, namespace: {WEB}, port: 8080}}"),
-        "RefNotPermitted",
-        "",
-    )
-    .await
+    broken_backend(c, "invalid-cross-namespace-backend-ref", &format!("{{name: web-backend, namespace: {WEB}, port: 8080}}"), "RefNotPermitted", "").await
 }
 
 pub async fn invalid_backend_ref_unknown_kind(c: &Ctx) -> Outcome {
@@ -381,14 +266,7 @@ pub async fn invalid_backend_ref_unknown_kind(c: &Ctx) -> Outcome {
 }
 
 pub async fn invalid_non_existent_backend_ref(c: &Ctx) -> Outcome {
-    broken_backend(
-        c,
-        "invalid-nonexistent-backend-ref",
-        "{name: nonexistent, port: 8080}",
-        "BackendNotFound",
-        "",
-    )
-    .await
+    broken_backend(c, "invalid-nonexistent-backend-ref", "{name: nonexistent, port: 8080}", "BackendNotFound", "").await
 }
 
 pub async fn invalid_reference_grant(c: &Ctx) -> Outcome {
@@ -397,27 +275,24 @@ pub async fn invalid_reference_grant(c: &Ctx) -> Outcome {
             "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  from: [{from}]\n  to: [{to}]\n---\n"
         )
     };
-    let ok_from =
-        format!("{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {INFRA}}}");
+    let ok_from = format!("{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {INFRA}}}");
     let ok_to = "{group: \"\", kind: Service, name: web-backend}";
     let grants = [
         grant("reference-grant-wrong-namespace", INFRA, &ok_from, ok_to),
         grant("reference-grant-wrong-from-group", WEB, &format!("{{group: not-the-group-youre-looking-for, kind: HTTPRoute, namespace: {INFRA}}}"), ok_to),
         grant("reference-grant-wrong-from-kind", WEB, &format!("{{group: gateway.networking.k8s.io, kind: Gateway, namespace: {INFRA}}}"), ok_to),
-        grant("reference-grant-wrong-from-namespace", WEB, "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: not-the-namespace-youre-looking-for}", ok_to),
+        grant(
+            "reference-grant-wrong-from-namespace",
+            WEB,
+            "{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: not-the-namespace-youre-looking-for}",
+            ok_to,
+        ),
         grant("reference-grant-wrong-to-group", WEB, &ok_from, "{group: not-the-group-youre-looking-for, kind: Service, name: web-backend}"),
         grant("reference-grant-wrong-to-kind", WEB, &ok_from, "{group: \"\", kind: Secret, name: web-backend}"),
         grant("reference-grant-wrong-to-name", WEB, &ok_from, "{group: \"\", kind: Service, name: not-the-service-youre-looking-for}"),
     ]
     .concat();
-    broken_backend(
-        c,
-        "invalid-reference-grant",
-        &format!("{{name: web-backend, namespace: {WEB}, port: 8080}}"),
-        "RefNotPermitted",
-        &grants,
-    )
-    .await
+    broken_backend(c, "invalid-reference-grant", &format!("{{name: web-backend, namespace: {WEB}, port: 8080}}"), "RefNotPermitted", &grants).await
 }
 
 pub async fn reference_grant(c: &Ctx) -> Outcome {
@@ -426,37 +301,15 @@ pub async fn reference_grant(c: &Ctx) -> Outcome {
         "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: reference-grant, namespace: {WEB}}}\nspec:\n  from: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {INFRA}}}]\n  to: [{{group: \"\", kind: Service, name: web-backend}}]\n"
     );
     let granted = c.apply(&grant).await?;
-    let a = c
-        .apply(&route(
-            "reference-grant",
-            h,
-            &format!("  - backendRefs: [{{name: web-backend, namespace: {WEB}, port: 8080}}]\n"),
-        ))
-        .await?;
+    let a = c.apply(&route("reference-grant", h, &format!("  - backendRefs: [{{name: web-backend, namespace: {WEB}, port: 8080}}]\n"))).await?;
     let r = async {
-        c.route_accepted("HTTPRoute", INFRA, "reference-grant", SAME)
-            .await?;
-        all(
-            c,
-            "same-namespace",
-            vec![get(h, "/").to(WEB, "web-backend")],
-        )
-        .await?;
+        c.route_accepted("HTTPRoute", INFRA, "reference-grant", SAME).await?;
+        all(c, "same-namespace", vec![get(h, "/").to(WEB, "web-backend")]).await?;
         c.delete(granted).await;
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            "reference-grant",
-            SAME,
-            "ResolvedRefs",
-            "False",
-            "RefNotPermitted",
-        )
-        .await
-        .map_err(|e| format!("after deleting the ReferenceGrant: {e}"))?;
-        all(c, "same-namespace", vec![get(h, "/").status(500)])
+        c.route_condition("HTTPRoute", INFRA, "reference-grant", SAME, "ResolvedRefs", "False", "RefNotPermitted")
             .await
-            .map_err(|e| format!("after deleting the ReferenceGrant: {e}"))
+            .map_err(|e| format!("after deleting the ReferenceGrant: {e}"))?;
+        all(c, "same-namespace", vec![get(h, "/").status(500)]).await.map_err(|e| format!("after deleting the ReferenceGrant: {e}"))
     }
     .await;
     c.delete(a).await;
@@ -471,9 +324,7 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
         )
     };
     let l = |name: &str, host: &str| {
-        format!(
-            "  - {{name: {name}, port: 80, protocol: HTTP, hostname: \"{host}\", allowedRoutes: {{namespaces: {{from: Same}}}}}}\n"
-        )
+        format!("  - {{name: {name}, port: 80, protocol: HTTP, hostname: \"{host}\", allowedRoutes: {{namespaces: {{from: Same}}}}}}\n")
     };
     let rt = |name: &str, parent: &str, hosts: &str, prefix: &str, backend: &str| {
         format!(
@@ -486,7 +337,13 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
         gw(g1, &[l("listener-1", "very.specific.com"), l("listener-2", "*.wildcard.io"), l("listener-3", "*.anotherwildcard.io")].concat()),
         gw(g2, "  - {name: listener-1, port: 80, protocol: HTTP, allowedRoutes: {namespaces: {from: Same}}}\n"),
         rt("specific-host-matches-listener-specific-host", g1, "non.matching.com, \"*.nonmatchingwildcard.io\", very.specific.com", "/s1", "infra-backend-v1"),
-        rt("specific-host-matches-listener-wildcard-host", g1, "non.matching.com, wildcard.io, foo.wildcard.io, bar.wildcard.io, foo.bar.wildcard.io", "/s2", "infra-backend-v2"),
+        rt(
+            "specific-host-matches-listener-wildcard-host",
+            g1,
+            "non.matching.com, wildcard.io, foo.wildcard.io, bar.wildcard.io, foo.bar.wildcard.io",
+            "/s2",
+            "infra-backend-v2",
+        ),
         rt("wildcard-host-matches-listener-specific-host", g1, "non.matching.com, \"*.specific.com\"", "/s3", "infra-backend-v3"),
         rt("wildcard-host-matches-listener-wildcard-host", g1, "\"*.anotherwildcard.io\"", "/s4", "infra-backend-v1"),
         rt("no-intersecting-hosts", g1, "specific.but.wrong.com, wildcard.io", "/s5", "infra-backend-v2"),
@@ -503,19 +360,9 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
             "wildcard-host-matches-listener-specific-host",
             "wildcard-host-matches-listener-wildcard-host",
         ] {
-            c.route_accepted("HTTPRoute", INFRA, name, (INFRA, g1))
-                .await?;
+            c.route_accepted("HTTPRoute", INFRA, name, (INFRA, g1)).await?;
         }
-        c.route_condition(
-            "HTTPRoute",
-            INFRA,
-            "no-intersecting-hosts",
-            (INFRA, g1),
-            "Accepted",
-            "False",
-            "NoMatchingListenerHostname",
-        )
-        .await?;
+        c.route_condition("HTTPRoute", INFRA, "no-intersecting-hosts", (INFRA, g1), "Accepted", "False", "NoMatchingListenerHostname").await?;
         let (v1, v2, v3) = ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3");
         let expects = vec![
             get("very.specific.com", "/s1").to(INFRA, v1),
@@ -547,8 +394,7 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
         for e in &expects {
             c.traffic(at, e).await?;
         }
-        c.route_accepted("HTTPRoute", INFRA, g2, (INFRA, g2))
-            .await?;
+        c.route_accepted("HTTPRoute", INFRA, g2, (INFRA, g2)).await?;
         let at = c.at(&c.programmed(INFRA, g2).await?, 80);
         for e in [
             get("first.com", "/").to(INFRA, v1),
@@ -570,15 +416,10 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
 pub async fn listener_hostname_matching(c: &Ctx) -> Outcome {
     let g = "httproute-listener-hostname-matching";
     let l = |name: &str, host: &str| {
-        format!(
-            "  - {{name: {name}, port: 80, protocol: HTTP, hostname: \"{host}\", allowedRoutes: {{namespaces: {{from: Same}}}}}}\n"
-        )
+        format!("  - {{name: {name}, port: 80, protocol: HTTP, hostname: \"{host}\", allowedRoutes: {{namespaces: {{from: Same}}}}}}\n")
     };
     let rt = |name: &str, sections: &[&str], backend: &str| {
-        let parents: Vec<String> = sections
-            .iter()
-            .map(|s| format!("{{name: {g}, namespace: {INFRA}, sectionName: {s}}}"))
-            .collect();
+        let parents: Vec<String> = sections.iter().map(|s| format!("{{name: {g}, namespace: {INFRA}, sectionName: {s}}}")).collect();
         format!(
             "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  parentRefs: [{}]\n  rules:\n  - backendRefs: [{{name: {backend}, port: 8080}}]\n",
             parents.join(", ")
@@ -599,8 +440,7 @@ pub async fn listener_hostname_matching(c: &Ctx) -> Outcome {
     let r = async {
         let at = c.at(&c.programmed(INFRA, g).await?, 80);
         for name in ["backend-v1", "backend-v2", "backend-v3"] {
-            c.route_accepted("HTTPRoute", INFRA, name, (INFRA, g))
-                .await?;
+            c.route_accepted("HTTPRoute", INFRA, name, (INFRA, g)).await?;
         }
         let (v1, v2, v3) = ("infra-backend-v1", "infra-backend-v2", "infra-backend-v3");
         for e in [

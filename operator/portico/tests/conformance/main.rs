@@ -99,12 +99,8 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
 
 /// Why a test upstream has for a claimed feature has no scenario here yet.
 fn not_written(name: &str) -> String {
-    const TLS_TRAFFIC: &[&str] = &[
-        "TLSRouteSimpleSameNamespace",
-        "TLSRouteHostnameIntersection",
-        "TLSRouteInvalidBackendRefNonexistent",
-        "TLSRouteInvalidBackendRefUnknownKind",
-    ];
+    const TLS_TRAFFIC: &[&str] =
+        &["TLSRouteSimpleSameNamespace", "TLSRouteHostnameIntersection", "TLSRouteInvalidBackendRefNonexistent", "TLSRouteInvalidBackendRefUnknownKind"];
     let reason = if name.starts_with("GRPC") {
         "needs a gRPC echo backend, which the cluster emulation does not run yet"
     } else if TLS_TRAFFIC.contains(&name) {
@@ -117,44 +113,29 @@ fn not_written(name: &str) -> String {
 
 async fn start() -> Ctx {
     let world = world::World::start("127.0.40.1-127.0.40.60", OFFSET, &[], &[]).await;
-    let mut objects = vec![
-        json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": base::CLASS},
-        "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}}),
-    ];
+    let mut objects = vec![json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": base::CLASS},
+        "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}})];
     objects.extend(base::manifests());
-    objects.push(base::tls_secret(
-        base::INFRA,
-        "tls-validity-checks-certificate",
-    ));
+    objects.push(base::tls_secret(base::INFRA, "tls-validity-checks-certificate"));
     objects.push(base::tls_secret(base::WEB, "certificate"));
     for object in &objects {
-        portico_sandbox::apply(&world.client, object)
-            .await
-            .unwrap_or_else(|e| panic!("base manifest {}: {e}", object["metadata"]["name"]));
+        portico_sandbox::apply(&world.client, object).await.unwrap_or_else(|e| panic!("base manifest {}: {e}", object["metadata"]["name"]));
     }
     let mut addresses = BTreeMap::new();
     for gw in base::GATEWAYS {
         addresses.insert(gw.to_string(), world.programmed(base::INFRA, gw).await);
     }
-    let ctx = Ctx {
-        world,
-        addresses,
-        offset: OFFSET,
-    };
+    let ctx = Ctx { world, addresses, offset: OFFSET };
     wait_backends(&ctx).await;
     ctx
 }
 
 /// Every echo Pod of the base is a ready endpoint.
 async fn wait_backends(c: &Ctx) {
-    let slices: kube::Api<k8s_openapi::api::discovery::v1::EndpointSlice> =
-        kube::Api::all(c.world.client.clone());
+    let slices: kube::Api<k8s_openapi::api::discovery::v1::EndpointSlice> = kube::Api::all(c.world.client.clone());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
-        let listed = slices
-            .list(&Default::default())
-            .await
-            .expect("list EndpointSlices");
+        let listed = slices.list(&Default::default()).await.expect("list EndpointSlices");
         let ready: BTreeSet<String> = listed
             .items
             .iter()
@@ -165,12 +146,7 @@ async fn wait_backends(c: &Ctx) {
         if ready.len() >= base::echo_pods() {
             return;
         }
-        assert!(
-            Instant::now() < deadline,
-            "only {} of {} echo Pods became ready endpoints: {ready:?}",
-            ready.len(),
-            base::echo_pods()
-        );
+        assert!(Instant::now() < deadline, "only {} of {} echo Pods became ready endpoints: {ready:?}", ready.len(), base::echo_pods());
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
 }
@@ -179,15 +155,7 @@ async fn wait_backends(c: &Ctx) {
 async fn claimed(c: &Ctx) -> BTreeSet<String> {
     let mut last = Value::Null;
     for _ in 0..100 {
-        let class = c
-            .get(
-                "gateway.networking.k8s.io/v1",
-                "GatewayClass",
-                "",
-                base::CLASS,
-            )
-            .await
-            .unwrap_or(Value::Null);
+        let class = c.get("gateway.networking.k8s.io/v1", "GatewayClass", "", base::CLASS).await.unwrap_or(Value::Null);
         let names: BTreeSet<String> = class["status"]["supportedFeatures"]
             .as_array()
             .into_iter()
@@ -200,32 +168,20 @@ async fn claimed(c: &Ctx) -> BTreeSet<String> {
         last = class["status"].clone();
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!(
-        "GatewayClass {} never published supportedFeatures: {last}",
-        base::CLASS
-    );
+    panic!("GatewayClass {} never published supportedFeatures: {last}", base::CLASS);
 }
 
 /// HAProxy processes running this world's configuration, as `(pid, parent)`.
 fn haproxy_processes(state_dir: &std::path::Path) -> Vec<(u32, u32)> {
-    let config = state_dir
-        .join("haproxy/haproxy.cfg")
-        .to_string_lossy()
-        .to_string();
+    let config = state_dir.join("haproxy/haproxy.cfg").to_string_lossy().to_string();
     let mut out = Vec::new();
     for entry in std::fs::read_dir("/proc").into_iter().flatten().flatten() {
         let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
             continue;
         };
-        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline"))
-            .map(|b| String::from_utf8_lossy(&b).replace('\0', " "))
-            .unwrap_or_default();
+        let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).map(|b| String::from_utf8_lossy(&b).replace('\0', " ")).unwrap_or_default();
         let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).unwrap_or_default();
-        let parent = stat
-            .rsplit_once(')')
-            .and_then(|(_, rest)| rest.split_whitespace().nth(1))
-            .and_then(|p| p.parse().ok())
-            .unwrap_or(0);
+        let parent = stat.rsplit_once(')').and_then(|(_, rest)| rest.split_whitespace().nth(1)).and_then(|p| p.parse().ok()).unwrap_or(0);
         if cmdline.starts_with("haproxy") && cmdline.contains(&config) {
             out.push((pid, parent));
         }
@@ -237,31 +193,14 @@ fn haproxy_processes(state_dir: &std::path::Path) -> Vec<(u32, u32)> {
 /// HAProxy master processes (daemons, parent 1) running this world's configuration. There
 /// should be one; more means an older master still holds the listeners with an old configuration.
 fn haproxy_masters(state_dir: &std::path::Path) -> Vec<u32> {
-    haproxy_processes(state_dir)
-        .into_iter()
-        .filter(|(_, parent)| *parent == 1)
-        .map(|(pid, _)| pid)
-        .collect()
+    haproxy_processes(state_dir).into_iter().filter(|(_, parent)| *parent == 1).map(|(pid, _)| pid).collect()
 }
 
 /// When process `pid` started, in seconds since the epoch (from /proc, assuming 100 ticks/s).
 fn started_at(pid: &str) -> Option<f64> {
     let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-    let ticks: f64 = stat
-        .rsplit_once(')')?
-        .1
-        .split_whitespace()
-        .nth(19)?
-        .parse()
-        .ok()?;
-    let boot: f64 = std::fs::read_to_string("/proc/stat")
-        .ok()?
-        .lines()
-        .find_map(|l| {
-            l.strip_prefix("btime ")
-                .map(str::trim)
-                .and_then(|v| v.parse().ok())
-        })?;
+    let ticks: f64 = stat.rsplit_once(')')?.1.split_whitespace().nth(19)?.parse().ok()?;
+    let boot: f64 = std::fs::read_to_string("/proc/stat").ok()?.lines().find_map(|l| l.strip_prefix("btime ").map(str::trim).and_then(|v| v.parse().ok()))?;
     Some(boot + ticks / 100.0)
 }
 
@@ -277,19 +216,12 @@ fn haproxy_state(c: &Ctx) -> Option<String> {
             c.world.haproxy_pid()
         ));
     }
-    let written = c
-        .world
-        .haproxy_config_modified()?
-        .duration_since(std::time::UNIX_EPOCH)
-        .ok()?
-        .as_secs_f64();
+    let written = c.world.haproxy_config_modified()?.duration_since(std::time::UNIX_EPOCH).ok()?.as_secs_f64();
     let processes: Vec<String> = haproxy_processes(&c.world.state_dir)
         .into_iter()
         .map(|(pid, parent)| {
             let role = if parent == 1 { "master" } else { "worker" };
-            let age = started_at(&pid.to_string())
-                .map(|t| format!("{:+.1} s", t - written))
-                .unwrap_or_default();
+            let age = started_at(&pid.to_string()).map(|t| format!("{:+.1} s", t - written)).unwrap_or_default();
             format!("{role} {pid} started {age}")
         })
         .collect();
@@ -301,18 +233,13 @@ fn haproxy_state(c: &Ctx) -> Option<String> {
 }
 
 fn now() -> f64 {
-    std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs_f64())
-        .unwrap_or(0.0)
+    std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs_f64()).unwrap_or(0.0)
 }
 
 /// End every HAProxy master this world started (the World itself ends the one in its pid file).
 fn stop_haproxy(state_dir: &std::path::Path) {
     for pid in haproxy_masters(state_dir) {
-        let _ = std::process::Command::new("kill")
-            .arg(pid.to_string())
-            .status();
+        let _ = std::process::Command::new("kill").arg(pid.to_string()).status();
     }
 }
 
@@ -321,19 +248,12 @@ async fn conformance() {
     let started = Instant::now();
     let ctx = start().await;
     let claimed = claimed(&ctx).await;
-    eprintln!(
-        "conformance: world ready in {:?}; class claims {claimed:?}",
-        started.elapsed()
-    );
+    eprintln!("conformance: world ready in {:?}; class claims {claimed:?}", started.elapsed());
     let required = report::required(&claimed);
-    let only: Option<BTreeSet<String>> = std::env::var("PORTICO_CONFORMANCE_RUN")
-        .ok()
-        .map(|v| v.split(',').map(str::to_string).collect());
+    let only: Option<BTreeSet<String>> = std::env::var("PORTICO_CONFORMANCE_RUN").ok().map(|v| v.split(',').map(str::to_string).collect());
     let mut outcomes: BTreeMap<&'static str, Outcome> = BTreeMap::new();
     for (name, scenario) in all_scenarios() {
-        if !required.iter().any(|(_, n, _)| *n == name)
-            || only.as_ref().is_some_and(|o| !o.contains(name))
-        {
+        if !required.iter().any(|(_, n, _)| *n == name) || only.as_ref().is_some_and(|o| !o.contains(name)) {
             continue;
         }
         let t = Instant::now();
@@ -345,28 +265,19 @@ async fn conformance() {
         let outcome = match outcome {
             Outcome::Failed(why) => {
                 // What HAProxy ran when the scenario failed, for the reason in the report.
-                let _ = std::fs::copy(
-                    ctx.world.state_dir.join("haproxy/haproxy.cfg"),
-                    ctx.world.state_dir.join(format!("failed-{name}.cfg")),
-                );
+                let _ = std::fs::copy(ctx.world.state_dir.join("haproxy/haproxy.cfg"), ctx.world.state_dir.join(format!("failed-{name}.cfg")));
                 // Only traffic can be explained by HAProxy's processes.
-                Outcome::Failed(
-                    match haproxy_state(&ctx).filter(|_| why.contains(" via ")) {
-                        Some(state) => format!("{why} {state}"),
-                        None => why,
-                    },
-                )
+                Outcome::Failed(match haproxy_state(&ctx).filter(|_| why.contains(" via ")) {
+                    Some(state) => format!("{why} {state}"),
+                    None => why,
+                })
             }
             passed => passed,
         };
         eprintln!("conformance: {name}: {outcome:?} ({:?})", t.elapsed());
         outcomes.insert(name, outcome);
     }
-    let notes: BTreeMap<&'static str, String> = required
-        .iter()
-        .filter(|(_, n, _)| !outcomes.contains_key(n))
-        .map(|(_, n, _)| (*n, not_written(n)))
-        .collect();
+    let notes: BTreeMap<&'static str, String> = required.iter().filter(|(_, n, _)| !outcomes.contains_key(n)).map(|(_, n, _)| (*n, not_written(n))).collect();
     // Stop the world (operator, HAProxy, Pods) before any assertion can unwind.
     let state_dir = ctx.world.state_dir.clone();
     drop(ctx);
@@ -374,32 +285,14 @@ async fn conformance() {
     let report = report::report(&claimed, &outcomes, &notes);
     if let Ok(path) = std::env::var("PORTICO_CONFORMANCE_REPORT") {
         let text = serde_yaml::to_string(&report).expect("report as YAML");
-        std::fs::write(&path, format!("# Generated by `PORTICO_CONFORMANCE_REPORT={path} cargo test -p portico --test conformance`; see docs/conformance/README.md.\n{text}")).expect("write the report");
+        std::fs::write(
+            &path,
+            format!("# Generated by `PORTICO_CONFORMANCE_REPORT={path} cargo test -p portico --test conformance`; see docs/conformance/README.md.\n{text}"),
+        )
+        .expect("write the report");
     }
-    let failed: Vec<String> = outcomes
-        .iter()
-        .filter_map(|(n, o)| {
-            if let Outcome::Failed(why) = o {
-                Some(format!("{n}: {why}"))
-            } else {
-                None
-            }
-        })
-        .collect();
-    let passed = outcomes
-        .values()
-        .filter(|o| matches!(o, Outcome::Passed))
-        .count();
-    eprintln!(
-        "conformance: {passed} passed, {} failed, {} not written, in {:?}",
-        failed.len(),
-        notes.len(),
-        started.elapsed()
-    );
-    assert!(
-        failed.is_empty(),
-        "{} conformance scenarios of claimed features failed:\n{}",
-        failed.len(),
-        failed.join("\n")
-    );
+    let failed: Vec<String> = outcomes.iter().filter_map(|(n, o)| if let Outcome::Failed(why) = o { Some(format!("{n}: {why}")) } else { None }).collect();
+    let passed = outcomes.values().filter(|o| matches!(o, Outcome::Passed)).count();
+    eprintln!("conformance: {passed} passed, {} failed, {} not written, in {:?}", failed.len(), notes.len(), started.elapsed());
+    assert!(failed.is_empty(), "{} conformance scenarios of claimed features failed:\n{}", failed.len(), failed.join("\n"));
 }

@@ -12,353 +12,102 @@ pub const GATEWAY_API_VERSION: &str = "v1.6.1";
 pub const UPSTREAM: &[(&str, &[&str])] = &[
     ("GRPCExactMethodMatching", &["Gateway", "GRPCRoute"]),
     ("GRPCRouteHeaderMatching", &["Gateway", "GRPCRoute"]),
-    (
-        "GRPCRouteListenerHostnameMatching",
-        &["Gateway", "GRPCRoute"],
-    ),
-    (
-        "GRPCRouteNamedRule",
-        &["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"],
-    ),
+    ("GRPCRouteListenerHostnameMatching", &["Gateway", "GRPCRoute"]),
+    ("GRPCRouteNamedRule", &["Gateway", "GRPCRoute", "GRPCRouteNamedRouteRule"]),
     ("GRPCRouteWeight", &["Gateway", "GRPCRoute"]),
     ("GatewayClassObservedGenerationBump", &["Gateway"]),
-    (
-        "GatewayFrontendClientCertificateValidation",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "GatewayFrontendClientCertificateValidation",
-        ],
-    ),
+    ("GatewayFrontendClientCertificateValidation", &["Gateway", "HTTPRoute", "GatewayFrontendClientCertificateValidation"]),
     (
         "GatewayFrontendClientCertificateValidationInsecureFallback",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "GatewayFrontendClientCertificateValidation",
-            "GatewayFrontendClientCertificateValidationInsecureFallback",
-        ],
+        &["Gateway", "HTTPRoute", "GatewayFrontendClientCertificateValidation", "GatewayFrontendClientCertificateValidationInsecureFallback"],
     ),
-    (
-        "GatewayFrontendInvalidDefaultClientCertificateValidation",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "GatewayFrontendClientCertificateValidation",
-        ],
-    ),
-    (
-        "GatewayHTTPListenerIsolation",
-        &["Gateway", "GatewayHTTPListenerIsolation", "HTTPRoute"],
-    ),
-    (
-        "GatewayInfrastructure",
-        &["Gateway", "GatewayInfrastructurePropagation"],
-    ),
-    (
-        "GatewayInvalidFrontendClientCertificateValidation",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "ReferenceGrant",
-            "GatewayFrontendClientCertificateValidation",
-        ],
-    ),
+    ("GatewayFrontendInvalidDefaultClientCertificateValidation", &["Gateway", "HTTPRoute", "GatewayFrontendClientCertificateValidation"]),
+    ("GatewayHTTPListenerIsolation", &["Gateway", "GatewayHTTPListenerIsolation", "HTTPRoute"]),
+    ("GatewayInfrastructure", &["Gateway", "GatewayInfrastructurePropagation"]),
+    ("GatewayInvalidFrontendClientCertificateValidation", &["Gateway", "HTTPRoute", "ReferenceGrant", "GatewayFrontendClientCertificateValidation"]),
     ("GatewayInvalidParametersRef", &["Gateway"]),
     ("GatewayInvalidRouteKind", &["Gateway"]),
-    (
-        "GatewayInvalidTLSBackendConfiguration",
-        &[
-            "Gateway",
-            "GatewayBackendClientCertificate",
-            "HTTPRoute",
-            "BackendTLSPolicy",
-        ],
-    ),
+    ("GatewayInvalidTLSBackendConfiguration", &["Gateway", "GatewayBackendClientCertificate", "HTTPRoute", "BackendTLSPolicy"]),
     ("GatewayInvalidTLSConfiguration", &["Gateway"]),
     ("GatewayListenerUnsupportedProtocol", &["Gateway"]),
     ("GatewayModifyListeners", &["Gateway"]),
     ("GatewayObservedGenerationBump", &["Gateway"]),
-    (
-        "GatewayOptionalAddressValue",
-        &["Gateway", "GatewayAddressEmpty"],
-    ),
-    (
-        "GatewaySecretInvalidReferenceGrant",
-        &["Gateway", "ReferenceGrant"],
-    ),
-    (
-        "GatewaySecretMissingReferenceGrant",
-        &["Gateway", "ReferenceGrant"],
-    ),
-    (
-        "GatewaySecretReferenceGrantAllInNamespace",
-        &["Gateway", "ReferenceGrant"],
-    ),
-    (
-        "GatewaySecretReferenceGrantSpecific",
-        &["Gateway", "ReferenceGrant"],
-    ),
-    (
-        "GatewayStaticAddresses",
-        &["Gateway", "GatewayStaticAddresses"],
-    ),
-    (
-        "GatewayTLSBackendClientCertificate",
-        &[
-            "Gateway",
-            "GatewayBackendClientCertificate",
-            "HTTPRoute",
-            "BackendTLSPolicy",
-        ],
-    ),
+    ("GatewayOptionalAddressValue", &["Gateway", "GatewayAddressEmpty"]),
+    ("GatewaySecretInvalidReferenceGrant", &["Gateway", "ReferenceGrant"]),
+    ("GatewaySecretMissingReferenceGrant", &["Gateway", "ReferenceGrant"]),
+    ("GatewaySecretReferenceGrantAllInNamespace", &["Gateway", "ReferenceGrant"]),
+    ("GatewaySecretReferenceGrantSpecific", &["Gateway", "ReferenceGrant"]),
+    ("GatewayStaticAddresses", &["Gateway", "GatewayStaticAddresses"]),
+    ("GatewayTLSBackendClientCertificate", &["Gateway", "GatewayBackendClientCertificate", "HTTPRoute", "BackendTLSPolicy"]),
     ("GatewayWithAttachedRoutes", &["Gateway", "HTTPRoute"]),
-    (
-        "GatewayWithAttachedRoutesWithPort8080",
-        &["Gateway", "GatewayPort8080", "HTTPRoute"],
-    ),
-    (
-        "HTTPRoute303Redirect",
-        &["Gateway", "HTTPRoute", "HTTPRoute303RedirectStatusCode"],
-    ),
-    (
-        "HTTPRoute307Redirect",
-        &["Gateway", "HTTPRoute", "HTTPRoute307RedirectStatusCode"],
-    ),
-    (
-        "HTTPRoute308Redirect",
-        &["Gateway", "HTTPRoute", "HTTPRoute308RedirectStatusCode"],
-    ),
-    (
-        "HTTPRouteBackendProtocolH2C",
-        &["Gateway", "HTTPRoute", "HTTPRouteBackendProtocolH2C"],
-    ),
-    (
-        "HTTPRouteBackendProtocolWebSocket",
-        &["Gateway", "HTTPRoute", "HTTPRouteBackendProtocolWebSocket"],
-    ),
-    (
-        "HTTPRouteBackendRequestHeaderModifier",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "HTTPRouteBackendRequestHeaderModification",
-        ],
-    ),
+    ("GatewayWithAttachedRoutesWithPort8080", &["Gateway", "GatewayPort8080", "HTTPRoute"]),
+    ("HTTPRoute303Redirect", &["Gateway", "HTTPRoute", "HTTPRoute303RedirectStatusCode"]),
+    ("HTTPRoute307Redirect", &["Gateway", "HTTPRoute", "HTTPRoute307RedirectStatusCode"]),
+    ("HTTPRoute308Redirect", &["Gateway", "HTTPRoute", "HTTPRoute308RedirectStatusCode"]),
+    ("HTTPRouteBackendProtocolH2C", &["Gateway", "HTTPRoute", "HTTPRouteBackendProtocolH2C"]),
+    ("HTTPRouteBackendProtocolWebSocket", &["Gateway", "HTTPRoute", "HTTPRouteBackendProtocolWebSocket"]),
+    ("HTTPRouteBackendRequestHeaderModifier", &["Gateway", "HTTPRoute", "HTTPRouteBackendRequestHeaderModification"]),
     ("HTTPRouteCORS", &["Gateway", "HTTPRoute", "HTTPRouteCORS"]),
     ("HTTPRouteCrossNamespace", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteDisallowedKind",
-        &["Gateway", "HTTPRoute", "TLSRoute"],
-    ),
+    ("HTTPRouteDisallowedKind", &["Gateway", "HTTPRoute", "TLSRoute"]),
     ("HTTPRouteExactPathMatching", &["Gateway", "HTTPRoute"]),
     ("HTTPRouteHTTPSListener", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteHTTPSListenerDetectMisdirectedRequests",
-        &[
-            "Gateway",
-            "GatewayHTTPSListenerDetectMisdirectedRequests",
-            "HTTPRoute",
-        ],
-    ),
+    ("HTTPRouteHTTPSListenerDetectMisdirectedRequests", &["Gateway", "GatewayHTTPSListenerDetectMisdirectedRequests", "HTTPRoute"]),
     ("HTTPRouteHeaderMatching", &["Gateway", "HTTPRoute"]),
     ("HTTPRouteHostnameIntersection", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteInvalidBackendRefUnknownKind",
-        &["Gateway", "HTTPRoute"],
-    ),
-    (
-        "HTTPRouteInvalidCrossNamespaceBackendRef",
-        &["Gateway", "HTTPRoute", "ReferenceGrant"],
-    ),
-    (
-        "HTTPRouteInvalidCrossNamespaceParentRef",
-        &["Gateway", "HTTPRoute"],
-    ),
-    (
-        "HTTPRouteInvalidNonExistentBackendRef",
-        &["Gateway", "HTTPRoute"],
-    ),
-    (
-        "HTTPRouteInvalidParentRefNotMatchingListenerPort",
-        &["Gateway", "HTTPRoute", "HTTPRouteDestinationPortMatching"],
-    ),
-    (
-        "HTTPRouteInvalidParentRefNotMatchingSectionName",
-        &["Gateway", "HTTPRoute"],
-    ),
-    (
-        "HTTPRouteInvalidParentRefSectionNameNotMatchingPort",
-        &["Gateway", "HTTPRoute", "HTTPRouteParentRefPort"],
-    ),
-    (
-        "HTTPRouteInvalidReferenceGrant",
-        &["Gateway", "HTTPRoute", "ReferenceGrant"],
-    ),
-    (
-        "HTTPRouteListenerHostnameMatching",
-        &["Gateway", "HTTPRoute"],
-    ),
-    (
-        "HTTPRouteListenerPortMatching",
-        &["Gateway", "HTTPRoute", "HTTPRouteParentRefPort"],
-    ),
+    ("HTTPRouteInvalidBackendRefUnknownKind", &["Gateway", "HTTPRoute"]),
+    ("HTTPRouteInvalidCrossNamespaceBackendRef", &["Gateway", "HTTPRoute", "ReferenceGrant"]),
+    ("HTTPRouteInvalidCrossNamespaceParentRef", &["Gateway", "HTTPRoute"]),
+    ("HTTPRouteInvalidNonExistentBackendRef", &["Gateway", "HTTPRoute"]),
+    ("HTTPRouteInvalidParentRefNotMatchingListenerPort", &["Gateway", "HTTPRoute", "HTTPRouteDestinationPortMatching"]),
+    ("HTTPRouteInvalidParentRefNotMatchingSectionName", &["Gateway", "HTTPRoute"]),
+    ("HTTPRouteInvalidParentRefSectionNameNotMatchingPort", &["Gateway", "HTTPRoute", "HTTPRouteParentRefPort"]),
+    ("HTTPRouteInvalidReferenceGrant", &["Gateway", "HTTPRoute", "ReferenceGrant"]),
+    ("HTTPRouteListenerHostnameMatching", &["Gateway", "HTTPRoute"]),
+    ("HTTPRouteListenerPortMatching", &["Gateway", "HTTPRoute", "HTTPRouteParentRefPort"]),
     ("HTTPRouteMatching", &["Gateway", "HTTPRoute"]),
     ("HTTPRouteMatchingAcrossRoutes", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteMethodMatching",
-        &["Gateway", "HTTPRoute", "HTTPRouteMethodMatching"],
-    ),
+    ("HTTPRouteMethodMatching", &["Gateway", "HTTPRoute", "HTTPRouteMethodMatching"]),
     ("HTTPRouteMultipleGateways", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteNamedRule",
-        &["Gateway", "HTTPRoute", "HTTPRouteNamedRouteRule"],
-    ),
+    ("HTTPRouteNamedRule", &["Gateway", "HTTPRoute", "HTTPRouteNamedRouteRule"]),
     ("HTTPRouteNoBackendRefs", &["Gateway", "HTTPRoute"]),
     ("HTTPRouteObservedGenerationBump", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRoutePartiallyInvalidViaInvalidReferenceGrant",
-        &["Gateway", "HTTPRoute", "ReferenceGrant"],
-    ),
+    ("HTTPRoutePartiallyInvalidViaInvalidReferenceGrant", &["Gateway", "HTTPRoute", "ReferenceGrant"]),
     ("HTTPRoutePathMatchOrder", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteQueryParamMatching",
-        &["Gateway", "HTTPRoute", "HTTPRouteQueryParamMatching"],
-    ),
+    ("HTTPRouteQueryParamMatching", &["Gateway", "HTTPRoute", "HTTPRouteQueryParamMatching"]),
     ("HTTPRouteRedirectHostAndStatus", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteRedirectPath",
-        &["Gateway", "HTTPRoute", "HTTPRoutePathRedirect"],
-    ),
-    (
-        "HTTPRouteRedirectPort",
-        &["Gateway", "HTTPRoute", "HTTPRoutePortRedirect"],
-    ),
-    (
-        "HTTPRouteRedirectPortAndScheme",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "HTTPRoutePortRedirect",
-            "GatewayPort8080",
-        ],
-    ),
-    (
-        "HTTPRouteRedirectScheme",
-        &["Gateway", "HTTPRoute", "HTTPRouteSchemeRedirect"],
-    ),
-    (
-        "HTTPRouteReferenceGrant",
-        &["Gateway", "HTTPRoute", "ReferenceGrant"],
-    ),
+    ("HTTPRouteRedirectPath", &["Gateway", "HTTPRoute", "HTTPRoutePathRedirect"]),
+    ("HTTPRouteRedirectPort", &["Gateway", "HTTPRoute", "HTTPRoutePortRedirect"]),
+    ("HTTPRouteRedirectPortAndScheme", &["Gateway", "HTTPRoute", "HTTPRoutePortRedirect", "GatewayPort8080"]),
+    ("HTTPRouteRedirectScheme", &["Gateway", "HTTPRoute", "HTTPRouteSchemeRedirect"]),
+    ("HTTPRouteReferenceGrant", &["Gateway", "HTTPRoute", "ReferenceGrant"]),
     ("HTTPRouteRequestHeaderModifier", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteRequestHeaderModifierBackendWeights",
-        &[
-            "Gateway",
-            "HTTPRouteBackendRequestHeaderModification",
-            "HTTPRoute",
-        ],
-    ),
-    (
-        "HTTPRouteRequestMirror",
-        &["Gateway", "HTTPRoute", "HTTPRouteRequestMirror"],
-    ),
-    (
-        "HTTPRouteRequestMultipleMirrors",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "HTTPRouteRequestMirror",
-            "HTTPRouteRequestMultipleMirrors",
-        ],
-    ),
-    (
-        "HTTPRouteRequestPercentageMirror",
-        &["Gateway", "HTTPRoute", "HTTPRouteRequestPercentageMirror"],
-    ),
-    (
-        "HTTPRouteResponseHeaderModifier",
-        &[
-            "Gateway",
-            "HTTPRoute",
-            "HTTPRouteResponseHeaderModification",
-        ],
-    ),
-    (
-        "HTTPRouteRetry",
-        &["Gateway", "HTTPRoute", "HTTPRouteRetry"],
-    ),
-    (
-        "HTTPRouteRewriteHost",
-        &["Gateway", "HTTPRoute", "HTTPRouteHostRewrite"],
-    ),
-    (
-        "HTTPRouteRewritePath",
-        &["Gateway", "HTTPRoute", "HTTPRoutePathRewrite"],
-    ),
+    ("HTTPRouteRequestHeaderModifierBackendWeights", &["Gateway", "HTTPRouteBackendRequestHeaderModification", "HTTPRoute"]),
+    ("HTTPRouteRequestMirror", &["Gateway", "HTTPRoute", "HTTPRouteRequestMirror"]),
+    ("HTTPRouteRequestMultipleMirrors", &["Gateway", "HTTPRoute", "HTTPRouteRequestMirror", "HTTPRouteRequestMultipleMirrors"]),
+    ("HTTPRouteRequestPercentageMirror", &["Gateway", "HTTPRoute", "HTTPRouteRequestPercentageMirror"]),
+    ("HTTPRouteResponseHeaderModifier", &["Gateway", "HTTPRoute", "HTTPRouteResponseHeaderModification"]),
+    ("HTTPRouteRetry", &["Gateway", "HTTPRoute", "HTTPRouteRetry"]),
+    ("HTTPRouteRewriteHost", &["Gateway", "HTTPRoute", "HTTPRouteHostRewrite"]),
+    ("HTTPRouteRewritePath", &["Gateway", "HTTPRoute", "HTTPRoutePathRewrite"]),
     ("HTTPRouteServiceTypes", &["Gateway", "HTTPRoute"]),
     ("HTTPRouteSimpleSameNamespace", &["Gateway", "HTTPRoute"]),
-    (
-        "HTTPRouteTimeoutBackendRequest",
-        &["Gateway", "HTTPRoute", "HTTPRouteBackendTimeout"],
-    ),
-    (
-        "HTTPRouteTimeoutRequest",
-        &["Gateway", "HTTPRoute", "HTTPRouteRequestTimeout"],
-    ),
+    ("HTTPRouteTimeoutBackendRequest", &["Gateway", "HTTPRoute", "HTTPRouteBackendTimeout"]),
+    ("HTTPRouteTimeoutRequest", &["Gateway", "HTTPRoute", "HTTPRouteRequestTimeout"]),
     ("HTTPRouteWeight", &["Gateway", "HTTPRoute"]),
     ("TLSRouteHostnameIntersection", &["Gateway", "TLSRoute"]),
-    (
-        "TLSRouteInvalidBackendRefNonexistent",
-        &["Gateway", "TLSRoute"],
-    ),
-    (
-        "TLSRouteInvalidBackendRefUnknownKind",
-        &["Gateway", "TLSRoute"],
-    ),
-    (
-        "TLSRouteInvalidNoMatchingListener",
-        &["Gateway", "TLSRoute"],
-    ),
-    (
-        "TLSRouteInvalidNoMatchingListenerHostname",
-        &["Gateway", "TLSRoute"],
-    ),
-    (
-        "TLSRouteInvalidReferenceGrant",
-        &["Gateway", "TLSRoute", "ReferenceGrant"],
-    ),
-    (
-        "TLSRouteListenerMixedTerminationNotSupported",
-        &["Gateway", "TLSRoute", "TLSRouteModeTerminate"],
-    ),
-    (
-        "TLSRouteListenerPassthroughSupportedKinds",
-        &["Gateway", "TLSRoute"],
-    ),
-    (
-        "TLSRouteListenerTerminateNotSupported",
-        &["Gateway", "TLSRoute"],
-    ),
-    (
-        "TLSRouteListenerTerminateSupportedKinds",
-        &["Gateway", "TLSRoute", "TLSRouteModeTerminate"],
-    ),
-    (
-        "TLSRouteMixedTerminationSameNamespace",
-        &[
-            "Gateway",
-            "TLSRoute",
-            "TLSRouteModeTerminate",
-            "TLSRouteModeMixed",
-        ],
-    ),
+    ("TLSRouteInvalidBackendRefNonexistent", &["Gateway", "TLSRoute"]),
+    ("TLSRouteInvalidBackendRefUnknownKind", &["Gateway", "TLSRoute"]),
+    ("TLSRouteInvalidNoMatchingListener", &["Gateway", "TLSRoute"]),
+    ("TLSRouteInvalidNoMatchingListenerHostname", &["Gateway", "TLSRoute"]),
+    ("TLSRouteInvalidReferenceGrant", &["Gateway", "TLSRoute", "ReferenceGrant"]),
+    ("TLSRouteListenerMixedTerminationNotSupported", &["Gateway", "TLSRoute", "TLSRouteModeTerminate"]),
+    ("TLSRouteListenerPassthroughSupportedKinds", &["Gateway", "TLSRoute"]),
+    ("TLSRouteListenerTerminateNotSupported", &["Gateway", "TLSRoute"]),
+    ("TLSRouteListenerTerminateSupportedKinds", &["Gateway", "TLSRoute", "TLSRouteModeTerminate"]),
+    ("TLSRouteMixedTerminationSameNamespace", &["Gateway", "TLSRoute", "TLSRouteModeTerminate", "TLSRouteModeMixed"]),
     ("TLSRouteSimpleSameNamespace", &["Gateway", "TLSRoute"]),
-    (
-        "TLSRouteTerminateSimpleSameNamespace",
-        &["Gateway", "TLSRoute", "TLSRouteModeTerminate"],
-    ),
+    ("TLSRouteTerminateSimpleSameNamespace", &["Gateway", "TLSRoute", "TLSRouteModeTerminate"]),
 ];
 
 const GATEWAY_EXTENDED: &[&str] = &[
@@ -409,29 +158,11 @@ pub struct Profile {
 }
 
 pub fn profiles() -> Vec<Profile> {
-    let with = |own: &[&'static str]| {
-        GATEWAY_EXTENDED
-            .iter()
-            .chain(own)
-            .copied()
-            .collect::<Vec<_>>()
-    };
+    let with = |own: &[&'static str]| GATEWAY_EXTENDED.iter().chain(own).copied().collect::<Vec<_>>();
     vec![
-        Profile {
-            name: "GATEWAY-HTTP",
-            core: &["Gateway", "HTTPRoute", "ReferenceGrant"],
-            extended: with(HTTP_EXTENDED),
-        },
-        Profile {
-            name: "GATEWAY-TLS",
-            core: &["Gateway", "TLSRoute", "ReferenceGrant"],
-            extended: with(&["TLSRouteModeTerminate", "TLSRouteModeMixed"]),
-        },
-        Profile {
-            name: "GATEWAY-GRPC",
-            core: &["Gateway", "GRPCRoute", "ReferenceGrant"],
-            extended: with(&["GRPCRouteNamedRouteRule"]),
-        },
+        Profile { name: "GATEWAY-HTTP", core: &["Gateway", "HTTPRoute", "ReferenceGrant"], extended: with(HTTP_EXTENDED) },
+        Profile { name: "GATEWAY-TLS", core: &["Gateway", "TLSRoute", "ReferenceGrant"], extended: with(&["TLSRouteModeTerminate", "TLSRouteModeMixed"]) },
+        Profile { name: "GATEWAY-GRPC", core: &["Gateway", "GRPCRoute", "ReferenceGrant"], extended: with(&["GRPCRouteNamedRouteRule"]) },
     ]
 }
 
@@ -443,40 +174,18 @@ pub enum Outcome {
 }
 
 /// The core features of every profile (a test needing only these is a core test).
-const ALL_CORE: &[&str] = &[
-    "Gateway",
-    "ReferenceGrant",
-    "HTTPRoute",
-    "TLSRoute",
-    "GRPCRoute",
-    "TCPRoute",
-    "UDPRoute",
-];
+const ALL_CORE: &[&str] = &["Gateway", "ReferenceGrant", "HTTPRoute", "TLSRoute", "GRPCRoute", "TCPRoute", "UDPRoute"];
 
 /// Upstream tests that belong to a profile: every feature is the profile's or another profile's
 /// core feature, and the test is about the profile's route kind (or about Gateways only). A test
 /// is core when it needs core features only. So HTTPRouteDisallowedKind (Gateway, HTTPRoute,
 /// TLSRoute) is a core test of both GATEWAY-HTTP and GATEWAY-TLS.
-fn tests_of<'a>(
-    profile: &'a Profile,
-) -> impl Iterator<Item = (&'static str, &'static [&'static str], bool)> + 'a {
-    let kind = profile
-        .core
-        .iter()
-        .find(|f| f.ends_with("Route"))
-        .copied()
-        .unwrap_or_default();
+fn tests_of<'a>(profile: &'a Profile) -> impl Iterator<Item = (&'static str, &'static [&'static str], bool)> + 'a {
+    let kind = profile.core.iter().find(|f| f.ends_with("Route")).copied().unwrap_or_default();
     UPSTREAM.iter().filter_map(move |(name, features)| {
-        let known = features
-            .iter()
-            .all(|f| ALL_CORE.contains(f) || profile.extended.contains(f));
+        let known = features.iter().all(|f| ALL_CORE.contains(f) || profile.extended.contains(f));
         let about = features.contains(&kind)
-            || features.iter().all(|f| {
-                !f.ends_with("Route")
-                    && !f.starts_with("HTTPRoute")
-                    && !f.starts_with("GRPCRoute")
-                    && !f.starts_with("TLSRoute")
-            });
+            || features.iter().all(|f| !f.ends_with("Route") && !f.starts_with("HTTPRoute") && !f.starts_with("GRPCRoute") && !f.starts_with("TLSRoute"));
         let core = features.iter().all(|f| ALL_CORE.contains(f));
         (known && about).then_some((*name, *features, core))
     })
@@ -535,11 +244,7 @@ impl Tally {
 }
 
 /// The report: one profile entry per profile whose core features the class claims.
-pub fn report(
-    claimed: &BTreeSet<String>,
-    outcomes: &BTreeMap<&'static str, Outcome>,
-    notes: &BTreeMap<&'static str, String>,
-) -> Value {
+pub fn report(claimed: &BTreeSet<String>, outcomes: &BTreeMap<&'static str, Outcome>, notes: &BTreeMap<&'static str, String>) -> Value {
     let mut entries = Vec::new();
     for profile in profiles() {
         if !profile.core.iter().all(|f| claimed.contains(*f)) {
@@ -558,25 +263,11 @@ pub fn report(
             }
         }
         let mut extended_value = extended.to_value();
-        let supported: Vec<&str> = profile
-            .extended
-            .iter()
-            .filter(|f| claimed.contains(**f))
-            .copied()
-            .collect();
-        let unsupported: Vec<&str> = profile
-            .extended
-            .iter()
-            .filter(|f| !claimed.contains(**f))
-            .copied()
-            .collect();
+        let supported: Vec<&str> = profile.extended.iter().filter(|f| claimed.contains(**f)).copied().collect();
+        let unsupported: Vec<&str> = profile.extended.iter().filter(|f| !claimed.contains(**f)).copied().collect();
         extended_value["supportedFeatures"] = json!(sorted(supported));
         extended_value["unsupportedFeatures"] = json!(sorted(unsupported));
-        let summary = format!(
-            "Core tests {}. Extended tests {}.",
-            wording(core.result()),
-            wording(extended.result())
-        );
+        let summary = format!("Core tests {}. Extended tests {}.", wording(core.result()), wording(extended.result()));
         entries.push(json!({"name": profile.name, "core": core.to_value(), "extended": extended_value, "summary": summary}));
     }
     let failures: BTreeMap<&str, &str> = outcomes
@@ -615,10 +306,7 @@ fn sorted(mut list: Vec<&str>) -> Vec<&str> {
 
 /// Today's date (UTC, RFC 3339) without a date crate.
 fn date() -> String {
-    let secs = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map(|d| d.as_secs())
-        .unwrap_or(0);
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
     let days = (secs / 86_400) as i64;
     // Civil-from-days (Howard Hinnant's algorithm).
     let z = days + 719_468;

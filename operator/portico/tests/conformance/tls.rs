@@ -31,21 +31,10 @@ const BACKEND: &str = "{name: tls-backend, port: 443}";
 
 /// No parent status of `route` says Accepted=True, and the listener counts no route.
 async fn unattached(c: &Ctx, route: &str, gw: &str, listener: &str, reason: &str) -> Outcome {
-    c.route_condition(
-        "TLSRoute",
-        INFRA,
-        route,
-        (INFRA, gw),
-        "Accepted",
-        "False",
-        reason,
-    )
-    .await?;
+    c.route_condition("TLSRoute", INFRA, route, (INFRA, gw), "Accepted", "False", reason).await?;
     c.listener(INFRA, gw, listener, |l| {
         let count = l["attachedRoutes"].as_i64().unwrap_or(-1);
-        (count == 0)
-            .then_some(())
-            .ok_or_else(|| format!("attachedRoutes is {count}, wanted 0"))
+        (count == 0).then_some(()).ok_or_else(|| format!("attachedRoutes is {count}, wanted 0"))
     })
     .await
 }
@@ -64,30 +53,9 @@ pub async fn invalid_no_matching_listener(c: &Ctx) -> Outcome {
     ]
     .concat();
     with(c, &yaml, || async {
-        unattached(
-            c,
-            "tlsroute-not-allowed-protocol-http",
-            "gateway-tlsroute-http-only",
-            "http",
-            "NotAllowedByListeners",
-        )
-        .await?;
-        unattached(
-            c,
-            "tlsroute-not-allowed-protocol-https",
-            "gateway-tlsroute-https-only",
-            "https",
-            "NotAllowedByListeners",
-        )
-        .await?;
-        unattached(
-            c,
-            "tlsroute-no-matching-section-name",
-            "gateway-tlsroute-tls-passthrough-only",
-            "tls-passthrough",
-            "NoMatchingParent",
-        )
-        .await
+        unattached(c, "tlsroute-not-allowed-protocol-http", "gateway-tlsroute-http-only", "http", "NotAllowedByListeners").await?;
+        unattached(c, "tlsroute-not-allowed-protocol-https", "gateway-tlsroute-https-only", "https", "NotAllowedByListeners").await?;
+        unattached(c, "tlsroute-no-matching-section-name", "gateway-tlsroute-tls-passthrough-only", "tls-passthrough", "NoMatchingParent").await
     })
     .await
 }
@@ -101,37 +69,13 @@ pub async fn invalid_no_matching_listener_hostname(c: &Ctx) -> Outcome {
     let yaml = [
         gateway("gateway-tls-exact-hostname", &listener("www.example.com")),
         gateway("gateway-tls-wildcard-hostname", &listener("*.example.com")),
-        tls_route(
-            "tlsroute-hostname-mismatch-1",
-            "{name: gateway-tls-exact-hostname}",
-            "www.nomatch.com, \"*.nomatch.com\"",
-            BACKEND,
-        ),
-        tls_route(
-            "tlsroute-hostname-mismatch-2",
-            "{name: gateway-tls-wildcard-hostname}",
-            "www.different.com, \"*.different.com\"",
-            BACKEND,
-        ),
+        tls_route("tlsroute-hostname-mismatch-1", "{name: gateway-tls-exact-hostname}", "www.nomatch.com, \"*.nomatch.com\"", BACKEND),
+        tls_route("tlsroute-hostname-mismatch-2", "{name: gateway-tls-wildcard-hostname}", "www.different.com, \"*.different.com\"", BACKEND),
     ]
     .concat();
     with(c, &yaml, || async {
-        unattached(
-            c,
-            "tlsroute-hostname-mismatch-1",
-            "gateway-tls-exact-hostname",
-            "tls",
-            "NoMatchingListenerHostname",
-        )
-        .await?;
-        unattached(
-            c,
-            "tlsroute-hostname-mismatch-2",
-            "gateway-tls-wildcard-hostname",
-            "tls",
-            "NoMatchingListenerHostname",
-        )
-        .await
+        unattached(c, "tlsroute-hostname-mismatch-1", "gateway-tls-exact-hostname", "tls", "NoMatchingListenerHostname").await?;
+        unattached(c, "tlsroute-hostname-mismatch-2", "gateway-tls-wildcard-hostname", "tls", "NoMatchingListenerHostname").await
     })
     .await
 }
@@ -142,8 +86,7 @@ pub async fn invalid_reference_grant(c: &Ctx) -> Outcome {
             "---\napiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: {name}, namespace: {ns}}}\nspec:\n  from: [{from}]\n  to: [{to}]\n"
         )
     };
-    let ok_from =
-        format!("{{group: gateway.networking.k8s.io, kind: TLSRoute, namespace: {INFRA}}}");
+    let ok_from = format!("{{group: gateway.networking.k8s.io, kind: TLSRoute, namespace: {INFRA}}}");
     let ok_to = "{group: \"\", kind: Service, name: tls-backend}";
     let gw = "gateway-tlsroute-referencegrant";
     let yaml = [
@@ -159,26 +102,8 @@ pub async fn invalid_reference_grant(c: &Ctx) -> Outcome {
     ]
     .concat();
     with(c, &yaml, || async {
-        c.route_condition(
-            "TLSRoute",
-            INFRA,
-            "gateway-conformance-infra-test",
-            (INFRA, gw),
-            "Accepted",
-            "True",
-            "",
-        )
-        .await?;
-        c.route_condition(
-            "TLSRoute",
-            INFRA,
-            "gateway-conformance-infra-test",
-            (INFRA, gw),
-            "ResolvedRefs",
-            "False",
-            "RefNotPermitted",
-        )
-        .await
+        c.route_condition("TLSRoute", INFRA, "gateway-conformance-infra-test", (INFRA, gw), "Accepted", "True", "").await?;
+        c.route_condition("TLSRoute", INFRA, "gateway-conformance-infra-test", (INFRA, gw), "ResolvedRefs", "False", "RefNotPermitted").await
     })
     .await
 }
@@ -193,15 +118,8 @@ pub async fn listener_passthrough_supported_kinds(c: &Ctx) -> Outcome {
     with(c, &yaml, || async {
         c.listener(INFRA, gw, "tls-passthrough", |l| {
             listener_is(l, &["TLSRoute"], invalid, 0)?;
-            let kinds: Vec<&str> = l["supportedKinds"]
-                .as_array()
-                .into_iter()
-                .flatten()
-                .filter_map(|k| k["kind"].as_str())
-                .collect();
-            (kinds == ["TLSRoute"])
-                .then_some(())
-                .ok_or_else(|| format!("supportedKinds {kinds:?}, wanted only TLSRoute"))
+            let kinds: Vec<&str> = l["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();
+            (kinds == ["TLSRoute"]).then_some(()).ok_or_else(|| format!("supportedKinds {kinds:?}, wanted only TLSRoute"))
         })
         .await
     })
@@ -216,10 +134,5 @@ pub async fn listener_terminate_not_supported(c: &Ctx) -> Outcome {
     ]
     .concat();
     let refused: &[(&str, &str, &str)] = &[("Accepted", "False", "UnsupportedValue")];
-    with(c, &yaml, || {
-        c.listener(INFRA, gw, "tls-terminate", |l| {
-            listener_is(l, &[], refused, 0)
-        })
-    })
-    .await
+    with(c, &yaml, || c.listener(INFRA, gw, "tls-terminate", |l| listener_is(l, &[], refused, 0))).await
 }

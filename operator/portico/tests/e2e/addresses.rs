@@ -114,7 +114,9 @@ async fn addresses_are_owned_and_requests_are_honoured_or_refused() {
 
     // Static addresses: one usable and one outside the pool is refused as a whole.
     world.apply_yaml(&static_gateway(&["127.0.7.8", "192.0.2.1"])).await;
-    let both = wait_status(&world, "Gateway", "gateways", "team-b", "static", "AddressNotUsable", |s| programmed_reason(s).as_deref() == Some("AddressNotUsable")).await;
+    let both =
+        wait_status(&world, "Gateway", "gateways", "team-b", "static", "AddressNotUsable", |s| programmed_reason(s).as_deref() == Some("AddressNotUsable"))
+            .await;
     assert_eq!(condition(&both["conditions"], "Accepted").unwrap()["status"], "True", "still Accepted: {both}");
     assert!(world.get(world.socket("127.0.7.8", 18081), "any.test", "/", &[]).await.is_err(), "nothing is bound for a refused Gateway");
     // Without the unusable one: programmed on exactly the usable address.
@@ -183,7 +185,8 @@ async fn l4_listener_serves_its_oldest_route_and_tls_terminates() {
     // creationTimestamp has second precision: the newer route must be strictly newer.
     tokio::time::sleep(Duration::from_millis(1100)).await;
     world.apply_yaml(NEWER).await;
-    let accepted = |s: &Value| s["parents"].as_array().is_some_and(|p| p.iter().any(|e| condition(&e["conditions"], "Accepted").is_some_and(|c| c["status"] == "True")));
+    let accepted =
+        |s: &Value| s["parents"].as_array().is_some_and(|p| p.iter().any(|e| condition(&e["conditions"], "Accepted").is_some_and(|c| c["status"] == "True")));
     wait_status(&world, "TCPRoute", "tcproutes", "infra", "newer", "Accepted=True", accepted).await;
     wait_status(&world, "TCPRoute", "tcproutes", "infra", "older", "Accepted=True", accepted).await;
     wait_status(&world, "Gateway", "gateways", "infra", "gw", "attachedRoutes 2 on tcp", |s| {
@@ -201,7 +204,9 @@ async fn l4_listener_serves_its_oldest_route_and_tls_terminates() {
     // More passes (each Service edit triggers one): route status stays one entry per parent on a
     // server that prunes undeclared fields, each entry complete.
     for n in 0..3 {
-        let edit = format!("apiVersion: v1\nkind: Service\nmetadata: {{name: plain-backend, namespace: infra, labels: {{pass: \"{n}\"}}}}\nspec:\n  ports: [{{name: tcp, port: 3000}}]\n");
+        let edit = format!(
+            "apiVersion: v1\nkind: Service\nmetadata: {{name: plain-backend, namespace: infra, labels: {{pass: \"{n}\"}}}}\nspec:\n  ports: [{{name: tcp, port: 3000}}]\n"
+        );
         world.apply_yaml(&edit).await;
         tokio::time::sleep(Duration::from_millis(300)).await;
     }

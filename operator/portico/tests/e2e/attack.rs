@@ -22,35 +22,20 @@ fn victim_route(backend: &str) -> String {
 async fn victim_follows(world: &World, at: std::net::SocketAddr, next: &str) {
     let start = Instant::now();
     world.apply_yaml(&victim_route(next)).await;
-    while world
-        .expect_pod(at, "any.test", "/", &[], next)
-        .await
-        .is_err()
-    {
-        assert!(
-            start.elapsed() < Duration::from_secs(2),
-            "the victim's edit to {next} was not followed within 2 s (logs: {})",
-            world.state_dir.display()
-        );
+    while world.expect_pod(at, "any.test", "/", &[], next).await.is_err() {
+        assert!(start.elapsed() < Duration::from_secs(2), "the victim's edit to {next} was not followed within 2 s (logs: {})", world.state_dir.display());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
 
 /// Wait until the Gateway's condition `kind` has `reason`; returns its message.
 async fn condition(world: &World, ns: &str, name: &str, kind: &str, reason: &str) -> String {
-    let resource = kube::api::ApiResource::from_gvk_with_plural(
-        &kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"),
-        "gateways",
-    );
-    let api: kube::Api<kube::api::DynamicObject> =
-        kube::Api::namespaced_with(world.client.clone(), ns, &resource);
+    let resource = kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"), "gateways");
+    let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(world.client.clone(), ns, &resource);
     let mut last = Value::Null;
     for _ in 0..150 {
         if let Some(gw) = api.get_opt(name).await.unwrap() {
-            let found = gw.data["status"]["conditions"]
-                .as_array()
-                .and_then(|c| c.iter().find(|x| x["type"] == kind))
-                .cloned();
+            let found = gw.data["status"]["conditions"].as_array().and_then(|c| c.iter().find(|x| x["type"] == kind)).cloned();
             if let Some(found) = found {
                 if found["reason"] == reason {
                     return found["message"].as_str().unwrap_or_default().to_string();
@@ -69,22 +54,14 @@ async fn operator_alive(world: &World, port: u16) {
     assert!(!log.contains("panicked"), "the operator panicked: {log}");
     let at: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
     let reply = portico_sandbox::http_get(at, "localhost", "/healthz", &[]).await;
-    assert!(
-        reply.is_ok_and(|r| r.status == 200),
-        "the operator stopped answering /healthz"
-    );
+    assert!(reply.is_ok_and(|r| r.status == 200), "the operator stopped answering /healthz");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn tenant_parameters_cannot_run_commands() {
-    let world = World::start_with(
-        "127.0.7.1-127.0.7.9",
-        18000,
-        &["victim", "tenant"],
-        &[("victim", "v1"), ("victim", "v2")],
-        &["--metrics-address", "127.0.0.1:9300"],
-    )
-    .await;
+    let world =
+        World::start_with("127.0.7.1-127.0.7.9", 18000, &["victim", "tenant"], &[("victim", "v1"), ("victim", "v2")], &["--metrics-address", "127.0.0.1:9300"])
+            .await;
     world.apply_yaml(VICTIM).await;
     world.apply_yaml(&victim_route("v1")).await;
     let address = world.programmed("victim", "gw").await;
@@ -93,10 +70,7 @@ async fn tenant_parameters_cannot_run_commands() {
     let marker = world.state_dir.join("tenant-was-here");
     let script = world.state_dir.join("evil-haproxy.sh");
     std::fs::write(&script, format!("#!/bin/sh\ntouch {}\n", marker.display())).unwrap();
-    let _ = std::process::Command::new("chmod")
-        .arg("755")
-        .arg(&script)
-        .status();
+    let _ = std::process::Command::new("chmod").arg("755").arg(&script).status();
     let hostile = format!(
         "apiVersion: portico.dev/v1alpha1\nkind: HAProxyParameters\nmetadata: {{name: mine, namespace: tenant}}\nspec:\n  mode: External\n  haproxyBinary: {script}\n  reloadCommand: [/bin/sh, -c, \"touch {marker}\"]\n---\n\
          apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: gw, namespace: tenant}}\nspec:\n  gatewayClassName: haproxy\n  infrastructure:\n    parametersRef: {{group: portico.dev, kind: HAProxyParameters, name: mine}}\n  listeners:\n  - {{name: http, port: 80, protocol: HTTP}}\n",
@@ -105,10 +79,7 @@ async fn tenant_parameters_cannot_run_commands() {
     );
     world.apply_yaml(&hostile).await;
     let message = condition(&world, "tenant", "gw", "Accepted", "InvalidParameters").await;
-    assert!(
-        message.contains("haproxyBinary"),
-        "the condition names the field: {message}"
-    );
+    assert!(message.contains("haproxyBinary"), "the condition names the field: {message}");
     victim_follows(&world, at, "v2").await;
     victim_follows(&world, at, "v1").await;
     tokio::time::sleep(Duration::from_millis(500)).await;
@@ -120,33 +91,17 @@ async fn tenant_parameters_cannot_run_commands() {
 /// A Secret whose certificate and key do not belong together (the example certificate with a
 /// fresh key): translation cannot tell, HAProxy can.
 fn mismatched_secret(world: &World) -> String {
-    let text = std::fs::read_to_string(concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/../../examples/10-infra.yaml"
-    ))
-    .unwrap();
-    let secret = serde_yaml::Deserializer::from_str(&text)
-        .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
-        .find(|v| v["kind"] == "Secret")
-        .unwrap();
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/10-infra.yaml")).unwrap();
+    let secret =
+        serde_yaml::Deserializer::from_str(&text).map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap()).find(|v| v["kind"] == "Secret").unwrap();
     let key_file = world.state_dir.join("other.key");
     let made = std::process::Command::new("openssl")
-        .args([
-            "genpkey",
-            "-algorithm",
-            "EC",
-            "-pkeyopt",
-            "ec_paramgen_curve:P-256",
-            "-out",
-        ])
+        .args(["genpkey", "-algorithm", "EC", "-pkeyopt", "ec_paramgen_curve:P-256", "-out"])
         .arg(&key_file)
         .status()
         .unwrap();
     assert!(made.success(), "openssl genpkey");
-    let key = base64::Engine::encode(
-        &base64::engine::general_purpose::STANDARD,
-        std::fs::read(&key_file).unwrap(),
-    );
+    let key = base64::Engine::encode(&base64::engine::general_purpose::STANDARD, std::fs::read(&key_file).unwrap());
     format!(
         "apiVersion: v1\nkind: Secret\nmetadata: {{name: bad, namespace: tenant}}\ntype: kubernetes.io/tls\ndata:\n  tls.crt: {}\n  tls.key: {key}\n",
         secret["data"]["tls.crt"].as_str().unwrap()
@@ -157,14 +112,9 @@ const TENANT_HTTPS: &str = "apiVersion: gateway.networking.k8s.io/v1\nkind: Gate
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_bad_certificate_fails_only_its_gateway() {
-    let world = World::start_with(
-        "127.0.8.1-127.0.8.9",
-        19000,
-        &["victim", "tenant"],
-        &[("victim", "v1"), ("victim", "v2")],
-        &["--metrics-address", "127.0.0.1:9301"],
-    )
-    .await;
+    let world =
+        World::start_with("127.0.8.1-127.0.8.9", 19000, &["victim", "tenant"], &[("victim", "v1"), ("victim", "v2")], &["--metrics-address", "127.0.0.1:9301"])
+            .await;
     world.apply_yaml(VICTIM).await;
     world.apply_yaml(&victim_route("v1")).await;
     let address = world.programmed("victim", "gw").await;
@@ -173,21 +123,11 @@ async fn a_bad_certificate_fails_only_its_gateway() {
     world.apply_yaml(&mismatched_secret(&world)).await;
     world.apply_yaml(TENANT_HTTPS).await;
     let message = condition(&world, "tenant", "gw", "Programmed", "Invalid").await;
-    assert!(
-        message.contains("inconsistencies between private key and certificate"),
-        "HAProxy's own text: {message}"
-    );
-    assert!(
-        !message.contains("Fatal errors found"),
-        "summary lines are left out: {message}"
-    );
+    assert!(message.contains("inconsistencies between private key and certificate"), "HAProxy's own text: {message}");
+    assert!(!message.contains("Fatal errors found"), "summary lines are left out: {message}");
     victim_follows(&world, at, "v2").await;
     victim_follows(&world, at, "v1").await;
-    assert_eq!(
-        world.programmed("victim", "gw").await,
-        address,
-        "the victim stays Programmed at its address"
-    );
+    assert_eq!(world.programmed("victim", "gw").await, address, "the victim stays Programmed at its address");
     operator_alive(&world, 9301).await;
     eprintln!("tenant Gateway with a mismatched key: {message}");
 }
@@ -197,13 +137,7 @@ async fn a_bad_certificate_fails_only_its_gateway() {
 /// (in practice none: HAProxy does not depend on the operator to serve, and reloads are hitless).
 #[tokio::test(flavor = "multi_thread")]
 async fn kill_nine_loop_converges_without_failed_requests() {
-    let mut world = World::start(
-        "127.0.9.1-127.0.9.9",
-        20000,
-        &["victim"],
-        &[("victim", "v1"), ("victim", "v2")],
-    )
-    .await;
+    let mut world = World::start("127.0.9.1-127.0.9.9", 20000, &["victim"], &[("victim", "v1"), ("victim", "v2")]).await;
     world.apply_yaml(VICTIM).await;
     world.apply_yaml(&victim_route("v1")).await;
     let address = world.programmed("victim", "gw").await;
@@ -215,9 +149,7 @@ async fn kill_nine_loop_converges_without_failed_requests() {
         let (stop, sent, failed) = (stop.clone(), sent.clone(), failed.clone());
         tokio::spawn(async move {
             while !stop.load(Ordering::Relaxed) {
-                let ok = portico_sandbox::http_get(at, "any.test", "/", &[])
-                    .await
-                    .is_ok_and(|r| r.status == 200);
+                let ok = portico_sandbox::http_get(at, "any.test", "/", &[]).await.is_ok_and(|r| r.status == 200);
                 sent.fetch_add(1, Ordering::Relaxed);
                 failed.fetch_add(usize::from(!ok), Ordering::Relaxed);
             }
@@ -236,33 +168,17 @@ async fn kill_nine_loop_converges_without_failed_requests() {
     let other = if last == "v1" { "v2" } else { "v1" };
     let start = Instant::now();
     loop {
-        let config = std::fs::read_to_string(world.state_dir.join("haproxy/haproxy.cfg"))
-            .unwrap_or_default();
-        let file_ok = config.contains(&format!("service victim/{last}:8080"))
-            && !config.contains(&format!("service victim/{other}:8080"));
-        if file_ok
-            && world
-                .expect_pod(at, "any.test", "/", &[], last)
-                .await
-                .is_ok()
-        {
+        let config = std::fs::read_to_string(world.state_dir.join("haproxy/haproxy.cfg")).unwrap_or_default();
+        let file_ok = config.contains(&format!("service victim/{last}:8080")) && !config.contains(&format!("service victim/{other}:8080"));
+        if file_ok && world.expect_pod(at, "any.test", "/", &[], last).await.is_ok() {
             break;
         }
-        assert!(
-            start.elapsed() < Duration::from_secs(10),
-            "HAProxy did not converge to the API state ({last}) after the kill loop (file agrees: {file_ok})"
-        );
+        assert!(start.elapsed() < Duration::from_secs(10), "HAProxy did not converge to the API state ({last}) after the kill loop (file agrees: {file_ok})");
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
     stop.store(true, Ordering::Relaxed);
     traffic.await.unwrap();
     let (sent, failed) = (sent.load(Ordering::Relaxed), failed.load(Ordering::Relaxed));
-    assert!(
-        failed <= 2,
-        "{failed} of {sent} requests failed during the kill -9 loop (bound: 2)"
-    );
-    eprintln!(
-        "kill -9 loop: 10 kills, {sent} requests, {failed} failed; converged to {last} {:?} after the last kill",
-        start.elapsed()
-    );
+    assert!(failed <= 2, "{failed} of {sent} requests failed during the kill -9 loop (bound: 2)");
+    eprintln!("kill -9 loop: 10 kills, {sent} requests, {failed} failed; converged to {last} {:?} after the last kill", start.elapsed());
 }

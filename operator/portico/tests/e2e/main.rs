@@ -213,7 +213,13 @@ where
 
 #[tokio::test(flavor = "multi_thread")]
 async fn traffic_scenarios() {
-    let world = World::start("127.0.1.1-127.0.1.9", 12000, &["infra", "apps", "other"], &[("infra", "infra-v1"), ("other", "other-v1"), ("apps", "apps-v1"), ("apps", "apps-v2"), ("apps", "apps-v3")]).await;
+    let world = World::start(
+        "127.0.1.1-127.0.1.9",
+        12000,
+        &["infra", "apps", "other"],
+        &[("infra", "infra-v1"), ("other", "other-v1"), ("apps", "apps-v1"), ("apps", "apps-v2"), ("apps", "apps-v3")],
+    )
+    .await;
     world.tcp_backend("apps", "apps-tcp", 9000).await;
     world.tls_backend("apps", "apps-tls").await;
     world.apply_example_secret().await;
@@ -221,13 +227,17 @@ async fn traffic_scenarios() {
     let address = world.programmed("infra", "gw").await;
     let http = world.socket(&address, 12080);
     let split = world.socket(&address, 12081);
-    let pod = |reply: &portico_sandbox::Reply| reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)).unwrap_or_else(|| format!("HTTP {}", reply.status));
+    let pod =
+        |reply: &portico_sandbox::Reply| reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)).unwrap_or_else(|| format!("HTTP {}", reply.status));
 
     thrice("same-namespace route", || async { world.expect_pod(http, "basic.test", "/", &[], "infra-v1").await }).await;
     thrice("cross-namespace backend with ReferenceGrant", || async { world.expect_pod(http, "cross.test", "/granted", &[], "infra-v1").await }).await;
     thrice("cross-namespace backend without ReferenceGrant is a 500", || async { world.expect_status(http, "cross.test", "/denied", &[], 500).await }).await;
     thrice("exact path", || async { world.expect_pod(http, "match.test", "/exact", &[], "apps-v2").await }).await;
-    thrice("exact path does not match a longer path (falls to the catch-all)", || async { world.expect_pod(http, "match.test", "/exact/more", &[], "apps-v1").await }).await;
+    thrice("exact path does not match a longer path (falls to the catch-all)", || async {
+        world.expect_pod(http, "match.test", "/exact/more", &[], "apps-v1").await
+    })
+    .await;
     thrice("method match", || async {
         let reply = portico_sandbox::http_request(http, "POST", "match.test", "/method", &[]).await.map_err(|e| e.to_string())?;
         let got = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string));
@@ -279,8 +289,14 @@ async fn traffic_scenarios() {
     })
     .await;
     thrice("hostname intersection ignores hostnames outside the listener", || async { world.expect_status(split, "example.net", "/", &[], 404).await }).await;
-    thrice("HTTPS listener terminates TLS with the certificate from the Secret", || async { world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await }).await;
-    thrice("TLS passthrough routed by SNI to a backend that terminates TLS itself", || async { world.expect_https_pod(&address, 12083, "pass.example.com", "apps-tls").await }).await;
+    thrice("HTTPS listener terminates TLS with the certificate from the Secret", || async {
+        world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await
+    })
+    .await;
+    thrice("TLS passthrough routed by SNI to a backend that terminates TLS itself", || async {
+        world.expect_https_pod(&address, 12083, "pass.example.com", "apps-tls").await
+    })
+    .await;
     thrice("HTTPS and TLS passthrough sharing port 443, split by SNI", || async {
         world.expect_https_pod(&address, 12443, "pass443.example.com", "apps-tls").await?;
         world.expect_https_pod(&address, 12443, "secure.example.com", "apps-v3").await
@@ -317,7 +333,9 @@ async fn lifecycle_route_edit_and_gateway_deletion() {
     let mut latencies = Vec::new();
     for i in 0..20 {
         let (to, name) = if i % 2 == 0 { ("v2", "v2") } else { ("v1", "v1") };
-        let edited = format!("apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r, namespace: infra}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules:\n  - backendRefs: [{{name: {to}, port: 8080}}]\n");
+        let edited = format!(
+            "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: r, namespace: infra}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules:\n  - backendRefs: [{{name: {to}, port: 8080}}]\n"
+        );
         let start = Instant::now();
         world.apply_yaml(&edited).await;
         loop {

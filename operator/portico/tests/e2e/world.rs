@@ -7,8 +7,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
 use portico_apiserver::{ApiServer, Options};
-use portico_sandbox::{apply, http_get, Reply};
-use serde_json::{json, Value};
+use portico_sandbox::{Reply, apply, http_get};
+use serde_json::{Value, json};
 use tokio::io::AsyncReadExt;
 
 /// End-to-end worlds run one at a time: each runs an operator, HAProxy and backends, and timing
@@ -56,7 +56,10 @@ impl World {
         let class = json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "GatewayClass", "metadata": {"name": "haproxy"},
             "spec": {"controllerName": "portico.dev/haproxy", "parametersRef": {"group": "portico.dev", "kind": "HAProxyParameters", "name": "e2e", "namespace": "default"}}});
         apply(&client, &class).await.unwrap();
-        let options = portico_sandbox::cluster::ClusterOptions { pod_network: std::net::Ipv4Addr::new(127, 100 + (port_offset / 1000 % 100) as u8, 0, 0), ..Default::default() };
+        let options = portico_sandbox::cluster::ClusterOptions {
+            pod_network: std::net::Ipv4Addr::new(127, 100 + (port_offset / 1000 % 100) as u8, 0, 0),
+            ..Default::default()
+        };
         let cluster = portico_sandbox::cluster::Cluster::start(client.clone(), options);
         let mut world = World { _turn: turn, server, client, state_dir, kubeconfig, operators: Vec::new(), helpers: Default::default(), _cluster: cluster };
         world.spawn_operator(args);
@@ -79,7 +82,9 @@ impl World {
             .arg(self.state_dir.join("state"))
             .env("KUBECONFIG", &self.kubeconfig)
             .env("RUST_LOG", std::env::var("PORTICO_E2E_LOG").unwrap_or_else(|_| "warn".into()))
-            .stdout(std::fs::File::create(self.state_dir.join(format!("portico-{}.log", self.operators.len()))).map(Stdio::from).unwrap_or_else(|_| Stdio::null()))
+            .stdout(
+                std::fs::File::create(self.state_dir.join(format!("portico-{}.log", self.operators.len()))).map(Stdio::from).unwrap_or_else(|_| Stdio::null()),
+            )
             .spawn()
             .expect("portico starts");
         self.operators.push(child);
@@ -100,7 +105,8 @@ impl World {
     }
 
     async fn service(&self, ns: &str, name: &str, port: u16, port_name: &str, address: SocketAddr) {
-        let service = json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": {"ports": [{"name": port_name, "port": port}]}});
+        let service =
+            json!({"apiVersion": "v1", "kind": "Service", "metadata": {"name": name, "namespace": ns}, "spec": {"ports": [{"name": port_name, "port": port}]}});
         apply(&self.client, &service).await.unwrap();
         let slice = json!({"apiVersion": "discovery.k8s.io/v1", "kind": "EndpointSlice",
             "metadata": {"name": format!("{name}-1"), "namespace": ns, "labels": {"kubernetes.io/service-name": name}},
@@ -135,9 +141,11 @@ impl World {
         let selector = kube::api::ListParams::default().labels(&format!("kubernetes.io/service-name={service}"));
         for _ in 0..200 {
             let listed = slices.list(&selector).await.unwrap();
-            let ready = listed.items.iter().flat_map(|s| &s.endpoints).any(|e| {
-                e.target_ref.as_ref().and_then(|t| t.name.as_deref()) == Some(pod) && e.conditions.as_ref().and_then(|c| c.ready) == Some(true)
-            });
+            let ready = listed
+                .items
+                .iter()
+                .flat_map(|s| &s.endpoints)
+                .any(|e| e.target_ref.as_ref().and_then(|t| t.name.as_deref()) == Some(pod) && e.conditions.as_ref().and_then(|c| c.ready) == Some(true));
             if ready {
                 return;
             }
@@ -150,10 +158,8 @@ impl World {
     /// 8443, answering `{"pod": ...}`: the backend of TLS passthrough.
     pub async fn tls_backend(&self, ns: &str, name: &str) {
         let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples/10-infra.yaml")).unwrap();
-        let secret = serde_yaml::Deserializer::from_str(&text)
-            .map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap())
-            .find(|v| v["kind"] == "Secret")
-            .unwrap();
+        let secret =
+            serde_yaml::Deserializer::from_str(&text).map(|d| <Value as serde::Deserialize>::deserialize(d).unwrap()).find(|v| v["kind"] == "Secret").unwrap();
         let decode = |text: &str| base64::Engine::decode(&base64::engine::general_purpose::STANDARD, text).unwrap();
         let (crt, key) = (self.state_dir.join("tls.crt"), self.state_dir.join("tls.key"));
         std::fs::write(&crt, decode(secret["data"]["tls.crt"].as_str().unwrap())).unwrap();
@@ -212,7 +218,9 @@ impl World {
 
     pub async fn expect_status(&self, at: SocketAddr, host: &str, path: &str, headers: &[(&str, &str)], status: u16) -> Result<(), String> {
         let reply = self.get(at, host, path, headers).await?;
-        (reply.status == status).then_some(()).ok_or_else(|| format!("GET {host}{path}: wanted {status}, got {} {}", reply.status, reply.body.chars().take(200).collect::<String>()))
+        (reply.status == status)
+            .then_some(())
+            .ok_or_else(|| format!("GET {host}{path}: wanted {status}, got {} {}", reply.status, reply.body.chars().take(200).collect::<String>()))
     }
 
     pub async fn expect_echo(&self, at: SocketAddr, host: &str, path: &str, field: &str, value: &str) -> Result<(), String> {
@@ -225,7 +233,8 @@ impl World {
     pub async fn expect_tcp_banner(&self, address: &str, port: u16, pod: &str) -> Result<(), String> {
         let mut stream = tokio::net::TcpStream::connect(self.socket(address, port)).await.map_err(|e| e.to_string())?;
         let mut buffer = vec![0u8; 256];
-        let n = tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.map_err(|_| "no banner".to_string())?.map_err(|e| e.to_string())?;
+        let n =
+            tokio::time::timeout(Duration::from_secs(5), stream.read(&mut buffer)).await.map_err(|_| "no banner".to_string())?.map_err(|e| e.to_string())?;
         let banner = String::from_utf8_lossy(&buffer[..n]).to_string();
         banner.contains(pod).then_some(()).ok_or(format!("TCP banner {banner:?} is not from {pod}"))
     }
@@ -249,12 +258,15 @@ impl World {
         );
         let out = tokio::process::Command::new("python3").arg("-c").arg(&script).output().await.map_err(|e| e.to_string())?;
         let text = String::from_utf8_lossy(&out.stdout);
-        text.contains(&format!("\"pod\": \"{pod}\"")).then_some(()).ok_or_else(|| format!("HTTPS {host}: {} {}", text.lines().next().unwrap_or(""), String::from_utf8_lossy(&out.stderr)))
+        text.contains(&format!("\"pod\": \"{pod}\""))
+            .then_some(())
+            .ok_or_else(|| format!("HTTPS {host}: {} {}", text.lines().next().unwrap_or(""), String::from_utf8_lossy(&out.stderr)))
     }
 
     /// Delete a Gateway and wait until it is gone (the finalizer was released).
     pub async fn delete_gateway(&self, ns: &str, name: &str) {
-        let resource = kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"), "gateways");
+        let resource =
+            kube::api::ApiResource::from_gvk_with_plural(&kube::core::GroupVersionKind::gvk("gateway.networking.k8s.io", "v1", "Gateway"), "gateways");
         let api: kube::Api<kube::api::DynamicObject> = kube::Api::namespaced_with(self.client.clone(), ns, &resource);
         api.delete(name, &Default::default()).await.unwrap();
         for _ in 0..100 {
@@ -283,4 +295,3 @@ impl Drop for World {
         }
     }
 }
-

@@ -12,9 +12,9 @@ use std::collections::BTreeMap;
 use portico_computefake::{ComputeFake, Fault};
 use portico_gcp::plan::Step;
 use portico_gcp::{GcpPlan, GcpProvider, Settings};
-use portico_provider::{conformance, Applied, Desired, Provider, ProviderError};
-use serde_json::{json, Value};
-use world::{base, certificate, desired, gateway, CLUSTER, PARAMS, PROJECT, ROUTES};
+use portico_provider::{Applied, Desired, Provider, ProviderError, conformance};
+use serde_json::{Value, json};
+use world::{CLUSTER, PARAMS, PROJECT, ROUTES, base, certificate, desired, gateway};
 
 async fn provider(fake: &ComputeFake) -> GcpProvider {
     let settings = Settings {
@@ -144,7 +144,17 @@ async fn deleting_removes_what_it_owned_and_nothing_else() {
     gcp.delete(&gateway()).await.unwrap();
     assert_eq!(names(&fake, "backendServices"), ["someone-elses"]);
     assert_eq!(names(&fake, "healthChecks"), [format!("{}-hc-lookalike", ours.prefix())]);
-    for collection in ["forwardingRules", "targetHttpProxies", "targetHttpsProxies", "targetTcpProxies", "urlMaps", "networkEndpointGroups", "sslCertificates", "firewalls", "addresses"] {
+    for collection in [
+        "forwardingRules",
+        "targetHttpProxies",
+        "targetHttpsProxies",
+        "targetTcpProxies",
+        "urlMaps",
+        "networkEndpointGroups",
+        "sslCertificates",
+        "firewalls",
+        "addresses",
+    ] {
         assert!(names(&fake, collection).is_empty(), "{collection} left behind: {:?}", names(&fake, collection));
     }
 }
@@ -251,7 +261,8 @@ async fn endpoint_changes_only_attach_and_detach() {
     fake.reset_calls();
     let yaml = base(&certificate("v1"), PARAMS, ROUTES).replace(&world::services(&["10.0.1.10", "10.0.2.11"]), &world::services(&["10.0.1.10", "10.0.2.12"]));
     converge(&gcp, &desired(&yaml).0).await;
-    let expected = BTreeMap::from([("networkEndpointGroups.attachNetworkEndpoints".to_string(), 1), ("networkEndpointGroups.detachNetworkEndpoints".to_string(), 1)]);
+    let expected =
+        BTreeMap::from([("networkEndpointGroups.attachNetworkEndpoints".to_string(), 1), ("networkEndpointGroups.detachNetworkEndpoints".to_string(), 1)]);
     assert_eq!(mutating(&fake), expected);
 }
 
@@ -279,10 +290,8 @@ async fn every_requested_address_is_honoured_or_refused_before_any_call() {
     let fake = ComputeFake::start().await;
     let gcp = provider(&fake).await;
     let mut two = world();
-    two.ir.requested_addresses = ["203.0.113.7", "203.0.113.8"]
-        .iter()
-        .map(|v| portico_model::ir::Address { address_type: "IPAddress".into(), value: v.to_string() })
-        .collect();
+    two.ir.requested_addresses =
+        ["203.0.113.7", "203.0.113.8"].iter().map(|v| portico_model::ir::Address { address_type: "IPAddress".into(), value: v.to_string() }).collect();
     let plan = plan(&gcp, Some(&two)).await;
     let error = gcp.apply(&plan).await.unwrap_err();
     assert_eq!(error.condition_reason(), "AddressNotUsable", "{error}");

@@ -8,8 +8,8 @@ use std::time::Instant;
 use kube::api::{Api, DynamicObject};
 use portico_computefake::ComputeFake;
 
-use crate::cluster::{condition, resource, wait_for, Cluster};
-use crate::world::{base, certificate, CLUSTER, PROJECT, ROUTES};
+use crate::cluster::{Cluster, condition, resource, wait_for};
+use crate::world::{CLUSTER, PROJECT, ROUTES, base, certificate};
 
 #[tokio::test]
 async fn the_operator_programs_reports_and_cleans_up_a_gcp_gateway() {
@@ -48,7 +48,10 @@ async fn the_operator_programs_reports_and_cleans_up_a_gcp_gateway() {
     .await;
     let rejected: Vec<&String> = reasons.iter().filter(|(_, (r, _))| r == "UnsupportedValue").map(|(n, _)| n).collect();
     assert_eq!(rejected, vec!["broken", "moved"], "{reasons:#?}");
-    assert!(reasons.values().filter(|(r, _)| r == "UnsupportedValue").all(|(_, m)| m.contains("not programmed on GCP") && m.contains("routeRulesPerPathMatcher")), "{reasons:#?}");
+    assert!(
+        reasons.values().filter(|(r, _)| r == "UnsupportedValue").all(|(_, m)| m.contains("not programmed on GCP") && m.contains("routeRulesPerPathMatcher")),
+        "{reasons:#?}"
+    );
     assert_eq!(reasons["api"].0, "Accepted");
     fake.put_raw(PROJECT, "global", "urlMaps", serde_json::json!({ "name": "not-ours", "description": "someone else's" }));
     gateways.delete("gw", &Default::default()).await.unwrap();

@@ -12,7 +12,13 @@ use portico_apiserver::{ApiServer, Options};
 use serde_json::Value;
 
 pub fn resource(kind: &str, plural: &str) -> ApiResource {
-    ApiResource { group: "gateway.networking.k8s.io".into(), version: "v1".into(), api_version: "gateway.networking.k8s.io/v1".into(), kind: kind.into(), plural: plural.into() }
+    ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
 }
 
 pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {

@@ -5,7 +5,7 @@ use gateway_api::grpcroutes::{GrpcRoute, GrpcRouteRulesMatches};
 use portico_model::RouteKind;
 
 use super::http::{common_filter, json_text};
-use super::{backend_ref, base, existing_parents, parent_refs, FilterSpec, MatchSpec, PathSpec, Route, Rule, ValueMatchSpec};
+use super::{FilterSpec, MatchSpec, PathSpec, Route, Rule, ValueMatchSpec, backend_ref, base, existing_parents, parent_refs};
 
 pub fn convert(route: &GrpcRoute) -> Route {
     let mut out = base(RouteKind::Grpc, &route.metadata);
@@ -56,16 +56,10 @@ fn convert_match(m: &GrpcRouteRulesMatches) -> MatchSpec {
             (Some(s), None, false) => PathSpec::Prefix(format!("/{s}")),
             (None, Some(m), false) => PathSpec::Regex(format!("/[^/]+/{}", escape_regex(m))),
             (None, None, _) => PathSpec::Prefix("/".into()),
-            (s, m, true) => PathSpec::Regex(format!(
-                "/{}/{}",
-                s.as_deref().unwrap_or("[^/]+"),
-                m.as_deref().unwrap_or("[^/]+")
-            )),
+            (s, m, true) => PathSpec::Regex(format!("/{}/{}", s.as_deref().unwrap_or("[^/]+"), m.as_deref().unwrap_or("[^/]+"))),
         }
     });
-    let grpc_lengths = m.method.as_ref().map(|method| {
-        (method.service.as_deref().map_or(0, str::len), method.method.as_deref().map_or(0, str::len))
-    });
+    let grpc_lengths = m.method.as_ref().map(|method| (method.service.as_deref().map_or(0, str::len), method.method.as_deref().map_or(0, str::len)));
     MatchSpec {
         path,
         method: None,

@@ -5,8 +5,8 @@ use portico_model::RouteKind;
 use serde::Serialize;
 
 use super::{
-    backend_ref, base, existing_parents, parent_refs, FilterSpec, MatchSpec, PathModifierSpec, PathSpec, RedirectSpec,
-    RewriteSpec, Route, Rule, TimeoutSpec, ValueMatchSpec,
+    FilterSpec, MatchSpec, PathModifierSpec, PathSpec, RedirectSpec, RewriteSpec, Route, Rule, TimeoutSpec, ValueMatchSpec, backend_ref, base,
+    existing_parents, parent_refs,
 };
 
 pub fn convert(route: &HttpRoute) -> Route {
@@ -22,16 +22,8 @@ pub fn convert(route: &HttpRoute) -> Route {
             name: rule.name.clone(),
             matches: rule.matches.iter().flatten().map(convert_match).collect(),
             filters: rule.filters.iter().flatten().map(|f| http_filter!(f)).collect(),
-            backends: rule
-                .backend_refs
-                .iter()
-                .flatten()
-                .map(|b| backend_ref!(b, b.filters.iter().flatten().map(|f| http_filter!(f)).collect()))
-                .collect(),
-            timeouts: rule
-                .timeouts
-                .as_ref()
-                .map(|t| TimeoutSpec { request: t.request.clone(), backend_request: t.backend_request.clone() }),
+            backends: rule.backend_refs.iter().flatten().map(|b| backend_ref!(b, b.filters.iter().flatten().map(|f| http_filter!(f)).collect())).collect(),
+            timeouts: rule.timeouts.as_ref().map(|t| TimeoutSpec { request: t.request.clone(), backend_request: t.backend_request.clone() }),
         })
         .collect();
     if out.rules.is_empty() {
@@ -43,8 +35,8 @@ pub fn convert(route: &HttpRoute) -> Route {
 }
 
 fn convert_match(m: &gateway_api::httproutes::HttpRouteRulesMatches) -> MatchSpec {
-    use gateway_api::httproutes::{HttpRouteRulesMatchesHeadersType as H, HttpRouteRulesMatchesPathType as P};
     use gateway_api::httproutes::HttpRouteRulesMatchesQueryParamsType as Q;
+    use gateway_api::httproutes::{HttpRouteRulesMatchesHeadersType as H, HttpRouteRulesMatchesPathType as P};
     MatchSpec {
         path: m.path.as_ref().map(|p| {
             let value = p.value.clone().unwrap_or_else(|| "/".into());

@@ -152,17 +152,23 @@ pub struct TimeoutSpec {
 /// All routes of every kind in the snapshot.
 pub fn collect(snapshot: &Snapshot) -> Vec<Route> {
     let mut routes = Vec::with_capacity(
-        snapshot.http_routes.len()
-            + snapshot.grpc_routes.len()
-            + snapshot.tls_routes.len()
-            + snapshot.tcp_routes.len()
-            + snapshot.udp_routes.len(),
+        snapshot.http_routes.len() + snapshot.grpc_routes.len() + snapshot.tls_routes.len() + snapshot.tcp_routes.len() + snapshot.udp_routes.len(),
     );
     routes.extend(snapshot.http_routes.iter().map(http::convert));
     routes.extend(snapshot.grpc_routes.iter().map(grpc::convert));
     routes.extend(snapshot.tls_routes.iter().map(l4::convert_tls));
-    routes.extend(snapshot.tcp_routes.iter().map(|r| l4::convert_l4(RouteKind::Tcp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
-    routes.extend(snapshot.udp_routes.iter().map(|r| l4::convert_l4(RouteKind::Udp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))));
+    routes.extend(
+        snapshot
+            .tcp_routes
+            .iter()
+            .map(|r| l4::convert_l4(RouteKind::Tcp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))),
+    );
+    routes.extend(
+        snapshot
+            .udp_routes
+            .iter()
+            .map(|r| l4::convert_l4(RouteKind::Udp, &r.metadata, &r.spec.parent_refs, &r.spec.rules, r.status.as_ref().map(|s| &s.parents))),
+    );
     // The spec's tie-breakers: oldest first, then "{namespace}/{name}" alphabetically (as one
     // string: `team-x/r` sorts before `team/r`).
     routes.sort_by_cached_key(|r| (r.created.clone(), format!("{}/{}", r.key.namespace, r.key.name), r.key.kind));

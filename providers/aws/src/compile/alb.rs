@@ -36,11 +36,7 @@ fn path_condition(path: &PathMatch, compact: bool) -> Option<Condition> {
         PathMatch::Prefix(p) if trimmed_prefix(p) == "/" => return None,
         PathMatch::Prefix(p) => {
             let p = trimmed_prefix(p);
-            if has_glob(p) || compact {
-                (vec![], vec![format!("^{}(/.*)?$", regex_escape(p))])
-            } else {
-                (vec![p.to_string(), format!("{p}/*")], vec![])
-            }
+            if has_glob(p) || compact { (vec![], vec![format!("^{}(/.*)?$", regex_escape(p))]) } else { (vec![p.to_string(), format!("{p}/*")], vec![]) }
         }
         PathMatch::Exact(p) if has_glob(p) => (vec![], vec![format!("^{}$", regex_escape(p))]),
         PathMatch::Exact(p) => (vec![p.clone()], vec![]),
@@ -101,10 +97,7 @@ pub fn scale_weights(weights: &[u32]) -> Vec<i32> {
     if max <= 999 {
         return weights.iter().map(|w| *w as i32).collect();
     }
-    weights
-        .iter()
-        .map(|w| if *w == 0 { 0 } else { ((u64::from(*w) * 999 / u64::from(max)) as i32).max(1) })
-        .collect()
+    weights.iter().map(|w| if *w == 0 { 0 } else { ((u64::from(*w) * 999 / u64::from(max)) as i32).max(1) }).collect()
 }
 
 /// The ALB redirect for a Gateway API redirect on a listener of `listener_protocol`.

@@ -10,8 +10,8 @@ use std::collections::{BTreeMap, BTreeSet};
 use portico_model::ir::{self, PortProtocol};
 use portico_provider::{Desired, RouteOverflow};
 
-pub use alb::{regex_escape, scale_weights};
 use alb::TargetGroupNames;
+pub use alb::{regex_escape, scale_weights};
 
 use crate::names::Namer;
 use crate::native::*;
@@ -122,8 +122,7 @@ fn admit(listeners: &mut BTreeMap<(Role, u16), Listener>, desired: &Desired, lim
             routes.insert((desired.route_ranks.get(route).copied().unwrap_or(usize::MAX), route.clone()));
         }
     }
-    let mut rule_counts: BTreeMap<(Role, u16), usize> =
-        listeners.iter().map(|(k, l)| (*k, l.rules.iter().filter(|r| r.routes.is_empty()).count())).collect();
+    let mut rule_counts: BTreeMap<(Role, u16), usize> = listeners.iter().map(|(k, l)| (*k, l.rules.iter().filter(|r| r.routes.is_empty()).count())).collect();
     let mut groups: BTreeMap<Role, BTreeSet<String>> = BTreeMap::new();
     for ((role, _), listener) in listeners.iter().filter(|((r, _), _)| *r == Role::Nlb) {
         groups.entry(*role).or_default().extend(used_target_groups(listener));
@@ -149,39 +148,69 @@ fn admit(listeners: &mut BTreeMap<(Role, u16), Listener>, desired: &Desired, lim
 type Usage = (BTreeMap<(Role, u16), usize>, BTreeMap<Role, BTreeSet<String>>);
 
 /// The usage after adding one route's rules, or which quota it would exceed.
-fn fits(listeners: &BTreeMap<(Role, u16), Listener>, route: &str, limits: Limits, counts: &BTreeMap<(Role, u16), usize>, groups: &BTreeMap<Role, BTreeSet<String>>) -> Result<Usage, String> {
+fn fits(
+    listeners: &BTreeMap<(Role, u16), Listener>,
+    route: &str,
+    limits: Limits,
+    counts: &BTreeMap<(Role, u16), usize>,
+    groups: &BTreeMap<Role, BTreeSet<String>>,
+) -> Result<Usage, String> {
     let (mut counts, mut groups) = (counts.clone(), groups.clone());
     for ((role, port), listener) in listeners {
         for rule in listener.rules.iter().filter(|r| r.routes.iter().any(|x| x == route)) {
             let values: usize = rule.conditions.iter().map(Condition::value_count).sum();
             if values > limits.condition_values_per_rule as usize {
-                return Err(format!("a rule needs {values} condition values; the quota is {} per rule (quotas.conditionValuesPerRule)", limits.condition_values_per_rule));
+                return Err(format!(
+                    "a rule needs {values} condition values; the quota is {} per rule (quotas.conditionValuesPerRule)",
+                    limits.condition_values_per_rule
+                ));
             }
             let per_action = rule.action.target_groups().count();
             if per_action > limits.target_groups_per_action as usize {
-                return Err(format!("a rule forwards to {per_action} target groups; the quota is {} per action (quotas.targetGroupsPerAction)", limits.target_groups_per_action));
+                return Err(format!(
+                    "a rule forwards to {per_action} target groups; the quota is {} per action (quotas.targetGroupsPerAction)",
+                    limits.target_groups_per_action
+                ));
             }
             let count = counts.entry((*role, *port)).or_default();
             *count += 1;
             if *count > limits.rules_per_listener as usize {
-                return Err(format!("listener {}:{port} already has {} rules, the quota (quotas.rulesPerListener)", listener.protocol, limits.rules_per_listener));
+                return Err(format!(
+                    "listener {}:{port} already has {} rules, the quota (quotas.rulesPerListener)",
+                    listener.protocol, limits.rules_per_listener
+                ));
             }
             let used = groups.entry(*role).or_default();
             used.extend(rule.action.target_groups().map(str::to_string));
             if used.len() > limits.target_groups_per_load_balancer as usize {
-                return Err(format!("the {} would need {} target groups; the quota is {} (quotas.targetGroupsPerLoadBalancer)", role.aws_type(), used.len(), limits.target_groups_per_load_balancer));
+                return Err(format!(
+                    "the {} would need {} target groups; the quota is {} (quotas.targetGroupsPerLoadBalancer)",
+                    role.aws_type(),
+                    used.len(),
+                    limits.target_groups_per_load_balancer
+                ));
             }
         }
     }
     Ok((counts, groups))
 }
 
-fn certificates(desired: &Desired, namer: &Namer, params: &AWSLoadBalancerParametersSpec, listeners: &BTreeMap<(Role, u16), Listener>) -> Result<BTreeMap<ir::ObjectRef, Certificate>, String> {
+fn certificates(
+    desired: &Desired,
+    namer: &Namer,
+    params: &AWSLoadBalancerParametersSpec,
+    listeners: &BTreeMap<(Role, u16), Listener>,
+) -> Result<BTreeMap<ir::ObjectRef, Certificate>, String> {
     let mut out = BTreeMap::new();
     for listener in listeners.values() {
         let limit = params.quotas.limits().certificates_per_listener as usize;
         if listener.certificates.len() > limit {
-            return Err(format!("listener {}:{} needs {} certificates; the quota is {limit} (quotas.certificatesPerListener)", listener.protocol, listener.port, listener.certificates.len()));
+            return Err(format!(
+                "listener {}:{} needs {} certificates; the quota is {limit} (quotas.certificatesPerListener)",
+                listener.protocol,
+                listener.port,
+                listener.certificates.len()
+            ));
         }
         for reference in &listener.certificates {
             let CertificateRef::Secret(secret) = reference else { continue };

@@ -17,11 +17,25 @@ use crate::observed::{Observed, ObservedListener, ObservedLoadBalancer};
 #[derive(Debug, Clone, PartialEq, Serialize)]
 #[serde(tag = "step", rename_all = "camelCase", rename_all_fields = "camelCase")]
 pub enum Step {
-    ImportCertificate { secret: ObjectRef, fingerprint: String, tags: BTreeMap<String, String>, replace_arn: Option<String> },
-    CreateSecurityGroup { name: String, tags: BTreeMap<String, String> },
-    AuthorizeIngress { permissions: Vec<(String, u16, String)> },
-    RevokeIngress { permissions: Vec<(String, u16, String)> },
-    CreateTargetGroup { group: TargetGroup },
+    ImportCertificate {
+        secret: ObjectRef,
+        fingerprint: String,
+        tags: BTreeMap<String, String>,
+        replace_arn: Option<String>,
+    },
+    CreateSecurityGroup {
+        name: String,
+        tags: BTreeMap<String, String>,
+    },
+    AuthorizeIngress {
+        permissions: Vec<(String, u16, String)>,
+    },
+    RevokeIngress {
+        permissions: Vec<(String, u16, String)>,
+    },
+    CreateTargetGroup {
+        group: TargetGroup,
+    },
     /// `protocol_version` (`GRPC` for gRPC groups) decides how success codes are sent.
     ModifyTargetGroup {
         name: String,
@@ -29,31 +43,95 @@ pub enum Step {
         protocol_version: Option<String>,
         health_check: HealthCheckSpec,
     },
-    CreateLoadBalancer { role: Role, load_balancer: LoadBalancer },
-    SetSecurityGroups { role: Role, security_groups: Vec<String> },
-    SetSubnets { role: Role, subnets: Vec<String> },
-    ModifyLoadBalancerAttributes { role: Role, attributes: BTreeMap<String, String> },
-    CreateListener { role: Role, listener: Listener },
-    ModifyListener { role: Role, listener: Listener },
-    AddListenerCertificates { role: Role, port: u16, certificates: Vec<CertificateRef> },
-    RemoveListenerCertificates { role: Role, port: u16, certificates: Vec<CertificateRef> },
-    DeleteRule { arn: String },
-    ModifyRule { arn: String, rule: Rule },
-    SetRulePriorities { priorities: Vec<(String, i32)> },
-    CreateRule { role: Role, port: u16, priority: i32, rule: Rule },
-    RegisterTargets { name: String, targets: Vec<(String, u16)> },
-    DeregisterTargets { name: String, targets: Vec<(String, u16)> },
-    DeleteListener { arn: String },
-    DeleteLoadBalancer { role: Role, arn: String },
-    DeleteTargetGroup { name: String, arn: String },
-    DeleteCertificate { secret: ObjectRef, arn: String },
-    DeleteSecurityGroup { id: String },
+    CreateLoadBalancer {
+        role: Role,
+        load_balancer: LoadBalancer,
+    },
+    SetSecurityGroups {
+        role: Role,
+        security_groups: Vec<String>,
+    },
+    SetSubnets {
+        role: Role,
+        subnets: Vec<String>,
+    },
+    ModifyLoadBalancerAttributes {
+        role: Role,
+        attributes: BTreeMap<String, String>,
+    },
+    CreateListener {
+        role: Role,
+        listener: Listener,
+    },
+    ModifyListener {
+        role: Role,
+        listener: Listener,
+    },
+    AddListenerCertificates {
+        role: Role,
+        port: u16,
+        certificates: Vec<CertificateRef>,
+    },
+    RemoveListenerCertificates {
+        role: Role,
+        port: u16,
+        certificates: Vec<CertificateRef>,
+    },
+    DeleteRule {
+        arn: String,
+    },
+    ModifyRule {
+        arn: String,
+        rule: Rule,
+    },
+    SetRulePriorities {
+        priorities: Vec<(String, i32)>,
+    },
+    CreateRule {
+        role: Role,
+        port: u16,
+        priority: i32,
+        rule: Rule,
+    },
+    RegisterTargets {
+        name: String,
+        targets: Vec<(String, u16)>,
+    },
+    DeregisterTargets {
+        name: String,
+        targets: Vec<(String, u16)>,
+    },
+    DeleteListener {
+        arn: String,
+    },
+    DeleteLoadBalancer {
+        role: Role,
+        arn: String,
+    },
+    DeleteTargetGroup {
+        name: String,
+        arn: String,
+    },
+    DeleteCertificate {
+        secret: ObjectRef,
+        arn: String,
+    },
+    DeleteSecurityGroup {
+        id: String,
+    },
 }
 
 impl Step {
     /// Whether the step is a delete (they run last).
     pub fn is_delete(&self) -> bool {
-        matches!(self, Step::DeleteListener { .. } | Step::DeleteLoadBalancer { .. } | Step::DeleteTargetGroup { .. } | Step::DeleteCertificate { .. } | Step::DeleteSecurityGroup { .. })
+        matches!(
+            self,
+            Step::DeleteListener { .. }
+                | Step::DeleteLoadBalancer { .. }
+                | Step::DeleteTargetGroup { .. }
+                | Step::DeleteCertificate { .. }
+                | Step::DeleteSecurityGroup { .. }
+        )
     }
 }
 
@@ -118,9 +196,11 @@ fn target_groups(want: &NativeGateway, observed: &Observed, steps: &mut Vec<Step
     for (name, group) in &want.target_groups {
         match observed.target_groups.get(name) {
             None => steps.push(Step::CreateTargetGroup { group: group.clone() }),
-            Some(have) if have.health_check != group.health_check => {
-                steps.push(Step::ModifyTargetGroup { name: name.clone(), protocol_version: group.protocol_version.clone(), health_check: group.health_check.clone() })
-            }
+            Some(have) if have.health_check != group.health_check => steps.push(Step::ModifyTargetGroup {
+                name: name.clone(),
+                protocol_version: group.protocol_version.clone(),
+                health_check: group.health_check.clone(),
+            }),
             Some(_) => {}
         }
     }
@@ -168,7 +248,8 @@ fn load_balancer(role: Role, lb: &LoadBalancer, observed: &Observed, steps: &mut
     if !lb.subnets.is_empty() && sorted(&lb.subnets) != sorted(&have.subnets) {
         steps.push(Step::SetSubnets { role, subnets: lb.subnets.clone() });
     }
-    let changed: BTreeMap<String, String> = lb.attributes.iter().filter(|(k, v)| have.attributes.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
+    let changed: BTreeMap<String, String> =
+        lb.attributes.iter().filter(|(k, v)| have.attributes.get(*k) != Some(*v)).map(|(k, v)| (k.clone(), v.clone())).collect();
     if !changed.is_empty() {
         steps.push(Step::ModifyLoadBalancerAttributes { role, attributes: changed });
     }
@@ -219,9 +300,10 @@ fn listener_steps(role: Role, listener: &Listener, have: Option<&ObservedListene
     }
     let mut changes = rules::diff(&listener.rules, &have.rules);
     // ModifyRule cannot remove transforms: such a rule is replaced at the same priority.
-    let (replace, modify): (Vec<_>, Vec<_>) = changes.modify.into_iter().partition(|(arn, rule)| {
-        rule.transforms.is_empty() && have.rules.iter().any(|o| o.arn == *arn && !o.rule.transforms.is_empty())
-    });
+    let (replace, modify): (Vec<_>, Vec<_>) = changes
+        .modify
+        .into_iter()
+        .partition(|(arn, rule)| rule.transforms.is_empty() && have.rules.iter().any(|o| o.arn == *arn && !o.rule.transforms.is_empty()));
     changes.modify = modify;
     for (arn, rule) in replace {
         let priority = have.rules.iter().find(|o| o.arn == arn).map_or(0, |o| o.priority);
@@ -291,7 +373,14 @@ mod tests {
             default_action: Action::fixed(404, "no route matches"),
             rules: vec![ObservedRule { arn: "rule".into(), priority: 700, rule: old }],
         };
-        let want = Listener { port: 80, protocol: "HTTP".into(), ssl_policy: None, certificates: vec![], default_action: Action::fixed(404, "no route matches"), rules: vec![rule(vec![])] };
+        let want = Listener {
+            port: 80,
+            protocol: "HTTP".into(),
+            ssl_policy: None,
+            certificates: vec![],
+            default_action: Action::fixed(404, "no route matches"),
+            rules: vec![rule(vec![])],
+        };
         let mut steps = Vec::new();
         listener_steps(Role::Alb, &want, Some(&have), &mut steps);
         assert_eq!(steps, vec![Step::DeleteRule { arn: "rule".into() }, Step::CreateRule { role: Role::Alb, port: 80, priority: 700, rule: rule(vec![]) }]);

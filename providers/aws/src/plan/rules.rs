@@ -175,7 +175,12 @@ mod tests {
     use crate::native::{Action, Condition};
 
     fn rule(path: &str) -> Rule {
-        Rule { conditions: vec![Condition::Path { values: vec![path.into()], regex: vec![] }], action: Action::fixed(404, "x"), transforms: vec![], routes: vec![] }
+        Rule {
+            conditions: vec![Condition::Path { values: vec![path.into()], regex: vec![] }],
+            action: Action::fixed(404, "x"),
+            transforms: vec![],
+            routes: vec![],
+        }
     }
 
     fn observed(rules: &[(&str, i32)]) -> Vec<ObservedRule> {

@@ -10,8 +10,8 @@ use aws_sdk_elasticloadbalancingv2::types as elb;
 use portico_model::ir::{Address, ObjectRef};
 use portico_provider::{Applied, ProviderError};
 
-use super::{code_of, convert, error, Clients};
-use crate::native::{Action, CertificateRef, HealthCheckSpec, Listener, LoadBalancer, Role, TargetGroup, MANAGED_SECURITY_GROUP};
+use super::{Clients, code_of, convert, error};
+use crate::native::{Action, CertificateRef, HealthCheckSpec, Listener, LoadBalancer, MANAGED_SECURITY_GROUP, Role, TargetGroup};
 use crate::params::AWSLoadBalancerParametersSpec;
 use crate::plan::{Plan, Step};
 
@@ -117,12 +117,29 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
         }
         Step::SetSecurityGroups { role, security_groups } => {
             clients.count("elbv2:SetSecurityGroups");
-            let groups = security_groups.iter().map(|g| if g == MANAGED_SECURITY_GROUP { resolver.security_group.clone().unwrap_or_default() } else { g.clone() }).collect();
-            clients.elb.set_security_groups().load_balancer_arn(resolver.load_balancer(*role)?).set_security_groups(Some(groups)).send().await.map_err(|e| error("SetSecurityGroups", e))?;
+            let groups = security_groups
+                .iter()
+                .map(|g| if g == MANAGED_SECURITY_GROUP { resolver.security_group.clone().unwrap_or_default() } else { g.clone() })
+                .collect();
+            clients
+                .elb
+                .set_security_groups()
+                .load_balancer_arn(resolver.load_balancer(*role)?)
+                .set_security_groups(Some(groups))
+                .send()
+                .await
+                .map_err(|e| error("SetSecurityGroups", e))?;
         }
         Step::SetSubnets { role, subnets } => {
             clients.count("elbv2:SetSubnets");
-            clients.elb.set_subnets().load_balancer_arn(resolver.load_balancer(*role)?).set_subnets(Some(subnets.clone())).send().await.map_err(|e| error("SetSubnets", e))?;
+            clients
+                .elb
+                .set_subnets()
+                .load_balancer_arn(resolver.load_balancer(*role)?)
+                .set_subnets(Some(subnets.clone()))
+                .send()
+                .await
+                .map_err(|e| error("SetSubnets", e))?;
         }
         Step::ModifyLoadBalancerAttributes { role, attributes } => modify_attributes(clients, &resolver.load_balancer(*role)?, attributes).await?,
         Step::CreateListener { role, listener } => {
@@ -157,7 +174,8 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
             clients.count("elbv2:CreateRule");
             let action = resolver.action(&rule.action)?;
             let conditions = rule.conditions.iter().map(convert::condition).collect();
-            let mut request = clients.elb.create_rule().listener_arn(resolver.listener(*role, *port)?).priority(*priority).set_conditions(Some(conditions)).actions(action);
+            let mut request =
+                clients.elb.create_rule().listener_arn(resolver.listener(*role, *port)?).priority(*priority).set_conditions(Some(conditions)).actions(action);
             if !rule.transforms.is_empty() {
                 request = request.set_transforms(Some(rule.transforms.iter().map(convert::transform).collect()));
             }
@@ -266,11 +284,21 @@ async fn modify_target_group(clients: &Clients, arn: &str, protocol_version: Opt
     Ok(())
 }
 
-async fn create_load_balancer(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, role: Role, lb: &LoadBalancer) -> Result<(String, String, String), ProviderError> {
+async fn create_load_balancer(
+    clients: &Clients,
+    inputs: &Inputs<'_>,
+    resolver: &mut Resolver,
+    role: Role,
+    lb: &LoadBalancer,
+) -> Result<(String, String, String), ProviderError> {
     let subnets = if lb.subnets.is_empty() { network::vpc_and_subnets(clients, inputs.params, &mut resolver.vpc).await?.1 } else { lb.subnets.clone() };
     let mut groups = Vec::new();
     for group in &lb.security_groups {
-        groups.push(if group == MANAGED_SECURITY_GROUP { resolver.security_group.clone().ok_or_else(|| missing("managed security group"))? } else { group.clone() });
+        groups.push(if group == MANAGED_SECURITY_GROUP {
+            resolver.security_group.clone().ok_or_else(|| missing("managed security group"))?
+        } else {
+            group.clone()
+        });
     }
     clients.count("elbv2:CreateLoadBalancer");
     let response = clients
@@ -298,7 +326,14 @@ async fn create_load_balancer(clients: &Clients, inputs: &Inputs<'_>, resolver: 
 async fn modify_attributes(clients: &Clients, arn: &str, attributes: &BTreeMap<String, String>) -> Result<(), ProviderError> {
     clients.count("elbv2:ModifyLoadBalancerAttributes");
     let attributes = attributes.iter().map(|(k, v)| elb::LoadBalancerAttribute::builder().key(k).value(v).build()).collect();
-    clients.elb.modify_load_balancer_attributes().load_balancer_arn(arn).set_attributes(Some(attributes)).send().await.map_err(|e| error("ModifyLoadBalancerAttributes", e))?;
+    clients
+        .elb
+        .modify_load_balancer_attributes()
+        .load_balancer_arn(arn)
+        .set_attributes(Some(attributes))
+        .send()
+        .await
+        .map_err(|e| error("ModifyLoadBalancerAttributes", e))?;
     Ok(())
 }
 
@@ -352,23 +387,45 @@ async fn listener_certificates(clients: &Clients, listener: &str, arns: Vec<Stri
     let certificates = arns.into_iter().map(|a| elb::Certificate::builder().certificate_arn(a).build()).collect();
     if add {
         clients.count("elbv2:AddListenerCertificates");
-        clients.elb.add_listener_certificates().listener_arn(listener).set_certificates(Some(certificates)).send().await.map_err(|e| error("AddListenerCertificates", e))?;
+        clients
+            .elb
+            .add_listener_certificates()
+            .listener_arn(listener)
+            .set_certificates(Some(certificates))
+            .send()
+            .await
+            .map_err(|e| error("AddListenerCertificates", e))?;
     } else {
         clients.count("elbv2:RemoveListenerCertificates");
-        clients.elb.remove_listener_certificates().listener_arn(listener).set_certificates(Some(certificates)).send().await.map_err(|e| error("RemoveListenerCertificates", e))?;
+        clients
+            .elb
+            .remove_listener_certificates()
+            .listener_arn(listener)
+            .set_certificates(Some(certificates))
+            .send()
+            .await
+            .map_err(|e| error("RemoveListenerCertificates", e))?;
     }
     Ok(())
 }
 
 async fn register(clients: &Clients, group: &str, targets: &[(String, u16)], add: bool) -> Result<(), ProviderError> {
-    let targets: Vec<elb::TargetDescription> = targets.iter().map(|(ip, port)| elb::TargetDescription::builder().id(ip).port(i32::from(*port)).build()).collect();
+    let targets: Vec<elb::TargetDescription> =
+        targets.iter().map(|(ip, port)| elb::TargetDescription::builder().id(ip).port(i32::from(*port)).build()).collect();
     for chunk in targets.chunks(500) {
         if add {
             clients.count("elbv2:RegisterTargets");
             clients.elb.register_targets().target_group_arn(group).set_targets(Some(chunk.to_vec())).send().await.map_err(|e| error("RegisterTargets", e))?;
         } else {
             clients.count("elbv2:DeregisterTargets");
-            clients.elb.deregister_targets().target_group_arn(group).set_targets(Some(chunk.to_vec())).send().await.map_err(|e| error("DeregisterTargets", e))?;
+            clients
+                .elb
+                .deregister_targets()
+                .target_group_arn(group)
+                .set_targets(Some(chunk.to_vec()))
+                .send()
+                .await
+                .map_err(|e| error("DeregisterTargets", e))?;
         }
     }
     Ok(())
@@ -392,7 +449,11 @@ async fn wait_until_active(clients: &Clients, inputs: &Inputs<'_>, resolver: &mu
             let response = clients.elb.describe_load_balancers().load_balancer_arns(&arn).send().await.map_err(|e| error("DescribeLoadBalancers", e))?;
             state = response.load_balancers().first().and_then(|l| l.state()).and_then(|s| s.code()).map_or("active".into(), |c| c.as_str().to_string());
             if state == "failed" {
-                return Err(ProviderError::Rejected { platform: "AWS".into(), operation: "CreateLoadBalancer".into(), message: format!("load balancer {arn} failed to provision") });
+                return Err(ProviderError::Rejected {
+                    platform: "AWS".into(),
+                    operation: "CreateLoadBalancer".into(),
+                    message: format!("load balancer {arn} failed to provision"),
+                });
             }
         }
         ready &= state == "active";

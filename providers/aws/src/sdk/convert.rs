@@ -8,7 +8,9 @@ use crate::native::{Action, Condition, Rule, Transform};
 pub fn condition(c: &Condition) -> elb::RuleCondition {
     let builder = elb::RuleCondition::builder();
     match c {
-        Condition::Host { values } => builder.field("host-header").host_header_config(elb::HostHeaderConditionConfig::builder().set_values(Some(values.clone())).build()),
+        Condition::Host { values } => {
+            builder.field("host-header").host_header_config(elb::HostHeaderConditionConfig::builder().set_values(Some(values.clone())).build())
+        }
         Condition::Path { values, regex } => {
             let mut config = elb::PathPatternConditionConfig::builder();
             if !values.is_empty() {
@@ -29,7 +31,9 @@ pub fn condition(c: &Condition) -> elb::RuleCondition {
             }
             builder.field("http-header").http_header_config(config.build())
         }
-        Condition::Method { values } => builder.field("http-request-method").http_request_method_config(elb::HttpRequestMethodConditionConfig::builder().set_values(Some(values.clone())).build()),
+        Condition::Method { values } => builder
+            .field("http-request-method")
+            .http_request_method_config(elb::HttpRequestMethodConditionConfig::builder().set_values(Some(values.clone())).build()),
         Condition::Query { pairs } => {
             let pairs = pairs.iter().map(|(k, v)| elb::QueryStringKeyValuePair::builder().key(k).value(v).build()).collect();
             builder.field("query-string").query_string_config(elb::QueryStringConditionConfig::builder().set_values(Some(pairs)).build())
@@ -52,7 +56,12 @@ pub fn condition_from(c: &elb::RuleCondition) -> Option<Condition> {
         }
         "http-request-method" => Condition::Method { values: c.http_request_method_config()?.values().to_vec() },
         "query-string" => {
-            let pairs = c.query_string_config()?.values().iter().map(|p| (p.key().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string())).collect();
+            let pairs = c
+                .query_string_config()?
+                .values()
+                .iter()
+                .map(|p| (p.key().unwrap_or_default().to_string(), p.value().unwrap_or_default().to_string()))
+                .collect();
             Condition::Query { pairs }
         }
         _ => return None,
@@ -140,9 +149,12 @@ pub fn transform(t: &Transform) -> elb::RuleTransform {
 }
 
 pub fn transform_from(t: &elb::RuleTransform) -> Option<Transform> {
-    let first = |rewrites: &[elb::RewriteConfig]| rewrites.first().map(|r| (r.regex().unwrap_or_default().to_string(), r.replace().unwrap_or_default().to_string()));
+    let first =
+        |rewrites: &[elb::RewriteConfig]| rewrites.first().map(|r| (r.regex().unwrap_or_default().to_string(), r.replace().unwrap_or_default().to_string()));
     match t.r#type()? {
-        elb::TransformTypeEnum::HostHeaderRewrite => first(t.host_header_rewrite_config()?.rewrites()).map(|(regex, replace)| Transform::HostHeaderRewrite { regex, replace }),
+        elb::TransformTypeEnum::HostHeaderRewrite => {
+            first(t.host_header_rewrite_config()?.rewrites()).map(|(regex, replace)| Transform::HostHeaderRewrite { regex, replace })
+        }
         elb::TransformTypeEnum::UrlRewrite => first(t.url_rewrite_config()?.rewrites()).map(|(regex, replace)| Transform::UrlRewrite { regex, replace }),
         _ => None,
     }

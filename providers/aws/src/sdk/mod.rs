@@ -89,7 +89,8 @@ pub fn http_client() -> aws_sdk_elasticloadbalancingv2::config::SharedHttpClient
 /// Error codes AWS uses for throttling.
 const THROTTLING: &[&str] = &["Throttling", "ThrottlingException", "RequestLimitExceeded", "TooManyRequestsException", "RequestThrottled", "SlowDown"];
 /// Codes that clear up by themselves: a dependency still being torn down, eventual consistency.
-const TRANSIENT: &[&str] = &["DependencyViolation", "ResourceInUse", "ResourceInUseException", "OperationNotPermitted", "InternalFailure", "ServiceUnavailable", "IncorrectState"];
+const TRANSIENT: &[&str] =
+    &["DependencyViolation", "ResourceInUse", "ResourceInUseException", "OperationNotPermitted", "InternalFailure", "ServiceUnavailable", "IncorrectState"];
 
 /// Map an SDK error to a [`ProviderError`] that knows whether a retry can help.
 pub fn error<E>(operation: &str, err: SdkError<E>) -> ProviderError
@@ -111,7 +112,9 @@ where
                 ProviderError::Rejected { platform, operation, message }
             }
         }
-        SdkError::ConstructionFailure(_) => ProviderError::Rejected { platform, operation, message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)) },
+        SdkError::ConstructionFailure(_) => {
+            ProviderError::Rejected { platform, operation, message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)) }
+        }
         _ => ProviderError::Transient { platform, operation, message: format!("{}", aws_smithy_types::error::display::DisplayErrorContext(&err)) },
     }
 }

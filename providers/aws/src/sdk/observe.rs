@@ -8,7 +8,7 @@ use aws_sdk_ec2::types::Filter;
 use portico_model::ir::ObjectRef;
 use portico_provider::ProviderError;
 
-use super::{code_of, convert, error, Clients};
+use super::{Clients, code_of, convert, error};
 use crate::names::{Namer, TAG_FINGERPRINT, TAG_RESOURCE};
 use crate::native::{CertificateRef, HealthCheckSpec, Role};
 use crate::observed::*;
@@ -44,7 +44,13 @@ pub async fn observe(clients: &Clients, namer: &Namer) -> Result<Observed, Provi
     Ok(observed)
 }
 
-async fn load_balancer(clients: &Clients, namer: &Namer, role: Role, name_of: &(dyn Fn(&str) -> String + Sync), cert_of: &(dyn Fn(&str) -> CertificateRef + Sync)) -> Result<Option<ObservedLoadBalancer>, ProviderError> {
+async fn load_balancer(
+    clients: &Clients,
+    namer: &Namer,
+    role: Role,
+    name_of: &(dyn Fn(&str) -> String + Sync),
+    cert_of: &(dyn Fn(&str) -> CertificateRef + Sync),
+) -> Result<Option<ObservedLoadBalancer>, ProviderError> {
     let name = namer.load_balancer(role);
     clients.count("elbv2:DescribeLoadBalancers");
     let response = match clients.elb.describe_load_balancers().names(&name).send().await {
@@ -59,7 +65,8 @@ async fn load_balancer(clients: &Clients, namer: &Namer, role: Role, name_of: &(
         return Err(ProviderError::NotOwned { resource: format!("load balancer {name}") });
     }
     clients.count("elbv2:DescribeLoadBalancerAttributes");
-    let attributes = clients.elb.describe_load_balancer_attributes().load_balancer_arn(&arn).send().await.map_err(|e| error("DescribeLoadBalancerAttributes", e))?;
+    let attributes =
+        clients.elb.describe_load_balancer_attributes().load_balancer_arn(&arn).send().await.map_err(|e| error("DescribeLoadBalancerAttributes", e))?;
     let attributes = attributes.attributes().iter().map(|a| (a.key().unwrap_or_default().to_string(), a.value().unwrap_or_default().to_string())).collect();
     let mut subnets: Vec<String> = lb.availability_zones().iter().filter_map(|z| z.subnet_id().map(str::to_string)).collect();
     subnets.sort();
@@ -77,7 +84,12 @@ async fn load_balancer(clients: &Clients, namer: &Namer, role: Role, name_of: &(
     }))
 }
 
-async fn listeners(clients: &Clients, lb_arn: &str, name_of: &(dyn Fn(&str) -> String + Sync), cert_of: &(dyn Fn(&str) -> CertificateRef + Sync)) -> Result<BTreeMap<u16, ObservedListener>, ProviderError> {
+async fn listeners(
+    clients: &Clients,
+    lb_arn: &str,
+    name_of: &(dyn Fn(&str) -> String + Sync),
+    cert_of: &(dyn Fn(&str) -> CertificateRef + Sync),
+) -> Result<BTreeMap<u16, ObservedListener>, ProviderError> {
     let mut out = BTreeMap::new();
     let mut marker = None;
     loop {
@@ -113,7 +125,14 @@ async fn listener_certificates(clients: &Clients, arn: &str, cert_of: &(dyn Fn(&
     let mut marker = None;
     loop {
         clients.count("elbv2:DescribeListenerCertificates");
-        let page = clients.elb.describe_listener_certificates().listener_arn(arn).set_marker(marker).send().await.map_err(|e| error("DescribeListenerCertificates", e))?;
+        let page = clients
+            .elb
+            .describe_listener_certificates()
+            .listener_arn(arn)
+            .set_marker(marker)
+            .send()
+            .await
+            .map_err(|e| error("DescribeListenerCertificates", e))?;
         for cert in page.certificates() {
             let reference = cert_of(cert.certificate_arn().unwrap_or_default());
             if cert.is_default() == Some(true) { default.push(reference) } else { others.push(reference) }
@@ -134,7 +153,8 @@ async fn rules(clients: &Clients, listener_arn: &str, name_of: &(dyn Fn(&str) ->
     let mut marker = None;
     loop {
         clients.count("elbv2:DescribeRules");
-        let page = clients.elb.describe_rules().listener_arn(listener_arn).page_size(400).set_marker(marker).send().await.map_err(|e| error("DescribeRules", e))?;
+        let page =
+            clients.elb.describe_rules().listener_arn(listener_arn).page_size(400).set_marker(marker).send().await.map_err(|e| error("DescribeRules", e))?;
         for rule in page.rules() {
             let Some(priority) = rule.priority().and_then(|p| p.parse::<i32>().ok()) else { continue };
             let arn = rule.rule_arn().unwrap_or_default().to_string();
@@ -194,8 +214,19 @@ async fn target_groups(clients: &Clients, namer: &Namer) -> Result<(BTreeMap<Str
         };
         clients.count("elbv2:DescribeTargetHealth");
         let health = clients.elb.describe_target_health().target_group_arn(&arn).send().await.map_err(|e| error("DescribeTargetHealth", e))?;
-        let targets: BTreeSet<(String, u16)> = health.target_health_descriptions().iter().filter_map(|d| d.target()).map(|t| (t.id().unwrap_or_default().to_string(), t.port().unwrap_or_default() as u16)).collect();
-        let observed = ObservedTargetGroup { arn: arn.clone(), protocol: group.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(), port: group.port().unwrap_or_default() as u16, health_check, targets };
+        let targets: BTreeSet<(String, u16)> = health
+            .target_health_descriptions()
+            .iter()
+            .filter_map(|d| d.target())
+            .map(|t| (t.id().unwrap_or_default().to_string(), t.port().unwrap_or_default() as u16))
+            .collect();
+        let observed = ObservedTargetGroup {
+            arn: arn.clone(),
+            protocol: group.protocol().map(|p| p.as_str().to_string()).unwrap_or_default(),
+            port: group.port().unwrap_or_default() as u16,
+            health_check,
+            targets,
+        };
         names.insert(arn, name.clone());
         groups.insert(name, observed);
     }
@@ -236,7 +267,8 @@ async fn security_group(clients: &Clients, namer: &Namer) -> Result<Option<Obser
     let filter = Filter::builder().name("group-name").values(namer.security_group()).build();
     let response = clients.ec2.describe_security_groups().filters(filter).send().await.map_err(|e| error("DescribeSecurityGroups", e))?;
     let Some(group) = response.security_groups().first() else { return Ok(None) };
-    let tags: BTreeMap<String, String> = group.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
+    let tags: BTreeMap<String, String> =
+        group.tags().iter().map(|t| (t.key().unwrap_or_default().to_string(), t.value().unwrap_or_default().to_string())).collect();
     if !namer.owns(&tags) {
         return Err(ProviderError::NotOwned { resource: format!("security group {}", namer.security_group()) });
     }

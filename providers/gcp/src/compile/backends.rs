@@ -3,7 +3,7 @@
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{self, BackendProtocol};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::urlmap::BackendLinks;
 use super::{Compiled, Context};
@@ -63,7 +63,10 @@ impl<'a> Backends<'a> {
             }
         }
         for backend in self.ir.backends.values().filter(|b| b.external_name.is_some()) {
-            out.warnings.push(format!("Service {}/{} is of type ExternalName: GCP NEGs cannot reach it; its share gets the sink", backend.service.namespace, backend.service.name));
+            out.warnings.push(format!(
+                "Service {}/{} is of type ExternalName: GCP NEGs cannot reach it; its share gets the sink",
+                backend.service.namespace, backend.service.name
+            ));
         }
     }
 
@@ -71,7 +74,11 @@ impl<'a> Backends<'a> {
         let cx = self.cx;
         let service = format!("{}/{}", backend.service.namespace, backend.service.name);
         let check_key = cx.key(Kind::HealthCheck, id);
-        let check = health_check(&check_key.name, &cx.namer.description(&format!("Health of {service} port {}.", backend.port)), cx.params.health_check_for(&service, backend.port));
+        let check = health_check(
+            &check_key.name,
+            &cx.namer.description(&format!("Health of {service} port {}.", backend.port)),
+            cx.params.health_check_for(&service, backend.port),
+        );
         let negs = self.negs(id, backend, out);
         let tcp = backend.protocol == BackendProtocol::Tcp;
         let groups: Vec<Value> = negs
@@ -109,7 +116,10 @@ impl<'a> Backends<'a> {
         for endpoint in &backend.endpoints {
             let zone = endpoint.zone.clone().or_else(|| cx.params.default_zone.clone());
             let (Some(zone), Some(node)) = (zone, endpoint.node.clone()) else {
-                out.warnings.push(format!("endpoint {}:{} of {}/{} has no zone or node name: left out", endpoint.address, endpoint.port, backend.service.namespace, backend.service.name));
+                out.warnings.push(format!(
+                    "endpoint {}:{} of {}/{} has no zone or node name: left out",
+                    endpoint.address, endpoint.port, backend.service.namespace, backend.service.name
+                ));
                 continue;
             };
             by_zone.entry(zone).or_default().insert(NetworkEndpoint { ip_address: endpoint.address.clone(), port: endpoint.port, instance: node });
@@ -161,7 +171,12 @@ pub fn health_check(name: &str, description: &str, check: &HealthCheck) -> Value
     let kind = if field == "tcpHealthCheck" { "TCP" } else { protocol.as_str() };
     let mut body = json!({ "name": name, "description": description, "type": kind });
     body[field] = details;
-    let numbers = [("checkIntervalSec", check.check_interval_sec), ("timeoutSec", check.timeout_sec), ("healthyThreshold", check.healthy_threshold), ("unhealthyThreshold", check.unhealthy_threshold)];
+    let numbers = [
+        ("checkIntervalSec", check.check_interval_sec),
+        ("timeoutSec", check.timeout_sec),
+        ("healthyThreshold", check.healthy_threshold),
+        ("unhealthyThreshold", check.unhealthy_threshold),
+    ];
     for (field, value) in numbers {
         if let Some(value) = value {
             body[field] = json!(value);

@@ -9,9 +9,9 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{self, PortProtocol};
 use portico_provider::{Desired, RouteOverflow};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use crate::names::{fingerprint, Namer};
+use crate::names::{Namer, fingerprint};
 use crate::native::{Kind, Native, ResourceKey};
 use crate::params::{BackendMode, GCPLoadBalancerParametersSpec, Limits, Scope};
 use backends::Backends;
@@ -291,7 +291,8 @@ fn tcp_port(cx: &Context<'_>, port: &ir::Port, backends: &Backends<'_>, out: &mu
     // TCP proxies cannot change their backend service in every scope: the backend is part of
     // the name, so a new backend is a new proxy (and the forwarding rule is replaced).
     let key = cx.key(Kind::TargetTcpProxy, &format!("{} {id}", port.port));
-    let proxy = json!({ "name": key.name, "description": cx.namer.description(&format!("Gateway port {}.", port.port)), "service": service, "proxyHeader": "NONE" });
+    let proxy =
+        json!({ "name": key.name, "description": cx.namer.description(&format!("Gateway port {}.", port.port)), "service": service, "proxyHeader": "NONE" });
     let link = cx.link(&key);
     out.native.resources.insert(key, proxy);
     Some(link)

@@ -7,7 +7,7 @@
 //! requests go to the sink backend service with an injected abort (500 / 404).
 
 use portico_model::ir::{self, HttpAction, HttpFilter, PathMatch, PathRewrite, ValueMatchType};
-use serde_json::{json, Map, Value};
+use serde_json::{Map, Value, json};
 
 use crate::names::digest;
 

@@ -7,7 +7,7 @@ use portico_model::ir::Address;
 use portico_provider::{Applied, ProviderError};
 use serde_json::Value;
 
-use super::{calls, Clients};
+use super::{Clients, calls};
 use crate::native::{Kind, ResourceKey};
 use crate::plan::{Plan, Step};
 
@@ -36,7 +36,11 @@ pub async fn apply(c: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderE
     let project = inputs.plan.project.as_str();
     for (done, step) in inputs.plan.steps.iter().enumerate() {
         if inputs.stop_after == Some(done) {
-            return Err(ProviderError::Transient { platform: "GCP".into(), operation: "apply".into(), message: format!("interrupted after {done} steps (test)") });
+            return Err(ProviderError::Transient {
+                platform: "GCP".into(),
+                operation: "apply".into(),
+                message: format!("interrupted after {done} steps (test)"),
+            });
         }
         run(c, project, step, inputs.pems).await?;
     }
@@ -65,7 +69,8 @@ async fn run(c: &Clients, project: &str, step: &Step, pems: &BTreeMap<String, Ve
 
 /// The certificate body with the Secret's chain and key (never part of the printed plan).
 fn with_material(key: &ResourceKey, body: &Value, pems: &BTreeMap<String, Vec<u8>>) -> Result<Value, ProviderError> {
-    let missing = || ProviderError::Rejected { platform: "GCP".into(), operation: "sslCertificates.insert".into(), message: format!("{key}: no certificate material") };
+    let missing =
+        || ProviderError::Rejected { platform: "GCP".into(), operation: "sslCertificates.insert".into(), message: format!("{key}: no certificate material") };
     let pem = String::from_utf8_lossy(pems.get(&key.name).ok_or_else(missing)?).to_string();
     let (chain, private_key) = split_pem(&pem).ok_or_else(missing)?;
     let mut body = body.clone();

@@ -6,7 +6,7 @@ use google_cloud_compute_v1::model;
 use google_cloud_gax::error::Error as GaxError;
 use google_cloud_lro::Poller;
 use portico_provider::ProviderError;
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
 use super::Clients;
 use crate::native::{Kind, NetworkEndpoint, ResourceKey};
@@ -49,20 +49,74 @@ pub async fn insert(c: &Clients, project: &str, key: &ResourceKey, value: &Value
     c.call(&operation, &key.to_string(), || async {
         let done = match key.kind {
             Kind::Firewall => c.firewalls.insert().set_project(&p).set_request_id(&id).set_body(body::<model::Firewall>(value)?).poller().until_done().await,
-            Kind::Address => scoped!(loc, c.global_addresses, c.addresses, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::Address>(value)?).poller().until_done().await),
-            Kind::SslCertificate => scoped!(loc, c.ssl_certificates, c.region_ssl_certificates, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::SslCertificate>(value)?).poller().until_done().await),
-            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::HealthCheck>(value)?).poller().until_done().await),
+            Kind::Address => scoped!(loc, c.global_addresses, c.addresses, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::Address>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::SslCertificate => scoped!(loc, c.ssl_certificates, c.region_ssl_certificates, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::SslCertificate>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::HealthCheck>(value)?)
+                .poller()
+                .until_done()
+                .await),
             Kind::NetworkEndpointGroup => {
                 let zone = place(loc).unwrap_or_default().to_string();
                 let neg = body::<model::NetworkEndpointGroup>(value)?;
                 c.network_endpoint_groups.insert().set_project(&p).set_zone(zone).set_request_id(&id).set_body(neg).poller().until_done().await
             }
-            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::BackendService>(value)?).poller().until_done().await),
-            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::UrlMap>(value)?).poller().until_done().await),
-            Kind::TargetHttpProxy => scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::TargetHttpProxy>(value)?).poller().until_done().await),
-            Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::TargetHttpsProxy>(value)?).poller().until_done().await),
-            Kind::TargetTcpProxy => scoped!(loc, c.target_tcp_proxies, c.region_target_tcp_proxies, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::TargetTcpProxy>(value)?).poller().until_done().await),
-            Kind::ForwardingRule => scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, insert, |b| b.set_project(&p).set_request_id(&id).set_body(body::<model::ForwardingRule>(value)?).poller().until_done().await),
+            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::BackendService>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::UrlMap>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::TargetHttpProxy => scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::TargetHttpProxy>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::TargetHttpsProxy>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::TargetTcpProxy => scoped!(loc, c.target_tcp_proxies, c.region_target_tcp_proxies, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::TargetTcpProxy>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::ForwardingRule => scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, insert, |b| b
+                .set_project(&p)
+                .set_request_id(&id)
+                .set_body(body::<model::ForwardingRule>(value)?)
+                .poller()
+                .until_done()
+                .await),
         };
         done.and_then(finished)
     })
@@ -76,11 +130,49 @@ pub async fn patch(c: &Clients, project: &str, key: &ResourceKey, value: &Value)
     let operation = format!("{}.patch", key.kind.collection());
     c.call(&operation, &key.to_string(), || async {
         let done = match key.kind {
-            Kind::Firewall => c.firewalls.patch().set_project(&p).set_firewall(&name).set_request_id(&id).set_body(body::<model::Firewall>(value)?).poller().until_done().await,
-            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, patch, |b| b.set_project(&p).set_health_check(&name).set_request_id(&id).set_body(body::<model::HealthCheck>(value)?).poller().until_done().await),
-            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, patch, |b| b.set_project(&p).set_backend_service(&name).set_request_id(&id).set_body(body::<model::BackendService>(value)?).poller().until_done().await),
-            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, patch, |b| b.set_project(&p).set_url_map(&name).set_request_id(&id).set_body(body::<model::UrlMap>(value)?).poller().until_done().await),
-            Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, patch, |b| b.set_project(&p).set_target_https_proxy(&name).set_request_id(&id).set_body(body::<model::TargetHttpsProxy>(value)?).poller().until_done().await),
+            Kind::Firewall => {
+                c.firewalls
+                    .patch()
+                    .set_project(&p)
+                    .set_firewall(&name)
+                    .set_request_id(&id)
+                    .set_body(body::<model::Firewall>(value)?)
+                    .poller()
+                    .until_done()
+                    .await
+            }
+            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, patch, |b| b
+                .set_project(&p)
+                .set_health_check(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::HealthCheck>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, patch, |b| b
+                .set_project(&p)
+                .set_backend_service(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::BackendService>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, patch, |b| b
+                .set_project(&p)
+                .set_url_map(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::UrlMap>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, patch, |b| b
+                .set_project(&p)
+                .set_target_https_proxy(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::TargetHttpsProxy>(value)?)
+                .poller()
+                .until_done()
+                .await),
             other => return Err(GaxError::ser(format!("{other:?} cannot be patched"))),
         };
         done.and_then(finished)
@@ -95,10 +187,41 @@ pub async fn update(c: &Clients, project: &str, key: &ResourceKey, value: &Value
     let operation = format!("{}.update", key.kind.collection());
     c.call(&operation, &key.to_string(), || async {
         let done = match key.kind {
-            Kind::Firewall => c.firewalls.update().set_project(&p).set_firewall(&name).set_request_id(&id).set_body(body::<model::Firewall>(value)?).poller().until_done().await,
-            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, update, |b| b.set_project(&p).set_health_check(&name).set_request_id(&id).set_body(body::<model::HealthCheck>(value)?).poller().until_done().await),
-            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, update, |b| b.set_project(&p).set_backend_service(&name).set_request_id(&id).set_body(body::<model::BackendService>(value)?).poller().until_done().await),
-            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, update, |b| b.set_project(&p).set_url_map(&name).set_request_id(&id).set_body(body::<model::UrlMap>(value)?).poller().until_done().await),
+            Kind::Firewall => {
+                c.firewalls
+                    .update()
+                    .set_project(&p)
+                    .set_firewall(&name)
+                    .set_request_id(&id)
+                    .set_body(body::<model::Firewall>(value)?)
+                    .poller()
+                    .until_done()
+                    .await
+            }
+            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, update, |b| b
+                .set_project(&p)
+                .set_health_check(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::HealthCheck>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, update, |b| b
+                .set_project(&p)
+                .set_backend_service(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::BackendService>(value)?)
+                .poller()
+                .until_done()
+                .await),
+            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, update, |b| b
+                .set_project(&p)
+                .set_url_map(&name)
+                .set_request_id(&id)
+                .set_body(body::<model::UrlMap>(value)?)
+                .poller()
+                .until_done()
+                .await),
             other => return Err(GaxError::ser(format!("{other:?} cannot be updated"))),
         };
         done.and_then(finished)
@@ -110,9 +233,17 @@ pub async fn update(c: &Clients, project: &str, key: &ResourceKey, value: &Value
 pub async fn set_target(c: &Clients, project: &str, key: &ResourceKey, target: &str) -> Result<(), ProviderError> {
     let id = new_request_id();
     let (p, loc, name) = (project.to_string(), key.location.as_str(), key.name.clone());
-    let reference = body::<model::TargetReference>(&json!({ "target": target })).map_err(|e| super::error("forwardingRules.setTarget", &key.to_string(), &e))?;
+    let reference =
+        body::<model::TargetReference>(&json!({ "target": target })).map_err(|e| super::error("forwardingRules.setTarget", &key.to_string(), &e))?;
     c.call("forwardingRules.setTarget", &key.to_string(), || async {
-        let done = scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, set_target, |b| b.set_project(&p).set_forwarding_rule(&name).set_request_id(&id).set_body(reference.clone()).poller().until_done().await);
+        let done = scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, set_target, |b| b
+            .set_project(&p)
+            .set_forwarding_rule(&name)
+            .set_request_id(&id)
+            .set_body(reference.clone())
+            .poller()
+            .until_done()
+            .await);
         done.and_then(finished)
     })
     .await
@@ -122,9 +253,17 @@ pub async fn set_target(c: &Clients, project: &str, key: &ResourceKey, target: &
 pub async fn set_security_policy(c: &Clients, project: &str, key: &ResourceKey, policy: Option<&str>) -> Result<(), ProviderError> {
     let id = new_request_id();
     let (p, loc, name) = (project.to_string(), key.location.as_str(), key.name.clone());
-    let reference = body::<model::SecurityPolicyReference>(&json!({ "securityPolicy": policy })).map_err(|e| super::error("backendServices.setSecurityPolicy", &key.to_string(), &e))?;
+    let reference = body::<model::SecurityPolicyReference>(&json!({ "securityPolicy": policy }))
+        .map_err(|e| super::error("backendServices.setSecurityPolicy", &key.to_string(), &e))?;
     c.call("backendServices.setSecurityPolicy", &key.to_string(), || async {
-        let done = scoped!(loc, c.backend_services, c.region_backend_services, set_security_policy, |b| b.set_project(&p).set_backend_service(&name).set_request_id(&id).set_body(reference.clone()).poller().until_done().await);
+        let done = scoped!(loc, c.backend_services, c.region_backend_services, set_security_policy, |b| b
+            .set_project(&p)
+            .set_backend_service(&name)
+            .set_request_id(&id)
+            .set_body(reference.clone())
+            .poller()
+            .until_done()
+            .await);
         done.and_then(finished)
     })
     .await
@@ -134,9 +273,17 @@ pub async fn set_security_policy(c: &Clients, project: &str, key: &ResourceKey, 
 pub async fn set_url_map(c: &Clients, project: &str, key: &ResourceKey, url_map: &str) -> Result<(), ProviderError> {
     let id = new_request_id();
     let (p, loc, name) = (project.to_string(), key.location.as_str(), key.name.clone());
-    let reference = body::<model::UrlMapReference>(&json!({ "urlMap": url_map })).map_err(|e| super::error("targetHttpProxies.setUrlMap", &key.to_string(), &e))?;
+    let reference =
+        body::<model::UrlMapReference>(&json!({ "urlMap": url_map })).map_err(|e| super::error("targetHttpProxies.setUrlMap", &key.to_string(), &e))?;
     c.call("targetHttpProxies.setUrlMap", &key.to_string(), || async {
-        let done = scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, set_url_map, |b| b.set_project(&p).set_target_http_proxy(&name).set_request_id(&id).set_body(reference.clone()).poller().until_done().await);
+        let done = scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, set_url_map, |b| b
+            .set_project(&p)
+            .set_target_http_proxy(&name)
+            .set_request_id(&id)
+            .set_body(reference.clone())
+            .poller()
+            .until_done()
+            .await);
         done.and_then(finished)
     })
     .await
@@ -150,19 +297,73 @@ pub async fn delete(c: &Clients, project: &str, key: &ResourceKey) -> Result<(),
     c.call(&operation, &key.to_string(), || async {
         let done = match key.kind {
             Kind::Firewall => c.firewalls.delete().set_project(&p).set_firewall(&name).set_request_id(&id).poller().until_done().await,
-            Kind::Address => scoped!(loc, c.global_addresses, c.addresses, delete, |b| b.set_project(&p).set_address(&name).set_request_id(&id).poller().until_done().await),
-            Kind::SslCertificate => scoped!(loc, c.ssl_certificates, c.region_ssl_certificates, delete, |b| b.set_project(&p).set_ssl_certificate(&name).set_request_id(&id).poller().until_done().await),
-            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, delete, |b| b.set_project(&p).set_health_check(&name).set_request_id(&id).poller().until_done().await),
+            Kind::Address => {
+                scoped!(loc, c.global_addresses, c.addresses, delete, |b| b.set_project(&p).set_address(&name).set_request_id(&id).poller().until_done().await)
+            }
+            Kind::SslCertificate => scoped!(loc, c.ssl_certificates, c.region_ssl_certificates, delete, |b| b
+                .set_project(&p)
+                .set_ssl_certificate(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
+            Kind::HealthCheck => scoped!(loc, c.health_checks, c.region_health_checks, delete, |b| b
+                .set_project(&p)
+                .set_health_check(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
             Kind::NetworkEndpointGroup => {
                 let zone = place(loc).unwrap_or_default().to_string();
-                c.network_endpoint_groups.delete().set_project(&p).set_zone(zone).set_network_endpoint_group(&name).set_request_id(&id).poller().until_done().await
+                c.network_endpoint_groups
+                    .delete()
+                    .set_project(&p)
+                    .set_zone(zone)
+                    .set_network_endpoint_group(&name)
+                    .set_request_id(&id)
+                    .poller()
+                    .until_done()
+                    .await
             }
-            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, delete, |b| b.set_project(&p).set_backend_service(&name).set_request_id(&id).poller().until_done().await),
-            Kind::UrlMap => scoped!(loc, c.url_maps, c.region_url_maps, delete, |b| b.set_project(&p).set_url_map(&name).set_request_id(&id).poller().until_done().await),
-            Kind::TargetHttpProxy => scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, delete, |b| b.set_project(&p).set_target_http_proxy(&name).set_request_id(&id).poller().until_done().await),
-            Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, delete, |b| b.set_project(&p).set_target_https_proxy(&name).set_request_id(&id).poller().until_done().await),
-            Kind::TargetTcpProxy => scoped!(loc, c.target_tcp_proxies, c.region_target_tcp_proxies, delete, |b| b.set_project(&p).set_target_tcp_proxy(&name).set_request_id(&id).poller().until_done().await),
-            Kind::ForwardingRule => scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, delete, |b| b.set_project(&p).set_forwarding_rule(&name).set_request_id(&id).poller().until_done().await),
+            Kind::BackendService => scoped!(loc, c.backend_services, c.region_backend_services, delete, |b| b
+                .set_project(&p)
+                .set_backend_service(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
+            Kind::UrlMap => {
+                scoped!(loc, c.url_maps, c.region_url_maps, delete, |b| b.set_project(&p).set_url_map(&name).set_request_id(&id).poller().until_done().await)
+            }
+            Kind::TargetHttpProxy => scoped!(loc, c.target_http_proxies, c.region_target_http_proxies, delete, |b| b
+                .set_project(&p)
+                .set_target_http_proxy(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
+            Kind::TargetHttpsProxy => scoped!(loc, c.target_https_proxies, c.region_target_https_proxies, delete, |b| b
+                .set_project(&p)
+                .set_target_https_proxy(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
+            Kind::TargetTcpProxy => scoped!(loc, c.target_tcp_proxies, c.region_target_tcp_proxies, delete, |b| b
+                .set_project(&p)
+                .set_target_tcp_proxy(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
+            Kind::ForwardingRule => scoped!(loc, c.global_forwarding_rules, c.forwarding_rules, delete, |b| b
+                .set_project(&p)
+                .set_forwarding_rule(&name)
+                .set_request_id(&id)
+                .poller()
+                .until_done()
+                .await),
         };
         match done.and_then(finished) {
             Err(e) if is_not_found(&e) => Ok(()),
@@ -195,10 +396,26 @@ pub async fn change_endpoints(c: &Clients, project: &str, key: &ResourceKey, end
         let neg = &c.network_endpoint_groups;
         let done = if attach {
             let request = body::<model::NetworkEndpointGroupsAttachEndpointsRequest>(&list)?;
-            neg.attach_network_endpoints().set_project(&p).set_zone(&zone).set_network_endpoint_group(&name).set_request_id(&id).set_body(request).poller().until_done().await
+            neg.attach_network_endpoints()
+                .set_project(&p)
+                .set_zone(&zone)
+                .set_network_endpoint_group(&name)
+                .set_request_id(&id)
+                .set_body(request)
+                .poller()
+                .until_done()
+                .await
         } else {
             let request = body::<model::NetworkEndpointGroupsDetachEndpointsRequest>(&list)?;
-            neg.detach_network_endpoints().set_project(&p).set_zone(&zone).set_network_endpoint_group(&name).set_request_id(&id).set_body(request).poller().until_done().await
+            neg.detach_network_endpoints()
+                .set_project(&p)
+                .set_zone(&zone)
+                .set_network_endpoint_group(&name)
+                .set_request_id(&id)
+                .set_body(request)
+                .poller()
+                .until_done()
+                .await
         };
         done.and_then(finished)
     })
@@ -223,7 +440,11 @@ pub async fn list_endpoints(c: &Clients, project: &str, key: &ResourceKey) -> Re
             let e = &item["networkEndpoint"];
             let port = e["port"].as_u64().or_else(|| e["port"].as_str().and_then(|p| p.parse().ok())).unwrap_or(0);
             let instance = e["instance"].as_str().unwrap_or_default();
-            out.push(NetworkEndpoint { ip_address: e["ipAddress"].as_str().unwrap_or_default().into(), port: port as u16, instance: instance.rsplit('/').next().unwrap_or(instance).into() });
+            out.push(NetworkEndpoint {
+                ip_address: e["ipAddress"].as_str().unwrap_or_default().into(),
+                port: port as u16,
+                instance: instance.rsplit('/').next().unwrap_or(instance).into(),
+            });
         }
         token = page["nextPageToken"].as_str().filter(|t| !t.is_empty()).map(str::to_string);
         if token.is_none() {
@@ -244,5 +465,9 @@ pub async fn get_address(c: &Clients, project: &str, key: &ResourceKey) -> Resul
             }
         })
         .await?;
-    address.address.ok_or_else(|| ProviderError::Transient { platform: "GCP".into(), operation: operation.into(), message: format!("{key}: no IP assigned yet") })
+    address.address.ok_or_else(|| ProviderError::Transient {
+        platform: "GCP".into(),
+        operation: operation.into(),
+        message: format!("{key}: no IP assigned yet"),
+    })
 }

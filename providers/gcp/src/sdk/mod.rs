@@ -61,9 +61,7 @@ pub struct Clients {
 
 macro_rules! build_client {
     ($kind:ident, $settings:expr) => {{
-        let mut builder = client::$kind::builder()
-            .with_retry_policy(google_cloud_gax::retry_policy::NeverRetry)
-            .with_polling_backoff_policy(polling_backoff());
+        let mut builder = client::$kind::builder().with_retry_policy(google_cloud_gax::retry_policy::NeverRetry).with_polling_backoff_policy(polling_backoff());
         if let Some(endpoint) = &$settings.endpoint {
             builder = builder.with_endpoint(endpoint.clone());
         }

@@ -5,7 +5,7 @@
 use portico_provider::ProviderError;
 use serde_json::Value;
 
-use super::{calls, Clients};
+use super::{Clients, calls};
 use crate::names::Namer;
 use crate::native::{Kind, ResourceKey};
 use crate::plan::Observed;

@@ -2,9 +2,7 @@
 //! with `Invalid` shares answered 500), redirect or fixed response. Every line is guarded by the
 //! rule's condition, plus the backend's share of `txn.pick` for per-backend filters.
 
-use portico_model::ir::{
-    BackendTarget, HeaderModifier, HttpAction, HttpFilter, PathMatch, PathRewrite, Redirect, WeightedBackend,
-};
+use portico_model::ir::{BackendTarget, HeaderModifier, HttpAction, HttpFilter, PathMatch, PathRewrite, Redirect, WeightedBackend};
 
 use super::Ctx;
 use super::http::Rule;
@@ -101,11 +99,7 @@ fn forward(ctx: &Ctx<'_>, out: &mut Output, rule: &Rule<'_>, backends: &[Weighte
 /// `guard` plus `low <= txn.pick < high`.
 fn pick_cond(guard: &str, low: u64, high: u64) -> String {
     let upper = format!("{{ var(txn.pick) -m int lt {high} }}");
-    if low == 0 {
-        format!("{guard} {upper}")
-    } else {
-        format!("{guard} {{ var(txn.pick) -m int ge {low} }} {upper}")
-    }
+    if low == 0 { format!("{guard} {upper}") } else { format!("{guard} {{ var(txn.pick) -m int ge {low} }} {upper}") }
 }
 
 /// The lines of one filter under `cond`.

@@ -119,10 +119,7 @@ fn path_acls(number: usize, path: &PathMatch) -> Vec<String> {
     if prefix.is_empty() {
         return Vec::new();
     }
-    vec![
-        format!("acl r{number}_path path {}", arg(prefix)),
-        format!("acl r{number}_path path_beg {}", arg(&format!("{prefix}/"))),
-    ]
+    vec![format!("acl r{number}_path path {}", arg(prefix)), format!("acl r{number}_path path_beg {}", arg(&format!("{prefix}/")))]
 }
 
 /// The conditions (ANDed) of a route entry's match.

@@ -73,11 +73,7 @@ pub(crate) struct Ctx<'a> {
 
 /// Renders the config for `gateways` (in the order given). `certificates`: PEM (certificate chain
 /// followed by private key) per Secret referenced by the IR. The output is deterministic.
-pub fn render(
-    gateways: &[GatewayInput<'_>],
-    certificates: &BTreeMap<ObjectRef, Vec<u8>>,
-    settings: &RenderSettings,
-) -> Rendered {
+pub fn render(gateways: &[GatewayInput<'_>], certificates: &BTreeMap<ObjectRef, Vec<u8>>, settings: &RenderSettings) -> Rendered {
     let mut out = Output::default();
     global(&mut out, settings);
     let mut refused = BTreeMap::new();
@@ -125,9 +121,7 @@ fn gateway(ctx: &Ctx<'_>, out: &mut Output) {
             PortProtocol::Https => https_frontend(ctx, out, port, &bind),
             PortProtocol::Tls => tcp::tls_frontend(ctx, out, port, &bind),
             PortProtocol::Tcp => tcp::tcp_frontend(ctx, out, port, &bind),
-            PortProtocol::Udp => {
-                out.top_comment(&format!("port {}/UDP: HAProxy cannot proxy UDP, not served", port.port))
-            }
+            PortProtocol::Udp => out.top_comment(&format!("port {}/UDP: HAProxy cannot proxy UDP, not served", port.port)),
         }
     }
     backend::http_backends(ctx, out);

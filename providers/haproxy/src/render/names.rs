@@ -28,9 +28,7 @@ fn gateway_part(gateway: &ObjectRef) -> String {
 /// readable): `be_<gw ns>_<gw name>_<ns>_<svc>_<port and suffix>`. Ids not in that shape are
 /// escaped whole, which gives a name with fewer `_`, so the two forms cannot collide.
 pub fn backend_name(gateway: &ObjectRef, backend_id: &str) -> String {
-    let parts = backend_id
-        .split_once('/')
-        .and_then(|(ns, rest)| rest.rsplit_once(':').map(|(svc, port)| (ns, svc, port)));
+    let parts = backend_id.split_once('/').and_then(|(ns, rest)| rest.rsplit_once(':').map(|(svc, port)| (ns, svc, port)));
     match parts {
         Some((ns, svc, port)) => {
             format!("be_{}_{}_{}_{}", gateway_part(gateway), esc(ns), esc(svc), esc(port))

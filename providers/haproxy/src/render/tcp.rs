@@ -80,7 +80,10 @@ pub(crate) fn sni_router(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &st
     for (index, route) in routes.iter().enumerate() {
         let Some(sni) = host_conds("req_ssl_sni", &route.hostname.to_ascii_lowercase()) else { continue };
         out.comment(&format!("route {index}: {} {}/{} for {}", route.source.kind, route.source.namespace, route.source.name, route.hostname));
-        out.line(&format!("tcp-request content set-var(sess.rule) int({index}) if {{ req_ssl_hello_type 1 }} !{{ var(sess.rule) -m found }} {}", sni.join(" ")));
+        out.line(&format!(
+            "tcp-request content set-var(sess.rule) int({index}) if {{ req_ssl_hello_type 1 }} !{{ var(sess.rule) -m found }} {}",
+            sni.join(" ")
+        ));
         let guard = format!("{{ var(sess.rule) -m int {index} }}");
         if reject_invalid_share(ctx, out, &route.backends, &guard) {
             targets.push((l4_backend_name(&ctx.gw.gateway, port.port, index), guard, &route.backends));
@@ -141,11 +144,7 @@ fn reject_invalid_share(ctx: &Ctx<'_>, out: &mut Output, backends: &[WeightedBac
         let scale = total / (1 << 30) + 1;
         let joiner = if guard.is_empty() { " if" } else { "" };
         out.comment("invalid backends: their share of connections is rejected");
-        out.line(&format!(
-            "tcp-request content reject{guard}{joiner} {{ rand({}) -m int lt {} }}",
-            total / scale,
-            invalid / scale
-        ));
+        out.line(&format!("tcp-request content reject{guard}{joiner} {{ rand({}) -m int lt {} }}", total / scale, invalid / scale));
     }
     true
 }

@@ -19,7 +19,6 @@
 //! * keeps one entry per (manager, operation) and ignores `subresource`;
 //! * writes `status` from the applied configuration on create only, never on update.
 
-
 use std::collections::BTreeSet;
 
 use serde_json::{Map, Value};
@@ -58,11 +57,9 @@ pub fn json_patch(target: &mut Value, patch: &Value) -> Result<(), PatchError> {
     if !patch.is_array() {
         return Err(PatchError::Invalid("a JSON patch must be an array of operations".into()));
     }
-    let operations: ::json_patch::Patch = serde_json::from_value(patch.clone())
-        .map_err(|error| PatchError::Invalid(format!("invalid JSON patch: {error}")))?;
+    let operations: ::json_patch::Patch = serde_json::from_value(patch.clone()).map_err(|error| PatchError::Invalid(format!("invalid JSON patch: {error}")))?;
     let mut working = target.clone();
-    ::json_patch::patch(&mut working, &operations)
-        .map_err(|error| PatchError::Invalid(format!("JSON patch failed: {error}")))?;
+    ::json_patch::patch(&mut working, &operations).map_err(|error| PatchError::Invalid(format!("JSON patch failed: {error}")))?;
     *target = working;
     Ok(())
 }
@@ -104,9 +101,7 @@ fn pod_spec_prefix(kind: &str) -> &'static [&'static str] {
     match kind {
         "Pod" => &["spec"],
         "PodTemplate" => &["template", "spec"],
-        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => {
-            &["spec", "template", "spec"]
-        }
+        "Deployment" | "StatefulSet" | "DaemonSet" | "ReplicaSet" | "ReplicationController" | "Job" => &["spec", "template", "spec"],
         "CronJob" => &["spec", "jobTemplate", "spec", "template", "spec"],
         _ => &[],
     }
@@ -128,9 +123,7 @@ fn list_strategy(kind: &str, path: &[String]) -> ListStrategy {
         return Replace;
     }
     match &path[prefix.len()..] {
-        ["containers" | "initContainers" | "ephemeralContainers"] | ["volumes" | "imagePullSecrets"] => {
-            MergeByKey("name")
-        }
+        ["containers" | "initContainers" | "ephemeralContainers"] | ["volumes" | "imagePullSecrets"] => MergeByKey("name"),
         ["containers" | "initContainers" | "ephemeralContainers", field] => match *field {
             "ports" => MergeByKey("containerPort"),
             "env" => MergeByKey("name"),
@@ -446,13 +439,7 @@ impl ManagedEntry {
         let mut fields = FieldSet::new();
         fields_to_paths(raw.get("fieldsV1").unwrap_or(&Value::Null), &mut Vec::new(), &mut fields);
         fields.retain(|path| !is_untracked(path));
-        ManagedEntry {
-            manager: text("manager"),
-            operation: text("operation"),
-            raw: raw.clone(),
-            fields,
-            touched: false,
-        }
+        ManagedEntry { manager: text("manager"), operation: text("operation"), raw: raw.clone(), fields, touched: false }
     }
 
     /// True for the entry of (manager, operation).
@@ -486,8 +473,7 @@ fn entry_for<'e>(entries: &'e mut Vec<ManagedEntry>, manager: &str, operation: &
     if let Some(index) = entries.iter().position(|entry| entry.is(manager, operation)) {
         return &mut entries[index];
     }
-    let (manager, operation, raw, fields) =
-        (manager.to_string(), operation.to_string(), Object::new(), FieldSet::new());
+    let (manager, operation, raw, fields) = (manager.to_string(), operation.to_string(), Object::new(), FieldSet::new());
     entries.push(ManagedEntry { manager, operation, raw, fields, touched: true });
     let last = entries.len() - 1;
     &mut entries[last]
@@ -510,13 +496,7 @@ fn write_entries(object: &mut Value, entries: Vec<ManagedEntry>, now: &str) {
 /// `live` is the current object (None: it will be created), `applied` the applied configuration,
 /// `manager` the fieldManager, `force` the `force=true` query flag, `now` an RFC 3339 time for
 /// managedFields entries. Returns the new object, including its updated `metadata.managedFields`.
-pub fn server_side_apply(
-    live: Option<&Value>,
-    applied: &Value,
-    manager: &str,
-    force: bool,
-    now: &str,
-) -> Result<Value, PatchError> {
+pub fn server_side_apply(live: Option<&Value>, applied: &Value, manager: &str, force: bool, now: &str) -> Result<Value, PatchError> {
     if !applied.is_object() {
         return Err(PatchError::Invalid("an applied configuration must be a JSON object".into()));
     }
@@ -547,9 +527,8 @@ pub fn server_side_apply(
 /// other managers: fail unless `force`, in which case those paths are taken from their owners.
 fn take_contested_fields(entries: &mut [ManagedEntry], contested: &FieldSet, manager: &str, force: bool) -> Outcome {
     let others = || entries.iter().filter(|entry| entry.manager != manager);
-    let mut conflicts: Vec<(String, String)> = others()
-        .flat_map(|entry| entry.fields.intersection(contested).map(|path| (dotted(path), entry.manager.clone())))
-        .collect();
+    let mut conflicts: Vec<(String, String)> =
+        others().flat_map(|entry| entry.fields.intersection(contested).map(|path| (dotted(path), entry.manager.clone()))).collect();
     if !conflicts.is_empty() && !force {
         conflicts.sort();
         conflicts.dedup();
@@ -592,16 +571,12 @@ fn remove_abandoned_fields(object: &mut Value, applied_paths: &FieldSet, entries
 /// The entries come from `after` when it carries a non-empty `managedFields`, else from
 /// `before`. Paths that no longer exist in `after` are dropped from every entry.
 pub fn record_update(before: Option<&Value>, after: &mut Value, manager: &str, now: &str) {
-    let carried =
-        after.pointer("/metadata/managedFields").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
+    let carried = after.pointer("/metadata/managedFields").and_then(Value::as_array).is_some_and(|list| !list.is_empty());
     let mut entries = match (carried, before) {
         (false, Some(before)) => read_entries(before),
         _ => read_entries(after),
     };
-    let changed: FieldSet = leaf_paths(after)
-        .into_iter()
-        .filter(|path| before.is_none_or(|before| get_path(before, path) != get_path(after, path)))
-        .collect();
+    let changed: FieldSet = leaf_paths(after).into_iter().filter(|path| before.is_none_or(|before| get_path(before, path) != get_path(after, path))).collect();
     for entry in entries.iter_mut() {
         entry.fields.retain(|path| get_path(after, path).is_some());
         if !entry.is(manager, "Update") {

@@ -166,8 +166,7 @@ fn ssa_removing_a_field_from_the_config_removes_it() {
     assert_eq!(second["metadata"]["labels"], json!({"app": "x"}));
     let third = apply(&second, 1, json!({}), "mgr", false).expect("apply");
     assert_eq!(third["metadata"]["labels"], json!({}));
-    let fourth =
-        server_side_apply(Some(&third), &json!({"spec": {"replicas": 1}}), "mgr", false, T1).expect("apply");
+    let fourth = server_side_apply(Some(&third), &json!({"spec": {"replicas": 1}}), "mgr", false, T1).expect("apply");
     assert_eq!(fourth["metadata"].get("labels"), None);
     assert_eq!(fourth["spec"], json!({"replicas": 1}));
     assert_eq!(fourth["metadata"]["name"], "d");
@@ -245,8 +244,7 @@ fn fields_v1_round_trip_with_dot_and_list_item_keys() {
     let tree = json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}, "f:spec": {"f:ports": {"k:{\"port\":80}": {".": {}}}}});
     let mut paths = FieldSet::new();
     fields_to_paths(&tree, &mut Vec::new(), &mut paths);
-    let expected: Vec<Vec<&str>> =
-        vec![vec!["metadata", "labels"], vec!["metadata", "labels", "a"], vec!["spec", "ports"]];
+    let expected: Vec<Vec<&str>> = vec![vec!["metadata", "labels"], vec!["metadata", "labels", "a"], vec!["spec", "ports"]];
     assert_eq!(paths.iter().cloned().collect::<Vec<_>>(), expected);
     let written = json!({"f:metadata": {"f:labels": {".": {}, "f:a": {}}}, "f:spec": {"f:ports": {}}});
     assert_eq!(paths_to_fields(&paths), written);

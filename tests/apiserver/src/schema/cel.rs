@@ -7,7 +7,7 @@
 //! `failed rule: <rule>`, and its `reason`.
 
 use super::cel_env::{self, to_cel};
-use super::{Cause, META_KEYS, MAX_DEPTH, child_path, index_path, key_path, sub_schema};
+use super::{Cause, MAX_DEPTH, META_KEYS, child_path, index_path, key_path, sub_schema};
 use cel::Context;
 use serde_json::{Map, Value};
 

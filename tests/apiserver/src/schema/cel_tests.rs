@@ -76,7 +76,10 @@ fn transition_rules_need_a_correlated_old_value() {
     let new = json!({"spec": {"x": [{"name": "b", "v": "2"}, {"name": "a", "v": "changed"}, {"name": "c", "v": "3"}]}});
     assert!(validate_rules(&schema, &new, None).is_empty(), "no old object: transition rules do not run");
     let causes = validate_rules(&schema, &new, Some(&old));
-    assert_eq!(causes, vec![Cause { field: "spec.x[1].v".into(), reason: "FieldValueInvalid", message: "Invalid value: \"changed\": Value is immutable".into() }]);
+    assert_eq!(
+        causes,
+        vec![Cause { field: "spec.x[1].v".into(), reason: "FieldValueInvalid", message: "Invalid value: \"changed\": Value is immutable".into() }]
+    );
 }
 
 #[test]
@@ -109,13 +112,6 @@ fn crd_check_refuses_rules_that_do_not_compile_or_call_unknown_functions() {
     let failures = super::super::check_crd_schema(&schema, "spec.versions[0].schema.openAPIV3Schema");
     let fields: Vec<&str> = failures.iter().map(|(field, _)| field.as_str()).collect();
     let base = "spec.versions[0].schema.openAPIV3Schema.properties[spec].properties[x]";
-    assert_eq!(
-        fields,
-        [
-            format!("{base}.x-kubernetes-validations[0].rule"),
-            format!("{base}.x-kubernetes-validations[1].rule"),
-            format!("{base}.uniqueItems")
-        ]
-    );
+    assert_eq!(fields, [format!("{base}.x-kubernetes-validations[0].rule"), format!("{base}.x-kubernetes-validations[1].rule"), format!("{base}.uniqueItems")]);
     assert!(failures[1].1.contains("undeclared reference to 'isGreaterThan'") || failures[1].1.contains("'quantity'"), "{failures:?}");
 }

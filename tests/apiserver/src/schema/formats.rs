@@ -47,8 +47,7 @@ fn days_in_month(year: u32, month: u32) -> u32 {
 /// Returns whether `text` is an RFC 3339 date-time such as `2024-05-01T12:00:00.5Z`
 /// (a `+HHMM` offset without colon is also accepted, as Go's parser does).
 fn is_date_time(text: &str) -> bool {
-    const LAYOUT: &str =
-        r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|[+-]([0-9]{2}):?([0-9]{2}))$";
+    const LAYOUT: &str = r"^([0-9]{4})-([0-9]{2})-([0-9]{2})[Tt ]([0-9]{2}):([0-9]{2}):([0-9]{2})(\.[0-9]+)?([Zz]|[+-]([0-9]{2}):?([0-9]{2}))$";
     let Some(parts) = compiled_pattern(LAYOUT).and_then(|layout| layout.captures(text)) else {
         return false;
     };
@@ -90,9 +89,9 @@ fn is_hostname(text: &str) -> bool {
 fn is_ipv4(text: &str) -> bool {
     let parts: Vec<&str> = text.split('.').collect();
     parts.len() == 4
-        && parts.iter().all(|part| {
-            !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u16>().is_ok_and(|n| n <= 255)
-        })
+        && parts
+            .iter()
+            .all(|part| !part.is_empty() && part.len() <= 3 && part.bytes().all(|b| b.is_ascii_digit()) && part.parse::<u16>().is_ok_and(|n| n <= 255))
 }
 
 /// Returns whether `text` is an IPv6 address (an embedded IPv4 tail is allowed).
@@ -108,11 +107,7 @@ fn is_cidr(text: &str) -> bool {
     let Ok(bits) = bits.parse::<u8>() else {
         return false;
     };
-    if address.contains(':') {
-        address.parse::<Ipv6Addr>().is_ok() && bits <= 128
-    } else {
-        address.parse::<Ipv4Addr>().is_ok() && bits <= 32
-    }
+    if address.contains(':') { address.parse::<Ipv6Addr>().is_ok() && bits <= 128 } else { address.parse::<Ipv4Addr>().is_ok() && bits <= 32 }
 }
 
 /// Returns whether `text` is a MAC address: 6 or 8 octets separated by `:` or `-`, or

@@ -211,8 +211,7 @@ fn canonical(value: &Value) -> String {
             format!("[{}]", parts.join(","))
         }
         Value::Object(map) => {
-            let mut parts: Vec<String> =
-                map.iter().map(|(key, item)| format!("{}:{}", render(&Value::String(key.clone())), canonical(item))).collect();
+            let mut parts: Vec<String> = map.iter().map(|(key, item)| format!("{}:{}", render(&Value::String(key.clone())), canonical(item))).collect();
             parts.sort();
             format!("{{{}}}", parts.join(","))
         }
@@ -387,11 +386,7 @@ impl Validator {
             let identity = if map_keys.is_empty() {
                 item.clone()
             } else if let Some(object) = item.as_object() {
-                map_keys
-                    .iter()
-                    .map(|key| ((*key).to_owned(), object.get(*key).cloned().unwrap_or(Value::Null)))
-                    .collect::<Map<_, _>>()
-                    .into()
+                map_keys.iter().map(|key| ((*key).to_owned(), object.get(*key).cloned().unwrap_or(Value::Null))).collect::<Map<_, _>>().into()
             } else {
                 continue;
             };
@@ -519,7 +514,9 @@ pub fn blocks_rules(causes: &[Cause]) -> Option<Cause> {
     causes.iter().any(|cause| BLOCKING.contains(&cause.reason)).then(|| Cause {
         field: NO_FIELD.to_owned(),
         reason: INVALID,
-        message: "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation".to_owned(),
+        message:
+            "Invalid value: null: some validation rules were not checked because the object was invalid; correct the existing errors to complete validation"
+                .to_owned(),
     })
 }
 
@@ -685,9 +682,7 @@ fn prune_object(schema: &Value, map: &mut Map<String, Value>, depth: usize, root
     let additional = schema.get("additionalProperties");
     let keeps_envelope = root || flag(schema, EMBEDDED);
     let keep_all = flag(schema, PRESERVE_UNKNOWN) || additional.is_some_and(|a| a.is_object() || a == &Value::Bool(true));
-    map.retain(|key, _| {
-        keep_all || declared.is_some_and(|props| props.contains_key(key)) || (keeps_envelope && META_KEYS.contains(&key.as_str()))
-    });
+    map.retain(|key, _| keep_all || declared.is_some_and(|props| props.contains_key(key)) || (keeps_envelope && META_KEYS.contains(&key.as_str())));
     for (key, child) in map.iter_mut() {
         if root && META_KEYS.contains(&key.as_str()) {
             continue;

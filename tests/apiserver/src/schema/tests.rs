@@ -85,9 +85,15 @@ fn pattern_mismatch_is_invalid_and_unsupported_patterns_are_skipped() {
 
 #[test]
 fn minimum_and_maximum_respect_exclusive_flags() {
-    assert_eq!(messages(json!({"type": "integer", "maximum": 65535}), json!(70000)), ["Invalid value: 70000: spec.x in body should be less than or equal to 65535"]);
+    assert_eq!(
+        messages(json!({"type": "integer", "maximum": 65535}), json!(70000)),
+        ["Invalid value: 70000: spec.x in body should be less than or equal to 65535"]
+    );
     assert_eq!(messages(json!({"type": "integer", "minimum": 1}), json!(0)), ["Invalid value: 0: spec.x in body should be greater than or equal to 1"]);
-    assert_eq!(messages(json!({"type": "number", "minimum": 1, "exclusiveMinimum": true}), json!(1)), ["Invalid value: 1: spec.x in body should be greater than 1"]);
+    assert_eq!(
+        messages(json!({"type": "number", "minimum": 1, "exclusiveMinimum": true}), json!(1)),
+        ["Invalid value: 1: spec.x in body should be greater than 1"]
+    );
     assert_eq!(messages(json!({"type": "number", "maximum": 2.5, "exclusiveMaximum": true}), json!(2.5)).len(), 1);
     assert!(messages(json!({"type": "integer", "minimum": 1, "maximum": 10}), json!(10)).is_empty());
 }
@@ -132,7 +138,10 @@ fn hostname_and_uuid_formats_are_checked_and_unchecked_formats_pass() {
     assert!(messages(schema.clone(), json!("api.example.com")).is_empty());
     assert_eq!(messages(schema.clone(), json!("-bad.example")).len(), 1);
     assert_eq!(messages(schema, json!("a..b")).len(), 1);
-    assert_eq!(failures(&spec_x(json!({"type": "string", "format": "uuid"})), json!({"spec": {"x": "not-a-uuid"}})), vec![("spec.x".into(), "FieldValueTypeInvalid")]);
+    assert_eq!(
+        failures(&spec_x(json!({"type": "string", "format": "uuid"})), json!({"spec": {"x": "not-a-uuid"}})),
+        vec![("spec.x".into(), "FieldValueTypeInvalid")]
+    );
     assert!(messages(json!({"type": "string", "format": "isbn"}), json!("not checked")).is_empty());
 }
 
@@ -165,7 +174,10 @@ fn list_type_set_and_map_report_duplicates() {
 #[test]
 fn all_any_one_of_and_not_report_as_kube_apiserver() {
     let all = json!({"type": "string", "allOf": [{"minLength": 2}, {"pattern": "^a"}]});
-    assert_eq!(messages(all, json!("b")).last().map(String::as_str), Some("Invalid value: \"\": \"spec.x\" must validate all the schemas (allOf). None validated"));
+    assert_eq!(
+        messages(all, json!("b")).last().map(String::as_str),
+        Some("Invalid value: \"\": \"spec.x\" must validate all the schemas (allOf). None validated")
+    );
     let any = json!({"type": "object", "anyOf": [{"required": ["a"]}, {"required": ["b"]}]});
     assert!(messages(any.clone(), json!({"b": 1})).is_empty());
     let causes = validate(&spec_x(any), &json!({"spec": {"x": {"c": 1}}}));
@@ -174,10 +186,7 @@ fn all_any_one_of_and_not_report_as_kube_apiserver() {
     assert_eq!((causes[1].field.as_str(), causes[1].reason), ("spec.x.a", "FieldValueRequired"));
     let one = json!({"type": "integer", "oneOf": [{"minimum": 5}, {"maximum": 10}]});
     assert!(messages(one.clone(), json!(20)).is_empty());
-    assert_eq!(
-        messages(one, json!(7)),
-        ["Invalid value: \"\": \"spec.x\" must validate one and only one schema (oneOf). Found 2 valid alternatives"]
-    );
+    assert_eq!(messages(one, json!(7)), ["Invalid value: \"\": \"spec.x\" must validate one and only one schema (oneOf). Found 2 valid alternatives"]);
     let not = json!({"type": "string", "not": {"enum": ["IPAddress"]}});
     assert!(messages(not.clone(), json!("Hostname")).is_empty());
     assert_eq!(messages(not, json!("IPAddress")), ["Invalid value: \"\": \"spec.x\" must not validate the schema (not)"]);
@@ -194,7 +203,11 @@ fn gateway_address() -> Value {
 
 #[test]
 fn gateway_addresses_validate_one_of_with_not() {
-    for good in [json!({"type": "IPAddress", "value": "10.0.0.1"}), json!({"type": "IPAddress", "value": "2001:db8::1"}), json!({"type": "Hostname", "value": "a.example"})] {
+    for good in [
+        json!({"type": "IPAddress", "value": "10.0.0.1"}),
+        json!({"type": "IPAddress", "value": "2001:db8::1"}),
+        json!({"type": "Hostname", "value": "a.example"}),
+    ] {
         assert!(messages(gateway_address(), good.clone()).is_empty(), "{good}");
     }
     let causes = validate(&spec_x(gateway_address()), &json!({"spec": {"x": {"type": "IPAddress", "value": "example.com"}}}));
@@ -215,7 +228,8 @@ fn bounds_are_printed_as_go_prints_float64() {
 
 #[test]
 fn root_envelope_is_only_type_checked() {
-    let schema = json!({"type": "object", "required": ["metadata"], "properties": {"metadata": {"type": "object", "required": ["x"]}, "kind": {"enum": ["Other"]}}});
+    let schema =
+        json!({"type": "object", "required": ["metadata"], "properties": {"metadata": {"type": "object", "required": ["x"]}, "kind": {"enum": ["Other"]}}});
     assert!(failures(&schema, json!({"apiVersion": "v1", "kind": "Gateway", "metadata": {"name": "a"}})).is_empty());
     let bad = failures(&schema, json!({"apiVersion": 1, "metadata": "nope"}));
     assert_eq!(bad, vec![("apiVersion".into(), "FieldValueTypeInvalid"), ("metadata".into(), "FieldValueTypeInvalid")]);

@@ -79,10 +79,8 @@ fn parse_response(raw: &[u8]) -> Reply {
     let mut lines = head.split("\r\n");
     let status_line = lines.next().unwrap_or_default();
     let status = status_line.split(' ').nth(1).and_then(|code| code.parse().ok()).expect("a status code");
-    let headers: Vec<(String, String)> = lines
-        .filter_map(|line| line.split_once(':'))
-        .map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string()))
-        .collect();
+    let headers: Vec<(String, String)> =
+        lines.filter_map(|line| line.split_once(':')).map(|(name, value)| (name.trim().to_ascii_lowercase(), value.trim().to_string())).collect();
     let chunked = headers.iter().any(|(name, value)| name == "transfer-encoding" && value.contains("chunked"));
     let body_text = if chunked { dechunk(rest) } else { rest.to_string() };
     let body = serde_json::from_str(&body_text).unwrap_or(Value::Null);

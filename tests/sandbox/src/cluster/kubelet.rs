@@ -9,10 +9,10 @@ use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 use tokio::task::JoinHandle;
 
-use super::{key, selects, ClusterOptions, World, KUBELET_FINALIZER};
+use super::{ClusterOptions, KUBELET_FINALIZER, World, key, selects};
 
 /// The port upstream's echo-basic listens on when a Pod declares none.
 pub const ECHO_DEFAULT_PORT: u16 = 3000;
@@ -183,7 +183,14 @@ fn runnable(pod: &Pod) -> bool {
 }
 
 fn container_ports(pod: &Pod) -> Vec<u16> {
-    let mut ports: Vec<u16> = pod.spec.iter().flat_map(|s| &s.containers).flat_map(|c| c.ports.iter().flatten()).filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP").filter_map(|p| u16::try_from(p.container_port).ok()).collect();
+    let mut ports: Vec<u16> = pod
+        .spec
+        .iter()
+        .flat_map(|s| &s.containers)
+        .flat_map(|c| c.ports.iter().flatten())
+        .filter(|p| p.protocol.as_deref().unwrap_or("TCP") == "TCP")
+        .filter_map(|p| u16::try_from(p.container_port).ok())
+        .collect();
     if ports.is_empty() {
         ports.push(ECHO_DEFAULT_PORT);
     }
@@ -216,7 +223,14 @@ pub(crate) async fn reconcile_pods(client: &Client, world: &World, options: &Clu
     again
 }
 
-async fn start_pod(client: &Client, world: &World, pod: &Pod, options: &ClusterOptions, state: &Arc<Mutex<Runtime>>, taken: &BTreeSet<Ipv4Addr>) -> Result<bool, kube::Error> {
+async fn start_pod(
+    client: &Client,
+    world: &World,
+    pod: &Pod,
+    options: &ClusterOptions,
+    state: &Arc<Mutex<Runtime>>,
+    taken: &BTreeSet<Ipv4Addr>,
+) -> Result<bool, kube::Error> {
     let k = key(&pod.metadata);
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
     if state.lock().map(|s| s.running.contains_key(&k)).unwrap_or(true) {
@@ -275,7 +289,13 @@ fn running_status(ip: Ipv4Addr, ready: bool) -> Value {
 /// The echo's `service` field: the `SERVICE_NAME` env of its first container, else the first
 /// Service selecting the Pod, else the Pod's name.
 fn service_of(world: &World, pod: &Pod) -> String {
-    let env = pod.spec.iter().flat_map(|s| s.containers.first()).flat_map(|c| c.env.iter().flatten()).find(|e| e.name == "SERVICE_NAME").and_then(|e| e.value.clone());
+    let env = pod
+        .spec
+        .iter()
+        .flat_map(|s| s.containers.first())
+        .flat_map(|c| c.env.iter().flatten())
+        .find(|e| e.name == "SERVICE_NAME")
+        .and_then(|e| e.value.clone());
     env.or_else(|| {
         world
             .services
@@ -290,7 +310,8 @@ fn service_of(world: &World, pod: &Pod) -> String {
 async fn stop_pod(client: &Client, pod: &Pod, options: &ClusterOptions, state: &Arc<Mutex<Runtime>>) -> Result<bool, kube::Error> {
     let k = key(&pod.metadata);
     let api: Api<Pod> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
-    let grace = Duration::from_secs(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0).unsigned_abs()).min(options.max_grace);
+    let grace =
+        Duration::from_secs(pod.spec.as_ref().and_then(|s| s.termination_grace_period_seconds).unwrap_or(30).max(0).unsigned_abs()).min(options.max_grace);
     let (first_seen, done) = match state.lock() {
         Ok(mut s) => match s.running.get_mut(&k) {
             Some(running) if running.stop_at.is_none() => {

@@ -36,9 +36,9 @@ use futures_util::StreamExt;
 use k8s_openapi::api::apps::v1::Deployment;
 use k8s_openapi::api::core::v1::{Pod, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
+use kube::Client;
 use kube::api::{Api, ListParams};
 use kube::runtime::watcher;
-use kube::Client;
 use tokio::sync::Notify;
 use tokio::task::JoinHandle;
 
@@ -63,7 +63,12 @@ pub struct ClusterOptions {
 
 impl Default for ClusterOptions {
     fn default() -> Self {
-        ClusterOptions { pod_network: Ipv4Addr::new(127, 88, 0, 0), max_grace: Duration::from_secs(2), node_name: "sandbox-node".into(), resync: Duration::from_millis(500) }
+        ClusterOptions {
+            pod_network: Ipv4Addr::new(127, 88, 0, 0),
+            max_grace: Duration::from_secs(2),
+            node_name: "sandbox-node".into(),
+            resync: Duration::from_millis(500),
+        }
     }
 }
 
@@ -76,12 +81,8 @@ pub struct Cluster {
 impl Cluster {
     pub fn start(client: Client, options: ClusterOptions) -> Cluster {
         let wake = Arc::new(Notify::new());
-        let mut tasks = vec![
-            watch::<Deployment>(&client, &wake),
-            watch::<Pod>(&client, &wake),
-            watch::<Service>(&client, &wake),
-            watch::<EndpointSlice>(&client, &wake),
-        ];
+        let mut tasks =
+            vec![watch::<Deployment>(&client, &wake), watch::<Pod>(&client, &wake), watch::<Service>(&client, &wake), watch::<EndpointSlice>(&client, &wake)];
         let state = Arc::new(Mutex::new(kubelet::Runtime::new(options.pod_network)));
         tasks.push(tokio::spawn(control_loop(client, options, Arc::clone(&state), wake)));
         Cluster { tasks, state }

@@ -7,9 +7,9 @@ use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apimachinery::pkg::util::intstr::IntOrString;
 use kube::api::{Api, DeleteParams, PostParams};
 use kube::{Client, ResourceExt};
-use serde_json::{json, Value};
+use serde_json::{Value, json};
 
-use super::{key, selects, World, SLICE_MANAGER};
+use super::{SLICE_MANAGER, World, key, selects};
 
 const MAX_ENDPOINTS_PER_SLICE: usize = 100;
 
@@ -159,7 +159,8 @@ async fn reconcile_service(client: &Client, world: &World, service: &Service) ->
     let mut unused: Vec<&EndpointSlice> = existing.clone();
     for (ports, endpoints) in &wanted {
         // Reuse a slice with the same ports first (an in-place update), else any spare one.
-        let position = unused.iter().position(|s| serde_json::to_value(&s.ports).ok().as_ref() == Some(ports)).or(if unused.is_empty() { None } else { Some(0) });
+        let position =
+            unused.iter().position(|s| serde_json::to_value(&s.ports).ok().as_ref() == Some(ports)).or(if unused.is_empty() { None } else { Some(0) });
         let reuse = position.map(|i| unused.remove(i));
         match reuse {
             Some(slice) if same(slice, service, ports, endpoints) => {}

@@ -6,7 +6,7 @@ use aws_sdk_ec2::types::{Filter, IpPermission, IpRange, ResourceType, Tag, TagSp
 use aws_smithy_types::Blob;
 use portico_provider::ProviderError;
 
-use super::super::{error, Clients};
+use super::super::{Clients, error};
 use crate::names::TAG_FINGERPRINT;
 use crate::params::AWSLoadBalancerParametersSpec;
 
@@ -22,7 +22,11 @@ pub async fn vpc(clients: &Clients, params: &AWSLoadBalancerParametersSpec, cach
 /// The VPC and subnets: the configured IDs, or one subnet per availability zone among those
 /// tagged for the scheme (`kubernetes.io/role/elb` or `kubernetes.io/role/internal-elb`) and
 /// carrying the extra tags of the parameters.
-pub async fn vpc_and_subnets(clients: &Clients, params: &AWSLoadBalancerParametersSpec, cache: &mut Option<(String, Vec<String>)>) -> Result<(String, Vec<String>), ProviderError> {
+pub async fn vpc_and_subnets(
+    clients: &Clients,
+    params: &AWSLoadBalancerParametersSpec,
+    cache: &mut Option<(String, Vec<String>)>,
+) -> Result<(String, Vec<String>), ProviderError> {
     if let Some(found) = cache {
         return Ok(found.clone());
     }
@@ -40,7 +44,9 @@ pub async fn vpc_and_subnets(clients: &Clients, params: &AWSLoadBalancerParamete
     let mut found: Vec<(String, String, String)> = response
         .subnets()
         .iter()
-        .map(|s| (s.availability_zone().unwrap_or_default().to_string(), s.subnet_id().unwrap_or_default().to_string(), s.vpc_id().unwrap_or_default().to_string()))
+        .map(|s| {
+            (s.availability_zone().unwrap_or_default().to_string(), s.subnet_id().unwrap_or_default().to_string(), s.vpc_id().unwrap_or_default().to_string())
+        })
         .collect();
     found.sort();
     if !params.subnets.ids.is_empty() {
@@ -49,7 +55,8 @@ pub async fn vpc_and_subnets(clients: &Clients, params: &AWSLoadBalancerParamete
         found.dedup_by(|a, b| a.0 == b.0);
     }
     let Some(vpc) = found.first().map(|f| f.2.clone()) else {
-        let how = if params.subnets.ids.is_empty() { format!("tagged {}", params.scheme.subnet_role_tag()) } else { format!("with IDs {:?}", params.subnets.ids) };
+        let how =
+            if params.subnets.ids.is_empty() { format!("tagged {}", params.scheme.subnet_role_tag()) } else { format!("with IDs {:?}", params.subnets.ids) };
         return Err(rejected("DescribeSubnets", format!("no subnets {how} were found")));
     };
     if found.iter().any(|f| f.2 != vpc) {
@@ -85,14 +92,30 @@ pub async fn ingress(clients: &Clients, group: &str, permissions: &[(String, u16
     }
     let permissions: Vec<IpPermission> = by_port
         .into_iter()
-        .map(|((protocol, port), ranges)| IpPermission::builder().ip_protocol(protocol).from_port(i32::from(port)).to_port(i32::from(port)).set_ip_ranges(Some(ranges)).build())
+        .map(|((protocol, port), ranges)| {
+            IpPermission::builder().ip_protocol(protocol).from_port(i32::from(port)).to_port(i32::from(port)).set_ip_ranges(Some(ranges)).build()
+        })
         .collect();
     if open {
         clients.count("ec2:AuthorizeSecurityGroupIngress");
-        clients.ec2.authorize_security_group_ingress().group_id(group).set_ip_permissions(Some(permissions)).send().await.map_err(|e| error("AuthorizeSecurityGroupIngress", e))?;
+        clients
+            .ec2
+            .authorize_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map_err(|e| error("AuthorizeSecurityGroupIngress", e))?;
     } else {
         clients.count("ec2:RevokeSecurityGroupIngress");
-        clients.ec2.revoke_security_group_ingress().group_id(group).set_ip_permissions(Some(permissions)).send().await.map_err(|e| error("RevokeSecurityGroupIngress", e))?;
+        clients
+            .ec2
+            .revoke_security_group_ingress()
+            .group_id(group)
+            .set_ip_permissions(Some(permissions))
+            .send()
+            .await
+            .map_err(|e| error("RevokeSecurityGroupIngress", e))?;
     }
     Ok(())
 }
@@ -117,7 +140,13 @@ fn pem_blocks(pem: &str, kind_suffix: &str) -> Vec<String> {
 }
 
 /// Import (or re-import in place, keeping the ARN) a Secret's certificate and key.
-pub async fn import_certificate(clients: &Clients, pem: &[u8], fingerprint: &str, tags: &BTreeMap<String, String>, replace: Option<&str>) -> Result<String, ProviderError> {
+pub async fn import_certificate(
+    clients: &Clients,
+    pem: &[u8],
+    fingerprint: &str,
+    tags: &BTreeMap<String, String>,
+    replace: Option<&str>,
+) -> Result<String, ProviderError> {
     let text = String::from_utf8_lossy(pem);
     let certs = pem_blocks(&text, "CERTIFICATE");
     let key = pem_blocks(&text, "PRIVATE KEY").into_iter().next();
