@@ -1,4 +1,4 @@
-//! `portico plan` end to end on arbitrary text: load -> translate -> AWS and GCP compile and plan
+//! `portico plan` end to end on arbitrary text: load -> translate -> every platform's pure checks and plans
 //! (inside `plan::document`) -> the HAProxy renderer on every Gateway's IR. Nothing may panic,
 //! and the renderer never has to refuse what translation accepted (translation checks first).
 #![no_main]
@@ -17,9 +17,10 @@ fuzz_target!(|data: &[u8]| {
     if load::load_str(text, "fuzz", &mut loaded).is_err() {
         return;
     }
-    let caps = portico::all_capabilities();
-    let _ = plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly);
-    let translation = portico_translate::translate(&loaded.snapshot, &caps);
+    // Every platform's pure part, without the cloud SDKs (their `sdk` feature is off here).
+    let registry = portico::Registry::new([&portico_haproxy::DESCRIPTOR, &portico_aws::DESCRIPTOR, &portico_gcp::DESCRIPTOR]);
+    let _ = plan::document(&loaded, &registry, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly);
+    let translation = portico_translate::translate(&loaded.snapshot, &registry.capabilities());
     let settings = RenderSettings {
         cert_dir: "/run/portico/certs".into(),
         port_offset: 8000,
@@ -30,7 +31,7 @@ fuzz_target!(|data: &[u8]| {
     };
     let mut certificates = BTreeMap::new();
     for ir in translation.gateways.values() {
-        certificates.extend(portico::desired::certificates_for(&loaded.snapshot, ir));
+        certificates.extend(portico_translate::desired::certificates_for(&loaded.snapshot, ir));
     }
     let address = IpAddr::V4(Ipv4Addr::new(127, 0, 0, 10));
     let inputs: Vec<GatewayInput<'_>> = translation.gateways.values().map(|ir| GatewayInput { ir, address }).collect();

@@ -45,6 +45,9 @@ named_enum! {
         Aws => "aws",
         Gcp => "gcp",
         Haproxy => "haproxy",
+        /// The in-memory platform of `portico_provider::memory`: for the operator's own tests,
+        /// never registered in the `portico` binary.
+        Memory => "memory",
     }
 }
 
@@ -57,15 +60,6 @@ impl ProviderKind {
     pub fn from_controller_name(controller: &str) -> Option<Self> {
         let provider = controller.strip_prefix(PORTICO_GROUP)?.strip_prefix('/')?;
         Self::from_name(provider)
-    }
-
-    /// The kind of the provider's parameters CRD (group `portico.dev`).
-    pub fn parameters_kind(self) -> &'static str {
-        match self {
-            ProviderKind::Aws => "AWSLoadBalancerParameters",
-            ProviderKind::Gcp => "GCPLoadBalancerParameters",
-            ProviderKind::Haproxy => "HAProxyParameters",
-        }
     }
 }
 
@@ -92,6 +86,11 @@ named_enum! {
 }
 
 impl RouteKind {
+    /// The resource's plural name in the API (`httproutes`).
+    pub fn plural(self) -> String {
+        format!("{}s", self.name().to_ascii_lowercase())
+    }
+
     /// The route kinds a listener of this protocol can carry, before provider support is checked.
     pub fn for_protocol(protocol: ListenerProtocol) -> &'static [RouteKind] {
         match protocol {
@@ -216,6 +215,10 @@ pub struct Capabilities {
     pub provider: ProviderKind,
     /// What the provider builds, for messages: "AWS Application/Network Load Balancer".
     pub platform: String,
+    /// The platform's short name, for messages: "AWS".
+    pub label: String,
+    /// The kind of the provider's parameters CRD (group `portico.dev`).
+    pub parameters_kind: String,
     pub protocols: BTreeSet<ListenerProtocol>,
     pub features: BTreeSet<Feature>,
     pub facts: BTreeSet<Fact>,

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 
 use serde::{Deserialize, Serialize};
 
-use crate::capabilities::ProviderKind;
+use crate::capabilities::{ProviderKind, RouteKind};
 
 /// A Kubernetes object reference `namespace/name`.
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
@@ -26,6 +26,56 @@ impl ObjectRef {
 impl std::fmt::Display for ObjectRef {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         write!(f, "{}/{}", self.namespace, self.name)
+    }
+}
+
+/// Identifies a route of any kind: the one typed key translation, providers and the operator
+/// pass between them (statuses, quota overflows, age ranks). Serialised as `Kind/namespace/name`.
+#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct RouteKey {
+    pub kind: RouteKind,
+    pub namespace: String,
+    pub name: String,
+}
+
+impl RouteKey {
+    pub fn new(kind: RouteKind, namespace: impl Into<String>, name: impl Into<String>) -> Self {
+        RouteKey { kind, namespace: namespace.into(), name: name.into() }
+    }
+
+    /// `Kind/namespace/name`, as printed in plans and messages.
+    pub fn id(&self) -> String {
+        format!("{}/{}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+impl Serialize for RouteKey {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.id())
+    }
+}
+
+impl<'de> Deserialize<'de> for RouteKey {
+    fn deserialize<D: serde::Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        let mut parts = text.splitn(3, '/');
+        let (Some(kind), Some(namespace), Some(name)) = (parts.next().and_then(RouteKind::from_name), parts.next(), parts.next()) else {
+            return Err(serde::de::Error::custom(format!("{text:?} is not Kind/namespace/name")));
+        };
+        Ok(RouteKey::new(kind, namespace, name))
+    }
+}
+
+impl std::fmt::Display for RouteKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
+    }
+}
+
+impl RouteSource {
+    /// The route this entry came from.
+    pub fn route(&self) -> RouteKey {
+        RouteKey::new(self.kind, self.namespace.clone(), self.name.clone())
     }
 }
 
@@ -140,7 +190,7 @@ pub struct VirtualHost {
 #[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
 pub struct RouteSource {
-    pub kind: String,
+    pub kind: RouteKind,
     pub namespace: String,
     pub name: String,
     pub rule: usize,

@@ -11,6 +11,7 @@ pub mod load;
 pub mod snapshot;
 
 pub use capabilities::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind, RegexDialect, RouteKind};
+pub use ir::{ObjectRef, RouteKey};
 pub use snapshot::{ParametersObject, Snapshot};
 
 /// The Gateway API group.

@@ -44,3 +44,33 @@ pub struct Snapshot {
     pub namespaces: Vec<Namespace>,
     pub parameters: Vec<ParametersObject>,
 }
+
+/// A route of any kind as stored: its key, metadata, the whole object and its current status.
+pub struct RouteObject<'a> {
+    pub key: crate::ir::RouteKey,
+    pub metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    pub object: serde_json::Value,
+    pub status: Option<serde_json::Value>,
+}
+
+impl Snapshot {
+    /// Every route of every kind, in kind order (the one place outside translation that lists
+    /// the route kinds' fields).
+    pub fn routes(&self) -> Vec<RouteObject<'_>> {
+        use crate::RouteKind;
+        fn one<'a, T: Serialize>(kind: RouteKind, metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, object: &T, status: Option<serde_json::Value>) -> RouteObject<'a> {
+            let key = crate::ir::RouteKey::new(kind, metadata.namespace.clone().unwrap_or_else(|| "default".into()), metadata.name.clone().unwrap_or_default());
+            RouteObject { key, metadata, object: serde_json::to_value(object).unwrap_or_default(), status }
+        }
+        fn status<S: Serialize>(status: Option<&S>) -> Option<serde_json::Value> {
+            status.and_then(|s| serde_json::to_value(s).ok())
+        }
+        let mut out = Vec::new();
+        out.extend(self.http_routes.iter().map(|r| one(RouteKind::Http, &r.metadata, r, status(r.status.as_ref()))));
+        out.extend(self.grpc_routes.iter().map(|r| one(RouteKind::Grpc, &r.metadata, r, status(r.status.as_ref()))));
+        out.extend(self.tls_routes.iter().map(|r| one(RouteKind::Tls, &r.metadata, r, status(r.status.as_ref()))));
+        out.extend(self.tcp_routes.iter().map(|r| one(RouteKind::Tcp, &r.metadata, r, status(r.status.as_ref()))));
+        out.extend(self.udp_routes.iter().map(|r| one(RouteKind::Udp, &r.metadata, r, status(r.status.as_ref()))));
+        out
+    }
+}

@@ -5,15 +5,14 @@ use std::collections::BTreeMap;
 
 use portico_model::load::Loaded;
 use portico_translate::status::{ParentStatusEntry, RouteKey};
-use portico_translate::{CapabilitySet, Translation, translate};
+use portico_translate::{Translation, translate};
+
+use crate::Registry;
 use serde::Serialize;
 use serde_json::{Value, json};
 
 /// The cluster name native plans are computed for (the operator's default `--cluster-name`).
 pub const PLAN_CLUSTER: &str = "default";
-/// The GCP project and region `portico plan` shows when the parameters name none.
-pub const PLAN_GCP_PROJECT: &str = "example-project";
-pub const PLAN_GCP_REGION: &str = "us-central1";
 
 /// How much of each object to print.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -30,34 +29,27 @@ pub struct PlanDocument {
     pub gateways: BTreeMap<String, Value>,
 }
 
-/// Translate what was loaded and build the printed document. Conditions with no
-/// `lastTransitionTime` get `now` (the status writer does the same).
-pub fn document(loaded: &Loaded, capabilities: &CapabilitySet, now: &str, detail: ObjectDetail) -> PlanDocument {
-    let mut translation = translate(&loaded.snapshot, capabilities);
-    crate::desired::refuse_haproxy_addresses(&loaded.snapshot, &mut translation);
-    let aws = match capabilities.get(portico_model::ProviderKind::Aws) {
-        Some(_) => crate::desired::aws_gateways(&loaded.snapshot, &mut translation, PLAN_CLUSTER),
-        None => BTreeMap::new(),
-    };
-    let gcp_defaults = portico_gcp::Defaults { cluster: PLAN_CLUSTER.into(), project: Some(PLAN_GCP_PROJECT.into()), region: Some(PLAN_GCP_REGION.into()) };
-    let gcp = match capabilities.get(portico_model::ProviderKind::Gcp) {
-        Some(_) => crate::desired::gcp_gateways(&loaded.snapshot, &mut translation, &gcp_defaults),
-        None => BTreeMap::new(),
-    };
+/// Translate what was loaded and build the printed document: every owned object with the
+/// status the operator would write (after each platform's pure checks), and each Gateway's IR
+/// with its platform's native plan from nothing. Conditions with no `lastTransitionTime` get
+/// `now` (the status writer does the same).
+pub fn document(loaded: &Loaded, registry: &Registry, now: &str, detail: ObjectDetail) -> PlanDocument {
+    let capabilities = registry.capabilities();
+    let planners = registry.planners(PLAN_CLUSTER);
+    let snapshot = &loaded.snapshot;
+    let mut translation = translate(snapshot, &capabilities);
+    let desired = portico_translate::outcome::checked(snapshot, &capabilities, &mut translation, |d| {
+        planners.get(&d.ir.provider).map(|p| p.check(d)).unwrap_or_default()
+    });
     let mut objects = Vec::new();
     collect_objects(loaded, &translation, now, detail, &mut objects);
-    let empty = portico_aws::observed::Observed::default();
-    let gcp_empty = portico_gcp::plan::Observed::default();
     let gateways = translation
         .gateways
         .iter()
         .map(|(key, ir)| {
-            let aws_native =
-                aws.get(key).map(|desired| json!({ "provider": "aws", "fromEmpty": portico_aws::plan_for(PLAN_CLUSTER, key, Some(desired), &empty) }));
-            let gcp_native =
-                gcp.get(key).map(|desired| json!({ "provider": "gcp", "fromEmpty": portico_gcp::plan_for(&gcp_defaults, key, Some(desired), &gcp_empty) }));
-            let entry = match aws_native.or(gcp_native) {
-                Some(native) => json!({ "ir": ir, "native": native }),
+            let native = desired.get(key).and_then(|d| planners.get(&ir.provider)?.plan_from_empty(d));
+            let entry = match native {
+                Some(native) => json!({ "ir": ir, "native": { "provider": ir.provider.name(), "fromEmpty": native } }),
                 None => json!({ "ir": ir }),
             };
             (key.to_string(), entry)
@@ -82,27 +74,10 @@ fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail
         out.push(with_status(gateway, status, now, detail));
     }
     let mut routes: Vec<(RouteKey, Value)> = Vec::new();
-    let mut add = |kind: portico_model::RouteKind, meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, object: Value| {
-        let key = RouteKey { kind, namespace: object_ref(meta).namespace, name: name_of(meta).to_string() };
-        if let Some(status) = statuses.routes.get(&key) {
-            routes.push((key, finish(object, route_status_json(status, now), detail)));
+    for route in s.routes() {
+        if let Some(status) = statuses.routes.get(&route.key) {
+            routes.push((route.key.clone(), finish(route.object, route_status_json(status, now), detail)));
         }
-    };
-    use portico_model::RouteKind::*;
-    for r in &s.http_routes {
-        add(Http, &r.metadata, to_value(r));
-    }
-    for r in &s.grpc_routes {
-        add(Grpc, &r.metadata, to_value(r));
-    }
-    for r in &s.tls_routes {
-        add(Tls, &r.metadata, to_value(r));
-    }
-    for r in &s.tcp_routes {
-        add(Tcp, &r.metadata, to_value(r));
-    }
-    for r in &s.udp_routes {
-        add(Udp, &r.metadata, to_value(r));
     }
     routes.sort_by(|a, b| a.0.cmp(&b.0));
     out.extend(routes.into_iter().map(|(_, v)| v));

@@ -101,7 +101,7 @@ pub struct GatewayBuilder {
 
 fn source(route: &Route, rule: usize, r#match: usize) -> RouteSource {
     RouteSource {
-        kind: route.key.kind.name().to_string(),
+        kind: route.key.kind,
         namespace: route.key.namespace.clone(),
         name: route.key.name.clone(),
         rule,

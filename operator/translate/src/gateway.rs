@@ -39,7 +39,7 @@ pub fn evaluate_classes<'a>(classes: &'a [GatewayClass], caps: &'a CapabilitySet
             namespace: p.namespace.clone(),
             name: p.name.clone(),
         });
-        let problem = parameters.as_ref().and_then(|p| check_parameters(p, provider, index).err());
+        let problem = parameters.as_ref().and_then(|p| check_parameters(p, provider_caps, index).err());
         let mut conditions = vec![match &problem {
             Some(message) => conditions::class_invalid_parameters(generation, message.clone()),
             None => conditions::class_accepted(generation),
@@ -55,9 +55,10 @@ pub fn evaluate_classes<'a>(classes: &'a [GatewayClass], caps: &'a CapabilitySet
 }
 
 /// A parameters reference must name an existing object of the provider's parameters kind.
-fn check_parameters(p: &ParametersRef, provider: ProviderKind, index: &Index<'_>) -> Result<(), String> {
-    let want = provider.parameters_kind();
-    if p.group != PORTICO_GROUP || p.kind != want {
+fn check_parameters(p: &ParametersRef, caps: &Capabilities, index: &Index<'_>) -> Result<(), String> {
+    let want = &caps.parameters_kind;
+    let provider = caps.provider;
+    if p.group != PORTICO_GROUP || p.kind != *want {
         return Err(format!(
             "parametersRef {}/{} is not supported: {} takes {PORTICO_GROUP}/{want}",
             if p.group.is_empty() { "core" } else { &p.group },
@@ -180,7 +181,7 @@ pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String,
         let rejection = if let Some(problem) = &class.problem {
             let message = format!("GatewayClass {} is not accepted: {problem}", gw.spec.gateway_class_name);
             Some(conditions::gateway_invalid_parameters(generation, message))
-        } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_parameters(p, caps.provider, index)) {
+        } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_parameters(p, caps, index)) {
             Some(conditions::gateway_invalid_parameters(generation, format!("spec.infrastructure.{problem}")))
         } else if let Some(Err(problem)) = own_parameters.as_ref().map(|p| check_privilege(p, class, index)) {
             Some(conditions::gateway_invalid_parameters(generation, problem))

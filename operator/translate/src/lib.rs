@@ -4,6 +4,8 @@
 //! owned GatewayClass, Gateway and route must show. No I/O, no clock, no client.
 
 pub mod conditions;
+pub mod desired;
+pub mod outcome;
 pub mod status;
 
 mod addresses;
@@ -58,6 +60,9 @@ pub struct Translation {
     /// The IR of every accepted Gateway Portico owns.
     pub gateways: BTreeMap<ObjectRef, ir::Gateway>,
     pub statuses: Statuses,
+    /// Every route's age rank (oldest first; the spec's tie-breakers), computed once here: when a
+    /// platform's quota cannot fit every route, the oldest keep their place.
+    pub route_ranks: BTreeMap<status::RouteKey, usize>,
 }
 
 /// Translate a snapshot for the enabled providers.
@@ -69,7 +74,9 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     let mut route_statuses = BTreeMap::new();
     let our_controllers: Vec<String> = capabilities.controller_names().collect();
     let mut backend_cache = backends::BackendCache::default();
-    for route in routes::collect(snapshot) {
+    let routes = routes::collect(snapshot);
+    let route_ranks = routes.iter().map(|r| (r.key.clone(), r.rank)).collect();
+    for route in routes {
         let mut ours = Vec::new();
         let mut resolved = None;
         for (n, parent) in route.parent_refs.iter().enumerate() {
@@ -101,7 +108,7 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
             irs.insert(key.clone(), builder.assemble(gw));
         }
     }
-    Translation { gateways: irs, statuses }
+    Translation { gateways: irs, statuses, route_ranks }
 }
 
 fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {

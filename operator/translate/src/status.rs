@@ -7,19 +7,7 @@ use serde::Serialize;
 
 use crate::conditions::Condition;
 
-/// Identifies a route of any kind.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
-pub struct RouteKey {
-    pub kind: portico_model::RouteKind,
-    pub namespace: String,
-    pub name: String,
-}
-
-impl std::fmt::Display for RouteKey {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(f, "{} {}/{}", self.kind, self.namespace, self.name)
-    }
-}
+pub use portico_model::ir::RouteKey;
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]

@@ -13,18 +13,24 @@ pub mod native;
 pub mod observed;
 pub mod params;
 pub mod plan;
+#[cfg(feature = "sdk")]
+mod provider;
+#[cfg(feature = "sdk")]
 pub mod sdk;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind, RegexDialect};
 use portico_model::ir::ObjectRef;
-use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow};
+use portico_provider::{Check, Connect, Descriptor, Desired, Planner, RouteOverflow};
 use serde::Serialize;
 
+#[cfg(feature = "sdk")]
+pub use provider::AwsProvider;
+#[cfg(feature = "sdk")]
 pub use sdk::{CallCounts, Clients, Settings};
 /// The SDK crates, for callers and tests that build clients or inspect AWS directly.
+#[cfg(feature = "sdk")]
 pub use {aws_config, aws_sdk_acm, aws_sdk_ec2, aws_sdk_elasticloadbalancingv2, aws_smithy_types};
 
 /// The native plan of one Gateway: the steps, the routes that did not fit, or why the
@@ -70,72 +76,67 @@ pub fn plan_for(cluster: &str, gateway: &ObjectRef, desired: Option<&Desired>, o
     out
 }
 
-/// ALB and NLB through the AWS APIs.
-pub struct AwsProvider {
-    clients: Clients,
-    cluster: String,
+/// The pure part: AWS's capabilities, its quota check and plans, for one cluster name.
+pub struct AwsPlanner {
+    pub(crate) cluster: String,
     capabilities: Capabilities,
-    /// Crash tests: stop the next apply after this many steps.
-    pub interrupt_after: Mutex<Option<usize>>,
 }
 
-impl AwsProvider {
-    pub async fn connect(settings: &Settings) -> AwsProvider {
-        AwsProvider::with_clients(Clients::connect(settings).await, &settings.cluster)
-    }
-
-    pub fn with_clients(clients: Clients, cluster: &str) -> AwsProvider {
-        AwsProvider { clients, cluster: cluster.to_string(), capabilities: capabilities(), interrupt_after: Mutex::new(None) }
-    }
-
-    pub fn clients(&self) -> &Clients {
-        &self.clients
-    }
-
-    pub fn cluster(&self) -> &str {
-        &self.cluster
+impl AwsPlanner {
+    pub fn new(cluster: &str) -> AwsPlanner {
+        AwsPlanner { cluster: cluster.to_string(), capabilities: capabilities() }
     }
 }
 
-impl Provider for AwsProvider {
-    type Observed = (ObjectRef, observed::Observed);
-    type Plan = AwsPlan;
-
+impl Planner for AwsPlanner {
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
     }
 
-    async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
-        let observed = sdk::observe::observe(&self.clients, &names::Namer::new(&self.cluster, gateway)).await?;
-        Ok((gateway.clone(), observed))
+    /// Routes that do not fit the ALB's rule and condition quotas.
+    fn check(&self, desired: &Desired) -> Check {
+        Check { overflows: compile::compile(desired, &self.cluster).map(|c| c.overflows).unwrap_or_default(), refusal: None }
     }
 
-    fn plan(&self, desired: Option<&Desired>, observed: &Self::Observed) -> AwsPlan {
-        plan_for(&self.cluster, &observed.0, desired, &observed.1)
+    fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {
+        serde_json::to_value(plan_for(&self.cluster, &desired.ir.gateway, Some(desired), &observed::Observed::default())).ok()
     }
+}
 
-    fn plan_is_empty(&self, plan: &AwsPlan) -> bool {
-        plan.is_empty()
-    }
+/// `portico run`'s AWS flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct AwsArgs {
+    /// AWS region (default: the standard chain, `AWS_REGION`, profile, instance metadata).
+    #[arg(long, env = "PORTICO_AWS_REGION")]
+    pub aws_region: Option<String>,
+    /// One endpoint for ELBv2, EC2 and ACM (a proxy, LocalStack or moto); default: AWS's.
+    #[arg(long, env = "PORTICO_AWS_ENDPOINT")]
+    pub aws_endpoint: Option<String>,
+}
 
-    async fn apply(&self, plan: &AwsPlan) -> Result<Applied, ProviderError> {
-        if let Some(message) = &plan.error {
-            return Err(ProviderError::Rejected { platform: "AWS".into(), operation: "plan".into(), message: message.clone() });
-        }
-        let stop_after = self.interrupt_after.lock().ok().and_then(|mut i| i.take());
-        let inputs = sdk::apply::Inputs { plan: &plan.plan, pems: &plan.pems, params: &plan.params, stop_after };
-        sdk::apply::apply(&self.clients, inputs).await
-    }
+/// The AWS platform, for the operator's registry.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: ProviderKind::Aws,
+    capabilities,
+    parameters_crd,
+    uses_cluster_name: true,
+    args: <AwsArgs as clap::Args>::augment_args,
+    configure,
+    planner: |cluster| Box::new(AwsPlanner::new(cluster)),
+};
 
-    async fn delete(&self, gateway: &ObjectRef) -> Result<(), ProviderError> {
-        let observed = self.observe(gateway).await?;
-        let plan = self.plan(None, &observed);
-        self.apply(&plan).await.map(|_| ())
-    }
+#[cfg(feature = "sdk")]
+fn configure(matches: &clap::ArgMatches) -> Result<Connect, String> {
+    <AwsArgs as clap::FromArgMatches>::from_arg_matches(matches).map(AwsArgs::connect).map_err(|e| e.to_string())
+}
 
-    fn overflows(&self, desired: &Desired) -> Vec<RouteOverflow> {
-        compile::compile(desired, &self.cluster).map(|c| c.overflows).unwrap_or_default()
-    }
+#[cfg(not(feature = "sdk"))]
+fn configure(_: &clap::ArgMatches) -> Result<Connect, String> {
+    Err("this build of portico-aws has no AWS SDK (feature `sdk`)".into())
+}
+
+fn parameters_crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    <params::AWSLoadBalancerParameters as kube::CustomResourceExt>::crd()
 }
 
 /// What ALB and NLB can express.
@@ -144,6 +145,8 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         provider: ProviderKind::Aws,
         platform: "AWS Application/Network Load Balancer".into(),
+        label: "AWS".into(),
+        parameters_kind: "AWSLoadBalancerParameters".into(),
         protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tls, ListenerProtocol::Tcp, ListenerProtocol::Udp].into(),
         features: [
             Gateway,

@@ -97,7 +97,7 @@ pub struct Rule {
     pub transforms: Vec<Transform>,
     /// The routes this rule serves (`Kind/namespace/name`), for messages; not compared.
     #[serde(skip_serializing_if = "Vec::is_empty")]
-    pub routes: Vec<String>,
+    pub routes: Vec<portico_model::ir::RouteKey>,
 }
 
 impl Rule {

@@ -13,20 +13,26 @@ pub mod native;
 pub mod params;
 pub mod permissions;
 pub mod plan;
+#[cfg(feature = "sdk")]
+mod provider;
+#[cfg(feature = "sdk")]
 pub mod sdk;
 
 use std::collections::BTreeMap;
-use std::sync::Mutex;
 
 use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind, RegexDialect};
 use portico_model::ir::ObjectRef;
-use portico_provider::{Applied, Desired, Provider, ProviderError, RouteOverflow};
+use portico_provider::{Check, Connect, Descriptor, Desired, Planner, ProviderError, RouteOverflow};
 use serde::Serialize;
 
 pub use compile::Defaults;
 /// The client crate, for tests that inspect GCP directly.
+#[cfg(feature = "sdk")]
 pub use google_cloud_compute_v1;
-pub use sdk::apply::AddressSource;
+pub use plan::AddressSource;
+#[cfg(feature = "sdk")]
+pub use provider::GcpProvider;
+#[cfg(feature = "sdk")]
 pub use sdk::{CallCounts, Clients, Settings};
 
 /// The native plan of one Gateway: the steps, the routes that did not fit, or why the
@@ -121,108 +127,36 @@ fn address_source(native: &native::Native, desired: &Desired) -> AddressSource {
     }
 }
 
-/// Google Cloud load balancers through the Compute API.
-pub struct GcpProvider {
-    clients: Clients,
-    defaults: Defaults,
+/// The pure part: GCP's capabilities, its URL-map limit and address checks, and plans.
+pub struct GcpPlanner {
+    pub(crate) defaults: Defaults,
     capabilities: Capabilities,
-    /// The project each Gateway was last planned in (parameters may name another than the
-    /// default); observe and delete look there.
-    projects: Mutex<BTreeMap<ObjectRef, String>>,
-    /// Crash tests: stop the next apply after this many steps.
-    pub interrupt_after: Mutex<Option<usize>>,
 }
 
-impl GcpProvider {
-    pub async fn connect(settings: &Settings) -> Result<GcpProvider, String> {
-        Ok(GcpProvider::with_clients(Clients::connect(settings).await?, settings))
-    }
+/// The project and region `portico plan` shows when the parameters name none.
+pub const PLAN_PROJECT: &str = "example-project";
+pub const PLAN_REGION: &str = "us-central1";
 
-    pub fn with_clients(clients: Clients, settings: &Settings) -> GcpProvider {
-        let defaults = Defaults { cluster: settings.cluster.clone(), project: settings.project.clone(), region: settings.region.clone() };
-        GcpProvider { clients, defaults, capabilities: capabilities(), projects: Mutex::new(BTreeMap::new()), interrupt_after: Mutex::new(None) }
-    }
-
-    pub fn clients(&self) -> &Clients {
-        &self.clients
-    }
-
-    pub fn defaults(&self) -> &Defaults {
-        &self.defaults
-    }
-
-    fn project_of(&self, gateway: &ObjectRef) -> Option<String> {
-        let remembered = self.projects.lock().ok().and_then(|p| p.get(gateway).cloned());
-        remembered.or_else(|| self.defaults.project.clone())
+impl GcpPlanner {
+    pub fn new(defaults: Defaults) -> GcpPlanner {
+        GcpPlanner { defaults, capabilities: capabilities() }
     }
 }
 
-impl Provider for GcpProvider {
-    type Observed = (ObjectRef, String, plan::Observed);
-    type Plan = GcpPlan;
-
+impl Planner for GcpPlanner {
     fn capabilities(&self) -> &Capabilities {
         &self.capabilities
     }
 
-    /// Remember the project the parameters name, so observe and delete look there.
-    fn prepare(&self, desired: &Desired) {
-        let named = params::GCPLoadBalancerParametersSpec::from_value(&desired.parameters).ok().and_then(|p| p.project);
-        if let (Some(project), Ok(mut projects)) = (named.or_else(|| self.defaults.project.clone()), self.projects.lock()) {
-            projects.insert(desired.ir.gateway.clone(), project);
-        }
+    /// Routes that do not fit the URL map's limits, and more than one requested address.
+    fn check(&self, desired: &Desired) -> Check {
+        let overflows = compile::compile(desired, &self.defaults).map(|c| c.overflows).unwrap_or_default();
+        let refusal = address_refusal(&desired.ir.requested_addresses).map(|(address, message)| ProviderError::AddressNotUsable { address, message });
+        Check { overflows, refusal }
     }
 
-    async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError> {
-        let Some(project) = self.project_of(gateway) else {
-            return Err(ProviderError::Rejected {
-                platform: "GCP".into(),
-                operation: "observe".into(),
-                message: "no GCP project: set --gcp-project or spec.project".into(),
-            });
-        };
-        let namer = names::Namer::new(&self.defaults.cluster, gateway);
-        let observed = sdk::observe::observe(&self.clients, &project, &namer).await?;
-        Ok((gateway.clone(), project, observed))
-    }
-
-    fn plan(&self, desired: Option<&Desired>, observed: &Self::Observed) -> GcpPlan {
-        let mut plan = plan_for(&self.defaults, &observed.0, desired, &observed.2);
-        // Removal, or a plan that could not be compiled: the project it was observed in.
-        if plan.plan.project.is_empty() {
-            plan.plan.project = observed.1.clone();
-        }
-        // A compiled plan's project is the one its parameters name: remember it.
-        if let (Some(desired), None) = (desired, &plan.error) {
-            self.prepare(desired);
-        }
-        plan
-    }
-
-    fn plan_is_empty(&self, plan: &GcpPlan) -> bool {
-        plan.is_empty()
-    }
-
-    async fn apply(&self, plan: &GcpPlan) -> Result<Applied, ProviderError> {
-        if let Some(message) = &plan.error {
-            return Err(ProviderError::Rejected { platform: "GCP".into(), operation: "plan".into(), message: message.clone() });
-        }
-        if let Some((address, message)) = &plan.address_error {
-            return Err(ProviderError::AddressNotUsable { address: address.clone(), message: message.clone() });
-        }
-        let stop_after = self.interrupt_after.lock().ok().and_then(|mut i| i.take());
-        let inputs = sdk::apply::Inputs { plan: &plan.plan, pems: &plan.pems, address: &plan.address, stop_after };
-        sdk::apply::apply(&self.clients, inputs).await
-    }
-
-    async fn delete(&self, gateway: &ObjectRef) -> Result<(), ProviderError> {
-        let observed = self.observe(gateway).await?;
-        let plan = self.plan(None, &observed);
-        self.apply(&plan).await.map(|_| ())
-    }
-
-    fn overflows(&self, desired: &Desired) -> Vec<RouteOverflow> {
-        compile::compile(desired, &self.defaults).map(|c| c.overflows).unwrap_or_default()
+    fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {
+        serde_json::to_value(plan_for(&self.defaults, &desired.ir.gateway, Some(desired), &plan::Observed::default())).ok()
     }
 }
 
@@ -232,6 +166,8 @@ pub fn capabilities() -> Capabilities {
     Capabilities {
         provider: ProviderKind::Gcp,
         platform: "Google Cloud Load Balancing".into(),
+        label: "GCP".into(),
+        parameters_kind: "GCPLoadBalancerParameters".into(),
         // No SNI routing (TLS passthrough) and no UDP on proxy load balancers.
         protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tcp].into(),
         features: [
@@ -282,4 +218,48 @@ pub fn capabilities() -> Capabilities {
             .and_then(|v| v.as_object().cloned())
             .unwrap_or_default(),
     }
+}
+
+/// `portico run`'s GCP flags.
+#[derive(Debug, Clone, Default, clap::Args)]
+pub struct GcpArgs {
+    /// Default GCP project of `portico.dev/gcp` Gateways (parameters may name another).
+    #[arg(long, env = "PORTICO_GCP_PROJECT")]
+    pub gcp_project: Option<String>,
+    /// Default region of regional GCP scopes.
+    #[arg(long, env = "PORTICO_GCP_REGION")]
+    pub gcp_region: Option<String>,
+    /// Another Compute API endpoint (a proxy or a local fake); default: Google's.
+    #[arg(long, env = "PORTICO_GCP_ENDPOINT")]
+    pub gcp_endpoint: Option<String>,
+    /// Send no Google credentials (only for a local fake of the Compute API).
+    #[arg(long, env = "PORTICO_GCP_ANONYMOUS")]
+    pub gcp_anonymous: bool,
+}
+
+/// The GCP platform, for the operator's registry.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: ProviderKind::Gcp,
+    capabilities,
+    parameters_crd,
+    uses_cluster_name: true,
+    args: <GcpArgs as clap::Args>::augment_args,
+    configure,
+    planner: |cluster| {
+        Box::new(GcpPlanner::new(Defaults { cluster: cluster.to_string(), project: Some(PLAN_PROJECT.into()), region: Some(PLAN_REGION.into()) }))
+    },
+};
+
+#[cfg(feature = "sdk")]
+fn configure(matches: &clap::ArgMatches) -> Result<Connect, String> {
+    <GcpArgs as clap::FromArgMatches>::from_arg_matches(matches).map(GcpArgs::connect).map_err(|e| e.to_string())
+}
+
+#[cfg(not(feature = "sdk"))]
+fn configure(_: &clap::ArgMatches) -> Result<Connect, String> {
+    Err("this build of portico-gcp has no Google Cloud client (feature `sdk`)".into())
+}
+
+fn parameters_crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    <params::GCPLoadBalancerParameters as kube::CustomResourceExt>::crd()
 }

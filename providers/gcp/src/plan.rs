@@ -251,3 +251,15 @@ mod tests {
         assert!(plan(Some(&native), &applied).steps.is_empty());
     }
 }
+
+/// Where the Gateway's address comes from.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum AddressSource {
+    /// A reserved address resource (ours or named by the Gateway): read its IP.
+    Resource(ResourceKey),
+    /// A literal IP from `spec.addresses`.
+    Literal(String),
+    /// Nothing is exposed (no listener could be programmed).
+    #[default]
+    None,
+}

@@ -133,8 +133,7 @@ mod tests {
             "infrastructureLabels": {}, "ports": [], "backends": {}
         }))
         .unwrap();
-        let mut desired =
-            Desired { ir, certificates: Default::default(), parameters: Default::default(), current_addresses: Vec::new(), route_ranks: Default::default() };
+        let mut desired = Desired::bare(ir);
         desired.ir.requested_addresses = requested.iter().map(|a| address(a)).collect();
         desired.current_addresses = current.iter().map(|a| address(a)).collect();
         (key, desired)

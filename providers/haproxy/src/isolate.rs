@@ -15,7 +15,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 use std::path::Path;
 
-use portico_model::ir::{Gateway, ObjectRef, RouteSource};
+use portico_model::ir::{Gateway, ObjectRef, RouteKey, RouteSource};
 use portico_provider::RouteOverflow;
 
 use crate::check::{CheckFailure, Staging};
@@ -143,14 +143,14 @@ impl Checker<'_> {
             Err(CheckFailure::CannotRun(message)) => return Err(message),
             Err(CheckFailure::Rejected(alerts)) => alerts,
         };
-        let routes: Vec<String> = route_keys(&part.ir).into_iter().collect();
+        let routes: Vec<RouteKey> = route_keys(&part.ir).into_iter().collect();
         let bare = restricted(part, &BTreeSet::new());
         if routes.is_empty() || self.check(&[&bare]).await.is_err() {
             return Ok(Err(alerts));
         }
         let bad = self.bisect(part, routes).await;
-        let bad_keys: BTreeSet<String> = bad.iter().map(|r| r.route.clone()).collect();
-        let keep: BTreeSet<String> = route_keys(&part.ir).difference(&bad_keys).cloned().collect();
+        let bad_keys: BTreeSet<RouteKey> = bad.iter().map(|r| r.route.clone()).collect();
+        let keep: BTreeSet<RouteKey> = route_keys(&part.ir).difference(&bad_keys).cloned().collect();
         let reduced = restricted(part, &keep);
         if bad.is_empty() || self.check(&[&reduced]).await.is_err() {
             return Ok(Err(alerts));
@@ -159,7 +159,7 @@ impl Checker<'_> {
     }
 
     /// The routes HAProxy rejects on their own (each with its alert text), by halving.
-    async fn bisect(&self, part: &Part, routes: Vec<String>) -> Vec<RouteOverflow> {
+    async fn bisect(&self, part: &Part, routes: Vec<RouteKey>) -> Vec<RouteOverflow> {
         let mut bad = Vec::new();
         let mut todo = vec![routes];
         let mut checks = 0;
@@ -168,7 +168,7 @@ impl Checker<'_> {
                 break;
             }
             checks += 1;
-            let keep: BTreeSet<String> = set.iter().cloned().collect();
+            let keep: BTreeSet<RouteKey> = set.iter().cloned().collect();
             let alerts = match self.check(&[&restricted(part, &keep)]).await {
                 Ok(()) | Err(CheckFailure::CannotRun(_)) => continue,
                 Err(CheckFailure::Rejected(alerts)) => alerts,
@@ -192,12 +192,12 @@ pub fn inputs<'a>(parts: &[&'a Part]) -> (Vec<GatewayInput<'a>>, BTreeMap<Object
     (inputs, certificates)
 }
 
-fn route_key(source: &RouteSource) -> String {
-    format!("{}/{}/{}", source.kind, source.namespace, source.name)
+fn route_key(source: &RouteSource) -> RouteKey {
+    source.route()
 }
 
 /// `Kind/namespace/name` of every route on the Gateway.
-pub fn route_keys(ir: &Gateway) -> BTreeSet<String> {
+pub fn route_keys(ir: &Gateway) -> BTreeSet<RouteKey> {
     let mut out = BTreeSet::new();
     for port in &ir.ports {
         out.extend(port.virtual_hosts.iter().flat_map(|v| &v.routes).map(|e| route_key(&e.source)));
@@ -208,7 +208,7 @@ pub fn route_keys(ir: &Gateway) -> BTreeSet<String> {
 }
 
 /// The part with only the routes in `keep`.
-fn restricted(part: &Part, keep: &BTreeSet<String>) -> Part {
+fn restricted(part: &Part, keep: &BTreeSet<RouteKey>) -> Part {
     let mut out = part.clone();
     for port in &mut out.ir.ports {
         for vhost in &mut port.virtual_hosts {

@@ -9,17 +9,49 @@ pub mod files;
 pub mod isolate;
 pub mod master;
 pub mod params;
+pub mod provider;
 pub mod render;
 pub mod runtime;
 pub mod runtime_api;
 
+use std::sync::Arc;
+
 use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerProtocol, ProviderKind};
+use portico_provider::{Connect, Descriptor, DynProvider, Planner};
+
+pub use provider::{HaproxyPlanner, HaproxyProvider};
+
+/// The HAProxy platform, for the operator's registry. It takes no flags of its own: instances
+/// are described by HAProxyParameters objects, local files live under `--state-dir`.
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: ProviderKind::Haproxy,
+    capabilities,
+    parameters_crd,
+    uses_cluster_name: false,
+    args: |command| command,
+    configure,
+    planner,
+};
+
+fn parameters_crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
+    <params::HAProxyParameters as kube::CustomResourceExt>::crd()
+}
+
+fn configure(_: &clap::ArgMatches) -> Result<Connect, String> {
+    Ok(Box::new(|context| Box::pin(async move { Ok(Arc::new(HaproxyProvider::new(context.state_dir)) as Arc<dyn DynProvider>) })))
+}
+
+fn planner(_cluster: &str) -> Box<dyn Planner> {
+    Box::new(HaproxyPlanner::default())
+}
 
 pub fn capabilities() -> Capabilities {
     use Feature::*;
     Capabilities {
         provider: ProviderKind::Haproxy,
         platform: "HAProxy".into(),
+        label: "HAProxy".into(),
+        parameters_kind: "HAProxyParameters".into(),
         protocols: [ListenerProtocol::Http, ListenerProtocol::Https, ListenerProtocol::Tls, ListenerProtocol::Tcp].into(),
         features: [
             Gateway,

@@ -64,7 +64,7 @@ async fn a_rejected_route_is_dropped_and_its_neighbours_served() {
     let verdict = checker.decide(&current, &BTreeMap::new(), &BTreeMap::new()).await.unwrap();
     let dropped = verdict.outcome[&ObjectRef::new("t", "tenant")].clone().unwrap();
     assert_eq!(dropped.len(), 1, "{dropped:?}");
-    assert_eq!(dropped[0].route, "HTTPRoute/t/bad");
+    assert_eq!(dropped[0].route.id(), "HTTPRoute/t/bad");
     assert!(dropped[0].message.contains("quantifier does not follow a repeatable item"), "HAProxy's words: {}", dropped[0].message);
     let served = route_keys(&verdict.serve[&ObjectRef::new("t", "tenant")].ir);
     assert_eq!(served.len(), 6, "the six good routes stay: {served:?}");

@@ -1,12 +1,13 @@
 //! A provider wrapper that injects failures (throttling, 5xx, crashes) into any provider, for
-//! tests of retries and convergence. It implements the same trait as what it wraps.
+//! tests of retries and convergence. It implements the same trait as what it wraps and forwards
+//! every method; an injected failure replaces the platform call it is aimed at.
 
-use std::collections::VecDeque;
+use std::collections::{BTreeMap, BTreeSet, VecDeque};
 use std::sync::Mutex;
 
 use portico_model::ir::ObjectRef;
 
-use crate::{Applied, Capabilities, Desired, Provider, ProviderError, RouteOverflow};
+use crate::{Applied, Desired, Planner, Provider, ProviderError};
 
 /// Which call an injected failure hits.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -33,12 +34,22 @@ impl<P> Faulty<P> {
         }
     }
 
+    /// Failures injected and not yet delivered.
+    pub fn pending(&self) -> usize {
+        self.failures.lock().map(|f| f.len()).unwrap_or(0)
+    }
+
     fn take(&self, call: Call) -> Result<(), ProviderError> {
         let Ok(mut failures) = self.failures.lock() else { return Ok(()) };
         match failures.iter().position(|(c, _)| *c == call) {
-            Some(at) => Err(failures.remove(at).map(|(_, e)| e).expect("position is in range")),
+            Some(at) => failures.remove(at).map_or(Ok(()), |(_, e)| Err(e)),
             None => Ok(()),
         }
+    }
+
+    /// The next queued observe or apply failure, for a Gateway programmed through `apply_all`.
+    fn take_programming(&self) -> Result<(), ProviderError> {
+        self.take(Call::Observe).and_then(|()| self.take(Call::Apply))
     }
 }
 
@@ -46,8 +57,8 @@ impl<P: Provider> Provider for Faulty<P> {
     type Observed = P::Observed;
     type Plan = P::Plan;
 
-    fn capabilities(&self) -> &Capabilities {
-        self.inner.capabilities()
+    fn planner(&self) -> &dyn Planner {
+        self.inner.planner()
     }
 
     fn prepare(&self, desired: &Desired) {
@@ -77,7 +88,22 @@ impl<P: Provider> Provider for Faulty<P> {
         self.inner.delete(gateway).await
     }
 
-    fn overflows(&self, desired: &Desired) -> Vec<RouteOverflow> {
-        self.inner.overflows(desired)
+    /// Each changed Gateway, in order, takes the next queued observe or apply failure; the rest
+    /// go to the wrapped provider's own `apply_all` in one call.
+    async fn apply_all(
+        &self,
+        desired: &BTreeMap<ObjectRef, Desired>,
+        changed: &BTreeSet<ObjectRef>,
+    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+        let mut failed = BTreeMap::new();
+        for key in desired.keys().filter(|k| changed.contains(*k)) {
+            if let Err(error) = self.take_programming() {
+                failed.insert(key.clone(), Err(error));
+            }
+        }
+        let rest: BTreeSet<ObjectRef> = changed.iter().filter(|k| !failed.contains_key(*k)).cloned().collect();
+        let mut out = self.inner.apply_all(desired, &rest).await;
+        out.extend(failed);
+        out
     }
 }

@@ -1,19 +1,33 @@
 #![forbid(unsafe_code)]
-//! The contract every load-balancer platform implements.
+//! The contract every load-balancer platform implements, in two forms:
 //!
-//! The flow for one Gateway is `observe` (find what exists, by ownership tags/names) ->
-//! `plan` (a pure diff between the IR and what was observed) -> `apply` (idempotent, ordered
-//! changes; returns the addresses). `delete` removes everything the provider owns for a Gateway.
-//! Only `observe`, `apply` and `delete` do I/O.
+//! - [`Provider`], typed: `observe` (find what exists, by ownership tags/names) -> `plan` (a pure
+//!   diff between the IR and what was observed) -> `apply` (idempotent, ordered changes; returns
+//!   the addresses); `delete` removes everything the provider owns for a Gateway. Only
+//!   `observe`, `apply` and `delete` do I/O. The shared suite ([`conformance`]) and the
+//!   fault-injecting wrapper ([`faulty::Faulty`]) are written against it.
+//! - [`DynProvider`], its trait-object form (every `Provider` is one), which the operator holds
+//!   in a map by [`ProviderKind`] and never branches on.
+//!
+//! The pure part of a platform (capabilities, quota and address checks, the native plan from
+//! nothing) is a [`Planner`]; `portico plan` uses planners alone, with no client. Each provider
+//! crate exports a [`Descriptor`]: its kind, capabilities, parameters CRD, command-line flags and
+//! constructor.
 
 pub mod calls;
 pub mod conformance;
+pub mod descriptor;
+pub mod dynamic;
 pub mod faulty;
+pub mod memory;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
+use std::future::Future;
 
 pub use calls::CallCounts;
-use portico_model::ir::{self, Address, ObjectRef};
+pub use descriptor::{Connect, Context, Descriptor, Registered};
+pub use dynamic::{BoxFuture, DynProvider};
+use portico_model::ir::{self, Address, ObjectRef, RouteKey};
 pub use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind};
 use serde::Serialize;
 
@@ -40,25 +54,48 @@ pub struct Desired {
     pub certificates: BTreeMap<ObjectRef, Vec<u8>>,
     /// The spec of the parameters object in effect (`null` when none).
     pub parameters: serde_json::Value,
+    /// Which provider instance the Gateway belongs to: `namespace/name` of the parameters object
+    /// that decides it (`default` when none). Platforms that share one process or appliance
+    /// between Gateways (HAProxy) program each instance's Gateways together.
+    #[serde(skip)]
+    pub instance: String,
     /// Addresses the Gateway reports now: providers keep them stable across restarts.
     pub current_addresses: Vec<Address>,
-    /// Route age order (`Kind/namespace/name` -> rank, oldest first): when a platform quota
+    /// Route age order (rank, oldest first), computed once by translation: when a platform quota
     /// cannot fit every route, the oldest routes keep their place.
     #[serde(skip)]
-    pub route_ranks: BTreeMap<String, usize>,
+    pub route_ranks: BTreeMap<RouteKey, usize>,
+}
+
+impl Desired {
+    /// A Gateway's desired state with no certificates, parameters or history (tests, fuzzing).
+    pub fn bare(ir: ir::Gateway) -> Desired {
+        Desired {
+            ir,
+            certificates: BTreeMap::new(),
+            parameters: serde_json::Value::Null,
+            instance: "default".into(),
+            current_addresses: Vec::new(),
+            route_ranks: BTreeMap::new(),
+        }
+    }
+
+    /// The rank of a route (routes translation did not rank sort last).
+    pub fn rank(&self, route: &RouteKey) -> usize {
+        self.route_ranks.get(route).copied().unwrap_or(usize::MAX)
+    }
 }
 
 /// A route the platform's quotas leave out on one Gateway; it gets `Accepted=False`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
 pub struct RouteOverflow {
-    /// `Kind/namespace/name`.
-    pub route: String,
+    pub route: RouteKey,
     /// Names the quota, e.g. "rules per listener (100) on listener HTTP:80 are used up".
     pub message: String,
 }
 
 /// Errors know whether retrying can help and which Gateway condition reason they map to.
-#[derive(Debug, Clone, thiserror::Error)]
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub enum ProviderError {
     /// The platform throttled us; retry with backoff.
     #[error("{operation} was throttled by {platform}: {message}")]
@@ -92,27 +129,48 @@ impl ProviderError {
     }
 }
 
-/// One load-balancer platform.
-#[allow(async_fn_in_trait)]
-pub trait Provider {
-    /// What exists on the platform for one Gateway.
-    type Observed;
-    /// The native changes for one Gateway; serialisable so `portico plan` can print it.
-    type Plan: Serialize;
+/// What a platform's pure checks say about one Gateway before anything is programmed.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Check {
+    /// Routes that do not fit the platform's quotas: left out, `Accepted=False` on this Gateway.
+    pub overflows: Vec<RouteOverflow>,
+    /// Why the Gateway cannot be programmed at all (e.g. an address the platform cannot honour):
+    /// it is not programmed and gets `Programmed=False` with the error's reason.
+    pub refusal: Option<ProviderError>,
+}
 
+/// The pure part of a platform: no I/O, no clock. `portico plan` and `portico run` both use it,
+/// so they show the same conditions.
+pub trait Planner: Send + Sync {
     fn capabilities(&self) -> &Capabilities;
 
-    /// Pure: routes that do not fit the platform's quotas on this Gateway. They are left out of
-    /// what is programmed, and translation's status for them becomes `Accepted=False`.
-    fn overflows(&self, _desired: &Desired) -> Vec<RouteOverflow> {
-        Vec::new()
+    /// Quota and address checks for one Gateway.
+    fn check(&self, _desired: &Desired) -> Check {
+        Check::default()
     }
+
+    /// The native changes that would create this Gateway from nothing, for `portico plan` and
+    /// golden tests (`None`: the platform has no printable plan).
+    fn plan_from_empty(&self, _desired: &Desired) -> Option<serde_json::Value> {
+        None
+    }
+}
+
+/// One load-balancer platform, typed.
+pub trait Provider: Send + Sync {
+    /// What exists on the platform for one Gateway.
+    type Observed: Send + Sync;
+    /// The native changes for one Gateway; serialisable so `portico plan` can print it.
+    type Plan: Serialize + Send + Sync;
+
+    /// The platform's pure part.
+    fn planner(&self) -> &dyn Planner;
 
     /// Bookkeeping before observing (no I/O): e.g. where the parameters say a Gateway lives, so
     /// that observing and deleting look there even after a restart.
     fn prepare(&self, _desired: &Desired) {}
 
-    async fn observe(&self, gateway: &ObjectRef) -> Result<Self::Observed, ProviderError>;
+    fn observe(&self, gateway: &ObjectRef) -> impl Future<Output = Result<Self::Observed, ProviderError>> + Send;
 
     /// Pure: the changes that turn `observed` into `desired` (`None`: remove everything).
     fn plan(&self, desired: Option<&Desired>, observed: &Self::Observed) -> Self::Plan;
@@ -120,24 +178,34 @@ pub trait Provider {
     /// Whether applying the plan would change nothing (and make no mutating call).
     fn plan_is_empty(&self, plan: &Self::Plan) -> bool;
 
-    async fn apply(&self, plan: &Self::Plan) -> Result<Applied, ProviderError>;
+    fn apply(&self, plan: &Self::Plan) -> impl Future<Output = Result<Applied, ProviderError>> + Send;
 
-    async fn delete(&self, gateway: &ObjectRef) -> Result<(), ProviderError>;
+    fn delete(&self, gateway: &ObjectRef) -> impl Future<Output = Result<(), ProviderError>> + Send;
 
-    /// Program several Gateways at once. Platforms that share one configuration between
-    /// Gateways (HAProxy) override this to write it once; the default goes one by one.
-    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
-        let mut out = BTreeMap::new();
-        for (key, gateway) in desired {
-            let result = match self.observe(key).await {
-                Ok(observed) => {
-                    let plan = self.plan(Some(gateway), &observed);
-                    self.apply(&plan).await
-                }
-                Err(error) => Err(error),
-            };
-            out.insert(key.clone(), result);
+    /// Program this platform's Gateways: `desired` holds every one it serves now, `changed` the
+    /// ones whose desired state changed (all of them on a drift tick). Returns a result for each
+    /// Gateway it programmed. The default observes, plans and applies each changed Gateway in
+    /// turn; platforms whose Gateways share one configuration (HAProxy) write it once.
+    fn apply_all(
+        &self,
+        desired: &BTreeMap<ObjectRef, Desired>,
+        changed: &BTreeSet<ObjectRef>,
+    ) -> impl Future<Output = BTreeMap<ObjectRef, Result<Applied, ProviderError>>> + Send {
+        async move {
+            let mut out = BTreeMap::new();
+            for (key, gateway) in desired.iter().filter(|(k, _)| changed.contains(*k)) {
+                out.insert(key.clone(), self.apply_one(key, gateway).await);
+            }
+            out
         }
-        out
+    }
+
+    /// Observe, plan and apply one Gateway.
+    fn apply_one(&self, key: &ObjectRef, desired: &Desired) -> impl Future<Output = Result<Applied, ProviderError>> + Send {
+        async move {
+            let observed = self.observe(key).await?;
+            let plan = self.plan(Some(desired), &observed);
+            self.apply(&plan).await
+        }
     }
 }

@@ -60,25 +60,10 @@ async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
         println!("      Pod {pod} (echo) running at {ip}; its EndpointSlice written by the emulated controller");
     }
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let options = portico::run::RunOptions {
-        providers: vec!["haproxy".into()],
-        leader_elect: false,
-        lease_namespace: "default".into(),
-        lease_name: "portico-leader".into(),
-        identity: None,
-        metrics_address: "127.0.0.1:0".parse().map_err(|_| portico_sandbox::SandboxError::Setup("address".into()))?,
-        log_format: portico::run::LogFormat::Text,
-        drift_interval: Duration::from_secs(60),
-        state_dir: Some(cli.state_dir.join("state")),
-        cluster_name: Some("sandbox".into()),
-        aws_region: None,
-        aws_endpoint: None,
-        gcp_project: None,
-        gcp_region: None,
-        gcp_endpoint: None,
-        gcp_anonymous: false,
-    };
-    let operator = tokio::spawn(portico::run::run_with(options, world.client.clone(), async move {
+    let options = portico::run::RunOptions::local(cli.state_dir.join("state"), "sandbox");
+    let haproxy = portico_haproxy::DESCRIPTOR.configure_defaults().map_err(portico_sandbox::SandboxError::Setup)?;
+    let providers = vec![portico_provider::Registered::new(&portico_haproxy::DESCRIPTOR, haproxy)];
+    let operator = tokio::spawn(portico::run::run_with(options, providers, world.client.clone(), async move {
         let _ = stopped.await;
     }));
     println!("[3/5] Portico is running with the HAProxy provider");

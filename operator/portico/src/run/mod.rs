@@ -7,6 +7,7 @@ mod metrics;
 mod reconcile;
 mod status;
 mod stores;
+mod writes;
 
 use std::net::SocketAddr;
 use std::path::PathBuf;
@@ -14,8 +15,11 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
+use std::collections::BTreeMap;
+
 use kube::Client;
 use portico_model::ProviderKind;
+use portico_provider::{Context, Descriptor, DynProvider, Registered};
 
 pub use metrics::Metrics;
 
@@ -28,9 +32,6 @@ pub enum LogFormat {
 
 #[derive(Debug, Clone, clap::Args)]
 pub struct RunOptions {
-    /// Providers this replica programs (GatewayClasses of other providers are left alone).
-    #[arg(long = "provider", value_delimiter = ',', default_value = "haproxy", env = "PORTICO_PROVIDERS")]
-    pub providers: Vec<String>,
     /// Elect a leader through a coordination.k8s.io Lease; only the leader writes.
     #[arg(long, default_value_t = false, env = "PORTICO_LEADER_ELECT")]
     pub leader_elect: bool,
@@ -60,24 +61,24 @@ pub struct RunOptions {
     /// to a shared default.
     #[arg(long, env = "PORTICO_CLUSTER_NAME")]
     pub cluster_name: Option<String>,
-    /// AWS region (default: the standard chain, `AWS_REGION`, profile, instance metadata).
-    #[arg(long, env = "PORTICO_AWS_REGION")]
-    pub aws_region: Option<String>,
-    /// One endpoint for ELBv2, EC2 and ACM (a proxy, LocalStack or moto); default: AWS's.
-    #[arg(long, env = "PORTICO_AWS_ENDPOINT")]
-    pub aws_endpoint: Option<String>,
-    /// Default GCP project of `portico.dev/gcp` Gateways (parameters may name another).
-    #[arg(long, env = "PORTICO_GCP_PROJECT")]
-    pub gcp_project: Option<String>,
-    /// Default region of regional GCP scopes.
-    #[arg(long, env = "PORTICO_GCP_REGION")]
-    pub gcp_region: Option<String>,
-    /// Another Compute API endpoint (a proxy or a local fake); default: Google's.
-    #[arg(long, env = "PORTICO_GCP_ENDPOINT")]
-    pub gcp_endpoint: Option<String>,
-    /// Send no Google credentials (only for a local fake of the Compute API).
-    #[arg(long, env = "PORTICO_GCP_ANONYMOUS")]
-    pub gcp_anonymous: bool,
+}
+
+impl RunOptions {
+    /// Options for an in-process operator (the sandbox, tests): no leader election, metrics on
+    /// an ephemeral port, drift checks every minute.
+    pub fn local(state_dir: PathBuf, cluster_name: &str) -> RunOptions {
+        RunOptions {
+            leader_elect: false,
+            lease_namespace: "default".into(),
+            lease_name: "portico-leader".into(),
+            identity: None,
+            metrics_address: SocketAddr::from(([127, 0, 0, 1], 0)),
+            log_format: LogFormat::Text,
+            drift_interval: Duration::from_secs(60),
+            state_dir: Some(state_dir),
+            cluster_name: Some(cluster_name.into()),
+        }
+    }
 }
 
 /// The state directory: the flag, else `$XDG_STATE_HOME/portico`, else `$HOME/.local/state/portico`.
@@ -91,11 +92,11 @@ fn state_dir(options: &RunOptions) -> Result<PathBuf, RunError> {
 
 /// The cluster name cloud resources are tagged with: the flag, else one derived from the
 /// `kube-system` namespace's UID (unique per cluster), else refuse to start.
-async fn cluster_name(options: &RunOptions, client: &Client, providers: &[ProviderKind]) -> Result<String, RunError> {
+async fn cluster_name(options: &RunOptions, client: &Client, providers: &[Registered]) -> Result<String, RunError> {
     if let Some(name) = options.cluster_name.as_ref().filter(|n| !n.trim().is_empty()) {
         return Ok(name.trim().to_string());
     }
-    if !providers.iter().any(|p| matches!(p, ProviderKind::Aws | ProviderKind::Gcp)) {
+    if !providers.iter().any(|p| p.descriptor.uses_cluster_name) {
         // Only cloud resources carry the cluster name.
         return Ok("default".into());
     }
@@ -107,21 +108,6 @@ async fn cluster_name(options: &RunOptions, client: &Client, providers: &[Provid
     Ok(name)
 }
 
-async fn gcp_provider(options: &RunOptions, cluster: &str, metrics: &Arc<Metrics>) -> Result<portico_gcp::GcpProvider, RunError> {
-    let settings = portico_gcp::Settings {
-        cluster: cluster.to_string(),
-        project: options.gcp_project.clone(),
-        region: options.gcp_region.clone(),
-        endpoint: options.gcp_endpoint.clone(),
-        anonymous: options.gcp_anonymous,
-        max_attempts: None,
-    };
-    let mut clients = portico_gcp::Clients::connect(&settings).await.map_err(RunError::Gcp)?;
-    let counter = metrics.clone();
-    clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("gcp", operation)));
-    Ok(portico_gcp::GcpProvider::with_clients(clients, &settings))
-}
-
 fn parse_interval(text: &str) -> Result<Duration, String> {
     portico_translate::parse_duration(text).map(Duration::from_millis).ok_or_else(|| format!("{text:?} is not a duration like 30s or 5m"))
 }
@@ -130,10 +116,8 @@ fn parse_interval(text: &str) -> Result<Duration, String> {
 pub enum RunError {
     #[error("cannot connect to the cluster: {0}")]
     Connect(#[from] kube::Error),
-    #[error("unknown provider {0:?} (known: aws, gcp, haproxy)")]
-    UnknownProvider(String),
-    #[error("cannot set up the GCP clients: {0}")]
-    Gcp(String),
+    #[error("cannot start the {0} provider: {1}")]
+    Provider(&'static str, String),
     #[error("cannot serve metrics: {0}")]
     Metrics(#[from] std::io::Error),
     #[error("no state directory: pass --state-dir (or set XDG_STATE_HOME or HOME)")]
@@ -154,22 +138,26 @@ fn init_logging(format: LogFormat) {
 }
 
 /// Run until Ctrl-C / SIGTERM, against the cluster of KUBECONFIG (or in-cluster).
-pub async fn run(options: RunOptions) -> Result<(), RunError> {
+pub async fn run(options: RunOptions, providers: Vec<Registered>) -> Result<(), RunError> {
     init_logging(options.log_format);
     let client = Client::try_default().await?;
-    run_with(options, client, shutdown_signal()).await
+    run_with(options, providers, client, shutdown_signal()).await
 }
 
 /// Run with a given client until `shutdown` completes (the sandbox runs Portico in-process).
 #[allow(clippy::too_many_lines)]
-pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::future::Future<Output = ()>) -> Result<(), RunError> {
-    let providers: Vec<ProviderKind> =
-        options.providers.iter().map(|p| ProviderKind::from_name(p.trim()).ok_or_else(|| RunError::UnknownProvider(p.clone()))).collect::<Result<_, _>>()?;
+pub async fn run_with(
+    options: RunOptions,
+    providers: Vec<Registered>,
+    client: Client,
+    shutdown: impl std::future::Future<Output = ()>,
+) -> Result<(), RunError> {
     let state_dir = state_dir(&options)?;
     let cluster = cluster_name(&options, &client, &providers).await?;
     let metrics = Arc::new(Metrics::default());
     let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
-    let stores = stores::Stores::start(&client, &metrics, &providers);
+    let descriptors: Vec<&'static Descriptor> = providers.iter().map(|p| p.descriptor).collect();
+    let stores = stores::Stores::start(&client, &metrics, &descriptors);
     let leading = Arc::new(AtomicBool::new(!options.leader_elect));
     if options.leader_elect {
         let identity = options.identity.clone().unwrap_or_else(default_identity);
@@ -178,21 +166,10 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     }
     stores.ready().await;
     metrics.ready.store(true, Ordering::Relaxed);
-    tracing::info!(providers = ?options.providers, leader_elect = options.leader_elect, "portico is running");
-    let aws = if providers.contains(&ProviderKind::Aws) {
-        let settings =
-            portico_aws::Settings { cluster: cluster.clone(), region: options.aws_region.clone(), endpoint: options.aws_endpoint.clone(), max_attempts: None };
-        let mut clients = portico_aws::Clients::connect(&settings).await;
-        let counter = metrics.clone();
-        clients.on_call = Some(Arc::new(move |operation: &str| counter.provider_call("aws", operation)));
-        Some(portico_aws::AwsProvider::with_clients(clients, &cluster))
-    } else {
-        None
-    };
-    let gcp = if providers.contains(&ProviderKind::Gcp) { Some(gcp_provider(&options, &cluster, &metrics).await?) } else { None };
-    let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), &providers, state_dir.clone());
-    reconciler.aws = aws;
-    reconciler.gcp = gcp;
+    let names: Vec<&str> = descriptors.iter().map(|d| d.kind.name()).collect();
+    tracing::info!(providers = ?names, leader_elect = options.leader_elect, "portico is running");
+    let started = start_providers(providers, &cluster, &state_dir, &metrics).await?;
+    let mut reconciler = reconcile::Reconciler::new(client, stores.clone(), metrics.clone(), started);
     tokio::pin!(shutdown);
     let mut drift = jittered(options.drift_interval);
     // After a failed pass, retry with exponential backoff (1 s, 2 s, 4 s, ... up to 60 s) even
@@ -233,6 +210,25 @@ pub async fn run_with(options: RunOptions, client: Client, shutdown: impl std::f
     }
     tracing::info!("shutting down; load balancers keep running");
     Ok(())
+}
+
+/// Start every registered provider, each with its own state directory and call counter.
+async fn start_providers(
+    providers: Vec<Registered>,
+    cluster: &str,
+    state_dir: &std::path::Path,
+    metrics: &Arc<Metrics>,
+) -> Result<BTreeMap<ProviderKind, Arc<dyn DynProvider>>, RunError> {
+    let mut started = BTreeMap::new();
+    for registered in providers {
+        let kind = registered.descriptor.kind;
+        let counter = metrics.clone();
+        let on_call: Arc<dyn Fn(&str) + Send + Sync> = Arc::new(move |operation: &str| counter.provider_call(kind.name(), operation));
+        let context = Context { cluster: cluster.to_string(), state_dir: state_dir.to_path_buf(), on_call };
+        let provider = (registered.connect)(context).await.map_err(|e| RunError::Provider(kind.name(), e))?;
+        started.insert(kind, provider);
+    }
+    Ok(started)
 }
 
 fn panic_text(panic: &(dyn std::any::Any + Send)) -> String {

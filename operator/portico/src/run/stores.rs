@@ -13,7 +13,10 @@ use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{ApiResource, DynamicObject};
 use kube::{Api, Client, Resource};
+use portico_provider::Descriptor;
 use portico_model::l4routes::{TcpRoute, UdpRoute};
 use portico_model::{ParametersObject, Snapshot};
 use serde::de::DeserializeOwned;
@@ -36,10 +39,8 @@ pub struct Stores {
     pub endpoint_slices: Store<EndpointSlice>,
     pub secrets: Store<Secret>,
     pub namespaces: Store<Namespace>,
-    /// Parameters kinds are watched only for enabled providers (the other CRDs may be absent).
-    pub haproxy_parameters: Option<Store<portico_haproxy::params::HAProxyParameters>>,
-    pub aws_parameters: Option<Store<portico_aws::params::AWSLoadBalancerParameters>>,
-    pub gcp_parameters: Option<Store<portico_gcp::params::GCPLoadBalancerParameters>>,
+    /// The parameters kind of each enabled provider (the other providers' CRDs may be absent).
+    pub parameters: Vec<(String, Store<DynamicObject>)>,
     /// Fires whenever any watched object changes.
     pub changed: Arc<Notify>,
 }
@@ -72,11 +73,13 @@ where
 }
 
 impl Stores {
-    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[portico_model::ProviderKind]) -> Stores {
+    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[&'static Descriptor]) -> Stores {
         let changed = Arc::new(Notify::new());
-        let aws = providers.contains(&portico_model::ProviderKind::Aws);
-        let gcp = providers.contains(&portico_model::ProviderKind::Gcp);
-        let haproxy = providers.contains(&portico_model::ProviderKind::Haproxy);
+        let parameters = providers
+            .iter()
+            .map(|d| crd_resource(&(d.parameters_crd)()))
+            .map(|resource| (resource.kind.clone(), reflect_dynamic(client, &changed, metrics, resource)))
+            .collect();
         Stores {
             gateway_classes: reflect(client, &changed, metrics),
             gateways: reflect(client, &changed, metrics),
@@ -90,9 +93,7 @@ impl Stores {
             endpoint_slices: reflect(client, &changed, metrics),
             secrets: reflect(client, &changed, metrics),
             namespaces: reflect(client, &changed, metrics),
-            haproxy_parameters: haproxy.then(|| reflect(client, &changed, metrics)),
-            aws_parameters: aws.then(|| reflect(client, &changed, metrics)),
-            gcp_parameters: gcp.then(|| reflect(client, &changed, metrics)),
+            parameters,
             changed,
         }
     }
@@ -113,14 +114,8 @@ impl Stores {
             self.secrets.wait_until_ready(),
             self.namespaces.wait_until_ready(),
         );
-        if let Some(haproxy) = &self.haproxy_parameters {
-            let _ = haproxy.wait_until_ready().await;
-        }
-        if let Some(gcp) = &self.gcp_parameters {
-            let _ = gcp.wait_until_ready().await;
-        }
-        if let Some(aws) = &self.aws_parameters {
-            let _ = aws.wait_until_ready().await;
+        for (_, store) in &self.parameters {
+            let _ = store.wait_until_ready().await;
         }
     }
 
@@ -153,18 +148,49 @@ impl Stores {
 
 impl Stores {
     fn parameters(&self) -> Vec<ParametersObject> {
-        let mut out: Vec<ParametersObject> = Vec::new();
-        if let Some(haproxy) = &self.haproxy_parameters {
-            out.extend(haproxy.state().iter().map(|p| parameters_object("HAProxyParameters", &p.metadata, &p.spec)));
-        }
-        if let Some(gcp) = &self.gcp_parameters {
-            out.extend(gcp.state().iter().map(|p| parameters_object("GCPLoadBalancerParameters", &p.metadata, &p.spec)));
-        }
-        if let Some(aws) = &self.aws_parameters {
-            out.extend(aws.state().iter().map(|p| parameters_object("AWSLoadBalancerParameters", &p.metadata, &p.spec)));
+        let mut out = Vec::new();
+        for (kind, store) in &self.parameters {
+            out.extend(store.state().iter().map(|p| parameters_object(kind, &p.metadata, &p.data["spec"])));
         }
         out
     }
+}
+
+/// The API resource of a CRD's storage version.
+fn crd_resource(crd: &CustomResourceDefinition) -> ApiResource {
+    let spec = &crd.spec;
+    let version = spec.versions.iter().find(|v| v.storage).or(spec.versions.first()).map(|v| v.name.clone()).unwrap_or_default();
+    ApiResource {
+        group: spec.group.clone(),
+        version: version.clone(),
+        api_version: format!("{}/{version}", spec.group),
+        kind: spec.names.kind.clone(),
+        plural: spec.names.plural.clone(),
+    }
+}
+
+/// A reflector for objects of a kind known only at run time (the providers' parameters).
+fn reflect_dynamic(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, resource: ApiResource) -> Store<DynamicObject> {
+    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
+    let writer = reflector::store::Writer::new(resource.clone());
+    let reader = writer.as_reader();
+    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let changed = changed.clone();
+    let metrics = metrics.clone();
+    let kind = resource.kind.clone();
+    tokio::spawn(async move {
+        let mut stream = std::pin::pin!(stream);
+        while let Some(event) = stream.next().await {
+            match event {
+                Ok(_) => changed.notify_one(),
+                Err(error) => {
+                    metrics.watch_error(&kind);
+                    tracing::warn!(kind = %kind, %error, "watch failed; retrying with backoff");
+                }
+            }
+        }
+    });
+    reader
 }
 
 fn parameters_object(kind: &str, metadata: &kube::api::ObjectMeta, spec: &impl serde::Serialize) -> ParametersObject {

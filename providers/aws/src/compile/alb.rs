@@ -196,8 +196,8 @@ pub fn action(entry: &HttpRouteEntry, groups: &mut dyn TargetGroupNames) -> (Act
     }
 }
 
-fn route_id(source: &ir::RouteSource) -> String {
-    format!("{}/{}/{}", source.kind, source.namespace, source.name)
+fn route_id(source: &ir::RouteSource) -> ir::RouteKey {
+    source.route()
 }
 
 /// The rules of one virtual host, in order. Neighbouring entries of the same route whose

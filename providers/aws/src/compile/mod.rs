@@ -7,7 +7,7 @@ mod nlb;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use portico_model::ir::{self, PortProtocol};
+use portico_model::ir::{self, PortProtocol, RouteKey};
 use portico_provider::{Desired, RouteOverflow};
 
 use alb::TargetGroupNames;
@@ -116,10 +116,10 @@ fn used_target_groups(listener: &Listener) -> Vec<String> {
 
 /// Check quotas route by route, oldest first; drop the rules of routes that do not fit.
 fn admit(listeners: &mut BTreeMap<(Role, u16), Listener>, desired: &Desired, limits: Limits) -> Vec<RouteOverflow> {
-    let mut routes: BTreeSet<(usize, String)> = BTreeSet::new();
+    let mut routes: BTreeSet<(usize, RouteKey)> = BTreeSet::new();
     for rule in listeners.values().flat_map(|l| &l.rules) {
         for route in &rule.routes {
-            routes.insert((desired.route_ranks.get(route).copied().unwrap_or(usize::MAX), route.clone()));
+            routes.insert((desired.rank(route), route.clone()));
         }
     }
     let mut rule_counts: BTreeMap<(Role, u16), usize> = listeners.iter().map(|(k, l)| (*k, l.rules.iter().filter(|r| r.routes.is_empty()).count())).collect();
@@ -127,7 +127,7 @@ fn admit(listeners: &mut BTreeMap<(Role, u16), Listener>, desired: &Desired, lim
     for ((role, _), listener) in listeners.iter().filter(|((r, _), _)| *r == Role::Nlb) {
         groups.entry(*role).or_default().extend(used_target_groups(listener));
     }
-    let mut rejected: BTreeMap<String, String> = BTreeMap::new();
+    let mut rejected: BTreeMap<RouteKey, String> = BTreeMap::new();
     for (_, route) in routes {
         match fits(listeners, &route, limits, &rule_counts, &groups) {
             Ok((counts, new_groups)) => {
@@ -150,7 +150,7 @@ type Usage = (BTreeMap<(Role, u16), usize>, BTreeMap<Role, BTreeSet<String>>);
 /// The usage after adding one route's rules, or which quota it would exceed.
 fn fits(
     listeners: &BTreeMap<(Role, u16), Listener>,
-    route: &str,
+    route: &RouteKey,
     limits: Limits,
     counts: &BTreeMap<(Role, u16), usize>,
     groups: &BTreeMap<Role, BTreeSet<String>>,

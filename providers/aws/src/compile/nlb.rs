@@ -29,7 +29,7 @@ pub(super) fn listener(port: &ir::Port, params: &AWSLoadBalancerParametersSpec, 
         })
         .collect();
     if backends.iter().filter(|b| b.weight > 0).count() > 1 {
-        let route = format!("{}/{}/{}", source.kind, source.namespace, source.name);
+        let route = source.route();
         let message = format!("an NLB listener forwards to one target group; port {} cannot split traffic across {} backends", port.port, backends.len());
         return Err(RouteOverflow { route, message });
     }

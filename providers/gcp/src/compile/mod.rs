@@ -7,7 +7,7 @@ pub mod urlmap;
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use portico_model::ir::{self, PortProtocol};
+use portico_model::ir::{self, PortProtocol, RouteKey};
 use portico_provider::{Desired, RouteOverflow};
 use serde_json::{Value, json};
 
@@ -229,22 +229,21 @@ fn https_settings(cx: &Context<'_>, port: &ir::Port, desired: &Desired, proxy: &
 /// Keep routes oldest first while the URL map stays within the limits. Each route's rule count
 /// per host and its size are measured once, so admission is linear in the number of rules.
 fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, render: impl Fn(&[HostRules]) -> Value) -> (Vec<HostRules>, Vec<RouteOverflow>) {
-    let rank = |route: &str| desired.route_ranks.get(route).copied().unwrap_or(usize::MAX);
     // route -> (rules per host, bytes)
-    let mut cost: BTreeMap<&str, (Vec<usize>, usize)> = BTreeMap::new();
+    let mut cost: BTreeMap<&RouteKey, (Vec<usize>, usize)> = BTreeMap::new();
     for (i, host) in hosts.iter().enumerate() {
         for rules in &host.routes {
-            let entry = cost.entry(rules.route.as_str()).or_insert_with(|| (vec![0; hosts.len()], 0));
+            let entry = cost.entry(&rules.route).or_insert_with(|| (vec![0; hosts.len()], 0));
             entry.0[i] += rules.rules.len();
             entry.1 += serde_json::to_vec(&rules.rules).map_or(0, |b| b.len()) + 16 * rules.rules.len();
         }
     }
-    let mut order: Vec<(usize, &str)> = cost.keys().map(|route| (rank(route), *route)).collect();
+    let mut order: Vec<(usize, &RouteKey)> = cost.keys().map(|route| (desired.rank(route), *route)).collect();
     order.sort();
     let empty: Vec<HostRules> = hosts.iter().map(|h| HostRules { routes: Vec::new(), ..h.clone() }).collect();
     let mut bytes = serde_json::to_vec(&render(&empty)).map_or(0, |b| b.len());
     let mut used = vec![0usize; hosts.len()];
-    let mut admitted: BTreeSet<&str> = BTreeSet::new();
+    let mut admitted: BTreeSet<&RouteKey> = BTreeSet::new();
     let mut overflows = Vec::new();
     let limit = limits.route_rules_per_path_matcher as usize;
     for (_, route) in order {
@@ -258,7 +257,7 @@ fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, re
             None
         };
         match message {
-            Some(message) => overflows.push(RouteOverflow { route: route.to_string(), message }),
+            Some(message) => overflows.push(RouteOverflow { route: route.clone(), message }),
             None => {
                 bytes += size;
                 used.iter_mut().zip(per_host).for_each(|(u, n)| *u += n);
@@ -269,7 +268,7 @@ fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, re
     // Admitted routes keep the IR's order (admission runs oldest first, precedence is the IR's).
     let kept = hosts
         .iter()
-        .map(|host| HostRules { routes: host.routes.iter().filter(|r| admitted.contains(r.route.as_str())).cloned().collect(), ..host.clone() })
+        .map(|host| HostRules { routes: host.routes.iter().filter(|r| admitted.contains(&r.route)).cloned().collect(), ..host.clone() })
         .collect();
     (kept, overflows)
 }

@@ -23,7 +23,7 @@ pub trait BackendLinks {
 #[derive(Debug, Clone, PartialEq)]
 pub struct RouteRules {
     /// `Kind/namespace/name` of the route.
-    pub route: String,
+    pub route: portico_model::ir::RouteKey,
     pub rules: Vec<Value>,
 }
 
@@ -43,7 +43,7 @@ pub fn host_rules(port: &ir::Port, links: &dyn BackendLinks) -> Vec<HostRules> {
 fn host(vhost: &ir::VirtualHost, links: &dyn BackendLinks) -> HostRules {
     let mut routes: Vec<RouteRules> = Vec::new();
     for entry in &vhost.routes {
-        let route = format!("{}/{}/{}", entry.source.kind, entry.source.namespace, entry.source.name);
+        let route = entry.source.route();
         let rules = entry_rules(entry, links);
         match routes.last_mut() {
             Some(last) if last.route == route => last.rules.extend(rules),

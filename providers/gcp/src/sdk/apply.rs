@@ -11,17 +11,7 @@ use super::{Clients, calls};
 use crate::native::{Kind, ResourceKey};
 use crate::plan::{Plan, Step};
 
-/// Where the Gateway's address comes from.
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
-pub enum AddressSource {
-    /// A reserved address resource (ours or named by the Gateway): read its IP.
-    Resource(ResourceKey),
-    /// A literal IP from `spec.addresses`.
-    Literal(String),
-    /// Nothing is exposed (no listener could be programmed).
-    #[default]
-    None,
-}
+pub use crate::plan::AddressSource;
 
 pub struct Inputs<'a> {
     pub plan: &'a Plan,

@@ -35,7 +35,7 @@ fn golden() {
         let snapshot = match load::load_str(&text, &name, &mut loaded) {
             Err(error) => Value::String(format!("error: {error}")),
             Ok(()) => {
-                let document = plan::document(&loaded, &portico::all_capabilities(), NOW, ObjectDetail::StatusOnly);
+                let document = plan::document(&loaded, &portico_cli::registry(), NOW, ObjectDetail::StatusOnly);
                 let mut value = serde_json::to_value(&document).unwrap();
                 redact_times(&mut value);
                 value

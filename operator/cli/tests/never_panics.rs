@@ -315,9 +315,9 @@ proptest! {
         let text = text_of(&objects);
         let mut loaded = Loaded::default();
         load::load_str(&text, "generated", &mut loaded).expect("generated objects are valid-shaped");
-        let caps = portico::all_capabilities();
-        let first = serde_json::to_value(plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
-        let second = serde_json::to_value(plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
+        let registry = portico_cli::registry();
+        let first = serde_json::to_value(plan::document(&loaded, &registry, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
+        let second = serde_json::to_value(plan::document(&loaded, &registry, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
         prop_assert_eq!(&first, &second);
         // Every status entry we write names one of our controllers.
         for object in first["objects"].as_array().unwrap() {
@@ -343,9 +343,9 @@ proptest! {
         }
         let mut loaded = Loaded::default();
         load::load_str(&text_of(&objects), "generated", &mut loaded).expect("generated objects are valid-shaped");
-        let caps = portico::all_capabilities();
-        let document = serde_json::to_value(plan::document(&loaded, &caps, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
-        let translation = portico_translate::translate(&loaded.snapshot, &caps);
+        let registry = portico_cli::registry();
+        let document = serde_json::to_value(plan::document(&loaded, &registry, "2000-01-01T00:00:00Z", ObjectDetail::StatusOnly)).unwrap();
+        let translation = portico_translate::translate(&loaded.snapshot, &registry.capabilities());
         let irs: Vec<_> = translation.gateways.values().filter(|ir| ir.provider == portico_model::ProviderKind::Haproxy).collect();
         // The IR holds only what translation accepted (rejected routes and listeners are left
         // out), so every HAProxy IR must render to a config `haproxy -c` accepts. Worlds where
@@ -365,7 +365,7 @@ proptest! {
         };
         let mut certificates = std::collections::BTreeMap::new();
         for ir in &irs {
-            certificates.extend(portico::desired::certificates_for(&loaded.snapshot, ir));
+            certificates.extend(portico_translate::desired::certificates_for(&loaded.snapshot, ir));
         }
         let address: std::net::IpAddr = "127.0.0.1".parse().unwrap();
         let inputs: Vec<_> = irs.iter().map(|ir| portico_haproxy::render::GatewayInput { ir, address }).collect();

@@ -42,9 +42,13 @@ fn world(routes: usize, edited: Option<usize>) -> String {
 fn desired(yaml: &str) -> Desired {
     let mut loaded = Loaded::default();
     load_str(yaml, "bench", &mut loaded).unwrap();
-    let mut translation = portico_translate::translate(&loaded.snapshot, &portico::all_capabilities());
+    let capabilities = portico_cli::registry().capabilities();
+    let mut translation = portico_translate::translate(&loaded.snapshot, &capabilities);
     let defaults = portico_gcp::Defaults { cluster: "bench".into(), project: Some("bench".into()), region: None };
-    portico::desired::gcp_gateways(&loaded.snapshot, &mut translation, &defaults).remove(&ObjectRef::new("default", "gw")).unwrap()
+    let planner = portico_gcp::GcpPlanner::new(defaults);
+    portico_translate::outcome::checked(&loaded.snapshot, &capabilities, &mut translation, |d| portico_provider::Planner::check(&planner, d))
+        .remove(&ObjectRef::new("default", "gw"))
+        .unwrap()
 }
 
 fn print_calls(title: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<String, u64>) -> u64 {

@@ -43,8 +43,12 @@ fn world(edited: Option<usize>) -> String {
 fn desired(yaml: &str) -> Desired {
     let mut loaded = Loaded::default();
     load_str(yaml, "bench", &mut loaded).unwrap();
-    let mut translation = portico_translate::translate(&loaded.snapshot, &portico::all_capabilities());
-    portico::desired::aws_gateways(&loaded.snapshot, &mut translation, "bench").remove(&ObjectRef::new("default", "gw")).unwrap()
+    let capabilities = portico_cli::registry().capabilities();
+    let mut translation = portico_translate::translate(&loaded.snapshot, &capabilities);
+    let planner = portico_aws::AwsPlanner::new("bench");
+    portico_translate::outcome::checked(&loaded.snapshot, &capabilities, &mut translation, |d| portico_provider::Planner::check(&planner, d))
+        .remove(&ObjectRef::new("default", "gw"))
+        .unwrap()
 }
 
 /// Native resources a plan creates (targets and ingress permissions count one each).

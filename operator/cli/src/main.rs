@@ -4,7 +4,8 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
+use portico_provider::Registered;
 use portico::plan::{self, ObjectDetail};
 
 #[derive(Parser)]
@@ -34,7 +35,16 @@ enum Command {
         set: CrdSet,
     },
     /// Run the operator against the cluster in KUBECONFIG (or in-cluster).
-    Run(portico::run::RunOptions),
+    Run(Run),
+}
+
+#[derive(clap::Args)]
+struct Run {
+    /// Providers this replica programs (GatewayClasses of other providers are left alone).
+    #[arg(long = "provider", value_delimiter = ',', default_value = "haproxy", env = "PORTICO_PROVIDERS")]
+    providers: Vec<String>,
+    #[command(flatten)]
+    options: portico::run::RunOptions,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -49,11 +59,42 @@ enum Format {
     Json,
 }
 
+/// The command line: the derived commands, with each registered provider's flags on `run`.
+fn command() -> clap::Command {
+    let registry = portico_cli::registry();
+    Cli::command().mut_subcommand("run", |run| registry.descriptors().fold(run, |run, d| (d.args)(run)))
+}
+
+/// The providers `--provider` names, each configured from its flags.
+fn selected(run: &Run, matches: &clap::ArgMatches) -> Result<Vec<Registered>, String> {
+    let registry = portico_cli::registry();
+    let mut out = Vec::new();
+    for name in run.providers.iter().map(|p| p.trim()) {
+        let Some(descriptor) = registry.by_name(name) else {
+            return Err(format!("unknown provider {name:?} (this build has: {})", registry.names().join(", ")));
+        };
+        out.push(Registered::new(descriptor, (descriptor.configure)(matches)?));
+    }
+    Ok(out)
+}
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let matches = command().get_matches();
+    let cli = match Cli::from_arg_matches(&matches) {
+        Ok(cli) => cli,
+        Err(error) => error.exit(),
+    };
     match cli.command {
         Command::Plan { files, output } => run_plan(&files, output),
-        Command::Run(options) => {
+        Command::Run(run) => {
+            let run_matches = matches.subcommand_matches("run").cloned().unwrap_or_default();
+            let providers = match selected(&run, &run_matches) {
+                Ok(providers) => providers,
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    return ExitCode::from(2);
+                }
+            };
             let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
                 Ok(runtime) => runtime,
                 Err(error) => {
@@ -61,7 +102,7 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match runtime.block_on(portico::run::run(options)) {
+            match runtime.block_on(portico::run::run(run.options, providers)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -72,13 +113,12 @@ fn main() -> ExitCode {
         Command::Crds { set } => {
             match set {
                 CrdSet::GatewayApi => print!("{}", portico_model::crds::gateway_api_crds_yaml()),
-                CrdSet::Portico => print!("{}", portico::portico_crds_yaml()),
+                CrdSet::Portico => print!("{}", portico_cli::registry().crds_yaml()),
             }
             ExitCode::SUCCESS
         }
         Command::Capabilities => {
-            let caps = portico::all_capabilities();
-            let providers: Vec<_> = portico_model::ProviderKind::ALL.iter().filter_map(|p| caps.get(*p).cloned()).collect();
+            let providers: Vec<_> = portico_cli::registry().descriptors().map(|d| (d.capabilities)()).collect();
             print!("{}", portico::matrix::render(&providers));
             ExitCode::SUCCESS
         }
@@ -97,7 +137,7 @@ fn run_plan(files: &[PathBuf], output: Format) -> ExitCode {
         eprintln!("note: {note}");
     }
     let now = plan::now_rfc3339();
-    let document = plan::document(&loaded, &portico::all_capabilities(), &now, ObjectDetail::Full);
+    let document = plan::document(&loaded, &portico_cli::registry(), &now, ObjectDetail::Full);
     let text = match output {
         Format::Yaml => serde_yaml::to_string(&document).map_err(|e| e.to_string()),
         Format::Json => serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string()),

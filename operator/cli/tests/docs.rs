@@ -1,6 +1,5 @@
 //! The docs that the code keeps true.
 
-use portico_model::ProviderKind;
 use portico_translate::conditions::reason;
 
 fn read(path: &str) -> String {
@@ -9,8 +8,7 @@ fn read(path: &str) -> String {
 
 #[test]
 fn provider_matrix_in_docs_matches_the_capability_declarations() {
-    let caps = portico::all_capabilities();
-    let providers: Vec<_> = ProviderKind::ALL.iter().map(|p| caps.get(*p).unwrap().clone()).collect();
+    let providers: Vec<_> = portico_cli::registry().descriptors().map(|d| (d.capabilities)()).collect();
     let rendered = portico::matrix::render(&providers);
     let doc = read("docs/providers.md");
     let embedded = portico::matrix::embedded(&doc).expect("docs/providers.md has the matrix markers");
@@ -38,7 +36,7 @@ fn crds_file_matches_the_generated_crds() {
 fn portico_crds_file_matches_the_parameters_types() {
     assert_eq!(
         read("crds/portico.yaml"),
-        portico::portico_crds_yaml(),
+        portico_cli::registry().crds_yaml(),
         "crds/portico.yaml is out of date: regenerate it with `portico crds portico > crds/portico.yaml`"
     );
 }

@@ -1,0 +1,162 @@
+//! The reconciler's writes to the API server: finalizers, Warning Events and statuses.
+
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use portico_model::Snapshot;
+use portico_model::ir::ObjectRef;
+use portico_provider::ProviderError;
+use portico_translate::Translation;
+use serde_json::{Value, json};
+
+use super::reconcile::Reconciler;
+use super::status;
+
+pub const GATEWAY_FINALIZER: &str = "portico.dev/cleanup";
+pub const CLASS_FINALIZER: &str = "gateway-exists-finalizer.gateway.networking.k8s.io";
+
+fn resource(group: &str, kind: &str, plural: &str) -> ApiResource {
+    ApiResource { group: group.into(), version: "v1".into(), api_version: format!("{group}/v1"), kind: kind.into(), plural: plural.into() }
+}
+
+impl Reconciler {
+    /// Add our finalizer to owned Gateways; for Gateways being deleted, return them so the
+    /// provider removes their resources before the finalizer goes.
+    pub(super) async fn finalize(&mut self, snapshot: &Snapshot, translation: &Translation) -> Vec<ObjectRef> {
+        let mut deleting = Vec::new();
+        let api = resource("gateway.networking.k8s.io", "Gateway", "gateways");
+        for gw in &snapshot.gateways {
+            let key = ObjectRef::new(gw.metadata.namespace.clone().unwrap_or_default(), gw.metadata.name.clone().unwrap_or_default());
+            if !translation.statuses.gateways.contains_key(&key) {
+                continue;
+            }
+            let finalizers = gw.metadata.finalizers.clone().unwrap_or_default();
+            let has = finalizers.iter().any(|f| f == GATEWAY_FINALIZER);
+            if gw.metadata.deletion_timestamp.is_some() {
+                if has {
+                    deleting.push(key);
+                }
+                continue;
+            }
+            if !has {
+                let mut wanted = finalizers;
+                wanted.push(GATEWAY_FINALIZER.into());
+                self.set_finalizers(&api, Some(&key.namespace), &key.name, gw.metadata.resource_version.as_deref(), wanted).await;
+            }
+        }
+        self.finalize_classes(snapshot, translation).await;
+        deleting
+    }
+
+    async fn finalize_classes(&self, snapshot: &Snapshot, translation: &Translation) {
+        let api = resource("gateway.networking.k8s.io", "GatewayClass", "gatewayclasses");
+        for class in &snapshot.gateway_classes {
+            let name = class.metadata.name.clone().unwrap_or_default();
+            if !translation.statuses.gateway_classes.contains_key(&name) {
+                continue;
+            }
+            let in_use = snapshot.gateways.iter().any(|g| g.spec.gateway_class_name == name && g.metadata.deletion_timestamp.is_none());
+            let finalizers = class.metadata.finalizers.clone().unwrap_or_default();
+            let has = finalizers.iter().any(|f| f == CLASS_FINALIZER);
+            if in_use != has {
+                let wanted: Vec<String> = if in_use {
+                    finalizers.into_iter().chain([CLASS_FINALIZER.to_string()]).collect()
+                } else {
+                    finalizers.into_iter().filter(|f| f != CLASS_FINALIZER).collect()
+                };
+                self.set_finalizers(&api, None, &name, class.metadata.resource_version.as_deref(), wanted).await;
+            }
+        }
+    }
+
+    async fn set_finalizers(&self, resource: &ApiResource, namespace: Option<&str>, name: &str, rv: Option<&str>, finalizers: Vec<String>) {
+        let api: Api<DynamicObject> = match namespace {
+            Some(ns) => Api::namespaced_with(self.client.clone(), ns, resource),
+            None => Api::all_with(self.client.clone(), resource),
+        };
+        let patch = json!({"metadata": {"resourceVersion": rv, "finalizers": finalizers}});
+        if let Err(error) = api.patch(name, &PatchParams::default(), &Patch::Merge(&patch)).await {
+            self.metrics.error("finalizer");
+            tracing::warn!(gateway = %name, %error, "finalizer update failed; retrying on the next pass");
+            self.stores.changed.notify_one();
+        }
+    }
+
+    pub(super) async fn remove_finalizer(&self, snapshot: &Snapshot, key: &ObjectRef) {
+        let Some(gw) =
+            snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))
+        else {
+            return;
+        };
+        let wanted: Vec<String> = gw.metadata.finalizers.clone().unwrap_or_default().into_iter().filter(|f| f != GATEWAY_FINALIZER).collect();
+        let api = resource("gateway.networking.k8s.io", "Gateway", "gateways");
+        self.set_finalizers(&api, Some(&key.namespace), &key.name, gw.metadata.resource_version.as_deref(), wanted).await;
+        tracing::info!(gateway = %key, "load balancer resources removed; finalizer released");
+    }
+
+    /// A Warning Event on the Gateway, for `kubectl describe` and `kubectl get events`.
+    pub(super) async fn event(&self, key: &ObjectRef, error: &ProviderError) {
+        let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(self.client.clone(), &key.namespace);
+        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
+        let event = serde_json::from_value(json!({
+            "metadata": {"generateName": format!("{}.", key.name)},
+            "involvedObject": {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "namespace": key.namespace, "name": key.name},
+            "type": "Warning", "reason": "ProgrammingFailed", "message": error.to_string(),
+            "source": {"component": "portico"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1
+        }));
+        if let Ok(event) = event {
+            let _ = api.create(&PostParams::default(), &event).await;
+        }
+    }
+
+    pub(super) async fn write_statuses(&self, snapshot: &Snapshot, translation: &Translation, deleting: &[ObjectRef]) -> bool {
+        let now = crate::plan::now_rfc3339();
+        let mut ok = true;
+        let classes = resource("gateway.networking.k8s.io", "GatewayClass", "gatewayclasses");
+        for class in &snapshot.gateway_classes {
+            let name = class.metadata.name.clone().unwrap_or_default();
+            let Some(desired) = translation.statuses.gateway_classes.get(&name) else { continue };
+            let desired = crate::plan::stamp(serde_json::to_value(desired).unwrap_or_default(), &now);
+            let current = class.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            // Portico is the only writer of an owned class's status: no resourceVersion guard, so a
+            // finalizer update earlier in the pass does not turn into a conflict.
+            ok &= self.write(&classes, None, &name, None, current.as_ref(), desired).await;
+        }
+        let gateways = resource("gateway.networking.k8s.io", "Gateway", "gateways");
+        for gw in &snapshot.gateways {
+            let key = ObjectRef::new(gw.metadata.namespace.clone().unwrap_or_default(), gw.metadata.name.clone().unwrap_or_default());
+            let Some(computed) = translation.statuses.gateways.get(&key) else { continue };
+            if deleting.contains(&key) {
+                continue;
+            }
+            let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), &now);
+            let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
+        }
+        ok & self.write_route_statuses(snapshot, translation, &now).await
+    }
+
+    async fn write_route_statuses(&self, snapshot: &Snapshot, translation: &Translation, now: &str) -> bool {
+        let mut ok = true;
+        for route in snapshot.routes() {
+            let Some(computed) = translation.statuses.routes.get(&route.key) else { continue };
+            let kind = route.key.kind;
+            let api = resource(portico_model::GATEWAY_GROUP, kind.name(), &kind.plural());
+            let desired = crate::plan::route_status_json(computed, now);
+            let rv = route.metadata.resource_version.as_deref();
+            ok &= self.write(&api, Some(&route.key.namespace), &route.key.name, rv, route.status.as_ref(), desired).await;
+        }
+        ok
+    }
+
+    async fn write(&self, api: &ApiResource, namespace: Option<&str>, name: &str, rv: Option<&str>, current: Option<&Value>, desired: Value) -> bool {
+        match status::write(&self.client, &self.metrics, api, namespace, name, rv, current, desired).await {
+            Ok(_) => true,
+            Err(error) => {
+                self.metrics.error("status");
+                tracing::warn!(kind = %api.kind, %name, %error, "status write failed; retrying on the next pass");
+                self.stores.changed.notify_one();
+                false
+            }
+        }
+    }
+
+}

@@ -1,0 +1,123 @@
+//! Folding what platforms say back into the statuses translation computed, as pure functions:
+//! their checks before programming ([`checked`]), and the outcome of programming ([`fold`]):
+//! applied (with the address), still provisioning, failed, or routes left out.
+
+use std::collections::BTreeMap;
+
+use portico_model::Snapshot;
+use portico_model::ir::{Address, ObjectRef};
+use portico_provider::{Applied, Check, Desired, ProviderError, RouteOverflow};
+
+use crate::conditions;
+use crate::status::{GatewayStatus, ParentStatusEntry, Statuses};
+use crate::{CapabilitySet, Translation};
+
+/// The desired state of every translated Gateway, after its platform's checks: routes that do
+/// not fit get `Accepted=False` on that Gateway (reason UnsupportedValue, the message naming the
+/// quota); a Gateway its platform refuses (an address it cannot honour) gets
+/// `Programmed=False` with the refusal's reason and is left out, so nothing is programmed for it.
+pub fn checked(
+    snapshot: &Snapshot,
+    capabilities: &CapabilitySet,
+    translation: &mut Translation,
+    check: impl Fn(&Desired) -> Check,
+) -> BTreeMap<ObjectRef, Desired> {
+    let mut out = BTreeMap::new();
+    let mut refused = Vec::new();
+    for (key, ir) in &translation.gateways {
+        let desired = crate::desired::desired_for(snapshot, capabilities, translation, key, ir);
+        let Check { overflows, refusal } = check(&desired);
+        let label = capabilities.get(ir.provider).map_or("the platform", |c| c.label.as_str());
+        reject_overflows(&mut translation.statuses, key, label, &overflows);
+        match refusal {
+            Some(error) => refused.push((key.clone(), error)),
+            None => {
+                out.insert(key.clone(), desired);
+            }
+        }
+    }
+    for (key, error) in refused {
+        translation.gateways.remove(&key);
+        if let Some(status) = translation.statuses.gateways.get_mut(&key) {
+            not_programmed(status, &error);
+            let why = match error {
+                ProviderError::AddressNotUsable { .. } => "The Gateway's address is not usable".to_string(),
+                _ => format!("The Gateway cannot be programmed: {error}"),
+            };
+            status.listeners_not_programmed(&why);
+        }
+    }
+    out
+}
+
+/// `Programmed=False` on a Gateway with the error's reason and message.
+fn not_programmed(status: &mut GatewayStatus, error: &ProviderError) {
+    let generation = status.conditions.first().map_or(1, |c| c.observed_generation);
+    status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
+    let condition = match error {
+        ProviderError::AddressNotUsable { .. } => conditions::gateway_address_not_usable(generation, error.to_string()),
+        _ => conditions::gateway_not_programmed(generation, error.condition_reason(), error.to_string()),
+    };
+    status.conditions.push(condition);
+}
+
+/// Replace our `Accepted` condition for `gateway` on each route the platform left out.
+pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, platform: &str, overflows: &[RouteOverflow]) {
+    for overflow in overflows {
+        let Some(status) = statuses.routes.get_mut(&overflow.route) else { continue };
+        for parent in status.parents.iter_mut() {
+            let ParentStatusEntry::Ours(parent) = parent else { continue };
+            if parent.parent_ref.kind != "Gateway" || parent.parent_ref.namespace != gateway.namespace || parent.parent_ref.name != gateway.name {
+                continue;
+            }
+            for condition in parent.conditions.iter_mut().filter(|c| c.condition_type == conditions::ACCEPTED) {
+                let message = format!("not programmed on {platform}: {}", overflow.message);
+                *condition = conditions::unsupported_value(condition.observed_generation, message);
+            }
+        }
+    }
+}
+
+/// A platform's last programming outcome for one Gateway, folded into the statuses:
+/// `Programmed` and the addresses on the Gateway, listeners programmed once the load balancer
+/// is ready, and routes the platform refused not accepted there. `reported` are the addresses
+/// the Gateway's status shows now: a failed apply leaves the last good configuration serving,
+/// so they stay reported (and held: another Gateway cannot take an address because its holder's
+/// latest change failed), unless the address itself is what failed. Gateways that are not
+/// accepted keep translation's status.
+pub fn fold(statuses: &mut Statuses, gateway: &ObjectRef, platform: &str, outcome: &Result<Applied, ProviderError>, reported: Vec<Address>) {
+    if let Ok(applied) = outcome {
+        reject_overflows(statuses, gateway, platform, &applied.rejected_routes);
+    }
+    let Some(status) = statuses.gateways.get_mut(gateway) else { return };
+    if !status.conditions.iter().any(|c| c.condition_type == conditions::ACCEPTED && c.is_true()) {
+        return;
+    }
+    let generation = status.conditions.first().map_or(1, |c| c.observed_generation);
+    let programmed = match outcome {
+        Ok(applied) => {
+            status.addresses = applied.addresses.clone();
+            let at = applied.addresses.iter().map(|a| a.value.as_str()).collect::<Vec<_>>().join(", ");
+            if applied.ready {
+                conditions::gateway_programmed(generation, format!("Programmed at {at}"))
+            } else {
+                conditions::gateway_not_programmed(generation, conditions::reason::PENDING, format!("the load balancer at {at} is still provisioning"))
+            }
+        }
+        Err(error) => {
+            if !matches!(error, ProviderError::AddressNotUsable { .. }) {
+                status.addresses = reported;
+            }
+            conditions::gateway_not_programmed(generation, error.condition_reason(), error.to_string())
+        }
+    };
+    status.conditions.retain(|c| c.condition_type != conditions::PROGRAMMED);
+    status.conditions.push(programmed);
+    if outcome.as_ref().is_ok_and(|a| a.ready) {
+        for condition in status.listeners.iter_mut().flat_map(|l| l.conditions.iter_mut()) {
+            if condition.condition_type == conditions::PROGRAMMED && condition.status == "Unknown" {
+                *condition = conditions::listener_programmed(condition.observed_generation);
+            }
+        }
+    }
+}
