@@ -5,8 +5,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{CommandFactory, FromArgMatches, Parser, Subcommand, ValueEnum};
-use portico_provider::Registered;
 use portico::plan::{self, ObjectDetail};
+use portico_provider::Registered;
 
 #[derive(Parser)]
 #[command(name = "portico", version, about = "Gateway API on real load balancers")]

@@ -58,7 +58,12 @@ impl Snapshot {
     /// the route kinds' fields).
     pub fn routes(&self) -> Vec<RouteObject<'_>> {
         use crate::RouteKind;
-        fn one<'a, T: Serialize>(kind: RouteKind, metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta, object: &T, status: Option<serde_json::Value>) -> RouteObject<'a> {
+        fn one<'a, T: Serialize>(
+            kind: RouteKind,
+            metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            object: &T,
+            status: Option<serde_json::Value>,
+        ) -> RouteObject<'a> {
             let key = crate::ir::RouteKey::new(kind, metadata.namespace.clone().unwrap_or_else(|| "default".into()), metadata.name.clone().unwrap_or_default());
             RouteObject { key, metadata, object: serde_json::to_value(object).unwrap_or_default(), status }
         }

@@ -169,7 +169,7 @@ impl GatewayBuilder {
     /// Order everything and produce the Gateway's IR.
     pub fn assemble(mut self, gw: &GatewayState<'_>) -> ir::Gateway {
         self.http.sort_by(|a, b| a.key.cmp(&b.key));
-        self.l4.sort_by(|a, b| a.key.cmp(&b.key));
+        self.l4.sort_by_key(|a| a.key);
         let mut ports: BTreeMap<(u16, PortProtocol), ir::Port> = BTreeMap::new();
         for (i, l) in gw.listeners.iter().enumerate().filter(|(_, l)| l.programmable()) {
             let protocol = port_protocol(gw, l);

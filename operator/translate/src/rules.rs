@@ -274,11 +274,11 @@ fn compile_filter(checker: &Checker<'_>, filter: &FilterSpec, rule: &Rule) -> Re
     match filter {
         FilterSpec::RequestHeaderModifier(m) => {
             checker.require_fact(Fact::RequestHeaderModification, "RequestHeaderModifier")?;
-            Ok(CompiledFilter::Filter(HttpFilter::RequestHeaderModifier(checked_modifier(&checker, m)?)))
+            Ok(CompiledFilter::Filter(HttpFilter::RequestHeaderModifier(checked_modifier(checker, m)?)))
         }
         FilterSpec::ResponseHeaderModifier(m) => {
             checker.require_feature(Feature::HttpRouteResponseHeaderModification, "ResponseHeaderModifier")?;
-            Ok(CompiledFilter::Filter(HttpFilter::ResponseHeaderModifier(checked_modifier(&checker, m)?)))
+            Ok(CompiledFilter::Filter(HttpFilter::ResponseHeaderModifier(checked_modifier(checker, m)?)))
         }
         FilterSpec::RequestRedirect(r) => compile_redirect(checker, r, rule).map(CompiledFilter::Redirect),
         FilterSpec::UrlRewrite(r) => {
@@ -371,10 +371,11 @@ fn compile_timeouts(checker: &Checker<'_>, rule: &Rule) -> Result<Option<Timeout
     if backend_request_ms.is_some() {
         checker.require_feature(Feature::HttpRouteBackendTimeout, "a backendRequest timeout")?;
     }
-    if let (Some(request), Some(backend)) = (request_ms, backend_request_ms) {
-        if request != 0 && backend > request {
-            return Err(checker.invalid(format!("backendRequest ({backend}ms) must not exceed request ({request}ms)")));
-        }
+    if let (Some(request), Some(backend)) = (request_ms, backend_request_ms)
+        && request != 0
+        && backend > request
+    {
+        return Err(checker.invalid(format!("backendRequest ({backend}ms) must not exceed request ({request}ms)")));
     }
     Ok(Some(Timeouts { request_ms, backend_request_ms }))
 }
@@ -406,7 +407,7 @@ pub fn parse_duration(text: &str) -> Option<u64> {
         total = total.checked_add(number.checked_mul(unit_ms)?)?;
         parts += 1;
     }
-    (parts >= 1 && parts <= 4).then_some(total)
+    (1..=4).contains(&parts).then_some(total)
 }
 
 #[cfg(test)]

@@ -196,7 +196,7 @@ fn manifest<'a>(tf: &'a Config, kind: &str) -> &'a Expression {
     let manifests = tf.all("resource", "kubernetes_manifest").into_iter().filter_map(|(_, body)| attr(body, "manifest"));
     let found: Vec<_> = manifests.filter(|m| text_at(m, &["kind"]) == kind).collect();
     let [only] = found.as_slice() else { panic!("expected one kubernetes_manifest of kind {kind}, found {}", found.len()) };
-    *only
+    only
 }
 
 /// Name of the `google_service_account` the `portico` Kubernetes service account is annotated with.
@@ -344,7 +344,7 @@ fn only_portico_system_portico_can_act_as_the_operator() {
     let [(_, binding)] = on_account.as_slice() else { panic!("only the Workload Identity binding may be on {account}, found {names:?}") };
     assert_eq!(value(binding, "role"), "roles/iam.workloadIdentityUser");
     let member = format!("serviceAccount:${{var.project}}.svc.id.goog[{OPERATOR_KSA}]");
-    assert_eq!(strings(attr(binding, "member")), [member.clone()], "the Workload Identity member");
+    assert_eq!(strings(attr(binding, "member")), std::slice::from_ref(&member), "the Workload Identity member");
     let (_, cluster) = tf.one("resource", "google_container_cluster");
     let pool = value(block(cluster, "workload_identity_config"), "workload_pool");
     assert_eq!(member, format!("serviceAccount:{pool}[{OPERATOR_KSA}]"), "the member is of the cluster's pool");

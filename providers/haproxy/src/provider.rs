@@ -201,11 +201,7 @@ impl Provider for HaproxyProvider {
     /// Every instance that has a changed Gateway, or whose Gateways are not the ones it was
     /// last programmed with, is written once with all its Gateways; instances left with none
     /// stop.
-    async fn apply_all(
-        &self,
-        desired: &BTreeMap<ObjectRef, Desired>,
-        changed: &BTreeSet<ObjectRef>,
-    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>, changed: &BTreeSet<ObjectRef>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
         let mut groups: BTreeMap<String, BTreeMap<ObjectRef, Desired>> = BTreeMap::new();
         for (key, gateway) in desired {
             groups.entry(gateway.instance.clone()).or_default().insert(key.clone(), gateway.clone());

@@ -9,6 +9,9 @@ use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomRe
 
 use crate::{BoxFuture, Capabilities, DynProvider, Planner, ProviderKind};
 
+/// Counts a platform call by operation (for metrics).
+pub type OnCall = Arc<dyn Fn(&str) + Send + Sync>;
+
 /// What a provider is given when the operator starts it.
 #[derive(Clone)]
 pub struct Context {
@@ -17,7 +20,7 @@ pub struct Context {
     /// This provider's own directory for local state (configuration files, sockets).
     pub state_dir: PathBuf,
     /// Counts every platform call by operation, for metrics.
-    pub on_call: Arc<dyn Fn(&str) + Send + Sync>,
+    pub on_call: OnCall,
 }
 
 impl Context {

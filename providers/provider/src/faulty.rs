@@ -90,11 +90,7 @@ impl<P: Provider> Provider for Faulty<P> {
 
     /// Each changed Gateway, in order, takes the next queued observe or apply failure; the rest
     /// go to the wrapped provider's own `apply_all` in one call.
-    async fn apply_all(
-        &self,
-        desired: &BTreeMap<ObjectRef, Desired>,
-        changed: &BTreeSet<ObjectRef>,
-    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>, changed: &BTreeSet<ObjectRef>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
         let mut failed = BTreeMap::new();
         for key in desired.keys().filter(|k| changed.contains(*k)) {
             if let Err(error) = self.take_programming() {

@@ -56,9 +56,12 @@ impl Planner for MemoryPlanner {
 
     /// Any requested address outside 192.0.2.0/24 cannot be honoured.
     fn check(&self, desired: &Desired) -> Check {
-        let refusal = desired.ir.requested_addresses.iter().find(|a| !a.value.starts_with("192.0.2.")).map(|a| {
-            ProviderError::AddressNotUsable { address: a.value.clone(), message: "the memory platform only has 192.0.2.0/24".into() }
-        });
+        let refusal = desired
+            .ir
+            .requested_addresses
+            .iter()
+            .find(|a| !a.value.starts_with("192.0.2."))
+            .map(|a| ProviderError::AddressNotUsable { address: a.value.clone(), message: "the memory platform only has 192.0.2.0/24".into() });
         Check { overflows: Vec::new(), refusal }
     }
 
@@ -90,11 +93,7 @@ fn programmed(desired: &Desired, address: String) -> Programmed {
 
 impl Default for MemoryProvider {
     fn default() -> Self {
-        MemoryProvider {
-            planner: Arc::new(MemoryPlanner { capabilities: capabilities() }),
-            platform: Arc::default(),
-            calls: Arc::default(),
-        }
+        MemoryProvider { planner: Arc::new(MemoryPlanner { capabilities: capabilities() }), platform: Arc::default(), calls: Arc::default() }
     }
 }
 
@@ -113,11 +112,8 @@ impl MemoryProvider {
         }
         let used: BTreeSet<&String> = platform.addresses.values().collect();
         let free = (1..=254).map(|n| format!("192.0.2.{n}")).find(|a| !used.contains(a));
-        let address = free.ok_or_else(|| ProviderError::Rejected {
-            platform: "memory".into(),
-            operation: "allocate".into(),
-            message: "192.0.2.0/24 is used up".into(),
-        })?;
+        let address =
+            free.ok_or_else(|| ProviderError::Rejected { platform: "memory".into(), operation: "allocate".into(), message: "192.0.2.0/24 is used up".into() })?;
         platform.addresses.insert(gateway.clone(), address.clone());
         Ok(address)
     }
@@ -209,12 +205,5 @@ fn planner(_cluster: &str) -> Box<dyn Planner> {
 
 /// The memory platform's descriptor (no flags; tests usually register a handle they keep,
 /// with [`crate::Registered::started`]).
-pub static DESCRIPTOR: Descriptor = Descriptor {
-    kind: ProviderKind::Memory,
-    capabilities,
-    parameters_crd,
-    uses_cluster_name: false,
-    args: |command| command,
-    configure: connect,
-    planner,
-};
+pub static DESCRIPTOR: Descriptor =
+    Descriptor { kind: ProviderKind::Memory, capabilities, parameters_crd, uses_cluster_name: false, args: |command| command, configure: connect, planner };

@@ -67,10 +67,11 @@ impl Store {
         if self.get_opt(rt, namespace, &name).is_some() {
             return Err(ApiError::already_exists(&rt.display(), &name));
         }
-        if rt.status_subresource && !rt.builtin {
-            if let Some(map) = object.as_object_mut() {
-                map.remove("status");
-            }
+        if rt.status_subresource
+            && !rt.builtin
+            && let Some(map) = object.as_object_mut()
+        {
+            map.remove("status");
         }
         self.validate(rt, &mut object, None)?;
         let now = now_rfc3339();
@@ -159,6 +160,7 @@ impl Store {
     }
 
     /// Patch an object (PATCH) with any of the four patch types.
+    #[expect(clippy::too_many_arguments, reason = "one argument per part of the HTTP request, as the other verbs take them")]
     pub fn patch(
         &mut self,
         rt: &ResourceType,

@@ -117,10 +117,10 @@ async fn endpoint_changes_use_the_runtime_api_without_a_reload() {
     let mut seen = std::collections::BTreeSet::new();
     while !seen.contains("v1-second") {
         assert!(start.elapsed() < Duration::from_secs(3), "the new endpoint got no traffic (saw {seen:?})");
-        if let Ok(reply) = portico_sandbox::http_get(at, "any.test", "/", &[]).await {
-            if let Some(pod) = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)) {
-                seen.insert(pod);
-            }
+        if let Ok(reply) = portico_sandbox::http_get(at, "any.test", "/", &[]).await
+            && let Some(pod) = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string))
+        {
+            seen.insert(pod);
         }
     }
     // A reload forks new workers; old ones may still be exiting from an earlier reload, so only

@@ -39,16 +39,7 @@ pub struct Reconciler {
 impl Reconciler {
     pub fn new(client: Client, stores: Stores, metrics: Arc<Metrics>, providers: BTreeMap<ProviderKind, Arc<dyn DynProvider>>) -> Self {
         let capabilities = CapabilitySet::new(providers.values().map(|p| p.planner().capabilities().clone()));
-        Reconciler {
-            client,
-            stores,
-            metrics,
-            capabilities,
-            providers,
-            applied: BTreeMap::new(),
-            in_flight: Default::default(),
-            quarantined: BTreeMap::new(),
-        }
+        Reconciler { client, stores, metrics, capabilities, providers, applied: BTreeMap::new(), in_flight: Default::default(), quarantined: BTreeMap::new() }
     }
 
     /// One pass; returns true when something failed and should be retried (with backoff).
@@ -90,9 +81,7 @@ impl Reconciler {
         let fingerprints: BTreeMap<&ObjectRef, Value> = desired.iter().map(|(k, d)| (k, fingerprint_of(d))).collect();
         let changed: BTreeSet<ObjectRef> = desired
             .keys()
-            .filter(|k| {
-                force || self.applied.get(*k).is_none_or(|p| Some(&p.fingerprint) != fingerprints.get(k) || !p.result.as_ref().is_ok_and(|a| a.ready))
-            })
+            .filter(|k| force || self.applied.get(*k).is_none_or(|p| Some(&p.fingerprint) != fingerprints.get(k) || !p.result.as_ref().is_ok_and(|a| a.ready)))
             .cloned()
             .collect();
         let left = self.applied.iter().any(|(k, p)| p.provider == kind && !desired.contains_key(k));
@@ -198,7 +187,8 @@ fn fingerprint_of(desired: &Desired) -> Value {
 
 /// The provider of a Gateway's class.
 pub(super) fn provider_of(snapshot: &Snapshot, key: &ObjectRef) -> Option<ProviderKind> {
-    let gateway = snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))?;
+    let gateway =
+        snapshot.gateways.iter().find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))?;
     let class = snapshot.gateway_classes.iter().find(|c| c.metadata.name.as_deref() == Some(gateway.spec.gateway_class_name.as_str()))?;
     ProviderKind::from_controller_name(&class.spec.controller_name)
 }

@@ -11,14 +11,14 @@ use gateway_api::referencegrants::ReferenceGrant;
 use gateway_api::tlsroutes::TlsRoute;
 use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
-use kube::runtime::reflector::{self, Store};
-use kube::runtime::{WatchStreamExt, watcher};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject};
+use kube::runtime::reflector::{self, Store};
+use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
-use portico_provider::Descriptor;
 use portico_model::l4routes::{TcpRoute, UdpRoute};
 use portico_model::{ParametersObject, Snapshot};
+use portico_provider::Descriptor;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
@@ -121,9 +121,9 @@ impl Stores {
 
     /// The current state as a translation input.
     pub fn snapshot(&self) -> Snapshot {
-        fn all<K: Clone>(store: &Store<K>) -> Vec<K>
+        fn all<K>(store: &Store<K>) -> Vec<K>
         where
-            K: kube::runtime::reflector::Lookup,
+            K: Clone + kube::runtime::reflector::Lookup,
             K::DynamicType: Eq + std::hash::Hash + Clone,
         {
             store.state().iter().map(|o| (**o).clone()).collect()

@@ -19,13 +19,8 @@ pub fn convert(route: &GrpcRoute) -> Route {
         .map(|rule| Rule {
             name: rule.name.clone(),
             matches: rule.matches.iter().flatten().map(convert_match).collect(),
-            filters: rule.filters.iter().flatten().map(|f| grpc_filter(f)).collect(),
-            backends: rule
-                .backend_refs
-                .iter()
-                .flatten()
-                .map(|b| backend_ref!(b, b.filters.iter().flatten().map(|f| grpc_backend_filter(f)).collect()))
-                .collect(),
+            filters: rule.filters.iter().flatten().map(grpc_filter).collect(),
+            backends: rule.backend_refs.iter().flatten().map(|b| backend_ref!(b, b.filters.iter().flatten().map(grpc_backend_filter).collect())).collect(),
             timeouts: None,
         })
         .collect();

@@ -208,10 +208,11 @@ pub fn virtual_host_rules(vhost: &VirtualHost, max_values: usize, groups: &mut d
     for entry in &vhost.routes {
         let (action, transforms) = action(entry, groups);
         let rule = Rule { conditions: conditions(&vhost.hostname, &entry.matcher, max_values), action, transforms, routes: vec![route_id(&entry.source)] };
-        if let Some(last) = rules.last_mut() {
-            if last.routes == rule.routes && merge_paths(last, &rule, max_values) {
-                continue;
-            }
+        if let Some(last) = rules.last_mut()
+            && last.routes == rule.routes
+            && merge_paths(last, &rule, max_values)
+        {
+            continue;
         }
         rules.push(rule);
     }

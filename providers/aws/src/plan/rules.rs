@@ -42,8 +42,7 @@ pub fn diff(desired: &[Rule], observed: &[ObservedRule]) -> RuleChanges {
         used[*o] = true;
     }
     pair_modifications(&mut slots, &mut used, observed);
-    let mut changes = RuleChanges::default();
-    changes.delete = observed.iter().zip(&used).filter(|(_, u)| !**u).map(|(o, _)| o.clone()).collect();
+    let mut changes = RuleChanges { delete: observed.iter().zip(&used).filter(|(_, u)| !**u).map(|(o, _)| o.clone()).collect(), ..RuleChanges::default() };
     let priorities = match assign(&slots, observed) {
         Some(p) => p,
         None => renumber(&slots, observed, &mut changes),
@@ -160,10 +159,10 @@ pub fn spread(count: usize) -> Vec<i32> {
 fn renumber(slots: &[Slot], observed: &[ObservedRule], changes: &mut RuleChanges) -> Vec<i32> {
     let priorities = spread(slots.len());
     for (slot, priority) in slots.iter().zip(&priorities) {
-        if let Slot::Keep(o) | Slot::Modify(o) = slot {
-            if observed[*o].priority != *priority {
-                changes.reprioritize.push((observed[*o].arn.clone(), *priority));
-            }
+        if let Slot::Keep(o) | Slot::Modify(o) = slot
+            && observed[*o].priority != *priority
+        {
+            changes.reprioritize.push((observed[*o].arn.clone(), *priority));
         }
     }
     priorities

@@ -38,7 +38,7 @@ pub struct Clients {
     pub ec2: aws_sdk_ec2::Client,
     pub acm: aws_sdk_acm::Client,
     pub calls: Arc<CallCounts>,
-    pub on_call: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub on_call: Option<portico_provider::OnCall>,
 }
 
 impl std::fmt::Debug for Clients {

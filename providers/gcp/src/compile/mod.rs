@@ -266,10 +266,8 @@ fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, re
         }
     }
     // Admitted routes keep the IR's order (admission runs oldest first, precedence is the IR's).
-    let kept = hosts
-        .iter()
-        .map(|host| HostRules { routes: host.routes.iter().filter(|r| admitted.contains(&r.route)).cloned().collect(), ..host.clone() })
-        .collect();
+    let kept =
+        hosts.iter().map(|host| HostRules { routes: host.routes.iter().filter(|r| admitted.contains(&r.route)).cloned().collect(), ..host.clone() }).collect();
     (kept, overflows)
 }
 

@@ -6,7 +6,6 @@ mod calls;
 pub mod observe;
 
 use std::future::Future;
-use std::sync::Arc;
 use std::time::Duration;
 
 use backon::{ExponentialBuilder, Retryable};
@@ -55,7 +54,7 @@ pub struct Clients {
     pub(crate) firewalls: client::Firewalls,
     pub counts: CallCounts,
     /// Told about every call (e.g. the operator's metrics).
-    pub on_call: Option<Arc<dyn Fn(&str) + Send + Sync>>,
+    pub on_call: Option<portico_provider::OnCall>,
     max_attempts: usize,
 }
 

@@ -330,10 +330,10 @@ async fn stop_pod(client: &Client, pod: &Pod, options: &ClusterOptions, state: &
     if !done {
         return Ok(false);
     }
-    if let Ok(mut s) = state.lock() {
-        if let Some(running) = s.running.remove(&k) {
-            running.servers.iter().for_each(JoinHandle::abort);
-        }
+    if let Ok(mut s) = state.lock()
+        && let Some(running) = s.running.remove(&k)
+    {
+        running.servers.iter().for_each(JoinHandle::abort);
     }
     let finalizers: Vec<String> = pod.finalizers().iter().filter(|f| *f != KUBELET_FINALIZER).cloned().collect();
     if finalizers.len() != pod.finalizers().len() {

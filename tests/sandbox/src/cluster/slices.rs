@@ -70,7 +70,7 @@ fn members<'a>(world: &'a World, service: &Service, selector: &BTreeMap<String, 
         .filter(|p| !matches!(p.status.as_ref().and_then(|s| s.phase.as_deref()), Some("Succeeded" | "Failed")))
         .filter_map(|p| Some((p, p.status.as_ref()?.pod_ip.clone()?)))
         .collect();
-    pods.sort_by(|a, b| a.0.name_any().cmp(&b.0.name_any()));
+    pods.sort_by_key(|a| a.0.name_any());
     pods
 }
 
@@ -154,7 +154,7 @@ async fn reconcile_service(client: &Client, world: &World, service: &Service) ->
         .filter(|s| s.labels().get("kubernetes.io/service-name") == Some(&service.name_any()))
         .filter(|s| s.labels().get("endpointslice.kubernetes.io/managed-by").map(String::as_str) == Some(SLICE_MANAGER))
         .collect();
-    existing.sort_by(|a, b| a.name_any().cmp(&b.name_any()));
+    existing.sort_by_key(|a| a.name_any());
     let mut changed = false;
     let mut unused: Vec<&EndpointSlice> = existing.clone();
     for (ports, endpoints) in &wanted {
