@@ -25,21 +25,59 @@ struct Cli {
     api_port: u16,
     #[arg(long, default_value = "/tmp/portico-sandbox")]
     state_dir: PathBuf,
-    #[arg(long, default_value = concat!(env!("CARGO_MANIFEST_DIR"), "/../../examples"))]
-    examples: PathBuf,
+    /// The manifests to apply (default: `examples/` of the Portico checkout the current
+    /// directory is in).
+    #[arg(long)]
+    examples: Option<PathBuf>,
+}
+
+/// `examples/` of the checkout the current directory is in (this directory or a parent).
+fn find_examples() -> Option<PathBuf> {
+    let cwd = std::env::current_dir().ok()?;
+    cwd.ancestors().map(|dir| dir.join("examples")).find(|dir| dir.join("10-infra.yaml").is_file())
+}
+
+/// HAProxy's version line, installing it first (Debian/Ubuntu's apt-get, through sudo when not
+/// root) when it is missing.
+fn haproxy_or_install() -> Result<String, String> {
+    if let Some(version) = portico_sandbox::haproxy_version() {
+        return Ok(version);
+    }
+    let root = std::process::Command::new("id").arg("-u").output().is_ok_and(|o| o.stdout.starts_with(b"0"));
+    let apt = |args: &[&str]| {
+        let mut command = if root { std::process::Command::new("apt-get") } else { std::process::Command::new("sudo") };
+        if !root {
+            command.args(["-n", "apt-get"]);
+        }
+        command.args(args).env("DEBIAN_FRONTEND", "noninteractive").stdout(std::process::Stdio::null()).status().is_ok_and(|s| s.success())
+    };
+    if std::path::Path::new("/usr/bin/apt-get").exists() {
+        println!("[0/5] haproxy is not installed: installing it with apt-get");
+        if apt(&["install", "-y", "-q", "haproxy"]) || (apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "haproxy"])) {
+            if let Some(version) = portico_sandbox::haproxy_version() {
+                return Ok(version);
+            }
+        }
+    }
+    Err("haproxy is not installed and could not be installed here: install HAProxy 2.6+ (apt-get install haproxy, dnf install haproxy, brew install haproxy) and run again".into())
 }
 
 #[tokio::main]
 async fn main() -> ExitCode {
     let cli = Cli::parse();
-    let Some(version) = portico_sandbox::haproxy_version() else {
-        eprintln!(
-            "haproxy is not installed. Install HAProxy 2.6+ first, e.g.:\n  sudo apt-get install haproxy      (Debian/Ubuntu)\n  sudo dnf install haproxy          (Fedora)\n  brew install haproxy              (macOS)"
-        );
-        return ExitCode::from(2);
+    let version = match haproxy_or_install() {
+        Ok(version) => version,
+        Err(message) => {
+            eprintln!("{message}");
+            return ExitCode::from(2);
+        }
     };
     println!("[1/5] {version}");
-    match sandbox(&cli).await {
+    let Some(examples) = cli.examples.clone().or_else(find_examples) else {
+        eprintln!("no examples/ here: run from a Portico checkout, or pass --examples DIR");
+        return ExitCode::from(2);
+    };
+    match sandbox(&cli, &examples).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("sandbox failed: {error}");
@@ -48,9 +86,9 @@ async fn main() -> ExitCode {
     }
 }
 
-async fn sandbox(cli: &Cli) -> Result<(), portico_sandbox::SandboxError> {
-    let world = prepare(cli.api_port, &cli.state_dir, &cli.examples).await?;
-    println!("[2/5] API server at {}; CRDs installed; examples applied from {}", world.server.url(), cli.examples.display());
+async fn sandbox(cli: &Cli, examples: &std::path::Path) -> Result<(), portico_sandbox::SandboxError> {
+    let world = prepare(cli.api_port, &cli.state_dir, examples).await?;
+    println!("[2/5] API server at {}; CRDs installed; examples applied from {}", world.server.url(), examples.display());
     let pods = world
         .cluster
         .wait_running(3, Duration::from_secs(30))
