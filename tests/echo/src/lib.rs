@@ -13,6 +13,8 @@
 //! - a raw TCP mode ([`serve_tcp`]) writes a banner line and then echoes bytes.
 #![forbid(unsafe_code)]
 
+pub mod grpc;
+
 use std::collections::BTreeMap;
 use std::io;
 use std::net::SocketAddr;

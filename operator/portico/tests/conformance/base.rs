@@ -13,13 +13,17 @@ pub const CLASS: &str = "portico-haproxy";
 pub const GATEWAYS: [&str; 3] = ["same-namespace", "all-namespaces", "backend-namespaces"];
 
 /// `(namespace, name, replicas)` of every echo Deployment, each behind a Service of the same name.
-const ECHOES: [(&str, &str, u32); 6] = [
+/// The `grpc-` ones run the gRPC echo (`GRPC_ECHO_SERVER`) behind an `h2c` Service port.
+const ECHOES: [(&str, &str, u32); 9] = [
     (INFRA, "infra-backend-v1", 2),
     (INFRA, "infra-backend-v2", 2),
     (INFRA, "infra-backend-v3", 1),
     (APP, "app-backend-v1", 2),
     (APP, "app-backend-v2", 2),
     (WEB, "web-backend", 2),
+    (INFRA, "grpc-infra-backend-v1", 2),
+    (INFRA, "grpc-infra-backend-v2", 2),
+    (INFRA, "grpc-infra-backend-v3", 2),
 ];
 
 pub fn echo_pods() -> usize {
@@ -50,7 +54,10 @@ pub fn manifests() -> Vec<Value> {
 }
 
 fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
-    let env = json!([{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}, {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]);
+    let mut env = json!([{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}, {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]);
+    if name.starts_with("grpc-") {
+        env.as_array_mut().into_iter().for_each(|e| e.push(json!({"name": "GRPC_ECHO_SERVER", "value": "1"})));
+    }
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
             "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": "registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0", "env": env}]}}}})
@@ -65,6 +72,8 @@ fn service(ns: &str, name: &str) -> Value {
         json!([{"name": "first-port", "protocol": "TCP", "port": 8080, "targetPort": 3000},
             {"name": "second-port", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c", "port": 8081, "targetPort": 3001},
             {"name": "third-port", "protocol": "TCP", "appProtocol": "kubernetes.io/ws", "port": 8082, "targetPort": 3000}])
+    } else if name.starts_with("grpc-") {
+        json!([{"protocol": "TCP", "port": 8080, "targetPort": 3000, "appProtocol": "kubernetes.io/h2c"}])
     } else {
         json!([{"protocol": "TCP", "port": 8080, "targetPort": 3000}])
     };

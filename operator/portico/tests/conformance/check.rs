@@ -181,6 +181,34 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Run `probe` until it passed [`CONSECUTIVE`] times in a row within [`SETTLE`] (a miss
+    /// restarts the count); the last miss is the reason.
+    pub async fn consistently<F, Fut>(&self, what: &str, mut probe: F) -> Outcome
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Outcome>,
+    {
+        let deadline = Instant::now() + SETTLE;
+        let mut streak = 0;
+        loop {
+            match probe().await {
+                Ok(()) => {
+                    streak += 1;
+                    if streak >= CONSECUTIVE {
+                        return Ok(());
+                    }
+                }
+                Err(why) if Instant::now() >= deadline => return Err(format!("{what}: {why}")),
+                Err(_) => {
+                    streak = 0;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
 /// A listener status in a few words: kinds, conditions as type=status/reason, attached routes.
 fn brief(status: &Value) -> String {
     let kinds: Vec<&str> = status["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();

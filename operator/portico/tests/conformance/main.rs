@@ -13,6 +13,7 @@ mod base;
 mod check;
 mod filters;
 mod gateway;
+mod grpc;
 mod http;
 mod more;
 mod report;
@@ -94,6 +95,10 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "TLSRouteInvalidReferenceGrant" => tls::invalid_reference_grant,
         "TLSRouteListenerPassthroughSupportedKinds" => tls::listener_passthrough_supported_kinds,
         "TLSRouteListenerTerminateNotSupported" => tls::listener_terminate_not_supported,
+        "GRPCExactMethodMatching" => grpc::exact_method_matching,
+        "GRPCRouteHeaderMatching" => grpc::header_matching,
+        "GRPCRouteListenerHostnameMatching" => grpc::listener_hostname_matching,
+        "GRPCRouteWeight" => grpc::weight,
     ]
 }
 

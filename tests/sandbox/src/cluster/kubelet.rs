@@ -255,8 +255,8 @@ async fn start_pod(
     };
     let config = portico_echo::EchoConfig { namespace: pod.namespace().unwrap_or_default(), pod: pod.name_any(), service: service_of(world, pod) };
     let addrs: Vec<SocketAddr> = container_ports(pod).into_iter().map(|p| SocketAddr::new(ip.into(), p)).collect();
-    let servers = match portico_echo::spawn_http(&addrs, config).await {
-        Ok(bound) => bound.into_iter().map(|(_, task)| task).collect(),
+    let servers = match serve_echo(pod, &addrs, config).await {
+        Ok(tasks) => tasks,
         Err(error) => {
             eprintln!("sandbox cluster: Pod {k} cannot listen on {ip}: {error}");
             return Ok(false);
@@ -273,6 +273,22 @@ async fn start_pod(
     api.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": finalizers}, "spec": {"nodeName": node}}))).await?;
     api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(running_status(ip, true))).await?;
     Ok(true)
+}
+
+/// The value of `name` in the first container's environment (literal values only).
+fn env_value(pod: &Pod, name: &str) -> Option<String> {
+    pod.spec.iter().flat_map(|s| s.containers.first()).flat_map(|c| c.env.iter().flatten()).find(|e| e.name == name).and_then(|e| e.value.clone())
+}
+
+/// Serve what the echo image serves for this Pod's environment: the gRPC echo with
+/// `GRPC_ECHO_SERVER` set, else the HTTP echo.
+async fn serve_echo(pod: &Pod, addrs: &[SocketAddr], config: portico_echo::EchoConfig) -> std::io::Result<Vec<JoinHandle<()>>> {
+    let bound = if env_value(pod, "GRPC_ECHO_SERVER").is_some_and(|v| !v.is_empty()) {
+        portico_echo::grpc::spawn_grpc(addrs, config).await?
+    } else {
+        portico_echo::spawn_http(addrs, config).await?
+    };
+    Ok(bound.into_iter().map(|(_, task)| task).collect())
 }
 
 fn running_status(ip: Ipv4Addr, ready: bool) -> Value {
