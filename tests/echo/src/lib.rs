@@ -14,6 +14,8 @@
 #![forbid(unsafe_code)]
 
 pub mod grpc;
+pub mod tcp;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io;

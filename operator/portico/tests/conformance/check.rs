@@ -209,6 +209,12 @@ impl Ctx {
     }
 }
 
+/// Pod `pod` is one of Deployment `deployment`'s (`<deployment>-<hash>-<suffix>`), so that
+/// `tls-backend` does not take `tls-backend-2`'s Pods for its own.
+pub fn is_pod_of(pod: &str, deployment: &str) -> bool {
+    pod.strip_prefix(deployment).and_then(|rest| rest.strip_prefix('-')).is_some_and(|rest| rest.split('-').count() == 2)
+}
+
 /// A listener status in a few words: kinds, conditions as type=status/reason, attached routes.
 fn brief(status: &Value) -> String {
     let kinds: Vec<&str> = status["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();

@@ -9,7 +9,7 @@ use std::time::Duration;
 use portico_echo::grpc::{self, OK, UNIMPLEMENTED};
 
 use crate::base::{CLASS, INFRA};
-use crate::check::{Ctx, Outcome};
+use crate::check::{Ctx, Outcome, is_pod_of};
 
 const SAME: (&str, &str) = (INFRA, "same-namespace");
 
@@ -57,7 +57,7 @@ impl Call {
             return Err(format!("answered from namespace {:?}, wanted {INFRA}", reply.namespace));
         }
         match self.backend {
-            Some(backend) if !reply.pod.starts_with(&format!("{backend}-")) => Err(format!("answered by Pod {:?}, wanted one of {backend}", reply.pod)),
+            Some(backend) if !is_pod_of(&reply.pod, backend) => Err(format!("answered by Pod {:?}, wanted one of {backend}", reply.pod)),
             _ => Ok(()),
         }
     }
