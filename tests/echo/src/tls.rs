@@ -177,8 +177,23 @@ pub async fn connect(addr: SocketAddr, server_name: &str, pinned: Option<&[u8]>)
         .map_err(|_| io::Error::new(io::ErrorKind::TimedOut, "TLS handshake timed out"))?
 }
 
-/// One HTTP/1.1 request over TLS (SNI `server_name`, `Host: host`): the status code and body.
-pub async fn https_get(addr: SocketAddr, server_name: &str, host: &str, path: &str, pinned: Option<&[u8]>) -> io::Result<(u16, String)> {
+/// An answer to [`https_get`].
+#[derive(Debug, Clone, Default)]
+pub struct HttpsReply {
+    pub status: u16,
+    pub headers: Vec<(String, String)>,
+    pub body: String,
+}
+
+impl HttpsReply {
+    /// The first value of header `name` (any case).
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+}
+
+/// One HTTP/1.1 request over TLS (SNI `server_name`, `Host: host`).
+pub async fn https_get(addr: SocketAddr, server_name: &str, host: &str, path: &str, pinned: Option<&[u8]>) -> io::Result<HttpsReply> {
     let mut stream = connect(addr, server_name, pinned).await?;
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut raw = Vec::new();
@@ -189,7 +204,10 @@ pub async fn https_get(addr: SocketAddr, server_name: &str, host: &str, path: &s
         }
     }
     let text = String::from_utf8_lossy(&raw).into_owned();
-    let status = text.split_whitespace().nth(1).and_then(|s| s.parse().ok()).ok_or_else(|| invalid("reply", format!("no HTTP status in {text:?}")))?;
-    let body = text.split_once("\r\n\r\n").map(|(_, b)| b.to_string()).unwrap_or_default();
-    Ok((status, body))
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    let mut lines = head.split("\r\n");
+    let status = lines.next().and_then(|l| l.split_whitespace().nth(1)).and_then(|s| s.parse().ok());
+    let status = status.ok_or_else(|| invalid("reply", format!("no HTTP status in {text:?}")))?;
+    let headers = lines.filter_map(|l| l.split_once(':')).map(|(n, v)| (n.trim().to_string(), v.trim().to_string())).collect();
+    Ok(HttpsReply { status, headers, body: body.to_string() })
 }

@@ -182,6 +182,28 @@ impl Ctx {
 }
 
 impl Ctx {
+    /// Apply `yaml`, run `body`, delete what was applied (whatever `body` found).
+    pub async fn scoped<F, Fut>(&self, yaml: &str, body: F) -> Outcome
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Outcome>,
+    {
+        let applied = self.apply(yaml).await?;
+        let outcome = body().await;
+        self.delete(applied).await;
+        outcome
+    }
+
+    /// A JSON merge patch of one object (lists in the patch replace the object's).
+    pub async fn merge_patch(&self, api_version: &str, kind: &str, ns: &str, name: &str, patch: Value) -> Outcome {
+        let probe = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": ns}});
+        let api = self.api_for(&probe).await?;
+        api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("patch {kind} {ns}/{name}: {e}"))
+    }
+
     /// Run `probe` until it passed [`CONSECUTIVE`] times in a row within [`SETTLE`] (a miss
     /// restarts the count); the last miss is the reason.
     pub async fn consistently<F, Fut>(&self, what: &str, mut probe: F) -> Outcome

@@ -15,6 +15,7 @@ mod filters;
 mod gateway;
 mod grpc;
 mod http;
+mod http_ext;
 mod more;
 mod report;
 mod tls;
@@ -100,6 +101,13 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "TLSRouteHostnameIntersection" => tls_traffic::hostname_intersection,
         "TLSRouteInvalidBackendRefNonexistent" => tls_traffic::invalid_backend_ref_nonexistent,
         "TLSRouteInvalidBackendRefUnknownKind" => tls_traffic::invalid_backend_ref_unknown_kind,
+        "HTTPRouteTimeoutRequest" => |c| http_ext::timeout(c, "request-timeout", "request", "request-timeout"),
+        "HTTPRouteTimeoutBackendRequest" => |c| http_ext::timeout(c, "backend-request-timeout", "backendRequest", "backend-timeout"),
+        "HTTPRouteBackendRequestHeaderModifier" => http_ext::backend_request_header_modifier,
+        "HTTPRouteRequestHeaderModifierBackendWeights" => http_ext::request_header_modifier_backend_weights,
+        "HTTPRouteListenerPortMatching" => http_ext::listener_port_matching,
+        "HTTPRouteInvalidParentRefNotMatchingListenerPort" => http_ext::invalid_parent_ref_not_matching_listener_port,
+        "HTTPRouteInvalidParentRefSectionNameNotMatchingPort" => http_ext::invalid_parent_ref_section_name_not_matching_port,
         "GRPCExactMethodMatching" => grpc::exact_method_matching,
         "GRPCRouteHeaderMatching" => grpc::header_matching,
         "GRPCRouteListenerHostnameMatching" => grpc::listener_hostname_matching,

@@ -38,7 +38,8 @@ where
 async fn reaches(c: &Ctx, at: SocketAddr, host: &str, backend: &str) -> Outcome {
     let pinned = certificate();
     c.consistently(&format!("TLS {host} via {at}"), || async {
-        let (status, body) = portico_echo::tls::https_get(at, host, host, "/", Some(&pinned)).await.map_err(|e| e.to_string())?;
+        let reply = portico_echo::tls::https_get(at, host, host, "/", Some(&pinned)).await.map_err(|e| e.to_string())?;
+        let (status, body) = (reply.status, reply.body);
         let echo: serde_json::Value = serde_json::from_str(&body).map_err(|_| format!("HTTP {status}, no echo JSON: {body:.120}"))?;
         let pod = echo["pod"].as_str().unwrap_or_default();
         if status != 200 || echo["namespace"] != INFRA || !is_pod_of(pod, backend) {
