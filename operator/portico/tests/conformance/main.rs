@@ -13,6 +13,7 @@ mod base;
 mod check;
 mod filters;
 mod gateway;
+mod gateway_ext;
 mod grpc;
 mod http;
 mod http_ext;
@@ -108,6 +109,9 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "HTTPRouteListenerPortMatching" => http_ext::listener_port_matching,
         "HTTPRouteInvalidParentRefNotMatchingListenerPort" => http_ext::invalid_parent_ref_not_matching_listener_port,
         "HTTPRouteInvalidParentRefSectionNameNotMatchingPort" => http_ext::invalid_parent_ref_section_name_not_matching_port,
+        "HTTPRouteRedirectPortAndScheme" => gateway_ext::redirect_port_and_scheme,
+        "GatewayHTTPListenerIsolation" => gateway_ext::http_listener_isolation,
+        "GatewayStaticAddresses" => gateway_ext::static_addresses,
         "GRPCExactMethodMatching" => grpc::exact_method_matching,
         "GRPCRouteHeaderMatching" => grpc::header_matching,
         "GRPCRouteListenerHostnameMatching" => grpc::listener_hostname_matching,
