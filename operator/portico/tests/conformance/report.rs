@@ -110,6 +110,21 @@ pub const UPSTREAM: &[(&str, &[&str])] = &[
     ("TLSRouteTerminateSimpleSameNamespace", &["Gateway", "TLSRoute", "TLSRouteModeTerminate"]),
 ];
 
+/// Upstream's provisional tests (of these profiles): counted like the others, and listed in
+/// `succeededProvisionalTests` when they pass.
+const PROVISIONAL: &[&str] = &[
+    "GRPCRouteNamedRule",
+    "GatewayInfrastructure",
+    "GatewayOptionalAddressValue",
+    "HTTPRoute303Redirect",
+    "HTTPRoute307Redirect",
+    "HTTPRoute308Redirect",
+    "HTTPRouteNamedRule",
+    "HTTPRouteRequestPercentageMirror",
+    "TLSRouteMixedTerminationSameNamespace",
+    "TLSRouteTerminateSimpleSameNamespace",
+];
+
 const GATEWAY_EXTENDED: &[&str] = &[
     "GatewayPort8080",
     "GatewayStaticAddresses",
@@ -290,7 +305,7 @@ pub fn report(claimed: &BTreeSet<String>, outcomes: &BTreeMap<&'static str, Outc
         "implementation": {"organization": "portico", "project": "portico", "url": "unpublished", "version": env!("CARGO_PKG_VERSION"), "contact": ["portico maintainers"]},
         "mode": "default",
         "profiles": entries,
-        "succeededProvisionalTests": [],
+        "succeededProvisionalTests": outcomes.iter().filter(|(n, o)| PROVISIONAL.contains(n) && matches!(o, Outcome::Passed)).map(|(n, _)| *n).collect::<Vec<_>>(),
         "portico.dev/notes": {"engine": "Portico's own scenarios (operator/portico/tests/conformance), not upstream's suite; see docs/conformance/README.md", "failures": failures, "skipped": notes},
     })
 }

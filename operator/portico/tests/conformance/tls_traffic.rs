@@ -172,3 +172,68 @@ pub async fn invalid_backend_ref_unknown_kind(c: &Ctx) -> Outcome {
     let backend = "{group: unknownkind.example.com, kind: NonExistent, name: tls-backend, port: 443}";
     invalid_backend(c, "gateway-tlsroute-invalid-backend-ref-unknown-kind", "invalid-backend-ref-unknown-kind", backend, "InvalidKind").await
 }
+
+fn terminate_secret() -> String {
+    format!("---\n{}", serde_yaml::to_string(&crate::base::tls_secret(INFRA, "tls-terminate-checks-certificate")).unwrap_or_default())
+}
+
+fn terminate_listener(name: &str, host: &str) -> String {
+    format!(
+        "  - {{name: {name}, port: 8443, protocol: TLS, hostname: {host}, allowedRoutes: {{namespaces: {{from: Same}}, kinds: [{{kind: TLSRoute}}]}}, tls: {{mode: Terminate, certificateRefs: [{{name: tls-terminate-checks-certificate}}]}}}}\n"
+    )
+}
+
+fn gateway_with(name: &str, listeners: &str) -> String {
+    format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n{listeners}"
+    )
+}
+
+pub async fn listener_terminate_supported_kinds(c: &Ctx) -> Outcome {
+    let gw = "gateway-tlsroute-terminate-supported";
+    let yaml = [terminate_secret(), gateway_with(gw, &terminate_listener("tls-terminate", "terminate.example.com"))].concat();
+    let accepted: &[(&str, &str, &str)] = &[("Accepted", "True", "Accepted")];
+    with(c, &yaml, || c.listener(INFRA, gw, "tls-terminate", |l| crate::check::listener_is(l, &["TLSRoute"], accepted, 0))).await
+}
+
+pub async fn listener_mixed_termination_not_supported(c: &Ctx) -> Outcome {
+    let gw = "gateway-tlsroute-mixed-termination-not-supported";
+    let passthrough = "  - {name: tls-passthrough, port: 8443, protocol: TLS, hostname: passthrough.example.com, allowedRoutes: {namespaces: {from: Same}, kinds: [{kind: TLSRoute}]}, tls: {mode: Passthrough}}\n";
+    let yaml =
+        [terminate_secret(), gateway_with(gw, &[terminate_listener("tls-terminate", "terminate.example.com"), passthrough.to_string()].concat())].concat();
+    let conflict = |l: &serde_json::Value| {
+        crate::check::has_condition(&l["conditions"], "Accepted", "False", "ProtocolConflict")?;
+        let count = l["attachedRoutes"].as_i64().unwrap_or(-1);
+        (count == 0).then_some(()).ok_or_else(|| format!("attachedRoutes is {count}, wanted 0"))
+    };
+    with(c, &yaml, || async {
+        c.listener(INFRA, gw, "tls-terminate", conflict).await?;
+        c.listener(INFRA, gw, "tls-passthrough", conflict).await
+    })
+    .await
+}
+
+/// TLS terminated by HAProxy, then the TCP line protocol in plain text to `tcp-backend`.
+pub async fn terminate_simple_same_namespace(c: &Ctx) -> Outcome {
+    let gw = "gateway-tlsroute-terminate";
+    let yaml = [
+        terminate_secret(),
+        gateway_with(gw, &terminate_listener("tlsterminate", "tls.example.com")),
+        route("tlsroute-terminated-test", gw, "tls.example.com", "{name: tcp-backend, port: 3000}"),
+    ]
+    .concat();
+    with(c, &yaml, || async {
+        let at = c.at(&accepted(c, gw, &["tlsroute-terminated-test"]).await?, 8443);
+        let pinned = certificate();
+        c.consistently(&format!("TLS tls.example.com via {at}"), || async {
+            let stream = portico_echo::tls::connect(at, "tls.example.com", Some(&pinned)).await.map_err(|e| e.to_string())?;
+            let seen = portico_echo::tcp::probe(stream).await?;
+            if seen.is_tls || seen.namespace != INFRA || !is_pod_of(&seen.pod, "tcp-backend") {
+                return Err(format!("answered {seen:?}, wanted a plain-text connection to {INFRA}/tcp-backend"));
+            }
+            Ok(())
+        })
+        .await
+    })
+    .await
+}
