@@ -198,10 +198,10 @@ pub async fn https_get(addr: SocketAddr, server_name: &str, host: &str, path: &s
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut raw = Vec::new();
     // A peer closing without close_notify still delivered what it sent.
-    if let Err(error) = tokio::time::timeout(HANDSHAKE, stream.read_to_end(&mut raw)).await.unwrap_or(Ok(0)) {
-        if raw.is_empty() {
-            return Err(error);
-        }
+    if let Err(error) = tokio::time::timeout(HANDSHAKE, stream.read_to_end(&mut raw)).await.unwrap_or(Ok(0))
+        && raw.is_empty()
+    {
+        return Err(error);
     }
     let text = String::from_utf8_lossy(&raw).into_owned();
     let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));

@@ -13,6 +13,9 @@ use crate::check::{Ctx, Outcome, is_pod_of};
 
 const SAME: (&str, &str) = (INFRA, "same-namespace");
 
+/// Request metadata as `(key, value)`.
+type Metadata<'a> = &'a [(&'a str, &'a str)];
+
 /// One call and what must come back.
 struct Call {
     method: &'static str,
@@ -141,7 +144,7 @@ pub async fn header_matching(c: &Ctx) -> Outcome {
     let yaml = grpc_route("grpc-header-matching", "{name: same-namespace}", Some(h), &rules);
     with(c, &yaml, SAME, &["grpc-header-matching"], || async {
         let at = c.gw("same-namespace", 80);
-        let cases: &[(&[(&str, &str)], Option<&str>)] = &[
+        let cases: &[(Metadata, Option<&str>)] = &[
             (&[("Version", "one")], Some(v1)),
             (&[("Version", "two")], Some(v2)),
             (&[("Version", "two"), ("Color", "orange")], Some(v1)),

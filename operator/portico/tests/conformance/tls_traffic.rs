@@ -90,9 +90,13 @@ pub async fn simple_same_namespace(c: &Ctx) -> Outcome {
     .await
 }
 
+/// A Gateway, its listener and hostname, its routes `(name, hostname, backendRef)`, and a server
+/// name it must reject.
+type Intersection<'a> = (&'a str, &'a str, Option<&'a str>, Vec<(&'a str, &'a str, &'a str)>, &'a str);
+
 pub async fn hostname_intersection(c: &Ctx) -> Outcome {
     let (v1, v2) = ("{name: tls-backend, port: 443}", "{name: tls-backend-2, port: 443}");
-    let cases: [(&str, &str, Option<&str>, Vec<(&str, &str, &str)>, &str); 4] = [
+    let cases: [Intersection; 4] = [
         (
             "gw-tlsroute-exact-hostname-x-1",
             "listener-exact-hostname",
