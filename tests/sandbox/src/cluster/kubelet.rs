@@ -305,7 +305,7 @@ async fn serve_echo(
 ) -> std::io::Result<Vec<JoinHandle<()>>> {
     let on = |port: u16| [SocketAddr::new(ip.into(), port)];
     let set = |name: &str| env_value(pod, name).is_some_and(|v| !v.is_empty());
-    let mut bound = if set("GRPC_ECHO_SERVER") {
+    let bound = if set("GRPC_ECHO_SERVER") {
         portico_echo::grpc::spawn_grpc(addrs, config).await?
     } else if set("TCP_ECHO_SERVER") {
         let mut bound = portico_echo::tcp::spawn_tcp(&on(env_port(pod, "TCP_PORT", ECHO_DEFAULT_PORT)), config.clone(), None).await?;
@@ -320,7 +320,7 @@ async fn serve_echo(
         }
         bound
     };
-    Ok(bound.drain(..).map(|(_, task)| task).collect())
+    Ok(bound.into_iter().map(|(_, task)| task).collect())
 }
 
 /// The Pod's TLS certificate and key, when its environment names files (`TLS_SERVER_CERT` and
