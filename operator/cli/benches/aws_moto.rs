@@ -2,7 +2,7 @@
 //! then a no-op resync. Prints API calls by operation (mutating and read), mutating calls per
 //! native resource created, mutating calls for the edit, and wall times. Figures only.
 //!
-//! `cargo bench -p portico --bench aws_moto` (needs moto: `./scripts/test` installs it).
+//! `cargo bench -p portico-cli --bench aws_moto` (needs moto: `./scripts/test` installs it).
 
 #[path = "../tests/aws/moto.rs"]
 mod moto;

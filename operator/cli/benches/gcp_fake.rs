@@ -3,7 +3,7 @@
 //! counted them, and the operation polls the fake saw), the URL map's size against GCP's limit
 //! (and the route count at which it would be reached), and wall times. Figures only.
 //!
-//! `cargo bench -p portico --bench gcp_fake`
+//! `cargo bench -p portico-cli --bench gcp_fake`
 
 use std::collections::BTreeMap;
 use std::time::Instant;

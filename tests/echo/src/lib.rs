@@ -10,8 +10,14 @@
 //!   still with the JSON body;
 //! - each `x-echo-set-response-header: name=value` request header adds that
 //!   header to the response;
+//! - a `delay=<duration>` query parameter (Go's duration syntax: `500ms`, `1s`, `1m30s`) delays
+//!   the answer by that long;
 //! - a raw TCP mode ([`serve_tcp`]) writes a banner line and then echoes bytes.
 #![forbid(unsafe_code)]
+
+pub mod grpc;
+pub mod tcp;
+pub mod tls;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -169,6 +175,9 @@ async fn echo(State(state): State<Arc<ListenerState>>, method: Method, uri: Uri,
         Some(Err(())) => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
+    if let Some(delay) = uri.query().and_then(requested_delay) {
+        tokio::time::sleep(delay).await;
+    }
     let body = describe(&state, &method, &uri, version, &headers);
     let json = serde_json::to_vec_pretty(&body).unwrap_or_default();
     let mut response = (status, Body::from(json)).into_response();
@@ -223,6 +232,35 @@ fn requested_status(path: &str) -> Option<Result<StatusCode, ()>> {
     Some(parsed.ok_or(()))
 }
 
+/// The `delay` query parameter as a duration (at most a minute), when it parses.
+fn requested_delay(query: &str) -> Option<Duration> {
+    let value = query.split('&').find_map(|pair| pair.strip_prefix("delay="))?;
+    parse_duration(value).map(|d| d.min(Duration::from_secs(60)))
+}
+
+/// A duration in Go's syntax: one or more `<number><unit>` with units ns, us, ms, s, m, h.
+fn parse_duration(text: &str) -> Option<Duration> {
+    let mut total = 0f64;
+    let mut rest = text;
+    while !rest.is_empty() {
+        let digits = rest.find(|c: char| !c.is_ascii_digit() && c != '.')?;
+        let number: f64 = rest[..digits].parse().ok()?;
+        let unit_len = rest[digits..].find(|c: char| c.is_ascii_digit() || c == '.').unwrap_or(rest.len() - digits);
+        let scale = match &rest[digits..digits + unit_len] {
+            "ns" => 1e-9,
+            "us" | "µs" => 1e-6,
+            "ms" => 1e-3,
+            "s" => 1.0,
+            "m" => 60.0,
+            "h" => 3600.0,
+            _ => return None,
+        };
+        total += number * scale;
+        rest = &rest[digits + unit_len..];
+    }
+    Duration::try_from_secs_f64(total).ok().filter(|_| !text.is_empty())
+}
+
 /// Response headers requested through [`SET_RESPONSE_HEADER`]; malformed
 /// entries (no `=`, invalid name or value) are skipped.
 fn injected_headers(headers: &HeaderMap) -> Vec<(HeaderName, HeaderValue)> {
@@ -248,6 +286,17 @@ mod tests {
         assert_eq!(requested_status("/status/99"), Some(Err(())));
         assert_eq!(requested_status("/status/abc"), Some(Err(())));
         assert_eq!(requested_status("/statuses/503"), None);
+    }
+
+    #[test]
+    fn delays_parse_like_go_durations() {
+        assert_eq!(requested_delay("a=1&delay=1s"), Some(Duration::from_secs(1)));
+        assert_eq!(requested_delay("delay=500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("1m30s"), Some(Duration::from_secs(90)));
+        assert_eq!(parse_duration("1.5s"), Some(Duration::from_millis(1500)));
+        assert_eq!(parse_duration("1"), None);
+        assert_eq!(parse_duration(""), None);
+        assert_eq!(requested_delay("delay=soon"), None);
     }
 
     #[test]

@@ -13,14 +13,44 @@ pub const CLASS: &str = "portico-haproxy";
 pub const GATEWAYS: [&str; 3] = ["same-namespace", "all-namespaces", "backend-namespaces"];
 
 /// `(namespace, name, replicas)` of every echo Deployment, each behind a Service of the same name.
-const ECHOES: [(&str, &str, u32); 6] = [
+/// The `grpc-` ones run the gRPC echo (`GRPC_ECHO_SERVER`) behind an `h2c` Service port; the
+/// `tls-backend`s serve the HTTP echo over TLS too, `tcp-backend` the TCP line protocol, plain
+/// and over TLS (certificates from the Secrets of [`secrets`]).
+const ECHOES: [(&str, &str, u32); 13] = [
     (INFRA, "infra-backend-v1", 2),
     (INFRA, "infra-backend-v2", 2),
     (INFRA, "infra-backend-v3", 1),
     (APP, "app-backend-v1", 2),
     (APP, "app-backend-v2", 2),
     (WEB, "web-backend", 2),
+    (INFRA, "grpc-infra-backend-v1", 2),
+    (INFRA, "grpc-infra-backend-v2", 2),
+    (INFRA, "grpc-infra-backend-v3", 2),
+    (INFRA, "tls-backend", 1),
+    (INFRA, "tls-backend-2", 1),
+    (APP, "tls-backend", 1),
+    (INFRA, "tcp-backend", 2),
 ];
+
+/// The certificate Secrets of the base (all made from the example `*.example.com` certificate).
+fn secrets() -> Vec<Value> {
+    [
+        (INFRA, "tls-validity-checks-certificate"),
+        (WEB, "certificate"),
+        (INFRA, "tls-checks-certificate"),
+        (INFRA, "tls-passthrough-checks-certificate"),
+        (APP, "tls-passthrough-checks-certificate"),
+    ]
+    .into_iter()
+    .map(|(ns, name)| tls_secret(ns, name))
+    .collect()
+}
+
+/// The example certificate (PEM), which every TLS echo of the base presents.
+pub fn certificate() -> Vec<u8> {
+    let data = tls_secret(INFRA, "any")["data"]["tls.crt"].as_str().map(str::to_string).unwrap_or_default();
+    base64::Engine::decode(&base64::engine::general_purpose::STANDARD, data).unwrap_or_default()
+}
 
 pub fn echo_pods() -> usize {
     ECHOES.iter().map(|e| e.2 as usize).sum()
@@ -32,6 +62,8 @@ pub fn manifests() -> Vec<Value> {
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": APP, "labels": {"gateway-conformance": "backend"}}}),
         json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": WEB, "labels": {"gateway-conformance": "backend"}}}),
     ];
+    // Before the Pods that mount them.
+    out.extend(secrets());
     for (ns, name, replicas) in ECHOES {
         out.push(deployment(ns, name, replicas));
         out.push(service(ns, name));
@@ -50,21 +82,51 @@ pub fn manifests() -> Vec<Value> {
 }
 
 fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
-    let env = json!([{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}, {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]);
+    let mut env = json!([{"name": "POD_NAME", "valueFrom": {"fieldRef": {"fieldPath": "metadata.name"}}}, {"name": "NAMESPACE", "valueFrom": {"fieldRef": {"fieldPath": "metadata.namespace"}}}]);
+    let mut extra = Vec::new();
+    let mut tls = None;
+    if name.starts_with("grpc-") {
+        extra.push(json!({"name": "GRPC_ECHO_SERVER", "value": "1"}));
+    } else if name.starts_with("tls-backend") {
+        extra.extend([
+            json!({"name": "TLS_SERVER_CERT", "value": "/etc/secret-volume/crt"}),
+            json!({"name": "TLS_SERVER_PRIVKEY", "value": "/etc/secret-volume/key"}),
+        ]);
+        tls = Some(if ns == INFRA { "tls-checks-certificate" } else { "tls-passthrough-checks-certificate" });
+    } else if name == "tcp-backend" {
+        extra.extend([
+            json!({"name": "TLS_SERVER_CERT", "value": "/etc/secret-volume/crt"}),
+            json!({"name": "TLS_SERVER_PRIV_KEY", "value": "/etc/secret-volume/key"}),
+            json!({"name": "TCP_ECHO_SERVER", "value": "1"}),
+        ]);
+        tls = Some("tls-passthrough-checks-certificate");
+    }
+    env.as_array_mut().into_iter().for_each(|e| e.extend(extra.clone()));
+    let mut container = json!({"name": name, "image": "registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0", "env": env});
+    let mut pod_spec = json!({});
+    if let Some(secret) = tls {
+        container["volumeMounts"] = json!([{"name": "secret-volume", "mountPath": "/etc/secret-volume"}]);
+        pod_spec["volumes"] = json!([{"name": "secret-volume", "secret": {"secretName": secret, "items": [{"key": "tls.crt", "path": "crt"}, {"key": "tls.key", "path": "key"}]}}]);
+    }
+    pod_spec["containers"] = json!([container]);
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},
         "spec": {"replicas": replicas, "selector": {"matchLabels": {"app": name}},
-            "template": {"metadata": {"labels": {"app": name}}, "spec": {"containers": [{"name": name, "image": "registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0", "env": env}]}}}})
+            "template": {"metadata": {"labels": {"app": name}}, "spec": pod_spec}}})
 }
 
 /// Like upstream: unnamed port 8080 -> 3000, except `infra-backend-v1`, whose Service has three
 /// named ports (8080 plain, 8081 h2c, 8082 websocket).
 fn service(ns: &str, name: &str) -> Value {
-    let ports = if name == "tls-backend" {
+    let ports = if name.starts_with("tls-backend") {
         json!([{"protocol": "TCP", "port": 443, "targetPort": 8443}])
     } else if name == "infra-backend-v1" {
         json!([{"name": "first-port", "protocol": "TCP", "port": 8080, "targetPort": 3000},
             {"name": "second-port", "protocol": "TCP", "appProtocol": "kubernetes.io/h2c", "port": 8081, "targetPort": 3001},
             {"name": "third-port", "protocol": "TCP", "appProtocol": "kubernetes.io/ws", "port": 8082, "targetPort": 3000}])
+    } else if name == "tcp-backend" {
+        json!([{"name": "echo-tcp-plain", "protocol": "TCP", "port": 3000, "targetPort": 3000}, {"name": "echo-tcp-tls", "protocol": "TCP", "port": 8443, "targetPort": 8443}])
+    } else if name.starts_with("grpc-") {
+        json!([{"protocol": "TCP", "port": 8080, "targetPort": 3000, "appProtocol": "kubernetes.io/h2c"}])
     } else {
         json!([{"protocol": "TCP", "port": 8080, "targetPort": 3000}])
     };

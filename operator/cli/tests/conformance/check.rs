@@ -181,6 +181,62 @@ impl Ctx {
     }
 }
 
+impl Ctx {
+    /// Apply `yaml`, run `body`, delete what was applied (whatever `body` found).
+    pub async fn scoped<F, Fut>(&self, yaml: &str, body: F) -> Outcome
+    where
+        F: FnOnce() -> Fut,
+        Fut: std::future::Future<Output = Outcome>,
+    {
+        let applied = self.apply(yaml).await?;
+        let outcome = body().await;
+        self.delete(applied).await;
+        outcome
+    }
+
+    /// A JSON merge patch of one object (lists in the patch replace the object's).
+    pub async fn merge_patch(&self, api_version: &str, kind: &str, ns: &str, name: &str, patch: Value) -> Outcome {
+        let probe = serde_json::json!({"apiVersion": api_version, "kind": kind, "metadata": {"name": name, "namespace": ns}});
+        let api = self.api_for(&probe).await?;
+        api.patch(name, &kube::api::PatchParams::default(), &kube::api::Patch::Merge(patch))
+            .await
+            .map(|_| ())
+            .map_err(|e| format!("patch {kind} {ns}/{name}: {e}"))
+    }
+
+    /// Run `probe` until it passed [`CONSECUTIVE`] times in a row within [`SETTLE`] (a miss
+    /// restarts the count); the last miss is the reason.
+    pub async fn consistently<F, Fut>(&self, what: &str, mut probe: F) -> Outcome
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Outcome>,
+    {
+        let deadline = Instant::now() + SETTLE;
+        let mut streak = 0;
+        loop {
+            match probe().await {
+                Ok(()) => {
+                    streak += 1;
+                    if streak >= CONSECUTIVE {
+                        return Ok(());
+                    }
+                }
+                Err(why) if Instant::now() >= deadline => return Err(format!("{what}: {why}")),
+                Err(_) => {
+                    streak = 0;
+                    tokio::time::sleep(Duration::from_millis(50)).await;
+                }
+            }
+        }
+    }
+}
+
+/// Pod `pod` is one of Deployment `deployment`'s (`<deployment>-<hash>-<suffix>`), so that
+/// `tls-backend` does not take `tls-backend-2`'s Pods for its own.
+pub fn is_pod_of(pod: &str, deployment: &str) -> bool {
+    pod.strip_prefix(deployment).and_then(|rest| rest.strip_prefix('-')).is_some_and(|rest| rest.split('-').count() == 2)
+}
+
 /// A listener status in a few words: kinds, conditions as type=status/reason, attached routes.
 fn brief(status: &Value) -> String {
     let kinds: Vec<&str> = status["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();

@@ -58,10 +58,21 @@ fn modifier_rules(kind: &str) -> String {
         .concat()
 }
 
-pub async fn request_header_modifier(c: &Ctx) -> Outcome {
-    let h = "request-header-modifier.conformance.test";
+/// [`modifier_rules`] for `RequestHeaderModifier` with each filter on the rule's backendRef.
+pub fn backend_modifier_rules() -> String {
+    let [set, add, remove, multiple, case] = modifier("RequestHeaderModifier");
+    let rule = |prefix: &str, filters: &str| {
+        format!(
+            "  - matches: [{{path: {{type: PathPrefix, value: {prefix}}}}}]\n    backendRefs: [{{name: infra-backend-v1, port: 8080, filters: {filters}}}]\n"
+        )
+    };
+    [rule("/set", &set), rule("/add", &add), rule("/remove", &remove), rule("/multiple", &multiple), rule("/case-insensitivity", &case)].concat()
+}
+
+/// What HTTPRouteRequestHeaderModifier (and its backend variant) expect the backend to see.
+pub fn request_modifier_expects(h: &str) -> Vec<Expect> {
     let v1 = |e: Expect| e.to(INFRA, "infra-backend-v1");
-    let expects = vec![
+    vec![
         v1(get(h, "/set").header("Some-Other-Header", "val").saw_header("Some-Other-Header", "val").saw_header("X-Header-Set", "set-overwrites-values")),
         v1(get(h, "/set").header("Some-Other-Header", "val").header("X-Header-Set", "some-other-value").saw_header("X-Header-Set", "set-overwrites-values")),
         v1(get(h, "/add").header("Some-Other-Header", "val").saw_header("Some-Other-Header", "val").saw_header("X-Header-Add", "add-appends-values")),
@@ -89,8 +100,12 @@ pub async fn request_header_modifier(c: &Ctx) -> Outcome {
             .saw_header("X-Header-Add", "original-val-add,header-add")
             .saw_header("Another-Header", "another-header-val")
             .saw_no_header("x-header-remove")),
-    ];
-    run(c, "request-header-modifier", &route("request-header-modifier", h, &modifier_rules("RequestHeaderModifier")), expects).await
+    ]
+}
+
+pub async fn request_header_modifier(c: &Ctx) -> Outcome {
+    let h = "request-header-modifier.conformance.test";
+    run(c, "request-header-modifier", &route("request-header-modifier", h, &modifier_rules("RequestHeaderModifier")), request_modifier_expects(h)).await
 }
 
 pub async fn response_header_modifier(c: &Ctx) -> Outcome {

@@ -255,8 +255,15 @@ async fn start_pod(
     };
     let config = portico_echo::EchoConfig { namespace: pod.namespace().unwrap_or_default(), pod: pod.name_any(), service: service_of(world, pod) };
     let addrs: Vec<SocketAddr> = container_ports(pod).into_iter().map(|p| SocketAddr::new(ip.into(), p)).collect();
-    let servers = match portico_echo::spawn_http(&addrs, config).await {
-        Ok(bound) => bound.into_iter().map(|(_, task)| task).collect(),
+    let tls = match tls_material(client, pod).await {
+        Ok(tls) => tls,
+        Err(why) => {
+            eprintln!("sandbox cluster: Pod {k}: {why}");
+            return Ok(false);
+        }
+    };
+    let servers = match serve_echo(pod, ip, &addrs, config, tls).await {
+        Ok(tasks) => tasks,
         Err(error) => {
             eprintln!("sandbox cluster: Pod {k} cannot listen on {ip}: {error}");
             return Ok(false);
@@ -273,6 +280,79 @@ async fn start_pod(
     api.patch(&pod.name_any(), &PatchParams::default(), &Patch::Merge(json!({"metadata": {"finalizers": finalizers}, "spec": {"nodeName": node}}))).await?;
     api.patch_status(&pod.name_any(), &PatchParams::default(), &Patch::Merge(running_status(ip, true))).await?;
     Ok(true)
+}
+
+/// The value of `name` in the first container's environment (literal values only).
+fn env_value(pod: &Pod, name: &str) -> Option<String> {
+    pod.spec.iter().flat_map(|s| s.containers.first()).flat_map(|c| c.env.iter().flatten()).find(|e| e.name == name).and_then(|e| e.value.clone())
+}
+
+/// A port from the environment, else `default`.
+fn env_port(pod: &Pod, name: &str, default: u16) -> u16 {
+    env_value(pod, name).and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Serve what the echo image serves for this Pod's environment: the gRPC echo with
+/// `GRPC_ECHO_SERVER`, the TCP line protocol with `TCP_ECHO_SERVER` (on `TCP_PORT`, and over TLS
+/// on `TLS_PORT`), else the HTTP echo (and over TLS on `HTTPS_PORT`); TLS when the Pod has a
+/// certificate and key (`TLS_SERVER_CERT`, `TLS_SERVER_PRIVKEY`).
+async fn serve_echo(
+    pod: &Pod,
+    ip: Ipv4Addr,
+    addrs: &[SocketAddr],
+    config: portico_echo::EchoConfig,
+    tls: Option<Arc<portico_echo::tls::ServerConfig>>,
+) -> std::io::Result<Vec<JoinHandle<()>>> {
+    let on = |port: u16| [SocketAddr::new(ip.into(), port)];
+    let set = |name: &str| env_value(pod, name).is_some_and(|v| !v.is_empty());
+    let bound = if set("GRPC_ECHO_SERVER") {
+        portico_echo::grpc::spawn_grpc(addrs, config).await?
+    } else if set("TCP_ECHO_SERVER") {
+        let mut bound = portico_echo::tcp::spawn_tcp(&on(env_port(pod, "TCP_PORT", ECHO_DEFAULT_PORT)), config.clone(), None).await?;
+        if let Some(tls) = tls {
+            bound.extend(portico_echo::tcp::spawn_tcp(&on(env_port(pod, "TLS_PORT", 8443)), config, Some(tls)).await?);
+        }
+        bound
+    } else {
+        let mut bound = portico_echo::spawn_http(addrs, config.clone()).await?;
+        if let Some(tls) = tls {
+            bound.extend(portico_echo::tls::spawn_https(&on(env_port(pod, "HTTPS_PORT", 8443)), config, tls).await?);
+        }
+        bound
+    };
+    Ok(bound.into_iter().map(|(_, task)| task).collect())
+}
+
+/// The Pod's TLS certificate and key, when its environment names files (`TLS_SERVER_CERT` and
+/// `TLS_SERVER_PRIVKEY` or `TLS_SERVER_PRIV_KEY`) mounted from Secret volumes.
+async fn tls_material(client: &Client, pod: &Pod) -> Result<Option<Arc<portico_echo::tls::ServerConfig>>, String> {
+    let (Some(cert), Some(key)) = (env_value(pod, "TLS_SERVER_CERT"), env_value(pod, "TLS_SERVER_PRIVKEY").or_else(|| env_value(pod, "TLS_SERVER_PRIV_KEY")))
+    else {
+        return Ok(None);
+    };
+    let cert = secret_file(client, pod, &cert).await?;
+    let key = secret_file(client, pod, &key).await?;
+    portico_echo::tls::server_config(&cert, &key).map(Some).map_err(|e| format!("TLS certificate: {e}"))
+}
+
+/// The content of `path` in the first container, from the Secret volume mounted there.
+async fn secret_file(client: &Client, pod: &Pod, path: &str) -> Result<Vec<u8>, String> {
+    let spec = pod.spec.as_ref().ok_or("no spec")?;
+    let mounts = spec.containers.first().and_then(|c| c.volume_mounts.as_ref()).cloned().unwrap_or_default();
+    let (mount, file) = mounts
+        .iter()
+        .find_map(|m| path.strip_prefix(m.mount_path.trim_end_matches('/')).and_then(|rest| rest.strip_prefix('/')).map(|rest| (m, rest)))
+        .ok_or_else(|| format!("{path} is on no volume mount"))?;
+    let volume = spec.volumes.iter().flatten().find(|v| v.name == mount.name).ok_or_else(|| format!("no volume {}", mount.name))?;
+    let secret = volume.secret.as_ref().ok_or_else(|| format!("volume {} is not a Secret", mount.name))?;
+    let key = match &secret.items {
+        Some(items) => items.iter().find(|i| i.path == file).map(|i| i.key.clone()).ok_or_else(|| format!("no item of volume {} at {file}", mount.name))?,
+        None => file.to_string(),
+    };
+    let name = secret.secret_name.clone().unwrap_or_default();
+    let api: Api<k8s_openapi::api::core::v1::Secret> = Api::namespaced(client.clone(), &pod.namespace().unwrap_or_default());
+    let found = api.get_opt(&name).await.map_err(|e| format!("Secret {name}: {e}"))?.ok_or_else(|| format!("Secret {name} not found"))?;
+    found.data.and_then(|mut d| d.remove(&key)).map(|b| b.0).ok_or_else(|| format!("Secret {name} has no key {key}"))
 }
 
 fn running_status(ip: Ipv4Addr, ready: bool) -> Value {
