@@ -88,18 +88,18 @@ impl<P: Provider> Provider for Faulty<P> {
         self.inner.delete(gateway).await
     }
 
-    /// Each changed Gateway, in order, takes the next queued observe or apply failure; the rest
-    /// go to the wrapped provider's own `apply_all` in one call.
-    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>, changed: &BTreeSet<ObjectRef>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
-        let mut failed = BTreeMap::new();
-        for key in desired.keys().filter(|k| changed.contains(*k)) {
-            if let Err(error) = self.take_programming() {
-                failed.insert(key.clone(), Err(error));
-            }
+    /// A queued observe or apply failure replaces the whole programming call: every changed
+    /// Gateway gets it and the wrapped provider is not reached (platforms that write one
+    /// configuration for many Gateways fail them together). Otherwise the wrapped provider's own
+    /// `apply_all` runs.
+    async fn apply_all(
+        &self,
+        desired: &BTreeMap<ObjectRef, Desired>,
+        changed: &BTreeSet<ObjectRef>,
+    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+        match self.take_programming() {
+            Err(error) => desired.keys().filter(|k| changed.contains(*k)).map(|k| (k.clone(), Err(error.clone()))).collect(),
+            Ok(()) => self.inner.apply_all(desired, changed).await,
         }
-        let rest: BTreeSet<ObjectRef> = changed.iter().filter(|k| !failed.contains_key(*k)).cloned().collect();
-        let mut out = self.inner.apply_all(desired, &rest).await;
-        out.extend(failed);
-        out
     }
 }

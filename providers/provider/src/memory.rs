@@ -28,6 +28,8 @@ pub struct MemoryPlan {
     pub gateway: ObjectRef,
     pub current: Option<Programmed>,
     pub wanted: Option<Programmed>,
+    #[serde(skip)]
+    desired: Option<Desired>,
 }
 
 /// The platform's state, shared by every handle to it.
@@ -136,7 +138,7 @@ impl Provider for MemoryProvider {
     fn plan(&self, desired: Option<&Desired>, (gateway, current): &Self::Observed) -> Self::Plan {
         let address = current.as_ref().map(|o| o.address.clone()).unwrap_or_default();
         let wanted = desired.map(|d| programmed(d, d.ir.requested_addresses.first().map_or(address, |a| a.value.clone())));
-        MemoryPlan { gateway: gateway.clone(), current: current.clone(), wanted }
+        MemoryPlan { gateway: gateway.clone(), current: current.clone(), wanted, desired: desired.cloned() }
     }
 
     fn plan_is_empty(&self, plan: &Self::Plan) -> bool {
@@ -155,13 +157,8 @@ impl Provider for MemoryProvider {
         }
         self.calls.record("memory.put");
         let mut platform = self.platform.lock().map_err(|_| poisoned())?;
-        let ir: portico_model::ir::Gateway = serde_json::from_value(wanted.ir.clone()).map_err(|e| ProviderError::Rejected {
-            platform: "memory".into(),
-            operation: "put".into(),
-            message: e.to_string(),
-        })?;
-        let desired = Desired { parameters: wanted.parameters.clone(), ..Desired::bare(ir) };
-        let address = Self::address_for(&mut platform, &plan.gateway, &desired)?;
+        let Some(desired) = &plan.desired else { return Err(poisoned()) };
+        let address = Self::address_for(&mut platform, &plan.gateway, desired)?;
         platform.gateways.insert(plan.gateway.clone(), Programmed { address: address.clone(), ..wanted.clone() });
         Ok(Applied { addresses: vec![Address { address_type: "IPAddress".into(), value: address }], ready: true, rejected_routes: Vec::new() })
     }
