@@ -1,0 +1,128 @@
+//! The operator with a platform it has never heard of: the in-memory provider, registered with
+//! one `Registered` value. Portico programs its Gateway, reports the platform's address and
+//! conditions, re-programs on a route change, and on deletion removes what the platform holds
+//! before the finalizer goes. This is the proof that a new platform needs no operator change.
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
+use kube::api::{Api, ApiResource, DynamicObject};
+use portico_apiserver::{ApiServer, Options};
+use portico_provider::memory::{self, MemoryProvider};
+use portico_provider::Registered;
+use serde_json::{Value, json};
+
+const WORLD: &str = r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {name: memory}
+spec: {controllerName: portico.dev/memory}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {name: gw, namespace: app}
+spec:
+  gatewayClassName: memory
+  listeners: [{name: http, port: 80, protocol: HTTP}]
+---
+apiVersion: v1
+kind: Service
+metadata: {name: web, namespace: app}
+spec: {ports: [{port: 80, targetPort: 8080}]}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: HTTPRoute
+metadata: {name: web, namespace: app}
+spec:
+  parentRefs: [{name: gw}]
+  rules: [{backendRefs: [{name: web, port: 80}]}]
+"#;
+
+fn resource(kind: &str, plural: &str) -> ApiResource {
+    ApiResource {
+        group: "gateway.networking.k8s.io".into(),
+        version: "v1".into(),
+        api_version: "gateway.networking.k8s.io/v1".into(),
+        kind: kind.into(),
+        plural: plural.into(),
+    }
+}
+
+async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Some(found) = check().await {
+            return found;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
+fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
+    status["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
+}
+
+#[tokio::test]
+async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_up() {
+    let server = ApiServer::start(Options::default()).await.unwrap();
+    let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
+    let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
+    for crd in portico_model::crds::gateway_api_crds().into_iter().chain([(memory::DESCRIPTOR.parameters_crd)()]) {
+        crds.create(&Default::default(), &crd).await.unwrap();
+    }
+    portico_sandbox::apply(&client, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}})).await.unwrap();
+    for document in serde_yaml::Deserializer::from_str(WORLD) {
+        let object: Value = serde::Deserialize::deserialize(document).unwrap();
+        portico_sandbox::apply(&client, &object).await.unwrap_or_else(|e| panic!("{e}: {object}"));
+    }
+
+    let platform = MemoryProvider::default();
+    let providers = vec![Registered::started(&memory::DESCRIPTOR, Arc::new(platform.clone()))];
+    let state = std::env::temp_dir().join(format!("portico-memory-{}", std::process::id()));
+    let options = portico::run::RunOptions::local(state, "test");
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(portico::run::run_with(options, providers, client.clone(), async move {
+        let _ = stopped.await;
+    }));
+
+    let gateways: Api<DynamicObject> = Api::namespaced_with(client.clone(), "app", &resource("Gateway", "gateways"));
+    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), "app", &resource("HTTPRoute", "httproutes"));
+    let status = wait_for("the Gateway to be Programmed", async || {
+        let gw = gateways.get("gw").await.ok()?;
+        let status = gw.data.get("status")?.clone();
+        (condition(&status, "Programmed")?["status"] == "True").then_some(status)
+    })
+    .await;
+    assert_eq!(status["addresses"][0]["value"], "192.0.2.1", "{status}");
+    assert_eq!(condition(&status["listeners"][0], "Programmed").unwrap()["status"], "True", "{status}");
+    let route = routes.get("web").await.unwrap();
+    assert_eq!(condition(&route.data["status"]["parents"][0], "Accepted").unwrap()["status"], "True", "{:?}", route.data);
+    assert_eq!(route.data["status"]["parents"][0]["controllerName"], "portico.dev/memory");
+    let programmed = platform.gateways();
+    let ir = &programmed[&portico_model::ir::ObjectRef::new("app", "gw")].ir;
+    assert_eq!(ir["ports"][0]["virtualHosts"][0]["routes"][0]["source"]["name"], "web", "{ir}");
+    let classes: Api<DynamicObject> = Api::all_with(client.clone(), &resource("GatewayClass", "gatewayclasses"));
+    let class = classes.get("memory").await.unwrap();
+    assert_eq!(condition(&class.data["status"], "Accepted").unwrap()["status"], "True");
+
+    // A route change is programmed again, once.
+    let puts = || platform.calls.snapshot().get("memory.put").copied().unwrap_or(0);
+    let before = puts();
+    let patch = json!({"spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v2"}}], "backendRefs": [{"name": "web", "port": 80}]}]}});
+    routes.patch("web", &Default::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
+    wait_for("the route change to reach the platform", async || {
+        let ir = platform.gateways().get(&portico_model::ir::ObjectRef::new("app", "gw"))?.ir.clone();
+        (ir["ports"][0]["virtualHosts"][0]["routes"][0]["match"]["path"]["value"] == "/v2").then_some(())
+    })
+    .await;
+    assert_eq!(puts(), before + 1);
+
+    // Deleting the Gateway removes it from the platform, then the finalizer goes.
+    gateways.delete("gw", &Default::default()).await.unwrap();
+    wait_for("the Gateway to be gone", async || gateways.get_opt("gw").await.ok().flatten().is_none().then_some(())).await;
+    assert!(platform.gateways().is_empty(), "the platform still holds the deleted Gateway");
+    let _ = stop.send(());
+    operator.await.unwrap().unwrap();
+}
