@@ -9,8 +9,8 @@ use std::time::{Duration, Instant};
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{Api, ApiResource, DynamicObject};
 use portico_apiserver::{ApiServer, Options};
-use portico_provider::memory::{self, MemoryProvider};
 use portico_provider::Registered;
+use portico_provider::memory::{self, MemoryProvider};
 use serde_json::{Value, json};
 
 const WORLD: &str = r#"

@@ -92,11 +92,7 @@ impl<P: Provider> Provider for Faulty<P> {
     /// Gateway gets it and the wrapped provider is not reached (platforms that write one
     /// configuration for many Gateways fail them together). Otherwise the wrapped provider's own
     /// `apply_all` runs.
-    async fn apply_all(
-        &self,
-        desired: &BTreeMap<ObjectRef, Desired>,
-        changed: &BTreeSet<ObjectRef>,
-    ) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
+    async fn apply_all(&self, desired: &BTreeMap<ObjectRef, Desired>, changed: &BTreeSet<ObjectRef>) -> BTreeMap<ObjectRef, Result<Applied, ProviderError>> {
         match self.take_programming() {
             Err(error) => desired.keys().filter(|k| changed.contains(*k)).map(|k| (k.clone(), Err(error.clone()))).collect(),
             Ok(()) => self.inner.apply_all(desired, changed).await,
