@@ -53,10 +53,9 @@ fn haproxy_or_install() -> Result<String, String> {
     };
     if std::path::Path::new("/usr/bin/apt-get").exists() {
         println!("[0/5] haproxy is not installed: installing it with apt-get");
-        if apt(&["install", "-y", "-q", "haproxy"]) || (apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "haproxy"])) {
-            if let Some(version) = portico_sandbox::haproxy_version() {
-                return Ok(version);
-            }
+        let installed = apt(&["install", "-y", "-q", "haproxy"]) || (apt(&["update", "-q"]) && apt(&["install", "-y", "-q", "haproxy"]));
+        if let Some(version) = installed.then(portico_sandbox::haproxy_version).flatten() {
+            return Ok(version);
         }
     }
     Err("haproxy is not installed and could not be installed here: install HAProxy 2.6+ (apt-get install haproxy, dnf install haproxy, brew install haproxy) and run again".into())
