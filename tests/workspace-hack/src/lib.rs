@@ -1,0 +1,2 @@
+#![forbid(unsafe_code)]
+//! No code: see Cargo.toml.
