@@ -5,6 +5,8 @@
 
 pub mod conditions;
 pub mod desired;
+pub mod document;
+pub mod golden;
 pub mod outcome;
 pub mod status;
 

@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use portico_model::Snapshot;
 use portico_model::ir::{Address, ObjectRef};
+use portico_model::{ProviderKind, Snapshot};
 use portico_provider::{Applied, Check, Desired, ProviderError, RouteOverflow};
 
 use crate::conditions;
@@ -75,6 +75,26 @@ pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, platform: 
                 *condition = conditions::unsupported_value(condition.observed_generation, message);
             }
         }
+    }
+}
+
+/// Every platform's last programming outcome, folded into the translated statuses ([`fold`]),
+/// as the operator does after programming: `outcomes` names each Gateway, the platform that
+/// programmed it and the result. Gateways translation keeps from their platform (e.g. their
+/// address is refused) show translation's `Programmed`, not an outcome from before.
+pub fn fold_all<'a>(
+    snapshot: &Snapshot,
+    capabilities: &CapabilitySet,
+    translation: &mut Translation,
+    outcomes: impl IntoIterator<Item = (&'a ObjectRef, ProviderKind, &'a Result<Applied, ProviderError>)>,
+) {
+    for (key, provider, result) in outcomes {
+        if !translation.gateways.contains_key(key) {
+            continue;
+        }
+        let label = capabilities.get(provider).map_or("the platform", |c| c.label.as_str());
+        let reported = crate::desired::current_addresses(snapshot, key);
+        fold(&mut translation.statuses, key, label, result, reported);
     }
 }
 
