@@ -45,6 +45,7 @@ pub fn checked(
                 _ => format!("The Gateway cannot be programmed: {error}"),
             };
             status.listeners_not_programmed(&why);
+            carry_gateway_times(snapshot, &key, status);
         }
     }
     out
@@ -95,6 +96,26 @@ pub fn fold_all<'a>(
         let label = capabilities.get(provider).map_or("the platform", |c| c.label.as_str());
         let reported = crate::desired::current_addresses(snapshot, key);
         fold(&mut translation.statuses, key, label, result, reported);
+        if let Some(status) = translation.statuses.gateways.get_mut(key) {
+            carry_gateway_times(snapshot, key, status);
+        }
+    }
+}
+
+/// Conditions set after translation (by a platform's check or outcome) keep the
+/// `lastTransitionTime` the Gateway shows now when their status did not change.
+fn carry_gateway_times(snapshot: &Snapshot, key: &ObjectRef, status: &mut GatewayStatus) {
+    let previous = snapshot
+        .gateways
+        .iter()
+        .find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))
+        .and_then(|g| g.status.as_ref());
+    let Some(previous) = previous else { return };
+    conditions::carry_transition_times(&mut status.conditions, &conditions::from_k8s(previous.conditions.as_ref()));
+    for listener in &mut status.listeners {
+        if let Some(before) = previous.listeners.iter().flatten().find(|p| p.name == listener.name) {
+            conditions::carry_transition_times(&mut listener.conditions, &conditions::from_k8s(Some(&before.conditions)));
+        }
     }
 }
 
