@@ -29,6 +29,7 @@ pub fn checked(
         let Check { overflows, refusal } = check(&desired);
         let label = capabilities.get(ir.provider).map_or("the platform", |c| c.label.as_str());
         reject_overflows(&mut translation.statuses, key, label, &overflows);
+        carry_route_times(snapshot, &mut translation.statuses, &overflows);
         match refusal {
             Some(error) => refused.push((key.clone(), error)),
             None => {
@@ -96,8 +97,29 @@ pub fn fold_all<'a>(
         let label = capabilities.get(provider).map_or("the platform", |c| c.label.as_str());
         let reported = crate::desired::current_addresses(snapshot, key);
         fold(&mut translation.statuses, key, label, result, reported);
+        if let Ok(applied) = result {
+            carry_route_times(snapshot, &mut translation.statuses, &applied.rejected_routes);
+        }
         if let Some(status) = translation.statuses.gateways.get_mut(key) {
             carry_gateway_times(snapshot, key, status);
+        }
+    }
+}
+
+/// The routes a platform left out keep the `lastTransitionTime` of each of our conditions whose
+/// status did not change since the route's current status (as translation does for the rest).
+fn carry_route_times(snapshot: &Snapshot, statuses: &mut Statuses, overflows: &[RouteOverflow]) {
+    if overflows.is_empty() {
+        return;
+    }
+    for route in snapshot.routes().into_iter().filter(|r| overflows.iter().any(|o| o.route == r.key)) {
+        let Some(status) = statuses.routes.get_mut(&route.key) else { continue };
+        let existing = route.status.as_ref().and_then(|s| s.get("parents")).and_then(|p| p.as_array()).cloned().unwrap_or_default();
+        for parent in status.parents.iter_mut() {
+            let ParentStatusEntry::Ours(parent) = parent else { continue };
+            if let Some(previous) = crate::previous_parent(&existing, parent) {
+                conditions::carry_transition_times(&mut parent.conditions, &conditions::from_json(previous.get("conditions")));
+            }
         }
     }
 }
