@@ -5,6 +5,8 @@
 
 pub mod conditions;
 pub mod desired;
+pub mod document;
+pub mod golden;
 pub mod outcome;
 pub mod status;
 
@@ -119,12 +121,7 @@ fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {
 /// condition's `lastTransitionTime` when its status did not change.
 fn merge_parents(existing: &[serde_json::Value], mut ours: Vec<RouteParentStatus>, controllers: &[String]) -> RouteStatus {
     for entry in &mut ours {
-        let previous = existing.iter().find(|p| {
-            is_ours(p, controllers)
-                && p.get("controllerName").and_then(|c| c.as_str()) == Some(entry.controller_name.as_str())
-                && same_parent(p.get("parentRef"), &entry.parent_ref)
-        });
-        if let Some(previous) = previous {
+        if let Some(previous) = previous_parent(existing, entry).filter(|p| is_ours(p, controllers)) {
             conditions::carry_transition_times(&mut entry.conditions, &conditions::from_json(previous.get("conditions")));
         }
     }
@@ -132,6 +129,13 @@ fn merge_parents(existing: &[serde_json::Value], mut ours: Vec<RouteParentStatus
         existing.iter().filter(|p| !is_ours(p, controllers) && well_formed(p)).cloned().map(ParentStatusEntry::Kept).collect();
     parents.extend(ours.into_iter().map(ParentStatusEntry::Ours));
     RouteStatus { parents }
+}
+
+/// The entry a route's existing status holds for the same controller and parent as `entry`.
+pub(crate) fn previous_parent<'a>(existing: &'a [serde_json::Value], entry: &RouteParentStatus) -> Option<&'a serde_json::Value> {
+    existing.iter().find(|p| {
+        p.get("controllerName").and_then(|c| c.as_str()) == Some(entry.controller_name.as_str()) && same_parent(p.get("parentRef"), &entry.parent_ref)
+    })
 }
 
 /// A parent entry as the schema requires it (a controllerName and a named parentRef). Anything

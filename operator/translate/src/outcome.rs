@@ -4,8 +4,8 @@
 
 use std::collections::BTreeMap;
 
-use portico_model::Snapshot;
 use portico_model::ir::{Address, ObjectRef};
+use portico_model::{ProviderKind, Snapshot};
 use portico_provider::{Applied, Check, Desired, ProviderError, RouteOverflow};
 
 use crate::conditions;
@@ -29,6 +29,7 @@ pub fn checked(
         let Check { overflows, refusal } = check(&desired);
         let label = capabilities.get(ir.provider).map_or("the platform", |c| c.label.as_str());
         reject_overflows(&mut translation.statuses, key, label, &overflows);
+        carry_route_times(snapshot, &mut translation.statuses, &overflows);
         match refusal {
             Some(error) => refused.push((key.clone(), error)),
             None => {
@@ -45,6 +46,7 @@ pub fn checked(
                 _ => format!("The Gateway cannot be programmed: {error}"),
             };
             status.listeners_not_programmed(&why);
+            carry_gateway_times(snapshot, &key, status);
         }
     }
     out
@@ -74,6 +76,67 @@ pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, platform: 
                 let message = format!("not programmed on {platform}: {}", overflow.message);
                 *condition = conditions::unsupported_value(condition.observed_generation, message);
             }
+        }
+    }
+}
+
+/// Every platform's last programming outcome, folded into the translated statuses ([`fold`]),
+/// as the operator does after programming: `outcomes` names each Gateway, the platform that
+/// programmed it and the result. Gateways translation keeps from their platform (e.g. their
+/// address is refused) show translation's `Programmed`, not an outcome from before.
+pub fn fold_all<'a>(
+    snapshot: &Snapshot,
+    capabilities: &CapabilitySet,
+    translation: &mut Translation,
+    outcomes: impl IntoIterator<Item = (&'a ObjectRef, ProviderKind, &'a Result<Applied, ProviderError>)>,
+) {
+    for (key, provider, result) in outcomes {
+        if !translation.gateways.contains_key(key) {
+            continue;
+        }
+        let label = capabilities.get(provider).map_or("the platform", |c| c.label.as_str());
+        let reported = crate::desired::current_addresses(snapshot, key);
+        fold(&mut translation.statuses, key, label, result, reported);
+        if let Ok(applied) = result {
+            carry_route_times(snapshot, &mut translation.statuses, &applied.rejected_routes);
+        }
+        if let Some(status) = translation.statuses.gateways.get_mut(key) {
+            carry_gateway_times(snapshot, key, status);
+        }
+    }
+}
+
+/// The routes a platform left out keep the `lastTransitionTime` of each of our conditions whose
+/// status did not change since the route's current status (as translation does for the rest).
+fn carry_route_times(snapshot: &Snapshot, statuses: &mut Statuses, overflows: &[RouteOverflow]) {
+    if overflows.is_empty() {
+        return;
+    }
+    for route in snapshot.routes().into_iter().filter(|r| overflows.iter().any(|o| o.route == r.key)) {
+        let Some(status) = statuses.routes.get_mut(&route.key) else { continue };
+        let existing = route.status.as_ref().and_then(|s| s.get("parents")).and_then(|p| p.as_array()).cloned().unwrap_or_default();
+        for parent in status.parents.iter_mut() {
+            let ParentStatusEntry::Ours(parent) = parent else { continue };
+            if let Some(previous) = crate::previous_parent(&existing, parent) {
+                conditions::carry_transition_times(&mut parent.conditions, &conditions::from_json(previous.get("conditions")));
+            }
+        }
+    }
+}
+
+/// Conditions set after translation (by a platform's check or outcome) keep the
+/// `lastTransitionTime` the Gateway shows now when their status did not change.
+fn carry_gateway_times(snapshot: &Snapshot, key: &ObjectRef, status: &mut GatewayStatus) {
+    let previous = snapshot
+        .gateways
+        .iter()
+        .find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name))
+        .and_then(|g| g.status.as_ref());
+    let Some(previous) = previous else { return };
+    conditions::carry_transition_times(&mut status.conditions, &conditions::from_k8s(previous.conditions.as_ref()));
+    for listener in &mut status.listeners {
+        if let Some(before) = previous.listeners.iter().flatten().find(|p| p.name == listener.name) {
+            conditions::carry_transition_times(&mut listener.conditions, &conditions::from_k8s(Some(&before.conditions)));
         }
     }
 }

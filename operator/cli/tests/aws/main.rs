@@ -2,7 +2,7 @@
 //! observation and diffs. Each test gets its own moto server.
 //!
 //! moto 5.2 does not implement regex condition values or rule transforms; the plans that use
-//! them are covered by the golden tests (`testdata/aws-*.in.yaml`).
+//! them are covered by the golden tests (`providers/aws/testdata/aws-*.in.yaml`).
 
 #[path = "../support/cluster.rs"]
 mod cluster;

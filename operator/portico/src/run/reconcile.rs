@@ -129,16 +129,8 @@ impl Reconciler {
 
     /// Every platform's last outcome, folded into the translated statuses.
     fn fold(&self, snapshot: &Snapshot, translation: &mut Translation) {
-        for (key, programmed) in &self.applied {
-            if !translation.gateways.contains_key(key) {
-                // Translation keeps this Gateway from its platform (e.g. its address is refused):
-                // it shows translation's Programmed, not an outcome from before.
-                continue;
-            }
-            let label = self.capabilities.get(programmed.provider).map_or("the platform", |c| c.label.as_str());
-            let reported = portico_translate::desired::current_addresses(snapshot, key);
-            portico_translate::outcome::fold(&mut translation.statuses, key, label, &programmed.result, reported);
-        }
+        let outcomes = self.applied.iter().map(|(key, programmed)| (key, programmed.provider, &programmed.result));
+        portico_translate::outcome::fold_all(snapshot, &self.capabilities, translation, outcomes);
     }
 
     fn set_in_flight(&self, gateways: Vec<(ObjectRef, Value, ProviderKind)>) {
