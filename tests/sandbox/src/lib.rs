@@ -4,6 +4,7 @@
 //! examples applied, and a tiny HTTP client to send traffic through the load balancer.
 
 pub mod cluster;
+pub mod kit;
 
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};

@@ -1,48 +1,37 @@
-//! Gateway API worlds for the GCP tests, translated exactly as the operator does.
+//! Gateway API worlds for the AWS tests, translated exactly as the operator does.
 
 use std::collections::BTreeMap;
 
-use base64::Engine as _;
 use portico_model::ir::ObjectRef;
 use portico_model::load::{Loaded, load_str};
 use portico_provider::Desired;
 use portico_translate::{Translation, translate};
 
 pub const CLUSTER: &str = "test";
-pub const PROJECT: &str = "shop-prod";
-
-/// A PEM pair whose bodies depend on `version` (the fake does not parse certificates).
-pub fn certificate(version: &str) -> (String, String) {
-    let body = |kind: &str| base64::engine::general_purpose::STANDARD.encode(format!("{kind} {version}"));
-    (
-        format!("-----BEGIN CERTIFICATE-----\n{}\n-----END CERTIFICATE-----\n", body("cert")),
-        format!("-----BEGIN PRIVATE KEY-----\n{}\n-----END PRIVATE KEY-----\n", body("key")),
-    )
-}
 
 /// A Gateway `infra/gw` with HTTP 80, HTTPS 443 (`*.example.com`, Secret `infra/site-cert`)
-/// and TCP 5432, Services `app/web`, `app/api`, `app/db` with zonal endpoints, and `routes`.
+/// and TCP 5432, Services `app/web`, `app/api`, `app/db` with endpoints, and `routes` on top.
 pub fn base(cert: &(String, String), params: &str, routes: &str) -> String {
     let indent = |text: &str| text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
     format!(
         r#"
 apiVersion: gateway.networking.k8s.io/v1
 kind: GatewayClass
-metadata: {{name: gcp}}
+metadata: {{name: aws}}
 spec:
-  controllerName: portico.dev/gcp
-  parametersRef: {{group: portico.dev, kind: GCPLoadBalancerParameters, name: gcp, namespace: infra}}
+  controllerName: portico.dev/aws
+  parametersRef: {{group: portico.dev, kind: AWSLoadBalancerParameters, name: aws, namespace: infra}}
 ---
 apiVersion: portico.dev/v1alpha1
-kind: GCPLoadBalancerParameters
-metadata: {{name: gcp, namespace: infra}}
+kind: AWSLoadBalancerParameters
+metadata: {{name: aws, namespace: infra}}
 spec: {params}
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: Gateway
 metadata: {{name: gw, namespace: infra}}
 spec:
-  gatewayClassName: gcp
+  gatewayClassName: aws
   listeners:
   - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}
   - name: https
@@ -69,58 +58,48 @@ stringData:
 "#,
         crt = indent(&cert.0),
         key = indent(&cert.1),
-        services = services(&["10.0.1.10", "10.0.2.11"])
+        services = SERVICES
     )
 }
 
-/// The Services; `web_ips` are the ready endpoints of `app/web` (alternating zones a/b).
-pub fn services(web_ips: &[&str]) -> String {
-    let web: Vec<String> = web_ips
-        .iter()
-        .enumerate()
-        .map(|(i, ip)| format!("{{addresses: [{ip}], nodeName: node-{i}, zone: us-central1-{}}}", if i % 2 == 0 { "a" } else { "b" }))
-        .collect();
-    format!(
-        r#"apiVersion: v1
+const SERVICES: &str = r#"apiVersion: v1
 kind: Service
-metadata: {{name: web, namespace: app}}
-spec: {{ports: [{{name: http, port: 8080}}]}}
+metadata: {name: web, namespace: app}
+spec: {ports: [{name: http, port: 8080}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {{name: web-1, namespace: app, labels: {{kubernetes.io/service-name: web}}}}
+metadata: {name: web-1, namespace: app, labels: {kubernetes.io/service-name: web}}
 addressType: IPv4
-ports: [{{name: http, port: 8080}}]
-endpoints: [{web}]
+ports: [{name: http, port: 8080}]
+endpoints: [{addresses: [10.0.1.10]}, {addresses: [10.0.2.11]}]
 ---
 apiVersion: v1
 kind: Service
-metadata: {{name: api, namespace: app}}
-spec: {{ports: [{{name: http, port: 9090}}]}}
+metadata: {name: api, namespace: app}
+spec: {ports: [{name: http, port: 9090}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {{name: api-1, namespace: app, labels: {{kubernetes.io/service-name: api}}}}
+metadata: {name: api-1, namespace: app, labels: {kubernetes.io/service-name: api}}
 addressType: IPv4
-ports: [{{name: http, port: 9090}}]
-endpoints: [{{addresses: [10.0.1.20], nodeName: node-0, zone: us-central1-a}}]
+ports: [{name: http, port: 9090}]
+endpoints: [{addresses: [10.0.1.20]}]
 ---
 apiVersion: v1
 kind: Service
-metadata: {{name: db, namespace: app}}
-spec: {{ports: [{{name: pg, port: 5432}}]}}
+metadata: {name: db, namespace: app}
+spec: {ports: [{name: pg, port: 5432}]}
 ---
 apiVersion: discovery.k8s.io/v1
 kind: EndpointSlice
-metadata: {{name: db-1, namespace: app, labels: {{kubernetes.io/service-name: db}}}}
+metadata: {name: db-1, namespace: app, labels: {kubernetes.io/service-name: db}}
 addressType: IPv4
-ports: [{{name: pg, port: 5432}}]
-endpoints: [{{addresses: [10.0.1.30], nodeName: node-0, zone: us-central1-a}}]"#,
-        web = web.join(", ")
-    )
-}
+ports: [{name: pg, port: 5432}]
+endpoints: [{addresses: [10.0.1.30]}]"#;
 
-/// A host route, a weighted split, a redirect, a route whose backend is missing and a TCPRoute.
+/// The routes most tests use: a host route, a weighted split, a redirect, a route whose
+/// backend is missing (500) and a TCPRoute.
 pub const ROUTES: &str = r#"apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
 metadata: {name: web, namespace: app, creationTimestamp: "2026-01-01T00:00:00Z"}
@@ -145,7 +124,7 @@ spec:
   parentRefs: [{name: gw, namespace: infra, sectionName: http}]
   rules:
   - matches: [{path: {type: Exact, value: /old}}]
-    filters: [{type: RequestRedirect, requestRedirect: {hostname: www.example.com, statusCode: 301}}]
+    filters: [{type: RequestRedirect, requestRedirect: {scheme: https, statusCode: 301}}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -156,32 +135,26 @@ spec:
   - matches: [{path: {type: PathPrefix, value: /broken}}]
     backendRefs: [{name: missing, port: 80}]
 ---
-apiVersion: gateway.networking.k8s.io/v1alpha2
+apiVersion: gateway.networking.k8s.io/v1
 kind: TCPRoute
 metadata: {name: db, namespace: app, creationTimestamp: "2026-01-01T00:00:04Z"}
 spec:
   parentRefs: [{name: gw, namespace: infra, sectionName: db}]
   rules: [{backendRefs: [{name: db, port: 5432}]}]"#;
 
-pub const PARAMS: &str = "{project: shop-prod, network: shop-vpc, firewallTargets: {networkTags: [gke-nodes]}}";
-
 pub fn gateway() -> ObjectRef {
     ObjectRef::new("infra", "gw")
 }
 
-pub fn defaults() -> portico_gcp::Defaults {
-    portico_gcp::Defaults { cluster: CLUSTER.into(), project: Some(PROJECT.into()), region: Some("us-central1".into()) }
-}
-
-/// Load, translate and fold in the URL-map limit check, as `portico run` does.
+/// Load, translate and fold in the AWS quota check, as `portico run` does.
 pub fn desired(yaml: &str) -> (Desired, Translation) {
     let mut loaded = Loaded::default();
     load_str(yaml, "test", &mut loaded).unwrap_or_else(|e| panic!("{e}"));
-    let capabilities = portico_cli::registry().capabilities();
+    let capabilities = portico_translate::CapabilitySet::new([portico_aws::capabilities(), portico_haproxy::capabilities()]);
     let mut translation = translate(&loaded.snapshot, &capabilities);
-    let planner = portico_gcp::GcpPlanner::new(defaults());
+    let planner = portico_aws::AwsPlanner::new(CLUSTER);
     let mut all: BTreeMap<ObjectRef, Desired> =
         portico_translate::outcome::checked(&loaded.snapshot, &capabilities, &mut translation, |d| portico_provider::Planner::check(&planner, d));
-    let desired = all.remove(&gateway()).unwrap_or_else(|| panic!("no GCP Gateway in the world: {:?}", translation.statuses.gateways));
+    let desired = all.remove(&gateway()).unwrap_or_else(|| panic!("no AWS Gateway in the world: {:?}", translation.statuses.gateways));
     (desired, translation)
 }

@@ -3,7 +3,7 @@
 //! counted them, and the operation polls the fake saw), the URL map's size against GCP's limit
 //! (and the route count at which it would be reached), and wall times. Figures only.
 //!
-//! `cargo bench -p portico-cli --bench gcp_fake`
+//! `cargo bench -p portico-gcp --bench gcp_fake`
 
 use std::collections::BTreeMap;
 use std::time::Instant;
@@ -42,7 +42,7 @@ fn world(routes: usize, edited: Option<usize>) -> String {
 fn desired(yaml: &str) -> Desired {
     let mut loaded = Loaded::default();
     load_str(yaml, "bench", &mut loaded).unwrap();
-    let capabilities = portico_cli::registry().capabilities();
+    let capabilities = portico_translate::CapabilitySet::new([portico_gcp::capabilities(), portico_haproxy::capabilities()]);
     let mut translation = portico_translate::translate(&loaded.snapshot, &capabilities);
     let defaults = portico_gcp::Defaults { cluster: "bench".into(), project: Some("bench".into()), region: None };
     let planner = portico_gcp::GcpPlanner::new(defaults);

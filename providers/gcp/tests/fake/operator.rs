@@ -1,4 +1,4 @@
-//! `portico run --provider gcp` against the in-memory API server and the fake Compute API: the
+//! The operator (in-process, with the GCP provider registered) against the in-memory API server and the fake Compute API: the
 //! Gateway gets `Programmed=True` with the reserved IP, routes over the URL-map limit get
 //! `Accepted=False` naming it, and deleting the Gateway removes what Portico owned before the
 //! finalizer goes.
@@ -8,8 +8,8 @@ use std::time::Instant;
 use kube::api::{Api, DynamicObject};
 use portico_computefake::ComputeFake;
 
-use crate::cluster::{Cluster, condition, resource, wait_for};
 use crate::world::{CLUSTER, PROJECT, ROUTES, base, certificate};
+use portico_sandbox::kit::{Cluster, condition, resource, wait_for};
 
 #[tokio::test]
 async fn the_operator_programs_reports_and_cleans_up_a_gcp_gateway() {
@@ -19,8 +19,8 @@ async fn the_operator_programs_reports_and_cleans_up_a_gcp_gateway() {
     let crd = <portico_gcp::params::GCPLoadBalancerParameters as kube::CustomResourceExt>::crd();
     let cluster = Cluster::start("gcp-operator", crd, &base(&certificate("v1"), params, ROUTES)).await;
     let endpoint = fake.endpoint();
-    let args = ["--provider", "gcp", "--cluster-name", CLUSTER, "--gcp-project", PROJECT, "--gcp-endpoint", &endpoint, "--gcp-anonymous"];
-    let _operator = cluster.run_portico(&args, &[]);
+    let args = portico_gcp::GcpArgs { gcp_project: Some(PROJECT.into()), gcp_region: None, gcp_endpoint: Some(endpoint), gcp_anonymous: true };
+    let _operator = cluster.run(vec![portico_provider::Registered::new(&portico_gcp::DESCRIPTOR, args.connect())], CLUSTER);
     let gateways: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), "infra", &resource("Gateway", "gateways"));
     let started = Instant::now();
     let status = wait_for("Programmed=True", async || {

@@ -4,8 +4,6 @@
 //! moto 5.2 does not implement regex condition values or rule transforms; the plans that use
 //! them are covered by the golden tests (`providers/aws/testdata/aws-*.in.yaml`).
 
-#[path = "../support/cluster.rs"]
-mod cluster;
 mod moto;
 mod operator;
 mod world;

@@ -2,9 +2,9 @@
 //! then a no-op resync. Prints API calls by operation (mutating and read), mutating calls per
 //! native resource created, mutating calls for the edit, and wall times. Figures only.
 //!
-//! `cargo bench -p portico-cli --bench aws_moto` (needs moto: `./scripts/test` installs it).
+//! `cargo bench -p portico-aws --bench aws_moto` (needs moto: `./scripts/test` installs it).
 
-#[path = "../tests/aws/moto.rs"]
+#[path = "../tests/moto/moto.rs"]
 mod moto;
 
 use std::collections::BTreeMap;
@@ -43,7 +43,7 @@ fn world(edited: Option<usize>) -> String {
 fn desired(yaml: &str) -> Desired {
     let mut loaded = Loaded::default();
     load_str(yaml, "bench", &mut loaded).unwrap();
-    let capabilities = portico_cli::registry().capabilities();
+    let capabilities = portico_translate::CapabilitySet::new([portico_aws::capabilities(), portico_haproxy::capabilities()]);
     let mut translation = portico_translate::translate(&loaded.snapshot, &capabilities);
     let planner = portico_aws::AwsPlanner::new("bench");
     portico_translate::outcome::checked(&loaded.snapshot, &capabilities, &mut translation, |d| portico_provider::Planner::check(&planner, d))

@@ -1,4 +1,4 @@
-//! `portico run --provider aws` against the in-memory API server and moto: the Gateway gets
+//! The operator (in-process, with the AWS provider registered) against the in-memory API server and moto: the Gateway gets
 //! `Programmed=True` with the load balancers' DNS names, a route over the quota gets
 //! `Accepted=False`, and deleting the Gateway removes its load balancers before the finalizer goes.
 
@@ -6,8 +6,8 @@ use std::time::Instant;
 
 use kube::api::{Api, DynamicObject};
 
-use crate::cluster::{Cluster, condition, resource, wait_for};
 use crate::moto::{self, Moto};
+use portico_sandbox::kit::{Cluster, condition, resource, wait_for};
 
 #[tokio::test]
 async fn the_operator_programs_reports_and_cleans_up_an_aws_gateway() {
@@ -15,8 +15,9 @@ async fn the_operator_programs_reports_and_cleans_up_an_aws_gateway() {
     moto.network().await;
     let yaml = crate::world::base(&moto::certificate("*.example.com"), "{quotas: {rulesPerListener: 3}}", crate::world::ROUTES);
     let cluster = Cluster::start("aws-operator", <portico_aws::params::AWSLoadBalancerParameters as kube::CustomResourceExt>::crd(), &yaml).await;
-    let args = ["--provider", "aws", "--cluster-name", crate::world::CLUSTER, "--aws-region", "us-east-1", "--aws-endpoint", &moto.endpoint];
-    let _operator = cluster.run_portico(&args, &[("AWS_ACCESS_KEY_ID", "testing"), ("AWS_SECRET_ACCESS_KEY", "testing")]);
+    let provider = portico_aws::AwsProvider::with_clients(moto.clients().await, crate::world::CLUSTER);
+    let registered = portico_provider::Registered::started(&portico_aws::DESCRIPTOR, std::sync::Arc::new(provider));
+    let _operator = cluster.run(vec![registered], crate::world::CLUSTER);
     let client = cluster.client.clone();
     let gateways: Api<DynamicObject> = Api::namespaced_with(client.clone(), "infra", &resource("Gateway", "gateways"));
     let started = Instant::now();

@@ -2,8 +2,6 @@
 //! The GCP provider against the stateful fake Compute API (`tests/computefake`): Google's
 //! real Rust client, real observation and diffs. Each test gets its own fake.
 
-#[path = "../support/cluster.rs"]
-mod cluster;
 mod operator;
 mod world;
 
