@@ -92,3 +92,57 @@ impl Cluster {
         }))
     }
 }
+
+/// The world the cloud providers' tests share: GatewayClass `class` (controller
+/// `portico.dev/<class>`, parameters `parameters_kind` `infra/<class>` with spec `params`), a
+/// Gateway `infra/gw` with HTTP 80, HTTPS 443 (`*.example.com`, Secret `infra/site-cert` holding
+/// `cert`: PEM certificate, key) and TCP 5432, then `services` and `routes`.
+pub fn gateway_world(class: &str, parameters_kind: &str, params: &str, cert: &(String, String), services: &str, routes: &str) -> String {
+    let indent = |text: &str| text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
+    format!(
+        r#"
+apiVersion: gateway.networking.k8s.io/v1
+kind: GatewayClass
+metadata: {{name: {class}}}
+spec:
+  controllerName: portico.dev/{class}
+  parametersRef: {{group: portico.dev, kind: {parameters_kind}, name: {class}, namespace: infra}}
+---
+apiVersion: portico.dev/v1alpha1
+kind: {parameters_kind}
+metadata: {{name: {class}, namespace: infra}}
+spec: {params}
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: Gateway
+metadata: {{name: gw, namespace: infra}}
+spec:
+  gatewayClassName: {class}
+  listeners:
+  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}
+  - name: https
+    port: 443
+    protocol: HTTPS
+    hostname: "*.example.com"
+    tls: {{certificateRefs: [{{name: site-cert}}]}}
+    allowedRoutes: {{namespaces: {{from: All}}}}
+  - {{name: db, port: 5432, protocol: TCP, allowedRoutes: {{namespaces: {{from: All}}}}}}
+---
+apiVersion: v1
+kind: Secret
+metadata: {{name: site-cert, namespace: infra}}
+type: kubernetes.io/tls
+stringData:
+  tls.crt: |
+{crt}
+  tls.key: |
+{key}
+---
+{services}
+---
+{routes}
+"#,
+        crt = indent(&cert.0),
+        key = indent(&cert.1),
+    )
+}

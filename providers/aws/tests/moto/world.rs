@@ -12,54 +12,7 @@ pub const CLUSTER: &str = "test";
 /// A Gateway `infra/gw` with HTTP 80, HTTPS 443 (`*.example.com`, Secret `infra/site-cert`)
 /// and TCP 5432, Services `app/web`, `app/api`, `app/db` with endpoints, and `routes` on top.
 pub fn base(cert: &(String, String), params: &str, routes: &str) -> String {
-    let indent = |text: &str| text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
-    format!(
-        r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: aws}}
-spec:
-  controllerName: portico.dev/aws
-  parametersRef: {{group: portico.dev, kind: AWSLoadBalancerParameters, name: aws, namespace: infra}}
----
-apiVersion: portico.dev/v1alpha1
-kind: AWSLoadBalancerParameters
-metadata: {{name: aws, namespace: infra}}
-spec: {params}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: infra}}
-spec:
-  gatewayClassName: aws
-  listeners:
-  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}
-  - name: https
-    port: 443
-    protocol: HTTPS
-    hostname: "*.example.com"
-    tls: {{certificateRefs: [{{name: site-cert}}]}}
-    allowedRoutes: {{namespaces: {{from: All}}}}
-  - {{name: db, port: 5432, protocol: TCP, allowedRoutes: {{namespaces: {{from: All}}}}}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: site-cert, namespace: infra}}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-{crt}
-  tls.key: |
-{key}
----
-{services}
----
-{routes}
-"#,
-        crt = indent(&cert.0),
-        key = indent(&cert.1),
-        services = SERVICES
-    )
+    portico_sandbox::kit::gateway_world("aws", "AWSLoadBalancerParameters", params, cert, SERVICES, routes)
 }
 
 const SERVICES: &str = r#"apiVersion: v1

@@ -23,54 +23,7 @@ pub fn certificate(version: &str) -> (String, String) {
 /// A Gateway `infra/gw` with HTTP 80, HTTPS 443 (`*.example.com`, Secret `infra/site-cert`)
 /// and TCP 5432, Services `app/web`, `app/api`, `app/db` with zonal endpoints, and `routes`.
 pub fn base(cert: &(String, String), params: &str, routes: &str) -> String {
-    let indent = |text: &str| text.lines().map(|l| format!("    {l}")).collect::<Vec<_>>().join("\n");
-    format!(
-        r#"
-apiVersion: gateway.networking.k8s.io/v1
-kind: GatewayClass
-metadata: {{name: gcp}}
-spec:
-  controllerName: portico.dev/gcp
-  parametersRef: {{group: portico.dev, kind: GCPLoadBalancerParameters, name: gcp, namespace: infra}}
----
-apiVersion: portico.dev/v1alpha1
-kind: GCPLoadBalancerParameters
-metadata: {{name: gcp, namespace: infra}}
-spec: {params}
----
-apiVersion: gateway.networking.k8s.io/v1
-kind: Gateway
-metadata: {{name: gw, namespace: infra}}
-spec:
-  gatewayClassName: gcp
-  listeners:
-  - {{name: http, port: 80, protocol: HTTP, allowedRoutes: {{namespaces: {{from: All}}}}}}
-  - name: https
-    port: 443
-    protocol: HTTPS
-    hostname: "*.example.com"
-    tls: {{certificateRefs: [{{name: site-cert}}]}}
-    allowedRoutes: {{namespaces: {{from: All}}}}
-  - {{name: db, port: 5432, protocol: TCP, allowedRoutes: {{namespaces: {{from: All}}}}}}
----
-apiVersion: v1
-kind: Secret
-metadata: {{name: site-cert, namespace: infra}}
-type: kubernetes.io/tls
-stringData:
-  tls.crt: |
-{crt}
-  tls.key: |
-{key}
----
-{services}
----
-{routes}
-"#,
-        crt = indent(&cert.0),
-        key = indent(&cert.1),
-        services = services(&["10.0.1.10", "10.0.2.11"])
-    )
+    portico_sandbox::kit::gateway_world("gcp", "GCPLoadBalancerParameters", params, cert, &services(&["10.0.1.10", "10.0.2.11"]), routes)
 }
 
 /// The Services; `web_ips` are the ready endpoints of `app/web` (alternating zones a/b).
