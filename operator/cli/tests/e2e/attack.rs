@@ -23,7 +23,8 @@ async fn victim_follows(world: &World, at: std::net::SocketAddr, next: &str) {
     let start = Instant::now();
     world.apply_yaml(&victim_route(next)).await;
     while world.expect_pod(at, "any.test", "/", &[], next).await.is_err() {
-        assert!(start.elapsed() < Duration::from_secs(2), "the victim's edit to {next} was not followed within 2 s (logs: {})", world.state_dir.display());
+        // Catches a frozen victim, not a speed goal: on 2 busy cores one reload can take over a second.
+        assert!(start.elapsed() < Duration::from_secs(5), "the victim's edit to {next} was not followed within 5 s (logs: {})", world.state_dir.display());
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }

@@ -342,7 +342,9 @@ async fn lifecycle_route_edit_and_gateway_deletion() {
             if world.expect_pod(http, "any.test", "/", &[], name).await.is_ok() {
                 break;
             }
-            assert!(start.elapsed() < Duration::from_secs(2), "route edit {i} not followed by traffic within 2 s (logs: {})", world.state_dir.display());
+            // A bound that catches a stuck or lost edit, not a speed goal (the latencies printed
+            // below are the figures): on 2 busy cores one reload can take over a second.
+            assert!(start.elapsed() < Duration::from_secs(5), "route edit {i} not followed by traffic within 5 s (logs: {})", world.state_dir.display());
             tokio::time::sleep(Duration::from_millis(10)).await;
         }
         latencies.push(start.elapsed());
