@@ -348,7 +348,12 @@ pub async fn path_match_order(c: &Ctx) -> Outcome {
     run(c, "path-matching-order", &route("path-matching-order", h, &rules), expects).await
 }
 
-/// 70/30/0 over 500 requests, each share within 5 points (upstream's tolerance).
+/// Requests per weighted-backend check. HAProxy splits weights with one `rand()` draw per
+/// request, so the shares are binomial: with upstream's 500 a 70% share leaves the 5-point
+/// tolerance about once in 70 runs; with 1,000 about once in 1,700 (3.45 standard deviations).
+pub const WEIGHT_SAMPLES: usize = 1000;
+
+/// 70/30/0 over `WEIGHT_SAMPLES` requests, each share within 5 points (upstream's tolerance).
 pub async fn weight(c: &Ctx) -> Outcome {
     let h = "weight.conformance.test";
     let rules = "  - backendRefs: [{name: infra-backend-v1, port: 8080, weight: 70}, {name: infra-backend-v2, port: 8080, weight: 30}, {name: infra-backend-v3, port: 8080, weight: 0}]\n";
@@ -358,7 +363,7 @@ pub async fn weight(c: &Ctx) -> Outcome {
         let at = c.gw("same-namespace", 80);
         c.traffic(at, &get(h, "/")).await?;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for _ in 0..500 {
+        for _ in 0..WEIGHT_SAMPLES {
             let reply = portico_sandbox::http_get(at, h, "/", &[]).await.map_err(|e| e.to_string())?;
             let pod = reply.echo().and_then(|e| e["pod"].as_str().map(str::to_string)).unwrap_or_else(|| format!("HTTP {}", reply.status));
             let service = ["infra-backend-v1", "infra-backend-v2", "infra-backend-v3"]
@@ -368,9 +373,9 @@ pub async fn weight(c: &Ctx) -> Outcome {
                 .unwrap_or(pod);
             *counts.entry(service).or_default() += 1;
         }
-        let share = |s: &str| counts.get(s).copied().unwrap_or(0) as f64 / 5.0;
+        let share = |s: &str| counts.get(s).copied().unwrap_or(0) as f64 * 100.0 / WEIGHT_SAMPLES as f64;
         let ok = (65.0..=75.0).contains(&share("infra-backend-v1")) && (25.0..=35.0).contains(&share("infra-backend-v2")) && share("infra-backend-v3") == 0.0;
-        ok.then_some(()).ok_or_else(|| format!("weights 70/30/0 gave {counts:?} over 500 requests"))
+        ok.then_some(()).ok_or_else(|| format!("weights 70/30/0 gave {counts:?} over {WEIGHT_SAMPLES} requests"))
     }
     .await;
     c.delete(a).await;

@@ -212,6 +212,7 @@ pub async fn listener_hostname_matching(c: &Ctx) -> Outcome {
 }
 
 pub async fn weight(c: &Ctx) -> Outcome {
+    use crate::filters::WEIGHT_SAMPLES;
     let h = "grpc-weight.conformance.test";
     let rules = "  - backendRefs: [{name: grpc-infra-backend-v1, port: 8080, weight: 70}, {name: grpc-infra-backend-v2, port: 8080, weight: 30}, {name: grpc-infra-backend-v3, port: 8080, weight: 0}]\n";
     let yaml = grpc_route("weighted-backends", "{name: same-namespace}", Some(h), rules);
@@ -219,7 +220,7 @@ pub async fn weight(c: &Ctx) -> Outcome {
         let at = c.gw("same-namespace", 80);
         call(h, "Echo").expect(c, at).await?;
         let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for _ in 0..500 {
+        for _ in 0..WEIGHT_SAMPLES {
             let got = grpc::call(at, h, "Echo", &[], Duration::from_secs(5)).await?;
             let pod = got.reply.map(|r| r.pod).unwrap_or_else(|| format!("gRPC status {}", got.code));
             let service = ["grpc-infra-backend-v1", "grpc-infra-backend-v2", "grpc-infra-backend-v3"]
@@ -229,11 +230,11 @@ pub async fn weight(c: &Ctx) -> Outcome {
                 .unwrap_or(pod);
             *counts.entry(service).or_default() += 1;
         }
-        let share = |s: &str| counts.get(s).copied().unwrap_or(0) as f64 / 5.0;
+        let share = |s: &str| counts.get(s).copied().unwrap_or(0) as f64 * 100.0 / WEIGHT_SAMPLES as f64;
         let ok = (65.0..=75.0).contains(&share("grpc-infra-backend-v1"))
             && (25.0..=35.0).contains(&share("grpc-infra-backend-v2"))
             && share("grpc-infra-backend-v3") == 0.0;
-        ok.then_some(()).ok_or_else(|| format!("weights 70/30/0 gave {counts:?} over 500 calls"))
+        ok.then_some(()).ok_or_else(|| format!("weights 70/30/0 gave {counts:?} over {WEIGHT_SAMPLES} calls"))
     })
     .await
 }
