@@ -3,15 +3,17 @@
 //! conditions, re-programs on a route change, and on deletion removes what the platform holds
 //! before the finalizer goes. This is the proof that a new platform needs no operator change.
 
-use std::sync::Arc;
-use std::time::{Duration, Instant};
-
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
-use kube::api::{Api, ApiResource, DynamicObject};
+use kube::api::{Api, DynamicObject};
 use portico_apiserver::{ApiServer, Options};
 use portico_provider::Registered;
 use portico_provider::memory::{self, MemoryProvider};
+use portico_sandbox::kit::{condition, resource, wait_within};
+
+/// How long the in-memory platform may take to show each step.
+const LIMIT: std::time::Duration = std::time::Duration::from_secs(30);
 use serde_json::{Value, json};
+use std::sync::Arc;
 
 const WORLD: &str = r#"
 apiVersion: gateway.networking.k8s.io/v1
@@ -39,31 +41,6 @@ spec:
   rules: [{backendRefs: [{name: web, port: 80}]}]
 "#;
 
-fn resource(kind: &str, plural: &str) -> ApiResource {
-    ApiResource {
-        group: "gateway.networking.k8s.io".into(),
-        version: "v1".into(),
-        api_version: "gateway.networking.k8s.io/v1".into(),
-        kind: kind.into(),
-        plural: plural.into(),
-    }
-}
-
-async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Some(found) = check().await {
-            return found;
-        }
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-}
-
-fn condition<'a>(status: &'a Value, kind: &str) -> Option<&'a Value> {
-    status["conditions"].as_array()?.iter().find(|c| c["type"] == kind)
-}
-
 #[tokio::test]
 async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_up() {
     let server = ApiServer::start(Options::default()).await.unwrap();
@@ -89,30 +66,30 @@ async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_u
 
     let gateways: Api<DynamicObject> = Api::namespaced_with(client.clone(), "app", &resource("Gateway", "gateways"));
     let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), "app", &resource("HTTPRoute", "httproutes"));
-    let status = wait_for("the Gateway to be Programmed", async || {
+    let status = wait_within("the Gateway to be Programmed", LIMIT, async || {
         let gw = gateways.get("gw").await.ok()?;
         let status = gw.data.get("status")?.clone();
-        (condition(&status, "Programmed")?["status"] == "True").then_some(status)
+        (condition(&status["conditions"], "Programmed")?["status"] == "True").then_some(status)
     })
     .await;
     assert_eq!(status["addresses"][0]["value"], "192.0.2.1", "{status}");
-    assert_eq!(condition(&status["listeners"][0], "Programmed").unwrap()["status"], "True", "{status}");
+    assert_eq!(condition(&status["listeners"][0]["conditions"], "Programmed").unwrap()["status"], "True", "{status}");
     let route = routes.get("web").await.unwrap();
-    assert_eq!(condition(&route.data["status"]["parents"][0], "Accepted").unwrap()["status"], "True", "{:?}", route.data);
+    assert_eq!(condition(&route.data["status"]["parents"][0]["conditions"], "Accepted").unwrap()["status"], "True", "{:?}", route.data);
     assert_eq!(route.data["status"]["parents"][0]["controllerName"], "portico.dev/memory");
     let programmed = platform.gateways();
     let ir = &programmed[&portico_model::ir::ObjectRef::new("app", "gw")].ir;
     assert_eq!(ir["ports"][0]["virtualHosts"][0]["routes"][0]["source"]["name"], "web", "{ir}");
     let classes: Api<DynamicObject> = Api::all_with(client.clone(), &resource("GatewayClass", "gatewayclasses"));
     let class = classes.get("memory").await.unwrap();
-    assert_eq!(condition(&class.data["status"], "Accepted").unwrap()["status"], "True");
+    assert_eq!(condition(&class.data["status"]["conditions"], "Accepted").unwrap()["status"], "True");
 
     // A route change is programmed again, once.
     let puts = || platform.calls.snapshot().get("memory.put").copied().unwrap_or(0);
     let before = puts();
     let patch = json!({"spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v2"}}], "backendRefs": [{"name": "web", "port": 80}]}]}});
     routes.patch("web", &Default::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
-    wait_for("the route change to reach the platform", async || {
+    wait_within("the route change to reach the platform", LIMIT, async || {
         let ir = platform.gateways().get(&portico_model::ir::ObjectRef::new("app", "gw"))?.ir.clone();
         (ir["ports"][0]["virtualHosts"][0]["routes"][0]["match"]["path"]["value"] == "/v2").then_some(())
     })
@@ -121,7 +98,7 @@ async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_u
 
     // Deleting the Gateway removes it from the platform, then the finalizer goes.
     gateways.delete("gw", &Default::default()).await.unwrap();
-    wait_for("the Gateway to be gone", async || gateways.get_opt("gw").await.ok().flatten().is_none().then_some(())).await;
+    wait_within("the Gateway to be gone", LIMIT, async || gateways.get_opt("gw").await.ok().flatten().is_none().then_some(())).await;
     assert!(platform.gateways().is_empty(), "the platform still holds the deleted Gateway");
     let _ = stop.send(());
     operator.await.unwrap().unwrap();

@@ -24,8 +24,13 @@ pub fn resource(kind: &str, plural: &str) -> ApiResource {
 }
 
 /// Poll `check` every 200 ms until it finds something, for up to 60 s.
-pub async fn wait_for<T>(what: &str, mut check: impl AsyncFnMut() -> Option<T>) -> T {
-    let deadline = Instant::now() + Duration::from_secs(60);
+pub async fn wait_for<T>(what: &str, check: impl AsyncFnMut() -> Option<T>) -> T {
+    wait_within(what, Duration::from_secs(60), check).await
+}
+
+/// Poll `check` every 200 ms until it finds something, for up to `limit`.
+pub async fn wait_within<T>(what: &str, limit: Duration, mut check: impl AsyncFnMut() -> Option<T>) -> T {
+    let deadline = Instant::now() + limit;
     loop {
         if let Some(found) = check().await {
             return found;

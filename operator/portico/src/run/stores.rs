@@ -54,9 +54,20 @@ where
     let api: Api<K> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    follow(stream, K::kind(&K::DynamicType::default()).to_string(), changed, metrics);
+    reader
+}
+
+/// Drive a reflector's stream in the background: every event wakes `changed`, every error is
+/// counted and logged (the watcher retries with backoff).
+fn follow<T, E: std::fmt::Display + Send + 'static>(
+    stream: impl futures_util::Stream<Item = Result<T, E>> + Send + 'static,
+    kind: String,
+    changed: &Arc<Notify>,
+    metrics: &Arc<Metrics>,
+) {
     let changed = changed.clone();
     let metrics = metrics.clone();
-    let kind = K::kind(&K::DynamicType::default()).to_string();
     tokio::spawn(async move {
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
@@ -69,7 +80,6 @@ where
             }
         }
     });
-    reader
 }
 
 impl Stores {
@@ -175,21 +185,7 @@ fn reflect_dynamic(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics
     let writer = reflector::store::Writer::new(resource.clone());
     let reader = writer.as_reader();
     let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    let changed = changed.clone();
-    let metrics = metrics.clone();
-    let kind = resource.kind.clone();
-    tokio::spawn(async move {
-        let mut stream = std::pin::pin!(stream);
-        while let Some(event) = stream.next().await {
-            match event {
-                Ok(_) => changed.notify_one(),
-                Err(error) => {
-                    metrics.watch_error(&kind);
-                    tracing::warn!(kind = %kind, %error, "watch failed; retrying with backoff");
-                }
-            }
-        }
-    });
+    follow(stream, resource.kind.clone(), changed, metrics);
     reader
 }
 
