@@ -63,7 +63,7 @@ resource "kubernetes_cluster_role_v1" "portico" {
   }
 
   rule {
-    api_groups = [""]
+    api_groups = ["events.k8s.io"]
     resources  = ["events"]
     verbs      = ["create", "patch"]
   }

@@ -259,10 +259,46 @@ impl Capabilities {
         }
     }
 
+    /// These capabilities on a cluster that does not serve `missing` (their CRDs are absent): the
+    /// route kinds and every feature named after them (`TLSRoute`, `TLSRouteModeTerminate`, ...)
+    /// are dropped, so listeners do not list them in `supportedKinds` and the GatewayClass does
+    /// not claim them.
+    pub fn without_route_kinds(&self, missing: &BTreeSet<RouteKind>) -> Capabilities {
+        let mut out = self.clone();
+        out.features.retain(|f| !missing.iter().any(|k| f.name().starts_with(k.name())));
+        out
+    }
+
     /// `GatewayClass.status.supportedFeatures`: sorted feature names.
     pub fn supported_feature_names(&self) -> Vec<&'static str> {
         let mut names: Vec<&'static str> = self.features.iter().map(|f| f.name()).collect();
         names.sort_unstable();
         names
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn missing_route_kinds_take_their_features_with_them() {
+        let caps = Capabilities {
+            provider: ProviderKind::Memory,
+            platform: "test".into(),
+            label: "test".into(),
+            parameters_kind: "X".into(),
+            protocols: BTreeSet::new(),
+            features: [Feature::Gateway, Feature::HttpRoute, Feature::TlsRoute, Feature::TlsRouteModeTerminate, Feature::TcpRoute, Feature::GrpcRoute].into(),
+            facts: BTreeSet::new(),
+            redirect_status_codes: BTreeSet::new(),
+            limits: Limits::default(),
+            gateway_parameters: BTreeSet::new(),
+            parameter_defaults: serde_json::Map::new(),
+        };
+        let reduced = caps.without_route_kinds(&[RouteKind::Tls, RouteKind::Tcp].into());
+        assert_eq!(reduced.supported_feature_names(), ["GRPCRoute", "Gateway", "HTTPRoute"]);
+        assert!(!reduced.supports_route_kind(RouteKind::Tls) && reduced.supports_route_kind(RouteKind::Grpc));
+        assert_eq!(caps.without_route_kinds(&BTreeSet::new()).features, caps.features);
     }
 }

@@ -28,8 +28,13 @@ fn short_names(kind: &str) -> Option<Vec<String>> {
     Some(names.iter().map(|s| s.to_string()).collect())
 }
 
+/// The approval a `*.k8s.io` group's CRDs must carry for a real API server to accept them; the
+/// Gateway API's own CRDs (v1.5 and v1.6 bundles) carry this one.
+pub const API_APPROVED: &str = "https://github.com/kubernetes-sigs/gateway-api/pull/4530";
+
 fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
     let kind = crd.spec.names.kind.clone();
+    crd.metadata.annotations.get_or_insert_default().insert("api-approved.kubernetes.io".into(), API_APPROVED.into());
     crd.spec.names.categories = Some(vec!["gateway-api".into()]);
     crd.spec.names.short_names = short_names(&kind);
     if let Some(v1) = crd.spec.versions.first().cloned() {

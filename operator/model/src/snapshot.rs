@@ -27,6 +27,10 @@ pub struct ParametersObject {
     pub spec: serde_json::Value,
 }
 
+/// The one Secret type Portico reads (certificates); the operator caches no other, and
+/// translation ignores Secrets of other types so `portico plan` agrees with it.
+pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
+
 /// All inputs of one translation.
 #[derive(Debug, Clone, Default)]
 pub struct Snapshot {

@@ -43,7 +43,8 @@ impl<'a> Index<'a> {
             services.entry(ns).or_default().insert(name, service);
         }
         let mut secrets: HashMap<&str, HashMap<&str, &Secret>> = HashMap::new();
-        for secret in &snapshot.secrets {
+        // Only `kubernetes.io/tls` Secrets are certificates (the operator caches no other type).
+        for secret in snapshot.secrets.iter().filter(|s| s.type_.as_deref() == Some(portico_model::snapshot::TLS_SECRET_TYPE)) {
             let (ns, name) = ns_name(&secret.metadata);
             secrets.entry(ns).or_default().insert(name, secret);
         }

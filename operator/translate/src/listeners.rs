@@ -280,7 +280,7 @@ fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, inde
         }
         match index.secret(namespace, &cert.name) {
             None => {
-                let message = format!("{field}: Secret {namespace}/{} not found", cert.name);
+                let message = format!("{field}: Secret {namespace}/{} not found (Portico reads only Secrets of type kubernetes.io/tls)", cert.name);
                 state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
             }
             Some(secret) => match crate::pem::check_tls_secret(secret) {

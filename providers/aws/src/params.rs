@@ -147,6 +147,9 @@ impl Quotas {
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
 #[kube(group = "portico.dev", version = "v1alpha1", kind = "AWSLoadBalancerParameters", plural = "awsloadbalancerparameters", namespaced)]
+#[kube(shortname = "awslbp", printcolumn = r#"{"name": "Scheme", "type": "string", "jsonPath": ".spec.scheme"}"#)]
+#[kube(printcolumn = r#"{"name": "Address type", "type": "string", "jsonPath": ".spec.ipAddressType"}"#)]
+#[kube(printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#)]
 #[serde(rename_all = "camelCase")]
 pub struct AWSLoadBalancerParametersSpec {
     #[serde(default)]

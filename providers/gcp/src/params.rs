@@ -126,6 +126,9 @@ impl Quotas {
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
 #[kube(group = "portico.dev", version = "v1alpha1", kind = "GCPLoadBalancerParameters", plural = "gcploadbalancerparameters", namespaced)]
+#[kube(shortname = "gcplbp", printcolumn = r#"{"name": "Scope", "type": "string", "jsonPath": ".spec.scope"}"#)]
+#[kube(printcolumn = r#"{"name": "Region", "type": "string", "jsonPath": ".spec.region"}"#)]
+#[kube(printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#)]
 #[serde(rename_all = "camelCase")]
 pub struct GCPLoadBalancerParametersSpec {
     /// The project that holds the load balancer (default: the operator's `--gcp-project`).

@@ -30,6 +30,9 @@ pub struct HAProxyTimeouts {
 
 #[derive(CustomResource, Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
 #[kube(group = "portico.dev", version = "v1alpha1", kind = "HAProxyParameters", plural = "haproxyparameters", namespaced)]
+#[kube(shortname = "haproxyp", printcolumn = r#"{"name": "Mode", "type": "string", "jsonPath": ".spec.mode"}"#)]
+#[kube(printcolumn = r#"{"name": "Pool", "type": "string", "jsonPath": ".spec.addressPool"}"#)]
+#[kube(printcolumn = r#"{"name": "Age", "type": "date", "jsonPath": ".metadata.creationTimestamp"}"#)]
 #[serde(rename_all = "camelCase")]
 pub struct HAProxyParametersSpec {
     /// Addresses Gateways get their VIPs from: single addresses (`10.0.0.5`) or IPv4 ranges

@@ -99,6 +99,18 @@ impl ApiError {
         Self::new(500, "InternalError", message)
     }
 
+    /// kube-apiserver's 401 for a missing or unknown token.
+    pub fn unauthorized() -> Self {
+        Self::new(401, "Unauthorized", "Unauthorized")
+    }
+
+    /// RBAC's 403, with kube-apiserver's message and details.
+    pub fn forbidden(message: String, details: Value) -> Self {
+        let mut e = Self::new(403, "Forbidden", message);
+        e.details = Some(details);
+        e
+    }
+
     pub fn forbidden_terminating(namespace: &str) -> Self {
         Self::new(403, "Forbidden", format!("unable to create new content in namespace {namespace} because it is being terminated"))
     }

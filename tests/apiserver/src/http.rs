@@ -118,11 +118,62 @@ pub async fn handle(
             }
         }
     }
+    if shared.rbac
+        && !matches!(route, Some(Route::Admin(_)))
+        && let Err(error) = check_access(&shared, route.as_ref(), uri.path(), &method, &query, &headers)
+    {
+        if let Ok(mut denials) = shared.denials.lock() {
+            denials.push(error.message.clone());
+        }
+        return error_response(&error);
+    }
     let result = match route {
         None => Err(ApiError::no_route(uri.path())),
         Some(route) => dispatch(&shared, route, &method, &query, &headers, body).await,
     };
     result.unwrap_or_else(|e| error_response(&e))
+}
+
+/// Authenticate the request and authorize it with RBAC (kube-apiserver's 401 and 403).
+fn check_access(
+    shared: &Arc<Shared>,
+    route: Option<&Route>,
+    path: &str,
+    method: &Method,
+    query: &HashMap<String, String>,
+    headers: &HeaderMap,
+) -> Result<(), ApiError> {
+    let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+    let authorization = headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok());
+    let user = shared.tokens.lock().unwrap_or_else(|e| e.into_inner()).authenticate(authorization, &store)?;
+    let Some(Route::Resource(t)) = route else {
+        if crate::rbac::non_resource_allowed(&user, path) || user.groups.iter().any(|g| g == "system:masters") {
+            return Ok(());
+        }
+        return Err(ApiError::forbidden(
+            format!("forbidden: User \"{}\" cannot {} path \"{path}\"", user.name, method.as_str().to_ascii_lowercase()),
+            serde_json::json!({}),
+        ));
+    };
+    let watch = query.get("watch").is_some_and(|w| w == "true" || w == "1");
+    let attributes = crate::rbac::Attributes {
+        verb: crate::rbac::verb(method, t.name.is_some(), watch).to_string(),
+        group: t.group.clone(),
+        resource: t.plural.clone(),
+        subresource: t.subresource.clone(),
+        namespace: t.namespace.clone(),
+        name: t.name.clone(),
+    };
+    crate::rbac::authorize(&store, &user, &attributes)
+}
+
+/// A TokenRequest for an existing ServiceAccount: the token and its status.
+pub fn issue_token(shared: &Arc<Shared>, namespace: &str, name: &str) -> Result<String, ApiError> {
+    let store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+    let rt = store.resolve("", "v1", "serviceaccounts")?;
+    let sa = store.get(&rt, namespace, name)?;
+    let uid = sa.pointer("/metadata/uid").and_then(Value::as_str).unwrap_or("").to_string();
+    Ok(shared.tokens.lock().unwrap_or_else(|e| e.into_inner()).issue(namespace, name, &uid))
 }
 
 async fn dispatch(
@@ -171,6 +222,16 @@ async fn resource(
             return Err(ApiError::method_not_allowed(format!("{} is namespaced: use /namespaces/{{namespace}}/{}", rt.display(), rt.plural)));
         }
         return Err(ApiError::no_route(&format!("{} is not namespaced", rt.display())));
+    }
+    if t.subresource.as_deref() == Some("token") && rt.kind == "ServiceAccount" && *method == Method::POST {
+        let name = t.name.clone().unwrap_or_default();
+        let token = issue_token(shared, t.namespace.as_deref().unwrap_or(""), &name)?;
+        let request = parse_body(&body, headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json")).unwrap_or(json!({}));
+        let expiry = crate::time::rfc3339_in(3600);
+        let mut answer = json!({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"name": name, "namespace": t.namespace}});
+        answer["spec"] = request.get("spec").cloned().unwrap_or(json!({}));
+        answer["status"] = json!({"token": token, "expirationTimestamp": expiry});
+        return Ok(json_response(201, &answer));
     }
     let part = match t.subresource.as_deref() {
         None => Part::Main,
@@ -234,7 +295,7 @@ pub fn present_value(rt: &ResourceType, version: &str, mut object: Value) -> Val
     object
 }
 
-fn list_query(t: &Target, query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
+fn list_query(rt: &ResourceType, t: &Target, query: &HashMap<String, String>) -> Result<ListQuery, ApiError> {
     let continue_after = match query.get("continue").filter(|c| !c.is_empty()) {
         None => None,
         Some(token) => {
@@ -246,14 +307,14 @@ fn list_query(t: &Target, query: &HashMap<String, String>) -> Result<ListQuery, 
     Ok(ListQuery {
         namespace: t.namespace.clone(),
         labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
-        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        fields: FieldSelector::parse_for(&rt.kind, query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
         limit: query.get("limit").and_then(|l| l.parse().ok()),
         continue_after,
     })
 }
 
 fn list(store: &crate::store::Store, rt: &ResourceType, t: &Target, query: &HashMap<String, String>, wants_table: bool) -> Result<Response, ApiError> {
-    let result = store.list(rt, &list_query(t, query)?);
+    let result = store.list(rt, &list_query(rt, t, query)?);
     let token = result.next.map(|key| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default()));
     if wants_table {
         return Ok(json_response(200, &table(rt, &t.version, result.items, result.resource_version, token)));
@@ -299,7 +360,7 @@ fn delete_collection(
     query: &HashMap<String, String>,
     opts: &WriteOptions,
 ) -> Result<Response, ApiError> {
-    let result = store.list(rt, &list_query(t, query)?);
+    let result = store.list(rt, &list_query(rt, t, query)?);
     let mut deleted = Vec::new();
     for object in result.items {
         let ns = object.pointer("/metadata/namespace").and_then(Value::as_str).unwrap_or("").to_string();

@@ -11,6 +11,7 @@
 pub mod error;
 pub mod faults;
 pub mod patch;
+pub mod rbac;
 pub mod schema;
 pub mod selectors;
 pub mod server;

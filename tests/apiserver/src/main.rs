@@ -21,17 +21,27 @@ struct Cli {
     /// Install the upstream Gateway API CRDs (`standard` or `experimental` bundle) at start.
     #[arg(long, value_name = "CHANNEL")]
     upstream_gateway_api: Option<String>,
+    /// Authenticate requests and authorize them with RBAC (the kubeconfig's token is an admin).
+    #[arg(long)]
+    rbac: bool,
+    /// Create the objects of this YAML file at start (repeatable, in order; e.g. CRDs).
+    #[arg(long = "create", value_name = "FILE")]
+    create: Vec<PathBuf>,
 }
 
 #[tokio::main]
 async fn main() -> std::io::Result<()> {
     let cli = Cli::parse();
-    let server = ApiServer::start(Options { port: cli.port, history: cli.history }).await?;
+    let server = ApiServer::start(Options { port: cli.port, history: cli.history, rbac: cli.rbac }).await?;
     if let Some(name) = &cli.upstream_gateway_api {
         let channel = portico_apiserver::upstream::Channel::parse(name)
             .ok_or_else(|| std::io::Error::other(format!("unknown channel {name:?}: standard or experimental")))?;
         let count = server.install_upstream_gateway_api(channel)?;
         eprintln!("installed {count} Gateway API {} CRDs ({name})", portico_apiserver::upstream::GATEWAY_API_VERSION);
+    }
+    for path in &cli.create {
+        let count = server.create_yaml(&std::fs::read_to_string(path)?)?;
+        eprintln!("created {count} objects from {}", path.display());
     }
     if let Some(path) = &cli.kubeconfig_out {
         server.write_kubeconfig(path)?;

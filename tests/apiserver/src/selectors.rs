@@ -94,12 +94,18 @@ fn valid_key(key: &str) -> bool {
     !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || "-_./".contains(c))
 }
 
-/// A field selector on metadata.name / metadata.namespace.
+/// A field selector on metadata.name / metadata.namespace, plus the fields kube-apiserver
+/// indexes for a kind (Secret: `type`).
 #[derive(Debug, Clone, Default)]
 pub struct FieldSelector(Vec<(String, bool, String)>);
 
 impl FieldSelector {
     pub fn parse(text: &str) -> Result<Self, ApiError> {
+        Self::parse_for("", text)
+    }
+
+    /// As [`FieldSelector::parse`], with the kind's own selectable fields.
+    pub fn parse_for(kind: &str, text: &str) -> Result<Self, ApiError> {
         let mut terms = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
             let (field, equal, value) = if let Some((f, v)) = part.split_once("!=") {
@@ -112,7 +118,7 @@ impl FieldSelector {
                 return Err(ApiError::bad_request(format!("invalid field selector: {part:?}")));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" {
+            if field != "metadata.name" && field != "metadata.namespace" && !(kind == "Secret" && field == "type") {
                 return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
@@ -122,7 +128,11 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, equal, value)| {
-            let pointer = if field == "metadata.name" { "/metadata/name" } else { "/metadata/namespace" };
+            let pointer = match field.as_str() {
+                "metadata.name" => "/metadata/name",
+                "type" => "/type",
+                _ => "/metadata/namespace",
+            };
             let actual = object.pointer(pointer).and_then(Value::as_str).unwrap_or("");
             (actual == value) == *equal
         })
@@ -165,5 +175,9 @@ mod tests {
         assert!(FieldSelector::parse("metadata.name=a").unwrap().matches(&o));
         assert!(!FieldSelector::parse("metadata.namespace!=ns").unwrap().matches(&o));
         assert!(FieldSelector::parse("spec.x=1").is_err());
+        assert!(FieldSelector::parse("type=kubernetes.io/tls").is_err(), "type is a Secret field only");
+        let secret = json!({"metadata": {"name": "a"}, "type": "kubernetes.io/tls"});
+        assert!(FieldSelector::parse_for("Secret", "type=kubernetes.io/tls").unwrap().matches(&secret));
+        assert!(!FieldSelector::parse_for("Secret", "type=Opaque").unwrap().matches(&secret));
     }
 }

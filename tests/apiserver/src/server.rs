@@ -22,6 +22,11 @@ pub struct Shared {
     pub close_watches: broadcast::Sender<()>,
     pub watchers: AtomicUsize,
     pub address: String,
+    /// Authentication and RBAC authorization on (see [`crate::rbac`]).
+    pub rbac: bool,
+    pub tokens: Mutex<crate::rbac::Tokens>,
+    /// The message of every 401/403 given, in order.
+    pub denials: Mutex<Vec<String>>,
 }
 
 /// How to start a server.
@@ -31,11 +36,15 @@ pub struct Options {
     pub port: u16,
     /// Watch events kept for resuming watches; older resourceVersions get 410 Gone.
     pub history: usize,
+    /// Authenticate every request and authorize it with RBAC, as kube-apiserver with
+    /// `--authorization-mode=RBAC` (the kubeconfig's token is `system:masters`). Off: every
+    /// request is allowed.
+    pub rbac: bool,
 }
 
 impl Default for Options {
     fn default() -> Self {
-        Options { port: 0, history: 100_000 }
+        Options { port: 0, history: 100_000, rbac: false }
     }
 }
 
@@ -44,7 +53,13 @@ pub struct ApiServer {
     shared: Arc<Shared>,
     address: SocketAddr,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
+    https: bool,
 }
+
+/// The test-only certificate the server presents over HTTPS (`testdata/tls/`), and its CA.
+const TLS_CERT: &str = include_str!("../testdata/tls/server.crt");
+const TLS_KEY: &str = include_str!("../testdata/tls/server.key");
+pub const TLS_CA: &str = include_str!("../testdata/tls/ca.crt");
 
 impl ApiServer {
     /// Bind and serve in the background on the current tokio runtime.
@@ -58,21 +73,58 @@ impl ApiServer {
             close_watches,
             watchers: AtomicUsize::new(0),
             address: address.to_string(),
+            rbac: options.rbac,
+            tokens: Mutex::new(crate::rbac::Tokens::default()),
+            denials: Mutex::new(Vec::new()),
         });
+        if options.rbac {
+            let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
+            let rt = store.resolve("rbac.authorization.k8s.io", "v1", "clusterroles").map_err(|e| std::io::Error::other(e.message))?;
+            for role in crate::rbac::bootstrap_cluster_roles() {
+                store.create(&rt, "", role, &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
+            }
+        }
         let app = axum::Router::new().fallback(crate::http::handle).with_state(shared.clone());
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-        tokio::spawn(async move {
-            let _ = axum::serve(listener, app)
-                .with_graceful_shutdown(async move {
-                    let _ = stopped.await;
-                })
-                .await;
-        });
-        Ok(ApiServer { shared, address, stop: Some(stop) })
+        let stopped = async move {
+            let _ = stopped.await;
+        };
+        if options.rbac {
+            // kubectl and client-go send bearer tokens only over TLS, as to a real API server.
+            let tls = portico_echo::tls::server_config(TLS_CERT.as_bytes(), TLS_KEY.as_bytes())?;
+            let listener = portico_echo::tls::TlsListener::new(listener, address, tokio_rustls::TlsAcceptor::from(tls));
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
+            });
+        } else {
+            tokio::spawn(async move {
+                let _ = axum::serve(listener, app).with_graceful_shutdown(stopped).await;
+            });
+        }
+        Ok(ApiServer { shared, address, stop: Some(stop), https: options.rbac })
     }
 
+    /// A bearer token for a ServiceAccount (which must exist), as the TokenRequest API issues
+    /// them; it stops working when the ServiceAccount is deleted.
+    pub fn service_account_token(&self, namespace: &str, name: &str) -> Result<String, crate::error::ApiError> {
+        crate::http::issue_token(&self.shared, namespace, name)
+    }
+
+    /// Every request refused by authentication or RBAC so far (kube-apiserver's messages).
+    pub fn denials(&self) -> Vec<String> {
+        self.shared.denials.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// A kubeconfig for this server that authenticates with `token`.
+    pub fn kubeconfig_with_token(&self, token: &str) -> String {
+        kubeconfig_for(&self.url()).replace("token: sandbox", &format!("token: {token}"))
+    }
+
+    /// `http://...`, or `https://...` with RBAC on (the certificate chains to [`TLS_CA`], which the
+    /// kubeconfig carries).
     pub fn url(&self) -> String {
-        format!("http://{}", self.address)
+        let scheme = if self.https { "https" } else { "http" };
+        format!("{scheme}://{}", self.address)
     }
 
     pub fn address(&self) -> SocketAddr {
@@ -115,6 +167,33 @@ impl ApiServer {
         self.shared.store.lock().unwrap_or_else(|e| e.into_inner()).object_count()
     }
 
+    /// Creates every object of a YAML stream (CRDs first if you list them first), as client POSTs
+    /// would; returns how many. For `portico-apiserver --create FILE`.
+    pub fn create_yaml(&self, text: &str) -> std::io::Result<usize> {
+        let mut count = 0;
+        for document in serde_yaml::Deserializer::from_str(text) {
+            let object: serde_json::Value = serde::Deserialize::deserialize(document).map_err(std::io::Error::other)?;
+            if !object.is_null() {
+                self.create_object(object)?;
+                count += 1;
+            }
+        }
+        Ok(count)
+    }
+
+    /// Creates one object as a client's POST would (validation, defaults, CRDs served at once).
+    pub fn create_object(&self, object: serde_json::Value) -> std::io::Result<()> {
+        let api_version = object["apiVersion"].as_str().unwrap_or("v1").to_string();
+        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+        let kind = object["kind"].as_str().unwrap_or("");
+        let mut store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
+        let rt = store.types.values().find(|t| t.group == group && t.kind == kind && t.versions.iter().any(|v| v == version)).cloned();
+        let rt = rt.ok_or_else(|| std::io::Error::other(format!("{api_version} {kind} is not served")))?;
+        let namespace = object.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).unwrap_or("").to_string();
+        store.create(&rt, &namespace, object, &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
+        Ok(())
+    }
+
     /// Creates the upstream Gateway API CRDs of `channel` (see [`crate::upstream`]) as a
     /// client's POST would; returns how many were installed.
     pub fn install_upstream_gateway_api(&self, channel: crate::upstream::Channel) -> std::io::Result<usize> {
@@ -147,8 +226,14 @@ impl Drop for ApiServer {
 }
 
 pub fn kubeconfig_for(url: &str) -> String {
+    use base64::Engine as _;
+    let ca = if url.starts_with("https://") {
+        format!("\n    certificate-authority-data: {}", base64::engine::general_purpose::STANDARD.encode(TLS_CA))
+    } else {
+        String::new()
+    };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: portico-sandbox\n  cluster:\n    server: {url}\ncontexts:\n- name: portico-sandbox\n  context:\n    cluster: portico-sandbox\n    user: portico-sandbox\n    namespace: default\ncurrent-context: portico-sandbox\nusers:\n- name: portico-sandbox\n  user:\n    token: sandbox\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: portico-sandbox\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: portico-sandbox\n  context:\n    cluster: portico-sandbox\n    user: portico-sandbox\n    namespace: default\ncurrent-context: portico-sandbox\nusers:\n- name: portico-sandbox\n  user:\n    token: sandbox\n"
     )
 }
 

@@ -6,6 +6,12 @@ pub fn now_rfc3339() -> String {
     format_unix(secs)
 }
 
+/// `seconds` from now, as [`now_rfc3339`] writes it.
+pub fn rfc3339_in(seconds: u64) -> String {
+    let secs = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
+    format_unix(secs + seconds)
+}
+
 /// Format seconds since the epoch (civil-from-days, proleptic Gregorian calendar).
 pub fn format_unix(secs: u64) -> String {
     let days = (secs / 86_400) as i64;

@@ -57,6 +57,7 @@ impl Filter {
 
 pub async fn watch(shared: Arc<Shared>, rt: ResourceType, t: Target, query: &HashMap<String, String>, wants_table: bool) -> Result<Response, ApiError> {
     let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
+    let fields = FieldSelector::parse_for(&rt.kind, query.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
     let filter = Filter {
         rt,
         initial_events_end: initial_events,
@@ -64,7 +65,7 @@ pub async fn watch(shared: Arc<Shared>, rt: ResourceType, t: Target, query: &Has
         version: t.version.clone(),
         namespace: t.namespace.clone(),
         labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
-        fields: FieldSelector::parse(query.get("fieldSelector").map(String::as_str).unwrap_or(""))?,
+        fields,
     };
     let since = match query.get("resourceVersion").map(String::as_str) {
         None | Some("") | Some("0") => None,

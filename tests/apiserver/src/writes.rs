@@ -407,6 +407,10 @@ impl Store {
                 (field, reason.to_string(), message)
             })
             .collect();
+        let mut failures = failures;
+        if let Some(missing) = protected_group_unapproved(crd, &rt.group) {
+            failures.push(missing);
+        }
         if !failures.is_empty() {
             return Err(ApiError::invalid("CustomResourceDefinition", &name_of(crd), failures));
         }
@@ -531,4 +535,18 @@ fn patch_error(rt: &ResourceType, name: &str, error: PatchError) -> ApiError {
         PatchError::Invalid(message) => ApiError::invalid(&rt.kind, name, vec![(String::new(), "FieldValueInvalid".into(), message)]),
         PatchError::Conflict(conflicts) => ApiError::apply_conflict(&rt.display(), name, &conflicts),
     }
+}
+
+/// kube-apiserver refuses CRDs in the protected `*.k8s.io` / `*.kubernetes.io` groups without the
+/// `api-approved.kubernetes.io` annotation (KEP 1111).
+fn protected_group_unapproved(crd: &Value, group: &str) -> Option<(String, String, String)> {
+    let protected = ["k8s.io", "kubernetes.io"].iter().any(|g| group == *g || group.ends_with(&format!(".{g}")));
+    let annotated = crd.pointer("/metadata/annotations/api-approved.kubernetes.io").and_then(Value::as_str).is_some_and(|v| !v.is_empty());
+    (protected && !annotated).then(|| {
+        (
+            "metadata.annotations[api-approved.kubernetes.io]".to_string(),
+            "FieldValueRequired".to_string(),
+            "Required value: protected groups must have approval annotation \"api-approved.kubernetes.io\", see https://github.com/kubernetes/enhancements/pull/1111".to_string(),
+        )
+    })
 }

@@ -399,3 +399,27 @@ async fn portico_generated_crds_still_load() {
     let (_server, client) = common::start().await;
     common::install_gateway_api(&client).await;
 }
+
+/// As kube-apiserver: a CRD in a protected group (`*.k8s.io`) needs the
+/// `api-approved.kubernetes.io` annotation; upstream's carry it, a copy without it is refused.
+#[tokio::test]
+async fn protected_groups_need_the_approval_annotation() {
+    let (_server, client) = common::start().await;
+    let crds: Api<DynamicObject> = Api::all_with(client.clone(), &ApiResource::erase::<CustomResourceDefinition>(&()));
+    let mut crd = upstream_crds("standard").into_iter().find(|c| c["metadata"]["name"] == "gatewayclasses.gateway.networking.k8s.io").unwrap();
+    assert!(crd["metadata"]["annotations"]["api-approved.kubernetes.io"].is_string(), "upstream's CRDs are approved");
+    crd["metadata"]["annotations"].as_object_mut().unwrap().remove("api-approved.kubernetes.io");
+    let object: DynamicObject = serde_json::from_value(crd).unwrap();
+    let refused = crds.create(&PostParams::default(), &object).await.expect_err("refused");
+    let kube::Error::Api(status) = refused else { panic!("{refused}") };
+    assert_eq!(status.code, 422);
+    assert!(
+        status.message.contains("metadata.annotations[api-approved.kubernetes.io]: Required value: protected groups must have approval annotation"),
+        "{}",
+        status.message
+    );
+    for generated in portico_model::crds::gateway_api_crds() {
+        let object: DynamicObject = serde_json::from_value(serde_json::to_value(generated).unwrap()).unwrap();
+        crds.create(&PostParams::default(), &object).await.expect("Portico's generated Gateway API CRDs carry the approval");
+    }
+}

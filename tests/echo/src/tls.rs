@@ -45,14 +45,14 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> io::Result<Arc<rustls::
 }
 
 /// Accepts TCP connections and completes their TLS handshakes (each in its own task, so a
-/// stalled client holds up no other), for `axum::serve`.
-struct TlsListener {
+/// stalled client holds up no other), for `axum::serve` (the in-memory API server uses it too).
+pub struct TlsListener {
     local: SocketAddr,
     ready: tokio::sync::mpsc::Receiver<(tokio_rustls::server::TlsStream<TcpStream>, SocketAddr)>,
 }
 
 impl TlsListener {
-    fn new(listener: TcpListener, local: SocketAddr, acceptor: TlsAcceptor) -> TlsListener {
+    pub fn new(listener: TcpListener, local: SocketAddr, acceptor: TlsAcceptor) -> TlsListener {
         let (tx, ready) = tokio::sync::mpsc::channel(64);
         tokio::spawn(async move {
             loop {

@@ -100,6 +100,14 @@ async fn two_replicas_one_leader_and_failover() {
     world.kill_operator(leader);
     let failover = edit_and_follow(&world, at, "v2", Duration::from_secs(40)).await;
     eprintln!("leader {} killed; the other replica took over and programmed an edit in {failover:?}", ["a", "b"][leader]);
+    // A leader stopped the way kubelet stops it (SIGTERM) releases the Lease: a standby takes
+    // over on its next try (every 5 s), not when the lease would have expired (15 s and more).
+    world.spawn_operator(&args("c", "127.0.0.1:16903"));
+    let survivor = 1 - leader;
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    world.terminate_operator(survivor);
+    let handover = edit_and_follow(&world, at, "v1", Duration::from_secs(9)).await;
+    eprintln!("leader {} stopped with SIGTERM; replica c took over and programmed an edit in {handover:?}", ["a", "b"][survivor]);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -91,6 +91,14 @@ impl World {
     }
 
     /// Kill operator `index` (like a crash or a rolling restart).
+    /// SIGTERM, as kubelet stops a container, and wait for the process to exit.
+    pub fn terminate_operator(&mut self, index: usize) {
+        let pid = self.operators[index].id().to_string();
+        let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
+        assert!(sent, "kill -TERM {pid}");
+        let _ = self.operators[index].wait();
+    }
+
     pub fn kill_operator(&mut self, index: usize) {
         let _ = self.operators[index].kill();
         let _ = self.operators[index].wait();

@@ -54,7 +54,8 @@ impl LeaderElection {
             let age = k8s_openapi::jiff::Timestamp::now().duration_since(renewed.0);
             age.as_secs() as u64 > u64::try_from(spec.lease_duration_seconds.unwrap_or(15)).unwrap_or(15)
         });
-        if holder != self.identity && !expired {
+        // An empty holder is a released lease (a leader that shut down): free at once.
+        if holder != self.identity && !holder.is_empty() && !expired {
             return Ok(false);
         }
         let transitions = spec.lease_transitions.unwrap_or(0) + i32::from(holder != self.identity);
@@ -73,8 +74,23 @@ impl LeaderElection {
         }
     }
 
+    /// Give the lease up (on shutdown) if we hold it, as client-go's `ReleaseOnCancel` does: an
+    /// empty holder and a 1 s duration, so a standby takes over on its next try, not after the
+    /// lease would have expired.
+    pub async fn release(&self) -> Result<bool, kube::Error> {
+        let Some(lease) = self.api.get_opt(&self.name).await? else { return Ok(false) };
+        if lease.spec.as_ref().and_then(|s| s.holder_identity.as_deref()) != Some(self.identity.as_str()) {
+            return Ok(false);
+        }
+        let patch = json!({
+            "metadata": {"resourceVersion": lease.metadata.resource_version},
+            "spec": {"holderIdentity": "", "leaseDurationSeconds": 1, "renewTime": now()}
+        });
+        self.api.patch(&self.name, &PatchParams::default(), &Patch::Merge(&patch)).await.map(|_| true)
+    }
+
     /// Keep trying to acquire and renew; `leading` reflects the current state.
-    pub async fn run(self, leading: Arc<AtomicBool>, changed: Arc<tokio::sync::Notify>) {
+    pub async fn run(self: Arc<Self>, leading: Arc<AtomicBool>, changed: Arc<tokio::sync::Notify>) {
         let retry = self.lease_duration / 3;
         loop {
             let holds = match self.try_acquire().await {

@@ -61,6 +61,10 @@ pub struct RunOptions {
     /// to a shared default.
     #[arg(long, env = "PORTICO_CLUSTER_NAME")]
     pub cluster_name: Option<String>,
+    /// How often to look again for route CRDs the cluster did not serve (GRPCRoute, TLSRoute,
+    /// TCPRoute and UDPRoute v1), so one installed later is watched without a restart.
+    #[arg(long, default_value = "30s", value_parser = parse_interval, env = "PORTICO_DISCOVERY_INTERVAL")]
+    pub discovery_interval: Duration,
 }
 
 impl RunOptions {
@@ -77,6 +81,7 @@ impl RunOptions {
             drift_interval: Duration::from_secs(60),
             state_dir: Some(state_dir),
             cluster_name: Some(cluster_name.into()),
+            discovery_interval: Duration::from_secs(1),
         }
     }
 }
@@ -157,13 +162,13 @@ pub async fn run_with(
     let metrics = Arc::new(Metrics::default());
     let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
     let descriptors: Vec<&'static Descriptor> = providers.iter().map(|p| p.descriptor).collect();
-    let stores = stores::Stores::start(&client, &metrics, &descriptors);
+    let stores = stores::Stores::start(&client, &metrics, &descriptors, options.discovery_interval);
     let leading = Arc::new(AtomicBool::new(!options.leader_elect));
-    if options.leader_elect {
+    let election = options.leader_elect.then(|| {
         let identity = options.identity.clone().unwrap_or_else(default_identity);
-        let election = leader::LeaderElection::new(&client, &options.lease_namespace, &options.lease_name, &identity);
-        tokio::spawn(election.run(leading.clone(), stores.changed.clone()));
-    }
+        let election = Arc::new(leader::LeaderElection::new(&client, &options.lease_namespace, &options.lease_name, &identity));
+        (election.clone(), tokio::spawn(election.run(leading.clone(), stores.changed.clone())))
+    });
     stores.ready().await;
     metrics.ready.store(true, Ordering::Relaxed);
     let names: Vec<&str> = descriptors.iter().map(|d| d.kind.name()).collect();
@@ -209,6 +214,14 @@ pub async fn run_with(
         }
     }
     tracing::info!("shutting down; load balancers keep running");
+    if let Some((election, task)) = election {
+        task.abort();
+        match election.release().await {
+            Ok(true) => tracing::info!("released the leader lease"),
+            Ok(false) => {}
+            Err(error) => tracing::warn!(%error, "could not release the leader lease; a standby takes over when it expires"),
+        }
+    }
     Ok(())
 }
 

@@ -34,12 +34,25 @@ pub struct Reconciler {
     in_flight: std::sync::Mutex<Vec<(ObjectRef, Value, ProviderKind)>>,
     /// Gateways whose programming panicked: skipped until their desired state changes.
     quarantined: BTreeMap<ObjectRef, Value>,
+    /// kube's event recorder (`events.k8s.io/v1`): repeats of an event become one Event's series.
+    pub(super) recorder: kube::runtime::events::Recorder,
 }
 
 impl Reconciler {
     pub fn new(client: Client, stores: Stores, metrics: Arc<Metrics>, providers: BTreeMap<ProviderKind, Arc<dyn DynProvider>>) -> Self {
         let capabilities = CapabilitySet::new(providers.values().map(|p| p.planner().capabilities().clone()));
-        Reconciler { client, stores, metrics, capabilities, providers, applied: BTreeMap::new(), in_flight: Default::default(), quarantined: BTreeMap::new() }
+        let recorder = kube::runtime::events::Recorder::new(client.clone(), "portico".into());
+        Reconciler {
+            client,
+            stores,
+            metrics,
+            capabilities,
+            providers,
+            applied: BTreeMap::new(),
+            in_flight: Default::default(),
+            quarantined: BTreeMap::new(),
+            recorder,
+        }
     }
 
     /// One pass; returns true when something failed and should be retried (with backoff).
@@ -47,6 +60,9 @@ impl Reconciler {
         let started = Instant::now();
         self.set_in_flight(Vec::new());
         let snapshot = self.stores.snapshot();
+        // Route kinds whose CRDs are missing are neither supported on listeners nor claimed.
+        let missing = self.stores.missing_route_kinds();
+        self.capabilities = CapabilitySet::new(self.providers.values().map(|p| p.planner().capabilities().without_route_kinds(&missing)));
         let mut translation = translate(&snapshot, &self.capabilities);
         let providers = &self.providers;
         let mut desired = portico_translate::outcome::checked(&snapshot, &self.capabilities, &mut translation, |d| {
@@ -97,12 +113,21 @@ impl Reconciler {
         self.set_in_flight(Vec::new());
         self.applied.retain(|k, p| p.provider != kind || desired.contains_key(k));
         for (key, result) in results {
-            if let Err(error) = &result {
-                self.metrics.error("provider");
-                tracing::warn!(gateway = %key, %error, retryable = error.retryable(), provider = kind.name(), "programming failed");
-                self.event(&key, error).await;
-            }
             let fingerprint = fingerprints.get(&key).cloned().unwrap_or(Value::Null);
+            match &result {
+                Err(error) => {
+                    self.metrics.error("provider");
+                    tracing::warn!(gateway = %key, %error, retryable = error.retryable(), provider = kind.name(), "programming failed");
+                    self.event(&key, error).await;
+                }
+                // A Normal Event when a Gateway's current desired state first becomes ready.
+                Ok(applied)
+                    if applied.ready && self.applied.get(&key).is_none_or(|p| p.fingerprint != fingerprint || !p.result.as_ref().is_ok_and(|a| a.ready)) =>
+                {
+                    self.programmed_event(&key, kind.name(), &applied.addresses).await;
+                }
+                Ok(_) => {}
+            }
             self.applied.insert(key, Programmed { fingerprint, result, provider: kind });
         }
     }

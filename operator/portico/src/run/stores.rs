@@ -1,6 +1,8 @@
 //! Reflector stores for every kind translation reads, and a signal that fires on any change.
 
-use std::sync::Arc;
+use std::collections::BTreeSet;
+use std::sync::{Arc, OnceLock};
+use std::time::Duration;
 
 use futures_util::StreamExt;
 use gateway_api::gatewayclasses::GatewayClass;
@@ -16,11 +18,14 @@ use kube::api::{ApiResource, DynamicObject};
 use kube::runtime::reflector::{self, Store};
 use kube::runtime::{WatchStreamExt, watcher};
 use kube::{Api, Client, Resource};
+use portico_model::capabilities::RouteKind;
 use portico_model::l4routes::{TcpRoute, UdpRoute};
 use portico_model::{ParametersObject, Snapshot};
 use portico_provider::Descriptor;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
+
+const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 use super::metrics::Metrics;
 
@@ -30,10 +35,10 @@ pub struct Stores {
     pub gateway_classes: Store<GatewayClass>,
     pub gateways: Store<Gateway>,
     pub http_routes: Store<HttpRoute>,
-    pub grpc_routes: Store<GrpcRoute>,
-    pub tls_routes: Store<TlsRoute>,
-    pub tcp_routes: Store<TcpRoute>,
-    pub udp_routes: Store<UdpRoute>,
+    pub grpc_routes: Optional<GrpcRoute>,
+    pub tls_routes: Optional<TlsRoute>,
+    pub tcp_routes: Optional<TcpRoute>,
+    pub udp_routes: Optional<UdpRoute>,
     pub reference_grants: Store<ReferenceGrant>,
     pub services: Store<Service>,
     pub endpoint_slices: Store<EndpointSlice>,
@@ -51,9 +56,17 @@ where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
+    reflect_with(client, changed, metrics, watcher::Config::default())
+}
+
+fn reflect_with<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, config: watcher::Config) -> Store<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
     let api: Api<K> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+    let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
     follow(stream, K::kind(&K::DynamicType::default()).to_string(), changed, metrics);
     reader
 }
@@ -83,7 +96,7 @@ fn follow<T, E: std::fmt::Display + Send + 'static>(
 }
 
 impl Stores {
-    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[&'static Descriptor]) -> Stores {
+    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[&'static Descriptor], discovery: Duration) -> Stores {
         let changed = Arc::new(Notify::new());
         let parameters = providers
             .iter()
@@ -94,14 +107,15 @@ impl Stores {
             gateway_classes: reflect(client, &changed, metrics),
             gateways: reflect(client, &changed, metrics),
             http_routes: reflect(client, &changed, metrics),
-            grpc_routes: reflect(client, &changed, metrics),
-            tls_routes: reflect(client, &changed, metrics),
-            tcp_routes: reflect(client, &changed, metrics),
-            udp_routes: reflect(client, &changed, metrics),
+            grpc_routes: optional(client, &changed, metrics, RouteKind::Grpc, discovery),
+            tls_routes: optional(client, &changed, metrics, RouteKind::Tls, discovery),
+            tcp_routes: optional(client, &changed, metrics, RouteKind::Tcp, discovery),
+            udp_routes: optional(client, &changed, metrics, RouteKind::Udp, discovery),
             reference_grants: reflect(client, &changed, metrics),
             services: reflect(client, &changed, metrics),
             endpoint_slices: reflect(client, &changed, metrics),
-            secrets: reflect(client, &changed, metrics),
+            // Certificates only: no other Secret is ever listed or held in memory.
+            secrets: reflect_with(client, &changed, metrics, watcher::Config::default().fields(&format!("type={}", portico_model::snapshot::TLS_SECRET_TYPE))),
             namespaces: reflect(client, &changed, metrics),
             parameters,
             changed,
@@ -114,10 +128,10 @@ impl Stores {
             self.gateway_classes.wait_until_ready(),
             self.gateways.wait_until_ready(),
             self.http_routes.wait_until_ready(),
-            self.grpc_routes.wait_until_ready(),
-            self.tls_routes.wait_until_ready(),
-            self.tcp_routes.wait_until_ready(),
-            self.udp_routes.wait_until_ready(),
+            self.grpc_routes.checked(),
+            self.tls_routes.checked(),
+            self.tcp_routes.checked(),
+            self.udp_routes.checked(),
             self.reference_grants.wait_until_ready(),
             self.services.wait_until_ready(),
             self.endpoint_slices.wait_until_ready(),
@@ -142,10 +156,10 @@ impl Stores {
             gateway_classes: all(&self.gateway_classes),
             gateways: all(&self.gateways),
             http_routes: all(&self.http_routes),
-            grpc_routes: all(&self.grpc_routes),
-            tls_routes: all(&self.tls_routes),
-            tcp_routes: all(&self.tcp_routes),
-            udp_routes: all(&self.udp_routes),
+            grpc_routes: self.grpc_routes.all(),
+            tls_routes: self.tls_routes.all(),
+            tcp_routes: self.tcp_routes.all(),
+            udp_routes: self.udp_routes.all(),
             reference_grants: all(&self.reference_grants),
             services: all(&self.services),
             endpoint_slices: all(&self.endpoint_slices),
@@ -157,6 +171,17 @@ impl Stores {
 }
 
 impl Stores {
+    /// The route kinds whose CRDs this cluster does not serve (yet).
+    pub fn missing_route_kinds(&self) -> BTreeSet<RouteKind> {
+        let optional = [
+            (RouteKind::Grpc, self.grpc_routes.served()),
+            (RouteKind::Tls, self.tls_routes.served()),
+            (RouteKind::Tcp, self.tcp_routes.served()),
+            (RouteKind::Udp, self.udp_routes.served()),
+        ];
+        optional.into_iter().filter(|(_, served)| !served).map(|(kind, _)| kind).collect()
+    }
+
     fn parameters(&self) -> Vec<ParametersObject> {
         let mut out = Vec::new();
         for (kind, store) in &self.parameters {
@@ -164,6 +189,74 @@ impl Stores {
         }
         out
     }
+}
+
+/// A kind whose CRD may be missing (a cluster with only the standard channel, or an older one):
+/// watched once discovery shows it is served, re-checked every discovery interval so a CRD
+/// installed later is picked up without a restart. Until then it has no objects.
+#[derive(Clone)]
+pub struct Optional<K: Resource + 'static>
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    store: Arc<OnceLock<Store<K>>>,
+    /// Turns true once the first discovery check is done (and, if served, the first list).
+    checked: tokio::sync::watch::Receiver<bool>,
+}
+
+impl<K> Optional<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone + Default,
+{
+    fn all(&self) -> Vec<K> {
+        self.store.get().map(|s| s.state().iter().map(|o| (**o).clone()).collect()).unwrap_or_default()
+    }
+
+    pub fn served(&self) -> bool {
+        self.store.get().is_some()
+    }
+
+    async fn checked(&self) {
+        let mut checked = self.checked.clone();
+        let _ = checked.wait_for(|done| *done).await;
+    }
+}
+
+/// Whether the API server serves `plural` in `group/version` (legacy discovery).
+async fn served(client: &Client, group: &str, version: &str, plural: &str) -> bool {
+    client.list_api_group_resources(&format!("{group}/{version}")).await.is_ok_and(|list| list.resources.iter().any(|r| r.name == plural))
+}
+
+fn optional<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, kind: RouteKind, interval: Duration) -> Optional<K>
+where
+    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
+{
+    let store = Arc::new(OnceLock::new());
+    let (done, checked) = tokio::sync::watch::channel(false);
+    let (client, changed, metrics, slot) = (client.clone(), changed.clone(), metrics.clone(), store.clone());
+    let version = K::version(&K::DynamicType::default()).to_string();
+    tokio::spawn(async move {
+        let mut logged = false;
+        while !served(&client, GATEWAY_GROUP, &version, &kind.plural()).await {
+            if !logged {
+                tracing::warn!(kind = kind.name(), version = %version, "this cluster does not serve the CRD: its routes are skipped and its features not claimed; re-checked every {interval:?}");
+                logged = true;
+            }
+            let _ = done.send(true);
+            tokio::time::sleep(interval).await;
+        }
+        let reader: Store<K> = reflect(&client, &changed, &metrics);
+        let _ = reader.wait_until_ready().await;
+        if logged {
+            tracing::info!(kind = kind.name(), "the CRD is now served: watching it");
+        }
+        let _ = slot.set(reader);
+        let _ = done.send(true);
+        changed.notify_one();
+    });
+    Optional { store, checked }
 }
 
 /// The API resource of a CRD's storage version.

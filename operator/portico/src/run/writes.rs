@@ -1,6 +1,7 @@
-//! The reconciler's writes to the API server: finalizers, Warning Events and statuses.
+//! The reconciler's writes to the API server: finalizers, Events and statuses.
 
-use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams, PostParams};
+use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
+use kube::runtime::events::{Event, EventType};
 use portico_model::Snapshot;
 use portico_model::ir::ObjectRef;
 use portico_provider::ProviderError;
@@ -92,18 +93,36 @@ impl Reconciler {
         tracing::info!(gateway = %key, "load balancer resources removed; finalizer released");
     }
 
-    /// A Warning Event on the Gateway, for `kubectl describe` and `kubectl get events`.
+    /// A Warning Event on the Gateway (`kubectl describe gateway` shows it).
     pub(super) async fn event(&self, key: &ObjectRef, error: &ProviderError) {
-        let api: Api<k8s_openapi::api::core::v1::Event> = Api::namespaced(self.client.clone(), &key.namespace);
-        let now = k8s_openapi::apimachinery::pkg::apis::meta::v1::Time(k8s_openapi::jiff::Timestamp::now());
-        let event = serde_json::from_value(json!({
-            "metadata": {"generateName": format!("{}.", key.name)},
-            "involvedObject": {"apiVersion": "gateway.networking.k8s.io/v1", "kind": "Gateway", "namespace": key.namespace, "name": key.name},
-            "type": "Warning", "reason": "ProgrammingFailed", "message": error.to_string(),
-            "source": {"component": "portico"}, "firstTimestamp": now, "lastTimestamp": now, "count": 1
-        }));
-        if let Ok(event) = event {
-            let _ = api.create(&PostParams::default(), &event).await;
+        self.publish(key, EventType::Warning, "ProgrammingFailed", error.to_string()).await;
+    }
+
+    /// A Normal Event: the Gateway's load balancer is programmed and serving.
+    pub(super) async fn programmed_event(&self, key: &ObjectRef, provider: &str, addresses: &[portico_model::ir::Address]) {
+        let listed: Vec<&str> = addresses.iter().map(|a| a.value.as_str()).collect();
+        let note = format!("programmed on {provider}; addresses: {}", if listed.is_empty() { "none yet".into() } else { listed.join(", ") });
+        self.publish(key, EventType::Normal, "Programmed", note).await;
+    }
+
+    /// Through kube's recorder, regarding the Gateway by uid; a failure to record is logged and
+    /// counted, never fatal.
+    async fn publish(&self, key: &ObjectRef, type_: EventType, reason: &str, note: String) {
+        use kube::Resource as _;
+        let gateway = self
+            .stores
+            .gateways
+            .state()
+            .into_iter()
+            .find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name));
+        let Some(gateway) = gateway else { return };
+        let reference = gateway.object_ref(&());
+        // An Event's note is at most 1 kB.
+        let note: String = note.chars().take(1000).collect();
+        let event = Event { type_, reason: reason.into(), note: Some(note), action: "Program".into(), secondary: None };
+        if let Err(error) = self.recorder.publish(&event, &reference).await {
+            self.metrics.error("event");
+            tracing::warn!(gateway = %key, %error, "could not record an Event");
         }
     }
 
