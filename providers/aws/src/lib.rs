@@ -7,7 +7,7 @@
 //! compiles the IR into the native model (checking AWS quotas first) and diffs it, `apply` runs
 //! the steps in dependency order. See `docs/aws.md`.
 
-pub mod compile;
+pub(crate) mod compile;
 pub mod names;
 pub mod native;
 pub mod observed;

@@ -9,14 +9,14 @@
 
 pub mod compile;
 pub mod names;
-pub mod native;
+pub(crate) mod native;
 pub mod params;
 pub mod permissions;
 pub mod plan;
 #[cfg(feature = "sdk")]
 mod provider;
 #[cfg(feature = "sdk")]
-pub mod sdk;
+pub(crate) mod sdk;
 
 use std::collections::BTreeMap;
 

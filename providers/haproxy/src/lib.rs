@@ -3,16 +3,16 @@
 //! appliance. For now it declares what HAProxy can do: all of HTTP routing, TLS termination and
 //! SNI passthrough, and TCP; not UDP and not request mirroring.
 
-pub mod addresses;
-pub mod check;
-pub mod files;
+pub(crate) mod addresses;
+pub(crate) mod check;
+pub(crate) mod files;
 pub mod isolate;
-pub mod master;
+pub(crate) mod master;
 pub mod params;
 pub mod provider;
 pub mod render;
-pub mod runtime;
-pub mod runtime_api;
+pub(crate) mod runtime;
+pub(crate) mod runtime_api;
 
 use std::sync::Arc;
 

@@ -11,7 +11,6 @@ use portico_model::ir::{self, PortProtocol, RouteKey};
 use portico_provider::{Desired, RouteOverflow};
 
 use alb::TargetGroupNames;
-pub use alb::{regex_escape, scale_weights};
 
 use crate::names::Namer;
 use crate::native::*;
