@@ -1,6 +1,7 @@
 # The operator's AWS identity: a role only the `portico` service account in `portico-system` can
 # assume (IRSA), with a policy that lets it read the account's load balancing state and change
-# only what it created itself.
+# only what it created itself. The statements are the ones `portico permissions aws` prints
+# (providers/aws/src/permissions.rs); providers/aws/tests/terraform.rs checks they are equal.
 #
 # Portico tags everything it creates with `portico.dev/cluster = <cluster name>`, and names its
 # ALBs `pta-...`, its NLBs `ptn-...` and its target groups `ptg-...`. Mutations of load balancers,
@@ -162,9 +163,9 @@ data "aws_iam_policy_document" "portico" {
   # CreateSecurityGroup is authorized on the VPC (this one only) and on the new group (which
   # must carry the owner tag).
   statement {
-    sid       = "Ec2CreateSecurityGroupInTestVpc"
+    sid       = "Ec2CreateSecurityGroupInVpc"
     actions   = ["ec2:CreateSecurityGroup"]
-    resources = [aws_vpc.this.arn]
+    resources = ["${local.ec2_arn}:vpc/${aws_vpc.this.id}"]
   }
 
   statement {

@@ -34,8 +34,18 @@ enum Command {
         #[arg(value_enum, default_value_t = CrdSet::GatewayApi)]
         set: CrdSet,
     },
+    /// Print the cloud permissions a provider needs for one cluster: an IAM policy document for
+    /// aws, a custom role (gcloud iam roles create --file) for gcp.
+    Permissions {
+        /// The provider (`aws`, `gcp`).
+        provider: String,
+        /// The cluster name Portico runs with (`--cluster-name`): mutations are limited to
+        /// resources tagged with it.
+        #[arg(long)]
+        cluster_name: String,
+    },
     /// Run the operator against the cluster in KUBECONFIG (or in-cluster).
-    Run(Run),
+    Run(Box<Run>),
 }
 
 #[derive(clap::Args)]
@@ -102,7 +112,8 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
-            match runtime.block_on(portico::run::run(run.options, providers)) {
+            let options = run.options;
+            match runtime.block_on(portico::run::run(options, providers)) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(error) => {
                     eprintln!("error: {error}");
@@ -116,6 +127,23 @@ fn main() -> ExitCode {
                 CrdSet::Portico => print!("{}", portico_cli::registry().crds_yaml()),
             }
             ExitCode::SUCCESS
+        }
+        Command::Permissions { provider, cluster_name } => {
+            let registry = portico_cli::registry();
+            let Some(descriptor) = registry.by_name(&provider) else {
+                eprintln!("error: unknown provider {provider:?} (this build has: {})", registry.names().join(", "));
+                return ExitCode::from(2);
+            };
+            match (descriptor.permissions)(&cluster_name) {
+                Some(document) => {
+                    print!("{document}");
+                    ExitCode::SUCCESS
+                }
+                None => {
+                    eprintln!("the {provider} provider needs no cloud permissions");
+                    ExitCode::from(2)
+                }
+            }
         }
         Command::Capabilities => {
             let providers: Vec<_> = portico_cli::registry().descriptors().map(|d| (d.capabilities)()).collect();

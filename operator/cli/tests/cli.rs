@@ -102,3 +102,27 @@ fn deeply_nested_yaml_is_refused_within_a_second_with_one_line() {
         assert!(stderr.contains(path.file_name().unwrap().to_str().unwrap()) && stderr.contains("levels deep"), "{stderr}");
     }
 }
+
+#[test]
+fn permissions_print_each_clouds_own_document() {
+    let out = portico(&["permissions", "aws", "--cluster-name", "prod-eu-1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let policy: serde_json::Value = serde_json::from_slice(&out.stdout).expect("an IAM policy document (JSON)");
+    assert_eq!(policy["Version"], "2012-10-17");
+    let statements = policy["Statement"].as_array().unwrap();
+    assert!(statements.iter().all(|s| s["Effect"] == "Allow"));
+    let owned = statements.iter().find(|s| s["Sid"] == "ElbChangeOwned").unwrap();
+    assert_eq!(owned["Condition"]["StringEquals"]["aws:ResourceTag/portico.dev/cluster"][0], "prod-eu-1");
+
+    let out = portico(&["permissions", "gcp", "--cluster-name", "prod-eu-1"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let role: serde_json::Value = serde_yaml::from_slice(&out.stdout).expect("a custom role (YAML)");
+    assert_eq!(role["stage"], "GA");
+    let granted = role["includedPermissions"].as_array().unwrap();
+    assert_eq!(granted.len(), portico_gcp::permissions::REQUIRED.len());
+    assert!(granted.contains(&serde_json::json!("compute.urlMaps.update")));
+
+    let out = portico(&["permissions", "haproxy", "--cluster-name", "x"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("needs no cloud permissions"));
+}

@@ -60,6 +60,25 @@ pub struct RouteObject<'a> {
 impl Snapshot {
     /// Every route of every kind, in kind order (the one place outside translation that lists
     /// the route kinds' fields).
+    /// Keep only the namespaced objects of namespaces `keep` accepts (cluster-scoped
+    /// GatewayClasses and Namespaces stay): what an operator scoped to some namespaces sees.
+    pub fn retain_namespaces(&mut self, keep: impl Fn(&str) -> bool) {
+        fn namespace_of(meta: &k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta) -> &str {
+            meta.namespace.as_deref().unwrap_or("")
+        }
+        self.gateways.retain(|o| keep(namespace_of(&o.metadata)));
+        self.http_routes.retain(|o| keep(namespace_of(&o.metadata)));
+        self.grpc_routes.retain(|o| keep(namespace_of(&o.metadata)));
+        self.tls_routes.retain(|o| keep(namespace_of(&o.metadata)));
+        self.tcp_routes.retain(|o| keep(namespace_of(&o.metadata)));
+        self.udp_routes.retain(|o| keep(namespace_of(&o.metadata)));
+        self.reference_grants.retain(|o| keep(namespace_of(&o.metadata)));
+        self.services.retain(|o| keep(namespace_of(&o.metadata)));
+        self.endpoint_slices.retain(|o| keep(namespace_of(&o.metadata)));
+        self.secrets.retain(|o| keep(namespace_of(&o.metadata)));
+        self.parameters.retain(|p| p.namespace.as_deref().is_none_or(&keep));
+    }
+
     pub fn routes(&self) -> Vec<RouteObject<'_>> {
         use crate::RouteKind;
         fn one<'a, T: Serialize>(

@@ -12,6 +12,7 @@ pub mod names;
 pub mod native;
 pub mod observed;
 pub mod params;
+pub mod permissions;
 pub mod plan;
 #[cfg(feature = "sdk")]
 mod provider;
@@ -123,6 +124,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     args: <AwsArgs as clap::Args>::augment_args,
     configure,
     planner: |cluster| Box::new(AwsPlanner::new(cluster)),
+    permissions: |cluster| serde_json::to_string_pretty(&permissions::policy_document(&permissions::Scope::any(cluster))).ok().map(|t| t + "\n"),
 };
 
 #[cfg(feature = "sdk")]

@@ -276,3 +276,38 @@ fn variables_used(body: &Body, used: &mut BTreeSet<String>) {
         }
     }
 }
+
+/// Terraform's text for a resource or condition value, in `portico_aws::permissions`' template form.
+fn as_template(text: &str) -> String {
+    text.replace("${local.elb_arn}", "arn:{partition}:elasticloadbalancing:{region}:{account}")
+        .replace("${local.ec2_arn}", "arn:{partition}:ec2:{region}:{account}")
+        .replace("${local.acm_arn}", "arn:{partition}:acm:{region}:{account}")
+        .replace("${local.partition}", "{partition}")
+        .replace("${local.account_id}", "{account}")
+        .replace("${aws_vpc.this.id}", "{vpc}")
+        .replace("var.cluster_name", "{cluster}")
+}
+
+#[test]
+fn the_policy_is_the_one_portico_permissions_aws_prints() {
+    let (_, _, policy) = operator_role(&blocks());
+    let terraform: Vec<String> = policy
+        .iter()
+        .map(|s| {
+            let conditions: Vec<String> =
+                s.conditions.iter().map(|(t, v, values)| format!("{t} {v} {:?}", values.iter().map(|x| as_template(x)).collect::<Vec<_>>())).collect();
+            format!("{} {:?} {:?} {:?}", s.sid, s.actions, s.resources.iter().map(|r| as_template(r)).collect::<Vec<_>>(), conditions)
+        })
+        .collect();
+    let code: Vec<String> = portico_aws::permissions::STATEMENTS
+        .iter()
+        .map(|s| {
+            let conditions: Vec<String> = s.conditions.iter().map(|(t, v, values)| format!("{t} {v} {values:?}")).collect();
+            format!("{} {:?} {:?} {:?}", s.sid, s.actions, s.resources, conditions)
+        })
+        .collect();
+    assert_eq!(terraform, code, "terraform-test/aws/iam.tf and providers/aws/src/permissions.rs must list the same statements");
+    let actions: BTreeSet<&str> = portico_aws::permissions::STATEMENTS.iter().flat_map(|s| s.actions.iter().copied()).collect();
+    let missing: Vec<_> = REQUIRED_ACTIONS.iter().filter(|a| !actions.contains(**a)).collect();
+    assert!(missing.is_empty(), "calls the provider makes that the policy does not allow: {missing:?}");
+}

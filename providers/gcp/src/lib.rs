@@ -248,6 +248,7 @@ pub static DESCRIPTOR: Descriptor = Descriptor {
     planner: |cluster| {
         Box::new(GcpPlanner::new(Defaults { cluster: cluster.to_string(), project: Some(PLAN_PROJECT.into()), region: Some(PLAN_REGION.into()) }))
     },
+    permissions: |cluster| Some(permissions::custom_role_yaml(cluster)),
 };
 
 #[cfg(feature = "sdk")]

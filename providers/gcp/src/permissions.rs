@@ -140,3 +140,15 @@ pub const REQUIRED: &[&str] = &[
     "compute.regionSecurityPolicies.use",
     "certificatemanager.certmaps.use",
 ];
+
+/// A Google Cloud custom role granting [`REQUIRED`], in the YAML `gcloud iam roles create
+/// --file` reads.
+pub fn custom_role_yaml(cluster: &str) -> String {
+    let mut out = format!(
+        "title: Portico operator ({cluster})\ndescription: What the Portico operator of cluster {cluster} may do in Compute Engine (providers/gcp/src/permissions.rs)\nstage: GA\nincludedPermissions:\n"
+    );
+    for permission in REQUIRED {
+        out.push_str(&format!("- {permission}\n"));
+    }
+    out
+}

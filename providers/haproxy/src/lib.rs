@@ -23,8 +23,16 @@ pub use provider::{HaproxyPlanner, HaproxyProvider};
 
 /// The HAProxy platform, for the operator's registry. It takes no flags of its own: instances
 /// are described by HAProxyParameters objects, local files live under `--state-dir`.
-pub static DESCRIPTOR: Descriptor =
-    Descriptor { kind: ProviderKind::Haproxy, capabilities, parameters_crd, uses_cluster_name: false, args: |command| command, configure, planner };
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: ProviderKind::Haproxy,
+    capabilities,
+    parameters_crd,
+    uses_cluster_name: false,
+    args: |command| command,
+    configure,
+    planner,
+    permissions: portico_provider::no_permissions,
+};
 
 fn parameters_crd() -> k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition {
     <params::HAProxyParameters as kube::CustomResourceExt>::crd()

@@ -49,6 +49,15 @@ pub struct Descriptor {
     pub configure: fn(&clap::ArgMatches) -> Result<Connect, String>,
     /// The pure part, for `portico plan`: checks and native plans for `cluster`, no client.
     pub planner: fn(cluster: &str) -> Box<dyn Planner>,
+    /// The cloud permissions the provider's calls need, as the platform's own document (an AWS
+    /// IAM policy, a Google Cloud custom role) for `cluster` (`portico permissions <provider>`);
+    /// `None` for platforms without cloud identities.
+    pub permissions: fn(cluster: &str) -> Option<String>,
+}
+
+/// For [`Descriptor::permissions`] of platforms without cloud identities.
+pub fn no_permissions(_: &str) -> Option<String> {
+    None
 }
 
 impl Descriptor {

@@ -25,7 +25,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
 
 pub use calls::CallCounts;
-pub use descriptor::{Connect, Context, Descriptor, OnCall, Registered};
+pub use descriptor::{Connect, Context, Descriptor, OnCall, Registered, no_permissions};
 pub use dynamic::{BoxFuture, DynProvider};
 use portico_model::ir::{self, Address, ObjectRef, RouteKey};
 pub use portico_model::{Capabilities, Fact, Feature, ListenerProtocol, ProviderKind};

@@ -202,5 +202,13 @@ fn planner(_cluster: &str) -> Box<dyn Planner> {
 
 /// The memory platform's descriptor (no flags; tests usually register a handle they keep,
 /// with [`crate::Registered::started`]).
-pub static DESCRIPTOR: Descriptor =
-    Descriptor { kind: ProviderKind::Memory, capabilities, parameters_crd, uses_cluster_name: false, args: |command| command, configure: connect, planner };
+pub static DESCRIPTOR: Descriptor = Descriptor {
+    kind: ProviderKind::Memory,
+    capabilities,
+    parameters_crd,
+    uses_cluster_name: false,
+    args: |command| command,
+    configure: connect,
+    planner,
+    permissions: crate::no_permissions,
+};

@@ -27,6 +27,10 @@ struct Observed {
     route_accepted: bool,
     /// The Gateway carries `portico.dev/cleanup`.
     finalizer: bool,
+    /// The GatewayClass is Accepted=True (its status written).
+    class_accepted: bool,
+    /// The GatewayClass in use carries the gateway-exists finalizer.
+    class_finalizer: bool,
     /// A Normal `Programmed` Event regards the Gateway.
     event: bool,
     /// A request through HAProxy reaches the backend.
@@ -35,7 +39,17 @@ struct Observed {
 
 impl Observed {
     fn all() -> Observed {
-        Observed { ready: true, leader: true, programmed: true, route_accepted: true, finalizer: true, event: true, traffic: true }
+        Observed {
+            ready: true,
+            leader: true,
+            programmed: true,
+            route_accepted: true,
+            finalizer: true,
+            class_accepted: true,
+            class_finalizer: true,
+            event: true,
+            traffic: true,
+        }
     }
 }
 
@@ -149,7 +163,8 @@ async fn start_with(index: u8, rbac: Vec<Value>, upstream: Option<&[&str]>, extr
     }
     crds.extend(rendered.crds.values().flat_map(|t| crate::helm::documents(t)));
     apply_all(&admin, crds).await;
-    apply_all(&admin, [json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "portico-system"}})]).await;
+    let namespace = |name: &str| json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": name}});
+    apply_all(&admin, [namespace("portico-system"), namespace("infra")]).await;
     let not_rbac = |o: &Value| !o["apiVersion"].as_str().unwrap_or("").starts_with("rbac.authorization.k8s.io/");
     apply_all(
         &admin,
@@ -205,6 +220,8 @@ impl Run {
         let gw = gateways.get_opt("gw").await.ok().flatten().map(|g| serde_json::to_value(g).unwrap()).unwrap_or(Value::Null);
         let routes: Api<DynamicObject> = Api::namespaced_with(self.admin.clone(), "infra", &gateway_api("HTTPRoute", "httproutes"));
         let route = routes.get_opt("web").await.ok().flatten().map(|r| serde_json::to_value(r).unwrap()).unwrap_or(Value::Null);
+        let classes: Api<DynamicObject> = Api::all_with(self.admin.clone(), &gateway_api("GatewayClass", "gatewayclasses"));
+        let class = classes.get_opt("haproxy").await.ok().flatten().map(|c| serde_json::to_value(c).unwrap()).unwrap_or(Value::Null);
         let events: Api<k8s_openapi::api::events::v1::Event> = Api::namespaced(self.admin.clone(), "infra");
         let event = events.list(&Default::default()).await.is_ok_and(|l| {
             l.items
@@ -220,6 +237,10 @@ impl Run {
             programmed: condition(&gw["status"]["conditions"], "Programmed"),
             route_accepted: condition(&route["status"]["parents"][0]["conditions"], "Accepted"),
             finalizer: gw["metadata"]["finalizers"].as_array().is_some_and(|f| f.contains(&json!("portico.dev/cleanup"))),
+            class_accepted: condition(&class["status"]["conditions"], "Accepted"),
+            class_finalizer: class["metadata"]["finalizers"]
+                .as_array()
+                .is_some_and(|f| f.contains(&json!("gateway-exists-finalizer.gateway.networking.k8s.io"))),
             event,
             traffic,
         }
@@ -240,7 +261,13 @@ impl Run {
 
 /// The chart's RBAC objects, and the rules of its ClusterRole and Role by (object, index).
 fn chart_rbac() -> Vec<Value> {
-    let rendered = render(&with(&["haproxy"], json!({"personaRoles": {"enabled": false}}))).ok();
+    chart_rbac_with(json!({}))
+}
+
+fn chart_rbac_with(values: Value) -> Vec<Value> {
+    let mut values = values;
+    values["personaRoles"] = json!({"enabled": false});
+    let rendered = render(&with(&["haproxy"], values)).ok();
     rendered.objects().into_iter().filter(|o| o["apiVersion"].as_str().unwrap_or("").starts_with("rbac.authorization.k8s.io/")).collect()
 }
 
@@ -305,4 +332,19 @@ async fn on_a_cluster_without_some_route_crds_those_kinds_are_skipped_then_picke
     })
     .await;
     assert!(!after.iter().any(|f| f.starts_with("TLSRoute")), "{after:?}");
+}
+
+/// `watchNamespaces`: the operator's namespaced permissions only as a Role in the watched
+/// namespace (no cluster-wide Secrets, Services or routes), and it works with just that.
+#[tokio::test(flavor = "multi_thread")]
+async fn watching_one_namespace_needs_only_a_role_there() {
+    let rbac = chart_rbac_with(json!({"watchNamespaces": ["infra"]}));
+    let cluster_role = rbac.iter().find(|o| o["kind"] == "ClusterRole").unwrap();
+    let cluster_resources: Vec<&str> =
+        cluster_role["rules"].as_array().unwrap().iter().flat_map(|r| r["resources"].as_array().unwrap()).filter_map(Value::as_str).collect();
+    assert!(!cluster_resources.iter().any(|r| ["secrets", "services", "httproutes", "gateways"].contains(r)), "{cluster_resources:?}");
+    assert!(rbac.iter().any(|o| o["kind"] == "Role" && o["metadata"]["namespace"] == "infra"), "a Role in the watched namespace");
+    let run = start_with(40, rbac, None, &["--watch-namespace=infra"]).await;
+    assert_eq!(run.settle(Duration::from_secs(30)).await, Observed::all());
+    assert_eq!(run.server.denials(), Vec::<String>::new(), "nothing outside the watched namespace is asked for");
 }

@@ -5,6 +5,7 @@
 mod leader;
 mod metrics;
 mod reconcile;
+mod scope;
 mod status;
 mod stores;
 mod writes;
@@ -22,6 +23,7 @@ use portico_model::ProviderKind;
 use portico_provider::{Context, Descriptor, DynProvider, Registered};
 
 pub use metrics::Metrics;
+pub use scope::Selector;
 
 /// Log output format.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -65,6 +67,14 @@ pub struct RunOptions {
     /// TCPRoute and UDPRoute v1), so one installed later is watched without a restart.
     #[arg(long, default_value = "30s", value_parser = parse_interval, env = "PORTICO_DISCOVERY_INTERVAL")]
     pub discovery_interval: Duration,
+    /// Watch only these namespaces (repeatable or comma separated; default: all). Namespaced
+    /// kinds are then listed and watched per namespace, so Roles in them suffice.
+    #[arg(long = "watch-namespace", value_delimiter = ',', env = "PORTICO_WATCH_NAMESPACES")]
+    pub watch_namespaces: Vec<String>,
+    /// Serve only namespaces whose labels match (`key=value`, `key!=value`, `key`, `!key`, comma
+    /// separated): objects in other namespaces are ignored, as if absent.
+    #[arg(long, value_parser = scope::Selector::parse, env = "PORTICO_WATCH_SELECTOR")]
+    pub watch_selector: Option<scope::Selector>,
 }
 
 impl RunOptions {
@@ -82,6 +92,8 @@ impl RunOptions {
             state_dir: Some(state_dir),
             cluster_name: Some(cluster_name.into()),
             discovery_interval: Duration::from_secs(1),
+            watch_namespaces: Vec::new(),
+            watch_selector: None,
         }
     }
 }
@@ -162,7 +174,12 @@ pub async fn run_with(
     let metrics = Arc::new(Metrics::default());
     let metrics_listener = tokio::spawn(metrics::serve(options.metrics_address, metrics.clone()));
     let descriptors: Vec<&'static Descriptor> = providers.iter().map(|p| p.descriptor).collect();
-    let stores = stores::Stores::start(&client, &metrics, &descriptors, options.discovery_interval);
+    let watch = scope::Watch {
+        scope: scope::Scope { namespaces: options.watch_namespaces.clone() },
+        selector: options.watch_selector.clone(),
+        discovery: options.discovery_interval,
+    };
+    let stores = stores::Stores::start(&client, &metrics, &descriptors, &watch);
     let leading = Arc::new(AtomicBool::new(!options.leader_elect));
     let election = options.leader_elect.then(|| {
         let identity = options.identity.clone().unwrap_or_else(default_identity);

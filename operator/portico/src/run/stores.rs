@@ -28,43 +28,93 @@ use tokio::sync::Notify;
 const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
 
 use super::metrics::Metrics;
+use super::scope::{Selector, Watch};
 
 /// Everything Portico watches, kept in memory by kube-rs reflectors.
 #[derive(Clone)]
 pub struct Stores {
     pub gateway_classes: Store<GatewayClass>,
-    pub gateways: Store<Gateway>,
-    pub http_routes: Store<HttpRoute>,
+    pub gateways: Watched<Gateway>,
+    pub http_routes: Watched<HttpRoute>,
     pub grpc_routes: Optional<GrpcRoute>,
     pub tls_routes: Optional<TlsRoute>,
     pub tcp_routes: Optional<TcpRoute>,
     pub udp_routes: Optional<UdpRoute>,
-    pub reference_grants: Store<ReferenceGrant>,
-    pub services: Store<Service>,
-    pub endpoint_slices: Store<EndpointSlice>,
-    pub secrets: Store<Secret>,
+    pub reference_grants: Watched<ReferenceGrant>,
+    pub services: Watched<Service>,
+    pub endpoint_slices: Watched<EndpointSlice>,
+    pub secrets: Watched<Secret>,
     pub namespaces: Store<Namespace>,
     /// The parameters kind of each enabled provider (the other providers' CRDs may be absent).
-    pub parameters: Vec<(String, Store<DynamicObject>)>,
+    pub parameters: Vec<(String, Watched<DynamicObject>)>,
+    /// Only namespaces whose labels match this selector are served (`--watch-selector`).
+    selector: Option<Selector>,
     /// Fires whenever any watched object changes.
     pub changed: Arc<Notify>,
 }
 
-/// Start a reflector for `K` in the background; its events wake `changed`.
+/// What is watched: every namespace, or only those listed (`--watch-namespace`), whose objects
+/// are then listed and watched one namespace at a time (so namespaced RBAC suffices for them).
+#[derive(Clone, Debug, Default)]
+pub struct Scope {
+    pub namespaces: Vec<String>,
+}
+
+impl Scope {
+    fn apis<K>(&self, client: &Client) -> Vec<Api<K>>
+    where
+        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
+        K::DynamicType: Default,
+    {
+        if self.namespaces.is_empty() { vec![Api::all(client.clone())] } else { self.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect() }
+    }
+}
+
+/// The stores of one namespaced kind: one per watched namespace (or one for all).
+#[derive(Clone)]
+pub struct Watched<K: Resource + 'static>(Vec<Store<K>>)
+where
+    K::DynamicType: Eq + std::hash::Hash + Clone;
+
+impl<K> Watched<K>
+where
+    K: Resource + Clone + 'static,
+    K::DynamicType: Eq + std::hash::Hash + Clone,
+{
+    pub fn all(&self) -> Vec<K> {
+        self.0.iter().flat_map(|s| s.state().iter().map(|o| (**o).clone()).collect::<Vec<_>>()).collect()
+    }
+
+    async fn ready(&self) {
+        for store in &self.0 {
+            let _ = store.wait_until_ready().await;
+        }
+    }
+}
+
+/// Reflectors for a namespaced kind over `scope`.
+fn watched<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, scope: &Scope, config: &watcher::Config) -> Watched<K>
+where
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K::DynamicType: Default + Eq + std::hash::Hash + Clone,
+{
+    Watched(scope.apis(client).into_iter().map(|api| reflect_api(api, changed, metrics, config.clone())).collect())
+}
+
+/// Start a reflector for a cluster-scoped `K` in the background; its events wake `changed`.
 fn reflect<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    reflect_with(client, changed, metrics, watcher::Config::default())
+    reflect_api(Api::all(client.clone()), changed, metrics, watcher::Config::default())
 }
 
-fn reflect_with<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, config: watcher::Config) -> Store<K>
+fn reflect_api<K>(api: Api<K>, changed: &Arc<Notify>, metrics: &Arc<Metrics>, config: watcher::Config) -> Store<K>
 where
     K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    let api: Api<K> = Api::all(client.clone());
     let (reader, writer) = reflector::store();
     let stream = reflector::reflector(writer, watcher(api, config).default_backoff());
     follow(stream, K::kind(&K::DynamicType::default()).to_string(), changed, metrics);
@@ -96,28 +146,32 @@ fn follow<T, E: std::fmt::Display + Send + 'static>(
 }
 
 impl Stores {
-    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[&'static Descriptor], discovery: Duration) -> Stores {
+    pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[&'static Descriptor], watch: &Watch) -> Stores {
         let changed = Arc::new(Notify::new());
+        let (scope, discovery) = (&watch.scope, watch.discovery);
+        let plain = watcher::Config::default();
         let parameters = providers
             .iter()
             .map(|d| crd_resource(&(d.parameters_crd)()))
-            .map(|resource| (resource.kind.clone(), reflect_dynamic(client, &changed, metrics, resource)))
+            .map(|resource| (resource.kind.clone(), reflect_dynamic(client, &changed, metrics, resource, scope)))
             .collect();
+        // Certificates only: no other Secret is ever listed or held in memory.
+        let tls_only = watcher::Config::default().fields(&format!("type={}", portico_model::snapshot::TLS_SECRET_TYPE));
         Stores {
             gateway_classes: reflect(client, &changed, metrics),
-            gateways: reflect(client, &changed, metrics),
-            http_routes: reflect(client, &changed, metrics),
-            grpc_routes: optional(client, &changed, metrics, RouteKind::Grpc, discovery),
-            tls_routes: optional(client, &changed, metrics, RouteKind::Tls, discovery),
-            tcp_routes: optional(client, &changed, metrics, RouteKind::Tcp, discovery),
-            udp_routes: optional(client, &changed, metrics, RouteKind::Udp, discovery),
-            reference_grants: reflect(client, &changed, metrics),
-            services: reflect(client, &changed, metrics),
-            endpoint_slices: reflect(client, &changed, metrics),
-            // Certificates only: no other Secret is ever listed or held in memory.
-            secrets: reflect_with(client, &changed, metrics, watcher::Config::default().fields(&format!("type={}", portico_model::snapshot::TLS_SECRET_TYPE))),
+            gateways: watched(client, &changed, metrics, scope, &plain),
+            http_routes: watched(client, &changed, metrics, scope, &plain),
+            grpc_routes: optional(client, &changed, metrics, RouteKind::Grpc, scope, discovery),
+            tls_routes: optional(client, &changed, metrics, RouteKind::Tls, scope, discovery),
+            tcp_routes: optional(client, &changed, metrics, RouteKind::Tcp, scope, discovery),
+            udp_routes: optional(client, &changed, metrics, RouteKind::Udp, scope, discovery),
+            reference_grants: watched(client, &changed, metrics, scope, &plain),
+            services: watched(client, &changed, metrics, scope, &plain),
+            endpoint_slices: watched(client, &changed, metrics, scope, &plain),
+            secrets: watched(client, &changed, metrics, scope, &tls_only),
             namespaces: reflect(client, &changed, metrics),
             parameters,
+            selector: watch.selector.clone(),
             changed,
         }
     }
@@ -126,20 +180,20 @@ impl Stores {
     pub async fn ready(&self) {
         let _ = tokio::join!(
             self.gateway_classes.wait_until_ready(),
-            self.gateways.wait_until_ready(),
-            self.http_routes.wait_until_ready(),
+            self.gateways.ready(),
+            self.http_routes.ready(),
             self.grpc_routes.checked(),
             self.tls_routes.checked(),
             self.tcp_routes.checked(),
             self.udp_routes.checked(),
-            self.reference_grants.wait_until_ready(),
-            self.services.wait_until_ready(),
-            self.endpoint_slices.wait_until_ready(),
-            self.secrets.wait_until_ready(),
+            self.reference_grants.ready(),
+            self.services.ready(),
+            self.endpoint_slices.ready(),
+            self.secrets.ready(),
             self.namespaces.wait_until_ready(),
         );
         for (_, store) in &self.parameters {
-            let _ = store.wait_until_ready().await;
+            store.ready().await;
         }
     }
 
@@ -152,21 +206,31 @@ impl Stores {
         {
             store.state().iter().map(|o| (**o).clone()).collect()
         }
-        Snapshot {
+        let mut snapshot = Snapshot {
             gateway_classes: all(&self.gateway_classes),
-            gateways: all(&self.gateways),
-            http_routes: all(&self.http_routes),
+            gateways: self.gateways.all(),
+            http_routes: self.http_routes.all(),
             grpc_routes: self.grpc_routes.all(),
             tls_routes: self.tls_routes.all(),
             tcp_routes: self.tcp_routes.all(),
             udp_routes: self.udp_routes.all(),
-            reference_grants: all(&self.reference_grants),
-            services: all(&self.services),
-            endpoint_slices: all(&self.endpoint_slices),
-            secrets: all(&self.secrets),
+            reference_grants: self.reference_grants.all(),
+            services: self.services.all(),
+            endpoint_slices: self.endpoint_slices.all(),
+            secrets: self.secrets.all(),
             namespaces: all(&self.namespaces),
             parameters: self.parameters(),
+        };
+        if let Some(selector) = &self.selector {
+            let served: BTreeSet<String> = snapshot
+                .namespaces
+                .iter()
+                .filter(|ns| selector.matches(ns.metadata.labels.as_ref().unwrap_or(&Default::default())))
+                .filter_map(|ns| ns.metadata.name.clone())
+                .collect();
+            snapshot.retain_namespaces(|ns| served.contains(ns));
         }
+        snapshot
     }
 }
 
@@ -185,7 +249,7 @@ impl Stores {
     fn parameters(&self) -> Vec<ParametersObject> {
         let mut out = Vec::new();
         for (kind, store) in &self.parameters {
-            out.extend(store.state().iter().map(|p| parameters_object(kind, &p.metadata, &p.data["spec"])));
+            out.extend(store.all().iter().map(|p| parameters_object(kind, &p.metadata, &p.data["spec"])));
         }
         out
     }
@@ -199,7 +263,7 @@ pub struct Optional<K: Resource + 'static>
 where
     K::DynamicType: Eq + std::hash::Hash + Clone,
 {
-    store: Arc<OnceLock<Store<K>>>,
+    store: Arc<OnceLock<Watched<K>>>,
     /// Turns true once the first discovery check is done (and, if served, the first list).
     checked: tokio::sync::watch::Receiver<bool>,
 }
@@ -210,7 +274,7 @@ where
     K::DynamicType: Eq + std::hash::Hash + Clone + Default,
 {
     fn all(&self) -> Vec<K> {
-        self.store.get().map(|s| s.state().iter().map(|o| (**o).clone()).collect()).unwrap_or_default()
+        self.store.get().map(Watched::all).unwrap_or_default()
     }
 
     pub fn served(&self) -> bool {
@@ -228,14 +292,14 @@ async fn served(client: &Client, group: &str, version: &str, plural: &str) -> bo
     client.list_api_group_resources(&format!("{group}/{version}")).await.is_ok_and(|list| list.resources.iter().any(|r| r.name == plural))
 }
 
-fn optional<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, kind: RouteKind, interval: Duration) -> Optional<K>
+fn optional<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, kind: RouteKind, scope: &Scope, interval: Duration) -> Optional<K>
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let store = Arc::new(OnceLock::new());
     let (done, checked) = tokio::sync::watch::channel(false);
-    let (client, changed, metrics, slot) = (client.clone(), changed.clone(), metrics.clone(), store.clone());
+    let (client, changed, metrics, slot, scope) = (client.clone(), changed.clone(), metrics.clone(), store.clone(), scope.clone());
     let version = K::version(&K::DynamicType::default()).to_string();
     tokio::spawn(async move {
         let mut logged = false;
@@ -247,8 +311,8 @@ where
             let _ = done.send(true);
             tokio::time::sleep(interval).await;
         }
-        let reader: Store<K> = reflect(&client, &changed, &metrics);
-        let _ = reader.wait_until_ready().await;
+        let reader: Watched<K> = watched(&client, &changed, &metrics, &scope, &watcher::Config::default());
+        reader.ready().await;
         if logged {
             tracing::info!(kind = kind.name(), "the CRD is now served: watching it");
         }
@@ -273,13 +337,23 @@ fn crd_resource(crd: &CustomResourceDefinition) -> ApiResource {
 }
 
 /// A reflector for objects of a kind known only at run time (the providers' parameters).
-fn reflect_dynamic(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, resource: ApiResource) -> Store<DynamicObject> {
-    let api: Api<DynamicObject> = Api::all_with(client.clone(), &resource);
-    let writer = reflector::store::Writer::new(resource.clone());
-    let reader = writer.as_reader();
-    let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
-    follow(stream, resource.kind.clone(), changed, metrics);
-    reader
+fn reflect_dynamic(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, resource: ApiResource, scope: &Scope) -> Watched<DynamicObject> {
+    let apis: Vec<Api<DynamicObject>> = if scope.namespaces.is_empty() {
+        vec![Api::all_with(client.clone(), &resource)]
+    } else {
+        scope.namespaces.iter().map(|ns| Api::namespaced_with(client.clone(), ns, &resource)).collect()
+    };
+    Watched(
+        apis.into_iter()
+            .map(|api| {
+                let writer = reflector::store::Writer::new(resource.clone());
+                let reader = writer.as_reader();
+                let stream = reflector::reflector(writer, watcher(api, watcher::Config::default()).default_backoff());
+                follow(stream, resource.kind.clone(), changed, metrics);
+                reader
+            })
+            .collect(),
+    )
 }
 
 fn parameters_object(kind: &str, metadata: &kube::api::ObjectMeta, spec: &impl serde::Serialize) -> ParametersObject {

@@ -1,5 +1,6 @@
 //! The reconciler's writes to the API server: finalizers, Events and statuses.
 
+use k8s_openapi::api::core::v1::ObjectReference;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use portico_model::Snapshot;
@@ -105,24 +106,27 @@ impl Reconciler {
         self.publish(key, EventType::Normal, "Programmed", note).await;
     }
 
-    /// Through kube's recorder, regarding the Gateway by uid; a failure to record is logged and
-    /// counted, never fatal.
+    /// Through kube's recorder, regarding the Gateway by uid.
     async fn publish(&self, key: &ObjectRef, type_: EventType, reason: &str, note: String) {
         use kube::Resource as _;
         let gateway = self
             .stores
             .gateways
-            .state()
+            .all()
             .into_iter()
             .find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name));
         let Some(gateway) = gateway else { return };
-        let reference = gateway.object_ref(&());
+        self.record(&gateway.object_ref(&()), type_, reason, note).await;
+    }
+
+    /// One Event; a failure to record is logged and counted, never fatal.
+    async fn record(&self, reference: &ObjectReference, type_: EventType, reason: &str, note: String) {
         // An Event's note is at most 1 kB.
         let note: String = note.chars().take(1000).collect();
         let event = Event { type_, reason: reason.into(), note: Some(note), action: "Program".into(), secondary: None };
-        if let Err(error) = self.recorder.publish(&event, &reference).await {
+        if let Err(error) = self.recorder.publish(&event, reference).await {
             self.metrics.error("event");
-            tracing::warn!(gateway = %key, %error, "could not record an Event");
+            tracing::warn!(name = ?reference.name, %error, "could not record an Event");
         }
     }
 
@@ -161,7 +165,22 @@ impl Reconciler {
             let api = resource(portico_model::GATEWAY_GROUP, kind.name(), &kind.plural());
             let desired = crate::plan::route_status_json(computed, now);
             let rv = route.metadata.resource_version.as_deref();
-            ok &= self.write(&api, Some(&route.key.namespace), &route.key.name, rv, route.status.as_ref(), desired).await;
+            let failures = new_failures(route.status.as_ref(), &desired);
+            let written = self.write(&api, Some(&route.key.namespace), &route.key.name, rv, route.status.as_ref(), desired).await;
+            if written && !failures.is_empty() {
+                let reference = ObjectReference {
+                    api_version: Some(format!("{}/v1", portico_model::GATEWAY_GROUP)),
+                    kind: Some(kind.name().into()),
+                    namespace: Some(route.key.namespace.clone()),
+                    name: Some(route.key.name.clone()),
+                    uid: route.metadata.uid.clone(),
+                    ..Default::default()
+                };
+                for (reason, note) in failures {
+                    self.record(&reference, EventType::Warning, &reason, note).await;
+                }
+            }
+            ok &= written;
         }
         ok
     }
@@ -176,5 +195,46 @@ impl Reconciler {
                 false
             }
         }
+    }
+}
+
+/// The route conditions that turn False with this write (per parent, by type and reason): each
+/// becomes a Warning Event on the route, once, not on every pass.
+fn new_failures(current: Option<&Value>, desired: &Value) -> Vec<(String, String)> {
+    let parents = |status: Option<&Value>| status.and_then(|s| s["parents"].as_array().cloned()).unwrap_or_default();
+    let before = parents(current);
+    let mut out = Vec::new();
+    for parent in parents(Some(desired)) {
+        let earlier = before.iter().find(|p| p["parentRef"] == parent["parentRef"] && p["controllerName"] == parent["controllerName"]);
+        for condition in parent["conditions"].as_array().into_iter().flatten().filter(|c| c["status"] == "False") {
+            let known = earlier
+                .and_then(|p| p["conditions"].as_array())
+                .is_some_and(|cs| cs.iter().any(|c| c["type"] == condition["type"] && c["status"] == "False" && c["reason"] == condition["reason"]));
+            if !known {
+                let gateway = parent["parentRef"]["name"].as_str().unwrap_or("?");
+                let reason = condition["reason"].as_str().unwrap_or("Invalid").to_string();
+                out.push((reason, format!("parent {gateway}: {}", condition["message"].as_str().unwrap_or(""))));
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    #[test]
+    fn only_conditions_turning_false_become_events() {
+        let parent = |status: &str, reason: &str| {
+            json!({"parents": [{"parentRef": {"name": "gw"}, "controllerName": "portico.dev/haproxy",
+                "conditions": [{"type": "Accepted", "status": "True", "reason": "Accepted"}, {"type": "ResolvedRefs", "status": status, "reason": reason, "message": "backend web not found"}]}]})
+        };
+        let failing = parent("False", "BackendNotFound");
+        assert_eq!(super::new_failures(None, &failing), [("BackendNotFound".to_string(), "parent gw: backend web not found".to_string())]);
+        assert!(super::new_failures(Some(&failing), &failing).is_empty(), "an unchanged failure is not repeated");
+        assert_eq!(super::new_failures(Some(&parent("True", "ResolvedRefs")), &failing).len(), 1);
+        assert_eq!(super::new_failures(Some(&failing), &parent("False", "RefNotPermitted")).len(), 1, "a new reason is a new event");
+        assert!(super::new_failures(Some(&failing), &parent("True", "ResolvedRefs")).is_empty());
     }
 }
