@@ -348,3 +348,16 @@ async fn watching_one_namespace_needs_only_a_role_there() {
     assert_eq!(run.settle(Duration::from_secs(30)).await, Observed::all());
     assert_eq!(run.server.denials(), Vec::<String>::new(), "nothing outside the watched namespace is asked for");
 }
+
+/// `--watch-selector`: a namespace whose labels do not match is not served (its Gateway gets no
+/// status from Portico); labelling it brings it in without a restart.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_namespace_selector_serves_only_matching_namespaces() {
+    let run = start_with(41, chart_rbac(), None, &["--watch-selector=gateways.example/tenant=yes"]).await;
+    let before = run.settle(Duration::from_secs(6)).await;
+    assert!(before.ready && before.leader, "the operator runs: {before:?}");
+    assert!(!before.programmed && !before.finalizer && !before.route_accepted, "an unselected namespace is left alone: {before:?}");
+    let labelled = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "infra", "labels": {"gateways.example/tenant": "yes"}}});
+    apply_all(&run.admin, [labelled]).await;
+    assert_eq!(run.settle(Duration::from_secs(30)).await, Observed::all(), "served once its labels match");
+}
