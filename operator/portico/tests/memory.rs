@@ -87,6 +87,11 @@ async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_u
     // A route change is programmed again, once.
     let puts = || platform.calls.snapshot().get("memory.put").copied().unwrap_or(0);
     let before = puts();
+    let time = |conditions: &Value, kind: &str| condition(conditions, kind).map(|c| c["lastTransitionTime"].clone());
+    let route_accepted_at = time(&route.data["status"]["parents"][0]["conditions"], "Accepted");
+    let gateway_programmed_at = time(&status["conditions"], "Programmed");
+    // Timestamps have second precision: a condition re-stamped by this change would show it.
+    tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
     let patch = json!({"spec": {"rules": [{"matches": [{"path": {"type": "PathPrefix", "value": "/v2"}}], "backendRefs": [{"name": "web", "port": 80}]}]}});
     routes.patch("web", &Default::default(), &kube::api::Patch::Merge(&patch)).await.unwrap();
     wait_within("the route change to reach the platform", LIMIT, async || {
@@ -95,6 +100,15 @@ async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_u
     })
     .await;
     assert_eq!(puts(), before + 1);
+    let route = wait_within("the route's status for its new generation", LIMIT, async || {
+        let route = routes.get("web").await.ok()?;
+        let observed = route.data["status"]["parents"][0]["conditions"][0]["observedGeneration"].as_i64();
+        (observed == route.metadata.generation).then_some(route)
+    })
+    .await;
+    assert_eq!(time(&route.data["status"]["parents"][0]["conditions"], "Accepted"), route_accepted_at, "Accepted stayed True: its lastTransitionTime is kept");
+    let gw = gateways.get("gw").await.unwrap();
+    assert_eq!(time(&gw.data["status"]["conditions"], "Programmed"), gateway_programmed_at, "Programmed stayed True: its lastTransitionTime is kept");
 
     // Deleting the Gateway removes it from the platform, then the finalizer goes.
     gateways.delete("gw", &Default::default()).await.unwrap();
