@@ -8,7 +8,7 @@ use std::net::{IpAddr, Ipv4Addr};
 
 use libfuzzer_sys::fuzz_target;
 use portico::plan::{self, ObjectDetail};
-use portico_haproxy::render::{GatewayInput, RenderSettings, render};
+use portico_haproxy::{GatewayInput, RenderSettings, render};
 use portico_model::load::{self, Loaded};
 
 fuzz_target!(|data: &[u8]| {

@@ -355,7 +355,7 @@ proptest! {
         }
         let everything = all_accepted(&document);
         let dir = tempdir();
-        let settings = portico_haproxy::render::RenderSettings {
+        let settings = portico_haproxy::RenderSettings {
             cert_dir: dir.join("certs"),
             port_offset: 20000,
             timeout_connect_ms: 1000,
@@ -368,8 +368,8 @@ proptest! {
             certificates.extend(portico_translate::desired::certificates_for(&loaded.snapshot, ir));
         }
         let address: std::net::IpAddr = "127.0.0.1".parse().unwrap();
-        let inputs: Vec<_> = irs.iter().map(|ir| portico_haproxy::render::GatewayInput { ir, address }).collect();
-        let rendered = portico_haproxy::render::render(&inputs, &certificates, &settings);
+        let inputs: Vec<_> = irs.iter().map(|ir| portico_haproxy::GatewayInput { ir, address }).collect();
+        let rendered = portico_haproxy::render(&inputs, &certificates, &settings);
         prop_assert!(rendered.refused.is_empty(), "renderer refused {:?}", rendered.refused);
         std::fs::create_dir_all(&settings.cert_dir).unwrap();
         for (name, bytes) in &rendered.cert_files {

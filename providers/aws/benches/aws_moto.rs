@@ -10,7 +10,7 @@ mod moto;
 use std::collections::BTreeMap;
 use std::time::Instant;
 
-use portico_aws::plan::Step;
+use portico_aws::Step;
 use portico_aws::{AwsProvider, CallCounts};
 use portico_model::ir::ObjectRef;
 use portico_model::load::{Loaded, load_str};

@@ -8,16 +8,16 @@
 //! the steps in dependency order. See `docs/aws.md`.
 
 pub(crate) mod compile;
-pub mod names;
-pub mod native;
-pub mod observed;
+pub(crate) mod names;
+pub(crate) mod native;
+pub(crate) mod observed;
 pub mod params;
 pub mod permissions;
-pub mod plan;
+pub(crate) mod plan;
 #[cfg(feature = "sdk")]
 mod provider;
 #[cfg(feature = "sdk")]
-pub mod sdk;
+pub(crate) mod sdk;
 
 use std::collections::BTreeMap;
 
@@ -29,10 +29,17 @@ use serde::Serialize;
 #[cfg(feature = "sdk")]
 pub use provider::AwsProvider;
 #[cfg(feature = "sdk")]
-pub use sdk::{CallCounts, Clients, Settings};
+pub use sdk::{CallCounts, Clients, Settings, http_client};
 /// The SDK crates, for callers and tests that build clients or inspect AWS directly.
 #[cfg(feature = "sdk")]
 pub use {aws_config, aws_sdk_acm, aws_sdk_ec2, aws_sdk_elasticloadbalancingv2, aws_smithy_types};
+/// The native model and its plan steps (what `portico plan` prints), and resource names.
+pub use {
+    names::Namer,
+    native::{Action, Role},
+    observed::Observed,
+    plan::Step,
+};
 
 /// The native plan of one Gateway: the steps, the routes that did not fit, or why the
 /// parameters cannot be used.

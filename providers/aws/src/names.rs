@@ -15,6 +15,7 @@ pub const TAG_CLUSTER: &str = "portico.dev/cluster";
 pub const TAG_GATEWAY: &str = "portico.dev/gateway";
 pub const TAG_RESOURCE: &str = "portico.dev/resource";
 /// On imported certificates: the fingerprint of the Secret's PEM.
+#[cfg_attr(not(feature = "sdk"), allow(dead_code))]
 pub const TAG_FINGERPRINT: &str = "portico.dev/fingerprint";
 
 /// Hex SHA-256 of the parts, joined by NUL.

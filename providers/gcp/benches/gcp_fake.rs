@@ -84,7 +84,7 @@ async fn pass(gcp: &GcpProvider, fake: &ComputeFake, want: &Desired, title: &str
 
 fn url_map_bytes(want: &Desired) -> usize {
     let defaults = portico_gcp::Defaults { cluster: "bench".into(), project: Some("bench".into()), region: None };
-    portico_gcp::compile::compile(want, &defaults).unwrap().url_map_bytes.values().copied().max().unwrap_or(0)
+    portico_gcp::compile(want, &defaults).unwrap().url_map_bytes.values().copied().max().unwrap_or(0)
 }
 
 #[tokio::main(flavor = "current_thread")]

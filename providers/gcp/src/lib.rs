@@ -7,12 +7,12 @@
 //! GCP's limits first) and diffs them, `apply` runs the steps in dependency order, waiting for
 //! each operation. See `docs/gcp.md`.
 
-pub mod compile;
-pub mod names;
+pub(crate) mod compile;
+pub(crate) mod names;
 pub(crate) mod native;
 pub mod params;
 pub mod permissions;
-pub mod plan;
+pub(crate) mod plan;
 #[cfg(feature = "sdk")]
 mod provider;
 #[cfg(feature = "sdk")]
@@ -25,7 +25,7 @@ use portico_model::ir::ObjectRef;
 use portico_provider::{Check, Connect, Descriptor, Desired, Planner, ProviderError, RouteOverflow};
 use serde::Serialize;
 
-pub use compile::Defaults;
+pub use compile::{Defaults, compile};
 /// The client crate, for tests that inspect GCP directly.
 #[cfg(feature = "sdk")]
 pub use google_cloud_compute_v1;
@@ -34,6 +34,8 @@ pub use plan::AddressSource;
 pub use provider::GcpProvider;
 #[cfg(feature = "sdk")]
 pub use sdk::{CallCounts, Clients, Settings};
+/// Resource names and plan steps (what `portico plan` prints).
+pub use {names::Namer, plan::Step};
 
 /// The native plan of one Gateway: the steps, the routes that did not fit, or why the
 /// parameters cannot be used.

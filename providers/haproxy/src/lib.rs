@@ -6,11 +6,11 @@
 pub(crate) mod addresses;
 pub(crate) mod check;
 pub(crate) mod files;
-pub mod isolate;
+pub(crate) mod isolate;
 pub(crate) mod master;
 pub mod params;
 pub mod provider;
-pub mod render;
+pub(crate) mod render;
 pub(crate) mod runtime;
 pub(crate) mod runtime_api;
 
@@ -20,6 +20,8 @@ use portico_model::capabilities::{Capabilities, Fact, Feature, Limits, ListenerP
 use portico_provider::{Connect, Descriptor, DynProvider, Planner};
 
 pub use provider::{HaproxyPlanner, HaproxyProvider};
+/// The configuration renderer (the HAProxy provider's native plan), for `portico plan` and tests.
+pub use render::{GatewayInput, RenderSettings, Rendered, backend_name, render};
 
 /// The HAProxy platform, for the operator's registry. It takes no flags of its own: instances
 /// are described by HAProxyParameters objects, local files live under `--state-dir`.

@@ -7,7 +7,7 @@ use std::net::IpAddr;
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
-use portico_haproxy::render::{GatewayInput, RenderSettings, Rendered, backend_name, render};
+use portico_haproxy::{GatewayInput, RenderSettings, Rendered, backend_name, render};
 use portico_model::ir::{Gateway, ObjectRef};
 use serde_json::{Value, json};
 

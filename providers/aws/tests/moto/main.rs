@@ -12,8 +12,8 @@ use portico_aws::aws_smithy_types;
 use std::collections::BTreeMap;
 
 use moto::Moto;
-use portico_aws::native::{Action, Role};
-use portico_aws::observed::Observed;
+use portico_aws::Observed;
+use portico_aws::{Action, Role};
 use portico_aws::{AwsProvider, CallCounts};
 use portico_provider::{Applied, Desired, Provider, ProviderError, conformance, faulty};
 use world::{CLUSTER, ROUTES, base, desired, gateway};
@@ -192,7 +192,7 @@ async fn deleting_a_gateway_removes_what_it_owned_and_nothing_else() {
     let subnets: Vec<String> =
         aws.clients().ec2.describe_subnets().send().await.unwrap().subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).collect();
     elb.create_load_balancer().name("someone-elses").set_subnets(Some(subnets)).send().await.unwrap();
-    let lookalike = format!("{}zzzz-lookalike", portico_aws::names::Namer::new(CLUSTER, &gateway()).target_group_prefix());
+    let lookalike = format!("{}zzzz-lookalike", portico_aws::Namer::new(CLUSTER, &gateway()).target_group_prefix());
     for name in ["someone-elses", lookalike.as_str()] {
         elb.create_target_group().name(name).protocol("HTTP".into()).port(80).vpc_id(&vpc).target_type("ip".into()).send().await.unwrap();
     }
@@ -218,7 +218,7 @@ async fn a_load_balancer_with_our_name_but_not_our_tags_is_refused() {
     let aws = provider(&moto).await;
     let subnets: Vec<String> =
         aws.clients().ec2.describe_subnets().send().await.unwrap().subnets().iter().filter_map(|s| s.subnet_id().map(String::from)).collect();
-    let name = portico_aws::names::Namer::new(CLUSTER, &gateway()).load_balancer(Role::Alb);
+    let name = portico_aws::Namer::new(CLUSTER, &gateway()).load_balancer(Role::Alb);
     aws.clients().elb.create_load_balancer().name(&name).set_subnets(Some(subnets)).send().await.unwrap();
     let error = aws.observe(&gateway()).await.unwrap_err();
     assert!(matches!(error, ProviderError::NotOwned { .. }), "{error}");

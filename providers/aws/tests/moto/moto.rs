@@ -59,7 +59,7 @@ impl Moto {
     pub async fn clients(&self) -> Clients {
         let config = aws_config::defaults(BehaviorVersion::latest())
             .region(Region::new("us-east-1"))
-            .http_client(portico_aws::sdk::http_client())
+            .http_client(portico_aws::http_client())
             .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
             .endpoint_url(&self.endpoint)
             .load()

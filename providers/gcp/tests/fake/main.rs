@@ -8,7 +8,7 @@ mod world;
 use std::collections::BTreeMap;
 
 use portico_computefake::{ComputeFake, Fault};
-use portico_gcp::plan::Step;
+use portico_gcp::Step;
 use portico_gcp::{GcpPlan, GcpProvider, Settings};
 use portico_provider::{Applied, Desired, Provider, ProviderError, conformance};
 use serde_json::{Value, json};
@@ -137,7 +137,7 @@ async fn deleting_removes_what_it_owned_and_nothing_else() {
     let gcp = provider(&fake).await;
     fake.put_raw(PROJECT, "global", "backendServices", json!({ "name": "someone-elses", "description": "not ours" }));
     converge(&gcp, &world()).await;
-    let ours = portico_gcp::names::Namer::new(CLUSTER, &gateway());
+    let ours = portico_gcp::Namer::new(CLUSTER, &gateway());
     fake.put_raw(PROJECT, "global", "healthChecks", json!({ "name": format!("{}-hc-lookalike", ours.prefix()), "description": "made by hand" }));
     gcp.delete(&gateway()).await.unwrap();
     assert_eq!(names(&fake, "backendServices"), ["someone-elses"]);
@@ -161,7 +161,7 @@ async fn deleting_removes_what_it_owned_and_nothing_else() {
 async fn a_resource_with_our_name_but_no_ownership_record_is_refused() {
     let fake = ComputeFake::start().await;
     let gcp = provider(&fake).await;
-    let name = portico_gcp::names::Namer::new(CLUSTER, &gateway()).name("um", "80");
+    let name = portico_gcp::Namer::new(CLUSTER, &gateway()).name("um", "80");
     fake.put_raw(PROJECT, "global", "urlMaps", json!({ "name": name, "description": "hand-made" }));
     let plan = plan(&gcp, Some(&world())).await;
     let error = gcp.apply(&plan).await.unwrap_err();
@@ -241,7 +241,7 @@ async fn a_stale_fingerprint_is_retryable_and_the_next_pass_converges() {
     let edited = desired(&base(&certificate("v1"), PARAMS, &ROUTES.replace("value: /api", "value: /v4"))).0;
     let stale = plan(&gcp, Some(&edited)).await;
     // Someone else changes one URL map after we observed it.
-    let name = portico_gcp::names::Namer::new(CLUSTER, &gateway()).name("um", "80");
+    let name = portico_gcp::Namer::new(CLUSTER, &gateway()).name("um", "80");
     let mut map = fake.get("global", "urlMaps", &name).unwrap();
     map["description"] = json!(format!("{} touched", map["description"].as_str().unwrap()));
     fake.put_raw(PROJECT, "global", "urlMaps", map);
