@@ -354,8 +354,15 @@ async fn watching_one_namespace_needs_only_a_role_there() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_namespace_selector_serves_only_matching_namespaces() {
     let run = start_with(41, chart_rbac(), None, &["--watch-selector=gateways.example/tenant=yes"]).await;
-    let before = run.settle(Duration::from_secs(6)).await;
-    assert!(before.ready && before.leader, "the operator runs: {before:?}");
+    let running = portico_sandbox::kit::wait_within("the operator to be ready and leading", Duration::from_secs(30), async || {
+        let seen = run.observe().await;
+        (seen.ready && seen.leader).then_some(seen)
+    })
+    .await;
+    // Leading and ready, it has had its passes: give it a few more seconds to (wrongly) act.
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    let before = run.observe().await;
+    assert!(running.ready && before.ready, "the operator runs: {before:?}");
     assert!(!before.programmed && !before.finalizer && !before.route_accepted, "an unselected namespace is left alone: {before:?}");
     let labelled = json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "infra", "labels": {"gateways.example/tenant": "yes"}}});
     apply_all(&run.admin, [labelled]).await;
