@@ -79,9 +79,8 @@ impl ApiServer {
         });
         if options.rbac {
             let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-            let rt = store.resolve("rbac.authorization.k8s.io", "v1", "clusterroles").map_err(|e| std::io::Error::other(e.message))?;
             for role in crate::rbac::bootstrap_cluster_roles() {
-                store.create(&rt, "", role, &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
+                create(&mut store, role)?;
             }
         }
         let app = axum::Router::new().fallback(crate::http::handle).with_state(shared.clone());
@@ -117,7 +116,7 @@ impl ApiServer {
 
     /// A kubeconfig for this server that authenticates with `token`.
     pub fn kubeconfig_with_token(&self, token: &str) -> String {
-        kubeconfig_for(&self.url()).replace("token: sandbox", &format!("token: {token}"))
+        kubeconfig_with(&self.url(), token)
     }
 
     /// `http://...`, or `https://...` with RBAC on (the certificate chains to [`TLS_CA`], which the
@@ -183,30 +182,19 @@ impl ApiServer {
 
     /// Creates one object as a client's POST would (validation, defaults, CRDs served at once).
     pub fn create_object(&self, object: serde_json::Value) -> std::io::Result<()> {
-        let api_version = object["apiVersion"].as_str().unwrap_or("v1").to_string();
-        let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
-        let kind = object["kind"].as_str().unwrap_or("");
-        let mut store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
-        let rt = store.types.values().find(|t| t.group == group && t.kind == kind && t.versions.iter().any(|v| v == version)).cloned();
-        let rt = rt.ok_or_else(|| std::io::Error::other(format!("{api_version} {kind} is not served")))?;
-        let namespace = object.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).unwrap_or("").to_string();
-        store.create(&rt, &namespace, object, &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
-        Ok(())
+        create(&mut self.shared.store.lock().unwrap_or_else(|e| e.into_inner()), object)
     }
 
     /// Creates the upstream Gateway API CRDs of `channel` (see [`crate::upstream`]) as a
     /// client's POST would; returns how many were installed.
     pub fn install_upstream_gateway_api(&self, channel: crate::upstream::Channel) -> std::io::Result<usize> {
         let crds = crate::upstream::gateway_api_crds(channel)?;
+        let count = crds.len();
         let mut store = self.shared.store.lock().unwrap_or_else(|e| e.into_inner());
-        let key = ("apiextensions.k8s.io".to_string(), "customresourcedefinitions".to_string());
-        let Some(rt) = store.types.get(&key).cloned() else {
-            return Err(std::io::Error::other("the CustomResourceDefinition kind is not served"));
-        };
-        for crd in &crds {
-            store.create(&rt, "", crd.clone(), &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
+        for crd in crds {
+            create(&mut store, crd)?;
         }
-        Ok(crds.len())
+        Ok(count)
     }
 
     pub fn stop(mut self) {
@@ -225,7 +213,25 @@ impl Drop for ApiServer {
     }
 }
 
+/// Creates `object` in the kind its apiVersion and kind name, as a client's POST would.
+fn create(store: &mut Store, object: serde_json::Value) -> std::io::Result<()> {
+    let api_version = object["apiVersion"].as_str().unwrap_or("v1").to_string();
+    let (group, version) = api_version.rsplit_once('/').unwrap_or(("", &api_version));
+    let kind = object["kind"].as_str().unwrap_or("");
+    let rt = store.types.values().find(|t| t.group == group && t.kind == kind && t.versions.iter().any(|v| v == version)).cloned();
+    let rt = rt.ok_or_else(|| std::io::Error::other(format!("{api_version} {kind} is not served")))?;
+    let namespace = object.pointer("/metadata/namespace").and_then(serde_json::Value::as_str).unwrap_or("").to_string();
+    store.create(&rt, &namespace, object, &crate::writes::WriteOptions::default()).map_err(|e| std::io::Error::other(e.message))?;
+    Ok(())
+}
+
+/// A kubeconfig for `url` with the admin token (`system:masters` when RBAC is on).
 pub fn kubeconfig_for(url: &str) -> String {
+    kubeconfig_with(url, crate::rbac::ADMIN_TOKEN)
+}
+
+/// A kubeconfig for `url` that authenticates with `token` (and trusts [`TLS_CA`] over HTTPS).
+fn kubeconfig_with(url: &str, token: &str) -> String {
     use base64::Engine as _;
     let ca = if url.starts_with("https://") {
         format!("\n    certificate-authority-data: {}", base64::engine::general_purpose::STANDARD.encode(TLS_CA))
@@ -233,7 +239,7 @@ pub fn kubeconfig_for(url: &str) -> String {
         String::new()
     };
     format!(
-        "apiVersion: v1\nkind: Config\nclusters:\n- name: portico-sandbox\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: portico-sandbox\n  context:\n    cluster: portico-sandbox\n    user: portico-sandbox\n    namespace: default\ncurrent-context: portico-sandbox\nusers:\n- name: portico-sandbox\n  user:\n    token: sandbox\n"
+        "apiVersion: v1\nkind: Config\nclusters:\n- name: portico-sandbox\n  cluster:\n    server: {url}{ca}\ncontexts:\n- name: portico-sandbox\n  context:\n    cluster: portico-sandbox\n    user: portico-sandbox\n    namespace: default\ncurrent-context: portico-sandbox\nusers:\n- name: portico-sandbox\n  user:\n    token: {token}\n"
     )
 }
 

@@ -397,7 +397,7 @@ impl Store {
         let rt = ResourceType::from_crd(crd)
             .map_err(|m| ApiError::invalid("CustomResourceDefinition", &name_of(crd), vec![("spec".into(), "FieldValueInvalid".into(), m)]))?;
         let versions = crd.pointer("/spec/versions").and_then(Value::as_array).cloned().unwrap_or_default();
-        let failures: Vec<(String, String, String)> = versions
+        let mut failures: Vec<(String, String, String)> = versions
             .iter()
             .enumerate()
             .filter_map(|(index, version)| version.pointer("/schema/openAPIV3Schema").map(|schema| (index, schema)))
@@ -407,7 +407,6 @@ impl Store {
                 (field, reason.to_string(), message)
             })
             .collect();
-        let mut failures = failures;
         if let Some(missing) = protected_group_unapproved(crd, &rt.group) {
             failures.push(missing);
         }

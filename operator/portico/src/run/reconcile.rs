@@ -95,11 +95,7 @@ impl Reconciler {
         let Some(provider) = self.providers.get(&kind).cloned() else { return };
         let desired: BTreeMap<ObjectRef, Desired> = all.iter().filter(|(_, d)| d.ir.provider == kind).map(|(k, d)| (k.clone(), d.clone())).collect();
         let fingerprints: BTreeMap<&ObjectRef, Value> = desired.iter().map(|(k, d)| (k, fingerprint_of(d))).collect();
-        let changed: BTreeSet<ObjectRef> = desired
-            .keys()
-            .filter(|k| force || self.applied.get(*k).is_none_or(|p| Some(&p.fingerprint) != fingerprints.get(k) || !p.result.as_ref().is_ok_and(|a| a.ready)))
-            .cloned()
-            .collect();
+        let changed: BTreeSet<ObjectRef> = desired.keys().filter(|k| force || !self.serving(k, fingerprints.get(k).unwrap_or(&Value::Null))).cloned().collect();
         let left = self.applied.iter().any(|(k, p)| p.provider == kind && !desired.contains_key(k));
         if changed.is_empty() && !left {
             return;
@@ -121,15 +117,18 @@ impl Reconciler {
                     self.event(&key, error).await;
                 }
                 // A Normal Event when a Gateway's current desired state first becomes ready.
-                Ok(applied)
-                    if applied.ready && self.applied.get(&key).is_none_or(|p| p.fingerprint != fingerprint || !p.result.as_ref().is_ok_and(|a| a.ready)) =>
-                {
+                Ok(applied) if applied.ready && !self.serving(&key, &fingerprint) => {
                     self.programmed_event(&key, kind.name(), &applied.addresses).await;
                 }
                 Ok(_) => {}
             }
             self.applied.insert(key, Programmed { fingerprint, result, provider: kind });
         }
+    }
+
+    /// Whether the Gateway was last programmed from `fingerprint` and came out ready.
+    fn serving(&self, key: &ObjectRef, fingerprint: &Value) -> bool {
+        self.applied.get(key).is_some_and(|p| p.fingerprint == *fingerprint && p.result.as_ref().is_ok_and(|a| a.ready))
     }
 
     /// Remove what this platform holds for Gateways being deleted; their finalizer goes once

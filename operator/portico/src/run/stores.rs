@@ -25,8 +25,6 @@ use portico_provider::Descriptor;
 use serde::de::DeserializeOwned;
 use tokio::sync::Notify;
 
-const GATEWAY_GROUP: &str = "gateway.networking.k8s.io";
-
 use super::metrics::Metrics;
 use super::scope::{Selector, Watch};
 
@@ -61,12 +59,9 @@ pub struct Scope {
 }
 
 impl Scope {
-    fn apis<K>(&self, client: &Client) -> Vec<Api<K>>
-    where
-        K: Resource<Scope = k8s_openapi::NamespaceResourceScope>,
-        K::DynamicType: Default,
-    {
-        if self.namespaces.is_empty() { vec![Api::all(client.clone())] } else { self.namespaces.iter().map(|ns| Api::namespaced(client.clone(), ns)).collect() }
+    /// One API per watched namespace (`None`: all of them), for typed and dynamic kinds alike.
+    fn apis<K>(&self, all: impl Fn() -> Api<K>, namespaced: impl Fn(&str) -> Api<K>) -> Vec<Api<K>> {
+        if self.namespaces.is_empty() { vec![all()] } else { self.namespaces.iter().map(|ns| namespaced(ns)).collect() }
     }
 }
 
@@ -85,6 +80,15 @@ where
         self.0.iter().flat_map(|s| s.state().iter().map(|o| (**o).clone()).collect::<Vec<_>>()).collect()
     }
 
+    /// One object by namespace and name, without copying the others.
+    pub fn get(&self, namespace: &str, name: &str) -> Option<Arc<K>>
+    where
+        K::DynamicType: Default,
+    {
+        let key = reflector::ObjectRef::new(name).within(namespace);
+        self.0.iter().find_map(|s| s.get(&key))
+    }
+
     async fn ready(&self) {
         for store in &self.0 {
             let _ = store.wait_until_ready().await;
@@ -98,7 +102,8 @@ where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
-    Watched(scope.apis(client).into_iter().map(|api| reflect_api(api, changed, metrics, config.clone())).collect())
+    let apis = scope.apis(|| Api::all(client.clone()), |ns| Api::namespaced(client.clone(), ns));
+    Watched(apis.into_iter().map(|api| reflect_api(api, changed, metrics, config.clone())).collect())
 }
 
 /// Start a reflector for a cluster-scoped `K` in the background; its events wake `changed`.
@@ -303,7 +308,7 @@ where
     let version = K::version(&K::DynamicType::default()).to_string();
     tokio::spawn(async move {
         let mut logged = false;
-        while !served(&client, GATEWAY_GROUP, &version, &kind.plural()).await {
+        while !served(&client, portico_model::GATEWAY_GROUP, &version, &kind.plural()).await {
             if !logged {
                 tracing::warn!(kind = kind.name(), version = %version, "this cluster does not serve the CRD: its routes are skipped and its features not claimed; re-checked every {interval:?}");
                 logged = true;
@@ -338,11 +343,7 @@ fn crd_resource(crd: &CustomResourceDefinition) -> ApiResource {
 
 /// A reflector for objects of a kind known only at run time (the providers' parameters).
 fn reflect_dynamic(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, resource: ApiResource, scope: &Scope) -> Watched<DynamicObject> {
-    let apis: Vec<Api<DynamicObject>> = if scope.namespaces.is_empty() {
-        vec![Api::all_with(client.clone(), &resource)]
-    } else {
-        scope.namespaces.iter().map(|ns| Api::namespaced_with(client.clone(), ns, &resource)).collect()
-    };
+    let apis = scope.apis(|| Api::all_with(client.clone(), &resource), |ns| Api::namespaced_with(client.clone(), ns, &resource));
     Watched(
         apis.into_iter()
             .map(|api| {

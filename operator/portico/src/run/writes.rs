@@ -109,13 +109,7 @@ impl Reconciler {
     /// Through kube's recorder, regarding the Gateway by uid.
     async fn publish(&self, key: &ObjectRef, type_: EventType, reason: &str, note: String) {
         use kube::Resource as _;
-        let gateway = self
-            .stores
-            .gateways
-            .all()
-            .into_iter()
-            .find(|g| g.metadata.namespace.as_deref() == Some(&key.namespace) && g.metadata.name.as_deref() == Some(&key.name));
-        let Some(gateway) = gateway else { return };
+        let Some(gateway) = self.stores.gateways.get(&key.namespace, &key.name) else { return };
         self.record(&gateway.object_ref(&()), type_, reason, note).await;
     }
 
