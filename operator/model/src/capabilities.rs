@@ -131,7 +131,17 @@ named_enum! {
         HttpRouteBackendTimeout => "HTTPRouteBackendTimeout",
         HttpRouteParentRefPort => "HTTPRouteParentRefPort",
         HttpRouteDestinationPortMatching => "HTTPRouteDestinationPortMatching",
+        HttpRouteNamedRouteRule => "HTTPRouteNamedRouteRule",
+        HttpRouteRetry => "HTTPRouteRetry",
+        HttpRouteCors => "HTTPRouteCORS",
+        HttpRouteBackendProtocolH2c => "HTTPRouteBackendProtocolH2C",
+        GatewayFrontendClientCertificateValidation => "GatewayFrontendClientCertificateValidation",
+        GatewayFrontendClientCertificateValidationInsecureFallback => "GatewayFrontendClientCertificateValidationInsecureFallback",
+        GatewayBackendClientCertificate => "GatewayBackendClientCertificate",
+        ListenerSet => "ListenerSet",
+        BackendTlsPolicy => "BackendTLSPolicy",
         GrpcRoute => "GRPCRoute",
+        GrpcRouteNamedRouteRule => "GRPCRouteNamedRouteRule",
         TlsRoute => "TLSRoute",
         TlsRouteModeTerminate => "TLSRouteModeTerminate",
         TlsRouteModeMixed => "TLSRouteModeMixed",
@@ -165,6 +175,10 @@ named_enum! {
         HostnameAddresses => "HostnameAddresses",
         /// `spec.addresses` of type `portico.dev/named-address` (a reserved address by name).
         NamedAddresses => "NamedAddresses",
+        /// Route rules' `sessionPersistence` (experimental channel; no Gateway API feature name).
+        SessionPersistence => "SessionPersistence",
+        /// Gateway `spec.infrastructure.annotations` carried onto the platform's resources.
+        InfrastructureAnnotations => "InfrastructureAnnotations",
     }
 }
 

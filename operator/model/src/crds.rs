@@ -51,12 +51,12 @@ fn finish(mut crd: CustomResourceDefinition) -> CustomResourceDefinition {
 /// Every Gateway API CRD Portico reads, sorted by name.
 pub fn gateway_api_crds() -> Vec<CustomResourceDefinition> {
     let mut crds: Vec<CustomResourceDefinition> = [
-        gateway_api::gatewayclasses::GatewayClass::crd(),
-        gateway_api::gateways::Gateway::crd(),
-        gateway_api::httproutes::HttpRoute::crd(),
-        gateway_api::grpcroutes::GrpcRoute::crd(),
-        gateway_api::tlsroutes::TlsRoute::crd(),
-        gateway_api::referencegrants::ReferenceGrant::crd(),
+        gateway_api::experimental::gatewayclasses::GatewayClass::crd(),
+        gateway_api::experimental::gateways::Gateway::crd(),
+        gateway_api::experimental::httproutes::HttpRoute::crd(),
+        gateway_api::experimental::grpcroutes::GrpcRoute::crd(),
+        gateway_api::experimental::tlsroutes::TlsRoute::crd(),
+        gateway_api::experimental::referencegrants::ReferenceGrant::crd(),
         TcpRoute::crd(),
         UdpRoute::crd(),
     ]

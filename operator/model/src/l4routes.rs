@@ -57,7 +57,7 @@ pub struct L4RouteRule {
 #[serde(rename_all = "camelCase")]
 pub struct L4RouteStatus {
     #[serde(default)]
-    #[schemars(with = "Vec<gateway_api::tlsroutes::TlsRouteStatusParents>")]
+    #[schemars(with = "Vec<gateway_api::experimental::tlsroutes::TlsRouteStatusParents>")]
     pub parents: Vec<serde_json::Value>,
 }
 

@@ -117,6 +117,12 @@ pub fn gateway_accepted(generation: i64) -> Condition {
     Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Gateway is valid")
 }
 
+/// Accepted and programmed, without some fields the platform cannot carry out (named in
+/// `message`); none of them weakens what the Gateway lets in.
+pub fn gateway_accepted_unsupported(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, TRUE, reason::UNSUPPORTED_VALUE, generation, message)
+}
+
 /// Some listeners are invalid: `accepted` tells whether at least one valid listener remains.
 pub fn gateway_listeners_not_valid(generation: i64, accepted: bool, message: impl Into<String>) -> Condition {
     let status = if accepted { TRUE } else { FALSE };

@@ -3,8 +3,8 @@
 
 use std::collections::BTreeMap;
 
-use gateway_api::gatewayclasses::GatewayClass;
-use gateway_api::gateways::Gateway;
+use gateway_api::experimental::gatewayclasses::GatewayClass;
+use gateway_api::experimental::gateways::Gateway;
 use portico_model::capabilities::PORTICO_GROUP;
 use portico_model::ir::{Address, ObjectRef, ParametersRef};
 use portico_model::{Capabilities, Fact, Feature, ProviderKind};
@@ -90,7 +90,9 @@ pub struct GatewayState<'a> {
     /// Why a requested address cannot be used (another Gateway holds it): Programmed=False.
     pub address_problem: Option<String>,
     pub labels: BTreeMap<String, String>,
-    previous: Option<&'a gateway_api::gateways::GatewayStatus>,
+    /// Fields the platform leaves out (see `gateway_fields::left_out`), for `Accepted`.
+    pub left_out: Vec<String>,
+    previous: Option<&'a gateway_api::experimental::gateways::GatewayStatus>,
 }
 
 impl GatewayState<'_> {
@@ -152,11 +154,18 @@ impl GatewayState<'_> {
                 format!("{} ({})", l.name, why.unwrap_or(conditions::reason::INVALID))
             })
             .collect();
+        let left_out = self.left_out.join("; ");
         if invalid.is_empty() {
-            return conditions::gateway_accepted(self.generation);
+            if left_out.is_empty() {
+                return conditions::gateway_accepted(self.generation);
+            }
+            return conditions::gateway_accepted_unsupported(self.generation, format!("accepted without: {left_out}"));
         }
         let any_usable = self.listeners.iter().any(ListenerState::attachable);
-        let message = format!("invalid listeners: {}", invalid.join(", "));
+        let mut message = format!("invalid listeners: {}", invalid.join(", "));
+        if !left_out.is_empty() {
+            message.push_str(&format!("; accepted without: {left_out}"));
+        }
         conditions::gateway_listeners_not_valid(self.generation, any_usable, message)
     }
 }
@@ -190,8 +199,11 @@ pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String,
         } else {
             None
         };
+        let mut listeners = listeners::evaluate(&gw.spec.listeners, &namespace, caps, index);
+        crate::gateway_fields::reject_unenforceable_validation(gw, caps, &mut listeners);
         let state = GatewayState {
-            listeners: listeners::evaluate(&gw.spec.listeners, &namespace, caps, index),
+            listeners,
+            left_out: crate::gateway_fields::left_out(gw, caps),
             key: key.clone(),
             class: gw.spec.gateway_class_name.clone(),
             generation,

@@ -16,6 +16,7 @@ mod backends;
 mod build;
 mod endpoints;
 mod gateway;
+mod gateway_fields;
 mod hostnames;
 mod index;
 mod listeners;

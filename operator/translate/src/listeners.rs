@@ -1,7 +1,7 @@
 //! Listener validation: protocol support, allowed route kinds, TLS certificate references and
 //! conflicts between listeners that share a port.
 
-use gateway_api::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
+use gateway_api::experimental::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
 use portico_model::ir::ObjectRef;
 use portico_model::{Capabilities, Fact, Feature, GATEWAY_GROUP, ListenerProtocol, RouteKind};
 
@@ -155,6 +155,16 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
     }
     if let Err((reason, message)) = check_tls_mode(listener, protocol, caps, &mut state) {
         state.rejection = Some((reason, message));
+        return state;
+    }
+    if let Some(options) = listener.tls.as_ref().and_then(|t| t.options.as_ref()).filter(|o| !o.is_empty()) {
+        let keys = options.keys().map(|k| crate::validate::quoted(k)).collect::<Vec<_>>().join(", ");
+        let message = format!(
+            "tls.options: {keys} not supported by {} ({}): Portico defines no TLS option keys, and a TLS setting left out could weaken the listener",
+            caps.platform,
+            caps.provider.controller_name()
+        );
+        state.rejection = Some((reason::UNSUPPORTED_VALUE, message));
         return state;
     }
     if state.terminates_tls {

@@ -85,6 +85,13 @@ pub fn compile_http_rule(
         Checker { caps, field: field.clone() }.require_feature(Feature::HttpRouteRequestMultipleMirrors, "more than one RequestMirror")?;
     }
     let timeouts = compile_timeouts(&Checker { caps, field: format!("{field}.timeouts") }, rule)?;
+    if rule.retry.is_some() {
+        Checker { caps, field: format!("{field}.retry") }.require_feature(Feature::HttpRouteRetry, "retry")?;
+    }
+    if let Some(persistence) = &rule.session_persistence {
+        let what = format!("session persistence (type {})", persistence.kind);
+        Checker { caps, field: format!("{field}.sessionPersistence") }.require_fact(Fact::SessionPersistence, &what)?;
+    }
     let action = match redirect {
         Some(redirect) => HttpAction::Redirect(redirect),
         None => {

@@ -196,7 +196,9 @@ pub fn capabilities() -> Capabilities {
             HttpRouteRequestTimeout,
             HttpRouteParentRefPort,
             HttpRouteDestinationPortMatching,
+            HttpRouteNamedRouteRule,
             GrpcRoute,
+            GrpcRouteNamedRouteRule,
             TcpRoute,
         ]
         .into(),

@@ -20,8 +20,11 @@ use crate::EchoConfig;
 
 pub use rustls::ServerConfig;
 
-/// How long a TLS handshake may take, on either side.
-const HANDSHAKE: Duration = Duration::from_secs(5);
+/// How long a TLS handshake may take, on either side: generous, because a test process may run
+/// many servers on one runtime whose workers are busy for seconds (the in-memory API server
+/// compiling the Gateway API CRDs' schemas for fifteen clusters at once), and a handshake that
+/// times out there is a test failure, not a defence.
+const HANDSHAKE: Duration = Duration::from_secs(30);
 
 fn provider() -> Arc<CryptoProvider> {
     Arc::new(rustls::crypto::ring::default_provider())

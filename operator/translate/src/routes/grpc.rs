@@ -1,11 +1,11 @@
 //! GRPCRoute -> [`Route`]. gRPC method matches become HTTP/2 path matches
 //! (`/<service>/<method>`), which is what every load balancer matches on.
 
-use gateway_api::grpcroutes::{GrpcRoute, GrpcRouteRulesMatches};
+use gateway_api::experimental::grpcroutes::{GrpcRoute, GrpcRouteRulesMatches};
 use portico_model::RouteKind;
 
 use super::http::{common_filter, json_text};
-use super::{FilterSpec, MatchSpec, PathSpec, Route, Rule, ValueMatchSpec, backend_ref, base, existing_parents, parent_refs};
+use super::{FilterSpec, MatchSpec, PathSpec, Route, Rule, ValueMatchSpec, backend_ref, base, existing_parents, parent_refs, session_persistence};
 
 pub fn convert(route: &GrpcRoute) -> Route {
     let mut out = base(RouteKind::Grpc, &route.metadata);
@@ -22,6 +22,8 @@ pub fn convert(route: &GrpcRoute) -> Route {
             filters: rule.filters.iter().flatten().map(grpc_filter).collect(),
             backends: rule.backend_refs.iter().flatten().map(|b| backend_ref!(b, b.filters.iter().flatten().map(grpc_backend_filter).collect())).collect(),
             timeouts: None,
+            retry: None,
+            session_persistence: session_persistence!(rule.session_persistence),
         })
         .collect();
     if out.rules.is_empty() {
@@ -32,18 +34,18 @@ pub fn convert(route: &GrpcRoute) -> Route {
     out
 }
 
-fn grpc_filter(f: &gateway_api::grpcroutes::GrpcRouteRulesFilters) -> FilterSpec {
+fn grpc_filter(f: &gateway_api::experimental::grpcroutes::GrpcRouteRulesFilters) -> FilterSpec {
     let type_name = json_text(&f.r#type);
     common_filter!(f, type_name).unwrap_or(FilterSpec::Unsupported(type_name))
 }
 
-fn grpc_backend_filter(f: &gateway_api::grpcroutes::GrpcRouteRulesBackendRefsFilters) -> FilterSpec {
+fn grpc_backend_filter(f: &gateway_api::experimental::grpcroutes::GrpcRouteRulesBackendRefsFilters) -> FilterSpec {
     let type_name = json_text(&f.r#type);
     common_filter!(f, type_name).unwrap_or(FilterSpec::Unsupported(type_name))
 }
 
 fn convert_match(m: &GrpcRouteRulesMatches) -> MatchSpec {
-    use gateway_api::grpcroutes::{GrpcRouteRulesMatchesHeadersType as H, GrpcRouteRulesMatchesMethodType as M};
+    use gateway_api::experimental::grpcroutes::{GrpcRouteRulesMatchesHeadersType as H, GrpcRouteRulesMatchesMethodType as M};
     let path = m.method.as_ref().map(|method| {
         let regex = method.r#type == Some(M::RegularExpression);
         match (&method.service, &method.method, regex) {

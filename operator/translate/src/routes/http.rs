@@ -1,12 +1,12 @@
 //! HTTPRoute -> [`Route`].
 
-use gateway_api::httproutes::HttpRoute;
+use gateway_api::experimental::httproutes::HttpRoute;
 use portico_model::RouteKind;
 use serde::Serialize;
 
 use super::{
-    FilterSpec, MatchSpec, PathModifierSpec, PathSpec, RedirectSpec, RewriteSpec, Route, Rule, TimeoutSpec, ValueMatchSpec, backend_ref, base,
-    existing_parents, parent_refs,
+    FilterSpec, MatchSpec, PathModifierSpec, PathSpec, RedirectSpec, RetrySpec, RewriteSpec, Route, Rule, TimeoutSpec, ValueMatchSpec, backend_ref, base,
+    existing_parents, parent_refs, session_persistence,
 };
 
 pub fn convert(route: &HttpRoute) -> Route {
@@ -24,6 +24,8 @@ pub fn convert(route: &HttpRoute) -> Route {
             filters: rule.filters.iter().flatten().map(|f| http_filter!(f)).collect(),
             backends: rule.backend_refs.iter().flatten().map(|b| backend_ref!(b, b.filters.iter().flatten().map(|f| http_filter!(f)).collect())).collect(),
             timeouts: rule.timeouts.as_ref().map(|t| TimeoutSpec { request: t.request.clone(), backend_request: t.backend_request.clone() }),
+            retry: rule.retry.as_ref().map(|r| RetrySpec { attempts: r.attempts, backoff: r.backoff.clone(), codes: r.codes.clone().unwrap_or_default() }),
+            session_persistence: session_persistence!(rule.session_persistence),
         })
         .collect();
     if out.rules.is_empty() {
@@ -34,9 +36,9 @@ pub fn convert(route: &HttpRoute) -> Route {
     out
 }
 
-fn convert_match(m: &gateway_api::httproutes::HttpRouteRulesMatches) -> MatchSpec {
-    use gateway_api::httproutes::HttpRouteRulesMatchesQueryParamsType as Q;
-    use gateway_api::httproutes::{HttpRouteRulesMatchesHeadersType as H, HttpRouteRulesMatchesPathType as P};
+fn convert_match(m: &gateway_api::experimental::httproutes::HttpRouteRulesMatches) -> MatchSpec {
+    use gateway_api::experimental::httproutes::HttpRouteRulesMatchesQueryParamsType as Q;
+    use gateway_api::experimental::httproutes::{HttpRouteRulesMatchesHeadersType as H, HttpRouteRulesMatchesPathType as P};
     MatchSpec {
         path: m.path.as_ref().map(|p| {
             let value = p.value.clone().unwrap_or_else(|| "/".into());
@@ -64,7 +66,7 @@ fn convert_match(m: &gateway_api::httproutes::HttpRouteRulesMatches) -> MatchSpe
 }
 
 /// An enum's serialised spelling ("GET", "https", "ReplaceFullPath", "301").
-pub(super) fn json_text<T: Serialize>(value: &T) -> String {
+pub(crate) fn json_text<T: Serialize>(value: &T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(text)) => text,
         Ok(other) => other.to_string(),

@@ -1,6 +1,6 @@
 //! TLSRoute, TCPRoute and UDPRoute -> [`Route`]: no matches, only backends.
 
-use gateway_api::tlsroutes::TlsRoute;
+use gateway_api::experimental::tlsroutes::TlsRoute;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use portico_model::RouteKind;
 use portico_model::l4routes::{L4ParentReference, L4RouteRule};

@@ -5,6 +5,8 @@ mod grpc;
 mod http;
 mod l4;
 
+pub(crate) use http::json_text;
+
 use portico_model::{RouteKind, Snapshot};
 use serde_json::Value;
 
@@ -47,6 +49,28 @@ pub struct Rule {
     pub filters: Vec<FilterSpec>,
     pub backends: Vec<BackendRefSpec>,
     pub timeouts: Option<TimeoutSpec>,
+    /// `retry` (HTTPRoute, experimental channel).
+    pub retry: Option<RetrySpec>,
+    /// `sessionPersistence` (HTTPRoute and GRPCRoute, experimental channel).
+    pub session_persistence: Option<SessionPersistenceSpec>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RetrySpec {
+    pub attempts: Option<i64>,
+    pub backoff: Option<String>,
+    pub codes: Vec<i64>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct SessionPersistenceSpec {
+    /// `Cookie` (the default) or `Header`.
+    pub kind: String,
+    pub session_name: Option<String>,
+    pub absolute_timeout: Option<String>,
+    pub idle_timeout: Option<String>,
+    /// `cookieConfig.lifetimeType`: `Session` (the default) or `Permanent`.
+    pub lifetime: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -227,6 +251,20 @@ macro_rules! backend_ref {
     };
 }
 pub(crate) use backend_ref;
+
+/// `sessionPersistence` of HTTPRoute and GRPCRoute rules (identical fields, distinct types).
+macro_rules! session_persistence {
+    ($s:expr) => {
+        $s.as_ref().map(|s| crate::routes::SessionPersistenceSpec {
+            kind: s.r#type.as_ref().map(crate::routes::http::json_text).unwrap_or_else(|| "Cookie".to_string()),
+            session_name: s.session_name.clone(),
+            absolute_timeout: s.absolute_timeout.clone(),
+            idle_timeout: s.idle_timeout.clone(),
+            lifetime: s.cookie_config.as_ref().and_then(|c| c.lifetime_type.as_ref()).map(crate::routes::http::json_text),
+        })
+    };
+}
+pub(crate) use session_persistence;
 
 /// Existing `status.parents` of any kind, as JSON.
 fn existing_parents<T: serde::Serialize>(parents: Option<&Vec<T>>) -> Vec<Value> {
