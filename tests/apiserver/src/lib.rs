@@ -11,6 +11,7 @@
 pub mod error;
 pub mod faults;
 pub mod patch;
+pub mod proto;
 pub mod rbac;
 pub mod schema;
 pub mod selectors;
@@ -19,7 +20,9 @@ pub mod upstream;
 
 mod discovery;
 mod http;
+mod openapi;
 mod resources;
+mod reviews;
 mod store;
 mod time;
 mod watch;
