@@ -232,11 +232,13 @@ async fn resource(
     if t.subresource.as_deref() == Some("token") && rt.kind == "ServiceAccount" && *method == Method::POST {
         let format = crate::proto::negotiate_message(accept, crate::proto::message_for("authentication.k8s.io", "v1", "TokenRequest"))?;
         let answer = token_request(shared, &t, &crate::proto::decode_any(&content_type, &body).unwrap_or(json!({})))?;
+        shared.count_media("response", format.media_type());
         return crate::proto::respond(201, &answer, &format);
     }
     if rt.kind == "SelfSubjectAccessReview" && *method == Method::POST {
         let format = crate::proto::negotiate(accept, &rt, &t.version)?;
         let answer = crate::reviews::self_subject_access_review(shared, headers, crate::proto::decode_any(&content_type, &body)?)?;
+        shared.count_media("response", format.media_type());
         return crate::proto::respond(201, &answer, &format);
     }
     let part = match t.subresource.as_deref() {

@@ -321,7 +321,7 @@ async fn diff_shows_changes_against_the_live_object() {
 /// `kubectl auth can-i` asks the server (SelfSubjectAccessReview) and RBAC answers.
 #[tokio::test(flavor = "multi_thread")]
 async fn auth_can_i_answers_from_rbac() {
-    let (server, _client) = common::start_with(portico_apiserver::Options { rbac: true, ..Default::default() }).await;
+    let server = ApiServer::start(portico_apiserver::Options { rbac: true, ..Default::default() }).await.unwrap();
     let Some(admin) = Kubectl::for_server(&server) else { return };
     admin.ok(&["create", "serviceaccount", "robot"]);
     let token = server.service_account_token("default", "robot").unwrap();
@@ -342,34 +342,42 @@ async fn auth_can_i_answers_from_rbac() {
     })
     .await
     .unwrap();
+    // Each can-i is one SelfSubjectAccessReview, sent and answered in protobuf.
+    assert!(count(&server, PROTOBUF_REQUESTS) >= 7 && count(&server, PROTOBUF_RESPONSES) >= 7, "{:?}", server.media_counts());
 }
 
-/// `kubectl get -w` on a built-in kind, with the watch in protobuf when kubectl asks for it.
+/// `kubectl get -w` (JSON, kubectl's printers) and `kubectl events -w` (a typed client: a protobuf
+/// list and watch) follow changes to built-in kinds.
 #[tokio::test(flavor = "multi_thread")]
-async fn get_watch_streams_protobuf_events() {
+async fn get_and_events_watch_stream_changes_with_events_over_protobuf() {
     let (server, _client) = common::start().await;
     let Some(k) = Kubectl::for_server(&server) else { return };
+    let spawn = |k: &Kubectl, args: &[&str]| k.command(args).stdout(Stdio::piped()).stderr(Stdio::piped()).spawn().unwrap();
+    let stop = |child: std::process::Child| {
+        let _ = Command::new("kill").arg(child.id().to_string()).status();
+        String::from_utf8_lossy(&child.wait_with_output().unwrap().stdout).to_string()
+    };
     tokio::task::spawn_blocking(move || {
         k.ok(&["create", "configmap", "first"]);
-        let watcher = k
-            .command(&["get", "configmaps", "-w", "-o", "jsonpath={.metadata.name} {.data.k}{\"\\n\"}", "--request-timeout=5s"])
-            .stdout(Stdio::piped())
-            .stderr(Stdio::piped())
-            .spawn()
-            .unwrap();
+        let configmaps = spawn(&k, &["get", "configmaps", "-w", "-o", "jsonpath={.metadata.name} {.data.k}{\"\\n\"}", "--request-timeout=5s"]);
+        let events = spawn(&k, &["events", "-w"]);
         std::thread::sleep(std::time::Duration::from_millis(800));
         k.ok(&["create", "configmap", "second", "--from-literal=k=v2"]);
         k.ok(&["patch", "configmap", "first", "--type=merge", "-p", r#"{"data":{"k":"v1"}}"#]);
+        let event = "apiVersion: v1\nkind: Event\nmetadata: {name: first.1, namespace: default}\ninvolvedObject: {kind: ConfigMap, name: first, namespace: default}\nreason: Rotated\nmessage: the key changed\ntype: Normal\ncount: 1\nfirstTimestamp: \"2026-01-01T00:00:00Z\"\nlastTimestamp: \"2026-01-01T00:00:00Z\"\n";
+        k.ok_stdin(&["create", "-f", "-"], event);
         std::thread::sleep(std::time::Duration::from_millis(800));
-        let _ = Command::new("kill").arg(watcher.id().to_string()).status();
-        let out = watcher.wait_with_output().unwrap();
-        let seen = String::from_utf8_lossy(&out.stdout);
-        for line in ["first ", "second v2", "first v1"] {
-            assert!(seen.lines().any(|l| l.trim() == line.trim()), "{line:?} missing from the watch output:\n{seen}");
+        let seen = stop(configmaps);
+        for line in ["first", "second v2", "first v1"] {
+            assert!(seen.lines().any(|l| l.trim() == line), "{line:?} missing from the watch output:\n{seen}");
         }
+        let seen = stop(events);
+        assert!(seen.contains("Rotated") && seen.contains("ConfigMap/first") && seen.contains("the key changed"), "kubectl events -w:\n{seen}");
     })
     .await
     .unwrap();
+    assert!(count(&server, "watch application/vnd.kubernetes.protobuf") >= 1, "kubectl events -w watches in protobuf: {:?}", server.media_counts());
+    assert!(count(&server, "watch application/json") >= 1, "kubectl get -w watches in JSON: {:?}", server.media_counts());
 }
 
 /// `kubectl explain` reads the OpenAPI v3 schemas: built-in kinds and custom resources.

@@ -133,6 +133,18 @@ fn go_zero_values_are_left_out_and_lists_carry_their_items() {
     };
     let json = decode_object(&envelope("v1", "Namespace", &ns.encode_to_vec())).unwrap();
     assert_eq!(json, json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "a"}}));
+    // Non-pointer zeros go (stdin, observedGeneration); a pointer's zero stays (replicas).
+    use k8s_pb::api::apps::v1 as apps;
+    let container = pb::Container { name: Some("c".into()), stdin: Some(false), ..Default::default() };
+    let template = pb::PodTemplateSpec { spec: Some(pb::PodSpec { containers: vec![container], ..Default::default() }), ..Default::default() };
+    let deployment = apps::Deployment {
+        spec: Some(apps::DeploymentSpec { replicas: Some(0), paused: Some(false), template: Some(template), ..Default::default() }),
+        status: Some(apps::DeploymentStatus { observed_generation: Some(0), replicas: Some(0), ..Default::default() }),
+        ..Default::default()
+    };
+    let json = decode_object(&envelope("apps/v1", "Deployment", &deployment.encode_to_vec())).unwrap();
+    assert_eq!(json["spec"], json!({"replicas": 0, "template": {"spec": {"containers": [{"name": "c"}]}}}));
+    assert_eq!(json["status"], json!({"replicas": 0}), "status.replicas is a plain int32 too, but shares the name");
     let list = json!({"apiVersion": "v1", "kind": "ConfigMapList", "metadata": {"resourceVersion": "7", "continue": "abc", "remainingItemCount": 2},
         "items": [{"metadata": {"name": "one"}, "data": {"k": "v"}}]});
     let bytes = encode_object("api.core.v1.ConfigMap", &list).unwrap();

@@ -239,9 +239,56 @@ fn put_value(out: &mut Vec<u8>, field: &Field, value: &Value) -> Result<(), ApiE
     Ok(())
 }
 
+/// Fields whose zero value means something (Go pointers: `replicas: 0` is not "unset"); every
+/// other singular zero (`""`, `0`, `false`) is left out of the JSON, as Go's `omitempty` leaves it
+/// out: Go writes every non-pointer field to protobuf, set or not, and a `status.observedGeneration:
+/// 0` read back from a create would make `kubectl wait` think the object is stale.
+const MEANINGFUL_ZEROS: &[&str] = &[
+    "replicas",
+    "revisionHistoryLimit",
+    "progressDeadlineSeconds",
+    "terminationGracePeriodSeconds",
+    "activeDeadlineSeconds",
+    "deletionGracePeriodSeconds",
+    "automountServiceAccountToken",
+    "enableServiceLinks",
+    "shareProcessNamespace",
+    "hostUsers",
+    "immutable",
+    "optional",
+    "defaultMode",
+    "mode",
+    "privileged",
+    "allowPrivilegeEscalation",
+    "readOnlyRootFilesystem",
+    "runAsNonRoot",
+    "runAsUser",
+    "runAsGroup",
+    "fsGroup",
+    "allocateLoadBalancerNodePorts",
+    "ready",
+    "serving",
+    "terminating",
+    "controller",
+    "blockOwnerDeletion",
+    "leaseDurationSeconds",
+    "leaseTransitions",
+    "expirationSeconds",
+    "allowed",
+    "denied",
+];
+
+fn is_go_zero(value: &Value) -> bool {
+    match value {
+        Value::String(s) => s.is_empty(),
+        Value::Bool(b) => !b,
+        Value::Number(n) => n.as_f64() == Some(0.0),
+        _ => false,
+    }
+}
+
 /// Decode the message `name` into a JSON object. Unknown field numbers are skipped, as Go skips
-/// them; singular empty strings are left out (Go's JSON omits them: every such field is
-/// `omitempty`).
+/// them; singular zero values are left out unless they mean something ([`MEANINGFUL_ZEROS`]).
 pub fn decode(name: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> {
     let fields = schema().message(name).ok_or_else(|| malformed(&format!("no schema for {name}")))?;
     let mut object = Map::new();
@@ -256,7 +303,7 @@ pub fn decode(name: &str, bytes: &[u8]) -> Result<Map<String, Value>, ApiError> 
         };
         match field.shape {
             Shape::Single => match value(field, wire)? {
-                Some(Value::String(s)) if s.is_empty() => {}
+                Some(v) if is_go_zero(&v) && (v.is_string() || !MEANINGFUL_ZEROS.contains(&json_name.as_str())) => {}
                 Some(v) => {
                     object.insert(json_name.clone(), v);
                 }
