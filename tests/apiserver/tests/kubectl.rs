@@ -168,13 +168,11 @@ fn count(server: &ApiServer, key: &str) -> u64 {
     server.media_counts().get(key).copied().unwrap_or(0)
 }
 
-/// Every `kubectl create <generator>` for a kind the server serves: kubectl's typed clients send
-/// these as protobuf, and each object must then read back as JSON with what the generator set.
-#[tokio::test(flavor = "multi_thread")]
-async fn create_generators_send_protobuf_and_objects_read_back() {
+/// `kubectl create <generator> args...`, then `[kind, name, "{jsonpath}=expected"]` to read back.
+fn generators() -> Vec<(Vec<String>, [&'static str; 3])> {
     let (cert, key) =
         (format!("--cert={}", repo("tests/apiserver/testdata/tls/server.crt")), format!("--key={}", repo("tests/apiserver/testdata/tls/server.key")));
-    let generators: Vec<(Vec<String>, [&str; 3])> = vec![
+    vec![
         (vec!["namespace".into(), "team-a".into()], ["namespace", "team-a", "{.metadata.name}=team-a"]),
         (vec!["service".into(), "clusterip".into(), "web".into(), "--tcp=80:8080".into()], ["service", "web", "{.spec.ports[0].targetPort}=8080"]),
         (
@@ -219,7 +217,14 @@ async fn create_generators_send_protobuf_and_objects_read_back() {
             vec!["clusterrolebinding".into(), "view".into(), "--clusterrole=viewer".into(), "--group=devs".into()],
             ["clusterrolebinding", "view", "{.roleRef.name}=viewer"],
         ),
-    ];
+    ]
+}
+
+/// Every `kubectl create <generator>` for a kind the server serves: kubectl's typed clients send
+/// these as protobuf, and each object must then read back as JSON with what the generator set.
+#[tokio::test(flavor = "multi_thread")]
+async fn create_generators_send_protobuf_and_objects_read_back() {
+    let generators = generators();
     let count_of_generators = generators.len() as u64;
     let Some(server) = kubectl_session(move |k| {
         for (generator, [kind, name, jsonpath]) in generators {
