@@ -58,7 +58,7 @@ pub fn resource_list<'a>(types: impl Iterator<Item = &'a ResourceType>, group: &
     for rt in types.filter(|t| t.group == group && t.versions.iter().any(|v| v == version)) {
         resources.push(json!({
             "name": rt.plural, "singularName": rt.singular, "namespaced": rt.namespaced, "kind": rt.kind,
-            "verbs": VERBS, "shortNames": rt.short_names,
+            "verbs": if rt.kind.ends_with("Review") { &["create"][..] } else { VERBS }, "shortNames": rt.short_names,
             "categories": if rt.group.contains("gateway.networking.k8s.io") { json!(["gateway-api"]) } else { json!([]) },
         }));
         if rt.status_subresource {
@@ -84,12 +84,12 @@ pub fn openapi_index<'a>(types: impl Iterator<Item = &'a ResourceType>) -> Value
     json!({"paths": paths})
 }
 
-/// `/openapi/v3/<group-version>`: the operations of each kind, with no schemas. It exists so
-/// that kubectl sees the server validates fields itself (`fieldValidation` on PATCH) and leaves
-/// validation to the server instead of downloading schemas.
+/// `/openapi/v3/<group-version>`: the operations of each kind (kubectl sees the server validates
+/// fields itself: `fieldValidation` on PATCH) and the kinds' schemas (`kubectl explain`).
 pub fn openapi_group_version<'a>(types: impl Iterator<Item = &'a ResourceType>, group: &str, version: &str) -> Option<Value> {
     let mut paths = serde_json::Map::new();
-    for rt in types.filter(|t| t.group == group && t.versions.iter().any(|v| v == version)) {
+    let types: Vec<&ResourceType> = types.collect();
+    for rt in types.iter().filter(|t| t.group == group && t.versions.iter().any(|v| v == version)) {
         let prefix = if group.is_empty() { format!("/api/{version}") } else { format!("/apis/{group}/{version}") };
         let item = if rt.namespaced { format!("{prefix}/namespaces/{{namespace}}/{}/{{name}}", rt.plural) } else { format!("{prefix}/{}/{{name}}", rt.plural) };
         let gvk = json!({"group": group, "version": version, "kind": rt.kind});
@@ -105,5 +105,6 @@ pub fn openapi_group_version<'a>(types: impl Iterator<Item = &'a ResourceType>, 
     if paths.is_empty() {
         return None;
     }
-    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.35.0"}, "paths": paths, "components": {"schemas": {}}}))
+    let schemas = crate::openapi::schemas(types.into_iter(), group, version);
+    Some(json!({"openapi": "3.0.0", "info": {"title": "Kubernetes", "version": "v1.35.0"}, "paths": paths, "components": {"schemas": schemas}}))
 }

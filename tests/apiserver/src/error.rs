@@ -87,6 +87,20 @@ impl ApiError {
         )
     }
 
+    /// kube-apiserver's 415 for a body in a media type this resource does not decode.
+    pub fn unsupported_media_type_of(accepted: &[&str]) -> Self {
+        Self::new(
+            415,
+            "UnsupportedMediaType",
+            format!("the body of the request was in an unknown format - accepted media types include: {}", accepted.join(", ")),
+        )
+    }
+
+    /// kube-apiserver's 406 when `Accept` offers nothing the resource can be written as.
+    pub fn not_acceptable(accepted: &[&str]) -> Self {
+        Self::new(406, "NotAcceptable", format!("only the following media types are accepted: {}", accepted.join(", ")))
+    }
+
     pub fn gone(message: impl Into<String>) -> Self {
         Self::new(410, "Expired", message)
     }

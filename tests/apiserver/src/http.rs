@@ -12,6 +12,7 @@ use serde_json::{Value, json};
 
 use crate::error::ApiError;
 use crate::faults::Verdict;
+use crate::proto::Format;
 use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::server::Shared;
@@ -223,15 +224,22 @@ async fn resource(
         }
         return Err(ApiError::no_route(&format!("{} is not namespaced", rt.display())));
     }
+    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
+    if !body.is_empty() {
+        shared.count_media("request", &content_type);
+    }
+    let accept = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok());
     if t.subresource.as_deref() == Some("token") && rt.kind == "ServiceAccount" && *method == Method::POST {
-        let name = t.name.clone().unwrap_or_default();
-        let token = issue_token(shared, t.namespace.as_deref().unwrap_or(""), &name)?;
-        let request = parse_body(&body, headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json")).unwrap_or(json!({}));
-        let expiry = crate::time::rfc3339_in(3600);
-        let mut answer = json!({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"name": name, "namespace": t.namespace}});
-        answer["spec"] = request.get("spec").cloned().unwrap_or(json!({}));
-        answer["status"] = json!({"token": token, "expirationTimestamp": expiry});
-        return Ok(json_response(201, &answer));
+        let format = crate::proto::negotiate_message(accept, crate::proto::message_for("authentication.k8s.io", "v1", "TokenRequest"))?;
+        let answer = token_request(shared, &t, &crate::proto::decode_any(&content_type, &body).unwrap_or(json!({})))?;
+        shared.count_media("response", format.media_type());
+        return crate::proto::respond(201, &answer, &format);
+    }
+    if rt.kind == "SelfSubjectAccessReview" && *method == Method::POST {
+        let format = crate::proto::negotiate(accept, &rt, &t.version)?;
+        let answer = crate::reviews::self_subject_access_review(shared, headers, crate::proto::decode_any(&content_type, &body)?)?;
+        shared.count_media("response", format.media_type());
+        return crate::proto::respond(201, &answer, &format);
     }
     let part = match t.subresource.as_deref() {
         None => Part::Main,
@@ -239,46 +247,77 @@ async fn resource(
         Some("finalize") if rt.kind == "Namespace" => Part::Main,
         Some(other) => return Err(ApiError::no_route(&format!("{}/{other}", rt.plural))),
     };
-    let ns = t.namespace.clone().unwrap_or_default();
-    let content_type = headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("application/json").to_string();
-    let wants_table = headers.get(header::ACCEPT).and_then(|v| v.to_str().ok()).is_some_and(|a| a.contains("as=Table"));
-    let opts = write_options(query);
-    let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
-    let present = |o: Value| json_response(200, &present_value(&rt, &t.version, o));
-    match (method.clone(), t.name.as_deref()) {
-        (Method::GET, None) if query.get("watch").is_some_and(|w| w == "true" || w == "1") => {
-            drop(store);
-            crate::watch::watch(shared.clone(), rt, t, query, wants_table).await
+    let wants_table = accept.is_some_and(|a| a.contains("as=Table"));
+    let format = if wants_table { Format::Json } else { crate::proto::negotiate(accept, &rt, &t.version)? };
+    if *method == Method::GET && t.name.is_none() && query.get("watch").is_some_and(|w| w == "true" || w == "1") {
+        shared.count_media("watch", format.media_type());
+        return crate::watch::watch(shared.clone(), rt, t, query, wants_table, format).await;
+    }
+    shared.count_media("response", format.media_type());
+    let request = Request { rt: &rt, t: &t, query, part, content_type: &content_type, body: &body, wants_table };
+    let (code, value) = request.serve(&mut shared.store.lock().unwrap_or_else(|e| e.into_inner()), method)?;
+    crate::proto::respond(code, &value, &format)
+}
+
+/// A TokenRequest (`POST .../serviceaccounts/NAME/token`): the token, valid for an hour.
+fn token_request(shared: &Arc<Shared>, t: &Target, request: &Value) -> Result<Value, ApiError> {
+    let name = t.name.clone().unwrap_or_default();
+    let token = issue_token(shared, t.namespace.as_deref().unwrap_or(""), &name)?;
+    let expiry = crate::time::rfc3339_in(3600);
+    let mut answer = json!({"kind": "TokenRequest", "apiVersion": "authentication.k8s.io/v1", "metadata": {"name": name, "namespace": t.namespace}});
+    answer["spec"] = request.get("spec").cloned().unwrap_or(json!({}));
+    answer["status"] = json!({"token": token, "expirationTimestamp": expiry});
+    Ok(answer)
+}
+
+/// One request on a resource, once routed and negotiated.
+struct Request<'a> {
+    rt: &'a ResourceType,
+    t: &'a Target,
+    query: &'a HashMap<String, String>,
+    part: Part,
+    content_type: &'a str,
+    body: &'a [u8],
+    wants_table: bool,
+}
+
+impl Request<'_> {
+    /// The status code and the object (or list, or Table) to answer with.
+    fn serve(&self, store: &mut crate::store::Store, method: &Method) -> Result<(u16, Value), ApiError> {
+        let (rt, t, opts) = (self.rt, self.t, write_options(self.query));
+        let ns = t.namespace.clone().unwrap_or_default();
+        let present = |o: Value| present_value(rt, &t.version, o);
+        match (method.clone(), t.name.as_deref()) {
+            (Method::GET, None) => list(store, rt, t, self.query, self.wants_table).map(|doc| (200, doc)),
+            (Method::GET, Some(name)) => {
+                let object = store.get(rt, &ns, name)?.clone();
+                Ok((200, if self.wants_table { table(rt, &t.version, vec![object], store.rv, None) } else { present(object) }))
+            }
+            (Method::POST, None) => Ok((201, present(store.create(rt, &ns, self.object()?, &opts)?))),
+            (Method::PUT, Some(name)) => Ok((200, present(store.replace(rt, &ns, name, self.object()?, self.part, &opts)?))),
+            (Method::PATCH, Some(name)) => {
+                let existed = store.get_opt(rt, &ns, name).is_some();
+                let patched = store.patch(rt, &ns, name, self.content_type, self.body, self.part, &opts)?;
+                Ok((if existed { 200 } else { 201 }, present(patched)))
+            }
+            (Method::DELETE, Some(name)) => Ok((200, present(store.delete(rt, &ns, name, &opts)?))),
+            (Method::DELETE, None) => delete_collection(store, rt, t, self.query, &opts).map(|doc| (200, doc)),
+            (m, _) => Err(ApiError::method_not_allowed(format!("{m} is not supported on {}", rt.display()))),
         }
-        (Method::GET, None) => list(&store, &rt, &t, query, wants_table),
-        (Method::GET, Some(name)) => {
-            let object = store.get(&rt, &ns, name)?.clone();
-            Ok(if wants_table { json_response(200, &table(&rt, &t.version, vec![object], store.rv, None)) } else { present(object) })
+    }
+
+    /// A create or update body: JSON, YAML, or protobuf for built-in kinds.
+    fn object(&self) -> Result<Value, ApiError> {
+        if self.content_type.starts_with(crate::proto::PROTOBUF) {
+            return crate::proto::decode_body(self.rt, &self.t.version, self.body);
         }
-        (Method::POST, None) => {
-            let object = parse_body(&body, &content_type)?;
-            let created = store.create(&rt, &ns, object, &opts)?;
-            Ok(json_response(201, &present_value(&rt, &t.version, created)))
-        }
-        (Method::PUT, Some(name)) => {
-            let object = parse_body(&body, &content_type)?;
-            store.replace(&rt, &ns, name, object, part, &opts).map(present)
-        }
-        (Method::PATCH, Some(name)) => {
-            let existed = store.get_opt(&rt, &ns, name).is_some();
-            let patched = store.patch(&rt, &ns, name, &content_type, &body, part, &opts)?;
-            let code = if existed { 200 } else { 201 };
-            Ok(json_response(code, &present_value(&rt, &t.version, patched)))
-        }
-        (Method::DELETE, Some(name)) => store.delete(&rt, &ns, name, &opts).map(present),
-        (Method::DELETE, None) => delete_collection(&mut store, &rt, &t, query, &opts),
-        (m, _) => Err(ApiError::method_not_allowed(format!("{m} is not supported on {}", rt.display()))),
+        parse_body(self.body, self.content_type)
     }
 }
 
-fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
+pub fn parse_body(body: &[u8], content_type: &str) -> Result<Value, ApiError> {
     if content_type.contains("protobuf") || content_type.contains("cbor") {
-        // Only JSON and YAML are spoken; clients fall back to JSON on 415.
+        // Protobuf is decoded before this, for the kinds that speak it; CBOR is not spoken.
         return Err(ApiError::unsupported_media_type(content_type));
     }
     let parsed = if content_type.contains("yaml") {
@@ -313,11 +352,11 @@ fn list_query(rt: &ResourceType, t: &Target, query: &HashMap<String, String>) ->
     })
 }
 
-fn list(store: &crate::store::Store, rt: &ResourceType, t: &Target, query: &HashMap<String, String>, wants_table: bool) -> Result<Response, ApiError> {
+fn list(store: &crate::store::Store, rt: &ResourceType, t: &Target, query: &HashMap<String, String>, wants_table: bool) -> Result<Value, ApiError> {
     let result = store.list(rt, &list_query(rt, t, query)?);
     let token = result.next.map(|key| base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(serde_json::to_vec(&key).unwrap_or_default()));
     if wants_table {
-        return Ok(json_response(200, &table(rt, &t.version, result.items, result.resource_version, token)));
+        return Ok(table(rt, &t.version, result.items, result.resource_version, token));
     }
     let mut metadata = json!({"resourceVersion": result.resource_version.to_string()});
     if let Some(token) = token {
@@ -325,8 +364,7 @@ fn list(store: &crate::store::Store, rt: &ResourceType, t: &Target, query: &Hash
         metadata["remainingItemCount"] = json!(result.remaining);
     }
     let items: Vec<Value> = result.items.into_iter().map(|o| present_value(rt, &t.version, o)).collect();
-    let doc = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": metadata, "items": items});
-    Ok(json_response(200, &doc))
+    Ok(json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": metadata, "items": items}))
 }
 
 /// `meta.k8s.io/v1` Table, as `kubectl get` asks for: name, age, and the objects.
@@ -359,7 +397,7 @@ fn delete_collection(
     t: &Target,
     query: &HashMap<String, String>,
     opts: &WriteOptions,
-) -> Result<Response, ApiError> {
+) -> Result<Value, ApiError> {
     let result = store.list(rt, &list_query(rt, t, query)?);
     let mut deleted = Vec::new();
     for object in result.items {
@@ -367,8 +405,9 @@ fn delete_collection(
         let name = object.pointer("/metadata/name").and_then(Value::as_str).unwrap_or("").to_string();
         deleted.push(present_value(rt, &t.version, store.delete(rt, &ns, &name, opts)?));
     }
-    let doc = json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": {"resourceVersion": store.rv.to_string()}, "items": deleted});
-    Ok(json_response(200, &doc))
+    Ok(
+        json!({"kind": format!("{}List", rt.kind), "apiVersion": rt.api_version(&t.version), "metadata": {"resourceVersion": store.rv.to_string()}, "items": deleted}),
+    )
 }
 
 /// A chunked response body fed from a channel (watch streams).

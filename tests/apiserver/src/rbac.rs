@@ -273,7 +273,9 @@ pub fn verb(method: &axum::http::Method, named: bool, watch: bool) -> &'static s
 }
 
 /// The bootstrap ClusterRoles a cluster starts with that users bind to (`cluster-admin`, and
-/// `admin`/`edit`/`view`, aggregated from `aggregate-to-*` labels as on a real cluster).
+/// `admin`/`edit`/`view`, aggregated from `aggregate-to-*` labels as on a real cluster), and
+/// `system:basic-user`, bound to every authenticated user: it lets them ask what they may do
+/// (`kubectl auth can-i`).
 pub fn bootstrap_cluster_roles() -> Vec<Value> {
     let aggregated = |name: &str, label: &str, into: Option<&str>| {
         let mut labels = json!({"kubernetes.io/bootstrapping": "rbac-defaults"});
@@ -292,6 +294,17 @@ pub fn bootstrap_cluster_roles() -> Vec<Value> {
             "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
             "metadata": {"name": "cluster-admin", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
             "rules": [{"apiGroups": ["*"], "resources": ["*"], "verbs": ["*"]}, {"nonResourceURLs": ["*"], "verbs": ["*"]}]
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRole",
+            "metadata": {"name": "system:basic-user", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "rules": [{"apiGroups": ["authorization.k8s.io"], "resources": ["selfsubjectaccessreviews", "selfsubjectrulesreviews"], "verbs": ["create"]}]
+        }),
+        json!({
+            "apiVersion": "rbac.authorization.k8s.io/v1", "kind": "ClusterRoleBinding",
+            "metadata": {"name": "system:basic-user", "labels": {"kubernetes.io/bootstrapping": "rbac-defaults"}},
+            "roleRef": {"apiGroup": "rbac.authorization.k8s.io", "kind": "ClusterRole", "name": "system:basic-user"},
+            "subjects": [{"apiGroup": "rbac.authorization.k8s.io", "kind": "Group", "name": "system:authenticated"}]
         }),
         aggregated("admin", "admin", None),
         aggregated("edit", "edit", Some("admin")),

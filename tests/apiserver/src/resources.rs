@@ -121,6 +121,8 @@ pub fn builtin_types() -> Vec<ResourceType> {
         ResourceType::builtin("events.k8s.io", "v1", "Event", "events", true, false, &["ev"]),
         ResourceType::builtin("discovery.k8s.io", "v1", "EndpointSlice", "endpointslices", true, false, &[]),
         ResourceType::builtin("coordination.k8s.io", "v1", "Lease", "leases", true, false, &[]),
+        // Create-only: answered from RBAC, never stored (`kubectl auth can-i`).
+        ResourceType::builtin("authorization.k8s.io", "v1", "SelfSubjectAccessReview", "selfsubjectaccessreviews", false, false, &[]),
         ResourceType::builtin("apiextensions.k8s.io", "v1", "CustomResourceDefinition", "customresourcedefinitions", false, true, &["crd", "crds"]),
     ]
 }

@@ -105,6 +105,8 @@ impl FieldSelector {
     }
 
     /// As [`FieldSelector::parse`], with the kind's own selectable fields.
+    /// Selects by these fields besides `metadata.name`/`metadata.namespace`, as kube-apiserver's
+    /// field label conversions for the kind (Events: what `kubectl describe` asks for).
     pub fn parse_for(kind: &str, text: &str) -> Result<Self, ApiError> {
         let mut terms = Vec::new();
         for part in text.split(',').map(str::trim).filter(|p| !p.is_empty()) {
@@ -118,7 +120,7 @@ impl FieldSelector {
                 return Err(ApiError::bad_request(format!("invalid field selector: {part:?}")));
             };
             let field = field.trim();
-            if field != "metadata.name" && field != "metadata.namespace" && !(kind == "Secret" && field == "type") {
+            if field != "metadata.name" && field != "metadata.namespace" && !kind_fields(kind).contains(&field) {
                 return Err(ApiError::bad_request(format!("field label not supported: {field}")));
             }
             terms.push((field.to_string(), equal, value.trim().to_string()));
@@ -128,14 +130,31 @@ impl FieldSelector {
 
     pub fn matches(&self, object: &Value) -> bool {
         self.0.iter().all(|(field, equal, value)| {
-            let pointer = match field.as_str() {
-                "metadata.name" => "/metadata/name",
-                "type" => "/type",
-                _ => "/metadata/namespace",
-            };
-            let actual = object.pointer(pointer).and_then(Value::as_str).unwrap_or("");
+            // core/v1 Event's `source` selects on `source.component`, as kube-apiserver does.
+            let pointer = if field == "source" { "/source/component".to_string() } else { format!("/{}", field.replace('.', "/")) };
+            let actual = object.pointer(&pointer).and_then(Value::as_str).unwrap_or("");
             (actual == value) == *equal
         })
+    }
+}
+
+fn kind_fields(kind: &str) -> &'static [&'static str] {
+    match kind {
+        "Secret" => &["type"],
+        "Event" => &[
+            "involvedObject.kind",
+            "involvedObject.namespace",
+            "involvedObject.name",
+            "involvedObject.uid",
+            "involvedObject.apiVersion",
+            "involvedObject.resourceVersion",
+            "involvedObject.fieldPath",
+            "reason",
+            "reportingComponent",
+            "source",
+            "type",
+        ],
+        _ => &[],
     }
 }
 

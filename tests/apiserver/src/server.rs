@@ -27,6 +27,18 @@ pub struct Shared {
     pub tokens: Mutex<crate::rbac::Tokens>,
     /// The message of every 401/403 given, in order.
     pub denials: Mutex<Vec<String>>,
+    /// Requests per `"<request|response|watch> <media type>"`: which content types clients used.
+    pub media: Mutex<std::collections::BTreeMap<String, u64>>,
+}
+
+impl Shared {
+    /// Count one request body, response or watch in `media_type` (parameters dropped).
+    pub fn count_media(&self, what: &str, media_type: &str) {
+        let essence = media_type.split(';').next().unwrap_or("").trim();
+        if let Ok(mut media) = self.media.lock() {
+            *media.entry(format!("{what} {essence}")).or_default() += 1;
+        }
+    }
 }
 
 /// How to start a server.
@@ -76,6 +88,7 @@ impl ApiServer {
             rbac: options.rbac,
             tokens: Mutex::new(crate::rbac::Tokens::default()),
             denials: Mutex::new(Vec::new()),
+            media: Mutex::new(Default::default()),
         });
         if options.rbac {
             let mut store = shared.store.lock().unwrap_or_else(|e| e.into_inner());
@@ -112,6 +125,12 @@ impl ApiServer {
     /// Every request refused by authentication or RBAC so far (kube-apiserver's messages).
     pub fn denials(&self) -> Vec<String> {
         self.shared.denials.lock().map(|d| d.clone()).unwrap_or_default()
+    }
+
+    /// How many request bodies, responses and watches used each media type, keyed
+    /// `"request application/vnd.kubernetes.protobuf"`, `"response application/json"`, `"watch ..."`.
+    pub fn media_counts(&self) -> std::collections::BTreeMap<String, u64> {
+        self.shared.media.lock().map(|m| m.clone()).unwrap_or_default()
     }
 
     /// A kubeconfig for this server that authenticates with `token`.
@@ -277,6 +296,7 @@ pub fn admin(shared: &Arc<Shared>, op: &str, query: &HashMap<String, String>) ->
             "objects": store.object_count(),
             "openWatches": shared.watchers.load(Ordering::Relaxed),
             "requestsServed": shared.faults.served.load(Ordering::Relaxed),
+            "mediaTypes": *shared.media.lock().unwrap_or_else(|e| e.into_inner()),
         }),
     ))
 }

@@ -13,6 +13,7 @@ use tokio::sync::{broadcast, mpsc};
 
 use crate::error::ApiError;
 use crate::http::{Target, present_value, streaming_body};
+use crate::proto::Format;
 use crate::resources::ResourceType;
 use crate::selectors::{FieldSelector, LabelSelector};
 use crate::server::Shared;
@@ -25,6 +26,8 @@ struct Filter {
     initial_events_end: bool,
     /// The client asked for `meta.k8s.io` Tables (kubectl get -w).
     table: bool,
+    /// JSON lines, or protobuf frames.
+    format: Format,
     version: String,
     namespace: Option<String>,
     labels: LabelSelector,
@@ -42,7 +45,7 @@ impl Filter {
     fn line(&self, event_type: &str, object: &Value) -> Bytes {
         let object = present_value(&self.rt, &self.version, object.clone());
         let object = if self.table { crate::http::table(&self.rt, &self.version, vec![object], 0, None) } else { object };
-        Bytes::from(format!("{}\n", json!({"type": event_type, "object": object})))
+        event(&self.format, event_type, &object)
     }
 
     fn bookmark(&self, rv: u64, initial_events_end: bool) -> Bytes {
@@ -51,17 +54,37 @@ impl Filter {
             metadata["annotations"] = json!({"k8s.io/initial-events-end": "true"});
         }
         let object = json!({"kind": self.rt.kind, "apiVersion": self.rt.api_version(&self.version), "metadata": metadata});
-        Bytes::from(format!("{}\n", json!({"type": "BOOKMARK", "object": object})))
+        event(&self.format, "BOOKMARK", &object)
     }
 }
 
-pub async fn watch(shared: Arc<Shared>, rt: ResourceType, t: Target, query: &HashMap<String, String>, wants_table: bool) -> Result<Response, ApiError> {
+/// One watch event: a JSON line, or a protobuf frame (a `Status` object for ERROR events).
+fn event(format: &Format, event_type: &str, object: &Value) -> Bytes {
+    let Format::Protobuf(message) = format else {
+        return Bytes::from(format!("{}\n", json!({"type": event_type, "object": object})));
+    };
+    let encoded = if event_type == "ERROR" { crate::proto::encode_status(object) } else { crate::proto::encode_object(message, object) };
+    match encoded {
+        Ok(bytes) => crate::proto::watch_frame(event_type, &bytes),
+        Err(error) => crate::proto::watch_frame("ERROR", &crate::proto::encode_status(&error.to_status()).unwrap_or_default()),
+    }
+}
+
+pub async fn watch(
+    shared: Arc<Shared>,
+    rt: ResourceType,
+    t: Target,
+    query: &HashMap<String, String>,
+    wants_table: bool,
+    format: Format,
+) -> Result<Response, ApiError> {
     let initial_events = query.get("sendInitialEvents").is_some_and(|v| v == "true");
     let fields = FieldSelector::parse_for(&rt.kind, query.get("fieldSelector").map(String::as_str).unwrap_or(""))?;
     let filter = Filter {
         rt,
         initial_events_end: initial_events,
         table: wants_table,
+        format: format.clone(),
         version: t.version.clone(),
         namespace: t.namespace.clone(),
         labels: LabelSelector::parse(query.get("labelSelector").map(String::as_str).unwrap_or(""))?,
@@ -85,8 +108,7 @@ pub async fn watch(shared: Arc<Shared>, rt: ResourceType, t: Target, query: &Has
     let closer = shared.close_watches.subscribe();
     match backlog {
         Err(gone) => {
-            let line = Bytes::from(format!("{}\n", json!({"type": "ERROR", "object": gone.to_status()})));
-            let _ = tx.try_send(line);
+            let _ = tx.try_send(event(&format, "ERROR", &gone.to_status()));
         }
         Ok(backlog) => {
             shared.watchers.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -97,7 +119,8 @@ pub async fn watch(shared: Arc<Shared>, rt: ResourceType, t: Target, query: &Has
             });
         }
     }
-    let headers = [(header::CONTENT_TYPE, "application/json"), (header::CACHE_CONTROL, "no-cache")];
+    let content_type = if matches!(format, Format::Protobuf(_)) { crate::proto::PROTOBUF_WATCH } else { "application/json" };
+    let headers = [(header::CONTENT_TYPE, content_type), (header::CACHE_CONTROL, "no-cache")];
     Ok((headers, streaming_body(rx)).into_response())
 }
 

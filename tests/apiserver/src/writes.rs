@@ -44,6 +44,31 @@ fn is_dns_subdomain(name: &str) -> bool {
         && name.ends_with(|c: char| c.is_ascii_alphanumeric())
 }
 
+/// `metadata.name` as kube-apiserver validates it: a DNS subdomain, or a path segment for RBAC
+/// kinds (`system:basic-user`).
+fn validate_name(rt: &ResourceType, name: &str) -> Result<(), ApiError> {
+    if rt.group == "rbac.authorization.k8s.io" {
+        // RBAC names are path segments (`system:basic-user`), as kube-apiserver validates them.
+        return match name {
+            "." | ".." => Err(ApiError::invalid(
+                &rt.kind,
+                name,
+                vec![("metadata.name".into(), "FieldValueInvalid".into(), format!("Invalid value: {name:?}: may not be '{name}'"))],
+            )),
+            _ if name.contains('/') || name.contains('%') => {
+                let message = format!("Invalid value: {name:?}: may not contain '{}'", if name.contains('/') { '/' } else { '%' });
+                Err(ApiError::invalid(&rt.kind, name, vec![("metadata.name".into(), "FieldValueInvalid".into(), message)]))
+            }
+            _ => Ok(()),
+        };
+    }
+    if !is_dns_subdomain(name) {
+        let message = format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'");
+        return Err(ApiError::invalid(&rt.kind, name, vec![("metadata.name".into(), "FieldValueInvalid".into(), message)]));
+    }
+    Ok(())
+}
+
 impl Store {
     pub fn create(&mut self, rt: &ResourceType, namespace: &str, mut object: Value, opts: &WriteOptions) -> Result<Value, ApiError> {
         if !object.is_object() {
@@ -117,11 +142,7 @@ impl Store {
             }
             object["metadata"]["namespace"] = json!(namespace);
         }
-        if !is_dns_subdomain(name) {
-            let message = format!("Invalid value: {name:?}: a lowercase RFC 1123 subdomain must consist of lower case alphanumeric characters, '-' or '.'");
-            return Err(ApiError::invalid(&rt.kind, name, vec![("metadata.name".into(), "FieldValueInvalid".into(), message)]));
-        }
-        Ok(())
+        validate_name(rt, name)
     }
 
     /// Defaults, pruning, schema validation and CEL rules for custom resources; `old` is the
