@@ -250,6 +250,11 @@ pub struct Capabilities {
 }
 
 impl Capabilities {
+    /// The platform as messages name it: `platform (controllerName)`.
+    pub fn platform_name(&self) -> String {
+        format!("{} ({})", self.platform, self.provider.controller_name())
+    }
+
     pub fn supports(&self, feature: Feature) -> bool {
         self.features.contains(&feature)
     }

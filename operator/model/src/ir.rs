@@ -151,6 +151,10 @@ pub struct Port {
     /// Certificates to present, by SNI hostname (`*` = default), for terminating listeners.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub certificates: Vec<CertificateBinding>,
+    /// Client certificate validation on a terminating port (`spec.tls.frontend`, the port's
+    /// `perPort` entry or the default): every TLS handshake on the port is checked.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub client_validation: Option<ClientValidation>,
     /// HTTP routing, most specific hostname first: exact names, then wildcards from the longest
     /// suffix, then `*`. Empty for TLS/TCP/UDP ports.
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -172,6 +176,33 @@ pub struct CertificateBinding {
     pub listener: String,
     /// Secrets in the order the listener lists them.
     pub secrets: Vec<ObjectRef>,
+}
+
+/// How a terminating port validates client certificates.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientValidation {
+    pub mode: ClientValidationMode,
+    /// The trust anchors: the usable CA bundles the validation references, in reference order
+    /// (CA certificates are public, so they travel in the IR; a changed bundle changes the IR).
+    pub ca_certificates: Vec<CaBundle>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+pub enum ClientValidationMode {
+    /// Only clients presenting a certificate that chains to a trusted CA get through.
+    AllowValidOnly,
+    /// Clients without a certificate, or with one that fails validation, get through too.
+    AllowInsecureFallback,
+}
+
+/// One PEM CA bundle (one or more CERTIFICATE blocks) and where it came from.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct CaBundle {
+    /// The ConfigMap holding it under `ca.crt`.
+    pub config_map: ObjectRef,
+    pub pem: String,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -144,6 +144,7 @@ const KINDS: &[(&str, &str, &[&str])] = &[
     (GATEWAY_GROUP, "ReferenceGrant", &["v1", "v1beta1", "v1alpha2"]),
     ("", "Service", &["v1"]),
     ("", "Secret", &["v1"]),
+    ("", "ConfigMap", &["v1"]),
     ("", "Namespace", &["v1"]),
     ("discovery.k8s.io", "EndpointSlice", &["v1"]),
 ];
@@ -204,6 +205,7 @@ fn load_value(mut value: Value, at: &Location<'_>, loaded: &mut Loaded) -> Resul
         "ReferenceGrant" => snapshot.reference_grants.push(typed(value, &object, at)?),
         "Service" => snapshot.services.push(typed(value, &object, at)?),
         "Secret" => snapshot.secrets.push(secret(value, &object, at)?),
+        "ConfigMap" => snapshot.config_maps.push(typed(value, &object, at)?),
         "Namespace" => snapshot.namespaces.push(typed(value, &object, at)?),
         "EndpointSlice" => snapshot.endpoint_slices.push(typed(value, &object, at)?),
         _ => unreachable!("every kind in KINDS is handled"),

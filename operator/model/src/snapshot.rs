@@ -7,7 +7,7 @@ use gateway_api::experimental::grpcroutes::GrpcRoute;
 use gateway_api::experimental::httproutes::HttpRoute;
 use gateway_api::experimental::referencegrants::ReferenceGrant;
 use gateway_api::experimental::tlsroutes::TlsRoute;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use serde::{Deserialize, Serialize};
 
@@ -27,6 +27,10 @@ pub struct ParametersObject {
     pub spec: serde_json::Value,
 }
 
+/// The key of a ConfigMap that holds a PEM CA bundle (the Gateway API's core support for
+/// `caCertificateRefs`).
+pub const CA_BUNDLE_KEY: &str = "ca.crt";
+
 /// The one Secret type Portico reads (certificates); the operator caches no other, and
 /// translation ignores Secrets of other types so `portico plan` agrees with it.
 pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
@@ -45,6 +49,9 @@ pub struct Snapshot {
     pub services: Vec<Service>,
     pub endpoint_slices: Vec<EndpointSlice>,
     pub secrets: Vec<Secret>,
+    /// ConfigMaps, for the CA bundles (`ca.crt`) of client certificate validation; the operator
+    /// keeps only that key of each.
+    pub config_maps: Vec<ConfigMap>,
     pub namespaces: Vec<Namespace>,
     pub parameters: Vec<ParametersObject>,
 }
@@ -76,6 +83,7 @@ impl Snapshot {
         self.services.retain(|o| keep(namespace_of(&o.metadata)));
         self.endpoint_slices.retain(|o| keep(namespace_of(&o.metadata)));
         self.secrets.retain(|o| keep(namespace_of(&o.metadata)));
+        self.config_maps.retain(|o| keep(namespace_of(&o.metadata)));
         self.parameters.retain(|p| p.namespace.as_deref().is_none_or(&keep));
     }
 

@@ -178,11 +178,16 @@ impl GatewayBuilder {
                 protocol,
                 listeners: Vec::new(),
                 certificates: Vec::new(),
+                client_validation: None,
                 virtual_hosts: Vec::new(),
                 tls_routes: Vec::new(),
                 l4_routes: Vec::new(),
             });
             port.listeners.push(l.name.clone());
+            // Validation is per port, so every HTTPS listener on the port carries the same one.
+            if l.client_validation.is_some() {
+                port.client_validation.clone_from(&l.client_validation);
+            }
             if l.terminates_tls {
                 let hostname = l.hostname.clone().unwrap_or_else(|| "*".into());
                 port.certificates.push(CertificateBinding { hostname, listener: l.name.clone(), secrets: l.certificates.clone() });

@@ -72,6 +72,9 @@ pub mod reason {
     pub const INCOMPATIBLE_FILTERS: &str = "IncompatibleFilters";
     pub const BACKEND_NOT_FOUND: &str = "BackendNotFound";
     pub const INVALID_KIND: &str = "InvalidKind";
+    pub const INVALID_CA_CERTIFICATE_REF: &str = "InvalidCACertificateRef";
+    pub const INVALID_CA_CERTIFICATE_KIND: &str = "InvalidCACertificateKind";
+    pub const NO_VALID_CA_CERTIFICATE: &str = "NoValidCACertificate";
 
     /// Every reason above, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -98,6 +101,9 @@ pub mod reason {
         INCOMPATIBLE_FILTERS,
         BACKEND_NOT_FOUND,
         INVALID_KIND,
+        INVALID_CA_CERTIFICATE_REF,
+        INVALID_CA_CERTIFICATE_KIND,
+        NO_VALID_CA_CERTIFICATE,
     ];
 }
 
@@ -171,6 +177,12 @@ pub fn listener_unsupported_value(generation: i64, message: impl Into<String>) -
     Condition::new(ACCEPTED, FALSE, reason::UNSUPPORTED_VALUE, generation, message)
 }
 
+/// Client certificate validation applies to the listener and none of its CA certificate
+/// references is usable: the listener is not programmed (never served without the validation).
+pub fn listener_no_valid_ca_certificate(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, FALSE, reason::NO_VALID_CA_CERTIFICATE, generation, message)
+}
+
 /// A conflicted listener is neither accepted nor programmed; `reason` is the conflict reason.
 pub fn listener_not_accepted_conflict(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason, generation, message)
@@ -188,7 +200,8 @@ pub fn listener_resolved_refs(generation: i64) -> Condition {
     Condition::new(RESOLVED_REFS, TRUE, reason::RESOLVED_REFS, generation, "All references resolved")
 }
 
-/// `reason` is InvalidCertificateRef, RefNotPermitted or InvalidRouteKinds.
+/// `reason` is InvalidCertificateRef, RefNotPermitted, InvalidRouteKinds, InvalidCACertificateRef
+/// or InvalidCACertificateKind.
 pub fn listener_unresolved_refs(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(RESOLVED_REFS, FALSE, reason, generation, message)
 }

@@ -200,7 +200,7 @@ pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String,
             None
         };
         let mut listeners = listeners::evaluate(&gw.spec.listeners, &namespace, caps, index);
-        crate::gateway_fields::reject_unenforceable_validation(gw, caps, &mut listeners);
+        crate::client_validation::apply(gw, caps, index, &mut listeners);
         let state = GatewayState {
             listeners,
             left_out: crate::gateway_fields::left_out(gw, caps),

@@ -4,7 +4,7 @@
 use std::collections::{BTreeMap, HashMap};
 
 use gateway_api::experimental::referencegrants::ReferenceGrant;
-use k8s_openapi::api::core::v1::{Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use portico_model::{ParametersObject, Snapshot};
 
@@ -13,6 +13,7 @@ pub struct Index<'a> {
     /// By namespace, then name.
     services: HashMap<&'a str, HashMap<&'a str, &'a Service>>,
     secrets: HashMap<&'a str, HashMap<&'a str, &'a Secret>>,
+    config_maps: HashMap<&'a str, HashMap<&'a str, &'a ConfigMap>>,
     /// EndpointSlices by namespace, then service name (the `kubernetes.io/service-name` label).
     slices: HashMap<&'a str, HashMap<&'a str, Vec<&'a EndpointSlice>>>,
     grants: HashMap<&'a str, Vec<&'a ReferenceGrant>>,
@@ -48,6 +49,11 @@ impl<'a> Index<'a> {
             let (ns, name) = ns_name(&secret.metadata);
             secrets.entry(ns).or_default().insert(name, secret);
         }
+        let mut config_maps: HashMap<&str, HashMap<&str, &ConfigMap>> = HashMap::new();
+        for map in &snapshot.config_maps {
+            let (ns, name) = ns_name(&map.metadata);
+            config_maps.entry(ns).or_default().insert(name, map);
+        }
         let mut grants: HashMap<&str, Vec<&ReferenceGrant>> = HashMap::new();
         for grant in &snapshot.reference_grants {
             grants.entry(ns_name(&grant.metadata).0).or_default().push(grant);
@@ -60,6 +66,7 @@ impl<'a> Index<'a> {
                 .collect(),
             services,
             secrets,
+            config_maps,
             slices,
             grants,
             parameters: &snapshot.parameters,
@@ -80,6 +87,10 @@ impl<'a> Index<'a> {
 
     pub fn secret(&self, namespace: &str, name: &str) -> Option<&'a Secret> {
         self.secrets.get(namespace).and_then(|m| m.get(name)).copied()
+    }
+
+    pub fn config_map(&self, namespace: &str, name: &str) -> Option<&'a ConfigMap> {
+        self.config_maps.get(namespace).and_then(|m| m.get(name)).copied()
     }
 
     pub fn endpoint_slices(&self, namespace: &str, service: &str) -> &[&'a EndpointSlice] {

@@ -14,6 +14,7 @@ mod addresses;
 mod attach;
 mod backends;
 mod build;
+mod client_validation;
 mod endpoints;
 mod gateway;
 mod gateway_fields;

@@ -2,7 +2,7 @@
 //! conflicts between listeners that share a port.
 
 use gateway_api::experimental::gateways::{GatewayListeners, GatewayListenersAllowedRoutesNamespacesFrom as From, GatewayListenersTlsMode};
-use portico_model::ir::ObjectRef;
+use portico_model::ir::{self, ObjectRef};
 use portico_model::{Capabilities, Fact, Feature, GATEWAY_GROUP, ListenerProtocol, RouteKind};
 
 use crate::conditions::{self, reason};
@@ -33,6 +33,11 @@ pub struct ListenerState<'a> {
     pub rejection: Option<(&'static str, String)>,
     /// Unresolved references: (reason, message), in the order found.
     pub ref_problems: Vec<(&'static str, String)>,
+    /// Client certificate validation in effect on this listener (see `client_validation`).
+    pub client_validation: Option<ir::ClientValidation>,
+    /// Unusable CA certificate references of that validation: (reason, message). They make
+    /// `ResolvedRefs` False without stopping the listener while another CA is usable.
+    pub ca_problems: Vec<(&'static str, String)>,
     /// Routes attached (filled in by attachment).
     pub attached_routes: std::collections::BTreeSet<crate::status::RouteKey>,
     /// Hostnames claimed by attached HTTPRoutes and GRPCRoutes (they may not share one).
@@ -64,6 +69,9 @@ impl ListenerState<'_> {
         let accepted = match (&self.rejection, &self.conflict) {
             (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_PROTOCOL => conditions::listener_unsupported_protocol(generation, message.clone()),
             (Some((reason, message)), _) if *reason == reason::UNSUPPORTED_VALUE => conditions::listener_unsupported_value(generation, message.clone()),
+            (Some((reason, message)), _) if *reason == reason::NO_VALID_CA_CERTIFICATE => {
+                conditions::listener_no_valid_ca_certificate(generation, message.clone())
+            }
             (Some((reason, message)), _) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, Some((reason, message))) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, None) => conditions::listener_accepted(generation),
@@ -72,9 +80,10 @@ impl ListenerState<'_> {
             Some((reason, message)) => conditions::listener_conflicted(generation, reason, message.clone()),
             None => conditions::listener_no_conflicts(generation),
         };
-        let resolved = match self.ref_problems.first() {
+        let problems: Vec<_> = self.ref_problems.iter().chain(&self.ca_problems).collect();
+        let resolved = match problems.first() {
             Some((reason, _)) => {
-                let message = self.ref_problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+                let message = problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
                 conditions::listener_unresolved_refs(generation, reason, message)
             }
             None => conditions::listener_resolved_refs(generation),
@@ -136,6 +145,8 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
         conflict: None,
         rejection: None,
         ref_problems: Vec::new(),
+        client_validation: None,
+        ca_problems: Vec::new(),
         attached_routes: Default::default(),
         claimed_hosts: Vec::new(),
         forwards_to: None,
@@ -143,7 +154,7 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
     let protocol = match ListenerProtocol::from_name(&listener.protocol) {
         Some(p) if caps.supports_protocol(p) => p,
         _ => {
-            let message = format!("protocol {} is not supported by {} ({})", listener.protocol, caps.platform, caps.provider.controller_name());
+            let message = format!("protocol {} is not supported by {}", listener.protocol, caps.platform_name());
             state.rejection = Some((reason::UNSUPPORTED_PROTOCOL, message));
             return state;
         }
@@ -160,9 +171,8 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
     if let Some(options) = listener.tls.as_ref().and_then(|t| t.options.as_ref()).filter(|o| !o.is_empty()) {
         let keys = options.keys().map(|k| crate::validate::quoted(k)).collect::<Vec<_>>().join(", ");
         let message = format!(
-            "tls.options: {keys} not supported by {} ({}): Portico defines no TLS option keys, and a TLS setting left out could weaken the listener",
-            caps.platform,
-            caps.provider.controller_name()
+            "tls.options: {keys} not supported by {}: Portico defines no TLS option keys, and a TLS setting left out could weaken the listener",
+            caps.platform_name()
         );
         state.rejection = Some((reason::UNSUPPORTED_VALUE, message));
         return state;
@@ -202,8 +212,7 @@ fn check_tls_mode(
     state: &mut ListenerState<'_>,
 ) -> Result<(), (&'static str, String)> {
     let passthrough = listener.tls.as_ref().and_then(|t| t.mode.as_ref()) == Some(&GatewayListenersTlsMode::Passthrough);
-    let unsupported =
-        |mode: &str| (reason::UNSUPPORTED_VALUE, format!("TLS mode {mode} is not supported by {} ({})", caps.platform, caps.provider.controller_name()));
+    let unsupported = |mode: &str| (reason::UNSUPPORTED_VALUE, format!("TLS mode {mode} is not supported by {}", caps.platform_name()));
     match protocol {
         ListenerProtocol::Https if passthrough => Err((reason::UNSUPPORTED_PROTOCOL, "an HTTPS listener must use TLS mode Terminate".into())),
         ListenerProtocol::Https => {

@@ -21,6 +21,16 @@ pub fn check_tls_secret(secret: &Secret) -> Result<(), String> {
     Ok(())
 }
 
+/// A CA bundle: one or more PEM CERTIFICATE blocks and nothing else (a private key in a trust
+/// bundle is a mistake worth refusing).
+pub fn check_ca_bundle(bytes: &[u8]) -> Result<(), String> {
+    let blocks = pem_blocks(bytes)?;
+    match blocks.iter().find(|label| *label != "CERTIFICATE") {
+        Some(other) => Err(format!("holds a PEM {other} block; a CA bundle holds CERTIFICATE blocks only")),
+        None => Ok(()),
+    }
+}
+
 /// The labels of the PEM blocks in `bytes`, or why they are malformed.
 fn pem_blocks(bytes: &[u8]) -> Result<Vec<String>, String> {
     let text = std::str::from_utf8(bytes).map_err(|_| "not text".to_string())?;

@@ -35,10 +35,7 @@ struct Checker<'c> {
 
 impl Checker<'_> {
     fn unsupported(&self, what: &str) -> RuleProblem {
-        RuleProblem {
-            incompatible: false,
-            message: format!("{}: {what} is not supported by {} ({})", self.field, self.caps.platform, self.caps.provider.controller_name()),
-        }
+        RuleProblem { incompatible: false, message: format!("{}: {what} is not supported by {}", self.field, self.caps.platform_name()) }
     }
 
     fn require_feature(&self, feature: Feature, what: &str) -> Result<(), RuleProblem> {

@@ -80,6 +80,8 @@ pub fn capabilities() -> Capabilities {
             HttpRouteParentRefPort,
             HttpRouteDestinationPortMatching,
             HttpRouteNamedRouteRule,
+            GatewayFrontendClientCertificateValidation,
+            GatewayFrontendClientCertificateValidationInsecureFallback,
             GrpcRoute,
             GrpcRouteNamedRouteRule,
             TlsRoute,

@@ -427,3 +427,31 @@ fn unwritable_values_refuse_their_gateway_only() {
         assert_has(&rendered.config, "frontend fe_default_gw_80");
     }
 }
+
+/// Client certificate validation is a bind option of the port: the bundles in order in one
+/// `ca-file`, `verify required`, or `verify optional` ignoring every error for the fallback mode.
+#[test]
+fn client_certificate_validation() {
+    use portico_model::ir::{CaBundle, ClientValidation, ClientValidationMode};
+    let bundle = |name: &str, pem: &str| CaBundle { config_map: ObjectRef::new("default", name), pem: pem.into() };
+    for (mode, options) in [
+        (ClientValidationMode::AllowValidOnly, "verify required"),
+        (ClientValidationMode::AllowInsecureFallback, "verify optional ca-ignore-err all crt-ignore-err all"),
+    ] {
+        let mut main = main_gateway();
+        let port = main.ports.iter_mut().find(|p| p.port == 443).expect("the HTTPS port");
+        port.client_validation = Some(ClientValidation { mode, ca_certificates: vec![bundle("a", "CA-A\n"), bundle("b", "CA-B")] });
+        let certs: BTreeMap<ObjectRef, Vec<u8>> =
+            [("default", "cert"), ("default", "foo-cert")].into_iter().map(|(ns, n)| (ObjectRef::new(ns, n), b"PEM\n".to_vec())).collect();
+        let rendered = render(&[GatewayInput { ir: &main, address: address("10.0.0.10") }], &certs, &settings(Path::new("/etc/portico/certs"), 0));
+        assert_has(
+            &rendered.config,
+            &format!(
+                "bind 10.0.0.10:443 ssl crt-list /etc/portico/certs/fe_default_gw_443.crtlist ca-file /etc/portico/certs/fe_default_gw_443.ca.pem {options} alpn h2,http/1.1"
+            ),
+        );
+        assert_eq!(String::from_utf8_lossy(&rendered.cert_files["fe_default_gw_443.ca.pem"]), "CA-A\nCA-B\n");
+        // Only the validated port: the plain HTTP port has no TLS at all.
+        assert_eq!(rendered.config.matches("ca-file").count(), 1, "{}", rendered.config);
+    }
+}

@@ -164,15 +164,37 @@ impl ServerCertVerifier for Pinned {
 /// Open a TLS connection to `addr` with SNI `server_name`; with `pinned` (a PEM certificate) the
 /// server must present exactly that certificate.
 pub async fn connect(addr: SocketAddr, server_name: &str, pinned: Option<&[u8]>) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
+    connect_as(addr, server_name, pinned, None).await
+}
+
+/// A client certificate to present: PEM certificate chain and PEM private key.
+pub type ClientIdentity<'a> = (&'a [u8], &'a [u8]);
+
+/// [`connect`], presenting `client` when the server asks for a certificate. Under TLS 1.3 a
+/// server refuses a client certificate after the client's side of the handshake is done, so a
+/// refusal shows on the first read, not here.
+pub async fn connect_as(
+    addr: SocketAddr,
+    server_name: &str,
+    pinned: Option<&[u8]>,
+    client: Option<ClientIdentity<'_>>,
+) -> io::Result<tokio_rustls::client::TlsStream<TcpStream>> {
     let certificate = pinned.map(CertificateDer::from_pem_slice).transpose().map_err(|e| invalid("pinned certificate", e))?;
     let provider = provider();
     let verifier = Arc::new(Pinned { certificate, algorithms: provider.signature_verification_algorithms });
-    let config = rustls::ClientConfig::builder_with_provider(provider)
+    let builder = rustls::ClientConfig::builder_with_provider(provider)
         .with_safe_default_protocol_versions()
         .map_err(|e| invalid("protocol versions", e))?
         .dangerous()
-        .with_custom_certificate_verifier(verifier)
-        .with_no_client_auth();
+        .with_custom_certificate_verifier(verifier);
+    let config = match client {
+        None => builder.with_no_client_auth(),
+        Some((cert_pem, key_pem)) => {
+            let chain = CertificateDer::pem_slice_iter(cert_pem).collect::<Result<Vec<_>, _>>().map_err(|e| invalid("client certificate", e))?;
+            let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid("client key", e))?;
+            builder.with_client_auth_cert(chain, key).map_err(|e| invalid("client key pair", e))?
+        }
+    };
     let name = ServerName::try_from(server_name.to_string()).map_err(|e| invalid("server name", e))?;
     let tcp = TcpStream::connect(addr).await?;
     tokio::time::timeout(HANDSHAKE, TlsConnector::from(Arc::new(config)).connect(name, tcp))
@@ -197,7 +219,19 @@ impl HttpsReply {
 
 /// One HTTP/1.1 request over TLS (SNI `server_name`, `Host: host`).
 pub async fn https_get(addr: SocketAddr, server_name: &str, host: &str, path: &str, pinned: Option<&[u8]>) -> io::Result<HttpsReply> {
-    let mut stream = connect(addr, server_name, pinned).await?;
+    https_get_as(addr, server_name, host, path, pinned, None).await
+}
+
+/// [`https_get`] presenting a client certificate when the server asks for one.
+pub async fn https_get_as(
+    addr: SocketAddr,
+    server_name: &str,
+    host: &str,
+    path: &str,
+    pinned: Option<&[u8]>,
+    client: Option<ClientIdentity<'_>>,
+) -> io::Result<HttpsReply> {
+    let mut stream = connect_as(addr, server_name, pinned, client).await?;
     stream.write_all(format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nConnection: close\r\n\r\n").as_bytes()).await?;
     let mut raw = Vec::new();
     // A peer closing without close_notify still delivered what it sent.

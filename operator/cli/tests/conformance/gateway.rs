@@ -24,22 +24,11 @@ fn grant(name: &str, ns: &str, from: &str, to: &str) -> String {
     )
 }
 
-async fn with<F, Fut>(c: &Ctx, yaml: &str, body: F) -> Outcome
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let a = c.apply(yaml).await?;
-    let r = body().await;
-    c.delete(a).await;
-    r
-}
-
 const REFUSED: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "RefNotPermitted")];
 
 pub async fn secret_missing_reference_grant(c: &Ctx) -> Outcome {
     let name = "gateway-secret-missing-reference-grant";
-    with(c, &gateway(name, &https_listener(WEB, "certificate")), || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], REFUSED, 0))).await
+    c.scoped(&gateway(name, &https_listener(WEB, "certificate")), || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], REFUSED, 0))).await
 }
 
 pub async fn secret_invalid_reference_grant(c: &Ctx) -> Outcome {
@@ -67,7 +56,7 @@ pub async fn secret_invalid_reference_grant(c: &Ctx) -> Outcome {
         grant("reference-grant-wrong-to-name", WEB, &gw_from, "{group: \"\", kind: Secret, name: not-the-certificate-youre-looking-for}"),
     ]
     .concat();
-    with(c, &yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], REFUSED, 0))).await
+    c.scoped(&yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], REFUSED, 0))).await
 }
 
 const RESOLVED: &[(&str, &str, &str)] = &[("Programmed", "True", "Programmed"), ("ResolvedRefs", "True", "")];
@@ -84,7 +73,7 @@ pub async fn secret_reference_grant_all_in_namespace(c: &Ctx) -> Outcome {
         ),
     ]
     .concat();
-    with(c, &yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], RESOLVED, 0))).await
+    c.scoped(&yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], RESOLVED, 0))).await
 }
 
 pub async fn secret_reference_grant_specific(c: &Ctx) -> Outcome {
@@ -99,7 +88,7 @@ pub async fn secret_reference_grant_specific(c: &Ctx) -> Outcome {
         ),
     ]
     .concat();
-    with(c, &yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], RESOLVED, 0))).await
+    c.scoped(&yaml, || c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], RESOLVED, 0))).await
 }
 
 pub async fn invalid_route_kind(c: &Ctx) -> Outcome {
@@ -110,7 +99,7 @@ pub async fn invalid_route_kind(c: &Ctx) -> Outcome {
         gateway("gateway-supported-and-invalid-route-kind", &listener("{kind: InvalidRoute}, {kind: HTTPRoute}"))
     );
     let invalid: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "InvalidRouteKinds")];
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.listener(INFRA, "gateway-only-invalid-route-kind", "http", |l| listener_is(l, &[], invalid, 0)).await?;
         c.listener(INFRA, "gateway-supported-and-invalid-route-kind", "http", |l| listener_is(l, &["HTTPRoute"], invalid, 0)).await
     })
@@ -136,7 +125,7 @@ pub async fn gateway_observed_generation_bump(c: &Ctx) -> Outcome {
         let gw = c.get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name).await?;
         latest(&gw["status"]["conditions"], &gw["metadata"]["generation"], "Gateway").map(|()| gw["metadata"]["generation"].clone())
     };
-    with(c, &gateway(name, one), || async {
+    c.scoped(&gateway(name, one), || async {
         c.until("conditions at the first generation", || async { gen_latest().await.map(drop) }).await?;
         let before = gen_latest().await?;
         c.apply(&gateway(name, &two)).await?;
@@ -166,7 +155,7 @@ pub async fn httproute_observed_generation_bump(c: &Ctx) -> Outcome {
         }
         Ok(r["metadata"]["generation"].clone())
     };
-    with(c, &route("infra-backend-v1"), || async {
+    c.scoped(&route("infra-backend-v1"), || async {
         c.route_accepted("HTTPRoute", INFRA, "observed-generation-bump", crate::http::SAME).await?;
         c.until("conditions at the first generation", || async { gen_latest().await.map(drop) }).await?;
         let before = gen_latest().await?;
@@ -211,7 +200,7 @@ pub async fn with_attached_routes(c: &Ctx) -> Outcome {
     .replace("  hostnames: []\n", "");
     let good: &[(&str, &str, &str)] = &[("Accepted", "True", ""), ("ResolvedRefs", "True", "")];
     let bad: &[(&str, &str, &str)] = &[("Programmed", "False", ""), ("ResolvedRefs", "False", "")];
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.listener(INFRA, "gateway-with-one-attached-route", "http", |l| listener_is(l, &["HTTPRoute"], good, 1)).await?;
         c.listener(INFRA, "gateway-with-two-attached-routes", "http", |l| listener_is(l, &["HTTPRoute"], good, 2)).await?;
         c.route_condition(
@@ -241,7 +230,7 @@ pub async fn with_attached_routes_port_8080(c: &Ctx) -> Outcome {
     .concat()
     .replace("  hostnames: []\n", "");
     let good: &[(&str, &str, &str)] = &[("Accepted", "True", ""), ("ResolvedRefs", "True", "")];
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.listener(INFRA, gw, "http-unattached", |l| listener_is(l, &["HTTPRoute"], good, 0)).await?;
         c.listener(INFRA, gw, "http", |l| listener_is(l, &["HTTPRoute"], good, 1)).await
     })
@@ -255,7 +244,7 @@ pub async fn disallowed_kind(c: &Ctx) -> Outcome {
         format!("---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: disallowed-kind, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: {gw}, namespace: {INFRA}}}]\n  rules:\n  - backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n"),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_condition("HTTPRoute", INFRA, "disallowed-kind", (INFRA, gw), "ResolvedRefs", "True", "").await?;
         c.route_condition("HTTPRoute", INFRA, "disallowed-kind", (INFRA, gw), "Accepted", "False", "NotAllowedByListeners").await?;
         c.listener(INFRA, gw, "tls", |l| listener_is(l, &["TLSRoute"], &[], 0)).await

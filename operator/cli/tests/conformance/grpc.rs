@@ -238,3 +238,18 @@ pub async fn weight(c: &Ctx) -> Outcome {
     })
     .await
 }
+
+/// Upstream's GRPCRouteNamedRule: a named rule beside an unnamed one, each reached by its method.
+pub async fn named_rule(c: &Ctx) -> Outcome {
+    let h = "grpc-named-rule.conformance.test";
+    let rule =
+        |name: &str, method: &str, to: &str| format!("  - {name}matches: [{{method: {{service: {}, method: {method}}}}}]\n{}", grpc::SERVICE, backend(to));
+    let rules = [rule("name: named-rule\n    ", "Echo", "grpc-infra-backend-v1"), rule("", "EchoTwo", "grpc-infra-backend-v2")].concat();
+    let yaml = grpc_route("named-rule", "{name: same-namespace}", Some(h), &rules);
+    with(c, &yaml, SAME, &["named-rule"], || async {
+        let at = c.gw("same-namespace", 80);
+        call(h, "Echo").to("grpc-infra-backend-v1").expect(c, at).await?;
+        call(h, "EchoTwo").to("grpc-infra-backend-v2").expect(c, at).await
+    })
+    .await
+}

@@ -461,3 +461,17 @@ pub async fn listener_hostname_matching(c: &Ctx) -> Outcome {
     c.delete(a).await;
     r
 }
+
+/// Upstream's HTTPRouteNamedRule: a rule with a `name` beside one without routes as any other.
+pub async fn named_rule(c: &Ctx) -> Outcome {
+    let h = "named-rule.conformance.test";
+    let rules = "  - name: named-rule\n    matches: [{path: {type: PathPrefix, value: /named}}]\n    backendRefs: [{name: infra-backend-v1, port: 8080}]\n  - matches: [{path: {type: PathPrefix, value: /unnamed}}]\n    backendRefs: [{name: infra-backend-v2, port: 8080}]\n";
+    let a = c.apply(&route("named-rule", h, rules)).await?;
+    let r = async {
+        c.route_accepted("HTTPRoute", INFRA, "named-rule", SAME).await?;
+        all(c, "same-namespace", vec![get(h, "/named").to(INFRA, "infra-backend-v1"), get(h, "/unnamed").to(INFRA, "infra-backend-v2")]).await
+    }
+    .await;
+    c.delete(a).await;
+    r
+}

@@ -18,6 +18,7 @@ mod grpc;
 mod http;
 mod http_ext;
 mod more;
+mod mtls;
 mod report;
 mod tls;
 mod tls_traffic;
@@ -119,6 +120,12 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GRPCRouteHeaderMatching" => grpc::header_matching,
         "GRPCRouteListenerHostnameMatching" => grpc::listener_hostname_matching,
         "GRPCRouteWeight" => grpc::weight,
+        "HTTPRouteNamedRule" => http::named_rule,
+        "GRPCRouteNamedRule" => grpc::named_rule,
+        "GatewayFrontendClientCertificateValidation" => mtls::validation,
+        "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,
+        "GatewayFrontendInvalidDefaultClientCertificateValidation" => mtls::invalid_default,
+        "GatewayInvalidFrontendClientCertificateValidation" => mtls::invalid_per_port,
     ]
 }
 

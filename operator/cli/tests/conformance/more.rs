@@ -5,23 +5,12 @@ use crate::base::{APP, CLASS, INFRA};
 use crate::check::{Ctx, Outcome, get, has_condition, listener_is};
 use crate::http::SAME;
 
-async fn with<F, Fut>(c: &Ctx, yaml: &str, body: F) -> Outcome
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let a = c.apply(yaml).await?;
-    let r = body().await;
-    c.delete(a).await;
-    r
-}
-
 pub async fn partially_invalid_via_invalid_reference_grant(c: &Ctx) -> Outcome {
     let h = "partially-invalid.conformance.test";
     let yaml = format!(
         "apiVersion: gateway.networking.k8s.io/v1beta1\nkind: ReferenceGrant\nmetadata: {{name: invalid-reference-grant, namespace: {APP}}}\nspec:\n  from: [{{group: gateway.networking.k8s.io, kind: HTTPRoute, namespace: {INFRA}}}]\n  to: [{{group: \"\", kind: Service, name: app-backend-v1}}]\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: invalid-reference-grant, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [{h}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /v2}}}}]\n    backendRefs: [{{name: app-backend-v2, namespace: {APP}, port: 8080}}]\n  - backendRefs: [{{name: app-backend-v1, namespace: {APP}, port: 8080}}]\n"
     );
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_condition("HTTPRoute", INFRA, "invalid-reference-grant", SAME, "Accepted", "True", "").await?;
         c.route_condition("HTTPRoute", INFRA, "invalid-reference-grant", SAME, "ResolvedRefs", "False", "RefNotPermitted").await?;
         let at = c.gw("same-namespace", 80);
@@ -36,7 +25,7 @@ pub async fn no_backend_refs(c: &Ctx) -> Outcome {
     let yaml = format!(
         "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: omitted-backendrefs, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [{h}]\n  rules:\n  - matches: [{{path: {{type: Exact, value: /omitted-no-forward}}}}]\n  - matches: [{{path: {{type: Exact, value: /empty-no-forward}}}}]\n    backendRefs: []\n  - matches: [{{path: {{type: PathPrefix, value: /}}}}]\n    backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n"
     );
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_accepted("HTTPRoute", INFRA, "omitted-backendrefs", SAME).await?;
         let at = c.gw("same-namespace", 80);
         c.traffic(at, &get(h, "/forward").to(INFRA, "infra-backend-v1")).await?;
@@ -60,7 +49,7 @@ pub async fn multiple_gateways(c: &Ctx) -> Outcome {
     ]
     .concat();
     let all = (INFRA, "all-namespaces");
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_accepted("HTTPRoute", INFRA, "multiple-gateways-shared-route", SAME).await?;
         c.route_accepted("HTTPRoute", INFRA, "multiple-gateways-shared-route", all).await?;
         c.route_accepted("HTTPRoute", INFRA, "same-namespace-dedicated-route", SAME).await?;
@@ -90,7 +79,7 @@ pub async fn invalid_tls_configuration(c: &Ctx) -> Outcome {
     let mut yaml: String = cases.iter().map(|(n, r)| https_gateway(n, r)).collect();
     yaml.push_str(&format!("---\napiVersion: v1\nkind: Secret\nmetadata: {{name: malformed-certificate, namespace: {INFRA}}}\ntype: kubernetes.io/tls\ndata: {{tls.crt: SGVsbG8gd29ybGQK, tls.key: SGVsbG8gd29ybGQK}}\n"));
     let invalid: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "InvalidCertificateRef")];
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         for (name, _) in cases {
             c.listener(INFRA, name, "https", |l| listener_is(l, &["HTTPRoute"], invalid, 0)).await?;
         }
@@ -113,7 +102,7 @@ pub async fn listener_unsupported_protocol(c: &Ctx) -> Outcome {
     .concat();
     let unsupported: &[(&str, &str, &str)] = &[("Accepted", "False", "UnsupportedProtocol")];
     let accepted: &[(&str, &str, &str)] = &[("Accepted", "True", "Accepted")];
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         let only = "gateway-only-unsupported-protocols";
         c.until(&format!("Gateway {only}"), || async {
             let g = c.get("gateway.networking.k8s.io/v1", "Gateway", INFRA, only).await?;
@@ -152,7 +141,7 @@ pub async fn gatewayclass_observed_generation_bump(c: &Ctx) -> Outcome {
             None => Ok(g["metadata"]["generation"].clone()),
         }
     };
-    with(c, &class("old"), || async {
+    c.scoped(&class("old"), || async {
         c.until("conditions at the first generation", || async { latest().await.map(drop) }).await?;
         let before = latest().await?;
         c.apply(&class("new")).await?;
@@ -170,7 +159,7 @@ pub async fn invalid_parameters_ref(c: &Ctx) -> Outcome {
     let yaml = format!(
         "apiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {CLASS}\n  listeners:\n  - {{name: http, port: 80, protocol: HTTP}}\n  infrastructure:\n    parametersRef: {{group: invalid.io, kind: InvalidParameters, name: invalid}}\n"
     );
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.until(&format!("Gateway {name}"), || async {
             let g = c.get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name).await?;
             has_condition(&g["status"]["conditions"], "Accepted", "False", "InvalidParameters")?;
@@ -216,7 +205,7 @@ pub async fn https_listener(c: &Ctx) -> Outcome {
         format!("---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: httproute-https-test-no-hostname, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: {gw}, sectionName: https-with-hostname}}]\n  rules:\n  - backendRefs: [{{name: infra-backend-v2, port: 8080}}]\n"),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_accepted("HTTPRoute", INFRA, "httproute-https-test", (INFRA, gw)).await?;
         c.route_accepted("HTTPRoute", INFRA, "httproute-https-test-no-hostname", (INFRA, gw)).await?;
         let address = c.programmed(INFRA, gw).await?;
@@ -281,7 +270,7 @@ pub async fn service_types(c: &Ctx) -> Outcome {
         slice("headless-manual-endpointslices", "IPv6", ""),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_accepted("HTTPRoute", INFRA, "service-types", SAME).await?;
         let at = c.gw("same-namespace", 80);
         for path in ["/manual-endpointslices", "/headless-manual-endpointslices", "/headless"] {
@@ -318,7 +307,7 @@ pub async fn modify_listeners(c: &Ctx) -> Outcome {
     let good: &[(&str, &str, &str)] = &[("Accepted", "True", ""), ("ResolvedRefs", "True", "")];
     let generation =
         |name: &'static str| async move { c.get("gateway.networking.k8s.io/v1", "Gateway", INFRA, name).await.map(|g| g["metadata"]["generation"].clone()) };
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.listener(INFRA, "gateway-add-listener", "https", |l| listener_is(l, &["HTTPRoute"], good, 1)).await?;
         let before = generation("gateway-add-listener").await?;
         c.apply(&gw("gateway-add-listener", &format!("{https}{http_data}"))).await?;

@@ -16,17 +16,6 @@ fn tls_route(name: &str, parent: &str, hostnames: &str, backend: &str) -> String
     )
 }
 
-async fn with<F, Fut>(c: &Ctx, yaml: &str, body: F) -> Outcome
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let a = c.apply(yaml).await?;
-    let r = body().await;
-    c.delete(a).await;
-    r
-}
-
 const BACKEND: &str = "{name: tls-backend, port: 443}";
 
 /// No parent status of `route` says Accepted=True, and the listener counts no route.
@@ -52,7 +41,7 @@ pub async fn invalid_no_matching_listener(c: &Ctx) -> Outcome {
         tls_route("tlsroute-no-matching-section-name", "{name: gateway-tlsroute-tls-passthrough-only, sectionName: nonexistent-listener}", "tls.example.com", BACKEND),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         unattached(c, "tlsroute-not-allowed-protocol-http", "gateway-tlsroute-http-only", "http", "NotAllowedByListeners").await?;
         unattached(c, "tlsroute-not-allowed-protocol-https", "gateway-tlsroute-https-only", "https", "NotAllowedByListeners").await?;
         unattached(c, "tlsroute-no-matching-section-name", "gateway-tlsroute-tls-passthrough-only", "tls-passthrough", "NoMatchingParent").await
@@ -73,7 +62,7 @@ pub async fn invalid_no_matching_listener_hostname(c: &Ctx) -> Outcome {
         tls_route("tlsroute-hostname-mismatch-2", "{name: gateway-tls-wildcard-hostname}", "www.different.com, \"*.different.com\"", BACKEND),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         unattached(c, "tlsroute-hostname-mismatch-1", "gateway-tls-exact-hostname", "tls", "NoMatchingListenerHostname").await?;
         unattached(c, "tlsroute-hostname-mismatch-2", "gateway-tls-wildcard-hostname", "tls", "NoMatchingListenerHostname").await
     })
@@ -101,7 +90,7 @@ pub async fn invalid_reference_grant(c: &Ctx) -> Outcome {
         tls_route("gateway-conformance-infra-test", &format!("{{name: {gw}}}"), "abc.example.com", &format!("{{name: tls-backend, namespace: {APP}, port: 443}}")),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_condition("TLSRoute", INFRA, "gateway-conformance-infra-test", (INFRA, gw), "Accepted", "True", "").await?;
         c.route_condition("TLSRoute", INFRA, "gateway-conformance-infra-test", (INFRA, gw), "ResolvedRefs", "False", "RefNotPermitted").await
     })
@@ -115,7 +104,7 @@ pub async fn listener_passthrough_supported_kinds(c: &Ctx) -> Outcome {
         "  - {name: tls-passthrough, port: 443, protocol: TLS, allowedRoutes: {namespaces: {from: Same}, kinds: [{kind: TCPRoute}, {kind: TLSRoute}]}, tls: {mode: Passthrough}}\n",
     );
     let invalid: &[(&str, &str, &str)] = &[("ResolvedRefs", "False", "InvalidRouteKinds")];
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.listener(INFRA, gw, "tls-passthrough", |l| {
             listener_is(l, &["TLSRoute"], invalid, 0)?;
             let kinds: Vec<&str> = l["supportedKinds"].as_array().into_iter().flatten().filter_map(|k| k["kind"].as_str()).collect();
@@ -134,5 +123,5 @@ pub async fn listener_terminate_not_supported(c: &Ctx) -> Outcome {
     ]
     .concat();
     let refused: &[(&str, &str, &str)] = &[("Accepted", "False", "UnsupportedValue")];
-    with(c, &yaml, || c.listener(INFRA, gw, "tls-terminate", |l| listener_is(l, &[], refused, 0))).await
+    c.scoped(&yaml, || c.listener(INFRA, gw, "tls-terminate", |l| listener_is(l, &[], refused, 0))).await
 }

@@ -22,17 +22,6 @@ fn route(name: &str, gw: &str, hostname: &str, backend: &str) -> String {
     )
 }
 
-async fn with<F, Fut>(c: &Ctx, yaml: &str, body: F) -> Outcome
-where
-    F: FnOnce() -> Fut,
-    Fut: std::future::Future<Output = Outcome>,
-{
-    let a = c.apply(yaml).await?;
-    let r = body().await;
-    c.delete(a).await;
-    r
-}
-
 /// An HTTPS request through the passthrough listener with SNI and Host `host` is answered by a
 /// Pod of `backend` in [`INFRA`] (eventually, then consistently).
 async fn reaches(c: &Ctx, at: SocketAddr, host: &str, backend: &str) -> Outcome {
@@ -73,7 +62,7 @@ pub async fn simple_same_namespace(c: &Ctx) -> Outcome {
     let gw = "gateway-tlsroute";
     let yaml = [gateway(gw, "https", Some("*.example.com")), route("gateway-conformance-infra-test", gw, "abc.example.com", "{name: tcp-backend, port: 8443}")]
         .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         let at = c.at(&accepted(c, gw, &["gateway-conformance-infra-test"]).await?, 443);
         let pinned = certificate();
         c.consistently(&format!("TLS abc.example.com via {at}"), || async {
@@ -133,7 +122,7 @@ pub async fn hostname_intersection(c: &Ctx) -> Outcome {
             yaml.push_str(&route(name, gw, host, backend));
         }
     }
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         for (gw, _, _, routes, other) in &cases {
             let names: Vec<&str> = routes.iter().map(|r| r.0).collect();
             let at = c.at(&accepted(c, gw, &names).await?, 443);
@@ -158,7 +147,7 @@ async fn invalid_backend(c: &Ctx, gw: &str, name: &str, backend: &str, reason: &
         route(name, gw, "example.com", backend),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.route_condition("TLSRoute", INFRA, name, (INFRA, gw), "Accepted", "True", "").await?;
         c.route_condition("TLSRoute", INFRA, name, (INFRA, gw), "ResolvedRefs", "False", reason).await?;
         let at = c.at(&c.programmed(INFRA, gw).await?, 443);
@@ -197,7 +186,7 @@ pub async fn listener_terminate_supported_kinds(c: &Ctx) -> Outcome {
     let gw = "gateway-tlsroute-terminate-supported";
     let yaml = [terminate_secret(), gateway_with(gw, &terminate_listener("tls-terminate", "terminate.example.com"))].concat();
     let accepted: &[(&str, &str, &str)] = &[("Accepted", "True", "Accepted")];
-    with(c, &yaml, || c.listener(INFRA, gw, "tls-terminate", |l| crate::check::listener_is(l, &["TLSRoute"], accepted, 0))).await
+    c.scoped(&yaml, || c.listener(INFRA, gw, "tls-terminate", |l| crate::check::listener_is(l, &["TLSRoute"], accepted, 0))).await
 }
 
 pub async fn listener_mixed_termination_not_supported(c: &Ctx) -> Outcome {
@@ -210,7 +199,7 @@ pub async fn listener_mixed_termination_not_supported(c: &Ctx) -> Outcome {
         let count = l["attachedRoutes"].as_i64().unwrap_or(-1);
         (count == 0).then_some(()).ok_or_else(|| format!("attachedRoutes is {count}, wanted 0"))
     };
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         c.listener(INFRA, gw, "tls-terminate", conflict).await?;
         c.listener(INFRA, gw, "tls-passthrough", conflict).await
     })
@@ -226,7 +215,7 @@ pub async fn terminate_simple_same_namespace(c: &Ctx) -> Outcome {
         route("tlsroute-terminated-test", gw, "tls.example.com", "{name: tcp-backend, port: 3000}"),
     ]
     .concat();
-    with(c, &yaml, || async {
+    c.scoped(&yaml, || async {
         let at = c.at(&accepted(c, gw, &["tlsroute-terminated-test"]).await?, 8443);
         let pinned = certificate();
         c.consistently(&format!("TLS tls.example.com via {at}"), || async {

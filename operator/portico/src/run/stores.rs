@@ -11,7 +11,7 @@ use gateway_api::experimental::grpcroutes::GrpcRoute;
 use gateway_api::experimental::httproutes::HttpRoute;
 use gateway_api::experimental::referencegrants::ReferenceGrant;
 use gateway_api::experimental::tlsroutes::TlsRoute;
-use k8s_openapi::api::core::v1::{Namespace, Secret, Service};
+use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
 use k8s_openapi::api::discovery::v1::EndpointSlice;
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::api::{ApiResource, DynamicObject};
@@ -42,6 +42,8 @@ pub struct Stores {
     pub services: Watched<Service>,
     pub endpoint_slices: Watched<EndpointSlice>,
     pub secrets: Watched<Secret>,
+    /// ConfigMaps reduced to their `ca.crt` (client certificate validation's CA bundles).
+    pub config_maps: Watched<ConfigMap>,
     pub namespaces: Store<Namespace>,
     /// The parameters kind of each enabled provider (the other providers' CRDs may be absent).
     pub parameters: Vec<(String, Watched<DynamicObject>)>,
@@ -104,6 +106,28 @@ where
 {
     let apis = scope.apis(|| Api::all(client.clone()), |ns| Api::namespaced(client.clone(), ns));
     Watched(apis.into_iter().map(|api| reflect_api(api, changed, metrics, config.clone())).collect())
+}
+
+/// ConfigMaps, each reduced to its `ca.crt` key before it is stored: the CA bundles that client
+/// certificate validation references, without holding every ConfigMap's data in memory.
+fn ca_bundles(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, scope: &Scope) -> Watched<ConfigMap> {
+    let apis = scope.apis(|| Api::all(client.clone()), |ns| Api::namespaced(client.clone(), ns));
+    let stores = apis.into_iter().map(|api| {
+        let (reader, writer) = reflector::store();
+        let stream = watcher(api, watcher::Config::default()).default_backoff().modify(keep_ca_bundle);
+        follow(reflector::reflector(writer, stream), "ConfigMap".into(), changed, metrics);
+        reader
+    });
+    Watched(stores.collect())
+}
+
+fn keep_ca_bundle(map: &mut ConfigMap) {
+    map.binary_data = None;
+    map.metadata.managed_fields = None;
+    map.metadata.annotations = None;
+    if let Some(data) = &mut map.data {
+        data.retain(|key, _| key == portico_model::snapshot::CA_BUNDLE_KEY);
+    }
 }
 
 /// Start a reflector for a cluster-scoped `K` in the background; its events wake `changed`.
@@ -174,6 +198,7 @@ impl Stores {
             services: watched(client, &changed, metrics, scope, &plain),
             endpoint_slices: watched(client, &changed, metrics, scope, &plain),
             secrets: watched(client, &changed, metrics, scope, &tls_only),
+            config_maps: ca_bundles(client, &changed, metrics, scope),
             namespaces: reflect(client, &changed, metrics),
             parameters,
             selector: watch.selector.clone(),
@@ -195,6 +220,7 @@ impl Stores {
             self.services.ready(),
             self.endpoint_slices.ready(),
             self.secrets.ready(),
+            self.config_maps.ready(),
             self.namespaces.wait_until_ready(),
         );
         for (_, store) in &self.parameters {
@@ -223,6 +249,7 @@ impl Stores {
             services: self.services.all(),
             endpoint_slices: self.endpoint_slices.all(),
             secrets: self.secrets.all(),
+            config_maps: self.config_maps.all(),
             namespaces: all(&self.namespaces),
             parameters: self.parameters(),
         };

@@ -5,8 +5,6 @@ mod grpc;
 mod http;
 mod l4;
 
-pub(crate) use http::json_text;
-
 use portico_model::{RouteKind, Snapshot};
 use serde_json::Value;
 

@@ -36,11 +36,27 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
     let mut groups = Groups { namer: &namer, params: &params, ir: &desired.ir, specs: BTreeMap::new() };
     let mut listeners: BTreeMap<(Role, u16), Listener> = BTreeMap::new();
     let mut overflows = Vec::new();
+    let mut nlb_served: BTreeMap<u16, nlb::Served> = BTreeMap::new();
     for port in &desired.ir.ports {
         let (role, listener) = match port.protocol {
             PortProtocol::Http | PortProtocol::Https => (Role::Alb, http_listener(port, &params, limits, &mut groups)),
             _ => match nlb::listener(port, &params, &mut groups) {
-                Ok(Some(listener)) => (Role::Nlb, listener),
+                Ok(Some(served)) => {
+                    // An NLB has one listener per port: TCP and UDP share it as TCP_UDP.
+                    let served = match nlb_served.remove(&port.port) {
+                        None => served,
+                        Some(first) => match nlb::tcp_udp(port.port, &first, &served, &mut groups) {
+                            Ok(merged) => merged,
+                            Err(overflow) => {
+                                overflows.push(overflow);
+                                first
+                            }
+                        },
+                    };
+                    let listener = served.listener.clone();
+                    nlb_served.insert(port.port, served);
+                    (Role::Nlb, listener)
+                }
                 Ok(None) => continue,
                 Err(overflow) => {
                     overflows.push(overflow);
@@ -225,8 +241,12 @@ fn security_group(namer: &Namer, params: &AWSLoadBalancerParametersSpec, listene
     let ranges = if params.security_groups.source_ranges.is_empty() { vec!["0.0.0.0/0".to_string()] } else { params.security_groups.source_ranges.clone() };
     let mut ingress = BTreeSet::new();
     for listener in listeners.values() {
-        let protocol = if listener.protocol == "UDP" { "udp" } else { "tcp" };
-        for range in &ranges {
+        let protocols: &[&str] = match listener.protocol.as_str() {
+            "UDP" => &["udp"],
+            "TCP_UDP" => &["tcp", "udp"],
+            _ => &["tcp"],
+        };
+        for (protocol, range) in protocols.iter().flat_map(|p| ranges.iter().map(move |r| (p, r))) {
             ingress.insert((protocol.to_string(), listener.port, range.clone()));
         }
     }

@@ -299,3 +299,38 @@ async fn endpoint_changes_only_register_and_deregister_targets() {
     let web = seen.target_groups.values().find(|g| g.port == 8080 && g.protocol == "HTTP").unwrap();
     assert_eq!(web.targets.iter().map(|(ip, _)| ip.as_str()).collect::<Vec<_>>(), vec!["10.0.1.10", "10.0.2.12"]);
 }
+
+/// TCP and UDP on one port to the same Service port: moto accepts the one TCP_UDP listener and
+/// its TCP_UDP target group, and the managed security group opens the port for both protocols.
+#[tokio::test]
+async fn tcp_and_udp_on_one_port_become_one_tcp_udp_listener() {
+    let moto = Moto::start();
+    moto.network().await;
+    let world = base(&moto::certificate("*.example.com"), params(), ROUTES)
+        .replace(
+            "  - {name: db, port: 5432, protocol: TCP, allowedRoutes: {namespaces: {from: All}}}",
+            "  - {name: db, port: 5432, protocol: TCP, allowedRoutes: {namespaces: {from: All}}}\n  - {name: db-udp, port: 5432, protocol: UDP, allowedRoutes: {namespaces: {from: All}}}",
+        )
+        .replace("spec: {ports: [{name: pg, port: 5432}]}", "spec: {ports: [{name: pg, port: 5432}, {name: pg-udp, port: 5432, protocol: UDP}]}")
+        .replace("ports: [{name: pg, port: 5432}]\n", "ports: [{name: pg, port: 5432}, {name: pg-udp, port: 5432, protocol: UDP}]\n");
+    let world = format!(
+        "{world}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: UDPRoute\nmetadata: {{name: db-udp, namespace: app}}\nspec:\n  parentRefs: [{{name: gw, namespace: infra, sectionName: db-udp}}]\n  rules: [{{backendRefs: [{{name: db, port: 5432}}]}}]\n"
+    );
+    let (want, translation) = desired(&world);
+    assert!(want.ir.ports.iter().any(|p| p.port == 5432 && p.protocol == portico_model::ir::PortProtocol::Udp), "{:?}", translation.statuses);
+    let aws = provider(&moto).await;
+    converge(&aws, &want).await;
+    let seen = observe(&aws).await;
+    let nlb = &seen.load_balancers[&Role::Nlb].listeners;
+    assert_eq!(nlb.keys().copied().collect::<Vec<_>>(), vec![5432]);
+    assert_eq!(nlb[&5432].protocol, "TCP_UDP");
+    let group = seen.target_groups.values().find(|g| g.protocol == "TCP_UDP").expect("a TCP_UDP target group");
+    assert_eq!((group.port, group.targets.len()), (5432, 1));
+    let ingress = &seen.security_group.as_ref().expect("the managed security group").ingress;
+    for protocol in ["tcp", "udp"] {
+        assert!(ingress.iter().any(|(p, port, _)| p == protocol && *port == 5432), "{protocol}/5432 open: {ingress:?}");
+    }
+    let before = aws.clients().calls.mutating();
+    converge(&aws, &want).await;
+    assert_eq!(aws.clients().calls.mutating(), before, "a no-op reconcile made mutating calls: {:?}", mutating(&aws.clients().calls));
+}

@@ -271,9 +271,16 @@ fn admit(hosts: Vec<HostRules>, desired: &Desired, limits: Limits, port: u16, re
     (kept, overflows)
 }
 
-/// Target TCP proxy of a TCP port: the first attached route's first usable backend.
+/// Target TCP proxy of a TCP port: the first attached route's backend. A route splitting traffic
+/// across several backends does not fit one proxy: it is refused (an overflow), never cut to one.
 fn tcp_port(cx: &Context<'_>, port: &ir::Port, backends: &Backends<'_>, out: &mut Compiled) -> Option<String> {
     let route = port.l4_routes.first()?;
+    let live = route.backends.iter().filter(|b| b.weight > 0).count();
+    if live > 1 {
+        let message = format!("a TCP proxy forwards to one backend service; port {} cannot split traffic across {live} backends", port.port);
+        out.overflows.push(RouteOverflow { route: route.source.route(), message });
+        return None;
+    }
     let id = route.backends.iter().find_map(|b| match &b.target {
         ir::BackendTarget::Backend { id } if b.weight > 0 => Some(id.clone()),
         _ => None,
@@ -282,9 +289,6 @@ fn tcp_port(cx: &Context<'_>, port: &ir::Port, backends: &Backends<'_>, out: &mu
         out.warnings.push(format!("TCP port {}: no usable backend, nothing is programmed", port.port));
         return None;
     };
-    if route.backends.len() > 1 {
-        out.warnings.push(format!("TCP port {}: a TCP proxy forwards to one backend service; only the first backend is used", port.port));
-    }
     // TCP proxies cannot change their backend service in every scope: the backend is part of
     // the name, so a new backend is a new proxy (and the forwarding rule is replaced).
     let key = cx.key(Kind::TargetTcpProxy, &format!("{} {id}", port.port));

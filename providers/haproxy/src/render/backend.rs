@@ -4,7 +4,7 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use portico_model::ir::{Backend, BackendProtocol, BackendTarget, HttpAction, Port, PortProtocol};
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, Port, PortProtocol};
 
 use super::Ctx;
 use super::names::{backend_name, cert_file_name, frontend_name};
@@ -119,4 +119,23 @@ pub(crate) fn crt_list(ctx: &Ctx<'_>, out: &mut Output, port: &Port) -> Option<S
     let name = format!("{}.crtlist", frontend_name(&ctx.gw.gateway, port.port));
     out.files.insert(name.clone(), lines.into_bytes());
     Some(arg(&dir.join(name).to_string_lossy()))
+}
+
+/// Writes the port's trust anchors (`<frontend>.ca.pem`, the bundles concatenated in order) and
+/// returns the bind options that verify clients against them: `verify required`, or for
+/// `AllowInsecureFallback` `verify optional` with every verification error ignored (a client
+/// without a certificate, or with one that fails, still gets through, as the mode asks).
+pub(crate) fn client_verification(ctx: &Ctx<'_>, out: &mut Output, port: &Port, validation: &ClientValidation) -> String {
+    let mut bundle = String::new();
+    for ca in &validation.ca_certificates {
+        bundle.push_str(ca.pem.trim_end());
+        bundle.push('\n');
+    }
+    let name = format!("{}.ca.pem", frontend_name(&ctx.gw.gateway, port.port));
+    out.files.insert(name.clone(), bundle.into_bytes());
+    let path = arg(&ctx.settings.cert_dir.join(name).to_string_lossy());
+    match validation.mode {
+        ClientValidationMode::AllowValidOnly => format!(" ca-file {path} verify required"),
+        ClientValidationMode::AllowInsecureFallback => format!(" ca-file {path} verify optional ca-ignore-err all crt-ignore-err all"),
+    }
 }

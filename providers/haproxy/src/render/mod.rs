@@ -8,6 +8,8 @@
 //!   each "first match wins" with no fall-through; every action is guarded by the chosen rule.
 //!   See [`http`] for details.
 //! - TLS ports route by SNI, TCP ports forward to their first L4 route; see [`tcp`].
+//! - Client certificate validation is a property of the HTTPS bind (`ca-file`, `verify`), so it
+//!   covers every handshake on the port, TLS listeners terminating there included.
 //!
 //! Not handled (each is left out with a comment in the config where it would apply):
 //! - TLS routes on an HTTPS port (HTTPS and TLS listeners sharing a port);
@@ -132,9 +134,13 @@ fn gateway(ctx: &Ctx<'_>, out: &mut Output) {
 /// to their backends, everything else to the HTTPS frontend on an internal socket (PROXY protocol
 /// keeps the client address).
 fn https_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &str) {
-    let Some(crt_list) = backend::crt_list(ctx, out, port) else {
+    // The bind's TLS options: the crt-list, then client verification if the port asks for it.
+    let Some(mut crt_list) = backend::crt_list(ctx, out, port) else {
         return out.top_comment(&format!("port {}/HTTPS: no usable certificate, not served", port.port));
     };
+    if let Some(validation) = &port.client_validation {
+        crt_list.push_str(&backend::client_verification(ctx, out, port, validation));
+    }
     if port.tls_routes.iter().all(|r| r.terminate) {
         return http::frontend(ctx, out, port, bind, Some(&crt_list));
     }
