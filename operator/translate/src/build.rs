@@ -273,12 +273,29 @@ fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<u
         .filter(|((hostname, listener), _)| !shadowed(gw, &on_port, hostname, *listener))
         .map(|((hostname, listener), routes)| (hostname, listener, routes))
         .collect();
+    isolate_empty_listeners(&on_port, &mut out);
     out.sort_by(|a, b| by_host_then_listener(gw, (&a.0, a.1), (&b.0, b.1)));
     let mut seen = BTreeSet::new();
     out.into_iter()
         .filter(|(hostname, _, _)| seen.insert(hostname.clone()))
         .map(|(hostname, listener, routes)| VirtualHost { hostname, listener: gw.listeners[listener].name.clone(), routes })
         .collect()
+}
+
+/// Listener isolation holds for a listener without a route for its own hostname too: that
+/// hostname gets an empty virtual host (404) whenever a less specific listener on the port would
+/// otherwise answer it with its own routes.
+fn isolate_empty_listeners(on_port: &[(usize, &ListenerState<'_>)], hosts: &mut Vec<(String, usize, Vec<HttpRouteEntry>)>) {
+    let http = |l: &ListenerState<'_>| matches!(l.protocol, Some(ListenerProtocol::Http | ListenerProtocol::Https));
+    for (i, listener) in on_port.iter().filter(|(_, l)| http(l)) {
+        let Some(hostname) = listener.hostname.as_deref() else { continue };
+        let covered = on_port
+            .iter()
+            .any(|(j, other)| j != i && http(other) && other.hostname.as_deref().is_none_or(|h| h != hostname && hostnames::matches(h, hostname)));
+        if covered && !hosts.iter().any(|(h, _, _)| h == hostname) {
+            hosts.push((hostname.to_string(), *i, Vec::new()));
+        }
+    }
 }
 
 /// SNI routes of one port, with the same isolation and ordering as virtual hosts; for one

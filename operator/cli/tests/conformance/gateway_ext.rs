@@ -159,7 +159,21 @@ pub async fn http_listener_isolation(c: &Ctx) -> Outcome {
         })
         .await?;
     }
-    Ok(())
+    // Beyond upstream: a listener with no route keeps its hostname to itself (404), rather than
+    // letting the next less specific listener's routes answer it.
+    let gw = "http-listener-isolation-no-route";
+    let mut yaml = gateway(gw, &listener_yaml);
+    for (listener, _) in listeners.iter().filter(|(l, _)| *l != "abc-foo-example-com") {
+        let rules = format!("  - matches: [{{path: {{type: PathPrefix, value: /}}}}]\n    backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n");
+        yaml.push_str(&route(&format!("no-route-{listener}"), &format!("{{name: {gw}, namespace: {INFRA}, sectionName: {listener}}}"), "", &rules));
+    }
+    c.scoped(&yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "no-route-wildcard-foo-example-com", (INFRA, gw)).await?;
+        let at = c.at(&c.programmed(INFRA, gw).await?, 80);
+        c.traffic(at, &get("bar.foo.example.com", "/").to(INFRA, "infra-backend-v1")).await?;
+        c.traffic(at, &get("abc.foo.example.com", "/").status(404)).await.map_err(|e| format!("{gw}: {e}"))
+    })
+    .await
 }
 
 /// The Gateway's conditions are of its latest generation and `ctype` is `status/reason`.
