@@ -294,6 +294,31 @@ pub enum HttpFilter {
     #[serde(rename = "URLRewrite")]
     UrlRewrite(UrlRewrite),
     RequestMirror(RequestMirror),
+    #[serde(rename = "CORS")]
+    Cors(Cors),
+}
+
+/// The `CORS` filter, carried out by the load balancer: a preflight request (`OPTIONS` with
+/// `Origin` and `Access-Control-Request-Method`) is answered there, without reaching a backend;
+/// other requests from an allowed origin get the CORS response headers.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Cors {
+    /// `scheme://host[:port]` with an optional leading `*` label wildcard in the host, or `*`
+    /// alone for any origin.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_origins: Vec<String>,
+    /// Methods, or `*` alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_methods: Vec<String>,
+    /// Request header names, or `*` alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub allow_headers: Vec<String>,
+    /// Response header names, or `*` alone.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub expose_headers: Vec<String>,
+    pub allow_credentials: bool,
+    pub max_age_seconds: u32,
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -305,6 +305,10 @@ fn compile_filter(checker: &Checker<'_>, filter: &FilterSpec, rule: &Rule) -> Re
             }
             Ok(CompiledFilter::Mirror(m.numerator as u32, m.denominator as u32))
         }
+        FilterSpec::Cors(cors) => {
+            checker.require_feature(Feature::HttpRouteCors, "the CORS filter")?;
+            Ok(CompiledFilter::Filter(HttpFilter::Cors(cors.clone())))
+        }
         FilterSpec::Unsupported(name) => {
             Err(RuleProblem { incompatible: false, message: format!("{}: filter type {name} is not supported by Portico", checker.field) })
         }

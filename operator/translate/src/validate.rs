@@ -186,9 +186,65 @@ fn check_filter(field: &str, filter: &FilterSpec) -> Checked {
             }
             Ok(())
         }
+        FilterSpec::Cors(cors) => check_cors(&format!("{field}.cors"), cors),
         FilterSpec::Unsupported(name) if name.len() > 253 || has_control(name) => Err(format!("{field}.type: {} is not a filter type", quoted(name))),
         FilterSpec::Unsupported(_) => Ok(()),
     }
+}
+
+/// The CRD's rules for the CORS filter: origins, methods and header names, `*` only alone,
+/// list sizes, and `maxAge` of at least 1.
+fn check_cors(field: &str, cors: &portico_model::ir::Cors) -> Checked {
+    const METHODS: &[&str] = &["GET", "HEAD", "POST", "PUT", "DELETE", "CONNECT", "OPTIONS", "TRACE", "PATCH", "*"];
+    let lists = [
+        ("allowOrigins", &cors.allow_origins, 64),
+        ("allowMethods", &cors.allow_methods, 9),
+        ("allowHeaders", &cors.allow_headers, 64),
+        ("exposeHeaders", &cors.expose_headers, 64),
+    ];
+    for (name, list, max) in lists {
+        at_most(&format!("{field}.{name}"), list.len(), max)?;
+        if list.len() > 1 && list.iter().any(|v| v == "*") {
+            return Err(format!("{field}.{name}: '*' cannot appear alongside other values"));
+        }
+    }
+    for (i, origin) in cors.allow_origins.iter().enumerate() {
+        if !cors_origin(origin) {
+            return Err(format!("{field}.allowOrigins[{i}]: {} is not `*` or an origin `http(s)://host[:port]`", quoted(origin)));
+        }
+    }
+    for (i, method) in cors.allow_methods.iter().enumerate() {
+        if !METHODS.contains(&method.as_str()) {
+            return Err(format!("{field}.allowMethods[{i}]: {} is not one of {}", quoted(method), METHODS.join(", ")));
+        }
+    }
+    for (name, list) in [("allowHeaders", &cors.allow_headers), ("exposeHeaders", &cors.expose_headers)] {
+        for (i, header) in list.iter().enumerate() {
+            header_name(&format!("{field}.{name}[{i}]"), header)?;
+        }
+    }
+    if cors.max_age_seconds < 1 {
+        return Err(format!("{field}.maxAge: must be at least 1"));
+    }
+    Ok(())
+}
+
+/// `*`, or `http(s)://host[:port]` where host is `*`, or DNS labels optionally after `*.`, and the
+/// port has 1 to 5 digits (the CRD's pattern).
+pub(crate) fn cors_origin(origin: &str) -> bool {
+    if origin == "*" {
+        return true;
+    }
+    if origin.len() > 253 {
+        return false;
+    }
+    let Some(rest) = origin.strip_prefix("https://").or_else(|| origin.strip_prefix("http://")) else { return false };
+    let (host, port) = rest.rsplit_once(':').map_or((rest, None), |(h, p)| (h, Some(p)));
+    if port.is_some_and(|p| p.is_empty() || p.len() > 5 || !p.bytes().all(|b| b.is_ascii_digit())) {
+        return false;
+    }
+    let labels = host.strip_prefix("*.").unwrap_or(host);
+    host == "*" || (!labels.is_empty() && labels.split('.').all(|l| !l.is_empty() && l.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-')))
 }
 
 fn check_modifier(field: &str, m: &HeaderModifierSpec) -> Checked {

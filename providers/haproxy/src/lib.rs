@@ -80,6 +80,7 @@ pub fn capabilities() -> Capabilities {
             HttpRouteParentRefPort,
             HttpRouteDestinationPortMatching,
             HttpRouteNamedRouteRule,
+            HttpRouteCors,
             GatewayFrontendClientCertificateValidation,
             GatewayFrontendClientCertificateValidationInsecureFallback,
             GrpcRoute,

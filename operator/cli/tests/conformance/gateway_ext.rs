@@ -163,9 +163,9 @@ pub async fn http_listener_isolation(c: &Ctx) -> Outcome {
     // letting the next less specific listener's routes answer it.
     let gw = "http-listener-isolation-no-route";
     let mut yaml = gateway(gw, &listener_yaml);
+    let rules = "  - matches: [{path: {type: PathPrefix, value: /}}]\n    backendRefs: [{name: infra-backend-v1, port: 8080}]\n";
     for (listener, _) in listeners.iter().filter(|(l, _)| *l != "abc-foo-example-com") {
-        let rules = format!("  - matches: [{{path: {{type: PathPrefix, value: /}}}}]\n    backendRefs: [{{name: infra-backend-v1, port: 8080}}]\n");
-        yaml.push_str(&route(&format!("no-route-{listener}"), &format!("{{name: {gw}, namespace: {INFRA}, sectionName: {listener}}}"), "", &rules));
+        yaml.push_str(&route(&format!("no-route-{listener}"), &format!("{{name: {gw}, namespace: {INFRA}, sectionName: {listener}}}"), "", rules));
     }
     c.scoped(&yaml, || async {
         c.route_accepted("HTTPRoute", INFRA, "no-route-wildcard-foo-example-com", (INFRA, gw)).await?;

@@ -11,6 +11,7 @@ mod world;
 
 mod base;
 mod check;
+mod cors;
 mod filters;
 mod gateway;
 mod gateway_ext;
@@ -121,6 +122,7 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GRPCRouteListenerHostnameMatching" => grpc::listener_hostname_matching,
         "GRPCRouteWeight" => grpc::weight,
         "HTTPRouteNamedRule" => http::named_rule,
+        "HTTPRouteCORS" => cors::cors,
         "GRPCRouteNamedRule" => grpc::named_rule,
         "GatewayFrontendClientCertificateValidation" => mtls::validation,
         "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,

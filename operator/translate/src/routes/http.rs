@@ -144,6 +144,18 @@ macro_rules! http_filter {
                         path: r.path.as_ref().map(|p| path_modifier(&json_text(&p.r#type), &p.replace_full_path, &p.replace_prefix_match)),
                     })
                 }
+                "CORS" if f.cors.is_some() => {
+                    let c = f.cors.as_ref().unwrap();
+                    FilterSpec::Cors(portico_model::ir::Cors {
+                        allow_origins: c.allow_origins.clone().unwrap_or_default(),
+                        allow_methods: c.allow_methods.clone().unwrap_or_default(),
+                        allow_headers: c.allow_headers.clone().unwrap_or_default(),
+                        expose_headers: c.expose_headers.clone().unwrap_or_default(),
+                        allow_credentials: c.allow_credentials.unwrap_or(false),
+                        // The CRD's default; below its minimum of 1 is refused by validation.
+                        max_age_seconds: c.max_age.map_or(5, |age| u32::try_from(age).unwrap_or(0)),
+                    })
+                }
                 other => FilterSpec::Unsupported(other.to_string()),
             },
         }

@@ -137,7 +137,8 @@ pub enum FilterSpec {
     RequestRedirect(RedirectSpec),
     UrlRewrite(RewriteSpec),
     RequestMirror(MirrorSpec),
-    /// A filter type Portico does not implement (CORS, ExtensionRef, ExternalAuth, ...).
+    Cors(portico_model::ir::Cors),
+    /// A filter type Portico does not implement (ExtensionRef, ExternalAuth, ...).
     Unsupported(String),
 }
 
@@ -149,6 +150,7 @@ impl FilterSpec {
             FilterSpec::RequestRedirect(_) => "RequestRedirect",
             FilterSpec::UrlRewrite(_) => "URLRewrite",
             FilterSpec::RequestMirror(_) => "RequestMirror",
+            FilterSpec::Cors(_) => "CORS",
             FilterSpec::Unsupported(name) => name,
         }
     }

@@ -118,6 +118,7 @@ fn filter_lines(out: &mut Output, filter: &HttpFilter, path: &PathMatch, cond: &
         HttpFilter::RequestMirror(mirror) => {
             out.comment(&format!("request mirroring to {} is not supported: skipped", mirror.backend));
         }
+        HttpFilter::Cors(cors) => super::cors::lines(out, cors, cond),
     }
 }
 

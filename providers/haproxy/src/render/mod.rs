@@ -19,6 +19,7 @@
 
 mod actions;
 mod backend;
+mod cors;
 mod http;
 mod names;
 mod tcp;
