@@ -179,6 +179,10 @@ named_enum! {
         SessionPersistence => "SessionPersistence",
         /// Gateway `spec.infrastructure.annotations` carried onto the platform's resources.
         InfrastructureAnnotations => "InfrastructureAnnotations",
+        /// `retry.backoff`: a minimum wait between retries.
+        RetryBackoff => "RetryBackoff",
+        /// `retry` with `timeouts.request`: every attempt ends at the request's deadline.
+        RetryWithinRequestTimeout => "RetryWithinRequestTimeout",
     }
 }
 
@@ -238,6 +242,9 @@ pub struct Capabilities {
     pub facts: BTreeSet<Fact>,
     /// Redirect status codes the platform can send (301 and 302 are core).
     pub redirect_status_codes: BTreeSet<u16>,
+    /// Response status codes a rule's `retry.codes` may name (with `HTTPRouteRetry`).
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub retry_status_codes: BTreeSet<u16>,
     pub limits: Limits,
     /// Top-level fields of the provider's parameters kind that a Gateway-level
     /// `spec.infrastructure.parametersRef` may set on its own (they only tune that Gateway).
@@ -311,6 +318,7 @@ mod tests {
             features: [Feature::Gateway, Feature::HttpRoute, Feature::TlsRoute, Feature::TlsRouteModeTerminate, Feature::TcpRoute, Feature::GrpcRoute].into(),
             facts: BTreeSet::new(),
             redirect_status_codes: BTreeSet::new(),
+            retry_status_codes: BTreeSet::new(),
             limits: Limits::default(),
             gateway_parameters: BTreeSet::new(),
             parameter_defaults: serde_json::Map::new(),

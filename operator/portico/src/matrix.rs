@@ -25,6 +25,11 @@ pub fn render(providers: &[Capabilities]) -> String {
         row(&mut out, &format!("{fact}"), providers.iter().map(|p| mark(p.has(*fact)).to_string()));
     }
     row(&mut out, "Redirect status codes", providers.iter().map(|p| p.redirect_status_codes.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")));
+    row(
+        &mut out,
+        "Retried status codes (`retry.codes`)",
+        providers.iter().map(|p| p.retry_status_codes.iter().map(u16::to_string).collect::<Vec<_>>().join(", ")),
+    );
     let limit = |l: Option<u32>| l.map_or("none".to_string(), |v| v.to_string());
     row(&mut out, "Max condition values per rule", providers.iter().map(|p| limit(p.limits.max_condition_values_per_rule)));
     row(&mut out, "Max weighted backends per rule", providers.iter().map(|p| limit(p.limits.max_backends_per_rule)));

@@ -131,6 +131,7 @@ impl GatewayBuilder {
                     filters: rule.filters.clone(),
                     action: rule.action.clone(),
                     timeouts: rule.timeouts.clone(),
+                    retry: rule.retry.clone(),
                 };
                 let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
                 for hostname in hostnames {

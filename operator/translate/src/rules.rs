@@ -3,7 +3,7 @@
 //! field and the provider; the route's other rules are unaffected.
 
 use portico_model::ir::{
-    Header, HeaderModifier, HttpAction, HttpFilter, HttpMatch, PathMatch, PathRewrite, Redirect, RequestMirror, Timeouts, UrlRewrite, ValueMatch,
+    Header, HeaderModifier, HttpAction, HttpFilter, HttpMatch, PathMatch, PathRewrite, Redirect, RequestMirror, Retry, Timeouts, UrlRewrite, ValueMatch,
     ValueMatchType, WeightedBackend,
 };
 use portico_model::{Capabilities, Fact, Feature};
@@ -26,6 +26,7 @@ pub struct CompiledRule {
     pub filters: Vec<HttpFilter>,
     pub action: HttpAction,
     pub timeouts: Option<Timeouts>,
+    pub retry: Option<Retry>,
 }
 
 struct Checker<'c> {
@@ -82,9 +83,8 @@ pub fn compile_http_rule(
         Checker { caps, field: field.clone() }.require_feature(Feature::HttpRouteRequestMultipleMirrors, "more than one RequestMirror")?;
     }
     let timeouts = compile_timeouts(&Checker { caps, field: format!("{field}.timeouts") }, rule)?;
-    if rule.retry.is_some() {
-        Checker { caps, field: format!("{field}.retry") }.require_feature(Feature::HttpRouteRetry, "retry")?;
-    }
+    let deadline = timeouts.as_ref().and_then(|t| t.request_ms).is_some_and(|ms| ms > 0);
+    let retry = rule.retry.as_ref().map(|r| compile_retry(&Checker { caps, field: format!("{field}.retry") }, r, deadline)).transpose()?;
     if let Some(persistence) = &rule.session_persistence {
         let what = format!("session persistence (type {})", persistence.kind);
         Checker { caps, field: format!("{field}.sessionPersistence") }.require_fact(Fact::SessionPersistence, &what)?;
@@ -96,11 +96,41 @@ pub fn compile_http_rule(
             forward_action(&targets)
         }
     };
-    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action, timeouts })
+    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action, timeouts, retry })
 }
 
 fn grpc_lengths(rule: &Rule) -> Vec<Option<(usize, usize)>> {
     if rule.matches.is_empty() { vec![None] } else { rule.matches.iter().map(|m| m.grpc_lengths).collect() }
+}
+
+/// `retry`: the feature, status codes the platform can retry on, no `backoff` unless the platform
+/// can wait between attempts (the spec forbids retrying sooner than it), and no request timeout
+/// unless the platform ends all attempts at that deadline (the spec requires it).
+fn compile_retry(checker: &Checker<'_>, r: &crate::routes::RetrySpec, deadline: bool) -> Result<Retry, RuleProblem> {
+    checker.require_feature(Feature::HttpRouteRetry, "retry")?;
+    let at = |sub: &str| Checker { caps: checker.caps, field: format!("{}.{sub}", checker.field) };
+    if r.backoff.is_some() {
+        at("backoff").require_fact(Fact::RetryBackoff, "a minimum backoff between retries")?;
+    }
+    if deadline {
+        checker.require_fact(Fact::RetryWithinRequestTimeout, "retry together with timeouts.request (ending every attempt at the request's deadline)")?;
+    }
+    let mut codes = Vec::new();
+    for code in &r.codes {
+        match u16::try_from(*code).ok().filter(|c| (400..=599).contains(c)) {
+            Some(c) if checker.caps.retry_status_codes.contains(&c) => codes.push(c),
+            Some(c) => return Err(at("codes").unsupported(&format!("retrying on status code {c}"))),
+            None => return Err(at("codes").invalid(format!("{code} is not a status code between 400 and 599"))),
+        }
+    }
+    codes.sort_unstable();
+    codes.dedup();
+    let attempts = match r.attempts {
+        None => None,
+        Some(n) if n >= 1 => Some(u32::try_from(n).unwrap_or(u32::MAX)),
+        Some(n) => return Err(at("attempts").invalid(format!("{n} is below the minimum of 1"))),
+    };
+    Ok(Retry { attempts, codes })
 }
 
 /// A rule that cannot be programmed as written but whose matches can: it keeps its matches and
@@ -109,7 +139,7 @@ fn grpc_lengths(rule: &Rule) -> Vec<Option<(usize, usize)>> {
 pub fn compile_failed_rule(rule_index: usize, rule: &Rule, caps: &Capabilities, has_host: bool, problem: &RuleProblem) -> Option<CompiledRule> {
     let matches = compile_matches(&format!("spec.rules[{rule_index}]"), rule, caps, has_host).ok()?;
     let action = HttpAction::FixedResponse { status: 500, reason: format!("rule not programmed: {}", problem.message) };
-    Some(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters: Vec::new(), action, timeouts: None })
+    Some(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters: Vec::new(), action, timeouts: None, retry: None })
 }
 
 /// Compile the backends of a TLS/TCP/UDP rule (weights and backend count checked).

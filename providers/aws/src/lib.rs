@@ -187,6 +187,7 @@ pub fn capabilities() -> Capabilities {
         // an NLB listener forwards to one target group, so TLS listeners cannot split by SNI.
         facts: [Fact::PathRegexMatch, Fact::HeaderRegexMatch, Fact::WeightedBackends, Fact::FullPathRewrite, Fact::TlsPassthrough].into(),
         redirect_status_codes: [301, 302].into(),
+        retry_status_codes: Default::default(),
         limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5), regex_dialect: RegexDialect::Alb },
         gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
         parameter_defaults: serde_json::to_value(params::AWSLoadBalancerParametersSpec::default())

@@ -215,6 +215,7 @@ pub fn capabilities() -> Capabilities {
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
+        retry_status_codes: Default::default(),
         limits: Limits { regex_dialect: RegexDialect::Re2, ..Limits::default() },
         gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
         parameter_defaults: serde_json::to_value(params::GCPLoadBalancerParametersSpec::default())

@@ -81,6 +81,7 @@ pub fn capabilities() -> Capabilities {
             HttpRouteDestinationPortMatching,
             HttpRouteNamedRouteRule,
             HttpRouteCors,
+            HttpRouteRetry,
             GatewayFrontendClientCertificateValidation,
             GatewayFrontendClientCertificateValidationInsecureFallback,
             GrpcRoute,
@@ -103,6 +104,8 @@ pub fn capabilities() -> Capabilities {
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),
+        // HAProxy's `retry-on` status keywords.
+        retry_status_codes: [401, 403, 404, 408, 425, 500, 501, 502, 503, 504].into(),
         limits: Limits::default(),
         gateway_parameters: params::GATEWAY_TUNABLE.iter().map(|f| (*f).to_string()).collect(),
         parameter_defaults: serde_json::to_value(params::HAProxyParametersSpec::default()).ok().and_then(|v| v.as_object().cloned()).unwrap_or_default(),

@@ -83,6 +83,7 @@ pub fn capabilities() -> Capabilities {
         features: [Feature::Gateway, Feature::HttpRoute, Feature::ReferenceGrant].into(),
         facts: BTreeSet::new(),
         redirect_status_codes: [301, 302].into(),
+        retry_status_codes: BTreeSet::new(),
         limits: Limits::default(),
         gateway_parameters: BTreeSet::new(),
         parameter_defaults: serde_json::Map::new(),

@@ -12,6 +12,9 @@
 //!   header to the response;
 //! - a `delay=<duration>` query parameter (Go's duration syntax: `500ms`, `1s`, `1m30s`) delays
 //!   the answer by that long;
+//! - retry simulation, as upstream's echo does: with `responseCode=<code>`, `succeedAfter=<n>`
+//!   and `uuid=<id>` query parameters, the first `n` requests carrying that id are answered with
+//!   `code`, later ones normally;
 //! - a raw TCP mode ([`serve_tcp`]) writes a banner line and then echoes bytes.
 #![forbid(unsafe_code)]
 
@@ -79,11 +82,13 @@ pub struct EchoResponse {
 struct ListenerState {
     config: EchoConfig,
     listener: SocketAddr,
+    /// Requests seen per retry-simulation id.
+    attempts: std::sync::Mutex<std::collections::HashMap<String, u32>>,
 }
 
 /// Build the echo router for one listener whose local address is `listener`.
 pub fn router(config: EchoConfig, listener: SocketAddr) -> Router {
-    let state = Arc::new(ListenerState { config, listener });
+    let state = Arc::new(ListenerState { config, listener, attempts: Default::default() });
     Router::new().fallback(echo).with_state(state)
 }
 
@@ -175,6 +180,7 @@ async fn echo(State(state): State<Arc<ListenerState>>, method: Method, uri: Uri,
         Some(Err(())) => StatusCode::BAD_REQUEST,
         None => StatusCode::OK,
     };
+    let status = uri.query().and_then(|q| simulated_failure(&state, q)).unwrap_or(status);
     if let Some(delay) = uri.query().and_then(requested_delay) {
         tokio::time::sleep(delay).await;
     }
@@ -222,6 +228,18 @@ fn proto_name(version: Version) -> &'static str {
         Version::HTTP_3 => "HTTP/3.0",
         _ => "HTTP/?",
     }
+}
+
+/// Retry simulation: the failure status while the id has been seen at most `succeedAfter` times.
+fn simulated_failure(state: &ListenerState, query: &str) -> Option<StatusCode> {
+    let param = |name: &str| query.split('&').find_map(|pair| pair.strip_prefix(name).and_then(|v| v.strip_prefix('=')));
+    let code = param("responseCode")?.parse::<u16>().ok().and_then(|c| StatusCode::from_u16(c).ok())?;
+    let succeed_after: u32 = param("succeedAfter")?.parse().ok()?;
+    let id = param("uuid")?.to_string();
+    let mut attempts = state.attempts.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let seen = attempts.entry(id).or_insert(0);
+    *seen += 1;
+    (*seen <= succeed_after).then_some(code)
 }
 
 /// For `/status/<code>`: `Some(Ok(code))` for 200..=599, `Some(Err(()))` for

@@ -21,6 +21,7 @@ mod http_ext;
 mod more;
 mod mtls;
 mod report;
+mod retry;
 mod tls;
 mod tls_traffic;
 
@@ -123,6 +124,7 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GRPCRouteWeight" => grpc::weight,
         "HTTPRouteNamedRule" => http::named_rule,
         "HTTPRouteCORS" => cors::cors,
+        "HTTPRouteRetry" => retry::retry,
         "GRPCRouteNamedRule" => grpc::named_rule,
         "GatewayFrontendClientCertificateValidation" => mtls::validation,
         "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,

@@ -4,14 +4,15 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use portico_model::ir::{Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, Port, PortProtocol};
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, Port, PortProtocol, Retry};
 
 use super::Ctx;
-use super::names::{backend_name, cert_file_name, frontend_name};
+use super::names::{backend_name, cert_file_name, frontend_name, retry_backend_name};
 use super::text::{Output, arg, is_host_name};
 
 /// One backend per IR backend that HTTP routes can reach: HTTP and H2C backends, plus TCP ones
 /// that an HTTP route references. UDP backends never appear. No endpoints -> no servers (503).
+/// Then one copy per (backend, retry policy) that rules with `retry` forward to.
 pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
     let referenced = http_referenced(ctx);
     for (id, backend) in &ctx.gw.backends {
@@ -20,30 +21,64 @@ pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
             BackendProtocol::Tcp => referenced.contains(id.as_str()),
             BackendProtocol::Udp => false,
         };
-        if !wanted {
-            continue;
+        if wanted {
+            http_backend(out, &backend_name(&ctx.gw.gateway, id), backend, None);
         }
-        out.section(&format!("backend {}", backend_name(&ctx.gw.gateway, id)));
-        out.comment(&format!("service {}:{} ({:?})", backend.service, backend.port, backend.protocol));
-        out.line("mode http");
-        out.line("balance roundrobin");
-        out.line("http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
-        let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
-        let servers = servers(backend);
-        for (index, server) in servers.iter().enumerate() {
-            match server {
-                Some(address) => out.line(&format!("server s{index} {address}{proto}")),
-                None => out.comment(&format!("endpoint {index}: unusable address, skipped")),
-            }
+    }
+    for (id, retry) in retried(ctx) {
+        if let Some(backend) = ctx.gw.backends.get(id) {
+            http_backend(out, &retry_backend_name(&ctx.gw.gateway, id, retry), backend, Some(retry));
         }
-        // Spare slots: endpoint changes within the capacity go through the runtime API
-        // (`set server ... addr/state`) without a reload.
-        if backend.external_name.is_none() {
-            for index in servers.len()..slot_capacity(servers.len()) {
-                out.line(&format!("server s{index} 127.0.0.1:1 disabled{proto}"));
+    }
+}
+
+/// HAProxy's default number of retries, used when `retry.attempts` is not set.
+const DEFAULT_RETRIES: u32 = 3;
+
+/// One HTTP backend section; with `retry`, failed attempts (connection failures, an empty or
+/// timed-out response, the listed status codes) are retried, on another server when there is one.
+fn http_backend(out: &mut Output, name: &str, backend: &Backend, retry: Option<&Retry>) {
+    out.section(&format!("backend {name}"));
+    out.comment(&format!("service {}:{} ({:?})", backend.service, backend.port, backend.protocol));
+    out.line("mode http");
+    out.line("balance roundrobin");
+    out.line("http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
+    if let Some(retry) = retry {
+        let codes: String = retry.codes.iter().map(|c| format!(" {c}")).collect();
+        out.line(&format!("retries {}", retry.attempts.unwrap_or(DEFAULT_RETRIES)));
+        out.line(&format!("retry-on conn-failure empty-response response-timeout{codes}"));
+        out.line("option redispatch 1");
+    }
+    let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
+    let servers = servers(backend);
+    for (index, server) in servers.iter().enumerate() {
+        match server {
+            Some(address) => out.line(&format!("server s{index} {address}{proto}")),
+            None => out.comment(&format!("endpoint {index}: unusable address, skipped")),
+        }
+    }
+    // Spare slots: endpoint changes within the capacity go through the runtime API
+    // (`set server ... addr/state`) without a reload.
+    if backend.external_name.is_none() {
+        for index in servers.len()..slot_capacity(servers.len()) {
+            out.line(&format!("server s{index} 127.0.0.1:1 disabled{proto}"));
+        }
+    }
+}
+
+/// (backend id, retry policy) pairs that HTTP rules with `retry` forward to, deduplicated.
+fn retried<'a>(ctx: &Ctx<'a>) -> BTreeSet<(&'a str, &'a Retry)> {
+    let mut out = BTreeSet::new();
+    let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
+    for entry in http_ports.flat_map(|p| &p.virtual_hosts).flat_map(|v| &v.routes) {
+        let (Some(retry), HttpAction::Forward { backends }) = (&entry.retry, &entry.action) else { continue };
+        for weighted in backends {
+            if let BackendTarget::Backend { id } = &weighted.target {
+                out.insert((id.as_str(), retry));
             }
         }
     }
+    out
 }
 
 /// Server slots per backend: the endpoints rounded up to a power of two, at least 4.

@@ -3,7 +3,7 @@
 //! escaped injectively (anything else becomes `:` plus hex bytes) and joined with `_`, which never
 //! appears in an escaped component, so distinct inputs always give distinct names.
 
-use portico_model::ir::ObjectRef;
+use portico_model::ir::{ObjectRef, Retry};
 
 /// Escapes one name component: `[a-z0-9.-]` is kept, every other byte becomes `:xx`.
 pub(crate) fn esc(component: &str) -> String {
@@ -35,6 +35,15 @@ pub fn backend_name(gateway: &ObjectRef, backend_id: &str) -> String {
         }
         None => format!("be_{}_{}", gateway_part(gateway), esc(backend_id)),
     }
+}
+
+/// The copy of a backend that retries failed attempts as `retry` asks (rules with the same retry
+/// policy share it): `<backend>_retry_<attempts>_<codes>`, more `_`-separated parts than any
+/// [`backend_name`], so no collision.
+pub(crate) fn retry_backend_name(gateway: &ObjectRef, backend_id: &str, retry: &Retry) -> String {
+    let attempts = retry.attempts.map_or_else(|| "default".to_string(), |n| n.to_string());
+    let codes = if retry.codes.is_empty() { "none".to_string() } else { retry.codes.iter().map(u16::to_string).collect::<Vec<_>>().join(".") };
+    format!("{}_retry_{attempts}_{codes}", backend_name(gateway, backend_id))
 }
 
 /// `fe_<ns>_<gw>_<port>`: one frontend per Gateway port.
