@@ -175,8 +175,13 @@ named_enum! {
         HostnameAddresses => "HostnameAddresses",
         /// `spec.addresses` of type `portico.dev/named-address` (a reserved address by name).
         NamedAddresses => "NamedAddresses",
-        /// Route rules' `sessionPersistence` (experimental channel; no Gateway API feature name).
+        /// Route rules' cookie-based `sessionPersistence` (experimental channel; no Gateway API
+        /// feature name).
         SessionPersistence => "SessionPersistence",
+        /// `sessionPersistence` of type `Header`.
+        HeaderSessionPersistence => "HeaderSessionPersistence",
+        /// `sessionPersistence` on a rule splitting traffic across several backends.
+        SessionPersistenceAcrossBackends => "SessionPersistenceAcrossBackends",
         /// Gateway `spec.infrastructure.annotations` carried onto the platform's resources.
         InfrastructureAnnotations => "InfrastructureAnnotations",
         /// `retry.backoff`: a minimum wait between retries.

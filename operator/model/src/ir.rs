@@ -244,6 +244,25 @@ pub struct HttpRouteEntry {
     /// The rule's `retry`: a failed backend attempt is tried again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub retry: Option<Retry>,
+    /// The rule's `sessionPersistence`: a client keeps reaching the same endpoint.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub session_persistence: Option<SessionPersistence>,
+}
+
+/// Cookie-based session persistence: the load balancer sets a cookie naming the endpoint it
+/// chose, and sends later requests carrying it to that endpoint.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct SessionPersistence {
+    pub cookie_name: String,
+    /// The session ends this long after it began.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub absolute_timeout_ms: Option<u64>,
+    /// The session ends after this long without a request.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idle_timeout_ms: Option<u64>,
+    /// A permanent cookie (`Max-Age` = the absolute timeout) instead of a browser-session one.
+    pub permanent: bool,
 }
 
 /// When and how often a backend request is retried.

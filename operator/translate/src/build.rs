@@ -132,6 +132,7 @@ impl GatewayBuilder {
                     action: rule.action.clone(),
                     timeouts: rule.timeouts.clone(),
                     retry: rule.retry.clone(),
+                    session_persistence: rule.session_persistence.clone(),
                 };
                 let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
                 for hostname in hostnames {

@@ -22,6 +22,7 @@ mod hostnames;
 mod index;
 mod listeners;
 mod pem;
+mod policies;
 pub mod privilege;
 mod regex;
 mod routes;

@@ -3,12 +3,13 @@
 //! field and the provider; the route's other rules are unaffected.
 
 use portico_model::ir::{
-    Header, HeaderModifier, HttpAction, HttpFilter, HttpMatch, PathMatch, PathRewrite, Redirect, RequestMirror, Retry, Timeouts, UrlRewrite, ValueMatch,
-    ValueMatchType, WeightedBackend,
+    Header, HeaderModifier, HttpAction, HttpFilter, HttpMatch, PathMatch, PathRewrite, Redirect, RequestMirror, Retry, SessionPersistence, Timeouts,
+    UrlRewrite, ValueMatch, ValueMatchType, WeightedBackend,
 };
 use portico_model::{Capabilities, Fact, Feature};
 
 use crate::backends::{ResolvedBackends, forward_action};
+use crate::policies;
 use crate::routes::{FilterSpec, HeaderModifierSpec, MatchSpec, PathModifierSpec, PathSpec, Rule};
 
 /// Why a rule cannot be programmed.
@@ -27,27 +28,33 @@ pub struct CompiledRule {
     pub action: HttpAction,
     pub timeouts: Option<Timeouts>,
     pub retry: Option<Retry>,
+    pub session_persistence: Option<SessionPersistence>,
 }
 
-struct Checker<'c> {
-    caps: &'c Capabilities,
-    field: String,
+/// Backends of a rule that would get traffic (weight above 0).
+fn live_backends(rule: &Rule) -> usize {
+    rule.backends.iter().filter(|b| b.weight > 0).count()
+}
+
+pub(crate) struct Checker<'c> {
+    pub(crate) caps: &'c Capabilities,
+    pub(crate) field: String,
 }
 
 impl Checker<'_> {
-    fn unsupported(&self, what: &str) -> RuleProblem {
+    pub(crate) fn unsupported(&self, what: &str) -> RuleProblem {
         RuleProblem { incompatible: false, message: format!("{}: {what} is not supported by {}", self.field, self.caps.platform_name()) }
     }
 
-    fn require_feature(&self, feature: Feature, what: &str) -> Result<(), RuleProblem> {
+    pub(crate) fn require_feature(&self, feature: Feature, what: &str) -> Result<(), RuleProblem> {
         if self.caps.supports(feature) { Ok(()) } else { Err(self.unsupported(what)) }
     }
 
-    fn require_fact(&self, fact: Fact, what: &str) -> Result<(), RuleProblem> {
+    pub(crate) fn require_fact(&self, fact: Fact, what: &str) -> Result<(), RuleProblem> {
         if self.caps.has(fact) { Ok(()) } else { Err(self.unsupported(what)) }
     }
 
-    fn invalid(&self, message: impl std::fmt::Display) -> RuleProblem {
+    pub(crate) fn invalid(&self, message: impl std::fmt::Display) -> RuleProblem {
         RuleProblem { incompatible: false, message: format!("{}: {message}", self.field) }
     }
 }
@@ -84,11 +91,12 @@ pub fn compile_http_rule(
     }
     let timeouts = compile_timeouts(&Checker { caps, field: format!("{field}.timeouts") }, rule)?;
     let deadline = timeouts.as_ref().and_then(|t| t.request_ms).is_some_and(|ms| ms > 0);
-    let retry = rule.retry.as_ref().map(|r| compile_retry(&Checker { caps, field: format!("{field}.retry") }, r, deadline)).transpose()?;
-    if let Some(persistence) = &rule.session_persistence {
-        let what = format!("session persistence (type {})", persistence.kind);
-        Checker { caps, field: format!("{field}.sessionPersistence") }.require_fact(Fact::SessionPersistence, &what)?;
-    }
+    let retry = rule.retry.as_ref().map(|r| policies::retry(&Checker { caps, field: format!("{field}.retry") }, r, deadline)).transpose()?;
+    let session_persistence = rule
+        .session_persistence
+        .as_ref()
+        .map(|p| policies::session_persistence(&Checker { caps, field: format!("{field}.sessionPersistence") }, p, live_backends(rule)))
+        .transpose()?;
     let action = match redirect {
         Some(redirect) => HttpAction::Redirect(redirect),
         None => {
@@ -96,41 +104,11 @@ pub fn compile_http_rule(
             forward_action(&targets)
         }
     };
-    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action, timeouts, retry })
+    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action, timeouts, retry, session_persistence })
 }
 
 fn grpc_lengths(rule: &Rule) -> Vec<Option<(usize, usize)>> {
     if rule.matches.is_empty() { vec![None] } else { rule.matches.iter().map(|m| m.grpc_lengths).collect() }
-}
-
-/// `retry`: the feature, status codes the platform can retry on, no `backoff` unless the platform
-/// can wait between attempts (the spec forbids retrying sooner than it), and no request timeout
-/// unless the platform ends all attempts at that deadline (the spec requires it).
-fn compile_retry(checker: &Checker<'_>, r: &crate::routes::RetrySpec, deadline: bool) -> Result<Retry, RuleProblem> {
-    checker.require_feature(Feature::HttpRouteRetry, "retry")?;
-    let at = |sub: &str| Checker { caps: checker.caps, field: format!("{}.{sub}", checker.field) };
-    if r.backoff.is_some() {
-        at("backoff").require_fact(Fact::RetryBackoff, "a minimum backoff between retries")?;
-    }
-    if deadline {
-        checker.require_fact(Fact::RetryWithinRequestTimeout, "retry together with timeouts.request (ending every attempt at the request's deadline)")?;
-    }
-    let mut codes = Vec::new();
-    for code in &r.codes {
-        match u16::try_from(*code).ok().filter(|c| (400..=599).contains(c)) {
-            Some(c) if checker.caps.retry_status_codes.contains(&c) => codes.push(c),
-            Some(c) => return Err(at("codes").unsupported(&format!("retrying on status code {c}"))),
-            None => return Err(at("codes").invalid(format!("{code} is not a status code between 400 and 599"))),
-        }
-    }
-    codes.sort_unstable();
-    codes.dedup();
-    let attempts = match r.attempts {
-        None => None,
-        Some(n) if n >= 1 => Some(u32::try_from(n).unwrap_or(u32::MAX)),
-        Some(n) => return Err(at("attempts").invalid(format!("{n} is below the minimum of 1"))),
-    };
-    Ok(Retry { attempts, codes })
 }
 
 /// A rule that cannot be programmed as written but whose matches can: it keeps its matches and
@@ -139,7 +117,7 @@ fn compile_retry(checker: &Checker<'_>, r: &crate::routes::RetrySpec, deadline: 
 pub fn compile_failed_rule(rule_index: usize, rule: &Rule, caps: &Capabilities, has_host: bool, problem: &RuleProblem) -> Option<CompiledRule> {
     let matches = compile_matches(&format!("spec.rules[{rule_index}]"), rule, caps, has_host).ok()?;
     let action = HttpAction::FixedResponse { status: 500, reason: format!("rule not programmed: {}", problem.message) };
-    Some(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters: Vec::new(), action, timeouts: None, retry: None })
+    Some(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters: Vec::new(), action, timeouts: None, retry: None, session_persistence: None })
 }
 
 /// Compile the backends of a TLS/TCP/UDP rule (weights and backend count checked).

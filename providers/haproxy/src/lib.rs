@@ -101,6 +101,7 @@ pub fn capabilities() -> Capabilities {
             Fact::TlsPassthrough,
             Fact::SniRouting,
             Fact::HttpsAndTlsShareAPort,
+            Fact::SessionPersistence,
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),

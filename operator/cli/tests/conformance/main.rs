@@ -22,6 +22,7 @@ mod more;
 mod mtls;
 mod report;
 mod retry;
+mod sticky;
 mod tls;
 mod tls_traffic;
 
@@ -131,6 +132,12 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayFrontendInvalidDefaultClientCertificateValidation" => mtls::invalid_default,
         "GatewayInvalidFrontendClientCertificateValidation" => mtls::invalid_per_port,
     ]
+}
+
+/// Scenarios beyond upstream's tests (behaviour the Gateway API has no feature name for yet):
+/// always run, never in the upstream-format report.
+fn portico_scenarios() -> Vec<(&'static str, Scenario)> {
+    scenarios!["PorticoCookieSessionPersistence" => sticky::session_persistence]
 }
 
 /// Why a test upstream has for a claimed feature has no scenario here yet.
@@ -302,6 +309,17 @@ async fn conformance() {
         eprintln!("conformance: {name}: {outcome:?} ({:?})", t.elapsed());
         outcomes.insert(name, outcome);
     }
+    let mut extra_failures = Vec::new();
+    for (name, scenario) in portico_scenarios() {
+        if only.as_ref().is_some_and(|o| !o.contains(name)) {
+            continue;
+        }
+        let outcome = tokio::time::timeout(Duration::from_secs(60), scenario(&ctx)).await.unwrap_or_else(|_| Err("timed out after 60 s".into()));
+        eprintln!("conformance: {name} (beyond upstream): {outcome:?}");
+        if let Err(why) = outcome {
+            extra_failures.push(format!("{name}: {why}"));
+        }
+    }
     let notes: BTreeMap<&'static str, String> = required.iter().filter(|(_, n, _)| !outcomes.contains_key(n)).map(|(_, n, _)| (*n, not_written(n))).collect();
     // Stop the world (operator, HAProxy, Pods) before any assertion can unwind.
     let state_dir = ctx.world.state_dir.clone();
@@ -316,7 +334,8 @@ async fn conformance() {
         )
         .expect("write the report");
     }
-    let failed: Vec<String> = outcomes.iter().filter_map(|(n, o)| if let Outcome::Failed(why) = o { Some(format!("{n}: {why}")) } else { None }).collect();
+    let mut failed: Vec<String> = outcomes.iter().filter_map(|(n, o)| if let Outcome::Failed(why) = o { Some(format!("{n}: {why}")) } else { None }).collect();
+    failed.extend(extra_failures);
     let passed = outcomes.values().filter(|o| matches!(o, Outcome::Passed)).count();
     eprintln!("conformance: {passed} passed, {} failed, {} not written, in {:?}", failed.len(), notes.len(), started.elapsed());
     assert!(failed.is_empty(), "{} conformance scenarios of claimed features failed:\n{}", failed.len(), failed.join("\n"));

@@ -6,7 +6,7 @@ use portico_model::ir::{BackendTarget, HeaderModifier, HttpAction, HttpFilter, P
 
 use super::Ctx;
 use super::http::Rule;
-use super::names::{backend_name, retry_backend_name};
+use super::names::{Policy, backend_name, policy_backend_name};
 use super::text::{Output, arg, is_fetch_name, lf, refuse, regex_literal};
 
 /// What the actions need to know about the frontend.
@@ -82,8 +82,8 @@ fn forward(ctx: &Ctx<'_>, out: &mut Output, rule: &Rule<'_>, backends: &[Weighte
         }
         match &backend.target {
             BackendTarget::Backend { id } if ctx.gw.backends.contains_key(id) => {
-                let name = match &rule.entry.retry {
-                    Some(retry) => retry_backend_name(&ctx.gw.gateway, id, retry),
+                let name = match Policy::of(rule.entry) {
+                    Some(policy) => policy_backend_name(&ctx.gw.gateway, id, &policy),
                     None => backend_name(&ctx.gw.gateway, id),
                 };
                 use_backends.push(format!("use_backend {name} if {cond}"));

@@ -4,10 +4,10 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use portico_model::ir::{Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, Port, PortProtocol, Retry};
+use portico_model::ir::{Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, Port, PortProtocol, SessionPersistence};
 
 use super::Ctx;
-use super::names::{backend_name, cert_file_name, frontend_name, retry_backend_name};
+use super::names::{Policy, backend_name, cert_file_name, frontend_name, policy_backend_name};
 use super::text::{Output, arg, is_host_name};
 
 /// One backend per IR backend that HTTP routes can reach: HTTP and H2C backends, plus TCP ones
@@ -25,9 +25,9 @@ pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
             http_backend(out, &backend_name(&ctx.gw.gateway, id), backend, None);
         }
     }
-    for (id, retry) in retried(ctx) {
+    for (id, policy) in with_policies(ctx) {
         if let Some(backend) = ctx.gw.backends.get(id) {
-            http_backend(out, &retry_backend_name(&ctx.gw.gateway, id, retry), backend, Some(retry));
+            http_backend(out, &policy_backend_name(&ctx.gw.gateway, id, &policy), backend, Some(&policy));
         }
     }
 }
@@ -35,25 +35,32 @@ pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
 /// HAProxy's default number of retries, used when `retry.attempts` is not set.
 const DEFAULT_RETRIES: u32 = 3;
 
-/// One HTTP backend section; with `retry`, failed attempts (connection failures, an empty or
-/// timed-out response, the listed status codes) are retried, on another server when there is one.
-fn http_backend(out: &mut Output, name: &str, backend: &Backend, retry: Option<&Retry>) {
+/// One HTTP backend section, with a rule's policies: with `retry`, failed attempts (connection
+/// failures, an empty or timed-out response, the listed status codes) are retried, on another
+/// server when there is one; with session persistence, a cookie names the server that answered.
+fn http_backend(out: &mut Output, name: &str, backend: &Backend, policy: Option<&Policy<'_>>) {
     out.section(&format!("backend {name}"));
     out.comment(&format!("service {}:{} ({:?})", backend.service, backend.port, backend.protocol));
     out.line("mode http");
     out.line("balance roundrobin");
     out.line("http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
-    if let Some(retry) = retry {
+    let session = policy.and_then(|p| p.session);
+    if let Some(session) = session {
+        out.line(&session_cookie(session));
+    }
+    if let Some(retry) = policy.and_then(|p| p.retry) {
         let codes: String = retry.codes.iter().map(|c| format!(" {c}")).collect();
         out.line(&format!("retries {}", retry.attempts.unwrap_or(DEFAULT_RETRIES)));
         out.line(&format!("retry-on conn-failure empty-response response-timeout{codes}"));
         out.line("option redispatch 1");
     }
     let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
+    // With session persistence each server's cookie value is its slot name.
+    let cookie = |index: usize| if session.is_some() { format!(" cookie s{index}") } else { String::new() };
     let servers = servers(backend);
     for (index, server) in servers.iter().enumerate() {
         match server {
-            Some(address) => out.line(&format!("server s{index} {address}{proto}")),
+            Some(address) => out.line(&format!("server s{index} {address}{proto}{}", cookie(index))),
             None => out.comment(&format!("endpoint {index}: unusable address, skipped")),
         }
     }
@@ -61,20 +68,38 @@ fn http_backend(out: &mut Output, name: &str, backend: &Backend, retry: Option<&
     // (`set server ... addr/state`) without a reload.
     if backend.external_name.is_none() {
         for index in servers.len()..slot_capacity(servers.len()) {
-            out.line(&format!("server s{index} 127.0.0.1:1 disabled{proto}"));
+            out.line(&format!("server s{index} 127.0.0.1:1 disabled{proto}{}", cookie(index)));
         }
     }
 }
 
-/// (backend id, retry policy) pairs that HTTP rules with `retry` forward to, deduplicated.
-fn retried<'a>(ctx: &Ctx<'a>) -> BTreeSet<(&'a str, &'a Retry)> {
+/// The `cookie` line of session persistence: inserted by HAProxy (never forwarded to the
+/// backend, never cached), `maxlife`/`maxidle` for the absolute and idle timeouts (HAProxy checks
+/// them from dates it keeps in the cookie), `Max-Age` for a permanent cookie.
+fn session_cookie(session: &SessionPersistence) -> String {
+    let seconds = |ms: u64| ms.div_ceil(1000).max(1);
+    let mut line = format!("cookie {} insert indirect nocache httponly", arg(&session.cookie_name));
+    if let Some(ms) = session.idle_timeout_ms {
+        line.push_str(&format!(" maxidle {}s", seconds(ms)));
+    }
+    if let Some(ms) = session.absolute_timeout_ms {
+        line.push_str(&format!(" maxlife {}s", seconds(ms)));
+        if session.permanent {
+            line.push_str(&format!(" attr Max-Age={}", seconds(ms)));
+        }
+    }
+    line
+}
+
+/// (backend id, policies) pairs that HTTP rules with policies forward to, deduplicated.
+fn with_policies<'a>(ctx: &Ctx<'a>) -> BTreeSet<(&'a str, Policy<'a>)> {
     let mut out = BTreeSet::new();
     let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
     for entry in http_ports.flat_map(|p| &p.virtual_hosts).flat_map(|v| &v.routes) {
-        let (Some(retry), HttpAction::Forward { backends }) = (&entry.retry, &entry.action) else { continue };
+        let (Some(policy), HttpAction::Forward { backends }) = (Policy::of(entry), &entry.action) else { continue };
         for weighted in backends {
             if let BackendTarget::Backend { id } = &weighted.target {
-                out.insert((id.as_str(), retry));
+                out.insert((id.as_str(), policy));
             }
         }
     }

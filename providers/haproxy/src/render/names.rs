@@ -3,7 +3,7 @@
 //! escaped injectively (anything else becomes `:` plus hex bytes) and joined with `_`, which never
 //! appears in an escaped component, so distinct inputs always give distinct names.
 
-use portico_model::ir::{ObjectRef, Retry};
+use portico_model::ir::{ObjectRef, Retry, SessionPersistence};
 
 /// Escapes one name component: `[a-z0-9.-]` is kept, every other byte becomes `:xx`.
 pub(crate) fn esc(component: &str) -> String {
@@ -37,13 +37,29 @@ pub fn backend_name(gateway: &ObjectRef, backend_id: &str) -> String {
     }
 }
 
-/// The copy of a backend that retries failed attempts as `retry` asks (rules with the same retry
-/// policy share it): `<backend>_retry_<attempts>_<codes>`, more `_`-separated parts than any
-/// [`backend_name`], so no collision.
-pub(crate) fn retry_backend_name(gateway: &ObjectRef, backend_id: &str, retry: &Retry) -> String {
-    let attempts = retry.attempts.map_or_else(|| "default".to_string(), |n| n.to_string());
-    let codes = if retry.codes.is_empty() { "none".to_string() } else { retry.codes.iter().map(u16::to_string).collect::<Vec<_>>().join(".") };
-    format!("{}_retry_{attempts}_{codes}", backend_name(gateway, backend_id))
+/// The copy of a backend that carries a rule's traffic policies (retry, session persistence);
+/// rules with the same policies share it: `<backend>_policy_<digest of the policies>`, more
+/// `_`-separated parts than any [`backend_name`], so no collision with one.
+pub(crate) fn policy_backend_name(gateway: &ObjectRef, backend_id: &str, policy: &Policy<'_>) -> String {
+    let text = serde_json::to_string(&(policy.retry, policy.session)).unwrap_or_default();
+    // FNV-1a, 64 bits: stable across runs and builds (the name is part of the config).
+    let digest = text.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x0100_0000_01b3));
+    format!("{}_policy_{digest:016x}", backend_name(gateway, backend_id))
+}
+
+/// A rule's traffic policies that need a backend of their own.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct Policy<'a> {
+    pub(crate) retry: Option<&'a Retry>,
+    pub(crate) session: Option<&'a SessionPersistence>,
+}
+
+impl<'a> Policy<'a> {
+    /// The policies of a route entry; `None` when it has none (the shared backend serves it).
+    pub(crate) fn of(entry: &'a portico_model::ir::HttpRouteEntry) -> Option<Policy<'a>> {
+        let policy = Policy { retry: entry.retry.as_ref(), session: entry.session_persistence.as_ref() };
+        (policy.retry.is_some() || policy.session.is_some()).then_some(policy)
+    }
 }
 
 /// `fe_<ns>_<gw>_<port>`: one frontend per Gateway port.
