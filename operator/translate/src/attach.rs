@@ -111,10 +111,11 @@ pub fn evaluate_parent(
     builder: &mut GatewayBuilder,
 ) -> Vec<Condition> {
     let generation = route.generation;
-    let resolved_refs = match resolved.problems.first() {
+    let problems: Vec<_> = resolved.problems.iter().cloned().chain(crate::backends::protocol_problems(route, resolved, gw.caps)).collect();
+    let resolved_refs = match problems.first() {
         None => conditions::route_resolved_refs(generation),
         Some((reason, _)) => {
-            let message = resolved.problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
+            let message = problems.iter().map(|(_, m)| m.as_str()).collect::<Vec<_>>().join("; ");
             conditions::route_unresolved_refs(generation, reason, message)
         }
     };

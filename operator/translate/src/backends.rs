@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 
 use k8s_openapi::api::core::v1::ServicePort;
 use portico_model::ir::{Backend, BackendProtocol, BackendTarget, HttpAction, ObjectRef, WeightedBackend};
-use portico_model::{GATEWAY_GROUP, RouteKind};
+use portico_model::{Capabilities, Feature, GATEWAY_GROUP, RouteKind};
 
 use crate::conditions::reason;
 use crate::index::Index;
@@ -14,6 +14,7 @@ use crate::routes::{BackendRefSpec, FilterSpec, Route};
 /// A reference that could not be resolved: (reason, message).
 pub type RefProblem = (&'static str, String);
 
+#[derive(Clone)]
 pub struct ResolvedBackends {
     /// Per rule, per backendRef (same indices as the spec), the weighted target.
     pub rules: Vec<Vec<WeightedBackend>>,
@@ -114,6 +115,43 @@ fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, i
         protocol,
         external_name,
     })
+}
+
+/// Whether the platform can speak a resolved backend's protocol: an HTTPRoute backend on a
+/// `kubernetes.io/h2c` Service port needs `HTTPRouteBackendProtocolH2C` (GRPCRoute backends are
+/// always HTTP/2).
+pub fn speaks(kind: RouteKind, backend: &Backend, caps: &Capabilities) -> bool {
+    !(kind == RouteKind::Http && backend.protocol == BackendProtocol::H2c) || caps.supports(Feature::HttpRouteBackendProtocolH2c)
+}
+
+/// `UnsupportedProtocol` problems of the route's backends on one platform (the spec's reason for
+/// an appProtocol the implementation does not support); their share of traffic answers 500.
+pub fn protocol_problems(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities) -> Vec<RefProblem> {
+    let unspoken = resolved.backends.values().filter(|b| !speaks(route.key.kind, b, caps));
+    unspoken
+        .map(|b| {
+            let message = format!("Service {}:{}: appProtocol kubernetes.io/h2c is not supported by {}", b.service, b.port, caps.platform_name());
+            (reason::UNSUPPORTED_PROTOCOL, message)
+        })
+        .collect()
+}
+
+/// The route's resolved backends as one platform can use them: targets whose protocol it cannot
+/// speak become `Invalid` (their share answers 500). Borrowed unchanged when it speaks them all.
+pub fn for_platform<'r>(route: &Route, resolved: &'r ResolvedBackends, caps: &Capabilities) -> std::borrow::Cow<'r, ResolvedBackends> {
+    let unspoken = |id: &str| resolved.backends.get(id).is_some_and(|b| !speaks(route.key.kind, b, caps));
+    if !resolved.backends.keys().any(|id| unspoken(id)) {
+        return std::borrow::Cow::Borrowed(resolved);
+    }
+    let mut adjusted = resolved.clone();
+    for target in adjusted.rules.iter_mut().flatten() {
+        if let BackendTarget::Backend { id } = &target.target
+            && unspoken(id)
+        {
+            target.target = BackendTarget::Invalid { reason: format!("{id}: appProtocol kubernetes.io/h2c is not supported by {}", caps.platform_name()) };
+        }
+    }
+    std::borrow::Cow::Owned(adjusted)
 }
 
 fn backend_protocol(kind: RouteKind, port: &ServicePort) -> BackendProtocol {

@@ -27,6 +27,7 @@ pub struct CompiledRoute {
 
 pub fn compile_route(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities, has_host: bool) -> CompiledRoute {
     let mut out = CompiledRoute { valid_rules: 0, dropped: Vec::new(), http: Vec::new(), l4: None };
+    let resolved = &*crate::backends::for_platform(route, resolved, caps);
     for (i, rule) in route.rules.iter().enumerate() {
         let result = match route.key.kind {
             RouteKind::Http | RouteKind::Grpc => match rules::compile_http_rule(i, rule, resolved, caps, has_host) {

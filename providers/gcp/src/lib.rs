@@ -197,6 +197,7 @@ pub fn capabilities() -> Capabilities {
             HttpRouteParentRefPort,
             HttpRouteDestinationPortMatching,
             HttpRouteNamedRouteRule,
+            HttpRouteBackendProtocolH2c,
             GrpcRoute,
             GrpcRouteNamedRouteRule,
             TcpRoute,

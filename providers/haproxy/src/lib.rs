@@ -82,6 +82,7 @@ pub fn capabilities() -> Capabilities {
             HttpRouteNamedRouteRule,
             HttpRouteCors,
             HttpRouteRetry,
+            HttpRouteBackendProtocolH2c,
             GatewayFrontendClientCertificateValidation,
             GatewayFrontendClientCertificateValidationInsecureFallback,
             GrpcRoute,

@@ -346,6 +346,34 @@ fn outcome(status: u16, headers: &HeaderMap, trailers: &HeaderMap, data: &[u8]) 
     }
 }
 
+/// One HTTP/2 cleartext GET with prior knowledge (no upgrade), as upstream's h2c round tripper
+/// sends it: the status and the body.
+pub async fn h2c_get(addr: SocketAddr, authority: &str, path: &str, timeout: Duration) -> Result<(u16, String), String> {
+    let exchange = async {
+        let tcp = tokio::net::TcpStream::connect(addr).await.map_err(|e| format!("connect: {e}"))?;
+        let (mut client, connection) = h2::client::handshake(tcp).await.map_err(|e| format!("HTTP/2 handshake: {e}"))?;
+        let driver = tokio::spawn(async move {
+            let _ = connection.await;
+        });
+        let request = axum::http::Request::builder().method("GET").uri(format!("http://{authority}{path}")).body(()).map_err(|e| format!("request: {e}"))?;
+        let result = async {
+            let (response, _) = client.send_request(request, true).map_err(|e| format!("send: {e}"))?;
+            let (parts, mut body) = response.await.map_err(|e| format!("response: {e}"))?.into_parts();
+            let mut data = Vec::new();
+            while let Some(chunk) = body.data().await {
+                let chunk = chunk.map_err(|e| format!("response body: {e}"))?;
+                let _ = body.flow_control().release_capacity(chunk.len());
+                data.extend_from_slice(&chunk);
+            }
+            Ok((parts.status.as_u16(), String::from_utf8_lossy(&data).into_owned()))
+        }
+        .await;
+        driver.abort();
+        result
+    };
+    tokio::time::timeout(timeout, exchange).await.map_err(|_| format!("no answer within {timeout:?}"))?
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

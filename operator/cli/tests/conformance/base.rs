@@ -103,6 +103,10 @@ fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
     }
     env.as_array_mut().into_iter().for_each(|e| e.extend(extra.clone()));
     let mut container = json!({"name": name, "image": "registry.k8s.io/gateway-api/conformance/echo-basic:v0.1.0", "env": env});
+    if name == "infra-backend-v1" {
+        // Its Service's h2c port targets 3001 (the echo speaks HTTP/1.1 and h2c on each port).
+        container["ports"] = json!([{"containerPort": 3000}, {"containerPort": 3001}]);
+    }
     let mut pod_spec = json!({});
     if let Some(secret) = tls {
         container["volumeMounts"] = json!([{"name": "secret-volume", "mountPath": "/etc/secret-volume"}]);

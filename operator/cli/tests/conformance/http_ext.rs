@@ -182,3 +182,26 @@ pub async fn invalid_parent_ref_section_name_not_matching_port(c: &Ctx) -> Outco
     .concat();
     c.scoped(&yaml, || refused_by_port(c, gw, name, h)).await
 }
+
+/// Upstream's HTTPRouteBackendProtocolH2C: an HTTP/2 prior-knowledge request through the HTTP
+/// listener reaches infra-backend-v1 on its `kubernetes.io/h2c` Service port, spoken to in HTTP/2.
+pub async fn backend_protocol_h2c(c: &Ctx) -> Outcome {
+    let yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: backend-protocol-h2c, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  hostnames: [h2c.conformance.test]\n  rules:\n  - backendRefs: [{{name: infra-backend-v1, port: 8081}}]\n"
+    );
+    c.scoped(&yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "backend-protocol-h2c", SAME).await?;
+        let at = c.gw("same-namespace", 80);
+        c.consistently(&format!("h2c GET h2c.conformance.test/ via {at}"), || async {
+            let (status, body) = portico_echo::grpc::h2c_get(at, "h2c.conformance.test", "/", std::time::Duration::from_secs(5)).await?;
+            let echo: serde_json::Value = serde_json::from_str(&body).map_err(|_| format!("HTTP {status}, no echo: {body:.120}"))?;
+            let (pod, proto) = (echo["pod"].as_str().unwrap_or_default(), echo["proto"].as_str().unwrap_or_default());
+            if status != 200 || !is_pod_of(pod, "infra-backend-v1") || proto != "HTTP/2.0" {
+                return Err(format!("HTTP {status} from {pod:?} over {proto:?}, wanted 200 from infra-backend-v1 over HTTP/2.0"));
+            }
+            Ok(())
+        })
+        .await
+    })
+    .await
+}

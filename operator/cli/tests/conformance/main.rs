@@ -126,6 +126,7 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "HTTPRouteNamedRule" => http::named_rule,
         "HTTPRouteCORS" => cors::cors,
         "HTTPRouteRetry" => retry::retry,
+        "HTTPRouteBackendProtocolH2C" => http_ext::backend_protocol_h2c,
         "GRPCRouteNamedRule" => grpc::named_rule,
         "GatewayFrontendClientCertificateValidation" => mtls::validation,
         "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,
