@@ -96,6 +96,10 @@ pub struct Gateway {
     /// Labels and annotations from `spec.infrastructure`, to put on provider resources.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub infrastructure_labels: BTreeMap<String, String>,
+    /// Annotations from `spec.infrastructure`, for platforms that carry them
+    /// (`InfrastructureAnnotations`); empty elsewhere.
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub infrastructure_annotations: BTreeMap<String, String>,
     /// One entry per (port, protocol family) with at least one usable listener, sorted by port.
     pub ports: Vec<Port>,
     /// Every backend any route on this Gateway sends traffic to, keyed by [`BackendId`].

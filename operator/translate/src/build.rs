@@ -216,6 +216,7 @@ impl GatewayBuilder {
             parameters: gw.parameters.clone(),
             requested_addresses: gw.addresses.clone(),
             infrastructure_labels: gw.labels.clone(),
+            infrastructure_annotations: gw.annotations.clone(),
             ports: ports.into_values().collect(),
             backends: self.backends,
         }

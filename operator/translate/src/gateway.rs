@@ -90,6 +90,7 @@ pub struct GatewayState<'a> {
     /// Why a requested address cannot be used (another Gateway holds it): Programmed=False.
     pub address_problem: Option<String>,
     pub labels: BTreeMap<String, String>,
+    pub annotations: BTreeMap<String, String>,
     /// Fields the platform leaves out (see `gateway_fields::left_out`), for `Accepted`.
     pub left_out: Vec<String>,
     previous: Option<&'a gateway_api::experimental::gateways::GatewayStatus>,
@@ -215,6 +216,10 @@ pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String,
             created: gw.metadata.creation_timestamp.as_ref().map(|t| t.0.to_string()),
             address_problem: None,
             labels: infrastructure.and_then(|i| i.labels.clone()).unwrap_or_default(),
+            annotations: infrastructure
+                .filter(|_| caps.has(portico_model::Fact::InfrastructureAnnotations))
+                .and_then(|i| i.annotations.clone())
+                .unwrap_or_default(),
             previous: gw.status.as_ref(),
         };
         out.insert(key, state);

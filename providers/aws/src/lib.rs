@@ -185,7 +185,15 @@ pub fn capabilities() -> Capabilities {
         // ALB cannot add or set arbitrary request/response headers, mirror requests or apply
         // per-rule timeouts; query-string conditions take wildcards, not regular expressions;
         // an NLB listener forwards to one target group, so TLS listeners cannot split by SNI.
-        facts: [Fact::PathRegexMatch, Fact::HeaderRegexMatch, Fact::WeightedBackends, Fact::FullPathRewrite, Fact::TlsPassthrough].into(),
+        facts: [
+            Fact::InfrastructureAnnotations,
+            Fact::PathRegexMatch,
+            Fact::HeaderRegexMatch,
+            Fact::WeightedBackends,
+            Fact::FullPathRewrite,
+            Fact::TlsPassthrough,
+        ]
+        .into(),
         redirect_status_codes: [301, 302].into(),
         retry_status_codes: Default::default(),
         limits: Limits { max_condition_values_per_rule: Some(5), max_backends_per_rule: Some(5), regex_dialect: RegexDialect::Alb },

@@ -32,7 +32,7 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
     let namer = Namer::new(cluster, &desired.ir.gateway);
     let limits = params.quotas.limits();
     let mut params = params;
-    params.tags = extra_tags(&params.tags, &desired.ir.infrastructure_labels);
+    params.tags = extra_tags(&params.tags, desired.ir.infrastructure_labels.iter().chain(&desired.ir.infrastructure_annotations));
     let mut groups = Groups { namer: &namer, params: &params, ir: &desired.ir, specs: BTreeMap::new() };
     let mut listeners: BTreeMap<(Role, u16), Listener> = BTreeMap::new();
     let mut overflows = Vec::new();
@@ -79,9 +79,10 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
     Ok(Compiled { native, overflows })
 }
 
-/// The parameters' tags plus the Gateway's `spec.infrastructure` labels and annotations
-/// (`GatewayInfrastructurePropagation`); entries AWS would refuse as tags are left out.
-fn extra_tags(params: &BTreeMap<String, String>, infrastructure: &BTreeMap<String, String>) -> BTreeMap<String, String> {
+/// The parameters' tags plus the Gateway's `spec.infrastructure` labels, then annotations
+/// (`GatewayInfrastructurePropagation`, `InfrastructureAnnotations`); the parameters' tags and
+/// labels win a shared key; entries AWS would refuse as tags are left out (docs/aws.md).
+fn extra_tags<'a>(params: &BTreeMap<String, String>, infrastructure: impl Iterator<Item = (&'a String, &'a String)>) -> BTreeMap<String, String> {
     let allowed = |text: &str| text.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
     let mut out = params.clone();
     for (key, value) in infrastructure {
