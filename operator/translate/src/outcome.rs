@@ -26,7 +26,10 @@ pub fn checked(
     let mut refused = Vec::new();
     for (key, ir) in &translation.gateways {
         let desired = crate::desired::desired_for(snapshot, capabilities, translation, key, ir);
-        let Check { overflows, refusal } = check(&desired);
+        let Check { overflows, refusal, left_out } = check(&desired);
+        if let Some(status) = translation.statuses.gateways.get_mut(key) {
+            accepted_without(status, &left_out);
+        }
         let label = capabilities.get(ir.provider).map_or("the platform", |c| c.label.as_str());
         reject_overflows(&mut translation.statuses, key, label, &overflows);
         carry_route_times(snapshot, &mut translation.statuses, &overflows);
@@ -50,6 +53,31 @@ pub fn checked(
         }
     }
     out
+}
+
+/// Adds what the platform leaves out to the Gateway's `Accepted` message, as translation words it
+/// ("accepted without: ..."); an accepted Gateway with nothing else to say takes reason
+/// `UnsupportedValue`, as for the fields translation itself finds left out.
+fn accepted_without(status: &mut GatewayStatus, left_out: &[String]) {
+    if left_out.is_empty() {
+        return;
+    }
+    let Some(accepted) = status.conditions.iter_mut().find(|c| c.condition_type == conditions::ACCEPTED && c.status == "True") else { return };
+    let more = left_out.join("; ");
+    // Still Accepted=True: the transition time translation carried stays.
+    *accepted = if accepted.reason == conditions::reason::ACCEPTED {
+        let mut updated = conditions::gateway_accepted_unsupported(accepted.observed_generation, format!("accepted without: {more}"));
+        updated.last_transition_time = accepted.last_transition_time.clone();
+        updated
+    } else if accepted.message.contains("accepted without: ") {
+        let mut updated = accepted.clone();
+        updated.message = format!("{}; {more}", accepted.message);
+        updated
+    } else {
+        let mut updated = accepted.clone();
+        updated.message = format!("{}; accepted without: {more}", accepted.message);
+        updated
+    };
 }
 
 /// `Programmed=False` on a Gateway with the error's reason and message.

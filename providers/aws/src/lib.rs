@@ -101,9 +101,11 @@ impl Planner for AwsPlanner {
         &self.capabilities
     }
 
-    /// Routes that do not fit the ALB's rule and condition quotas.
+    /// Routes that do not fit the ALB's rule and condition quotas, and infrastructure labels or
+    /// annotations AWS cannot take as tags.
     fn check(&self, desired: &Desired) -> Check {
-        Check { overflows: compile::compile(desired, &self.cluster).map(|c| c.overflows).unwrap_or_default(), refusal: None }
+        let overflows = compile::compile(desired, &self.cluster).map(|c| c.overflows).unwrap_or_default();
+        Check { overflows, refusal: None, left_out: compile::untaggable(&desired.ir) }
     }
 
     fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {

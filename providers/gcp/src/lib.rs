@@ -154,7 +154,7 @@ impl Planner for GcpPlanner {
     fn check(&self, desired: &Desired) -> Check {
         let overflows = compile::compile(desired, &self.defaults).map(|c| c.overflows).unwrap_or_default();
         let refusal = address_refusal(&desired.ir.requested_addresses).map(|(address, message)| ProviderError::AddressNotUsable { address, message });
-        Check { overflows, refusal }
+        Check { overflows, refusal, left_out: Vec::new() }
     }
 
     fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {

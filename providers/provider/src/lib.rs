@@ -137,6 +137,10 @@ pub struct Check {
     /// Why the Gateway cannot be programmed at all (e.g. an address the platform cannot honour):
     /// it is not programmed and gets `Programmed=False` with the error's reason.
     pub refusal: Option<ProviderError>,
+    /// Gateway fields the platform leaves out of what it programs, each naming the field and why
+    /// (e.g. a label AWS cannot take as a tag): added to the Gateway's `Accepted` message
+    /// ("accepted without: ..."), never silently dropped.
+    pub left_out: Vec<String>,
 }
 
 /// The pure part of a platform: no I/O, no clock. `portico plan` and `portico run` both use it,

@@ -81,13 +81,32 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
 
 /// The parameters' tags plus the Gateway's `spec.infrastructure` labels, then annotations
 /// (`GatewayInfrastructurePropagation`, `InfrastructureAnnotations`); the parameters' tags and
-/// labels win a shared key; entries AWS would refuse as tags are left out (docs/aws.md).
+/// labels win a shared key; entries AWS would refuse as tags are left out (and reported by
+/// [`untaggable`]).
 fn extra_tags<'a>(params: &BTreeMap<String, String>, infrastructure: impl Iterator<Item = (&'a String, &'a String)>) -> BTreeMap<String, String> {
-    let allowed = |text: &str| text.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
     let mut out = params.clone();
-    for (key, value) in infrastructure {
-        if key.len() <= 128 && value.len() <= 256 && allowed(key) && allowed(value) && !key.starts_with("aws:") {
-            out.entry(key.clone()).or_insert_with(|| value.clone());
+    for (key, value) in infrastructure.filter(|(k, v)| taggable(k, v)) {
+        out.entry(key.clone()).or_insert_with(|| value.clone());
+    }
+    out
+}
+
+/// What AWS accepts as a tag: key up to 128 and value up to 256 characters of letters, digits,
+/// spaces and `_.:/=+-@`, the key not starting with `aws:`.
+fn taggable(key: &str, value: &str) -> bool {
+    let allowed = |text: &str| text.chars().all(|c| c.is_alphanumeric() || " _.:/=+-@".contains(c));
+    key.len() <= 128 && value.len() <= 256 && allowed(key) && allowed(value) && !key.starts_with("aws:")
+}
+
+/// The Gateway's infrastructure labels and annotations AWS cannot carry as tags, one message each.
+pub fn untaggable(ir: &ir::Gateway) -> Vec<String> {
+    let fields = [("labels", &ir.infrastructure_labels), ("annotations", &ir.infrastructure_annotations)];
+    let mut out = Vec::new();
+    for (field, entries) in fields {
+        for (key, _) in entries.iter().filter(|(k, v)| !taggable(k, v)) {
+            out.push(format!(
+                "spec.infrastructure.{field}[{key:?}]: not a valid AWS tag (key up to 128, value up to 256 characters of letters, digits, spaces and _.:/=+-@; no aws: prefix), so no resource carries it"
+            ));
         }
     }
     out
