@@ -128,27 +128,26 @@ pub fn speaks(kind: RouteKind, backend: &Backend, caps: &Capabilities) -> bool {
 /// an appProtocol the implementation does not support); their share of traffic answers 500.
 pub fn protocol_problems(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities) -> Vec<RefProblem> {
     let unspoken = resolved.backends.values().filter(|b| !speaks(route.key.kind, b, caps));
-    unspoken
-        .map(|b| {
-            let message = format!("Service {}:{}: appProtocol kubernetes.io/h2c is not supported by {}", b.service, b.port, caps.platform_name());
-            (reason::UNSUPPORTED_PROTOCOL, message)
-        })
-        .collect()
+    unspoken.map(|b| (reason::UNSUPPORTED_PROTOCOL, unspoken_reason(b, caps))).collect()
+}
+
+fn unspoken_reason(backend: &Backend, caps: &Capabilities) -> String {
+    format!("Service {}:{}: appProtocol kubernetes.io/h2c is not supported by {}", backend.service, backend.port, caps.platform_name())
 }
 
 /// The route's resolved backends as one platform can use them: targets whose protocol it cannot
 /// speak become `Invalid` (their share answers 500). Borrowed unchanged when it speaks them all.
 pub fn for_platform<'r>(route: &Route, resolved: &'r ResolvedBackends, caps: &Capabilities) -> std::borrow::Cow<'r, ResolvedBackends> {
-    let unspoken = |id: &str| resolved.backends.get(id).is_some_and(|b| !speaks(route.key.kind, b, caps));
-    if !resolved.backends.keys().any(|id| unspoken(id)) {
+    let unspoken = |id: &str| resolved.backends.get(id).filter(|b| !speaks(route.key.kind, b, caps));
+    if !resolved.backends.keys().any(|id| unspoken(id).is_some()) {
         return std::borrow::Cow::Borrowed(resolved);
     }
     let mut adjusted = resolved.clone();
     for target in adjusted.rules.iter_mut().flatten() {
         if let BackendTarget::Backend { id } = &target.target
-            && unspoken(id)
+            && let Some(backend) = unspoken(id)
         {
-            target.target = BackendTarget::Invalid { reason: format!("{id}: appProtocol kubernetes.io/h2c is not supported by {}", caps.platform_name()) };
+            target.target = BackendTarget::Invalid { reason: unspoken_reason(backend, caps) };
         }
     }
     std::borrow::Cow::Owned(adjusted)

@@ -64,20 +64,15 @@ fn accepted_without(status: &mut GatewayStatus, left_out: &[String]) {
     }
     let Some(accepted) = status.conditions.iter_mut().find(|c| c.condition_type == conditions::ACCEPTED && c.status == "True") else { return };
     let more = left_out.join("; ");
-    // Still Accepted=True: the transition time translation carried stays.
-    *accepted = if accepted.reason == conditions::reason::ACCEPTED {
-        let mut updated = conditions::gateway_accepted_unsupported(accepted.observed_generation, format!("accepted without: {more}"));
-        updated.last_transition_time = accepted.last_transition_time.clone();
-        updated
-    } else if accepted.message.contains("accepted without: ") {
-        let mut updated = accepted.clone();
-        updated.message = format!("{}; {more}", accepted.message);
-        updated
+    if accepted.reason == conditions::reason::ACCEPTED {
+        // Still Accepted=True: the transition time translation carried stays.
+        let since = accepted.last_transition_time.take();
+        *accepted = conditions::gateway_accepted_unsupported(accepted.observed_generation, format!("accepted without: {more}"));
+        accepted.last_transition_time = since;
     } else {
-        let mut updated = accepted.clone();
-        updated.message = format!("{}; accepted without: {more}", accepted.message);
-        updated
-    };
+        let joint = if accepted.message.contains("accepted without: ") { "; " } else { "; accepted without: " };
+        accepted.message = format!("{}{joint}{more}", accepted.message);
+    }
 }
 
 /// `Programmed=False` on a Gateway with the error's reason and message.

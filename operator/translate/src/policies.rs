@@ -11,17 +11,13 @@ use crate::rules::{Checker, RuleProblem, parse_duration};
 /// The cookie name when `sessionName` is not set (the spec leaves it to implementations).
 pub const DEFAULT_SESSION_COOKIE: &str = "portico-session";
 
-fn at<'c>(checker: &Checker<'c>, sub: &str) -> Checker<'c> {
-    Checker { caps: checker.caps, field: format!("{}.{sub}", checker.field) }
-}
-
 /// `retry`: the feature, status codes the platform can retry on, no `backoff` unless the platform
 /// can wait between attempts (the spec forbids retrying sooner than it), and no request timeout
 /// unless the platform ends all attempts at that deadline (the spec requires it).
 pub fn retry(checker: &Checker<'_>, r: &RetrySpec, deadline: bool) -> Result<Retry, RuleProblem> {
     checker.require_feature(Feature::HttpRouteRetry, "retry")?;
     if r.backoff.is_some() {
-        at(checker, "backoff").require_fact(Fact::RetryBackoff, "a minimum backoff between retries")?;
+        checker.at("backoff").require_fact(Fact::RetryBackoff, "a minimum backoff between retries")?;
     }
     if deadline {
         checker.require_fact(Fact::RetryWithinRequestTimeout, "retry together with timeouts.request (ending every attempt at the request's deadline)")?;
@@ -30,8 +26,8 @@ pub fn retry(checker: &Checker<'_>, r: &RetrySpec, deadline: bool) -> Result<Ret
     for code in &r.codes {
         match u16::try_from(*code).ok().filter(|c| (400..=599).contains(c)) {
             Some(c) if checker.caps.retry_status_codes.contains(&c) => codes.push(c),
-            Some(c) => return Err(at(checker, "codes").unsupported(&format!("retrying on status code {c}"))),
-            None => return Err(at(checker, "codes").invalid(format!("{code} is not a status code between 400 and 599"))),
+            Some(c) => return Err(checker.at("codes").unsupported(&format!("retrying on status code {c}"))),
+            None => return Err(checker.at("codes").invalid(format!("{code} is not a status code between 400 and 599"))),
         }
     }
     codes.sort_unstable();
@@ -39,7 +35,7 @@ pub fn retry(checker: &Checker<'_>, r: &RetrySpec, deadline: bool) -> Result<Ret
     let attempts = match r.attempts {
         None => None,
         Some(n) if n >= 1 => Some(u32::try_from(n).unwrap_or(u32::MAX)),
-        Some(n) => return Err(at(checker, "attempts").invalid(format!("{n} is below the minimum of 1"))),
+        Some(n) => return Err(checker.at("attempts").invalid(format!("{n} is below the minimum of 1"))),
     };
     Ok(Retry { attempts, codes })
 }
@@ -50,21 +46,20 @@ pub fn retry(checker: &Checker<'_>, r: &RetrySpec, deadline: bool) -> Result<Ret
 pub fn session_persistence(checker: &Checker<'_>, p: &SessionPersistenceSpec, live_backends: usize) -> Result<SessionPersistence, RuleProblem> {
     match p.kind.as_str() {
         "Cookie" => checker.require_fact(Fact::SessionPersistence, "cookie-based session persistence")?,
-        "Header" => at(checker, "type").require_fact(Fact::HeaderSessionPersistence, "header-based session persistence")?,
-        other => return Err(at(checker, "type").invalid(format!("{} is not Cookie or Header", crate::validate::quoted(other)))),
+        "Header" => checker.at("type").require_fact(Fact::HeaderSessionPersistence, "header-based session persistence")?,
+        other => return Err(checker.at("type").invalid(format!("{} is not Cookie or Header", crate::validate::quoted(other)))),
     }
     if live_backends > 1 {
         checker.require_fact(Fact::SessionPersistenceAcrossBackends, "session persistence across several weighted backends")?;
     }
     let name = p.session_name.clone().unwrap_or_else(|| DEFAULT_SESSION_COOKIE.to_string());
-    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
-    if name.is_empty() || name.len() > 128 || !name.bytes().all(token) {
-        return Err(at(checker, "sessionName").invalid(format!("{} is not a cookie name (1 to 128 token characters)", crate::validate::quoted(&name))));
+    if name.len() > 128 || !crate::validate::is_token(&name) {
+        return Err(checker.at("sessionName").invalid(format!("{} is not a cookie name (1 to 128 token characters)", crate::validate::quoted(&name))));
     }
     let duration = |field: &str, value: &Option<String>| -> Result<Option<u64>, RuleProblem> {
         let parsed = value
             .as_deref()
-            .map(|v| parse_duration(v).filter(|ms| *ms > 0).ok_or_else(|| at(checker, field).invalid(format!("{v:?} is not a positive Gateway API duration"))));
+            .map(|v| parse_duration(v).filter(|ms| *ms > 0).ok_or_else(|| checker.at(field).invalid(format!("{v:?} is not a positive Gateway API duration"))));
         parsed.transpose()
     };
     let absolute_timeout_ms = duration("absoluteTimeout", &p.absolute_timeout)?;
@@ -72,8 +67,8 @@ pub fn session_persistence(checker: &Checker<'_>, p: &SessionPersistenceSpec, li
     let permanent = match p.lifetime.as_deref() {
         None | Some("Session") => false,
         Some("Permanent") if absolute_timeout_ms.is_some() => true,
-        Some("Permanent") => return Err(at(checker, "absoluteTimeout").invalid("must be set when cookieConfig.lifetimeType is Permanent")),
-        Some(other) => return Err(at(checker, "cookieConfig.lifetimeType").invalid(format!("{} is not Session or Permanent", crate::validate::quoted(other)))),
+        Some("Permanent") => return Err(checker.at("absoluteTimeout").invalid("must be set when cookieConfig.lifetimeType is Permanent")),
+        Some(other) => return Err(checker.at("cookieConfig.lifetimeType").invalid(format!("{} is not Session or Permanent", crate::validate::quoted(other)))),
     };
     Ok(SessionPersistence { cookie_name: name, absolute_timeout_ms, idle_timeout_ms, permanent })
 }

@@ -41,7 +41,12 @@ pub(crate) struct Checker<'c> {
     pub(crate) field: String,
 }
 
-impl Checker<'_> {
+impl<'c> Checker<'c> {
+    /// The checker of a field below this one (`<field>.<sub>`).
+    pub(crate) fn at(&self, sub: &str) -> Checker<'c> {
+        Checker { caps: self.caps, field: format!("{}.{sub}", self.field) }
+    }
+
     pub(crate) fn unsupported(&self, what: &str) -> RuleProblem {
         RuleProblem { incompatible: false, message: format!("{}: {what} is not supported by {}", self.field, self.caps.platform_name()) }
     }

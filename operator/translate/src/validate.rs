@@ -292,11 +292,16 @@ fn precise_hostname(field: &str, host: &str) -> Checked {
 
 /// `HTTPHeaderName`: 1..256 token characters (RFC 7230).
 fn header_name(field: &str, name: &str) -> Checked {
-    let token = |c: u8| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c);
-    if name.is_empty() || name.len() > 256 || !name.bytes().all(token) {
+    if name.len() > 256 || !is_token(name) {
         return Err(format!("{field}: {} is not a valid HTTP header name", quoted(name)));
     }
     Ok(())
+}
+
+/// An RFC 7230 token (header names, cookie names): one or more of letters, digits and
+/// ``!#$%&'*+-.^_`|~``.
+pub(crate) fn is_token(text: &str) -> bool {
+    !text.is_empty() && text.bytes().all(|c| c.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&c))
 }
 
 /// Header and query values: 1..`max` characters, no control characters but tab (a CR or LF

@@ -4,7 +4,9 @@
 use std::collections::BTreeSet;
 use std::net::IpAddr;
 
-use portico_model::ir::{Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, Port, PortProtocol, SessionPersistence};
+use portico_model::ir::{
+    Backend, BackendProtocol, BackendTarget, ClientValidation, ClientValidationMode, HttpAction, HttpRouteEntry, Port, PortProtocol, SessionPersistence,
+};
 
 use super::Ctx;
 use super::names::{Policy, backend_name, cert_file_name, frontend_name, policy_backend_name};
@@ -12,7 +14,7 @@ use super::text::{Output, arg, is_host_name};
 
 /// One backend per IR backend that HTTP routes can reach: HTTP and H2C backends, plus TCP ones
 /// that an HTTP route references. UDP backends never appear. No endpoints -> no servers (503).
-/// Then one copy per (backend, retry policy) that rules with `retry` forward to.
+/// Then one copy per (backend, policies) that rules with `retry` or session persistence forward to.
 pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
     let referenced = http_referenced(ctx);
     for (id, backend) in &ctx.gw.backends {
@@ -93,17 +95,7 @@ fn session_cookie(session: &SessionPersistence) -> String {
 
 /// (backend id, policies) pairs that HTTP rules with policies forward to, deduplicated.
 fn with_policies<'a>(ctx: &Ctx<'a>) -> BTreeSet<(&'a str, Policy<'a>)> {
-    let mut out = BTreeSet::new();
-    let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
-    for entry in http_ports.flat_map(|p| &p.virtual_hosts).flat_map(|v| &v.routes) {
-        let (Some(policy), HttpAction::Forward { backends }) = (Policy::of(entry), &entry.action) else { continue };
-        for weighted in backends {
-            if let BackendTarget::Backend { id } = &weighted.target {
-                out.insert((id.as_str(), policy));
-            }
-        }
-    }
-    out
+    http_forwards(ctx).filter_map(|(entry, id)| Policy::of(entry).map(|policy| (id, policy))).collect()
 }
 
 /// Server slots per backend: the endpoints rounded up to a power of two, at least 4.
@@ -113,20 +105,22 @@ pub(crate) fn slot_capacity(endpoints: usize) -> usize {
 
 /// Backend ids referenced by `Forward` actions on HTTP/HTTPS ports.
 fn http_referenced<'a>(ctx: &Ctx<'a>) -> BTreeSet<&'a str> {
-    let mut ids = BTreeSet::new();
+    http_forwards(ctx).map(|(_, id)| id).collect()
+}
+
+/// Every (route entry, backend id) a `Forward` action on an HTTP/HTTPS port sends traffic to.
+fn http_forwards<'a>(ctx: &Ctx<'a>) -> impl Iterator<Item = (&'a HttpRouteEntry, &'a str)> {
     let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
-    for vhost in http_ports.flat_map(|p| &p.virtual_hosts) {
-        for entry in &vhost.routes {
-            if let HttpAction::Forward { backends } = &entry.action {
-                for weighted in backends {
-                    if let BackendTarget::Backend { id } = &weighted.target {
-                        ids.insert(id.as_str());
-                    }
-                }
-            }
-        }
-    }
-    ids
+    http_ports.flat_map(|p| &p.virtual_hosts).flat_map(|v| &v.routes).flat_map(|entry| {
+        let backends = match &entry.action {
+            HttpAction::Forward { backends } => backends.as_slice(),
+            _ => &[],
+        };
+        backends.iter().filter_map(move |weighted| match &weighted.target {
+            BackendTarget::Backend { id } => Some((entry, id.as_str())),
+            BackendTarget::Invalid { .. } => None,
+        })
+    })
 }
 
 /// `address:port` (plus options) per server of a backend: its endpoints, or the ExternalName
