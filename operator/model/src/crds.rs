@@ -23,6 +23,7 @@ fn short_names(kind: &str) -> Option<Vec<String>> {
         "GatewayClass" => &["gc"],
         "Gateway" => &["gtw"],
         "ReferenceGrant" => &["refgrant"],
+        "ListenerSet" => &["lset"],
         _ => return None,
     };
     Some(names.iter().map(|s| s.to_string()).collect())
@@ -53,6 +54,7 @@ pub fn gateway_api_crds() -> Vec<CustomResourceDefinition> {
     let mut crds: Vec<CustomResourceDefinition> = [
         gateway_api::experimental::gatewayclasses::GatewayClass::crd(),
         gateway_api::experimental::gateways::Gateway::crd(),
+        gateway_api::experimental::listenersets::ListenerSet::crd(),
         gateway_api::experimental::httproutes::HttpRoute::crd(),
         gateway_api::experimental::grpcroutes::GrpcRoute::crd(),
         gateway_api::experimental::tlsroutes::TlsRoute::crd(),

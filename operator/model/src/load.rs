@@ -136,6 +136,7 @@ impl Location<'_> {
 const KINDS: &[(&str, &str, &[&str])] = &[
     (GATEWAY_GROUP, "GatewayClass", &["v1", "v1beta1"]),
     (GATEWAY_GROUP, "Gateway", &["v1", "v1beta1"]),
+    (GATEWAY_GROUP, "ListenerSet", &["v1"]),
     (GATEWAY_GROUP, "HTTPRoute", &["v1", "v1beta1"]),
     (GATEWAY_GROUP, "GRPCRoute", &["v1", "v1alpha2"]),
     (GATEWAY_GROUP, "TLSRoute", &["v1", "v1alpha3", "v1alpha2"]),
@@ -197,6 +198,7 @@ fn load_value(mut value: Value, at: &Location<'_>, loaded: &mut Loaded) -> Resul
     match kind.as_str() {
         "GatewayClass" => snapshot.gateway_classes.push(typed(value, &object, at)?),
         "Gateway" => snapshot.gateways.push(typed(value, &object, at)?),
+        "ListenerSet" => snapshot.listener_sets.push(typed(value, &object, at)?),
         "HTTPRoute" => snapshot.http_routes.push(typed(value, &object, at)?),
         "GRPCRoute" => snapshot.grpc_routes.push(typed(value, &object, at)?),
         "TLSRoute" => snapshot.tls_routes.push(typed(value, &object, at)?),

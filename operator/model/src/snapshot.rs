@@ -5,6 +5,7 @@ use gateway_api::experimental::gatewayclasses::GatewayClass;
 use gateway_api::experimental::gateways::Gateway;
 use gateway_api::experimental::grpcroutes::GrpcRoute;
 use gateway_api::experimental::httproutes::HttpRoute;
+use gateway_api::experimental::listenersets::ListenerSet;
 use gateway_api::experimental::referencegrants::ReferenceGrant;
 use gateway_api::experimental::tlsroutes::TlsRoute;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
@@ -40,6 +41,8 @@ pub const TLS_SECRET_TYPE: &str = "kubernetes.io/tls";
 pub struct Snapshot {
     pub gateway_classes: Vec<GatewayClass>,
     pub gateways: Vec<Gateway>,
+    /// ListenerSets (skipped by the operator when the cluster does not serve their CRD).
+    pub listener_sets: Vec<ListenerSet>,
     pub http_routes: Vec<HttpRoute>,
     pub grpc_routes: Vec<GrpcRoute>,
     pub tls_routes: Vec<TlsRoute>,
@@ -74,6 +77,7 @@ impl Snapshot {
             meta.namespace.as_deref().unwrap_or("")
         }
         self.gateways.retain(|o| keep(namespace_of(&o.metadata)));
+        self.listener_sets.retain(|o| keep(namespace_of(&o.metadata)));
         self.http_routes.retain(|o| keep(namespace_of(&o.metadata)));
         self.grpc_routes.retain(|o| keep(namespace_of(&o.metadata)));
         self.tls_routes.retain(|o| keep(namespace_of(&o.metadata)));

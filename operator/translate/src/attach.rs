@@ -1,6 +1,8 @@
 //! Route attachment: which listeners of a parent Gateway a route binds to (sectionName, port,
 //! allowed kinds and namespaces, hostname intersection), and the per-parent route status.
 
+use std::collections::BTreeMap;
+
 use portico_model::ir::ObjectRef;
 use portico_model::{Fact, GATEWAY_GROUP, RouteKind};
 
@@ -10,7 +12,7 @@ use crate::conditions::{self, Condition};
 use crate::gateway::GatewayState;
 use crate::hostnames;
 use crate::index::Index;
-use crate::listeners::NamespacePolicy;
+use crate::listeners::{NamespacePolicy, Origin};
 use crate::routes::{ParentRef, Route};
 use crate::rules::RuleProblem;
 
@@ -19,15 +21,25 @@ pub type Binding = Vec<(usize, Vec<String>)>;
 
 /// Select the listeners of `gw` that `parent` binds `route` to, or the Accepted=False condition
 /// that says precisely why none.
-pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>, index: &Index<'_>) -> Result<Binding, Condition> {
+pub fn select_listeners(route: &Route, parent: &ParentRef, origin: Origin, gw: &GatewayState<'_>, index: &Index<'_>) -> Result<Binding, Condition> {
     let generation = route.generation;
+    let parent_name = match origin {
+        Origin::Gateway => format!("Gateway {}", gw.key),
+        Origin::Set(i) => format!("ListenerSet {}", gw.sets[i].key),
+    };
+    if let Origin::Set(i) = origin
+        && let Err((reason, _)) = &gw.sets[i].attached
+    {
+        return Err(conditions::no_matching_parent(generation, format!("{parent_name} is not attached to Gateway {} ({reason})", gw.key)));
+    }
     if !gw.accepted() {
         return Err(conditions::no_matching_parent(generation, format!("Gateway {} is not accepted", gw.key)));
     }
+    // A Gateway parent reaches its own listeners only; a ListenerSet parent only the set's.
     let candidates: Vec<usize> = (0..gw.listeners.len())
         .filter(|&i| {
             let l = &gw.listeners[i];
-            parent.section_name.as_ref().is_none_or(|s| *s == l.name) && parent.port.is_none_or(|p| i32::from(l.port) == p)
+            l.origin == origin && parent.section_name.as_ref().is_none_or(|s| *s == l.name) && parent.port.is_none_or(|p| i32::from(l.port) == p)
         })
         .collect();
     if candidates.is_empty() {
@@ -37,7 +49,7 @@ pub fn select_listeners(route: &Route, parent: &ParentRef, gw: &GatewayState<'_>
             (None, Some(p)) => format!("no listener on port {p}"),
             (None, None) => "no listeners".to_string(),
         };
-        return Err(conditions::no_matching_parent(generation, format!("Gateway {} has {what}", gw.key)));
+        return Err(conditions::no_matching_parent(generation, format!("{parent_name} has {what}")));
     }
     // Attachment depends only on allowedRoutes and parentRefs, not on the listener's own
     // conditions (a conflicted listener still counts its routes; it is just not programmed).
@@ -86,7 +98,7 @@ fn allows(route: &Route, gw: &GatewayState<'_>, listener: usize, index: &Index<'
     let namespace = &route.key.namespace;
     let ok = match &l.namespaces {
         NamespacePolicy::All => true,
-        NamespacePolicy::Same => *namespace == gw.key.namespace,
+        NamespacePolicy::Same => *namespace == l.namespace,
         NamespacePolicy::Selector(selector) => selector.matches(&index.namespace_labels(namespace)),
     };
     if ok {
@@ -105,6 +117,7 @@ fn allows(route: &Route, gw: &GatewayState<'_>, listener: usize, index: &Index<'
 pub fn evaluate_parent(
     route: &Route,
     parent: &ParentRef,
+    origin: Origin,
     gw: &mut GatewayState<'_>,
     resolved: &ResolvedBackends,
     index: &Index<'_>,
@@ -122,7 +135,7 @@ pub fn evaluate_parent(
     if let Some(problem) = &route.invalid {
         return vec![conditions::unsupported_value(generation, problem.clone()), resolved_refs];
     }
-    let binding = match select_listeners(route, parent, gw, index).and_then(|b| http_and_grpc_apart(route, gw, b)) {
+    let binding = match select_listeners(route, parent, origin, gw, index).and_then(|b| http_and_grpc_apart(route, gw, b)) {
         Ok(binding) => binding,
         Err(rejected) => return vec![rejected, resolved_refs],
     };
@@ -253,7 +266,16 @@ pub fn parent_ref_status(parent: &ParentRef) -> crate::status::ParentRefStatus {
     }
 }
 
-/// The Gateway a parentRef names, if it names a Gateway at all.
-pub fn gateway_key(parent: &ParentRef) -> Option<ObjectRef> {
-    (parent.group == GATEWAY_GROUP && parent.kind == "Gateway").then(|| ObjectRef::new(&parent.namespace, &parent.name))
+/// The Gateway a parentRef reaches and which of its listeners: a Gateway's own, or those of one
+/// of its ListenerSets (`sets`: each ListenerSet of ours with its Gateway and position there).
+pub fn parent_target(parent: &ParentRef, sets: &BTreeMap<ObjectRef, (ObjectRef, usize)>) -> Option<(ObjectRef, Origin)> {
+    if parent.group != GATEWAY_GROUP {
+        return None;
+    }
+    let key = ObjectRef::new(&parent.namespace, &parent.name);
+    match parent.kind.as_str() {
+        "Gateway" => Some((key, Origin::Gateway)),
+        "ListenerSet" => sets.get(&key).map(|(gateway, i)| (gateway.clone(), Origin::Set(*i))),
+        _ => None,
+    }
 }

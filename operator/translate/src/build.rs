@@ -148,7 +148,7 @@ impl GatewayBuilder {
             for hostname in hostnames {
                 let route = SniRoute {
                     hostname: hostname.clone(),
-                    listener: state.name.clone(),
+                    listener: state.ir_name.clone(),
                     terminate: state.terminates_tls,
                     source: source.clone(),
                     backends: backends.clone(),
@@ -156,7 +156,7 @@ impl GatewayBuilder {
                 self.sni.push(SniDraft { listener, key: route_key, route });
             }
         } else {
-            let route = L4Route { listener: state.name.clone(), source, backends: backends.clone() };
+            let route = L4Route { listener: state.ir_name.clone(), source, backends: backends.clone() };
             self.l4.push(L4Draft { listener, key: route_key, route });
         }
     }
@@ -186,14 +186,14 @@ impl GatewayBuilder {
                 tls_routes: Vec::new(),
                 l4_routes: Vec::new(),
             });
-            port.listeners.push(l.name.clone());
+            port.listeners.push(l.ir_name.clone());
             // Validation is per port, so every HTTPS listener on the port carries the same one.
             if l.client_validation.is_some() {
                 port.client_validation.clone_from(&l.client_validation);
             }
             if l.terminates_tls {
                 let hostname = l.hostname.clone().unwrap_or_else(|| "*".into());
-                port.certificates.push(CertificateBinding { hostname, listener: l.name.clone(), secrets: l.certificates.clone() });
+                port.certificates.push(CertificateBinding { hostname, listener: l.ir_name.clone(), secrets: l.certificates.clone() });
             }
             port.l4_routes.extend(self.l4.iter().filter(|d| d.listener == i).map(|d| d.route.clone()));
         }
@@ -238,7 +238,7 @@ fn port_protocol(gw: &GatewayState<'_>, l: &ListenerState<'_>) -> PortProtocol {
 
 /// The listeners of `port` that routes can attach to, with their indices.
 fn listeners_on<'g, 'a>(gw: &'g GatewayState<'a>, port: &ir::Port) -> Vec<(usize, &'g ListenerState<'a>)> {
-    gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.name)).collect()
+    gw.listeners.iter().enumerate().filter(|(_, l)| l.attachable() && port.listeners.contains(&l.ir_name)).collect()
 }
 
 fn listener_host(gw: &GatewayState<'_>, i: usize) -> String {
@@ -258,7 +258,7 @@ fn shadowed(gw: &GatewayState<'_>, on_port: &[(usize, &ListenerState<'_>)], host
 fn by_host_then_listener(gw: &GatewayState<'_>, a: (&str, usize), b: (&str, usize)) -> std::cmp::Ordering {
     hostnames::precedence(a.0, b.0)
         .then_with(|| hostnames::specificity(&listener_host(gw, b.1)).cmp(&hostnames::specificity(&listener_host(gw, a.1))))
-        .then_with(|| gw.listeners[a.1].name.cmp(&gw.listeners[b.1].name))
+        .then_with(|| gw.listeners[a.1].ir_name.cmp(&gw.listeners[b.1].ir_name))
 }
 
 /// Virtual hosts of one port: one per hostname, most specific first, owned by the most specific
@@ -282,7 +282,7 @@ fn virtual_hosts(gw: &GatewayState<'_>, port: &ir::Port, drafts: &mut BTreeMap<u
     let mut seen = BTreeSet::new();
     out.into_iter()
         .filter(|(hostname, _, _)| seen.insert(hostname.clone()))
-        .map(|(hostname, listener, routes)| VirtualHost { hostname, listener: gw.listeners[listener].name.clone(), routes })
+        .map(|(hostname, listener, routes)| VirtualHost { hostname, listener: gw.listeners[listener].ir_name.clone(), routes })
         .collect()
 }
 

@@ -75,6 +75,9 @@ pub mod reason {
     pub const INVALID_CA_CERTIFICATE_REF: &str = "InvalidCACertificateRef";
     pub const INVALID_CA_CERTIFICATE_KIND: &str = "InvalidCACertificateKind";
     pub const NO_VALID_CA_CERTIFICATE: &str = "NoValidCACertificate";
+    pub const NOT_ALLOWED: &str = "NotAllowed";
+    pub const PARENT_NOT_ACCEPTED: &str = "ParentNotAccepted";
+    pub const PARENT_NOT_PROGRAMMED: &str = "ParentNotProgrammed";
 
     /// Every reason above, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -104,6 +107,9 @@ pub mod reason {
         INVALID_CA_CERTIFICATE_REF,
         INVALID_CA_CERTIFICATE_KIND,
         NO_VALID_CA_CERTIFICATE,
+        NOT_ALLOWED,
+        PARENT_NOT_ACCEPTED,
+        PARENT_NOT_PROGRAMMED,
     ];
 }
 
@@ -188,6 +194,12 @@ pub fn listener_not_accepted_conflict(generation: i64, reason: &str, message: im
     Condition::new(ACCEPTED, FALSE, reason, generation, message)
 }
 
+/// A conflicted listener is not programmed either, with the conflict's reason (as upstream's
+/// ListenerSet conformance expects).
+pub fn listener_not_programmed_conflict(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(PROGRAMMED, FALSE, reason, generation, message)
+}
+
 pub fn listener_conflicted(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(CONFLICTED, TRUE, reason, generation, message)
 }
@@ -216,6 +228,36 @@ pub fn listener_programmed(generation: i64) -> Condition {
 
 pub fn listener_invalid(generation: i64, message: impl Into<String>) -> Condition {
     Condition::new(PROGRAMMED, FALSE, reason::INVALID, generation, message)
+}
+
+// ---- ListenerSets ----
+
+pub fn listener_set_accepted(generation: i64) -> Condition {
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "ListenerSet is attached to its Gateway")
+}
+
+/// Accepted, with some listeners not valid (they are named in `message`).
+pub fn listener_set_accepted_partly(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, TRUE, reason::LISTENERS_NOT_VALID, generation, message)
+}
+
+/// The ListenerSet is not attached (`reason`: NotAllowed, ParentNotAccepted, ListenersNotValid):
+/// its `Accepted` and `Programmed` conditions, both False with that reason.
+pub fn listener_set_not_attached(generation: i64, reason: &str, message: impl Into<String>) -> [Condition; 2] {
+    let message = message.into();
+    [Condition::new(ACCEPTED, FALSE, reason, generation, message.clone()), Condition::new(PROGRAMMED, FALSE, reason, generation, message)]
+}
+
+pub fn listener_set_programmed_pending(generation: i64) -> Condition {
+    Condition::new(PROGRAMMED, UNKNOWN, reason::PENDING, generation, "Waiting for the parent Gateway to be programmed")
+}
+
+pub fn listener_set_programmed(generation: i64) -> Condition {
+    Condition::new(PROGRAMMED, TRUE, reason::PROGRAMMED, generation, "Programmed with the parent Gateway")
+}
+
+pub fn listener_set_parent_not_programmed(generation: i64) -> Condition {
+    Condition::new(PROGRAMMED, FALSE, reason::PARENT_NOT_PROGRAMMED, generation, "The parent Gateway is not programmed")
 }
 
 // ---- Routes (per parent) ----

@@ -87,6 +87,12 @@ fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail
     for (_, gateway, status) in gateways {
         out.push(with_status(gateway, status, now, detail));
     }
+    let mut sets: Vec<_> =
+        s.listener_sets.iter().filter_map(|l| statuses.listener_sets.get(&object_ref(&l.metadata)).map(|st| (object_ref(&l.metadata), l, st))).collect();
+    sets.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, set, status) in sets {
+        out.push(with_status(set, status, now, detail));
+    }
     let mut routes: Vec<(RouteKey, Value)> = Vec::new();
     for route in s.routes() {
         if let Some(status) = statuses.routes.get(&route.key) {

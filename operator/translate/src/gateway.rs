@@ -12,7 +12,7 @@ use portico_model::{Capabilities, Fact, Feature, ProviderKind};
 use crate::CapabilitySet;
 use crate::conditions::{self, Condition};
 use crate::index::Index;
-use crate::listeners::{self, ListenerState};
+use crate::listeners::{self, ListenerState, Origin, Owner};
 use crate::status::{GatewayClassStatus, GatewayStatus, SupportedFeature};
 
 /// The address type for a reserved address named by the provider (GCP: a global address name).
@@ -93,13 +93,23 @@ pub struct GatewayState<'a> {
     pub annotations: BTreeMap<String, String>,
     /// Fields the platform leaves out (see `gateway_fields::left_out`), for `Accepted`.
     pub left_out: Vec<String>,
+    /// The Gateway as stored (its `spec.tls` and `spec.allowedListeners` apply to ListenerSets).
+    pub object: &'a Gateway,
+    /// ListenerSets naming this Gateway as parent, in precedence order.
+    pub sets: Vec<crate::listener_sets::SetState<'a>>,
     previous: Option<&'a gateway_api::experimental::gateways::GatewayStatus>,
 }
 
 impl GatewayState<'_> {
-    /// Routes can attach: nothing rejects the Gateway and at least one listener is usable.
+    /// Routes can attach: nothing rejects the Gateway and at least one of its own listeners is
+    /// usable.
     pub fn accepted(&self) -> bool {
-        self.rejection.is_none() && self.listeners.iter().any(ListenerState::attachable)
+        self.rejection.is_none() && self.own_listeners().any(ListenerState::attachable)
+    }
+
+    /// The listeners of the Gateway's own `spec.listeners` (the rest come from ListenerSets).
+    pub fn own_listeners(&self) -> impl Iterator<Item = &ListenerState<'_>> {
+        self.listeners.iter().filter(|l| l.origin == Origin::Gateway)
     }
 
     /// Accepted, with an address it may use and at least one listener to program: it gets an IR.
@@ -124,8 +134,7 @@ impl GatewayState<'_> {
         conditions::carry_transition_times(&mut gateway_conditions, &previous);
         let previous_listeners = self.previous.and_then(|s| s.listeners.as_ref());
         let listeners = self
-            .listeners
-            .iter()
+            .own_listeners()
             .map(|l| {
                 let mut status = l.status(generation, self.accepted());
                 let before = previous_listeners.into_iter().flatten().find(|p| p.name == l.name);
@@ -135,11 +144,18 @@ impl GatewayState<'_> {
                 status
             })
             .collect();
-        let mut status = GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners };
+        let mut status = GatewayStatus { addresses: Vec::new(), conditions: gateway_conditions, listeners, attached_listener_sets: self.attached_sets() };
         if self.address_problem.is_some() {
             status.listeners_not_programmed("The Gateway's address is not usable");
         }
         status
+    }
+
+    /// `status.attachedListenerSets`, once the Gateway allows ListenerSets (or one names it).
+    fn attached_sets(&self) -> Option<i32> {
+        let from = self.object.spec.allowed_listeners.as_ref().and_then(|a| a.namespaces.as_ref()).and_then(|n| n.from.as_ref());
+        let allows = from.is_some_and(|f| *f != gateway_api::experimental::gateways::GatewayAllowedListenersNamespacesFrom::None);
+        (allows || !self.sets.is_empty()).then(|| i32::try_from(self.sets.iter().filter(|s| s.attached.is_ok()).count()).unwrap_or(i32::MAX))
     }
 
     fn accepted_condition(&self) -> Condition {
@@ -147,8 +163,7 @@ impl GatewayState<'_> {
             return rejection.clone();
         }
         let invalid: Vec<String> = self
-            .listeners
-            .iter()
+            .own_listeners()
             .filter(|l| !l.valid())
             .map(|l| {
                 let why = l.rejection.as_ref().or(l.conflict.as_ref()).or(l.ref_problems.first()).map(|(r, _)| *r);
@@ -162,7 +177,7 @@ impl GatewayState<'_> {
             }
             return conditions::gateway_accepted_unsupported(self.generation, format!("accepted without: {left_out}"));
         }
-        let any_usable = self.listeners.iter().any(ListenerState::attachable);
+        let any_usable = self.own_listeners().any(ListenerState::attachable);
         let mut message = format!("invalid listeners: {}", invalid.join(", "));
         if !left_out.is_empty() {
             message.push_str(&format!("; accepted without: {left_out}"));
@@ -172,7 +187,12 @@ impl GatewayState<'_> {
 }
 
 /// Evaluate every Gateway of an accepted-or-not class of ours.
-pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String, ClassState<'a>>, index: &Index<'_>) -> BTreeMap<ObjectRef, GatewayState<'a>> {
+pub fn evaluate_gateways<'a>(
+    gateways: &'a [Gateway],
+    sets: &'a [crate::listener_sets::Prepared<'a>],
+    classes: &BTreeMap<String, ClassState<'a>>,
+    index: &Index<'_>,
+) -> BTreeMap<ObjectRef, GatewayState<'a>> {
     let mut out = BTreeMap::new();
     for gw in gateways {
         let Some(class) = classes.get(&gw.spec.gateway_class_name) else { continue };
@@ -200,7 +220,9 @@ pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String,
         } else {
             None
         };
-        let mut listeners = listeners::evaluate(&gw.spec.listeners, &namespace, caps, index);
+        let owner = Owner { kind: "Gateway", namespace: &namespace, origin: Origin::Gateway, ir_prefix: String::new() };
+        let mut listeners = listeners::evaluate(&gw.spec.listeners, &owner, caps, index);
+        listeners::mark_conflicts(&mut listeners, caps);
         crate::client_validation::apply(gw, caps, index, &mut listeners);
         let state = GatewayState {
             listeners,
@@ -220,11 +242,14 @@ pub fn evaluate_gateways<'a>(gateways: &'a [Gateway], classes: &BTreeMap<String,
                 .filter(|_| caps.has(portico_model::Fact::InfrastructureAnnotations))
                 .and_then(|i| i.annotations.clone())
                 .unwrap_or_default(),
+            object: gw,
+            sets: Vec::new(),
             previous: gw.status.as_ref(),
         };
         out.insert(key, state);
     }
     crate::addresses::settle(&mut out);
+    crate::listener_sets::attach(&mut out, sets, index);
     out
 }
 

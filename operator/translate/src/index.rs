@@ -113,6 +113,24 @@ impl<'a> Index<'a> {
     }
 }
 
+/// A [`Selector`] viewing an `Option<&...Selector>` of any of the generated Gateway API types
+/// (each kind has its own type for the same `metav1.LabelSelector` fields).
+macro_rules! selector_view {
+    ($selector:expr) => {{
+        let selector = $selector;
+        $crate::index::Selector {
+            match_labels: selector.and_then(|s| s.match_labels.as_ref()),
+            expressions: selector
+                .and_then(|s| s.match_expressions.as_ref())
+                .into_iter()
+                .flatten()
+                .map(|e| (e.key.as_str(), e.operator.as_str(), e.values.as_deref().unwrap_or(&[])))
+                .collect(),
+        }
+    }};
+}
+pub(crate) use selector_view;
+
 /// A `metav1.LabelSelector` in the shape the Gateway API types carry it.
 pub struct Selector<'s> {
     pub match_labels: Option<&'s BTreeMap<String, String>>,

@@ -20,6 +20,7 @@ mod gateway;
 mod gateway_fields;
 mod hostnames;
 mod index;
+mod listener_sets;
 mod listeners;
 mod pem;
 mod policies;
@@ -74,7 +75,9 @@ pub struct Translation {
 pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translation {
     let index = index::Index::new(snapshot);
     let classes = gateway::evaluate_classes(&snapshot.gateway_classes, capabilities, &index);
-    let mut gateways = gateway::evaluate_gateways(&snapshot.gateways, &classes, &index);
+    let sets = listener_sets::prepare(snapshot);
+    let mut gateways = gateway::evaluate_gateways(&snapshot.gateways, &sets, &classes, &index);
+    let set_parents = listener_sets::parents(&gateways);
     let mut builders: BTreeMap<ObjectRef, build::GatewayBuilder> = BTreeMap::new();
     let mut route_statuses = BTreeMap::new();
     let our_controllers: Vec<String> = capabilities.controller_names().collect();
@@ -89,11 +92,11 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
             if route.parent_refs[..n].contains(parent) {
                 continue;
             }
-            let Some(key) = attach::gateway_key(parent) else { continue };
+            let Some((key, origin)) = attach::parent_target(parent, &set_parents) else { continue };
             let Some(gw) = gateways.get_mut(&key) else { continue };
             let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));
             let builder = builders.entry(key).or_default();
-            let conditions = attach::evaluate_parent(&route, parent, gw, resolved, &index, builder);
+            let conditions = attach::evaluate_parent(&route, parent, origin, gw, resolved, &index, builder);
             let controller_name = gw.caps.provider.controller_name();
             ours.push(RouteParentStatus { parent_ref: attach::parent_ref_status(parent), controller_name, conditions });
         }
@@ -108,12 +111,20 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     let mut irs = BTreeMap::new();
     for (key, gw) in &gateways {
         statuses.gateways.insert(key.clone(), gw.status());
+        statuses.listener_sets.extend(listener_sets::statuses(gw));
         if gw.programmable() {
             let builder = builders.remove(key).unwrap_or_default();
             irs.insert(key.clone(), builder.assemble(gw));
         }
     }
+    listener_sets::follow_gateways(&mut statuses);
     Translation { gateways: irs, statuses, route_ranks }
+}
+
+/// Each attached ListenerSet's `Programmed` follows its parent Gateway's (see
+/// [`listener_sets::follow_gateways`]); for whoever changes a Gateway's status after translation.
+pub(crate) fn follow_gateways(statuses: &mut Statuses) {
+    listener_sets::follow_gateways(statuses);
 }
 
 fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {

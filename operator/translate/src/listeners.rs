@@ -9,6 +9,26 @@ use crate::conditions::{self, reason};
 use crate::index::{Index, Selector};
 use crate::status::{ListenerStatus, RouteGroupKind};
 
+/// Where a listener is declared: the Gateway's own `spec.listeners`, or the ListenerSet at this
+/// index of the Gateway's attached sets (`GatewayState::sets`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Origin {
+    Gateway,
+    Set(usize),
+}
+
+/// The object that declares a list of listeners: its certificate references and
+/// `allowedRoutes.namespaces.from: Same` are relative to it.
+pub struct Owner<'s> {
+    /// `Gateway` or `ListenerSet`: the `from` kind a ReferenceGrant must name.
+    pub kind: &'static str,
+    pub namespace: &'s str,
+    pub origin: Origin,
+    /// What the IR names its listeners after (`<namespace>/<name>/` for a ListenerSet, whose
+    /// listener names need only be unique within the set).
+    pub ir_prefix: String,
+}
+
 /// Which namespaces may attach routes to a listener.
 pub enum NamespacePolicy<'a> {
     Same,
@@ -18,6 +38,11 @@ pub enum NamespacePolicy<'a> {
 
 pub struct ListenerState<'a> {
     pub name: String,
+    /// The listener's name in the IR: unique across the Gateway and its ListenerSets.
+    pub ir_name: String,
+    pub origin: Origin,
+    /// The namespace of the object that declares it (`from: Same` means this one).
+    pub namespace: String,
     pub port: u16,
     /// `None` when the protocol is not one the provider supports.
     pub protocol: Option<ListenerProtocol>,
@@ -88,7 +113,9 @@ impl ListenerState<'_> {
             }
             None => conditions::listener_resolved_refs(generation),
         };
-        let programmed = if !self.attachable() {
+        let programmed = if let Some((reason, message)) = self.conflict.as_ref().filter(|_| self.rejection.is_none()) {
+            conditions::listener_not_programmed_conflict(generation, reason, message.clone())
+        } else if !self.attachable() {
             conditions::listener_invalid(generation, "Listener is not accepted")
         } else if !gateway_accepted {
             conditions::listener_invalid(generation, "The Gateway is not accepted")
@@ -108,11 +135,11 @@ impl ListenerState<'_> {
     }
 }
 
-/// Evaluate every listener of a Gateway, conflicts included.
-pub fn evaluate<'a>(listeners: &'a [GatewayListeners], gateway_namespace: &str, caps: &Capabilities, index: &Index<'_>) -> Vec<ListenerState<'a>> {
-    let mut states: Vec<ListenerState<'a>> = listeners.iter().map(|l| evaluate_one(l, gateway_namespace, caps, index)).collect();
+/// Evaluate every listener of a Gateway or ListenerSet, conflicts excluded (see
+/// [`mark_conflicts`] and [`mark_conflicts_after`]).
+pub fn evaluate<'a>(listeners: &'a [GatewayListeners], owner: &Owner<'_>, caps: &Capabilities, index: &Index<'_>) -> Vec<ListenerState<'a>> {
+    let mut states: Vec<ListenerState<'a>> = listeners.iter().map(|l| evaluate_one(l, owner, caps, index)).collect();
     reject_beyond_the_api(&mut states);
-    mark_conflicts(&mut states, caps);
     states
 }
 
@@ -132,9 +159,12 @@ fn reject_beyond_the_api(states: &mut [ListenerState<'_>]) {
     }
 }
 
-fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, caps: &Capabilities, index: &Index<'_>) -> ListenerState<'a> {
+fn evaluate_one<'a>(listener: &'a GatewayListeners, owner: &Owner<'_>, caps: &Capabilities, index: &Index<'_>) -> ListenerState<'a> {
     let mut state = ListenerState {
         name: listener.name.clone(),
+        ir_name: format!("{}{}", owner.ir_prefix, listener.name),
+        origin: owner.origin,
+        namespace: owner.namespace.to_string(),
         port: u16::try_from(listener.port).unwrap_or(0),
         protocol: None,
         hostname: listener.hostname.clone().filter(|h| !h.is_empty()),
@@ -178,7 +208,7 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, gateway_namespace: &str, cap
         return state;
     }
     if state.terminates_tls {
-        check_certificates(listener, gateway_namespace, index, &mut state);
+        check_certificates(listener, owner, index, &mut state);
     }
     resolve_kinds(listener, protocol, caps, &mut state);
     state
@@ -233,18 +263,7 @@ fn namespace_policy(listener: &GatewayListeners) -> NamespacePolicy<'_> {
     let namespaces = listener.allowed_routes.as_ref().and_then(|a| a.namespaces.as_ref());
     match namespaces.and_then(|n| n.from.as_ref()) {
         Some(From::All) => NamespacePolicy::All,
-        Some(From::Selector) => {
-            let selector = namespaces.and_then(|n| n.selector.as_ref());
-            NamespacePolicy::Selector(Selector {
-                match_labels: selector.and_then(|s| s.match_labels.as_ref()),
-                expressions: selector
-                    .and_then(|s| s.match_expressions.as_ref())
-                    .into_iter()
-                    .flatten()
-                    .map(|e| (e.key.as_str(), e.operator.as_str(), e.values.as_deref().unwrap_or(&[])))
-                    .collect(),
-            })
-        }
+        Some(From::Selector) => NamespacePolicy::Selector(crate::index::selector_view!(namespaces.and_then(|n| n.selector.as_ref()))),
         Some(From::Same) | None => NamespacePolicy::Same,
     }
 }
@@ -275,7 +294,8 @@ fn resolve_kinds(listener: &GatewayListeners, protocol: ListenerProtocol, caps: 
     }
 }
 
-fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, index: &Index<'_>, state: &mut ListenerState<'_>) {
+fn check_certificates(listener: &GatewayListeners, owner: &Owner<'_>, index: &Index<'_>, state: &mut ListenerState<'_>) {
+    let owner_namespace = owner.namespace;
     let refs = listener.tls.as_ref().and_then(|t| t.certificate_refs.as_ref()).filter(|r| !r.is_empty());
     let Some(refs) = refs else {
         state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, "tls.certificateRefs is empty: a terminating listener needs a certificate".into()));
@@ -284,7 +304,7 @@ fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, inde
     for (i, cert) in refs.iter().enumerate() {
         let group = cert.group.as_deref().unwrap_or("");
         let kind = cert.kind.as_deref().unwrap_or("Secret");
-        let namespace = cert.namespace.as_deref().unwrap_or(gateway_namespace);
+        let namespace = cert.namespace.as_deref().unwrap_or(owner_namespace);
         let field = format!("tls.certificateRefs[{i}]");
         if !group.is_empty() || kind != "Secret" {
             let group = if group.is_empty() { "core" } else { group };
@@ -292,7 +312,7 @@ fn check_certificates(listener: &GatewayListeners, gateway_namespace: &str, inde
             state.ref_problems.push((reason::INVALID_CERTIFICATE_REF, message));
             continue;
         }
-        if namespace != gateway_namespace && !index.grant_allows((GATEWAY_GROUP, "Gateway", gateway_namespace), namespace, ("", "Secret", &cert.name)) {
+        if namespace != owner_namespace && !index.grant_allows((GATEWAY_GROUP, owner.kind, owner_namespace), namespace, ("", "Secret", &cert.name)) {
             let message = format!("{field}: Secret {namespace}/{} is in another namespace and no ReferenceGrant there allows it", cert.name);
             state.ref_problems.push((reason::REF_NOT_PERMITTED, message));
             continue;
@@ -327,33 +347,89 @@ fn mixed_termination(me: &ListenerState<'_>, others: &[&ListenerState<'_>], caps
         _ => None,
     };
     let mine = mode(me)?;
-    let other =
+    let (other, theirs) =
         others.iter().filter_map(|o| mode(o).map(|m| (o, m))).find(|(_, theirs)| *theirs != mine && (mine == "TLS/Terminate" || *theirs == "TLS/Terminate"))?;
     Some(format!(
-        "port {} mixes {mine} (listener {}) with {} (listener {}): {} does not support TLSRouteModeMixed",
-        me.port, me.name, other.1, other.0.name, caps.platform
+        "port {} mixes {mine} (listener {}) with {theirs} (listener {}): {} does not support TLSRouteModeMixed",
+        me.port, me.name, other.name, caps.platform
     ))
 }
 
+/// One conflict found: the listener `at`, the reason and message, and whether it is a mode
+/// combination the platform cannot serve (`mixed`).
+struct Found {
+    at: usize,
+    reason: &'static str,
+    message: String,
+    mixed: bool,
+}
+
 /// Listeners sharing a port must be distinct (Gateway API: port + protocol + hostname) and
-/// their protocols compatible. Indistinct listeners are all marked; none is picked as winner.
-fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
+/// their protocols compatible. Within one Gateway (or one ListenerSet) indistinct listeners are
+/// all marked; none is picked as winner.
+pub fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
+    let found = find_conflicts(&states.iter().collect::<Vec<_>>(), caps);
+    apply_conflicts(states, found, 0);
+}
+
+/// A ListenerSet's listeners against the listeners already merged into the Gateway (`higher`:
+/// the Gateway's own, then older ListenerSets'; all accepted and unconflicted): the Gateway API's
+/// precedence makes the earlier listener win, so only the set's listener is marked, and the message
+/// does not describe the winner (it may belong to an object the set's owner cannot read). The
+/// set's remaining listeners are then checked among themselves, as one Gateway's are.
+pub fn mark_conflicts_after(higher: &[&ListenerState<'_>], new: &mut [ListenerState<'_>], caps: &Capabilities) {
+    let n = higher.len();
+    let mut lost = Vec::new();
+    for (i, me) in new.iter().enumerate() {
+        let all: Vec<&ListenerState<'_>> = higher.iter().copied().chain([me]).collect();
+        if let Some(mut f) = find_conflicts(&all, caps).into_iter().find(|f| f.at == n) {
+            f.message = precedence_message(me, f.reason);
+            f.at = i;
+            lost.push(f);
+        }
+    }
+    apply_conflicts(new, lost, 0);
+    let remaining: Vec<usize> = (0..new.len()).filter(|&i| new[i].conflict.is_none()).collect();
+    let among: Vec<&ListenerState<'_>> = remaining.iter().map(|&i| &new[i]).collect();
+    let mut found = find_conflicts(&among, caps);
+    for f in &mut found {
+        f.at = remaining[f.at];
+    }
+    apply_conflicts(new, found, 0);
+}
+
+fn precedence_message(me: &ListenerState<'_>, why: &str) -> String {
+    let higher = "a listener of higher precedence (the parent Gateway's or an older ListenerSet's)";
+    if why == reason::HOSTNAME_CONFLICT {
+        format!("port {} with hostname {} is already used by {higher}", me.port, me.hostname.as_deref().unwrap_or("(any hostname)"))
+    } else {
+        format!("port {} is already used by {higher} that {} cannot share it with", me.port, me.protocol.map_or("this protocol", |p| p.name()))
+    }
+}
+
+fn apply_conflicts(states: &mut [ListenerState<'_>], found: Vec<Found>, offset: usize) {
+    for f in found {
+        let state = &mut states[f.at - offset];
+        state.conflict = Some((f.reason, f.message));
+        if f.mixed {
+            state.supported_kinds.clear();
+        }
+    }
+}
+
+fn find_conflicts(states: &[&ListenerState<'_>], caps: &Capabilities) -> Vec<Found> {
     use ListenerProtocol::*;
     let live: Vec<usize> = (0..states.len()).filter(|&i| states[i].protocol.is_some() && states[i].rejection.is_none()).collect();
-    let mut found: Vec<(usize, &'static str, String)> = Vec::new();
-    // Listeners in a mode combination the platform cannot serve support no route kind there
-    // (as upstream's TLSRouteListenerMixedTerminationNotSupported expects).
-    let mut mixed = Vec::new();
+    let mut found = Vec::new();
     for &i in &live {
-        let me = &states[i];
+        let me = states[i];
         let me_protocol = me.protocol.unwrap_or(Tcp);
-        let others: Vec<&ListenerState<'_>> = live.iter().filter(|&&j| j != i && states[j].port == me.port).map(|&j| &states[j]).collect();
-        let has = |p: ListenerProtocol| others.iter().any(|o| o.protocol == Some(p));
+        let others: Vec<usize> = live.iter().copied().filter(|&j| j != i && states[j].port == me.port).collect();
         let tls_family = |p: ListenerProtocol| p == Https || p == Tls;
-        let incompatible: Vec<&str> = others
-            .iter()
-            .filter_map(|o| o.protocol)
-            .filter(|&p| match (me_protocol, p) {
+        // The same protocol first (two TCP listeners on one port), else the first in order.
+        let incompatible = others.iter().copied().filter(|&j| {
+            let p = states[j].protocol.unwrap_or(Tcp);
+            match (me_protocol, p) {
                 (Udp, Udp) | (Tcp, Tcp) => true,
                 (Udp, _) | (_, Udp) => false,
                 (Tcp, _) | (_, Tcp) => true,
@@ -361,37 +437,33 @@ fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
                 (Http, _) | (_, Http) => true,
                 (a, b) if tls_family(a) && tls_family(b) && a != b => !caps.has(Fact::HttpsAndTlsShareAPort),
                 _ => false,
-            })
-            .map(|p| p.name())
-            .collect();
-        if !incompatible.is_empty() {
-            let message = if has(me_protocol) && (me_protocol == Tcp || me_protocol == Udp) {
+            }
+        });
+        if let Some(j) = incompatible.min_by_key(|&j| states[j].protocol != Some(me_protocol)) {
+            let theirs = states[j].protocol.unwrap_or(Tcp);
+            let message = if theirs == me_protocol {
                 format!("port {} is used by more than one {} listener", me.port, me_protocol)
             } else {
-                format!("port {} is also used by a {} listener; {} cannot share it", me.port, incompatible[0], me_protocol)
+                format!("port {} is also used by a {} listener; {} cannot share it", me.port, theirs.name(), me_protocol)
             };
-            found.push((i, reason::PROTOCOL_CONFLICT, message));
+            found.push(Found { at: i, reason: reason::PROTOCOL_CONFLICT, message, mixed: false });
             continue;
         }
-        if let Some(message) = mixed_termination(me, &others, caps) {
-            found.push((i, reason::PROTOCOL_CONFLICT, message));
-            mixed.push(i);
+        let other_refs: Vec<&ListenerState<'_>> = others.iter().map(|&j| states[j]).collect();
+        if let Some(message) = mixed_termination(me, &other_refs, caps) {
+            found.push(Found { at: i, reason: reason::PROTOCOL_CONFLICT, message, mixed: true });
             continue;
         }
-        let clash = others.iter().find(|o| {
+        let clash = others.iter().copied().find(|&j| {
+            let o = states[j];
             o.protocol.is_some_and(|p| p == me_protocol || (tls_family(p) && tls_family(me_protocol)))
                 && o.hostname.as_deref().map(str::to_ascii_lowercase) == me.hostname.as_deref().map(str::to_ascii_lowercase)
         });
-        if let Some(other) = clash {
+        if let Some(j) = clash {
             let host = me.hostname.as_deref().unwrap_or("(any hostname)");
-            let message = format!("listener {} also uses port {} with hostname {host}", other.name, me.port);
-            found.push((i, reason::HOSTNAME_CONFLICT, message));
+            let message = format!("listener {} also uses port {} with hostname {host}", states[j].name, me.port);
+            found.push(Found { at: i, reason: reason::HOSTNAME_CONFLICT, message, mixed: false });
         }
     }
-    for (i, reason, message) in found {
-        states[i].conflict = Some((reason, message));
-    }
-    for i in mixed {
-        states[i].supported_kinds.clear();
-    }
+    found
 }

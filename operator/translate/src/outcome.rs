@@ -52,6 +52,7 @@ pub fn checked(
             carry_gateway_times(snapshot, &key, status);
         }
     }
+    crate::follow_gateways(&mut translation.statuses);
     out
 }
 
@@ -88,11 +89,18 @@ fn not_programmed(status: &mut GatewayStatus, error: &ProviderError) {
 
 /// Replace our `Accepted` condition for `gateway` on each route the platform left out.
 pub fn reject_overflows(statuses: &mut Statuses, gateway: &ObjectRef, platform: &str, overflows: &[RouteOverflow]) {
+    let sets = &statuses.listener_sets;
     for overflow in overflows {
         let Some(status) = statuses.routes.get_mut(&overflow.route) else { continue };
         for parent in status.parents.iter_mut() {
             let ParentStatusEntry::Ours(parent) = parent else { continue };
-            if parent.parent_ref.kind != "Gateway" || parent.parent_ref.namespace != gateway.namespace || parent.parent_ref.name != gateway.name {
+            let named = ObjectRef::new(&parent.parent_ref.namespace, &parent.parent_ref.name);
+            let on_gateway = match parent.parent_ref.kind.as_str() {
+                "Gateway" => named == *gateway,
+                "ListenerSet" => sets.get(&named).is_some_and(|s| s.gateway == *gateway),
+                _ => false,
+            };
+            if !on_gateway {
                 continue;
             }
             for condition in parent.conditions.iter_mut().filter(|c| c.condition_type == conditions::ACCEPTED) {
@@ -127,6 +135,7 @@ pub fn fold_all<'a>(
             carry_gateway_times(snapshot, key, status);
         }
     }
+    crate::follow_gateways(&mut translation.statuses);
 }
 
 /// The routes a platform left out keep the `lastTransitionTime` of each of our conditions whose

@@ -15,6 +15,29 @@ pub struct Statuses {
     pub gateway_classes: BTreeMap<String, GatewayClassStatus>,
     pub gateways: BTreeMap<ObjectRef, GatewayStatus>,
     pub routes: BTreeMap<RouteKey, RouteStatus>,
+    /// ListenerSets whose parent is a Gateway of ours.
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub listener_sets: BTreeMap<ObjectRef, ListenerSetStatus>,
+}
+
+/// A ListenerSet's status: `Accepted` and `Programmed`, and its own listeners' statuses.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ListenerSetStatus {
+    pub conditions: Vec<Condition>,
+    pub listeners: Vec<ListenerStatus>,
+    /// The parent Gateway, whose programming decides `Programmed`.
+    #[serde(skip)]
+    pub gateway: ObjectRef,
+    /// Whether the set is attached (its `Programmed` follows the Gateway's).
+    #[serde(skip)]
+    pub attached: bool,
+    /// The conditions the object shows now (`lastTransitionTime` is kept where status holds),
+    /// its own and its listeners' by name.
+    #[serde(skip)]
+    pub previous: Vec<Condition>,
+    #[serde(skip)]
+    pub previous_listeners: BTreeMap<String, Vec<Condition>>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -37,6 +60,9 @@ pub struct GatewayStatus {
     pub addresses: Vec<portico_model::ir::Address>,
     pub conditions: Vec<Condition>,
     pub listeners: Vec<ListenerStatus>,
+    /// How many ListenerSets are attached: shown once the Gateway allows ListenerSets.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub attached_listener_sets: Option<i32>,
 }
 
 impl GatewayStatus {

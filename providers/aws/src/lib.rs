@@ -162,6 +162,7 @@ pub fn capabilities() -> Capabilities {
         features: [
             Gateway,
             GatewayPort8080,
+            ListenerSet,
             GatewayHttpListenerIsolation,
             GatewayInfrastructurePropagation,
             ReferenceGrant,

@@ -175,6 +175,7 @@ pub fn capabilities() -> Capabilities {
         features: [
             Gateway,
             GatewayPort8080,
+            ListenerSet,
             GatewayStaticAddresses,
             GatewayHttpListenerIsolation,
             GatewayInfrastructurePropagation,

@@ -59,6 +59,7 @@ pub fn capabilities() -> Capabilities {
         features: [
             Gateway,
             GatewayPort8080,
+            ListenerSet,
             GatewayStaticAddresses,
             GatewayHttpListenerIsolation,
             ReferenceGrant,

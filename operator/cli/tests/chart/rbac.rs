@@ -35,6 +35,8 @@ struct Observed {
     event: bool,
     /// A request through HAProxy reaches the backend.
     traffic: bool,
+    /// The ListenerSet attached to the Gateway is Programmed=True (its status written).
+    listener_set_programmed: bool,
 }
 
 impl Observed {
@@ -49,6 +51,7 @@ impl Observed {
             class_finalizer: true,
             event: true,
             traffic: true,
+            listener_set_programmed: true,
         }
     }
 }
@@ -105,7 +108,15 @@ kind: Gateway
 metadata: {{name: gw, namespace: infra}}
 spec:
   gatewayClassName: haproxy
+  allowedListeners: {{namespaces: {{from: Same}}}}
   listeners: [{{name: http, port: 80, protocol: HTTP}}]
+---
+apiVersion: gateway.networking.k8s.io/v1
+kind: ListenerSet
+metadata: {{name: extra, namespace: infra}}
+spec:
+  parentRef: {{name: gw}}
+  listeners: [{{name: alt, port: 81, protocol: HTTP}}]
 ---
 apiVersion: gateway.networking.k8s.io/v1
 kind: HTTPRoute
@@ -231,6 +242,8 @@ impl Run {
         let at = format!("{}:{}", self.address, self.port).parse().unwrap();
         let traffic = portico_sandbox::http_get(at, "any.test", "/", &[]).await.is_ok_and(|r| r.status == 200 && r.echo().is_some());
         let condition = |conditions: &Value, kind: &str| portico_sandbox::kit::condition(conditions, kind).is_some_and(|c| c["status"] == "True");
+        let sets: Api<DynamicObject> = Api::namespaced_with(self.admin.clone(), "infra", &gateway_api("ListenerSet", "listenersets"));
+        let set = sets.get_opt("extra").await.ok().flatten().map(|s| serde_json::to_value(s).unwrap()).unwrap_or(Value::Null);
         Observed {
             ready,
             leader: holder.as_deref() == Some(self.identity.as_str()),
@@ -243,6 +256,7 @@ impl Run {
                 .is_some_and(|f| f.contains(&json!("gateway-exists-finalizer.gateway.networking.k8s.io"))),
             event,
             traffic,
+            listener_set_programmed: condition(&set["status"]["conditions"], "Programmed"),
         }
     }
 

@@ -18,6 +18,7 @@ mod gateway_ext;
 mod grpc;
 mod http;
 mod http_ext;
+mod listenerset;
 mod more;
 mod mtls;
 mod report;
@@ -132,6 +133,19 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,
         "GatewayFrontendInvalidDefaultClientCertificateValidation" => mtls::invalid_default,
         "GatewayInvalidFrontendClientCertificateValidation" => mtls::invalid_per_port,
+        "ListenerSetDefaultNotAllowed" => |c| listenerset::not_allowed(c, ""),
+        "ListenerSetAllowedNamespaceNone" => |c| listenerset::not_allowed(c, "{from: None}"),
+        "ListenerSetAllowedNamespaceSame" => |c| listenerset::allowed_namespaces(c, false),
+        "ListenerSetAllowedNamespaceSelector" => |c| listenerset::allowed_namespaces(c, true),
+        "ListenerSetProtocolConflict" => |c| listenerset::conflicts(c, true),
+        "ListenerSetHostnameConflict" => |c| listenerset::conflicts(c, false),
+        "ListenerSetHTTPRouting" => listenerset::http_routing,
+        "ListenerSetAllowedRoutesNamespaces" => listenerset::allowed_routes_namespaces,
+        "ListenerSetAllowedRoutesSupportedKinds" => listenerset::allowed_routes_supported_kinds,
+        "ListenerSetReferenceGrant" => listenerset::reference_grant,
+        "ListenerSetGatewayParentSectionNameNotFound" => listenerset::gateway_parent_section_not_found,
+        "ListenerSetDualParentRefIndependence" => listenerset::dual_parent_independence,
+        "ListenerSetRouteStatusScopedToParentRef" => listenerset::route_status_scoped,
     ]
 }
 

@@ -173,7 +173,7 @@ pub async fn invalid_parameters_ref(c: &Ctx) -> Outcome {
 
 /// One HTTPS request with SNI `host` (Python's ssl module; the certificate is not verified, it
 /// is self-signed): the status code and the body.
-async fn https_get(address: &str, port: u16, host: &str) -> Result<(u16, String), String> {
+pub async fn https_get(address: &str, port: u16, host: &str) -> Result<(u16, String), String> {
     let script = format!(
         "import ssl,socket\nc=ssl.create_default_context();c.check_hostname=False;c.verify_mode=ssl.CERT_NONE\ns=c.wrap_socket(socket.create_connection(('{address}',{port}),timeout=5),server_hostname='{host}')\ns.sendall(b'GET / HTTP/1.1\\r\\nHost: {host}\\r\\nConnection: close\\r\\n\\r\\n')\nd=b''\nwhile True:\n  b=s.recv(65536)\n  if not b: break\n  d+=b\nprint(d.decode(errors='replace'))\n"
     );

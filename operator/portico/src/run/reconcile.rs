@@ -62,7 +62,14 @@ impl Reconciler {
         let snapshot = self.stores.snapshot();
         // Route kinds whose CRDs are missing are neither supported on listeners nor claimed.
         let missing = self.stores.missing_route_kinds();
-        self.capabilities = CapabilitySet::new(self.providers.values().map(|p| p.planner().capabilities().without_route_kinds(&missing)));
+        let listener_sets = self.stores.listener_sets_served();
+        self.capabilities = CapabilitySet::new(self.providers.values().map(|p| {
+            let mut caps = p.planner().capabilities().without_route_kinds(&missing);
+            if !listener_sets {
+                caps.features.remove(&portico_model::Feature::ListenerSet);
+            }
+            caps
+        }));
         let mut translation = translate(&snapshot, &self.capabilities);
         let providers = &self.providers;
         let mut desired = portico_translate::outcome::checked(&snapshot, &self.capabilities, &mut translation, |d| {

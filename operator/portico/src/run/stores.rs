@@ -9,6 +9,7 @@ use gateway_api::experimental::gatewayclasses::GatewayClass;
 use gateway_api::experimental::gateways::Gateway;
 use gateway_api::experimental::grpcroutes::GrpcRoute;
 use gateway_api::experimental::httproutes::HttpRoute;
+use gateway_api::experimental::listenersets::ListenerSet;
 use gateway_api::experimental::referencegrants::ReferenceGrant;
 use gateway_api::experimental::tlsroutes::TlsRoute;
 use k8s_openapi::api::core::v1::{ConfigMap, Namespace, Secret, Service};
@@ -33,6 +34,8 @@ use super::scope::{Selector, Watch};
 pub struct Stores {
     pub gateway_classes: Store<GatewayClass>,
     pub gateways: Watched<Gateway>,
+    /// ListenerSets, once the cluster serves their CRD (v1.5 standard channel).
+    pub listener_sets: Optional<ListenerSet>,
     pub http_routes: Watched<HttpRoute>,
     pub grpc_routes: Optional<GrpcRoute>,
     pub tls_routes: Optional<TlsRoute>,
@@ -189,11 +192,12 @@ impl Stores {
         Stores {
             gateway_classes: reflect(client, &changed, metrics),
             gateways: watched(client, &changed, metrics, scope, &plain),
+            listener_sets: optional(client, &changed, metrics, scope, discovery),
             http_routes: watched(client, &changed, metrics, scope, &plain),
-            grpc_routes: optional(client, &changed, metrics, RouteKind::Grpc, scope, discovery),
-            tls_routes: optional(client, &changed, metrics, RouteKind::Tls, scope, discovery),
-            tcp_routes: optional(client, &changed, metrics, RouteKind::Tcp, scope, discovery),
-            udp_routes: optional(client, &changed, metrics, RouteKind::Udp, scope, discovery),
+            grpc_routes: optional(client, &changed, metrics, scope, discovery),
+            tls_routes: optional(client, &changed, metrics, scope, discovery),
+            tcp_routes: optional(client, &changed, metrics, scope, discovery),
+            udp_routes: optional(client, &changed, metrics, scope, discovery),
             reference_grants: watched(client, &changed, metrics, scope, &plain),
             services: watched(client, &changed, metrics, scope, &plain),
             endpoint_slices: watched(client, &changed, metrics, scope, &plain),
@@ -211,6 +215,7 @@ impl Stores {
         let _ = tokio::join!(
             self.gateway_classes.wait_until_ready(),
             self.gateways.ready(),
+            self.listener_sets.checked(),
             self.http_routes.ready(),
             self.grpc_routes.checked(),
             self.tls_routes.checked(),
@@ -240,6 +245,7 @@ impl Stores {
         let mut snapshot = Snapshot {
             gateway_classes: all(&self.gateway_classes),
             gateways: self.gateways.all(),
+            listener_sets: self.listener_sets.all(),
             http_routes: self.http_routes.all(),
             grpc_routes: self.grpc_routes.all(),
             tls_routes: self.tls_routes.all(),
@@ -276,6 +282,11 @@ impl Stores {
             (RouteKind::Udp, self.udp_routes.served()),
         ];
         optional.into_iter().filter(|(_, served)| !served).map(|(kind, _)| kind).collect()
+    }
+
+    /// Whether the cluster serves the ListenerSet CRD (without it, ListenerSet is not claimed).
+    pub fn listener_sets_served(&self) -> bool {
+        self.listener_sets.served()
     }
 
     fn parameters(&self) -> Vec<ParametersObject> {
@@ -324,7 +335,7 @@ async fn served(client: &Client, group: &str, version: &str, plural: &str) -> bo
     client.list_api_group_resources(&format!("{group}/{version}")).await.is_ok_and(|list| list.resources.iter().any(|r| r.name == plural))
 }
 
-fn optional<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, kind: RouteKind, scope: &Scope, interval: Duration) -> Optional<K>
+fn optional<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, scope: &Scope, interval: Duration) -> Optional<K>
 where
     K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
@@ -333,11 +344,12 @@ where
     let (done, checked) = tokio::sync::watch::channel(false);
     let (client, changed, metrics, slot, scope) = (client.clone(), changed.clone(), metrics.clone(), store.clone(), scope.clone());
     let version = K::version(&K::DynamicType::default()).to_string();
+    let (kind, plural) = (K::kind(&K::DynamicType::default()).to_string(), K::plural(&K::DynamicType::default()).to_string());
     tokio::spawn(async move {
         let mut logged = false;
-        while !served(&client, portico_model::GATEWAY_GROUP, &version, &kind.plural()).await {
+        while !served(&client, portico_model::GATEWAY_GROUP, &version, &plural).await {
             if !logged {
-                tracing::warn!(kind = kind.name(), version = %version, "this cluster does not serve the CRD: its routes are skipped and its features not claimed; re-checked every {interval:?}");
+                tracing::warn!(kind = %kind, version = %version, "this cluster does not serve the CRD: its objects are skipped and its features not claimed; re-checked every {interval:?}");
                 logged = true;
             }
             let _ = done.send(true);
@@ -346,7 +358,7 @@ where
         let reader: Watched<K> = watched(&client, &changed, &metrics, &scope, &watcher::Config::default());
         reader.ready().await;
         if logged {
-            tracing::info!(kind = kind.name(), "the CRD is now served: watching it");
+            tracing::info!(kind = %kind, "the CRD is now served: watching it");
         }
         let _ = slot.set(reader);
         let _ = done.send(true);

@@ -148,6 +148,14 @@ impl Reconciler {
             let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
             ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
         }
+        let sets = resource("gateway.networking.k8s.io", "ListenerSet", "listenersets");
+        for set in &snapshot.listener_sets {
+            let key = ObjectRef::new(set.metadata.namespace.clone().unwrap_or_default(), set.metadata.name.clone().unwrap_or_default());
+            let Some(computed) = translation.statuses.listener_sets.get(&key) else { continue };
+            let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), &now);
+            let current = set.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            ok &= self.write(&sets, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
+        }
         ok & self.write_route_statuses(snapshot, translation, &now).await
     }
 
