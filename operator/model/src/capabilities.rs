@@ -140,6 +140,7 @@ named_enum! {
         GatewayBackendClientCertificate => "GatewayBackendClientCertificate",
         ListenerSet => "ListenerSet",
         BackendTlsPolicy => "BackendTLSPolicy",
+        BackendTlsPolicySanValidation => "BackendTLSPolicySANValidation",
         GrpcRoute => "GRPCRoute",
         GrpcRouteNamedRouteRule => "GRPCRouteNamedRouteRule",
         TlsRoute => "TLSRoute",

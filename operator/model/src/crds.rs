@@ -24,6 +24,7 @@ fn short_names(kind: &str) -> Option<Vec<String>> {
         "Gateway" => &["gtw"],
         "ReferenceGrant" => &["refgrant"],
         "ListenerSet" => &["lset"],
+        "BackendTLSPolicy" => &["btlspolicy"],
         _ => return None,
     };
     Some(names.iter().map(|s| s.to_string()).collect())
@@ -59,6 +60,7 @@ pub fn gateway_api_crds() -> Vec<CustomResourceDefinition> {
         gateway_api::experimental::grpcroutes::GrpcRoute::crd(),
         gateway_api::experimental::tlsroutes::TlsRoute::crd(),
         gateway_api::experimental::referencegrants::ReferenceGrant::crd(),
+        gateway_api::backendtlspolicies::BackendTlsPolicy::crd(),
         TcpRoute::crd(),
         UdpRoute::crd(),
     ]

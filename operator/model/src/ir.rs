@@ -510,6 +510,33 @@ pub struct Backend {
     pub external_name: Option<String>,
     /// Ready endpoints from the Service's EndpointSlices, sorted.
     pub endpoints: Vec<Endpoint>,
+    /// TLS towards the endpoints, from the BackendTLSPolicy that applies to this Service port.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<BackendTls>,
+}
+
+/// TLS origination to a backend, verified as a BackendTLSPolicy asks.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct BackendTls {
+    /// The policy it comes from.
+    pub policy: ObjectRef,
+    /// Sent as SNI; the certificate must be valid for it unless `subjectAltNames` are given.
+    pub hostname: String,
+    /// The trust anchors: CA bundles from ConfigMaps, or the system's (`wellKnownCACertificates:
+    /// System`) when empty.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub ca_certificates: Vec<CaBundle>,
+    /// When set, the certificate must carry one of these instead of `hostname`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub subject_alt_names: Vec<SubjectAltName>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", tag = "type", content = "value")]
+pub enum SubjectAltName {
+    Hostname(String),
+    Uri(String),
 }
 
 impl Backend {

@@ -1,6 +1,7 @@
 //! Everything translation reads: plain data, the same whether it came from reflector stores
 //! (the operator) or from YAML files (`portico plan`, golden tests).
 
+use gateway_api::backendtlspolicies::BackendTlsPolicy;
 use gateway_api::experimental::gatewayclasses::GatewayClass;
 use gateway_api::experimental::gateways::Gateway;
 use gateway_api::experimental::grpcroutes::GrpcRoute;
@@ -49,6 +50,8 @@ pub struct Snapshot {
     pub tcp_routes: Vec<TcpRoute>,
     pub udp_routes: Vec<UdpRoute>,
     pub reference_grants: Vec<ReferenceGrant>,
+    /// BackendTLSPolicies (skipped by the operator when the cluster does not serve their CRD).
+    pub backend_tls_policies: Vec<BackendTlsPolicy>,
     pub services: Vec<Service>,
     pub endpoint_slices: Vec<EndpointSlice>,
     pub secrets: Vec<Secret>,
@@ -84,6 +87,7 @@ impl Snapshot {
         self.tcp_routes.retain(|o| keep(namespace_of(&o.metadata)));
         self.udp_routes.retain(|o| keep(namespace_of(&o.metadata)));
         self.reference_grants.retain(|o| keep(namespace_of(&o.metadata)));
+        self.backend_tls_policies.retain(|o| keep(namespace_of(&o.metadata)));
         self.services.retain(|o| keep(namespace_of(&o.metadata)));
         self.endpoint_slices.retain(|o| keep(namespace_of(&o.metadata)));
         self.secrets.retain(|o| keep(namespace_of(&o.metadata)));

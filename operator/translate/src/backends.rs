@@ -22,15 +22,26 @@ pub struct ResolvedBackends {
     pub mirrors: Vec<BTreeMap<usize, String>>,
     pub backends: BTreeMap<String, Backend>,
     pub problems: Vec<RefProblem>,
+    /// Every Service the route references (resolved or not), for BackendTLSPolicy ancestors.
+    pub services: std::collections::BTreeSet<ObjectRef>,
 }
 
 /// Service ports already resolved in this translation, by (namespace, name, port, route kind):
-/// many routes share a few Services, and their endpoints are the same for all of them.
-#[derive(Default)]
-pub struct BackendCache(std::collections::HashMap<(String, String, i32, RouteKind), Result<Backend, RefProblem>>);
+/// many routes share a few Services, and their endpoints are the same for all of them. The
+/// BackendTLSPolicies decide how each port is reached.
+pub struct BackendCache<'p> {
+    resolved: std::collections::HashMap<(String, String, i32, RouteKind), Result<Backend, RefProblem>>,
+    policies: &'p crate::backend_tls::Policies<'p>,
+}
 
-pub fn resolve_route(route: &Route, index: &Index<'_>, cache: &mut BackendCache) -> ResolvedBackends {
-    let mut out = ResolvedBackends { rules: Vec::new(), mirrors: Vec::new(), backends: BTreeMap::new(), problems: Vec::new() };
+impl<'p> BackendCache<'p> {
+    pub fn new(policies: &'p crate::backend_tls::Policies<'p>) -> Self {
+        BackendCache { resolved: Default::default(), policies }
+    }
+}
+
+pub fn resolve_route(route: &Route, index: &Index<'_>, cache: &mut BackendCache<'_>) -> ResolvedBackends {
+    let mut out = ResolvedBackends { rules: Vec::new(), mirrors: Vec::new(), backends: BTreeMap::new(), problems: Vec::new(), services: Default::default() };
     for (r, rule) in route.rules.iter().enumerate() {
         let mut targets = Vec::with_capacity(rule.backends.len());
         for (b, backend) in rule.backends.iter().enumerate() {
@@ -58,9 +69,12 @@ fn resolve_into(
     backend: &BackendRefSpec,
     field: &str,
     index: &Index<'_>,
-    cache: &mut BackendCache,
+    cache: &mut BackendCache<'_>,
     out: &mut ResolvedBackends,
 ) -> BackendTarget {
+    if backend.group.is_empty() && backend.kind == "Service" {
+        out.services.insert(ObjectRef::new(backend.namespace.as_deref().unwrap_or(&route.key.namespace), &backend.name));
+    }
     match resolve(route, backend, index, cache) {
         Ok(resolved) => {
             let id = Backend::id_for(&resolved.service, resolved.port, resolved.protocol);
@@ -75,7 +89,7 @@ fn resolve_into(
     }
 }
 
-fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>, cache: &mut BackendCache) -> Result<Backend, RefProblem> {
+fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>, cache: &mut BackendCache<'_>) -> Result<Backend, RefProblem> {
     if !backend.group.is_empty() || backend.kind != "Service" {
         let group = if backend.group.is_empty() { "core" } else { &backend.group };
         return Err((reason::INVALID_KIND, format!("{group}/{} is not a supported backend kind (use a Service)", backend.kind)));
@@ -90,11 +104,18 @@ fn resolve(route: &Route, backend: &BackendRefSpec, index: &Index<'_>, cache: &m
         return Err((reason::REF_NOT_PERMITTED, message));
     }
     let key = (namespace.to_string(), backend.name.clone(), backend.port.unwrap_or(-1), route.key.kind);
-    cache.0.entry(key).or_insert_with(|| resolve_service(route.key.kind, namespace, backend, index)).clone()
+    let policies = cache.policies;
+    cache.resolved.entry(key).or_insert_with(|| resolve_service(route.key.kind, namespace, backend, index, policies)).clone()
 }
 
 /// The Service port behind a permitted reference, with its ready endpoints.
-fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, index: &Index<'_>) -> Result<Backend, RefProblem> {
+fn resolve_service(
+    kind: RouteKind,
+    namespace: &str,
+    backend: &BackendRefSpec,
+    index: &Index<'_>,
+    policies: &crate::backend_tls::Policies<'_>,
+) -> Result<Backend, RefProblem> {
     let Some(service) = index.service(namespace, &backend.name) else {
         return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} not found", backend.name)));
     };
@@ -106,6 +127,15 @@ fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, i
         return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} has no port {port}", backend.name)));
     };
     let service_ref = ObjectRef::new(namespace, &backend.name);
+    let tls = match policies.for_port(namespace, &backend.name, service_port.name.as_deref()).map(|p| (&p.key, &p.tls)) {
+        None => None,
+        Some((_, Ok(tls))) => Some(tls.clone()),
+        Some((policy, Err((_, why)))) => {
+            let message =
+                format!("Service {namespace}/{} port {port}: BackendTLSPolicy {policy} cannot be used ({why}), so the backend is not reached", backend.name);
+            return Err((reason::INVALID_BACKEND_TLS_POLICY, message));
+        }
+    };
     let protocol = backend_protocol(kind, service_port);
     let external_name = service.spec.as_ref().filter(|s| s.type_.as_deref() == Some("ExternalName")).and_then(|s| s.external_name.clone());
     Ok(Backend {
@@ -114,6 +144,7 @@ fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, i
         port: u16::try_from(port).unwrap_or(0),
         protocol,
         external_name,
+        tls,
     })
 }
 
@@ -121,17 +152,30 @@ fn resolve_service(kind: RouteKind, namespace: &str, backend: &BackendRefSpec, i
 /// `kubernetes.io/h2c` Service port needs `HTTPRouteBackendProtocolH2C` (GRPCRoute backends are
 /// always HTTP/2).
 pub fn speaks(kind: RouteKind, backend: &Backend, caps: &Capabilities) -> bool {
-    !(kind == RouteKind::Http && backend.protocol == BackendProtocol::H2c) || caps.supports(Feature::HttpRouteBackendProtocolH2c)
+    let h2c = !(kind == RouteKind::Http && backend.protocol == BackendProtocol::H2c) || caps.supports(Feature::HttpRouteBackendProtocolH2c);
+    h2c && backend.tls.as_ref().is_none_or(|tls| crate::backend_tls::unsupported(tls, caps).is_none())
 }
 
 /// `UnsupportedProtocol` problems of the route's backends on one platform (the spec's reason for
 /// an appProtocol the implementation does not support); their share of traffic answers 500.
 pub fn protocol_problems(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities) -> Vec<RefProblem> {
     let unspoken = resolved.backends.values().filter(|b| !speaks(route.key.kind, b, caps));
-    unspoken.map(|b| (reason::UNSUPPORTED_PROTOCOL, unspoken_reason(b, caps))).collect()
+    unspoken
+        .map(|b| {
+            let why = if b.tls.as_ref().is_some_and(|tls| crate::backend_tls::unsupported(tls, caps).is_some()) {
+                reason::INVALID_BACKEND_TLS_POLICY
+            } else {
+                reason::UNSUPPORTED_PROTOCOL
+            };
+            (why, unspoken_reason(b, caps))
+        })
+        .collect()
 }
 
 fn unspoken_reason(backend: &Backend, caps: &Capabilities) -> String {
+    if let Some(why) = backend.tls.as_ref().and_then(|tls| crate::backend_tls::unsupported(tls, caps)) {
+        return format!("Service {}:{}: {why}, so the backend is not reached", backend.service, backend.port);
+    }
     format!("Service {}:{}: appProtocol kubernetes.io/h2c is not supported by {}", backend.service, backend.port, caps.platform_name())
 }
 

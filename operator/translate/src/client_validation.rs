@@ -18,11 +18,11 @@ use crate::index::Index;
 use crate::listeners::ListenerState;
 
 /// One `caCertificateRefs` entry, whichever of the two generated types it came from.
-struct CaRef<'a> {
-    group: &'a str,
-    kind: &'a str,
-    name: &'a str,
-    namespace: Option<&'a str>,
+pub(crate) struct CaRef<'a> {
+    pub group: &'a str,
+    pub kind: &'a str,
+    pub name: &'a str,
+    pub namespace: Option<&'a str>,
 }
 
 /// The validation that applies to one port, with the path of the field it came from.
@@ -115,7 +115,7 @@ fn resolve(validation: &Validation<'_>, gateway_namespace: &str, index: &Index<'
     (bundles, problems)
 }
 
-fn resolve_one(r: &CaRef<'_>, gateway_namespace: &str, index: &Index<'_>) -> Result<CaBundle, (&'static str, String)> {
+pub(crate) fn resolve_one(r: &CaRef<'_>, gateway_namespace: &str, index: &Index<'_>) -> Result<CaBundle, (&'static str, String)> {
     if !r.group.is_empty() || r.kind != "ConfigMap" {
         let group = if r.group.is_empty() { "core" } else { r.group };
         let why = format!("{group}/{} is not a supported CA certificate kind (use a core ConfigMap with the bundle under {CA_BUNDLE_KEY})", r.kind);

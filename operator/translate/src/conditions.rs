@@ -78,6 +78,10 @@ pub mod reason {
     pub const NOT_ALLOWED: &str = "NotAllowed";
     pub const PARENT_NOT_ACCEPTED: &str = "ParentNotAccepted";
     pub const PARENT_NOT_PROGRAMMED: &str = "ParentNotProgrammed";
+    pub const CONFLICTED: &str = "Conflicted";
+    /// A route's reference to a Service whose BackendTLSPolicy cannot be honoured (Portico's
+    /// reason: the spec names none for it).
+    pub const INVALID_BACKEND_TLS_POLICY: &str = "InvalidBackendTLSPolicy";
 
     /// Every reason above, for documentation checks.
     pub const ALL: &[&str] = &[
@@ -110,6 +114,8 @@ pub mod reason {
         NOT_ALLOWED,
         PARENT_NOT_ACCEPTED,
         PARENT_NOT_PROGRAMMED,
+        CONFLICTED,
+        INVALID_BACKEND_TLS_POLICY,
     ];
 }
 
@@ -258,6 +264,26 @@ pub fn listener_set_programmed(generation: i64) -> Condition {
 
 pub fn listener_set_parent_not_programmed(generation: i64) -> Condition {
     Condition::new(PROGRAMMED, FALSE, reason::PARENT_NOT_PROGRAMMED, generation, "The parent Gateway is not programmed")
+}
+
+// ---- Policies (BackendTLSPolicy, per ancestor Gateway) ----
+
+pub fn policy_accepted(generation: i64) -> Condition {
+    Condition::new(ACCEPTED, TRUE, reason::ACCEPTED, generation, "Policy is accepted")
+}
+
+/// `reason`: Conflicted, Invalid or NoValidCACertificate.
+pub fn policy_not_accepted(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, FALSE, reason, generation, message)
+}
+
+pub fn policy_resolved_refs(generation: i64) -> Condition {
+    Condition::new(RESOLVED_REFS, TRUE, reason::RESOLVED_REFS, generation, "All references resolved")
+}
+
+/// `reason`: InvalidCACertificateRef or InvalidKind.
+pub fn policy_unresolved_refs(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(RESOLVED_REFS, FALSE, reason, generation, message)
 }
 
 // ---- Routes (per parent) ----

@@ -93,6 +93,15 @@ fn collect_objects(loaded: &Loaded, translation: &Translation, now: &str, detail
     for (_, set, status) in sets {
         out.push(with_status(set, status, now, detail));
     }
+    let mut policies: Vec<_> = s
+        .backend_tls_policies
+        .iter()
+        .filter_map(|p| statuses.backend_tls_policies.get(&object_ref(&p.metadata)).map(|st| (object_ref(&p.metadata), p, st)))
+        .collect();
+    policies.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, policy, status) in policies {
+        out.push(with_status(policy, status, now, detail));
+    }
     let mut routes: Vec<(RouteKey, Value)> = Vec::new();
     for route in s.routes() {
         if let Some(status) = statuses.routes.get(&route.key) {

@@ -12,6 +12,7 @@ pub mod status;
 
 mod addresses;
 mod attach;
+pub mod backend_tls;
 mod backends;
 mod build;
 mod client_validation;
@@ -81,7 +82,9 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     let mut builders: BTreeMap<ObjectRef, build::GatewayBuilder> = BTreeMap::new();
     let mut route_statuses = BTreeMap::new();
     let our_controllers: Vec<String> = capabilities.controller_names().collect();
-    let mut backend_cache = backends::BackendCache::default();
+    let policies = backend_tls::Policies::new(snapshot, &index);
+    let mut backend_cache = backends::BackendCache::new(&policies);
+    let mut service_uses: BTreeMap<ObjectRef, (std::collections::BTreeSet<ObjectRef>, &Capabilities)> = BTreeMap::new();
     let routes = routes::collect(snapshot);
     let route_ranks = routes.iter().map(|r| (r.key.clone(), r.rank)).collect();
     for route in routes {
@@ -95,8 +98,11 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
             let Some((key, origin)) = attach::parent_target(parent, &set_parents) else { continue };
             let Some(gw) = gateways.get_mut(&key) else { continue };
             let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));
-            let builder = builders.entry(key).or_default();
+            let builder = builders.entry(key.clone()).or_default();
             let conditions = attach::evaluate_parent(&route, parent, origin, gw, resolved, &index, builder);
+            if conditions.first().is_some_and(|c| c.is_true()) {
+                service_uses.entry(key.clone()).or_insert_with(|| (Default::default(), gw.caps)).0.extend(resolved.services.iter().cloned());
+            }
             let controller_name = gw.caps.provider.controller_name();
             ours.push(RouteParentStatus { parent_ref: attach::parent_ref_status(parent), controller_name, conditions });
         }
@@ -107,6 +113,7 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
         route_statuses.insert(route.key.clone(), merge_parents(&route.existing_parents, ours, &our_controllers));
     }
     let mut statuses = Statuses { routes: route_statuses, ..Statuses::default() };
+    statuses.backend_tls_policies = backend_tls::statuses(&policies, &service_uses, &our_controllers);
     statuses.gateway_classes = classes.into_iter().map(|(name, class)| (name, class.status)).collect();
     let mut irs = BTreeMap::new();
     for (key, gw) in &gateways {

@@ -18,6 +18,9 @@ pub struct Statuses {
     /// ListenerSets whose parent is a Gateway of ours.
     #[serde(skip_serializing_if = "BTreeMap::is_empty")]
     pub listener_sets: BTreeMap<ObjectRef, ListenerSetStatus>,
+    /// BackendTLSPolicies that target Services routes of our Gateways use (or did).
+    #[serde(skip_serializing_if = "BTreeMap::is_empty")]
+    pub backend_tls_policies: BTreeMap<ObjectRef, crate::backend_tls::PolicyStatus>,
 }
 
 /// A ListenerSet's status: `Accepted` and `Programmed`, and its own listeners' statuses.

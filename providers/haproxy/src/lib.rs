@@ -60,6 +60,7 @@ pub fn capabilities() -> Capabilities {
             Gateway,
             GatewayPort8080,
             ListenerSet,
+            BackendTlsPolicy,
             GatewayStaticAddresses,
             GatewayHttpListenerIsolation,
             ReferenceGrant,

@@ -455,3 +455,51 @@ fn client_certificate_validation() {
         assert_eq!(rendered.config.matches("ca-file").count(), 1, "{}", rendered.config);
     }
 }
+
+/// A BackendTLSPolicy's TLS on every server line of its backend (spare slots included): `ssl
+/// verify required` against the policy's bundles (one `ca-file` per backend) or the system's
+/// store, the hostname as SNI and as the name to verify; and `haproxy -c` takes both.
+#[test]
+fn backend_tls_origination() {
+    use portico_model::ir::{BackendTls, CaBundle};
+    let dir = std::env::temp_dir().join(format!("portico-haproxy-backend-tls-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).expect("temp dir");
+    let pem = self_signed(&dir);
+    let ca = String::from_utf8_lossy(&pem).split("-----BEGIN PRIVATE KEY-----").next().unwrap_or_default().to_string();
+    let mut main = main_gateway();
+    let tls = |ca_certificates: Vec<CaBundle>, hostname: &str| BackendTls {
+        policy: ObjectRef::new("default", "policy"),
+        hostname: hostname.into(),
+        ca_certificates,
+        subject_alt_names: Vec::new(),
+    };
+    main.backends.get_mut("default/web:8080").expect("web").tls =
+        Some(tls(vec![CaBundle { config_map: ObjectRef::new("default", "ca"), pem: ca.clone() }], "abc.example.com"));
+    main.backends.get_mut("default/tls:443").expect("tls").tls = Some(tls(Vec::new(), "other.example.com"));
+    let rendered = render(&[GatewayInput { ir: &main, address: address("10.0.0.10") }], &self_signed_certs(&pem), &settings(&dir, 0));
+    let options =
+        format!(" ssl verify required ca-file {}/be_default_gw_default_web_8080.ca.pem sni str(abc.example.com) verifyhost abc.example.com", dir.display());
+    assert_has(&rendered.config, &format!("server s0 10.0.0.1:8080{options}"));
+    assert_has(&rendered.config, &format!("server s3 127.0.0.1:1 disabled{options}"));
+    assert_has(&rendered.config, " ssl verify required ca-file @system-ca sni str(other.example.com) verifyhost other.example.com");
+    assert_eq!(String::from_utf8_lossy(&rendered.cert_files["be_default_gw_default_web_8080.ca.pem"]), ca.trim_end().to_string() + "\n");
+    let canary = rendered.config.lines().filter(|l| l.contains("[fd00::5]:8080")).collect::<Vec<_>>();
+    assert!(canary.iter().all(|l| !l.contains("ssl")), "a backend without a policy is not touched: {canary:?}");
+    for (file, bytes) in &rendered.cert_files {
+        std::fs::write(dir.join(file), bytes).expect("write cert file");
+    }
+    std::fs::write(dir.join("haproxy.cfg"), &rendered.config).expect("write config");
+    let haproxy = if Path::new("/usr/sbin/haproxy").exists() { "/usr/sbin/haproxy" } else { "haproxy" };
+    if let Ok(output) = Command::new(haproxy).arg("-c").arg("-f").arg(dir.join("haproxy.cfg")).output() {
+        let log = format!("{}{}", String::from_utf8_lossy(&output.stdout), String::from_utf8_lossy(&output.stderr));
+        assert!(output.status.success(), "haproxy -c failed:\n{log}\nconfig:\n{}", rendered.config);
+    } else {
+        assert!(std::env::var_os("PORTICO_SKIP_HAPROXY").is_some(), "haproxy is not installed");
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+/// The main fixture's certificate Secrets, all with `pem`.
+fn self_signed_certs(pem: &[u8]) -> BTreeMap<ObjectRef, Vec<u8>> {
+    [("default", "cert"), ("default", "foo-cert")].into_iter().map(|(ns, n)| (ObjectRef::new(ns, n), pem.to_vec())).collect()
+}

@@ -75,6 +75,18 @@ pub struct EchoResponse {
     pub service: String,
     /// Local address of the listener that accepted the connection.
     pub listener: String,
+    /// The TLS connection's details, when the request came over TLS (as the conformance echo's
+    /// `tls` field reports them).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<EchoTls>,
+}
+
+/// What the echo saw of a TLS connection.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EchoTls {
+    /// The SNI the client sent (empty when none).
+    pub server_name: String,
 }
 
 /// Per-listener state shared by the HTTP handler.
@@ -174,7 +186,14 @@ async fn echo_tcp(mut stream: TcpStream, banner: &str) -> io::Result<()> {
 }
 
 /// The HTTP handler: describe the request, honouring the extras.
-async fn echo(State(state): State<Arc<ListenerState>>, method: Method, uri: Uri, version: Version, headers: HeaderMap) -> Response {
+async fn echo(
+    State(state): State<Arc<ListenerState>>,
+    tls: Option<axum::Extension<axum::extract::ConnectInfo<tls::TlsPeer>>>,
+    method: Method,
+    uri: Uri,
+    version: Version,
+    headers: HeaderMap,
+) -> Response {
     let status = match requested_status(uri.path()) {
         Some(Ok(status)) => status,
         Some(Err(())) => StatusCode::BAD_REQUEST,
@@ -184,7 +203,8 @@ async fn echo(State(state): State<Arc<ListenerState>>, method: Method, uri: Uri,
     if let Some(delay) = uri.query().and_then(requested_delay) {
         tokio::time::sleep(delay).await;
     }
-    let body = describe(&state, &method, &uri, version, &headers);
+    let mut body = describe(&state, &method, &uri, version, &headers);
+    body.tls = tls.map(|peer| EchoTls { server_name: peer.0.0.server_name.clone().unwrap_or_default() });
     let json = serde_json::to_vec_pretty(&body).unwrap_or_default();
     let mut response = (status, Body::from(json)).into_response();
     let out = response.headers_mut();
@@ -215,6 +235,7 @@ fn describe(state: &ListenerState, method: &Method, uri: &Uri, version: Version,
         pod: state.config.pod.clone(),
         service: state.config.service.clone(),
         listener: state.listener.to_string(),
+        tls: None,
     }
 }
 

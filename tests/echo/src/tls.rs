@@ -109,7 +109,7 @@ pub async fn spawn_https(
     Ok(listeners
         .into_iter()
         .map(|(listener, local)| {
-            let app = crate::router(config.clone(), local);
+            let app = crate::router(config.clone(), local).into_make_service_with_connect_info::<TlsPeer>();
             let listener = TlsListener::new(listener, local, acceptor.clone());
             let task = tokio::spawn(async move {
                 if let Err(err) = axum::serve(listener, app).await {
@@ -119,6 +119,18 @@ pub async fn spawn_https(
             (local, task)
         })
         .collect())
+}
+
+/// What a handler learns of the TLS connection a request came over (the SNI it carried).
+#[derive(Debug, Clone)]
+pub struct TlsPeer {
+    pub server_name: Option<String>,
+}
+
+impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for TlsPeer {
+    fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
+        TlsPeer { server_name: stream.io().get_ref().1.server_name().map(str::to_string) }
+    }
 }
 
 // ---- client ----

@@ -16,7 +16,7 @@ pub const GATEWAYS: [&str; 3] = ["same-namespace", "all-namespaces", "backend-na
 /// The `grpc-` ones run the gRPC echo (`GRPC_ECHO_SERVER`) behind an `h2c` Service port; the
 /// `tls-backend`s serve the HTTP echo over TLS too, `tcp-backend` the TCP line protocol, plain
 /// and over TLS (certificates from the Secrets of [`secrets`]).
-const ECHOES: [(&str, &str, u32); 13] = [
+const ECHOES: [(&str, &str, u32); 14] = [
     (INFRA, "infra-backend-v1", 2),
     (INFRA, "infra-backend-v2", 2),
     (INFRA, "infra-backend-v3", 1),
@@ -30,6 +30,7 @@ const ECHOES: [(&str, &str, u32); 13] = [
     (INFRA, "tls-backend-2", 1),
     (APP, "tls-backend", 1),
     (INFRA, "tcp-backend", 2),
+    (INFRA, "backend-tls-verified", 1),
 ];
 
 /// The certificate Secrets of the base (all made from the example `*.example.com` certificate).
@@ -64,6 +65,7 @@ pub fn manifests() -> Vec<Value> {
     ];
     // Before the Pods that mount them.
     out.extend(secrets());
+    out.push(crate::backendtls::server_secret());
     for (ns, name, replicas) in ECHOES {
         out.push(deployment(ns, name, replicas));
         out.push(service(ns, name));
@@ -87,6 +89,13 @@ fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
     let mut tls = None;
     if name.starts_with("grpc-") {
         extra.push(json!({"name": "GRPC_ECHO_SERVER", "value": "1"}));
+    } else if name == "backend-tls-verified" {
+        // The HTTP echo over TLS with a CA-signed certificate (BackendTLSPolicy scenarios).
+        extra.extend([
+            json!({"name": "TLS_SERVER_CERT", "value": "/etc/secret-volume/crt"}),
+            json!({"name": "TLS_SERVER_PRIVKEY", "value": "/etc/secret-volume/key"}),
+        ]);
+        tls = Some(crate::backendtls::SERVER_SECRET);
     } else if name.starts_with("tls-backend") {
         extra.extend([
             json!({"name": "TLS_SERVER_CERT", "value": "/etc/secret-volume/crt"}),

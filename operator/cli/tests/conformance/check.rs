@@ -306,6 +306,8 @@ pub struct Expect {
     /// What the backend saw.
     pub seen_path: Option<String>,
     pub seen_host: Option<String>,
+    /// The SNI the backend saw (a TLS echo's `tls.serverName`).
+    pub seen_sni: Option<String>,
     pub seen_headers: Vec<(String, String)>,
     pub seen_absent: Vec<String>,
     pub response_headers: Vec<(String, String)>,
@@ -348,6 +350,11 @@ impl Expect {
         self.seen_path = Some(path.into());
         self
     }
+    pub fn saw_sni(mut self, name: &str) -> Self {
+        self.seen_sni = Some(name.into());
+        self
+    }
+
     pub fn saw_host(mut self, host: &str) -> Self {
         self.seen_host = Some(host.into());
         self
@@ -393,8 +400,12 @@ impl Expect {
         if let Some(name) = self.response_absent.iter().find(|n| reply.header(n).is_some()) {
             return Err(format!("response header {name} should be absent"));
         }
-        let needs_echo =
-            self.backend.is_some() || self.seen_path.is_some() || self.seen_host.is_some() || !self.seen_headers.is_empty() || !self.seen_absent.is_empty();
+        let needs_echo = self.backend.is_some()
+            || self.seen_path.is_some()
+            || self.seen_host.is_some()
+            || self.seen_sni.is_some()
+            || !self.seen_headers.is_empty()
+            || !self.seen_absent.is_empty();
         if !needs_echo {
             return Ok(());
         }
@@ -418,6 +429,11 @@ impl Expect {
             && echo["path"] != path.as_str()
         {
             return Err(format!("backend saw path {}, wanted {path:?}", echo["path"]));
+        }
+        if let Some(sni) = &self.seen_sni
+            && echo["tls"]["serverName"] != sni.as_str()
+        {
+            return Err(format!("backend saw SNI {} over TLS, wanted {sni:?}", echo["tls"]));
         }
         if let Some(host) = &self.seen_host {
             let seen = echo["host"].as_str().unwrap_or_default();

@@ -9,6 +9,7 @@
 #[path = "../e2e/world.rs"]
 mod world;
 
+mod backendtls;
 mod base;
 mod check;
 mod cors;
@@ -133,6 +134,11 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,
         "GatewayFrontendInvalidDefaultClientCertificateValidation" => mtls::invalid_default,
         "GatewayInvalidFrontendClientCertificateValidation" => mtls::invalid_per_port,
+        "BackendTLSPolicy" => backendtls::normative,
+        "BackendTLSPolicyConflictResolution" => backendtls::conflict_resolution,
+        "BackendTLSPolicyInvalidCACertificateRef" => |c| backendtls::invalid_ca(c, false),
+        "BackendTLSPolicyInvalidKind" => |c| backendtls::invalid_ca(c, true),
+        "BackendTLSPolicyObservedGenerationBump" => backendtls::observed_generation_bump,
         "ListenerSetDefaultNotAllowed" => |c| listenerset::not_allowed(c, ""),
         "ListenerSetAllowedNamespaceNone" => |c| listenerset::not_allowed(c, "{from: None}"),
         "ListenerSetAllowedNamespaceSame" => |c| listenerset::allowed_namespaces(c, false),

@@ -10,6 +10,12 @@ pub const GATEWAY_API_VERSION: &str = "v1.6.1";
 
 /// `(ShortName, features)` of every upstream test of the HTTP, TLS and gRPC profiles.
 pub const UPSTREAM: &[(&str, &[&str])] = &[
+    ("BackendTLSPolicy", &["Gateway", "HTTPRoute", "BackendTLSPolicy"]),
+    ("BackendTLSPolicyConflictResolution", &["Gateway", "HTTPRoute", "BackendTLSPolicy"]),
+    ("BackendTLSPolicyInvalidCACertificateRef", &["Gateway", "HTTPRoute", "BackendTLSPolicy"]),
+    ("BackendTLSPolicyInvalidKind", &["Gateway", "HTTPRoute", "BackendTLSPolicy"]),
+    ("BackendTLSPolicyObservedGenerationBump", &["Gateway", "HTTPRoute", "BackendTLSPolicy"]),
+    ("BackendTLSPolicySANValidation", &["Gateway", "HTTPRoute", "BackendTLSPolicy", "BackendTLSPolicySANValidation"]),
     ("GRPCExactMethodMatching", &["Gateway", "GRPCRoute"]),
     ("GRPCRouteHeaderMatching", &["Gateway", "GRPCRoute"]),
     ("GRPCRouteListenerHostnameMatching", &["Gateway", "GRPCRoute"]),
@@ -177,6 +183,8 @@ const HTTP_EXTENDED: &[&str] = &[
     "HTTPRouteRetry",
     "HTTPRouteRetryBackendTimeout",
     "HTTPRouteRetryConnectionError",
+    "BackendTLSPolicy",
+    "BackendTLSPolicySANValidation",
 ];
 
 pub struct Profile {

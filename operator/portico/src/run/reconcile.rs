@@ -62,12 +62,10 @@ impl Reconciler {
         let snapshot = self.stores.snapshot();
         // Route kinds whose CRDs are missing are neither supported on listeners nor claimed.
         let missing = self.stores.missing_route_kinds();
-        let listener_sets = self.stores.listener_sets_served();
+        let unserved = self.stores.missing_policy_features();
         self.capabilities = CapabilitySet::new(self.providers.values().map(|p| {
             let mut caps = p.planner().capabilities().without_route_kinds(&missing);
-            if !listener_sets {
-                caps.features.remove(&portico_model::Feature::ListenerSet);
-            }
+            caps.features.retain(|f| !unserved.contains(f));
             caps
         }));
         let mut translation = translate(&snapshot, &self.capabilities);

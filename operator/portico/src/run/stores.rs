@@ -5,6 +5,7 @@ use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 use futures_util::StreamExt;
+use gateway_api::backendtlspolicies::BackendTlsPolicy;
 use gateway_api::experimental::gatewayclasses::GatewayClass;
 use gateway_api::experimental::gateways::Gateway;
 use gateway_api::experimental::grpcroutes::GrpcRoute;
@@ -42,6 +43,8 @@ pub struct Stores {
     pub tcp_routes: Optional<TcpRoute>,
     pub udp_routes: Optional<UdpRoute>,
     pub reference_grants: Watched<ReferenceGrant>,
+    /// BackendTLSPolicies, once the cluster serves their CRD.
+    pub backend_tls_policies: Optional<BackendTlsPolicy>,
     pub services: Watched<Service>,
     pub endpoint_slices: Watched<EndpointSlice>,
     pub secrets: Watched<Secret>,
@@ -199,6 +202,7 @@ impl Stores {
             tcp_routes: optional(client, &changed, metrics, scope, discovery),
             udp_routes: optional(client, &changed, metrics, scope, discovery),
             reference_grants: watched(client, &changed, metrics, scope, &plain),
+            backend_tls_policies: optional(client, &changed, metrics, scope, discovery),
             services: watched(client, &changed, metrics, scope, &plain),
             endpoint_slices: watched(client, &changed, metrics, scope, &plain),
             secrets: watched(client, &changed, metrics, scope, &tls_only),
@@ -222,6 +226,7 @@ impl Stores {
             self.tcp_routes.checked(),
             self.udp_routes.checked(),
             self.reference_grants.ready(),
+            self.backend_tls_policies.checked(),
             self.services.ready(),
             self.endpoint_slices.ready(),
             self.secrets.ready(),
@@ -252,6 +257,7 @@ impl Stores {
             tcp_routes: self.tcp_routes.all(),
             udp_routes: self.udp_routes.all(),
             reference_grants: self.reference_grants.all(),
+            backend_tls_policies: self.backend_tls_policies.all(),
             services: self.services.all(),
             endpoint_slices: self.endpoint_slices.all(),
             secrets: self.secrets.all(),
@@ -284,9 +290,17 @@ impl Stores {
         optional.into_iter().filter(|(_, served)| !served).map(|(kind, _)| kind).collect()
     }
 
-    /// Whether the cluster serves the ListenerSet CRD (without it, ListenerSet is not claimed).
-    pub fn listener_sets_served(&self) -> bool {
-        self.listener_sets.served()
+    /// The features whose CRDs this cluster does not serve (yet): not claimed.
+    pub fn missing_policy_features(&self) -> Vec<portico_model::Feature> {
+        use portico_model::Feature;
+        let mut out = Vec::new();
+        if !self.listener_sets.served() {
+            out.push(Feature::ListenerSet);
+        }
+        if !self.backend_tls_policies.served() {
+            out.extend([Feature::BackendTlsPolicy, Feature::BackendTlsPolicySanValidation]);
+        }
+        out
     }
 
     fn parameters(&self) -> Vec<ParametersObject> {

@@ -156,6 +156,16 @@ impl Reconciler {
             let current = set.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
             ok &= self.write(&sets, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
         }
+        let policies = resource("gateway.networking.k8s.io", "BackendTLSPolicy", "backendtlspolicies");
+        for policy in &snapshot.backend_tls_policies {
+            let key = ObjectRef::new(policy.metadata.namespace.clone().unwrap_or_default(), policy.metadata.name.clone().unwrap_or_default());
+            let Some(computed) = translation.statuses.backend_tls_policies.get(&key) else { continue };
+            let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), &now);
+            let current = policy.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
+            // Other controllers write their own ancestors: guarded by the resourceVersion.
+            let rv = policy.metadata.resource_version.as_deref();
+            ok &= self.write(&policies, Some(&key.namespace), &key.name, rv, current.as_ref(), desired).await;
+        }
         ok & self.write_route_statuses(snapshot, translation, &now).await
     }
 

@@ -24,12 +24,12 @@ pub(crate) fn http_backends(ctx: &Ctx<'_>, out: &mut Output) {
             BackendProtocol::Udp => false,
         };
         if wanted {
-            http_backend(out, &backend_name(&ctx.gw.gateway, id), backend, None);
+            http_backend(ctx, out, &backend_name(&ctx.gw.gateway, id), backend, None);
         }
     }
     for (id, policy) in with_policies(ctx) {
         if let Some(backend) = ctx.gw.backends.get(id) {
-            http_backend(out, &policy_backend_name(&ctx.gw.gateway, id, &policy), backend, Some(&policy));
+            http_backend(ctx, out, &policy_backend_name(&ctx.gw.gateway, id, &policy), backend, Some(&policy));
         }
     }
 }
@@ -40,7 +40,7 @@ const DEFAULT_RETRIES: u32 = 3;
 /// One HTTP backend section, with a rule's policies: with `retry`, failed attempts (connection
 /// failures, an empty or timed-out response, the listed status codes) are retried, on another
 /// server when there is one; with session persistence, a cookie names the server that answered.
-fn http_backend(out: &mut Output, name: &str, backend: &Backend, policy: Option<&Policy<'_>>) {
+fn http_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, backend: &Backend, policy: Option<&Policy<'_>>) {
     out.section(&format!("backend {name}"));
     out.comment(&format!("service {}:{} ({:?})", backend.service, backend.port, backend.protocol));
     out.line("mode http");
@@ -56,7 +56,8 @@ fn http_backend(out: &mut Output, name: &str, backend: &Backend, policy: Option<
         out.line(&format!("retry-on conn-failure empty-response response-timeout{codes}"));
         out.line("option redispatch 1");
     }
-    let proto = if backend.protocol == BackendProtocol::H2c { " proto h2" } else { "" };
+    let tls = origination(ctx, out, backend);
+    let proto = if backend.protocol == BackendProtocol::H2c { format!("{tls} proto h2") } else { tls };
     // With session persistence each server's cookie value is its slot name.
     let cookie = |index: usize| if session.is_some() { format!(" cookie s{index}") } else { String::new() };
     let servers = servers(backend);
@@ -121,6 +122,30 @@ fn http_forwards<'a>(ctx: &Ctx<'a>) -> impl Iterator<Item = (&'a HttpRouteEntry,
             BackendTarget::Invalid { .. } => None,
         })
     })
+}
+
+/// The server options of TLS origination when a BackendTLSPolicy covers the backend (empty
+/// otherwise): `ssl verify required` against the policy's CA bundles (written beside the
+/// configuration as `<backend>.ca.pem`) or the system's trust store, the policy's hostname as SNI
+/// and as the name the certificate must carry (`verifyhost`). Subject alternative names are never
+/// here: translation keeps such backends away from HAProxy, which checks one name only.
+pub(crate) fn origination(ctx: &Ctx<'_>, out: &mut Output, backend: &Backend) -> String {
+    let Some(tls) = &backend.tls else { return String::new() };
+    let ca = if tls.ca_certificates.is_empty() {
+        "@system-ca".to_string()
+    } else {
+        let mut bundle = String::new();
+        for ca in &tls.ca_certificates {
+            bundle.push_str(ca.pem.trim_end());
+            bundle.push('\n');
+        }
+        let id = Backend::id_for(&backend.service, backend.port, backend.protocol);
+        let name = format!("{}.ca.pem", backend_name(&ctx.gw.gateway, &id));
+        out.files.insert(name.clone(), bundle.into_bytes());
+        arg(&ctx.settings.cert_dir.join(name).to_string_lossy())
+    };
+    let host = &tls.hostname;
+    format!(" ssl verify required ca-file {ca} sni str({host}) verifyhost {host}")
 }
 
 /// `address:port` (plus options) per server of a backend: its endpoints, or the ExternalName

@@ -167,9 +167,10 @@ fn combined_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, weighted: &[Wei
     for ((index, id, _, servers), share) in groups.iter().zip(shares) {
         out.comment(&format!("backend {index}: {id}"));
         let weight = ((256.0 * share / max_share).round() as u32).clamp(1, 256);
+        let tls = ctx.gw.backends.get(*id).map(|b| super::backend::origination(ctx, out, b)).unwrap_or_default();
         for (number, server) in servers.iter().enumerate() {
             match server {
-                Some(address) => out.line(&format!("server b{index}s{number} {address} weight {weight}")),
+                Some(address) => out.line(&format!("server b{index}s{number} {address} weight {weight}{tls}")),
                 None => out.comment(&format!("endpoint {number}: unusable address, skipped")),
             }
         }
