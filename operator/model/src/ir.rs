@@ -100,6 +100,9 @@ pub struct Gateway {
     /// (`InfrastructureAnnotations`); empty elsewhere.
     #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
     pub infrastructure_annotations: BTreeMap<String, String>,
+    /// The certificate Secret presented to backends reached over TLS (`spec.tls.backend`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backend_client_certificate: Option<ObjectRef>,
     /// One entry per (port, protocol family) with at least one usable listener, sorted by port.
     pub ports: Vec<Port>,
     /// Every backend any route on this Gateway sends traffic to, keyed by [`BackendId`].

@@ -217,6 +217,7 @@ impl GatewayBuilder {
             requested_addresses: gw.addresses.clone(),
             infrastructure_labels: gw.labels.clone(),
             infrastructure_annotations: gw.annotations.clone(),
+            backend_client_certificate: gw.backend_client_certificate.as_ref().and_then(|c| c.as_ref().ok()).cloned(),
             ports: ports.into_values().collect(),
             backends: self.backends,
         }

@@ -79,6 +79,7 @@ pub mod reason {
     pub const PARENT_NOT_ACCEPTED: &str = "ParentNotAccepted";
     pub const PARENT_NOT_PROGRAMMED: &str = "ParentNotProgrammed";
     pub const CONFLICTED: &str = "Conflicted";
+    pub const INVALID_CLIENT_CERTIFICATE_REF: &str = "InvalidClientCertificateRef";
     /// A route's reference to a Service whose BackendTLSPolicy cannot be honoured (Portico's
     /// reason: the spec names none for it).
     pub const INVALID_BACKEND_TLS_POLICY: &str = "InvalidBackendTLSPolicy";
@@ -116,6 +117,7 @@ pub mod reason {
         PARENT_NOT_PROGRAMMED,
         CONFLICTED,
         INVALID_BACKEND_TLS_POLICY,
+        INVALID_CLIENT_CERTIFICATE_REF,
     ];
 }
 
@@ -159,6 +161,16 @@ pub fn gateway_unsupported_address(generation: i64, message: impl Into<String>) 
 /// platform honours fewer addresses than requested).
 pub fn gateway_address_not_usable(generation: i64, message: impl Into<String>) -> Condition {
     Condition::new(PROGRAMMED, FALSE, reason::ADDRESS_NOT_USABLE, generation, message)
+}
+
+/// The Gateway's own references (`spec.tls.backend.clientCertificateRef`) resolved.
+pub fn gateway_resolved_refs(generation: i64) -> Condition {
+    Condition::new(RESOLVED_REFS, TRUE, reason::RESOLVED_REFS, generation, "All references resolved")
+}
+
+/// `reason`: InvalidClientCertificateRef or RefNotPermitted.
+pub fn gateway_unresolved_refs(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
+    Condition::new(RESOLVED_REFS, FALSE, reason, generation, message)
 }
 
 pub fn gateway_programmed_pending(generation: i64) -> Condition {

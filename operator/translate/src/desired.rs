@@ -67,23 +67,23 @@ pub fn desired_for(snapshot: &Snapshot, capabilities: &CapabilitySet, translatio
     }
 }
 
-/// PEM bundles (certificate then key) for every Secret the IR's certificate bindings name.
+/// PEM bundles (certificate then key) for every Secret the IR's certificate bindings name, and
+/// the client certificate presented to backends.
 pub fn certificates_for(snapshot: &Snapshot, ir: &ir::Gateway) -> BTreeMap<ObjectRef, Vec<u8>> {
     let mut out = BTreeMap::new();
-    for binding in ir.ports.iter().flat_map(|p| &p.certificates) {
-        for secret_ref in &binding.secrets {
-            let secret = snapshot
-                .secrets
-                .iter()
-                .find(|s| s.metadata.namespace.as_deref() == Some(&secret_ref.namespace) && s.metadata.name.as_deref() == Some(&secret_ref.name));
-            let Some(data) = secret.and_then(|s| s.data.as_ref()) else { continue };
-            let mut pem = data.get("tls.crt").map(|b| b.0.clone()).unwrap_or_default();
-            if !pem.ends_with(b"\n") {
-                pem.push(b'\n');
-            }
-            pem.extend(data.get("tls.key").map(|b| b.0.clone()).unwrap_or_default());
-            out.insert(secret_ref.clone(), pem);
+    let bound = ir.ports.iter().flat_map(|p| &p.certificates).flat_map(|b| &b.secrets);
+    for secret_ref in bound.chain(&ir.backend_client_certificate) {
+        let secret = snapshot
+            .secrets
+            .iter()
+            .find(|s| s.metadata.namespace.as_deref() == Some(&secret_ref.namespace) && s.metadata.name.as_deref() == Some(&secret_ref.name));
+        let Some(data) = secret.and_then(|s| s.data.as_ref()) else { continue };
+        let mut pem = data.get("tls.crt").map(|b| b.0.clone()).unwrap_or_default();
+        if !pem.ends_with(b"\n") {
+            pem.push(b'\n');
         }
+        pem.extend(data.get("tls.key").map(|b| b.0.clone()).unwrap_or_default());
+        out.insert(secret_ref.clone(), pem);
     }
     out
 }

@@ -97,6 +97,8 @@ pub struct GatewayState<'a> {
     pub object: &'a Gateway,
     /// ListenerSets naming this Gateway as parent, in precedence order.
     pub sets: Vec<crate::listener_sets::SetState<'a>>,
+    /// `spec.tls.backend.clientCertificateRef`, where the platform presents one.
+    pub backend_client_certificate: Option<Result<ObjectRef, (&'static str, String)>>,
     previous: Option<&'a gateway_api::experimental::gateways::GatewayStatus>,
 }
 
@@ -130,6 +132,11 @@ impl GatewayState<'_> {
             conditions::gateway_programmed_pending(generation)
         };
         let mut gateway_conditions = vec![accepted, programmed];
+        match &self.backend_client_certificate {
+            Some(Ok(_)) => gateway_conditions.push(conditions::gateway_resolved_refs(generation)),
+            Some(Err((reason, message))) => gateway_conditions.push(conditions::gateway_unresolved_refs(generation, reason, message.clone())),
+            None => {}
+        }
         let previous = conditions::from_k8s(self.previous.and_then(|s| s.conditions.as_ref()));
         conditions::carry_transition_times(&mut gateway_conditions, &previous);
         let previous_listeners = self.previous.and_then(|s| s.listeners.as_ref());
@@ -244,6 +251,7 @@ pub fn evaluate_gateways<'a>(
                 .unwrap_or_default(),
             object: gw,
             sets: Vec::new(),
+            backend_client_certificate: crate::gateway_fields::backend_client_certificate(gw, caps, index),
             previous: gw.status.as_ref(),
         };
         out.insert(key, state);

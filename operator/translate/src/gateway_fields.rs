@@ -7,7 +7,11 @@
 //! default Gateways) keeps the Gateway accepted and names the fields in its `Accepted` condition.
 
 use gateway_api::experimental::gateways::{Gateway, GatewayAllowedListenersNamespacesFrom};
-use portico_model::{Capabilities, Fact, Feature};
+use portico_model::ir::ObjectRef;
+use portico_model::{Capabilities, Fact, Feature, GATEWAY_GROUP};
+
+use crate::conditions::reason;
+use crate::index::Index;
 
 /// The fields the platform leaves out, each named with why: empty when it carries out them all.
 pub fn left_out(gw: &Gateway, caps: &Capabilities) -> Vec<String> {
@@ -33,4 +37,36 @@ pub fn left_out(gw: &Gateway, caps: &Capabilities) -> Vec<String> {
         out.push(format!("spec.tls.backend.clientCertificateRef: a client certificate towards backends is not supported by {platform}; none is presented"));
     }
     out
+}
+
+/// The certificate presented to TLS backends (`spec.tls.backend.clientCertificateRef`), where the
+/// platform presents one: `None` when unset (or left out, see [`left_out`]), else the Secret or
+/// why it cannot be used (the Gateway's `ResolvedRefs` reason and message).
+pub fn backend_client_certificate(gw: &Gateway, caps: &Capabilities, index: &Index<'_>) -> Option<Result<ObjectRef, (&'static str, String)>> {
+    let reference = gw.spec.tls.as_ref()?.backend.as_ref()?.client_certificate_ref.as_ref()?;
+    if !caps.supports(Feature::GatewayBackendClientCertificate) {
+        return None;
+    }
+    let gateway_namespace = gw.metadata.namespace.as_deref().unwrap_or("default");
+    let field = "spec.tls.backend.clientCertificateRef";
+    let (group, kind) = (reference.group.as_deref().unwrap_or(""), reference.kind.as_deref().unwrap_or("Secret"));
+    if !group.is_empty() || kind != "Secret" {
+        let group = if group.is_empty() { "core" } else { group };
+        return Some(Err((reason::INVALID_CLIENT_CERTIFICATE_REF, format!("{field}: {group}/{kind} is not a supported certificate kind (use a core Secret)"))));
+    }
+    let namespace = reference.namespace.as_deref().unwrap_or(gateway_namespace);
+    if namespace != gateway_namespace && !index.grant_allows((GATEWAY_GROUP, "Gateway", gateway_namespace), namespace, ("", "Secret", &reference.name)) {
+        let message = format!("{field}: Secret {namespace}/{} is in another namespace and no ReferenceGrant there allows it", reference.name);
+        return Some(Err((reason::REF_NOT_PERMITTED, message)));
+    }
+    let Some(secret) = index.secret(namespace, &reference.name) else {
+        let message = format!("{field}: Secret {namespace}/{} not found (Portico reads only Secrets of type kubernetes.io/tls)", reference.name);
+        return Some(Err((reason::INVALID_CLIENT_CERTIFICATE_REF, message)));
+    };
+    Some(match crate::pem::check_tls_secret(secret) {
+        Ok(()) => Ok(ObjectRef::new(namespace, &reference.name)),
+        Err(problem) => {
+            Err((reason::INVALID_CLIENT_CERTIFICATE_REF, format!("{field}: Secret {namespace}/{} is not a valid TLS secret: {problem}", reference.name)))
+        }
+    })
 }

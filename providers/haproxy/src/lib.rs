@@ -61,6 +61,7 @@ pub fn capabilities() -> Capabilities {
             GatewayPort8080,
             ListenerSet,
             BackendTlsPolicy,
+            GatewayBackendClientCertificate,
             GatewayStaticAddresses,
             GatewayHttpListenerIsolation,
             ReferenceGrant,

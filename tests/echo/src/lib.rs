@@ -87,6 +87,9 @@ pub struct EchoResponse {
 pub struct EchoTls {
     /// The SNI the client sent (empty when none).
     pub server_name: String,
+    /// The certificates the client presented (DER as hex), its own first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub peer_certificates: Vec<String>,
 }
 
 /// Per-listener state shared by the HTTP handler.
@@ -204,7 +207,7 @@ async fn echo(
         tokio::time::sleep(delay).await;
     }
     let mut body = describe(&state, &method, &uri, version, &headers);
-    body.tls = tls.map(|peer| EchoTls { server_name: peer.0.0.server_name.clone().unwrap_or_default() });
+    body.tls = tls.map(|peer| EchoTls { server_name: peer.0.0.server_name.clone().unwrap_or_default(), peer_certificates: peer.0.0.peer_certificates.clone() });
     let json = serde_json::to_vec_pretty(&body).unwrap_or_default();
     let mut response = (status, Body::from(json)).into_response();
     let out = response.headers_mut();

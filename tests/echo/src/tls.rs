@@ -47,6 +47,26 @@ pub fn server_config(cert_pem: &[u8], key_pem: &[u8]) -> io::Result<Arc<rustls::
     Ok(Arc::new(config))
 }
 
+/// [`server_config`] that also asks clients for a certificate and requires one that a CA of
+/// `client_ca_pem` signed (what the conformance echo does with `TLS_CLIENT_CACERTS`).
+pub fn server_config_verifying_clients(cert_pem: &[u8], key_pem: &[u8], client_ca_pem: &[u8]) -> io::Result<Arc<rustls::ServerConfig>> {
+    let certs: Vec<CertificateDer<'static>> = CertificateDer::pem_slice_iter(cert_pem).collect::<Result<_, _>>().map_err(|e| invalid("certificate", e))?;
+    let key = PrivateKeyDer::from_pem_slice(key_pem).map_err(|e| invalid("private key", e))?;
+    let mut roots = rustls::RootCertStore::empty();
+    for ca in CertificateDer::pem_slice_iter(client_ca_pem) {
+        roots.add(ca.map_err(|e| invalid("client CA", e))?).map_err(|e| invalid("client CA", e))?;
+    }
+    let verifier =
+        rustls::server::WebPkiClientVerifier::builder_with_provider(Arc::new(roots), provider()).build().map_err(|e| invalid("client verifier", e))?;
+    let config = rustls::ServerConfig::builder_with_provider(provider())
+        .with_safe_default_protocol_versions()
+        .map_err(|e| invalid("protocol versions", e))?
+        .with_client_cert_verifier(verifier)
+        .with_single_cert(certs, key)
+        .map_err(|e| invalid("key pair", e))?;
+    Ok(Arc::new(config))
+}
+
 /// Accepts TCP connections and completes their TLS handshakes (each in its own task, so a
 /// stalled client holds up no other), for `axum::serve` (the in-memory API server uses it too).
 pub struct TlsListener {
@@ -125,11 +145,18 @@ pub async fn spawn_https(
 #[derive(Debug, Clone)]
 pub struct TlsPeer {
     pub server_name: Option<String>,
+    /// The client's certificates (DER, hex), first the client's own.
+    pub peer_certificates: Vec<String>,
 }
 
 impl axum::extract::connect_info::Connected<axum::serve::IncomingStream<'_, TlsListener>> for TlsPeer {
     fn connect_info(stream: axum::serve::IncomingStream<'_, TlsListener>) -> Self {
-        TlsPeer { server_name: stream.io().get_ref().1.server_name().map(str::to_string) }
+        let session = stream.io().get_ref().1;
+        let hex = |der: &CertificateDer<'_>| der.iter().map(|b| format!("{b:02x}")).collect::<String>();
+        TlsPeer {
+            server_name: session.server_name().map(str::to_string),
+            peer_certificates: session.peer_certificates().into_iter().flatten().map(hex).collect(),
+        }
     }
 }
 

@@ -18,11 +18,23 @@ const SERVER: (&str, &str) = (include_str!("backendtls/server.crt"), include_str
 
 /// The Secret the `backend-tls-verified` echo mounts.
 pub const SERVER_SECRET: &str = "backend-tls-verified-certificate";
+/// The Secret of the echo that also verifies clients (its certificate, and the CA under `ca.crt`).
+pub const CLIENT_VERIFYING_SECRET: &str = "backend-tls-client-verified-certificate";
+/// The client certificate Gateways present to that echo (the mTLS scenarios' client).
+const CLIENT: (&str, &str) = (include_str!("mtls/client.crt"), include_str!("mtls/client.key"));
+const CLIENT_CA: &str = include_str!("mtls/ca.crt");
 
-pub fn server_secret() -> Value {
-    let b64 = |s: &str| base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s);
-    json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": SERVER_SECRET, "namespace": INFRA},
-        "data": {"tls.crt": b64(SERVER.0), "tls.key": b64(SERVER.1)}})
+fn b64(s: &str) -> String {
+    base64::Engine::encode(&base64::engine::general_purpose::STANDARD, s)
+}
+
+/// The base's Secrets for these scenarios.
+pub fn secrets() -> Vec<Value> {
+    let tls = |name: &str, (crt, key): (&str, &str)| json!({"apiVersion": "v1", "kind": "Secret", "type": "kubernetes.io/tls", "metadata": {"name": name, "namespace": INFRA}, "data": {"tls.crt": b64(crt), "tls.key": b64(key)}});
+    let mut verifying = tls(CLIENT_VERIFYING_SECRET, SERVER);
+    verifying["type"] = json!("Opaque");
+    verifying["data"]["ca.crt"] = json!(b64(CLIENT_CA));
+    vec![tls(SERVER_SECRET, SERVER), verifying, tls("tls-checks-client-certificate", CLIENT)]
 }
 
 fn ca_map(name: &str, pem: &str) -> String {
@@ -261,6 +273,99 @@ pub async fn observed_generation_bump(c: &Ctx) -> Outcome {
             return Err(format!("the patch did not bump the generation ({before})"));
         }
         c.policy_condition("observed-generation-bump", "Accepted", "True", "").await
+    })
+    .await
+}
+
+/// The DER (hex) of the first certificate of a PEM text, as the echo reports peer certificates.
+fn der_hex(pem: &str) -> String {
+    let body: String = pem.lines().skip_while(|l| !l.starts_with("-----BEGIN")).skip(1).take_while(|l| !l.starts_with("-----END")).collect();
+    let der = base64::Engine::decode(&base64::engine::general_purpose::STANDARD, body).unwrap_or_default();
+    der.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn gateway(name: &str, client_certificate: &str) -> String {
+    format!(
+        "---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {{name: {name}, namespace: {INFRA}}}\nspec:\n  gatewayClassName: {}\n  tls:\n    backend:\n      clientCertificateRef: {client_certificate}\n  listeners: [{{name: http, port: 80, protocol: HTTP}}]\n",
+        crate::base::CLASS
+    )
+}
+
+/// GatewayTLSBackendClientCertificate: the Gateway presents `spec.tls.backend`'s certificate to
+/// a backend reached over TLS that requires one (the echo shows the certificate it got).
+pub async fn client_certificate(c: &Ctx) -> Outcome {
+    let gw = "gateway-tls-backend-client-certificate";
+    let yaml = [
+        gateway(gw, "{group: \"\", kind: Secret, name: tls-checks-client-certificate}"),
+        ca_map("btls-ca", CA),
+        service("btls-client-verified", &[("btls", 443)], "backend-tls-client-verified"),
+        policy("gateway-tls-backend-client-certificate-test", "btls-client-verified", None, &config_map_ref("btls-ca"), "abc.example.com"),
+        format!(
+            "---\napiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: {gw}, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: {gw}}}]\n  rules:\n  - backendRefs: [{{name: btls-client-verified, port: 443}}]\n"
+        ),
+    ]
+    .concat();
+    c.scoped(&yaml, || async {
+        c.gateway_condition(INFRA, gw, "ResolvedRefs", "True", "ResolvedRefs").await?;
+        c.gateway_condition(INFRA, gw, "Accepted", "True", "Accepted").await?;
+        c.route_condition("HTTPRoute", INFRA, gw, (INFRA, gw), "ResolvedRefs", "True", "ResolvedRefs").await?;
+        let at = c.at(&c.programmed(INFRA, gw).await?, 80);
+        let expected = der_hex(CLIENT.0);
+        c.traffic(at, &get("abc.example.com", "/").to(INFRA, "backend-tls-client-verified").saw_sni("abc.example.com")).await?;
+        c.until("the backend saw the Gateway's client certificate", || async {
+            let reply = portico_sandbox::http_request(at, "GET", "abc.example.com", "/", &[]).await.map_err(|e| e.to_string())?;
+            let echo = reply.echo().ok_or("no echo JSON")?;
+            (echo["tls"]["peerCertificates"][0] == expected.as_str())
+                .then_some(())
+                .ok_or_else(|| format!("peer certificates seen: {}", echo["tls"]["peerCertificates"]))
+        })
+        .await
+    })
+    .await
+}
+
+/// GatewayInvalidTLSBackendConfiguration: a client certificate reference that cannot be used
+/// makes the Gateway's ResolvedRefs False with the spec's reason; the Gateway stays accepted.
+pub async fn invalid_backend_configuration(c: &Ctx) -> Outcome {
+    let cases = [
+        (
+            "gateway-client-certificate-nonexistent-secret",
+            "{group: \"\", kind: Secret, name: nonexistent-certificate}".to_string(),
+            "InvalidClientCertificateRef",
+        ),
+        (
+            "gateway-client-certificate-unsupported-group",
+            "{group: wrong.group.company.io, kind: Secret, name: tls-validity-checks-certificate}".into(),
+            "InvalidClientCertificateRef",
+        ),
+        (
+            "gateway-client-certificate-unsupported-kind",
+            "{group: \"\", kind: WrongKind, name: tls-validity-checks-certificate}".into(),
+            "InvalidClientCertificateRef",
+        ),
+        (
+            "gateway-client-certificate-malformed-secret",
+            "{group: \"\", kind: Secret, name: malformed-client-certificate}".into(),
+            "InvalidClientCertificateRef",
+        ),
+        (
+            "gateway-client-certificate-missing-reference-grant",
+            format!("{{group: \"\", kind: Secret, name: certificate, namespace: {}}}", crate::base::WEB),
+            "RefNotPermitted",
+        ),
+    ];
+    let malformed = format!(
+        "---\napiVersion: v1\nkind: Secret\ntype: kubernetes.io/tls\nmetadata: {{name: malformed-client-certificate, namespace: {INFRA}}}\ndata: {{tls.crt: {}, tls.key: {}}}\n",
+        b64("not a certificate"),
+        b64("not a key")
+    );
+    let yaml: String = std::iter::once(malformed).chain(cases.iter().map(|(name, reference, _)| gateway(name, reference))).collect();
+    c.scoped(&yaml, || async {
+        for (name, _, reason) in &cases {
+            c.gateway_condition(INFRA, name, "ResolvedRefs", "False", reason).await?;
+            c.gateway_condition(INFRA, name, "Accepted", "True", "Accepted").await?;
+        }
+        Ok(())
     })
     .await
 }

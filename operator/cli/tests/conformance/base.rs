@@ -16,7 +16,7 @@ pub const GATEWAYS: [&str; 3] = ["same-namespace", "all-namespaces", "backend-na
 /// The `grpc-` ones run the gRPC echo (`GRPC_ECHO_SERVER`) behind an `h2c` Service port; the
 /// `tls-backend`s serve the HTTP echo over TLS too, `tcp-backend` the TCP line protocol, plain
 /// and over TLS (certificates from the Secrets of [`secrets`]).
-const ECHOES: [(&str, &str, u32); 14] = [
+const ECHOES: [(&str, &str, u32); 15] = [
     (INFRA, "infra-backend-v1", 2),
     (INFRA, "infra-backend-v2", 2),
     (INFRA, "infra-backend-v3", 1),
@@ -31,6 +31,7 @@ const ECHOES: [(&str, &str, u32); 14] = [
     (APP, "tls-backend", 1),
     (INFRA, "tcp-backend", 2),
     (INFRA, "backend-tls-verified", 1),
+    (INFRA, "backend-tls-client-verified", 1),
 ];
 
 /// The certificate Secrets of the base (all made from the example `*.example.com` certificate).
@@ -65,7 +66,7 @@ pub fn manifests() -> Vec<Value> {
     ];
     // Before the Pods that mount them.
     out.extend(secrets());
-    out.push(crate::backendtls::server_secret());
+    out.extend(crate::backendtls::secrets());
     for (ns, name, replicas) in ECHOES {
         out.push(deployment(ns, name, replicas));
         out.push(service(ns, name));
@@ -89,6 +90,14 @@ fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
     let mut tls = None;
     if name.starts_with("grpc-") {
         extra.push(json!({"name": "GRPC_ECHO_SERVER", "value": "1"}));
+    } else if name == "backend-tls-client-verified" {
+        // The same, asking clients (the Gateway) for a certificate the mTLS test CA signed.
+        extra.extend([
+            json!({"name": "TLS_SERVER_CERT", "value": "/etc/secret-volume/crt"}),
+            json!({"name": "TLS_SERVER_PRIVKEY", "value": "/etc/secret-volume/key"}),
+            json!({"name": "TLS_CLIENT_CACERTS", "value": "/etc/secret-volume/ca"}),
+        ]);
+        tls = Some(crate::backendtls::CLIENT_VERIFYING_SECRET);
     } else if name == "backend-tls-verified" {
         // The HTTP echo over TLS with a CA-signed certificate (BackendTLSPolicy scenarios).
         extra.extend([
@@ -119,7 +128,11 @@ fn deployment(ns: &str, name: &str, replicas: u32) -> Value {
     let mut pod_spec = json!({});
     if let Some(secret) = tls {
         container["volumeMounts"] = json!([{"name": "secret-volume", "mountPath": "/etc/secret-volume"}]);
-        pod_spec["volumes"] = json!([{"name": "secret-volume", "secret": {"secretName": secret, "items": [{"key": "tls.crt", "path": "crt"}, {"key": "tls.key", "path": "key"}]}}]);
+        let mut items = vec![json!({"key": "tls.crt", "path": "crt"}), json!({"key": "tls.key", "path": "key"})];
+        if secret == crate::backendtls::CLIENT_VERIFYING_SECRET {
+            items.push(json!({"key": "ca.crt", "path": "ca"}));
+        }
+        pod_spec["volumes"] = json!([{"name": "secret-volume", "secret": {"secretName": secret, "items": items}}]);
     }
     pod_spec["containers"] = json!([container]);
     json!({"apiVersion": "apps/v1", "kind": "Deployment", "metadata": {"name": name, "namespace": ns, "labels": {"app": name}},

@@ -139,6 +139,8 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "BackendTLSPolicyInvalidCACertificateRef" => |c| backendtls::invalid_ca(c, false),
         "BackendTLSPolicyInvalidKind" => |c| backendtls::invalid_ca(c, true),
         "BackendTLSPolicyObservedGenerationBump" => backendtls::observed_generation_bump,
+        "GatewayTLSBackendClientCertificate" => backendtls::client_certificate,
+        "GatewayInvalidTLSBackendConfiguration" => backendtls::invalid_backend_configuration,
         "ListenerSetDefaultNotAllowed" => |c| listenerset::not_allowed(c, ""),
         "ListenerSetAllowedNamespaceNone" => |c| listenerset::not_allowed(c, "{from: None}"),
         "ListenerSetAllowedNamespaceSame" => |c| listenerset::allowed_namespaces(c, false),

@@ -127,7 +127,8 @@ fn http_forwards<'a>(ctx: &Ctx<'a>) -> impl Iterator<Item = (&'a HttpRouteEntry,
 /// The server options of TLS origination when a BackendTLSPolicy covers the backend (empty
 /// otherwise): `ssl verify required` against the policy's CA bundles (written beside the
 /// configuration as `<backend>.ca.pem`) or the system's trust store, the policy's hostname as SNI
-/// and as the name the certificate must carry (`verifyhost`). Subject alternative names are never
+/// and as the name the certificate must carry (`verifyhost`), and the Gateway's client
+/// certificate (`crt`) when it has one. Subject alternative names are never
 /// here: translation keeps such backends away from HAProxy, which checks one name only.
 pub(crate) fn origination(ctx: &Ctx<'_>, out: &mut Output, backend: &Backend) -> String {
     let Some(tls) = &backend.tls else { return String::new() };
@@ -145,7 +146,14 @@ pub(crate) fn origination(ctx: &Ctx<'_>, out: &mut Output, backend: &Backend) ->
         arg(&ctx.settings.cert_dir.join(name).to_string_lossy())
     };
     let host = &tls.hostname;
-    format!(" ssl verify required ca-file {ca} sni str({host}) verifyhost {host}")
+    let mut options = format!(" ssl verify required ca-file {ca} sni str({host}) verifyhost {host}");
+    // The Gateway's client certificate (`spec.tls.backend`), for backends that ask for one.
+    if let Some((secret, pem)) = ctx.gw.backend_client_certificate.as_ref().and_then(|s| ctx.certificates.get(s).map(|pem| (s, pem))) {
+        let file = cert_file_name(secret);
+        out.files.insert(file.clone(), pem.clone());
+        options.push_str(&format!(" crt {}", arg(&ctx.settings.cert_dir.join(file).to_string_lossy())));
+    }
+    options
 }
 
 /// `address:port` (plus options) per server of a backend: its endpoints, or the ExternalName

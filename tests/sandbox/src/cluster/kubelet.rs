@@ -324,7 +324,8 @@ async fn serve_echo(
 }
 
 /// The Pod's TLS certificate and key, when its environment names files (`TLS_SERVER_CERT` and
-/// `TLS_SERVER_PRIVKEY` or `TLS_SERVER_PRIV_KEY`) mounted from Secret volumes.
+/// `TLS_SERVER_PRIVKEY` or `TLS_SERVER_PRIV_KEY`) mounted from Secret volumes; with
+/// `TLS_CLIENT_CACERTS` (a CA bundle file) clients must present a certificate that CA signed.
 async fn tls_material(client: &Client, pod: &Pod) -> Result<Option<Arc<portico_echo::tls::ServerConfig>>, String> {
     let (Some(cert), Some(key)) = (env_value(pod, "TLS_SERVER_CERT"), env_value(pod, "TLS_SERVER_PRIVKEY").or_else(|| env_value(pod, "TLS_SERVER_PRIV_KEY")))
     else {
@@ -332,7 +333,11 @@ async fn tls_material(client: &Client, pod: &Pod) -> Result<Option<Arc<portico_e
     };
     let cert = secret_file(client, pod, &cert).await?;
     let key = secret_file(client, pod, &key).await?;
-    portico_echo::tls::server_config(&cert, &key).map(Some).map_err(|e| format!("TLS certificate: {e}"))
+    let config = match env_value(pod, "TLS_CLIENT_CACERTS") {
+        Some(path) => portico_echo::tls::server_config_verifying_clients(&cert, &key, &secret_file(client, pod, &path).await?),
+        None => portico_echo::tls::server_config(&cert, &key),
+    };
+    config.map(Some).map_err(|e| format!("TLS certificate: {e}"))
 }
 
 /// The content of `path` in the first container, from the Secret volume mounted there.
