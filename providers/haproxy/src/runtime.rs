@@ -21,6 +21,8 @@ const PLATFORM: &str = "HAProxy";
 
 /// How long a reload may take to fork a worker with the new configuration.
 const RELOAD_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(5);
+/// How long a started HAProxy may take to write its master's pid file.
+const START_TIMEOUT: std::time::Duration = std::time::Duration::from_secs(10);
 
 /// Per Gateway: the routes left out, or why HAProxy rejected it.
 type Outcomes = BTreeMap<ObjectRef, Result<Vec<portico_provider::RouteOverflow>, ProviderError>>;
@@ -283,6 +285,16 @@ impl Instance {
             .map_err(|e| transient("start", format!("cannot start {}: {e}", self.binary())))?;
         if !status.success() {
             return Err(transient("start", format!("haproxy exited with {status} (is the address bindable and the port free?)")));
+        }
+        // The daemonized master writes its pid file after the starting process returned: until it
+        // does, the instance looks stopped (an unchanged Gateway would plan an update, a second
+        // apply would start a second master). Wait for it, bounded.
+        let deadline = std::time::Instant::now() + START_TIMEOUT;
+        while self.master_pid().is_none() {
+            if std::time::Instant::now() > deadline {
+                return Err(transient("start", format!("haproxy started but wrote no pid file at {} within {START_TIMEOUT:?}", self.pid_file().display())));
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
         Ok(())
     }
