@@ -127,7 +127,11 @@ fn resolve_service(
         return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} has no port {port}", backend.name)));
     };
     let service_ref = ObjectRef::new(namespace, &backend.name);
-    let tls = match policies.for_port(namespace, &backend.name, service_port.name.as_deref()).map(|p| (&p.key, &p.tls)) {
+    // A BackendTLSPolicy covers what the Gateway decrypts and forwards (HTTP, gRPC, terminated
+    // TLS); a TCPRoute or UDPRoute relays the client's bytes as they are.
+    let covered = matches!(kind, RouteKind::Http | RouteKind::Grpc | RouteKind::Tls);
+    let policy = policies.for_port(namespace, &backend.name, service_port.name.as_deref()).filter(|_| covered);
+    let tls = match policy.map(|p| (&p.key, &p.tls)) {
         None => None,
         Some((_, Ok(tls))) => Some(tls.clone()),
         Some((policy, Err((_, why)))) => {

@@ -456,7 +456,8 @@ fn client_certificate_validation() {
     }
 }
 
-/// A BackendTLSPolicy's TLS on every server line of its backend (spare slots included): `ssl
+/// A BackendTLSPolicy's TLS on every server line of its HTTP backend (spare slots included), not on
+/// a passthrough TLSRoute's: `ssl
 /// verify required` against the policy's bundles (one `ca-file` per backend) or the system's
 /// store, the hostname as SNI and as the name to verify, the Gateway's client certificate
 /// (`crt`); and `haproxy -c` takes it all.
@@ -476,7 +477,9 @@ fn backend_tls_origination() {
     };
     main.backends.get_mut("default/web:8080").expect("web").tls =
         Some(tls(vec![CaBundle { config_map: ObjectRef::new("default", "ca"), pem: ca.clone() }], "abc.example.com"));
-    main.backends.get_mut("default/tls:443").expect("tls").tls = Some(tls(Vec::new(), "other.example.com"));
+    main.backends.get_mut("default/canary:8080").expect("canary").tls = Some(tls(Vec::new(), "other.example.com"));
+    // A passthrough TLSRoute relays the client's own TLS: never originated.
+    main.backends.get_mut("default/tls:443").expect("tls").tls = Some(tls(Vec::new(), "passthrough.example.com"));
     main.backend_client_certificate = Some(ObjectRef::new("default", "cert"));
     let rendered = render(&[GatewayInput { ir: &main, address: address("10.0.0.10") }], &self_signed_certs(&pem), &settings(&dir, 0));
     let options = format!(
@@ -487,8 +490,9 @@ fn backend_tls_origination() {
     assert_has(&rendered.config, &format!("server s3 127.0.0.1:1 disabled{options}"));
     assert_has(&rendered.config, " ssl verify required ca-file @system-ca sni str(other.example.com) verifyhost other.example.com crt ");
     assert_eq!(String::from_utf8_lossy(&rendered.cert_files["be_default_gw_default_web_8080.ca.pem"]), ca.trim_end().to_string() + "\n");
-    let canary = rendered.config.lines().filter(|l| l.contains("[fd00::5]:8080")).collect::<Vec<_>>();
-    assert!(canary.iter().all(|l| !l.contains("ssl")), "a backend without a policy is not touched: {canary:?}");
+    assert!(!rendered.config.contains("passthrough.example.com"), "{}", rendered.config);
+    let grpc = rendered.config.lines().filter(|l| l.contains("10.0.0.3:50051")).collect::<Vec<_>>();
+    assert!(!grpc.is_empty() && grpc.iter().all(|l| !l.contains("ssl")), "a backend without a policy is not touched: {grpc:?}");
     for (file, bytes) in &rendered.cert_files {
         std::fs::write(dir.join(file), bytes).expect("write cert file");
     }
