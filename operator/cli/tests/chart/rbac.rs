@@ -189,7 +189,11 @@ async fn start_with(index: u8, rbac: Vec<Value>, upstream: Option<&[&str]>, extr
     let options = portico_sandbox::cluster::ClusterOptions { pod_network: std::net::Ipv4Addr::new(127, 200 + index, 0, 0), ..Default::default() };
     let cluster = portico_sandbox::cluster::Cluster::start(admin.clone(), options);
     let (address, offset) = (format!("127.0.9.{}", index + 1), 21000 + u16::from(index) * 100);
-    let objects: Vec<Value> = crate::helm::documents(&world(index, &dir, &address, offset));
+    let mut objects: Vec<Value> = crate::helm::documents(&world(index, &dir, &address, offset));
+    // Without their CRD the cluster takes no ListenerSet.
+    if upstream.is_some_and(|left_out| left_out.contains(&LISTENER_SETS)) {
+        objects.retain(|o| o["kind"] != "ListenerSet");
+    }
     apply_all(&admin, objects).await;
     let token = server.service_account_token("portico-system", "portico").unwrap();
     let kubeconfig = dir.join("portico.kubeconfig");
@@ -262,10 +266,15 @@ impl Run {
 
     /// Observe until everything works or `limit` passes; the last observation.
     async fn settle(&self, limit: Duration) -> Observed {
+        self.settle_to(Observed::all(), limit).await
+    }
+
+    /// Observe until `want` is seen or `limit` passes; the last observation.
+    async fn settle_to(&self, want: Observed, limit: Duration) -> Observed {
         let start = Instant::now();
         loop {
             let seen = self.observe().await;
-            if seen == Observed::all() || start.elapsed() > limit {
+            if seen == want || start.elapsed() > limit {
                 return seen;
             }
             tokio::time::sleep(Duration::from_millis(250)).await;
@@ -318,18 +327,22 @@ async fn portico_runs_under_the_charts_rbac_and_needs_every_rule() {
     }
 }
 
+const LISTENER_SETS: &str = "listenersets.gateway.networking.k8s.io";
+
 fn upstream_standard() -> Vec<Value> {
     portico_apiserver::upstream::gateway_api_crds(portico_apiserver::upstream::Channel::Standard).unwrap()
 }
 
-/// A cluster with upstream's standard channel but no TCPRoute or TLSRoute (as before v1.5/v1.6
-/// made them standard): Portico becomes ready, serves HTTP, does not claim the missing kinds, and
-/// picks up upstream's TCPRoute CRD installed later without a restart.
+/// A cluster with upstream's standard channel but no TCPRoute, TLSRoute, ListenerSet or
+/// BackendTLSPolicy (as before v1.4-v1.6 made them standard): Portico becomes ready, serves HTTP,
+/// does not claim the missing kinds (nor the client certificate towards backends), and picks up
+/// the TCPRoute and BackendTLSPolicy CRDs installed later without a restart.
 #[tokio::test(flavor = "multi_thread")]
 async fn on_a_cluster_without_some_route_crds_those_kinds_are_skipped_then_picked_up() {
-    let missing = ["tcproutes.gateway.networking.k8s.io", "tlsroutes.gateway.networking.k8s.io"];
+    let missing = ["tcproutes.gateway.networking.k8s.io", "tlsroutes.gateway.networking.k8s.io", LISTENER_SETS, "backendtlspolicies.gateway.networking.k8s.io"];
     let run = start_with(30, chart_rbac(), Some(&missing), &["--discovery-interval=1s"]).await;
-    assert_eq!(run.settle(Duration::from_secs(30)).await, Observed::all(), "works without the experimental CRDs");
+    let without_sets = Observed { listener_set_programmed: false, ..Observed::all() };
+    assert_eq!(run.settle_to(without_sets, Duration::from_secs(30)).await, without_sets, "works without the experimental CRDs");
     let classes: Api<DynamicObject> = Api::all_with(run.admin.clone(), &gateway_api("GatewayClass", "gatewayclasses"));
     let features = async || -> Vec<String> {
         let class = classes.get("haproxy").await.unwrap();
@@ -337,14 +350,17 @@ async fn on_a_cluster_without_some_route_crds_those_kinds_are_skipped_then_picke
     };
     let before = features().await;
     assert!(before.contains(&"HTTPRoute".to_string()), "{before:?}");
-    assert!(!before.iter().any(|f| f.starts_with("TCPRoute") || f.starts_with("TLSRoute")), "kinds the cluster does not serve are not claimed: {before:?}");
-    let tcp = upstream_standard().into_iter().find(|c| c["metadata"]["name"] == missing[0]).unwrap();
-    apply_all(&run.admin, [tcp]).await;
-    let after = portico_sandbox::kit::wait_within("TCPRoute to be claimed once its CRD exists", Duration::from_secs(15), async || {
+    let unserved = |f: &String| ["TCPRoute", "TLSRoute", "ListenerSet", "BackendTLSPolicy", "GatewayBackendClientCertificate"].iter().any(|k| f.starts_with(k));
+    assert!(!before.iter().any(unserved), "kinds the cluster does not serve are not claimed: {before:?}");
+    let installed = upstream_standard().into_iter().filter(|c| c["metadata"]["name"] == missing[0] || c["metadata"]["name"] == missing[3]);
+    apply_all(&run.admin, installed).await;
+    let after = portico_sandbox::kit::wait_within("TCPRoute and BackendTLSPolicy to be claimed once their CRDs exist", Duration::from_secs(15), async || {
         let now = features().await;
-        now.contains(&"TCPRoute".to_string()).then_some(now)
+        let claimed = |f: &str| now.iter().any(|n| n == f);
+        (claimed("TCPRoute") && claimed("BackendTLSPolicy") && claimed("GatewayBackendClientCertificate")).then_some(now.clone())
     })
     .await;
+    assert!(!after.iter().any(|f| f.starts_with("ListenerSet")), "{after:?}");
     assert!(!after.iter().any(|f| f.starts_with("TLSRoute")), "{after:?}");
 }
 

@@ -298,7 +298,8 @@ impl Stores {
             out.push(Feature::ListenerSet);
         }
         if !self.backend_tls_policies.served() {
-            out.extend([Feature::BackendTlsPolicy, Feature::BackendTlsPolicySanValidation]);
+            // Without policies nothing is reached over TLS, so no client certificate is presented.
+            out.extend([Feature::BackendTlsPolicy, Feature::BackendTlsPolicySanValidation, Feature::GatewayBackendClientCertificate]);
         }
         out
     }
