@@ -33,8 +33,9 @@ pub struct PolicyState<'a> {
     pub tls: Result<BackendTls, (&'static str, String)>,
     /// CA references left out: (ResolvedRefs reason, message).
     ref_problems: Vec<(&'static str, String)>,
-    /// An older policy holds the same target: its key.
-    conflicted_by: Option<ObjectRef>,
+    /// Targets an older policy holds: (Service, sectionName, that policy). Conflicts are per
+    /// target: the policy still applies where it holds the target.
+    lost: Vec<(String, Option<String>, ObjectRef)>,
     object: &'a BackendTlsPolicy,
 }
 
@@ -59,7 +60,7 @@ impl<'a> Policies<'a> {
                 let holders = out.targets.entry(key).or_default();
                 if let Some(&winner) = holders.first() {
                     let winner = out.states[winner].key.clone();
-                    out.states[i].conflicted_by.get_or_insert(winner);
+                    out.states[i].lost.push((target.name.clone(), target.section_name.clone(), winner));
                 }
                 holders.push(i);
             }
@@ -106,7 +107,7 @@ fn evaluate<'a>(policy: &'a BackendTlsPolicy, index: &Index<'_>) -> PolicyState<
         }
     }
     let tls = settings(policy, &key, bundles, &ref_problems);
-    PolicyState { key, generation: policy.metadata.generation.unwrap_or(1), tls, ref_problems, conflicted_by: None, object: policy }
+    PolicyState { key, generation: policy.metadata.generation.unwrap_or(1), tls, ref_problems, lost: Vec::new(), object: policy }
 }
 
 fn settings(
@@ -198,7 +199,7 @@ pub fn statuses(
             if !seen.insert(policy.key.clone()) {
                 continue;
             }
-            let mut conditions = policy_conditions(policy, caps);
+            let mut conditions = policy_conditions(policy, caps, services);
             let previous = previous_entry(policy.object, gateway, &caps.provider.controller_name());
             conditions::carry_transition_times(&mut conditions, &conditions::from_json(previous.as_ref().and_then(|p| p.get("conditions"))));
             let entry = Ancestor {
@@ -224,10 +225,18 @@ pub fn statuses(
     out
 }
 
-fn policy_conditions(policy: &PolicyState<'_>, caps: &Capabilities) -> Vec<Condition> {
+/// The conditions for one ancestor Gateway, whose routes use `services`: Conflicted when an older
+/// policy holds a target the Gateway uses.
+fn policy_conditions(policy: &PolicyState<'_>, caps: &Capabilities, services: &BTreeSet<ObjectRef>) -> Vec<Condition> {
     let generation = policy.generation;
-    let accepted = if let Some(winner) = &policy.conflicted_by {
-        conditions::policy_not_accepted(generation, reason::CONFLICTED, format!("BackendTLSPolicy {winner} is older and targets the same Service port"))
+    let lost = policy.lost.iter().find(|(service, _, _)| services.contains(&ObjectRef::new(&policy.key.namespace, service)));
+    let accepted = if let Some((service, section, winner)) = lost {
+        let port = section.as_ref().map(|s| format!(" port {s}")).unwrap_or_default();
+        conditions::policy_not_accepted(
+            generation,
+            reason::CONFLICTED,
+            format!("BackendTLSPolicy {winner} is older and targets the same Service {service}{port}"),
+        )
     } else {
         match &policy.tls {
             Err((why, message)) => conditions::policy_not_accepted(generation, why, message.clone()),

@@ -127,9 +127,9 @@ fn resolve_service(
         return Err((reason::BACKEND_NOT_FOUND, format!("Service {namespace}/{} has no port {port}", backend.name)));
     };
     let service_ref = ObjectRef::new(namespace, &backend.name);
-    // A BackendTLSPolicy covers what the Gateway decrypts and forwards (HTTP, gRPC, terminated
-    // TLS); a TCPRoute or UDPRoute relays the client's bytes as they are.
-    let covered = matches!(kind, RouteKind::Http | RouteKind::Grpc | RouteKind::Tls);
+    // A BackendTLSPolicy covers what the Gateway forwards as HTTP (HTTPRoute, GRPCRoute); TLS,
+    // TCP and UDP routes relay the client's bytes (a passthrough TLSRoute its own TLS).
+    let covered = matches!(kind, RouteKind::Http | RouteKind::Grpc);
     let policy = policies.for_port(namespace, &backend.name, service_port.name.as_deref()).filter(|_| covered);
     let tls = match policy.map(|p| (&p.key, &p.tls)) {
         None => None,

@@ -100,7 +100,8 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
             let resolved = resolved.get_or_insert_with(|| backends::resolve_route(&route, &index, &mut backend_cache));
             let builder = builders.entry(key.clone()).or_default();
             let conditions = attach::evaluate_parent(&route, parent, origin, gw, resolved, &index, builder);
-            if conditions.first().is_some_and(|c| c.is_true()) {
+            // BackendTLSPolicies cover HTTPRoute and GRPCRoute backends only.
+            if conditions.first().is_some_and(|c| c.is_true()) && matches!(route.key.kind, portico_model::RouteKind::Http | portico_model::RouteKind::Grpc) {
                 service_uses.entry(key.clone()).or_insert_with(|| (Default::default(), gw.caps)).0.extend(resolved.services.iter().cloned());
             }
             let controller_name = gw.caps.provider.controller_name();

@@ -100,9 +100,11 @@ pub fn attach<'a>(gateways: &mut BTreeMap<ObjectRef, GatewayState<'a>>, sets: &'
         };
         let mut listeners = listeners::evaluate(&set.listeners, &owner, gw.caps, index);
         crate::client_validation::apply(gw.object, gw.caps, index, &mut listeners);
-        let higher: Vec<&ListenerState<'_>> = gw.listeners.iter().filter(|l| l.attachable()).collect();
+        // The Gateway's own listeners keep their ports and hostnames even when they are broken
+        // (a tenant must not take over a hostname whose listener is conflicted or refused).
+        let higher: Vec<&ListenerState<'_>> = gw.listeners.iter().filter(|l| l.origin == Origin::Gateway || l.attachable()).collect();
         listeners::mark_conflicts_after(&higher, &mut listeners, gw.caps);
-        if listeners.iter().any(ListenerState::valid) {
+        if listeners.iter().any(ListenerState::programmable) {
             gw.listeners.extend(listeners);
         } else {
             let message = format!("no listener of this ListenerSet is valid: {}", invalid_listeners(&listeners.iter().collect::<Vec<_>>()));

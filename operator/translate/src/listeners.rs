@@ -151,7 +151,8 @@ fn reject_beyond_the_api(states: &mut [ListenerState<'_>]) {
         let why = if i >= 64 {
             format!("listener {} is beyond the 64 listeners the API allows", i + 1)
         } else if repeated {
-            format!("listener name {} is used by an earlier listener of this Gateway", crate::validate::quoted(&states[i].name))
+            let owner = if states[i].origin == Origin::Gateway { "Gateway" } else { "ListenerSet" };
+            format!("listener name {} is used by an earlier listener of this {owner}", crate::validate::quoted(&states[i].name))
         } else {
             continue;
         };
@@ -368,12 +369,12 @@ struct Found {
 /// their protocols compatible. Within one Gateway (or one ListenerSet) indistinct listeners are
 /// all marked; none is picked as winner.
 pub fn mark_conflicts(states: &mut [ListenerState<'_>], caps: &Capabilities) {
-    let found = find_conflicts(&states.iter().collect::<Vec<_>>(), caps);
+    let found = find_conflicts(&states.iter().collect::<Vec<_>>(), caps, 0);
     apply_conflicts(states, found, 0);
 }
 
 /// A ListenerSet's listeners against the listeners already merged into the Gateway (`higher`:
-/// the Gateway's own, then older ListenerSets'; all accepted and unconflicted): the Gateway API's
+/// the Gateway's own, whatever their state, then older ListenerSets' accepted ones): the Gateway API's
 /// precedence makes the earlier listener win, so only the set's listener is marked, and the message
 /// does not describe the winner (it may belong to an object the set's owner cannot read). The
 /// set's remaining listeners are then checked among themselves, as one Gateway's are.
@@ -382,7 +383,7 @@ pub fn mark_conflicts_after(higher: &[&ListenerState<'_>], new: &mut [ListenerSt
     let mut lost = Vec::new();
     for (i, me) in new.iter().enumerate() {
         let all: Vec<&ListenerState<'_>> = higher.iter().copied().chain([me]).collect();
-        if let Some(mut f) = find_conflicts(&all, caps).into_iter().find(|f| f.at == n) {
+        if let Some(mut f) = find_conflicts(&all, caps, n).into_iter().find(|f| f.at == n) {
             f.message = precedence_message(me, f.reason);
             f.at = i;
             lost.push(f);
@@ -391,7 +392,7 @@ pub fn mark_conflicts_after(higher: &[&ListenerState<'_>], new: &mut [ListenerSt
     apply_conflicts(new, lost, 0);
     let remaining: Vec<usize> = (0..new.len()).filter(|&i| new[i].conflict.is_none()).collect();
     let among: Vec<&ListenerState<'_>> = remaining.iter().map(|&i| &new[i]).collect();
-    let mut found = find_conflicts(&among, caps);
+    let mut found = find_conflicts(&among, caps, 0);
     for f in &mut found {
         f.at = remaining[f.at];
     }
@@ -417,9 +418,11 @@ fn apply_conflicts(states: &mut [ListenerState<'_>], found: Vec<Found>, offset: 
     }
 }
 
-fn find_conflicts(states: &[&ListenerState<'_>], caps: &Capabilities) -> Vec<Found> {
+/// `held`: the first listeners hold their port and hostname even when they are rejected or
+/// conflicted themselves (a Gateway's own listeners, against its ListenerSets).
+fn find_conflicts(states: &[&ListenerState<'_>], caps: &Capabilities, held: usize) -> Vec<Found> {
     use ListenerProtocol::*;
-    let live: Vec<usize> = (0..states.len()).filter(|&i| states[i].protocol.is_some() && states[i].rejection.is_none()).collect();
+    let live: Vec<usize> = (0..states.len()).filter(|&i| states[i].protocol.is_some() && (i < held || states[i].rejection.is_none())).collect();
     let mut found = Vec::new();
     for &i in &live {
         let me = states[i];

@@ -159,7 +159,9 @@ impl Instance {
         // The file counts only if HAProxy confirmed loading it: Portico may have been killed between
         // writing it and reloading.
         let on_disk = tokio::fs::read_to_string(self.state_dir.join("haproxy.cfg")).await.ok().filter(|text| self.loaded_is(text));
-        let current = running && !state.reload_pending;
+        // Certificate and CA files have stable names: a rotated Secret or ConfigMap changes a file,
+        // not the configuration text, and must still be written and loaded.
+        let current = running && !state.reload_pending && self.files_current(&rendered);
         if current && on_disk.as_deref() == Some(rendered.config.as_str()) {
             // Already serving exactly this (also after a Portico restart): no reload.
             state.last_good = parts.clone();
@@ -178,7 +180,7 @@ impl Instance {
         let (inputs, certificates) = crate::isolate::inputs(&served);
         let rendered = render(&inputs, &certificates, &settings);
         // What is left after a rejection may be exactly what already runs: no reload then.
-        if !(current && on_disk.as_deref() == Some(rendered.config.as_str())) {
+        if !(current && self.files_current(&rendered) && on_disk.as_deref() == Some(rendered.config.as_str())) {
             self.install(&rendered).await?;
             if let Err(error) = self.reload_or_start(&self.state_dir.join("haproxy.cfg")).await {
                 state.reload_pending = true;
@@ -235,6 +237,12 @@ impl Instance {
             files::write_private(&certs.join(name), bytes).map_err(|e| io("write certificate", e))?;
         }
         files::write_private(&self.state_dir.join("haproxy.cfg"), rendered.config.as_bytes()).map_err(|e| io("write configuration", e))
+    }
+
+    /// Every certificate / CA file the rendered configuration names holds what it should.
+    fn files_current(&self, rendered: &crate::render::Rendered) -> bool {
+        let certs = self.state_dir.join("certs");
+        rendered.cert_files.iter().all(|(name, bytes)| std::fs::read(certs.join(name)).is_ok_and(|on_disk| on_disk == *bytes))
     }
 
     /// Record that HAProxy runs `config` (its fingerprint, next to the file).

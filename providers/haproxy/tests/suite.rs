@@ -85,3 +85,63 @@ async fn faults_are_reported_and_the_next_pass_converges() {
     Provider::delete(&provider, &gateway.ir.gateway).await.unwrap();
     conformance::removal_is_complete(&provider, &gateway.ir.gateway).await.unwrap();
 }
+
+/// A fresh self-signed certificate (PEM certificate, then the key) for `cn`.
+fn certificate(cn: &str) -> (String, Vec<u8>) {
+    let dir = state_dir(&format!("cert-{cn}"));
+    let (key, cert) = (dir.join("key.pem"), dir.join("cert.pem"));
+    let made = std::process::Command::new("openssl")
+        .args(["req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes", "-days", "30", "-subj"])
+        .arg(format!("/CN={cn}"))
+        .arg("-keyout")
+        .arg(&key)
+        .arg("-out")
+        .arg(&cert)
+        .output()
+        .expect("openssl");
+    assert!(made.status.success(), "{}", String::from_utf8_lossy(&made.stderr));
+    let cert = std::fs::read_to_string(&cert).unwrap();
+    let mut pem = cert.clone().into_bytes();
+    pem.extend(std::fs::read(&key).unwrap());
+    (cert, pem)
+}
+
+/// The certificate (PEM) a TLS server at `address:port` presents.
+fn served_certificate(address: &str, port: u16) -> String {
+    let script = format!("import ssl;print(ssl.get_server_certificate(('{address}',{port})))");
+    let out = std::process::Command::new("python3").arg("-c").arg(script).output().expect("python3");
+    String::from_utf8_lossy(&out.stdout).trim().to_string()
+}
+
+/// A rotated certificate Secret changes a file, not the configuration text: HAProxy must still
+/// get the new file and load it (the same holds for CA bundles and client certificates).
+#[tokio::test]
+async fn a_rotated_certificate_is_served_without_a_configuration_change() {
+    if skip() {
+        return;
+    }
+    let provider = HaproxyProvider::new(state_dir("rotation"));
+    let mut gateway = desired("rotated", "127.0.0.74", 31300);
+    let secret = ObjectRef::new("t", "cert");
+    gateway.ir.ports[0].port = 443;
+    gateway.ir.ports[0].protocol = portico_model::ir::PortProtocol::Https;
+    gateway.ir.ports[0].certificates =
+        vec![serde_json::from_value(json!({ "hostname": "*", "listener": "l", "secrets": [{ "namespace": "t", "name": "cert" }] })).unwrap()];
+    let normalize = |pem: &str| pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>();
+    for cn in ["first", "second"] {
+        let (cert, pem) = certificate(cn);
+        gateway.certificates = [(secret.clone(), pem)].into();
+        let plan = Provider::plan(&provider, Some(&gateway), &Provider::observe(&provider, &gateway.ir.gateway).await.unwrap());
+        Provider::apply(&provider, &plan).await.unwrap();
+        let mut served = String::new();
+        for _ in 0..100 {
+            served = served_certificate("127.0.0.74", 31743);
+            if normalize(&served) == normalize(&cert) {
+                break;
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+        }
+        assert_eq!(normalize(&served), normalize(&cert), "HAProxy serves the {cn} certificate");
+    }
+    Provider::delete(&provider, &gateway.ir.gateway).await.unwrap();
+}

@@ -57,7 +57,12 @@ fn http_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, backend: &Backend, 
         out.line("option redispatch 1");
     }
     let tls = origination(ctx, out, backend);
-    let proto = if backend.protocol == BackendProtocol::H2c { format!("{tls} proto h2") } else { tls };
+    // HTTP/2 over TLS is negotiated with ALPN (servers such as grpc-go insist on it).
+    let proto = match backend.protocol {
+        BackendProtocol::H2c if !tls.is_empty() => format!("{tls} alpn h2 proto h2"),
+        BackendProtocol::H2c => format!("{tls} proto h2"),
+        _ => tls,
+    };
     // With session persistence each server's cookie value is its slot name.
     let cookie = |index: usize| if session.is_some() { format!(" cookie s{index}") } else { String::new() };
     let servers = servers(backend);

@@ -61,9 +61,8 @@ pub(crate) fn tls_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &
     for (backend, guard, _) in &targets {
         out.line(&format!("use_backend {backend} if {guard}"));
     }
-    // TLS to backends (BackendTLSPolicy) only where HAProxy terminated the client's TLS.
     for (backend, _, weighted) in targets {
-        combined_backend(ctx, out, &backend, weighted, !passthrough);
+        combined_backend(ctx, out, &backend, weighted);
     }
 }
 
@@ -100,7 +99,7 @@ pub(crate) fn sni_router(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &st
     out.line("mode tcp");
     out.line(&format!("server https {internal} send-proxy-v2"));
     for (backend, _, weighted) in targets {
-        combined_backend(ctx, out, &backend, weighted, false);
+        combined_backend(ctx, out, &backend, weighted);
     }
 }
 
@@ -121,7 +120,7 @@ pub(crate) fn tcp_frontend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, bind: &
     let backend = l4_backend_name(&ctx.gw.gateway, port.port, 0);
     if reject_invalid_share(ctx, out, &route.backends, "") {
         out.line(&format!("default_backend {backend}"));
-        combined_backend(ctx, out, &backend, &route.backends, false);
+        combined_backend(ctx, out, &backend, &route.backends);
     }
 }
 
@@ -150,9 +149,8 @@ fn reject_invalid_share(ctx: &Ctx<'_>, out: &mut Output, backends: &[WeightedBac
     true
 }
 
-/// One `mode tcp` backend holding the servers of all valid weighted backends of a route; with
-/// `originate`, TLS to the servers as their BackendTLSPolicy asks (a terminated TLSRoute).
-fn combined_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, weighted: &[WeightedBackend], originate: bool) {
+/// One `mode tcp` backend holding the servers of all valid weighted backends of a route.
+fn combined_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, weighted: &[WeightedBackend]) {
     out.section(&format!("backend {name}"));
     out.line("mode tcp");
     out.line("balance roundrobin");
@@ -169,10 +167,9 @@ fn combined_backend(ctx: &Ctx<'_>, out: &mut Output, name: &str, weighted: &[Wei
     for ((index, id, _, servers), share) in groups.iter().zip(shares) {
         out.comment(&format!("backend {index}: {id}"));
         let weight = ((256.0 * share / max_share).round() as u32).clamp(1, 256);
-        let tls = ctx.gw.backends.get(*id).filter(|_| originate).map(|b| super::backend::origination(ctx, out, b)).unwrap_or_default();
         for (number, server) in servers.iter().enumerate() {
             match server {
-                Some(address) => out.line(&format!("server b{index}s{number} {address} weight {weight}{tls}")),
+                Some(address) => out.line(&format!("server b{index}s{number} {address} weight {weight}")),
                 None => out.comment(&format!("endpoint {number}: unusable address, skipped")),
             }
         }
