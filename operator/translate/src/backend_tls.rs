@@ -213,12 +213,12 @@ pub fn statuses(
     let mut out = BTreeMap::new();
     for state in &policies.states {
         let existing = existing_ancestors(state.object);
-        let had_ours = existing.iter().any(|a| is_ours(a, ours));
+        let had_ours = existing.iter().any(|a| crate::is_ours(a, ours));
         let mine = entries.remove(&state.key).unwrap_or_default();
         if mine.is_empty() && !had_ours {
             continue;
         }
-        let mut ancestors: Vec<serde_json::Value> = existing.into_iter().filter(|a| !is_ours(a, ours)).collect();
+        let mut ancestors: Vec<serde_json::Value> = existing.into_iter().filter(|a| !crate::is_ours(a, ours)).collect();
         ancestors.extend(mine);
         out.insert(state.key.clone(), PolicyStatus { ancestors });
     }
@@ -258,10 +258,6 @@ fn policy_conditions(policy: &PolicyState<'_>, caps: &Capabilities, services: &B
 
 fn existing_ancestors(policy: &BackendTlsPolicy) -> Vec<serde_json::Value> {
     policy.status.as_ref().map(|s| s.ancestors.iter().filter_map(|a| serde_json::to_value(a).ok()).collect()).unwrap_or_default()
-}
-
-fn is_ours(entry: &serde_json::Value, ours: &[String]) -> bool {
-    entry.get("controllerName").and_then(|c| c.as_str()).is_some_and(|c| ours.iter().any(|o| o == c))
 }
 
 fn previous_entry(policy: &BackendTlsPolicy, gateway: &ObjectRef, controller: &str) -> Option<serde_json::Value> {

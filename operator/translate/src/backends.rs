@@ -152,50 +152,38 @@ fn resolve_service(
     })
 }
 
-/// Whether the platform can speak a resolved backend's protocol: an HTTPRoute backend on a
-/// `kubernetes.io/h2c` Service port needs `HTTPRouteBackendProtocolH2C` (GRPCRoute backends are
-/// always HTTP/2).
-pub fn speaks(kind: RouteKind, backend: &Backend, caps: &Capabilities) -> bool {
-    let h2c = !(kind == RouteKind::Http && backend.protocol == BackendProtocol::H2c) || caps.supports(Feature::HttpRouteBackendProtocolH2c);
-    h2c && backend.tls.as_ref().is_none_or(|tls| crate::backend_tls::unsupported(tls, caps).is_none())
-}
-
-/// `UnsupportedProtocol` problems of the route's backends on one platform (the spec's reason for
-/// an appProtocol the implementation does not support); their share of traffic answers 500.
-pub fn protocol_problems(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities) -> Vec<RefProblem> {
-    let unspoken = resolved.backends.values().filter(|b| !speaks(route.key.kind, b, caps));
-    unspoken
-        .map(|b| {
-            let why = if b.tls.as_ref().is_some_and(|tls| crate::backend_tls::unsupported(tls, caps).is_some()) {
-                reason::INVALID_BACKEND_TLS_POLICY
-            } else {
-                reason::UNSUPPORTED_PROTOCOL
-            };
-            (why, unspoken_reason(b, caps))
-        })
-        .collect()
-}
-
-fn unspoken_reason(backend: &Backend, caps: &Capabilities) -> String {
+/// Why the platform cannot reach a resolved backend as it must, if it cannot: (reason, message).
+/// A BackendTLSPolicy it cannot honour (`InvalidBackendTLSPolicy`), or an HTTPRoute backend on a
+/// `kubernetes.io/h2c` Service port without `HTTPRouteBackendProtocolH2C` (`UnsupportedProtocol`,
+/// the spec's reason; GRPCRoute backends are always HTTP/2).
+fn unspoken(kind: RouteKind, backend: &Backend, caps: &Capabilities) -> Option<RefProblem> {
+    let at = format!("Service {}:{}", backend.service, backend.port);
     if let Some(why) = backend.tls.as_ref().and_then(|tls| crate::backend_tls::unsupported(tls, caps)) {
-        return format!("Service {}:{}: {why}, so the backend is not reached", backend.service, backend.port);
+        return Some((reason::INVALID_BACKEND_TLS_POLICY, format!("{at}: {why}, so the backend is not reached")));
     }
-    format!("Service {}:{}: appProtocol kubernetes.io/h2c is not supported by {}", backend.service, backend.port, caps.platform_name())
+    let h2c = kind == RouteKind::Http && backend.protocol == BackendProtocol::H2c && !caps.supports(Feature::HttpRouteBackendProtocolH2c);
+    h2c.then(|| (reason::UNSUPPORTED_PROTOCOL, format!("{at}: appProtocol kubernetes.io/h2c is not supported by {}", caps.platform_name())))
 }
 
-/// The route's resolved backends as one platform can use them: targets whose protocol it cannot
-/// speak become `Invalid` (their share answers 500). Borrowed unchanged when it speaks them all.
+/// The problems of the route's backends on one platform (see [`unspoken`]); their share of
+/// traffic answers 500.
+pub fn protocol_problems(route: &Route, resolved: &ResolvedBackends, caps: &Capabilities) -> Vec<RefProblem> {
+    resolved.backends.values().filter_map(|b| unspoken(route.key.kind, b, caps)).collect()
+}
+
+/// The route's resolved backends as one platform can use them: targets it cannot reach as it must
+/// become `Invalid` (their share answers 500). Borrowed unchanged when it reaches them all.
 pub fn for_platform<'r>(route: &Route, resolved: &'r ResolvedBackends, caps: &Capabilities) -> std::borrow::Cow<'r, ResolvedBackends> {
-    let unspoken = |id: &str| resolved.backends.get(id).filter(|b| !speaks(route.key.kind, b, caps));
-    if !resolved.backends.keys().any(|id| unspoken(id).is_some()) {
+    let problem = |id: &str| resolved.backends.get(id).and_then(|b| unspoken(route.key.kind, b, caps));
+    if !resolved.backends.keys().any(|id| problem(id).is_some()) {
         return std::borrow::Cow::Borrowed(resolved);
     }
     let mut adjusted = resolved.clone();
     for target in adjusted.rules.iter_mut().flatten() {
         if let BackendTarget::Backend { id } = &target.target
-            && let Some(backend) = unspoken(id)
+            && let Some((_, message)) = problem(id)
         {
-            target.target = BackendTarget::Invalid { reason: unspoken_reason(backend, caps) };
+            target.target = BackendTarget::Invalid { reason: message };
         }
     }
     std::borrow::Cow::Owned(adjusted)

@@ -160,8 +160,7 @@ impl GatewayState<'_> {
 
     /// `status.attachedListenerSets`, once the Gateway allows ListenerSets (or one names it).
     fn attached_sets(&self) -> Option<i32> {
-        let from = self.object.spec.allowed_listeners.as_ref().and_then(|a| a.namespaces.as_ref()).and_then(|n| n.from.as_ref());
-        let allows = from.is_some_and(|f| *f != gateway_api::experimental::gateways::GatewayAllowedListenersNamespacesFrom::None);
+        let allows = crate::gateway_fields::allows_listener_sets(self.object);
         (allows || !self.sets.is_empty()).then(|| i32::try_from(self.sets.iter().filter(|s| s.attached.is_ok()).count()).unwrap_or(i32::MAX))
     }
 
@@ -169,14 +168,7 @@ impl GatewayState<'_> {
         if let Some(rejection) = &self.rejection {
             return rejection.clone();
         }
-        let invalid: Vec<String> = self
-            .own_listeners()
-            .filter(|l| !l.valid())
-            .map(|l| {
-                let why = l.rejection.as_ref().or(l.conflict.as_ref()).or(l.ref_problems.first()).map(|(r, _)| *r);
-                format!("{} ({})", l.name, why.unwrap_or(conditions::reason::INVALID))
-            })
-            .collect();
+        let invalid: Vec<String> = self.own_listeners().filter(|l| !l.valid()).map(ListenerState::invalid_summary).collect();
         let left_out = self.left_out.join("; ");
         if invalid.is_empty() {
             if left_out.is_empty() {

@@ -13,6 +13,12 @@ use portico_model::{Capabilities, Fact, Feature, GATEWAY_GROUP};
 use crate::conditions::reason;
 use crate::index::Index;
 
+/// `spec.allowedListeners` lets some namespace's ListenerSets attach (`from` other than `None`).
+pub fn allows_listener_sets(gw: &Gateway) -> bool {
+    let from = gw.spec.allowed_listeners.as_ref().and_then(|a| a.namespaces.as_ref()).and_then(|n| n.from.as_ref());
+    from.is_some_and(|f| *f != GatewayAllowedListenersNamespacesFrom::None)
+}
+
 /// The fields the platform leaves out, each named with why: empty when it carries out them all.
 pub fn left_out(gw: &Gateway, caps: &Capabilities) -> Vec<String> {
     let platform = caps.platform_name();
@@ -25,8 +31,7 @@ pub fn left_out(gw: &Gateway, caps: &Capabilities) -> Vec<String> {
     if labels.is_some() && !caps.supports(Feature::GatewayInfrastructurePropagation) {
         out.push(format!("spec.infrastructure.labels: not supported by {platform}; the load balancer carries none of them"));
     }
-    let from = gw.spec.allowed_listeners.as_ref().and_then(|a| a.namespaces.as_ref()).and_then(|n| n.from.as_ref());
-    if from.is_some_and(|f| *f != GatewayAllowedListenersNamespacesFrom::None) && !caps.supports(Feature::ListenerSet) {
+    if allows_listener_sets(gw) && !caps.supports(Feature::ListenerSet) {
         out.push(format!("spec.allowedListeners: ListenerSets are not supported by {platform}; no ListenerSet is attached"));
     }
     if gw.spec.default_scope.is_some() {

@@ -129,13 +129,8 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     Translation { gateways: irs, statuses, route_ranks }
 }
 
-/// Each attached ListenerSet's `Programmed` follows its parent Gateway's (see
-/// [`listener_sets::follow_gateways`]); for whoever changes a Gateway's status after translation.
-pub(crate) fn follow_gateways(statuses: &mut Statuses) {
-    listener_sets::follow_gateways(statuses);
-}
-
-fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {
+/// A status entry (route parent, policy ancestor) written by one of `controllers`.
+pub(crate) fn is_ours(entry: &serde_json::Value, controllers: &[String]) -> bool {
     entry.get("controllerName").and_then(|c| c.as_str()).is_some_and(|c| controllers.iter().any(|o| o == c))
 }
 

@@ -149,15 +149,7 @@ fn admitted(gw: &GatewayState<'_>, set: &Prepared<'_>, index: &Index<'_>) -> Res
 }
 
 fn invalid_listeners(listeners: &[&ListenerState<'_>]) -> String {
-    let invalid: Vec<String> = listeners
-        .iter()
-        .filter(|l| !l.valid())
-        .map(|l| {
-            let why = l.rejection.as_ref().or(l.conflict.as_ref()).or(l.ref_problems.first()).map_or(reason::INVALID, |(r, _)| *r);
-            format!("{} ({why})", l.name)
-        })
-        .collect();
-    invalid.join(", ")
+    listeners.iter().filter(|l| !l.valid()).map(|l| l.invalid_summary()).collect::<Vec<_>>().join(", ")
 }
 
 /// The parent Gateway and the set's position there, for every ListenerSet of ours.

@@ -89,6 +89,12 @@ impl ListenerState<'_> {
         self.programmable() && self.ref_problems.is_empty()
     }
 
+    /// `name (reason)`, the first reason it is not valid, for `ListenersNotValid` messages.
+    pub fn invalid_summary(&self) -> String {
+        let why = self.rejection.as_ref().or(self.conflict.as_ref()).or(self.ref_problems.first()).map(|(r, _)| *r);
+        format!("{} ({})", self.name, why.unwrap_or(reason::INVALID))
+    }
+
     /// `gateway_accepted`: a listener of a rejected Gateway is never programmed.
     pub fn status(&self, generation: i64, gateway_accepted: bool) -> ListenerStatus {
         let accepted = match (&self.rejection, &self.conflict) {

@@ -52,7 +52,7 @@ pub fn checked(
             carry_gateway_times(snapshot, &key, status);
         }
     }
-    crate::follow_gateways(&mut translation.statuses);
+    crate::listener_sets::follow_gateways(&mut translation.statuses);
     out
 }
 
@@ -135,7 +135,7 @@ pub fn fold_all<'a>(
             carry_gateway_times(snapshot, key, status);
         }
     }
-    crate::follow_gateways(&mut translation.statuses);
+    crate::listener_sets::follow_gateways(&mut translation.statuses);
 }
 
 /// The routes a platform left out keep the `lastTransitionTime` of each of our conditions whose

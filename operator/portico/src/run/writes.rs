@@ -1,6 +1,7 @@
 //! The reconciler's writes to the API server: finalizers, Events and statuses.
 
 use k8s_openapi::api::core::v1::ObjectReference;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
 use kube::runtime::events::{Event, EventType};
 use portico_model::Snapshot;
@@ -139,32 +140,20 @@ impl Reconciler {
         }
         let gateways = resource("gateway.networking.k8s.io", "Gateway", "gateways");
         for gw in &snapshot.gateways {
-            let key = ObjectRef::new(gw.metadata.namespace.clone().unwrap_or_default(), gw.metadata.name.clone().unwrap_or_default());
-            let Some(computed) = translation.statuses.gateways.get(&key) else { continue };
-            if deleting.contains(&key) {
-                continue;
-            }
-            let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), &now);
-            let current = gw.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            ok &= self.write(&gateways, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
+            let key = object_key(&gw.metadata);
+            let computed = translation.statuses.gateways.get(&key).filter(|_| !deleting.contains(&key));
+            ok &= self.write_computed(&gateways, &gw.metadata, gw.status.as_ref(), computed, false, &now).await;
         }
         let sets = resource("gateway.networking.k8s.io", "ListenerSet", "listenersets");
         for set in &snapshot.listener_sets {
-            let key = ObjectRef::new(set.metadata.namespace.clone().unwrap_or_default(), set.metadata.name.clone().unwrap_or_default());
-            let Some(computed) = translation.statuses.listener_sets.get(&key) else { continue };
-            let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), &now);
-            let current = set.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            ok &= self.write(&sets, Some(&key.namespace), &key.name, None, current.as_ref(), desired).await;
+            let computed = translation.statuses.listener_sets.get(&object_key(&set.metadata));
+            ok &= self.write_computed(&sets, &set.metadata, set.status.as_ref(), computed, false, &now).await;
         }
+        // Other controllers write their own ancestors: guarded by the resourceVersion.
         let policies = resource("gateway.networking.k8s.io", "BackendTLSPolicy", "backendtlspolicies");
         for policy in &snapshot.backend_tls_policies {
-            let key = ObjectRef::new(policy.metadata.namespace.clone().unwrap_or_default(), policy.metadata.name.clone().unwrap_or_default());
-            let Some(computed) = translation.statuses.backend_tls_policies.get(&key) else { continue };
-            let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), &now);
-            let current = policy.status.as_ref().and_then(|s| serde_json::to_value(s).ok());
-            // Other controllers write their own ancestors: guarded by the resourceVersion.
-            let rv = policy.metadata.resource_version.as_deref();
-            ok &= self.write(&policies, Some(&key.namespace), &key.name, rv, current.as_ref(), desired).await;
+            let computed = translation.statuses.backend_tls_policies.get(&object_key(&policy.metadata));
+            ok &= self.write_computed(&policies, &policy.metadata, policy.status.as_ref(), computed, true, &now).await;
         }
         ok & self.write_route_statuses(snapshot, translation, &now).await
     }
@@ -197,6 +186,25 @@ impl Reconciler {
         ok
     }
 
+    /// Write a namespaced object's computed status, if translation computed one; `guarded`: only
+    /// over the resourceVersion it was read at.
+    async fn write_computed<C: serde::Serialize, S: serde::Serialize>(
+        &self,
+        api: &ApiResource,
+        meta: &ObjectMeta,
+        current: Option<&S>,
+        computed: Option<&C>,
+        guarded: bool,
+        now: &str,
+    ) -> bool {
+        let Some(computed) = computed else { return true };
+        let key = object_key(meta);
+        let desired = crate::plan::stamp(serde_json::to_value(computed).unwrap_or_default(), now);
+        let current = current.and_then(|s| serde_json::to_value(s).ok());
+        let rv = meta.resource_version.as_deref().filter(|_| guarded);
+        self.write(api, Some(&key.namespace), &key.name, rv, current.as_ref(), desired).await
+    }
+
     async fn write(&self, api: &ApiResource, namespace: Option<&str>, name: &str, rv: Option<&str>, current: Option<&Value>, desired: Value) -> bool {
         match status::write(&self.client, &self.metrics, api, namespace, name, rv, current, desired).await {
             Ok(_) => true,
@@ -208,6 +216,10 @@ impl Reconciler {
             }
         }
     }
+}
+
+fn object_key(meta: &ObjectMeta) -> ObjectRef {
+    ObjectRef::new(meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default())
 }
 
 /// The route conditions that turn False with this write (per parent, by type and reason): each
