@@ -135,6 +135,7 @@ named_enum! {
         HttpRouteRetry => "HTTPRouteRetry",
         HttpRouteCors => "HTTPRouteCORS",
         HttpRouteBackendProtocolH2c => "HTTPRouteBackendProtocolH2C",
+        HttpRouteBackendProtocolWebSocket => "HTTPRouteBackendProtocolWebSocket",
         GatewayFrontendClientCertificateValidation => "GatewayFrontendClientCertificateValidation",
         GatewayFrontendClientCertificateValidationInsecureFallback => "GatewayFrontendClientCertificateValidationInsecureFallback",
         GatewayBackendClientCertificate => "GatewayBackendClientCertificate",
@@ -185,6 +186,12 @@ named_enum! {
         SessionPersistenceAcrossBackends => "SessionPersistenceAcrossBackends",
         /// Gateway `spec.infrastructure.annotations` carried onto the platform's resources.
         InfrastructureAnnotations => "InfrastructureAnnotations",
+        /// The CORS filter short of `HTTPRouteCORS`: origins exact or `*` alone (no `*.` label
+        /// wildcard), no `exposeHeaders: [*]` with `allowCredentials`, on rules that forward.
+        CorsExactOrigins => "CorsExactOrigins",
+        /// `retry` short of `HTTPRouteRetry`: retried status codes are classes (409; 502, 503 and
+        /// 504; every 5xx) and their unions, connection failures are always retried.
+        RetryCodeClasses => "RetryCodeClasses",
         /// `retry.backoff`: a minimum wait between retries.
         RetryBackoff => "RetryBackoff",
         /// `retry` with `timeouts.request`: every attempt ends at the request's deadline.

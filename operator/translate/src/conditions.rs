@@ -83,10 +83,12 @@ pub mod reason {
     /// A route's reference to a Service whose BackendTLSPolicy cannot be honoured (Portico's
     /// reason: the spec names none for it).
     pub const INVALID_BACKEND_TLS_POLICY: &str = "InvalidBackendTLSPolicy";
+    pub const PORT_UNAVAILABLE: &str = "PortUnavailable";
 
     /// Every reason above, for documentation checks.
     pub const ALL: &[&str] = &[
         ACCEPTED,
+        PORT_UNAVAILABLE,
         INVALID_PARAMETERS,
         PENDING,
         PROGRAMMED,
@@ -208,6 +210,12 @@ pub fn listener_no_valid_ca_certificate(generation: i64, message: impl Into<Stri
 }
 
 /// A conflicted listener is neither accepted nor programmed; `reason` is the conflict reason.
+/// The platform cannot program the listener: a per-load-balancer limit (listeners, certificates
+/// per listener) is used up by listeners of higher precedence.
+pub fn listener_port_unavailable(generation: i64, message: impl Into<String>) -> Condition {
+    Condition::new(ACCEPTED, FALSE, reason::PORT_UNAVAILABLE, generation, message)
+}
+
 pub fn listener_not_accepted_conflict(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason, generation, message)
 }

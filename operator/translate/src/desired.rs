@@ -64,6 +64,7 @@ pub fn desired_for(snapshot: &Snapshot, capabilities: &CapabilitySet, translatio
         instance,
         current_addresses: current_addresses(snapshot, key),
         route_ranks: translation.route_ranks.clone(),
+        listener_ranks: translation.listener_ranks.get(key).cloned().unwrap_or_default(),
     }
 }
 

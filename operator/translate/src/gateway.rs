@@ -191,6 +191,7 @@ pub fn evaluate_gateways<'a>(
     sets: &'a [crate::listener_sets::Prepared<'a>],
     classes: &BTreeMap<String, ClassState<'a>>,
     index: &Index<'_>,
+    excluded: &crate::Exclusions,
 ) -> BTreeMap<ObjectRef, GatewayState<'a>> {
     let mut out = BTreeMap::new();
     for gw in gateways {
@@ -223,6 +224,7 @@ pub fn evaluate_gateways<'a>(
         let mut listeners = listeners::evaluate(&gw.spec.listeners, &owner, caps, index);
         listeners::mark_conflicts(&mut listeners, caps);
         crate::client_validation::apply(gw, caps, index, &mut listeners);
+        listeners::exclude(&mut listeners, excluded.get(&key));
         let state = GatewayState {
             listeners,
             left_out: crate::gateway_fields::left_out(gw, caps),
@@ -249,7 +251,7 @@ pub fn evaluate_gateways<'a>(
         out.insert(key, state);
     }
     crate::addresses::settle(&mut out);
-    crate::listener_sets::attach(&mut out, sets, index);
+    crate::listener_sets::attach(&mut out, sets, index, excluded);
     out
 }
 

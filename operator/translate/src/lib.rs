@@ -70,14 +70,26 @@ pub struct Translation {
     /// Every route's age rank (oldest first; the spec's tie-breakers), computed once here: when a
     /// platform's quota cannot fit every route, the oldest keep their place.
     pub route_ranks: BTreeMap<status::RouteKey, usize>,
+    /// Each Gateway's listener precedence (IR listener name -> rank: its own listeners first,
+    /// then its ListenerSets' oldest first), for platform limits that cannot fit every listener.
+    pub listener_ranks: BTreeMap<ObjectRef, BTreeMap<String, usize>>,
 }
+
+/// Listeners each Gateway's platform leaves out (IR listener name -> why), from its checks.
+pub type Exclusions = BTreeMap<ObjectRef, BTreeMap<String, String>>;
 
 /// Translate a snapshot for the enabled providers.
 pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translation {
+    translate_excluding(snapshot, capabilities, &Exclusions::new())
+}
+
+/// [`translate`], with the listeners platform limits leave out (see [`outcome::checked`]) not
+/// accepted (`PortUnavailable`): routes do not attach to them and they are not in the IR.
+pub fn translate_excluding(snapshot: &Snapshot, capabilities: &CapabilitySet, excluded: &Exclusions) -> Translation {
     let index = index::Index::new(snapshot);
     let classes = gateway::evaluate_classes(&snapshot.gateway_classes, capabilities, &index);
     let sets = listener_sets::prepare(snapshot);
-    let mut gateways = gateway::evaluate_gateways(&snapshot.gateways, &sets, &classes, &index);
+    let mut gateways = gateway::evaluate_gateways(&snapshot.gateways, &sets, &classes, &index, excluded);
     let set_parents = listener_sets::parents(&gateways);
     let mut builders: BTreeMap<ObjectRef, build::GatewayBuilder> = BTreeMap::new();
     let mut route_statuses = BTreeMap::new();
@@ -117,7 +129,9 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
     statuses.backend_tls_policies = backend_tls::statuses(&policies, &service_uses, &our_controllers);
     statuses.gateway_classes = classes.into_iter().map(|(name, class)| (name, class.status)).collect();
     let mut irs = BTreeMap::new();
+    let mut listener_ranks = BTreeMap::new();
     for (key, gw) in &gateways {
+        listener_ranks.insert(key.clone(), gw.listeners.iter().enumerate().map(|(i, l)| (l.ir_name.clone(), i)).collect());
         statuses.gateways.insert(key.clone(), gw.status());
         statuses.listener_sets.extend(listener_sets::statuses(gw));
         if gw.programmable() {
@@ -126,7 +140,7 @@ pub fn translate(snapshot: &Snapshot, capabilities: &CapabilitySet) -> Translati
         }
     }
     listener_sets::follow_gateways(&mut statuses);
-    Translation { gateways: irs, statuses, route_ranks }
+    Translation { gateways: irs, statuses, route_ranks, listener_ranks }
 }
 
 /// A status entry (route parent, policy ancestor) written by one of `controllers`.

@@ -82,7 +82,7 @@ pub struct SetState<'a> {
 
 /// Attach every ListenerSet to its parent Gateway of ours (those naming other Gateways are not
 /// ours to answer), in precedence order.
-pub fn attach<'a>(gateways: &mut BTreeMap<ObjectRef, GatewayState<'a>>, sets: &'a [Prepared<'a>], index: &Index<'_>) {
+pub fn attach<'a>(gateways: &mut BTreeMap<ObjectRef, GatewayState<'a>>, sets: &'a [Prepared<'a>], index: &Index<'_>, excluded: &crate::Exclusions) {
     for set in sets {
         let Some(gw) = set.parent.as_ref().and_then(|p| gateways.get_mut(p)) else { continue };
         let position = gw.sets.len();
@@ -104,6 +104,7 @@ pub fn attach<'a>(gateways: &mut BTreeMap<ObjectRef, GatewayState<'a>>, sets: &'
         // (a tenant must not take over a hostname whose listener is conflicted or refused).
         let higher: Vec<&ListenerState<'_>> = gw.listeners.iter().filter(|l| l.origin == Origin::Gateway || l.attachable()).collect();
         listeners::mark_conflicts_after(&higher, &mut listeners, gw.caps);
+        listeners::exclude(&mut listeners, excluded.get(&gw.key));
         if listeners.iter().any(ListenerState::programmable) {
             gw.listeners.extend(listeners);
         } else {

@@ -103,6 +103,7 @@ impl ListenerState<'_> {
             (Some((reason, message)), _) if *reason == reason::NO_VALID_CA_CERTIFICATE => {
                 conditions::listener_no_valid_ca_certificate(generation, message.clone())
             }
+            (Some((reason, message)), _) if *reason == reason::PORT_UNAVAILABLE => conditions::listener_port_unavailable(generation, message.clone()),
             (Some((reason, message)), _) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, Some((reason, message))) => conditions::listener_not_accepted_conflict(generation, reason, message.clone()),
             (None, None) => conditions::listener_accepted(generation),
@@ -147,6 +148,17 @@ pub fn evaluate<'a>(listeners: &'a [GatewayListeners], owner: &Owner<'_>, caps: 
     let mut states: Vec<ListenerState<'a>> = listeners.iter().map(|l| evaluate_one(l, owner, caps, index)).collect();
     reject_beyond_the_api(&mut states);
     states
+}
+
+/// Listeners the platform's limits leave out (IR name -> message, from its check): not accepted,
+/// `PortUnavailable`. Listeners already refused or conflicted keep their own reason.
+pub fn exclude(states: &mut [ListenerState<'_>], excluded: Option<&std::collections::BTreeMap<String, String>>) {
+    let Some(excluded) = excluded else { return };
+    for state in states.iter_mut().filter(|s| s.rejection.is_none() && s.conflict.is_none()) {
+        if let Some(message) = excluded.get(&state.ir_name) {
+            state.rejection = Some((reason::PORT_UNAVAILABLE, message.clone()));
+        }
+    }
 }
 
 /// The CRD's own listener rules beyond one listener's fields: at most 64 listeners, and names

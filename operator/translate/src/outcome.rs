@@ -14,7 +14,9 @@ use crate::{CapabilitySet, Translation};
 
 /// The desired state of every translated Gateway, after its platform's checks: routes that do
 /// not fit get `Accepted=False` on that Gateway (reason UnsupportedValue, the message naming the
-/// quota); a Gateway its platform refuses (an address it cannot honour) gets
+/// quota); listeners that do not fit the platform's per-load-balancer limits are translated again
+/// as not accepted (`PortUnavailable`, lowest precedence first), so no tenant's ListenerSet can
+/// push a Gateway past a limit; a Gateway its platform refuses (an address it cannot honour) gets
 /// `Programmed=False` with the refusal's reason and is left out, so nothing is programmed for it.
 pub fn checked(
     snapshot: &Snapshot,
@@ -22,21 +24,21 @@ pub fn checked(
     translation: &mut Translation,
     check: impl Fn(&Desired) -> Check,
 ) -> BTreeMap<ObjectRef, Desired> {
+    let checks = checked_listeners(snapshot, capabilities, translation, &check);
     let mut out = BTreeMap::new();
     let mut refused = Vec::new();
-    for (key, ir) in &translation.gateways {
-        let desired = crate::desired::desired_for(snapshot, capabilities, translation, key, ir);
-        let Check { overflows, refusal, left_out } = check(&desired);
-        if let Some(status) = translation.statuses.gateways.get_mut(key) {
+    for (key, (desired, Check { overflows, refusal, left_out, .. })) in checks {
+        let provider = desired.ir.provider;
+        if let Some(status) = translation.statuses.gateways.get_mut(&key) {
             accepted_without(status, &left_out);
         }
-        let label = capabilities.get(ir.provider).map_or("the platform", |c| c.label.as_str());
-        reject_overflows(&mut translation.statuses, key, label, &overflows);
+        let label = capabilities.get(provider).map_or("the platform", |c| c.label.as_str());
+        reject_overflows(&mut translation.statuses, &key, label, &overflows);
         carry_route_times(snapshot, &mut translation.statuses, &overflows);
         match refusal {
-            Some(error) => refused.push((key.clone(), error)),
+            Some(error) => refused.push((key, error)),
             None => {
-                out.insert(key.clone(), desired);
+                out.insert(key, desired);
             }
         }
     }
@@ -54,6 +56,40 @@ pub fn checked(
     }
     crate::listener_sets::follow_gateways(&mut translation.statuses);
     out
+}
+
+/// Every Gateway's desired state and check, once the listeners its platform cannot fit are
+/// translated as excluded: each pass that finds a new overflow translates again with it, so the
+/// passes end within one per listener (a freed port can let a lower-precedence listener in that
+/// then overflows too).
+fn checked_listeners(
+    snapshot: &Snapshot,
+    capabilities: &CapabilitySet,
+    translation: &mut Translation,
+    check: &impl Fn(&Desired) -> Check,
+) -> BTreeMap<ObjectRef, (Desired, Check)> {
+    let mut excluded = crate::Exclusions::new();
+    loop {
+        let checks: BTreeMap<ObjectRef, (Desired, Check)> = translation
+            .gateways
+            .iter()
+            .map(|(key, ir)| {
+                let desired = crate::desired::desired_for(snapshot, capabilities, translation, key, ir);
+                let check = check(&desired);
+                (key.clone(), (desired, check))
+            })
+            .collect();
+        let mut more = false;
+        for (key, (_, check)) in &checks {
+            for overflow in &check.listener_overflows {
+                more |= excluded.entry(key.clone()).or_default().insert(overflow.listener.clone(), overflow.message.clone()).is_none();
+            }
+        }
+        if !more {
+            return checks;
+        }
+        *translation = crate::translate_excluding(snapshot, capabilities, &excluded);
+    }
 }
 
 /// Adds what the platform leaves out to the Gateway's `Accepted` message, as translation words it

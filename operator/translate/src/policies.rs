@@ -15,7 +15,10 @@ pub const DEFAULT_SESSION_COOKIE: &str = "portico-session";
 /// can wait between attempts (the spec forbids retrying sooner than it), and no request timeout
 /// unless the platform ends all attempts at that deadline (the spec requires it).
 pub fn retry(checker: &Checker<'_>, r: &RetrySpec, deadline: bool) -> Result<Retry, RuleProblem> {
-    checker.require_feature(Feature::HttpRouteRetry, "retry")?;
+    let classes = !checker.caps.supports(Feature::HttpRouteRetry);
+    if classes {
+        checker.require_fact(Fact::RetryCodeClasses, "retry")?;
+    }
     if r.backoff.is_some() {
         checker.at("backoff").require_fact(Fact::RetryBackoff, "a minimum backoff between retries")?;
     }
@@ -25,19 +28,51 @@ pub fn retry(checker: &Checker<'_>, r: &RetrySpec, deadline: bool) -> Result<Ret
     let mut codes = Vec::new();
     for code in &r.codes {
         match u16::try_from(*code).ok().filter(|c| (400..=599).contains(c)) {
-            Some(c) if checker.caps.retry_status_codes.contains(&c) => codes.push(c),
+            Some(c) if classes || checker.caps.retry_status_codes.contains(&c) => codes.push(c),
             Some(c) => return Err(checker.at("codes").unsupported(&format!("retrying on status code {c}"))),
             None => return Err(checker.at("codes").invalid(format!("{code} is not a status code between 400 and 599"))),
         }
     }
     codes.sort_unstable();
     codes.dedup();
+    if classes && !code_classes(&codes) {
+        let what = "retrying on exactly these status codes (the platform retries 409, 502-504 or every 5xx as classes: list one class or a union of them)";
+        return Err(checker.at("codes").unsupported(what));
+    }
     let attempts = match r.attempts {
         None => None,
         Some(n) if n >= 1 => Some(u32::try_from(n).unwrap_or(u32::MAX)),
         Some(n) => return Err(checker.at("attempts").invalid(format!("{n} is below the minimum of 1"))),
     };
     Ok(Retry { attempts, codes })
+}
+
+/// Codes a platform retrying by classes ([`Fact::RetryCodeClasses`]) honours exactly: no 5xx,
+/// 502-504 alone or every 5xx, with or without 409, and no other 4xx.
+pub fn code_classes(codes: &[u16]) -> bool {
+    let server: Vec<u16> = codes.iter().copied().filter(|c| (500..=599).contains(c)).collect();
+    let client_ok = codes.iter().all(|c| *c == 409 || (500..=599).contains(c));
+    client_ok && (server.is_empty() || server == [502, 503, 504] || server.len() == 100)
+}
+
+/// The CORS filter on a platform without `HTTPRouteCORS` but with [`Fact::CorsExactOrigins`]:
+/// every origin exact or `*` alone, no `exposeHeaders: [*]` with credentials (it would be sent
+/// literally), and a rule that forwards (the platform's CORS policy is part of the route action).
+pub fn cors_exact_origins(checker: &Checker<'_>, cors: &portico_model::ir::Cors, rule: &crate::routes::Rule) -> Result<(), RuleProblem> {
+    checker.require_fact(Fact::CorsExactOrigins, "the CORS filter")?;
+    if let Some(origin) = cors.allow_origins.iter().find(|o| o.as_str() != "*" && o.contains('*')) {
+        let what = format!("the wildcard origin {} (only exact origins, or `*` alone)", crate::validate::quoted(origin));
+        return Err(checker.at("allowOrigins").unsupported(&what));
+    }
+    if cors.allow_credentials && cors.expose_headers.iter().any(|h| h == "*") {
+        return Err(checker
+            .at("exposeHeaders")
+            .unsupported("`*` together with allowCredentials (it would be sent literally, which browsers ignore with credentials)"));
+    }
+    if rule.filters.iter().any(|f| matches!(f, crate::routes::FilterSpec::RequestRedirect(_))) {
+        return Err(checker.unsupported("the CORS filter on a rule that redirects"));
+    }
+    Ok(())
 }
 
 /// `sessionPersistence`: cookie-based where the platform has it (header-based needs its own

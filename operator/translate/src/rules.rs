@@ -319,7 +319,9 @@ fn compile_filter(checker: &Checker<'_>, filter: &FilterSpec, rule: &Rule) -> Re
             Ok(CompiledFilter::Mirror(m.numerator as u32, m.denominator as u32))
         }
         FilterSpec::Cors(cors) => {
-            checker.require_feature(Feature::HttpRouteCors, "the CORS filter")?;
+            if !checker.caps.supports(Feature::HttpRouteCors) {
+                crate::policies::cors_exact_origins(checker, cors, rule)?;
+            }
             Ok(CompiledFilter::Filter(HttpFilter::Cors(cors.clone())))
         }
         FilterSpec::Unsupported(name) => {

@@ -101,11 +101,11 @@ impl Planner for AwsPlanner {
         &self.capabilities
     }
 
-    /// Routes that do not fit the ALB's rule and condition quotas, and infrastructure labels or
-    /// annotations AWS cannot take as tags.
+    /// Listeners past the per-load-balancer quotas, routes that do not fit the ALB's rule and
+    /// condition quotas, and infrastructure labels or annotations AWS cannot take as tags.
     fn check(&self, desired: &Desired) -> Check {
-        let overflows = compile::compile(desired, &self.cluster).map(|c| c.overflows).unwrap_or_default();
-        Check { overflows, refusal: None, left_out: compile::untaggable(&desired.ir) }
+        let (overflows, listener_overflows) = compile::compile(desired, &self.cluster).map(|c| (c.overflows, c.listener_overflows)).unwrap_or_default();
+        Check { overflows, listener_overflows, refusal: None, left_out: compile::untaggable(&desired.ir) }
     }
 
     fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {

@@ -105,6 +105,9 @@ pub struct HealthCheck {
 #[derive(Serialize, Deserialize, Clone, Debug, JsonSchema, PartialEq, Eq, Default)]
 #[serde(rename_all = "camelCase")]
 pub struct Quotas {
+    /// Listeners per load balancer, for the ALB and the NLB each (AWS default 50).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub listeners_per_load_balancer: Option<u32>,
     /// Rules per ALB listener, the default rule excluded (AWS default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules_per_listener: Option<u32>,
@@ -126,6 +129,7 @@ pub struct Quotas {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct Limits {
+    pub listeners_per_load_balancer: u32,
     pub rules_per_listener: u32,
     pub condition_values_per_rule: u32,
     pub target_groups_per_load_balancer: u32,
@@ -136,6 +140,7 @@ pub struct Limits {
 impl Quotas {
     pub fn limits(&self) -> Limits {
         Limits {
+            listeners_per_load_balancer: self.listeners_per_load_balancer.unwrap_or(50),
             rules_per_listener: self.rules_per_listener.unwrap_or(100),
             condition_values_per_rule: self.condition_values_per_rule.unwrap_or(5),
             target_groups_per_load_balancer: self.target_groups_per_load_balancer.unwrap_or(100),

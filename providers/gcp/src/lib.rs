@@ -150,11 +150,12 @@ impl Planner for GcpPlanner {
         &self.capabilities
     }
 
-    /// Routes that do not fit the URL map's limits, and more than one requested address.
+    /// Listeners whose certificates do not fit their target proxy, routes that do not fit the
+    /// URL map's limits, and more than one requested address.
     fn check(&self, desired: &Desired) -> Check {
-        let overflows = compile::compile(desired, &self.defaults).map(|c| c.overflows).unwrap_or_default();
+        let (overflows, listener_overflows) = compile::compile(desired, &self.defaults).map(|c| (c.overflows, c.listener_overflows)).unwrap_or_default();
         let refusal = address_refusal(&desired.ir.requested_addresses).map(|(address, message)| ProviderError::AddressNotUsable { address, message });
-        Check { overflows, refusal, left_out: Vec::new() }
+        Check { overflows, listener_overflows, refusal, left_out: Vec::new() }
     }
 
     fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {
@@ -214,6 +215,12 @@ pub fn capabilities() -> Capabilities {
             Fact::QueryParamRegexMatch,
             Fact::WeightedBackends,
             Fact::NamedAddresses,
+            // CORS and retry, short of the features (which upstream's tests define with wildcard
+            // origins and single 5xx codes): exact origins, retry codes as GCP's classes; the
+            // route timeout covers every retry.
+            Fact::CorsExactOrigins,
+            Fact::RetryCodeClasses,
+            Fact::RetryWithinRequestTimeout,
         ]
         .into(),
         redirect_status_codes: [301, 302, 303, 307, 308].into(),

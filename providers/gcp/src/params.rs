@@ -108,6 +108,9 @@ pub struct Quotas {
     /// Size of one URL map's JSON in bytes (GCP's limit: 1 MiB... kept a little under it).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub url_map_bytes: Option<u32>,
+    /// SSL certificates per target HTTPS proxy when no certificate map is used (GCP's limit: 15).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ssl_certificates_per_target_proxy: Option<u32>,
 }
 
 /// The quotas in effect.
@@ -116,11 +119,16 @@ pub struct Quotas {
 pub struct Limits {
     pub route_rules_per_path_matcher: u32,
     pub url_map_bytes: u32,
+    pub ssl_certificates_per_target_proxy: u32,
 }
 
 impl Quotas {
     pub fn limits(&self) -> Limits {
-        Limits { route_rules_per_path_matcher: self.route_rules_per_path_matcher.unwrap_or(200), url_map_bytes: self.url_map_bytes.unwrap_or(1_000_000) }
+        Limits {
+            route_rules_per_path_matcher: self.route_rules_per_path_matcher.unwrap_or(200),
+            url_map_bytes: self.url_map_bytes.unwrap_or(1_000_000),
+            ssl_certificates_per_target_proxy: self.ssl_certificates_per_target_proxy.unwrap_or(15),
+        }
     }
 }
 

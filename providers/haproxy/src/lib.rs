@@ -86,6 +86,8 @@ pub fn capabilities() -> Capabilities {
             HttpRouteCors,
             HttpRouteRetry,
             HttpRouteBackendProtocolH2c,
+            // A `kubernetes.io/ws` backend is HTTP/1.1; HAProxy passes the upgrade through.
+            HttpRouteBackendProtocolWebSocket,
             GatewayFrontendClientCertificateValidation,
             GatewayFrontendClientCertificateValidationInsecureFallback,
             GrpcRoute,

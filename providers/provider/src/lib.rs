@@ -14,6 +14,7 @@
 //! crate exports a [`Descriptor`]: its kind, capabilities, parameters CRD, command-line flags and
 //! constructor.
 
+pub mod admission;
 pub mod calls;
 pub mod conformance;
 pub mod descriptor;
@@ -65,6 +66,11 @@ pub struct Desired {
     /// cannot fit every route, the oldest routes keep their place.
     #[serde(skip)]
     pub route_ranks: BTreeMap<RouteKey, usize>,
+    /// Listener precedence (IR listener name -> rank): the Gateway's own listeners first, then
+    /// ListenerSets' oldest first. When a platform limit cannot fit every listener, the
+    /// highest-precedence ones keep their place ([`admission`]).
+    #[serde(skip)]
+    pub listener_ranks: BTreeMap<String, usize>,
 }
 
 impl Desired {
@@ -77,12 +83,18 @@ impl Desired {
             instance: "default".into(),
             current_addresses: Vec::new(),
             route_ranks: BTreeMap::new(),
+            listener_ranks: BTreeMap::new(),
         }
     }
 
     /// The rank of a route (routes translation did not rank sort last).
     pub fn rank(&self, route: &RouteKey) -> usize {
         self.route_ranks.get(route).copied().unwrap_or(usize::MAX)
+    }
+
+    /// The precedence of an IR listener (listeners translation did not rank sort last).
+    pub fn listener_rank(&self, listener: &str) -> usize {
+        self.listener_ranks.get(listener).copied().unwrap_or(usize::MAX)
     }
 }
 
@@ -91,6 +103,16 @@ impl Desired {
 pub struct RouteOverflow {
     pub route: RouteKey,
     /// Names the quota, e.g. "rules per listener (100) on listener HTTP:80 are used up".
+    pub message: String,
+}
+
+/// A listener a platform limit leaves out of one Gateway (the lowest-precedence ones first); it
+/// gets `Accepted=False` with reason `PortUnavailable` and is not programmed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ListenerOverflow {
+    /// The IR listener name (`name`, or `namespace/listenerset/name` for a ListenerSet's).
+    pub listener: String,
+    /// Names the limit, e.g. "ALB listeners per load balancer (50) are used up".
     pub message: String,
 }
 
@@ -134,6 +156,9 @@ impl ProviderError {
 pub struct Check {
     /// Routes that do not fit the platform's quotas: left out, `Accepted=False` on this Gateway.
     pub overflows: Vec<RouteOverflow>,
+    /// Listeners that do not fit the platform's per-load-balancer limits: left out,
+    /// `Accepted=False` (`PortUnavailable`).
+    pub listener_overflows: Vec<ListenerOverflow>,
     /// Why the Gateway cannot be programmed at all (e.g. an address the platform cannot honour):
     /// it is not programmed and gets `Programmed=False` with the error's reason.
     pub refusal: Option<ProviderError>,

@@ -64,7 +64,7 @@ impl Planner for MemoryPlanner {
             .iter()
             .find(|a| !a.value.starts_with("192.0.2."))
             .map(|a| ProviderError::AddressNotUsable { address: a.value.clone(), message: "the memory platform only has 192.0.2.0/24".into() });
-        Check { overflows: Vec::new(), refusal, left_out: Vec::new() }
+        Check { refusal, ..Check::default() }
     }
 
     fn plan_from_empty(&self, desired: &Desired) -> Option<serde_json::Value> {

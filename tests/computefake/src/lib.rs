@@ -5,6 +5,7 @@
 //! for every change, and lets tests count calls, seed resources, slow operations down and
 //! inject faults. What it implements and what it leaves out is listed in its README.
 
+mod checks;
 mod collections;
 mod errors;
 mod faults;

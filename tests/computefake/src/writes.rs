@@ -258,6 +258,10 @@ fn validate(store: &Store, key: &Key, resource: &Value) -> Result<(), ApiError> 
     }
     if key.collection == "urlMaps" {
         collections::check_url_map(resource)?;
+        crate::checks::check_route_actions(resource)?;
+    }
+    if key.collection == "targetHttpsProxies" {
+        crate::checks::check_target_https_proxy(resource)?;
     }
     Ok(())
 }

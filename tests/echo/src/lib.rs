@@ -15,12 +15,14 @@
 //! - retry simulation, as upstream's echo does: with `responseCode=<code>`, `succeedAfter=<n>`
 //!   and `uuid=<id>` query parameters, the first `n` requests carrying that id are answered with
 //!   `code`, later ones normally;
+//! - a WebSocket upgrade on `/ws` echoes every message ([`ws`]);
 //! - a raw TCP mode ([`serve_tcp`]) writes a banner line and then echoes bytes.
 #![forbid(unsafe_code)]
 
 pub mod grpc;
 pub mod tcp;
 pub mod tls;
+pub mod ws;
 
 use std::collections::BTreeMap;
 use std::io;
@@ -196,7 +198,11 @@ async fn echo(
     uri: Uri,
     version: Version,
     headers: HeaderMap,
+    websocket: Result<axum::extract::ws::WebSocketUpgrade, axum::extract::ws::rejection::WebSocketUpgradeRejection>,
 ) -> Response {
+    if let (Ok(upgrade), "/ws") = (websocket, uri.path()) {
+        return upgrade.on_upgrade(ws::echo);
+    }
     let status = match requested_status(uri.path()) {
         Some(Ok(status)) => status,
         Some(Err(())) => StatusCode::BAD_REQUEST,

@@ -183,6 +183,24 @@ pub async fn invalid_parent_ref_section_name_not_matching_port(c: &Ctx) -> Outco
     c.scoped(&yaml, || refused_by_port(c, gw, name, h)).await
 }
 
+/// Upstream's HTTPRouteBackendProtocolWebSocket: a WebSocket opened through the HTTP listener
+/// reaches infra-backend-v1 on its `kubernetes.io/ws` Service port; a text and a binary message
+/// come back unchanged.
+pub async fn backend_protocol_websocket(c: &Ctx) -> Outcome {
+    let yaml = format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: backend-protocol-ws, namespace: {INFRA}}}\nspec:\n  parentRefs: [{{name: same-namespace}}]\n  rules:\n  - backendRefs: [{{name: infra-backend-v1, port: 8082}}]\n"
+    );
+    c.scoped(&yaml, || async {
+        c.route_accepted("HTTPRoute", INFRA, "backend-protocol-ws", SAME).await?;
+        let at = c.gw("same-namespace", 80);
+        c.consistently(&format!("WebSocket ws://{at}/ws"), || async {
+            portico_echo::ws::round_trip(at, &at.to_string(), "/ws", std::time::Duration::from_secs(5)).await
+        })
+        .await
+    })
+    .await
+}
+
 /// Upstream's HTTPRouteBackendProtocolH2C: an HTTP/2 prior-knowledge request through the HTTP
 /// listener reaches infra-backend-v1 on its `kubernetes.io/h2c` Service port, spoken to in HTTP/2.
 pub async fn backend_protocol_h2c(c: &Ctx) -> Outcome {

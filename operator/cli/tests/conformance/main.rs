@@ -129,6 +129,7 @@ fn all_scenarios() -> Vec<(&'static str, Scenario)> {
         "HTTPRouteCORS" => cors::cors,
         "HTTPRouteRetry" => retry::retry,
         "HTTPRouteBackendProtocolH2C" => http_ext::backend_protocol_h2c,
+        "HTTPRouteBackendProtocolWebSocket" => http_ext::backend_protocol_websocket,
         "GRPCRouteNamedRule" => grpc::named_rule,
         "GatewayFrontendClientCertificateValidation" => mtls::validation,
         "GatewayFrontendClientCertificateValidationInsecureFallback" => mtls::insecure_fallback,

@@ -3,12 +3,13 @@
 //! [`RouteOverflow`]s (oldest routes keep their place); everything else is compiled.
 
 mod alb;
+mod limits;
 mod nlb;
 
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{self, PortProtocol, RouteKey};
-use portico_provider::{Desired, RouteOverflow};
+use portico_provider::{Desired, ListenerOverflow, RouteOverflow};
 
 use alb::TargetGroupNames;
 
@@ -21,6 +22,8 @@ use crate::params::{AWSLoadBalancerParametersSpec, Limits, TargetType};
 pub struct Compiled {
     pub native: NativeGateway,
     pub overflows: Vec<RouteOverflow>,
+    /// Listeners past the per-load-balancer quotas (lowest precedence first), left out.
+    pub listener_overflows: Vec<ListenerOverflow>,
 }
 
 /// Compile one Gateway. Fails only when the parameters cannot be used at all.
@@ -29,6 +32,8 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
     if params.target_type == TargetType::Instance {
         return Err("targetType Instance (NodePort targets) is not implemented yet; use Ip".into());
     }
+    let (listener_overflows, admitted) = limits::admit(desired, &params);
+    let desired = admitted.as_ref().unwrap_or(desired);
     let namer = Namer::new(cluster, &desired.ir.gateway);
     let limits = params.quotas.limits();
     let mut params = params;
@@ -76,7 +81,7 @@ pub fn compile(desired: &Desired, cluster: &str) -> Result<Compiled, String> {
         load_balancers.entry(role).or_insert_with(|| load_balancer(role, &namer, &params)).listeners.insert(port, listener);
     }
     let native = NativeGateway { gateway: Some(desired.ir.gateway.clone()), load_balancers, target_groups, certificates, security_group };
-    Ok(Compiled { native, overflows })
+    Ok(Compiled { native, overflows, listener_overflows })
 }
 
 /// The parameters' tags plus the Gateway's `spec.infrastructure` labels, then annotations

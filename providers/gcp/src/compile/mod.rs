@@ -8,7 +8,7 @@ pub mod urlmap;
 use std::collections::{BTreeMap, BTreeSet};
 
 use portico_model::ir::{self, PortProtocol, RouteKey};
-use portico_provider::{Desired, RouteOverflow};
+use portico_provider::{Desired, ListenerOverflow, RouteOverflow};
 use serde_json::{Value, json};
 
 use crate::names::{Namer, fingerprint};
@@ -36,6 +36,9 @@ pub struct Defaults {
 pub struct Compiled {
     pub native: Native,
     pub overflows: Vec<RouteOverflow>,
+    /// Listeners whose certificates do not fit their target proxy (lowest precedence first),
+    /// left out.
+    pub listener_overflows: Vec<ListenerOverflow>,
     /// Serialized size of each port's URL map (bytes).
     pub url_map_bytes: BTreeMap<u16, usize>,
     pub warnings: Vec<String>,
@@ -80,10 +83,12 @@ pub fn compile(desired: &Desired, defaults: &Defaults) -> Result<Compiled, Strin
     if params.certificate_map.is_some() && params.scope.is_regional() {
         return Err("certificateMap is only supported with scope GlobalExternalManaged".into());
     }
+    let (listener_overflows, admitted) = admit_certificates(desired, &params);
+    let desired = admitted.as_ref().unwrap_or(desired);
     let mut params = params;
     params.labels = labels(&params.labels, &desired.ir.infrastructure_labels);
     let cx = Context { namer: Namer::new(&defaults.cluster, &desired.ir.gateway), params: &params, project, location };
-    let mut out = Compiled { native: Native { project: cx.project.clone(), ..Native::default() }, ..Compiled::default() };
+    let mut out = Compiled { native: Native { project: cx.project.clone(), ..Native::default() }, listener_overflows, ..Compiled::default() };
     let backends = Backends::new(&cx, &desired.ir);
     let limits = params.quotas.limits();
     let address = address(&cx, desired, &mut out);
@@ -198,6 +203,27 @@ fn http_port(cx: &Context<'_>, port: &ir::Port, desired: &Desired, limits: Limit
     let link = cx.link(&key);
     out.native.resources.insert(key, proxy);
     Some(link)
+}
+
+/// A target HTTPS proxy takes a limited number of SSL certificates (without a certificate map):
+/// listeners are admitted in precedence order while their certificates fit, so a ListenerSet
+/// cannot push the Gateway past the limit; the others are left out and reported.
+fn admit_certificates(desired: &Desired, params: &GCPLoadBalancerParametersSpec) -> (Vec<ListenerOverflow>, Option<Desired>) {
+    if params.certificate_map.is_some() {
+        return (Vec::new(), None);
+    }
+    let limit = params.quotas.limits().ssl_certificates_per_target_proxy as usize;
+    let mut out = Vec::new();
+    for port in desired.ir.ports.iter().filter(|p| p.protocol == PortProtocol::Https) {
+        out.extend(portico_provider::admission::admit_certificates(port, limit, desired, |limit| {
+            format!(
+                "its certificates do not fit on port {}: a target HTTPS proxy takes {limit} SSL certificates (quotas.sslCertificatesPerTargetProxy; or use a certificateMap) and listeners of higher precedence use them",
+                port.port
+            )
+        }));
+    }
+    let admitted = portico_provider::admission::admitted(desired, &out);
+    (out, admitted)
 }
 
 fn https_settings(cx: &Context<'_>, port: &ir::Port, desired: &Desired, proxy: &mut Value, out: &mut Compiled) {

@@ -234,6 +234,7 @@ fn forward(entry: &ir::HttpRouteEntry, backends: &[ir::WeightedBackend], piece: 
     for filter in &entry.filters {
         match filter {
             HttpFilter::UrlRewrite(rewrite) => action["urlRewrite"] = url_rewrite(rewrite, piece),
+            HttpFilter::Cors(cors) => action["corsPolicy"] = cors_policy(cors),
             HttpFilter::RequestMirror(mirror) if action.get("requestMirrorPolicy").is_none() => {
                 let link = links.backend(&mirror.backend).unwrap_or_else(|| links.sink());
                 let mut policy = json!({ "backendService": link });
@@ -245,6 +246,9 @@ fn forward(entry: &ir::HttpRouteEntry, backends: &[ir::WeightedBackend], piece: 
             _ => {}
         }
     }
+    if let Some(retry) = &entry.retry {
+        action["retryPolicy"] = retry_policy(retry);
+    }
     if let Some(ms) = entry.timeouts.as_ref().and_then(|t| t.request_ms).filter(|ms| *ms > 0) {
         action["timeout"] = json!({ "seconds": (ms / 1000).to_string() });
         if ms % 1000 > 0 {
@@ -252,6 +256,44 @@ fn forward(entry: &ir::HttpRouteEntry, backends: &[ir::WeightedBackend], piece: 
         }
     }
     action
+}
+
+/// The CORS filter as the route action's CORS policy: the load balancer answers preflights from
+/// allowed origins and adds the CORS headers to their responses (translation admits only exact
+/// origins or `*`, which the policy matches as given).
+fn cors_policy(cors: &ir::Cors) -> Value {
+    let mut policy = json!({ "maxAge": cors.max_age_seconds, "allowCredentials": cors.allow_credentials });
+    let lists = [
+        ("allowOrigins", &cors.allow_origins),
+        ("allowMethods", &cors.allow_methods),
+        ("allowHeaders", &cors.allow_headers),
+        ("exposeHeaders", &cors.expose_headers),
+    ];
+    for (field, list) in lists.into_iter().filter(|(_, l)| !l.is_empty()) {
+        policy[field] = json!(list);
+    }
+    policy
+}
+
+/// `retry` as the route action's retry policy: the status codes as GCP's classes (translation
+/// admits only codes the classes cover exactly) and connection failures, which the spec asks to
+/// retry whenever a rule retries; `attempts` retries (GCP's default, 1, when unset).
+fn retry_policy(retry: &ir::Retry) -> Value {
+    let server: Vec<u16> = retry.codes.iter().copied().filter(|c| (500..=599).contains(c)).collect();
+    let mut conditions = vec!["connect-failure"];
+    if server.len() == 100 {
+        conditions.push("5xx");
+    } else if !server.is_empty() {
+        conditions.push("gateway-error");
+    }
+    if retry.codes.contains(&409) {
+        conditions.push("retriable-4xx");
+    }
+    let mut policy = json!({ "retryConditions": conditions });
+    if let Some(attempts) = retry.attempts {
+        policy["numRetries"] = json!(attempts);
+    }
+    policy
 }
 
 fn services_all_zero(action: &Value) -> bool {
@@ -321,6 +363,17 @@ mod tests {
         assert_eq!(scale_weights(&[80, 20]), vec![80, 20]);
         assert_eq!(scale_weights(&[1_000_000, 1, 0]), vec![999, 1, 0]);
         assert!(scale_weights(&[5000, 5000]).iter().all(|w| *w == 500));
+    }
+
+    #[test]
+    fn retry_codes_become_classes_and_connection_failures_are_always_retried() {
+        let policy = |codes: Vec<u16>, attempts| retry_policy(&ir::Retry { attempts, codes });
+        assert_eq!(policy(vec![], None), serde_json::json!({ "retryConditions": ["connect-failure"] }));
+        assert_eq!(
+            policy(vec![409, 502, 503, 504], Some(3)),
+            serde_json::json!({ "retryConditions": ["connect-failure", "gateway-error", "retriable-4xx"], "numRetries": 3 })
+        );
+        assert_eq!(policy((500..=599).collect(), None)["retryConditions"], serde_json::json!(["connect-failure", "5xx"]));
     }
 
     #[test]

@@ -97,6 +97,33 @@ async fn the_url_map_carries_weights_redirects_sinks_and_segment_aware_prefixes(
     assert_eq!(endpoints.len(), 1, "{endpoints:?}");
 }
 
+/// Golden cases whose plans carry what the fake's API checks (route actions' CORS and retry
+/// policies, a target HTTPS proxy's certificate count) converge: applied, then a no-op.
+#[tokio::test]
+async fn cors_retry_and_a_listenerset_past_the_certificate_limit_program_and_converge() {
+    let fake = ComputeFake::start().await;
+    let gcp = provider(&fake).await;
+    let key = portico_model::ir::ObjectRef::new("default", "gw");
+    for case in ["gcp-cors", "gcp-retry", "listenerset-gcp-certificates"] {
+        let yaml = std::fs::read_to_string(format!("{}/testdata/{case}.in.yaml", env!("CARGO_MANIFEST_DIR"))).unwrap();
+        let want = world::desired_of(&yaml, &key).0;
+        let plan = gcp.plan(Some(&want), &gcp.observe(&key).await.unwrap());
+        gcp.apply(&plan).await.unwrap_or_else(|e| panic!("{case}: apply failed: {e}"));
+        let again = gcp.plan(Some(&want), &gcp.observe(&key).await.unwrap());
+        assert!(again.is_empty(), "{case}: {}", serde_json::to_string_pretty(&again).unwrap());
+        let maps = serde_json::to_string(&fake.resources("urlMaps")).unwrap();
+        match case {
+            "gcp-cors" => assert!(maps.contains(r#""allowOrigins":["https://app.example.com","https://admin.example.com:8443"]"#), "{maps}"),
+            "gcp-retry" => assert!(maps.contains(r#""retryConditions":["connect-failure","gateway-error","retriable-4xx"]"#), "{maps}"),
+            _ => {
+                let proxies = fake.resources("targetHttpsProxies");
+                assert_eq!(proxies.len(), 1);
+                assert_eq!(proxies[0]["sslCertificates"].as_array().map(Vec::len), Some(1), "only the Gateway's own certificate: {proxies:?}");
+            }
+        }
+    }
+}
+
 #[tokio::test]
 async fn one_route_edit_is_one_url_map_update_per_port() {
     let fake = ComputeFake::start().await;

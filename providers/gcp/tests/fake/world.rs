@@ -128,6 +128,11 @@ pub fn defaults() -> portico_gcp::Defaults {
 
 /// Load, translate and fold in the URL-map limit check, as `portico run` does.
 pub fn desired(yaml: &str) -> (Desired, Translation) {
+    desired_of(yaml, &gateway())
+}
+
+/// [`desired`] for the Gateway `key`.
+pub fn desired_of(yaml: &str, key: &ObjectRef) -> (Desired, Translation) {
     let mut loaded = Loaded::default();
     load_str(yaml, "test", &mut loaded).unwrap_or_else(|e| panic!("{e}"));
     let capabilities = portico_translate::CapabilitySet::new([portico_gcp::capabilities(), portico_haproxy::capabilities()]);
@@ -135,6 +140,6 @@ pub fn desired(yaml: &str) -> (Desired, Translation) {
     let planner = portico_gcp::GcpPlanner::new(defaults());
     let mut all: BTreeMap<ObjectRef, Desired> =
         portico_translate::outcome::checked(&loaded.snapshot, &capabilities, &mut translation, |d| portico_provider::Planner::check(&planner, d));
-    let desired = all.remove(&gateway()).unwrap_or_else(|| panic!("no GCP Gateway in the world: {:?}", translation.statuses.gateways));
+    let desired = all.remove(key).unwrap_or_else(|| panic!("no GCP Gateway in the world: {:?}", translation.statuses.gateways));
     (desired, translation)
 }

@@ -1,0 +1,45 @@
+//! The per-load-balancer limits a Gateway's listeners must fit (ALB and NLB listeners, ALB and
+//! NLB certificates per listener), applied in listener precedence so that a ListenerSet can
+//! never push the Gateway past one: the listeners that do not fit are left out and reported.
+
+use std::collections::BTreeSet;
+
+use portico_model::ir::PortProtocol;
+use portico_provider::admission::{admit_certificates, admit_ports, admitted};
+use portico_provider::{Desired, ListenerOverflow};
+
+use crate::params::AWSLoadBalancerParametersSpec;
+
+/// The listeners that do not fit, and the desired state without them (`None`: all fit).
+pub fn admit(desired: &Desired, params: &AWSLoadBalancerParametersSpec) -> (Vec<ListenerOverflow>, Option<Desired>) {
+    let limits = params.quotas.limits();
+    let per_lb = limits.listeners_per_load_balancer as usize;
+    let mut out = Vec::new();
+    let families: [(&str, fn(PortProtocol) -> bool); 2] = [
+        ("ALB", |p| matches!(p, PortProtocol::Http | PortProtocol::Https)),
+        ("NLB", |p| matches!(p, PortProtocol::Tls | PortProtocol::Tcp | PortProtocol::Udp)),
+    ];
+    for (family, serves) in families {
+        let ports = desired.ir.ports.iter().filter(|p| serves(p.protocol));
+        out.extend(admit_ports(ports, per_lb, desired, |port| {
+            format!(
+                "port {} needs one more {family} listener and the quota of {per_lb} listeners per load balancer (quotas.listenersPerLoadBalancer) is used by listeners of higher precedence",
+                port.port
+            )
+        }));
+    }
+    let lost: BTreeSet<String> = out.iter().map(|o| o.listener.clone()).collect();
+    // Certificates the parameters add to every terminating listener use the same quota.
+    let fixed = params.certificate_arns.len();
+    let budget = (limits.certificates_per_listener as usize).saturating_sub(fixed);
+    for port in desired.ir.ports.iter().filter(|p| !p.certificates.is_empty() && p.listeners.iter().any(|l| !lost.contains(l))) {
+        out.extend(admit_certificates(port, budget, desired, |_| {
+            format!(
+                "its certificates do not fit on port {}: the quota of {} certificates per listener (quotas.certificatesPerListener, {fixed} of them from certificateArns) is used by listeners of higher precedence",
+                port.port, limits.certificates_per_listener
+            )
+        }));
+    }
+    let admitted = admitted(desired, &out);
+    (out, admitted)
+}
