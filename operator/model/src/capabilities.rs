@@ -187,7 +187,8 @@ named_enum! {
         /// Gateway `spec.infrastructure.annotations` carried onto the platform's resources.
         InfrastructureAnnotations => "InfrastructureAnnotations",
         /// The CORS filter short of `HTTPRouteCORS`: origins exact or `*` alone (no `*.` label
-        /// wildcard), no `exposeHeaders: [*]` with `allowCredentials`, on rules that forward.
+        /// wildcard), no `*` in methods, headers or expose headers with `allowCredentials`, on
+        /// rules that forward.
         CorsExactOrigins => "CorsExactOrigins",
         /// `retry` short of `HTTPRouteRetry`: retried status codes are classes (409; 502, 503 and
         /// 504; every 5xx) and their unions, connection failures are always retried.

@@ -83,6 +83,8 @@ pub mod reason {
     /// A route's reference to a Service whose BackendTLSPolicy cannot be honoured (Portico's
     /// reason: the spec names none for it).
     pub const INVALID_BACKEND_TLS_POLICY: &str = "InvalidBackendTLSPolicy";
+    /// A listener the platform's per-load-balancer limits leave out (the spec's reason for a port
+    /// that cannot be used on the Gateway).
     pub const PORT_UNAVAILABLE: &str = "PortUnavailable";
 
     /// Every reason above, for documentation checks.
@@ -209,13 +211,13 @@ pub fn listener_no_valid_ca_certificate(generation: i64, message: impl Into<Stri
     Condition::new(ACCEPTED, FALSE, reason::NO_VALID_CA_CERTIFICATE, generation, message)
 }
 
-/// A conflicted listener is neither accepted nor programmed; `reason` is the conflict reason.
 /// The platform cannot program the listener: a per-load-balancer limit (listeners, certificates
 /// per listener) is used up by listeners of higher precedence.
 pub fn listener_port_unavailable(generation: i64, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason::PORT_UNAVAILABLE, generation, message)
 }
 
+/// A conflicted listener is neither accepted nor programmed; `reason` is the conflict reason.
 pub fn listener_not_accepted_conflict(generation: i64, reason: &str, message: impl Into<String>) -> Condition {
     Condition::new(ACCEPTED, FALSE, reason, generation, message)
 }

@@ -102,7 +102,13 @@ pub fn attach<'a>(gateways: &mut BTreeMap<ObjectRef, GatewayState<'a>>, sets: &'
         crate::client_validation::apply(gw.object, gw.caps, index, &mut listeners);
         // The Gateway's own listeners keep their ports and hostnames even when they are broken
         // (a tenant must not take over a hostname whose listener is conflicted or refused).
-        let higher: Vec<&ListenerState<'_>> = gw.listeners.iter().filter(|l| l.origin == Origin::Gateway || l.attachable()).collect();
+        // So do listeners a platform limit left out: the limit is used by others, so a newer
+        // ListenerSet must not take over their hostnames either.
+        // (even when that left their whole ListenerSet unattached).
+        let limited = |l: &ListenerState<'_>| l.rejection.as_ref().is_some_and(|(r, _)| *r == reason::PORT_UNAVAILABLE);
+        let detached = gw.sets.iter().flat_map(|s| &s.detached).filter(|l| limited(l));
+        let higher: Vec<&ListenerState<'_>> =
+            gw.listeners.iter().filter(|l| l.origin == Origin::Gateway || l.attachable() || limited(l)).chain(detached).collect();
         listeners::mark_conflicts_after(&higher, &mut listeners, gw.caps);
         listeners::exclude(&mut listeners, excluded.get(&gw.key));
         if listeners.iter().any(ListenerState::programmable) {

@@ -56,18 +56,17 @@ pub fn code_classes(codes: &[u16]) -> bool {
 }
 
 /// The CORS filter on a platform without `HTTPRouteCORS` but with [`Fact::CorsExactOrigins`]:
-/// every origin exact or `*` alone, no `exposeHeaders: [*]` with credentials (it would be sent
-/// literally), and a rule that forwards (the platform's CORS policy is part of the route action).
+/// every origin exact or `*` alone, no `*` in methods, headers or expose headers with credentials
+/// (it would be sent literally, where the spec asks to echo the request), and a rule that forwards (the platform's CORS policy is part of the route action).
 pub fn cors_exact_origins(checker: &Checker<'_>, cors: &portico_model::ir::Cors, rule: &crate::routes::Rule) -> Result<(), RuleProblem> {
     checker.require_fact(Fact::CorsExactOrigins, "the CORS filter")?;
     if let Some(origin) = cors.allow_origins.iter().find(|o| o.as_str() != "*" && o.contains('*')) {
         let what = format!("the wildcard origin {} (only exact origins, or `*` alone)", crate::validate::quoted(origin));
         return Err(checker.at("allowOrigins").unsupported(&what));
     }
-    if cors.allow_credentials && cors.expose_headers.iter().any(|h| h == "*") {
-        return Err(checker
-            .at("exposeHeaders")
-            .unsupported("`*` together with allowCredentials (it would be sent literally, which browsers ignore with credentials)"));
+    let lists = [("allowMethods", &cors.allow_methods), ("allowHeaders", &cors.allow_headers), ("exposeHeaders", &cors.expose_headers)];
+    if let Some((field, _)) = lists.iter().find(|(_, list)| cors.allow_credentials && list.iter().any(|v| v == "*")) {
+        return Err(checker.at(field).unsupported("`*` together with allowCredentials (it would be sent literally, which browsers ignore with credentials)"));
     }
     if rule.filters.iter().any(|f| matches!(f, crate::routes::FilterSpec::RequestRedirect(_))) {
         return Err(checker.unsupported("the CORS filter on a rule that redirects"));

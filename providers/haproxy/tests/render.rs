@@ -222,7 +222,7 @@ fn golden_config() {
 #[test]
 fn cert_files_and_crt_lists() {
     let rendered = golden_render();
-    let names: Vec<&str> = rendered.cert_files.keys().map(String::as_str).collect();
+    let names: Vec<&str> = rendered.cert_files.keys().map(String::as_str).filter(|n| !n.ends_with(".map")).collect();
     assert_eq!(names, ["default_cert.pem", "default_foo-cert.pem", "fe_default_gw_443.crtlist", "fe_other_gw2_6443.crtlist", "other_secure.pem"]);
     let list = String::from_utf8_lossy(&rendered.cert_files["fe_default_gw_443.crtlist"]).into_owned();
     assert_eq!(list, "/etc/portico/certs/default_cert.pem\n/etc/portico/certs/default_foo-cert.pem foo.example.com\n");
@@ -238,20 +238,29 @@ fn global_and_defaults() {
     assert_has(&config, "timeout connect 5000ms");
 }
 
+/// The map file `name` of the golden render, as text.
+fn map(name: &str) -> String {
+    String::from_utf8_lossy(&golden_render().cert_files[name]).into_owned()
+}
+
 #[test]
-fn virtual_hosts_in_order_with_wildcard() {
+fn virtual_hosts_by_maps_most_specific_first() {
     let config = golden_render().config;
     assert_has(&config, "http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
-    let exact = "http-request set-var(txn.vh) int(0) if !{ var(txn.vh) -m found } { var(txn.host) -m str -i foo.example.com }";
-    let wildcard = "http-request set-var(txn.vh) int(1) if !{ var(txn.vh) -m found } { var(txn.host) -m end -i .example.com } !{ var(txn.host) -m beg . }";
-    let any = "http-request set-var(txn.vh) int(2) if !{ var(txn.vh) -m found }\n";
-    let positions: Vec<usize> = [exact, wildcard, any].iter().map(|l| config.find(l).expect(l)).collect();
-    assert!(positions.windows(2).all(|w| w[0] < w[1]), "virtual hosts out of order");
+    assert_has(&config, "http-request set-var(txn.vh) var(txn.host),map_str_int(/etc/portico/certs/fe_default_gw_80.hosts.map)\n");
+    assert_has(
+        &config,
+        "http-request set-var(txn.vh) var(txn.host),map_end_int(/etc/portico/certs/fe_default_gw_80.wildcards.map) if !{ var(txn.vh) -m found } !{ var(txn.host) -m beg . }",
+    );
+    assert_has(&config, "http-request set-var(txn.vh) int(2) if !{ var(txn.vh) -m found }\n");
+    assert_eq!(map("fe_default_gw_80.hosts.map"), "foo.example.com 0\n");
+    assert_eq!(map("fe_default_gw_80.wildcards.map"), ".example.com 1\n");
 }
 
 #[test]
 fn matches() {
     let config = golden_render().config;
+    // Virtual host 0 has a rule matching more than the path: its rules are selected by lines.
     assert_has(&config, "acl r1_path path /foo\n");
     assert_has(&config, "acl r1_path path_beg /foo/\n");
     assert_has(&config, "http-request set-var(txn.rule) int(0) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path -m str /exact }");
@@ -260,8 +269,22 @@ fn matches() {
         "int(1) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r1_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }",
     );
     assert_has(&config, "int(2) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path_reg '^(?:/re/[0-9]+)$' }");
-    assert_has(&config, "int(9) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 2 }\n");
+    // Virtual hosts 1 and 2 match on paths alone: by maps, and no line per rule.
+    assert!(!config.contains("{ var(txn.vh) -m int 1 }") && !config.contains("{ var(txn.vh) -m int 2 }"), "{config}");
+    let paths = map("fe_default_gw_80.paths.map");
+    assert!(paths.contains("1|/weighted 3\n") && paths.contains("1|/empty 8\n"), "{paths}");
+    let prefixes = map("fe_default_gw_80.prefixes.map");
+    assert!(prefixes.contains("1|/weighted/ 3\n") && prefixes.ends_with("2|/ 9\n"), "longest first, `/` last: {prefixes}");
     assert_has(&config, "http-request return status 404 if !{ var(txn.rule) -m found }");
+}
+
+#[test]
+fn plain_rules_take_their_backend_from_a_map() {
+    let config = golden_render().config;
+    let backends = map("fe_default_gw_80.backends.map");
+    assert_eq!(backends, "0 be_default_gw_default_web_8080\n8 be_default_gw_default_empty_80\n");
+    assert_has(&config, "use_backend %[var(txn.be)] if { var(txn.be) -m found }");
+    assert!(!config.contains("use_backend be_default_gw_default_empty_80 if"), "{config}");
 }
 
 #[test]

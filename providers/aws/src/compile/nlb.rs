@@ -95,8 +95,12 @@ pub(super) fn tcp_udp(port: u16, first: &Served, second: &Served, groups: &mut G
 }
 
 fn certificates(port: &ir::Port, params: &AWSLoadBalancerParametersSpec) -> Vec<CertificateRef> {
-    let mut out: Vec<CertificateRef> = port.certificates.iter().flat_map(|b| b.secrets.iter().map(|s| CertificateRef::Secret(s.clone()))).collect();
-    out.extend(params.certificate_arns.iter().map(|a| CertificateRef::Arn(a.clone())));
-    out.dedup();
+    let mut out: Vec<CertificateRef> = Vec::new();
+    let refs = port.certificates.iter().flat_map(|b| b.secrets.iter().map(|s| CertificateRef::Secret(s.clone())));
+    for reference in refs.chain(params.certificate_arns.iter().map(|a| CertificateRef::Arn(a.clone()))) {
+        if !out.contains(&reference) {
+            out.push(reference);
+        }
+    }
     out
 }

@@ -272,7 +272,17 @@ fn cors_policy(cors: &ir::Cors) -> Value {
     for (field, list) in lists.into_iter().filter(|(_, l)| !l.is_empty()) {
         policy[field] = json!(list);
     }
+    // Browsers send an origin without its scheme's default port; GCP compares origins as strings.
+    if !cors.allow_origins.is_empty() {
+        policy["allowOrigins"] = json!(cors.allow_origins.iter().map(|o| without_default_port(o)).collect::<Vec<_>>());
+    }
     policy
+}
+
+/// `https://a.test:443` -> `https://a.test` (and `:80` for `http`).
+fn without_default_port(origin: &str) -> &str {
+    let https = origin.strip_suffix(":443").filter(|_| origin.starts_with("https://"));
+    https.or_else(|| origin.strip_suffix(":80").filter(|_| origin.starts_with("http://"))).unwrap_or(origin)
 }
 
 /// `retry` as the route action's retry policy: the status codes as GCP's classes (translation

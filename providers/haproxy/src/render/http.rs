@@ -46,14 +46,15 @@ pub(crate) fn frontend_named(ctx: &Ctx<'_>, out: &mut Output, port: &Port, name:
         None => out.line(&format!("bind {bind}")),
     }
     let rules = numbered_rules(port);
-    for rule in &rules {
+    out.line("http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
+    let dispatch = super::dispatch::render(ctx, out, port, &rules);
+    let by_lines: Vec<&Rule<'_>> = rules.iter().filter(|r| !dispatch.mapped[r.vhost]).collect();
+    for rule in &by_lines {
         for acl in path_acls(rule.number, &rule.entry.matcher.path) {
             out.line(&acl);
         }
     }
-    out.line("http-request set-var(txn.host) req.hdr(host),field(1,:),lower");
-    select_vhost(out, port);
-    for rule in &rules {
+    for rule in &by_lines {
         let mut conds = vec!["!{ var(txn.rule) -m found }".to_string(), format!("{{ var(txn.vh) -m int {} }}", rule.vhost)];
         conds.extend(match_conds(rule.number, &rule.entry.matcher));
         out.line(&format!("http-request set-var(txn.rule) int({}) if {}", rule.number, conds.join(" ")));
@@ -61,8 +62,16 @@ pub(crate) fn frontend_named(ctx: &Ctx<'_>, out: &mut Output, port: &Port, name:
     out.line("http-request return status 404 if !{ var(txn.rule) -m found }");
     let context = actions::Context { tls: crt_list.is_some(), listener_port: port.port };
     let mut use_backends = Vec::new();
+    let mut plain = false;
     for rule in &rules {
+        if super::dispatch::plain_backend(ctx, rule.entry).is_some() {
+            plain = true;
+            continue;
+        }
         actions::render(ctx, out, &context, rule, &mut use_backends);
+    }
+    if plain {
+        use_backends.push(super::dispatch::use_plain_backend(ctx, out, port));
     }
     for line in use_backends {
         out.line(&line);
@@ -78,23 +87,6 @@ fn numbered_rules(port: &Port) -> Vec<Rule<'_>> {
         }
     }
     rules
-}
-
-/// The `set-var(txn.vh)` lines, one per virtual host in order.
-fn select_vhost(out: &mut Output, port: &Port) {
-    for (index, vhost) in port.virtual_hosts.iter().enumerate() {
-        let hostname = vhost.hostname.to_ascii_lowercase();
-        let mut conds = vec!["!{ var(txn.vh) -m found }".to_string()];
-        match host_conds("var(txn.host)", &hostname) {
-            Some(host) => conds.extend(host),
-            None => {
-                out.comment(&format!("virtual host {index}: invalid hostname, never matches"));
-                continue;
-            }
-        }
-        out.comment(&format!("virtual host {index}: {hostname} (listener {})", vhost.listener));
-        out.line(&format!("http-request set-var(txn.vh) int({index}) if {}", conds.join(" ")));
-    }
 }
 
 /// Conditions for a hostname match on `fetch`: exact, `*.suffix` (one or more labels before the

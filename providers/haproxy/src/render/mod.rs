@@ -20,6 +20,7 @@
 mod actions;
 mod backend;
 mod cors;
+pub mod dispatch;
 mod http;
 mod names;
 mod tcp;

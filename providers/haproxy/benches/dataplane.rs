@@ -1,0 +1,139 @@
+//! The HAProxy data plane at scale: requests per second through real HAProxy (wrk on loopback,
+//! an in-process echo backend) for the first and the last of N path-prefix routes (a path below the prefix) on one Gateway, with the
+//! map dispatch (routes matching on paths) and, for comparison in the same run, with one line
+//! per rule (every route also matches the method, which keeps its virtual host on lines).
+//! Prints the figures and the ratios issue 16 asks for; never passes or fails on time.
+//! Run: `cargo bench -p portico-haproxy --bench dataplane` (needs `haproxy` and `wrk`).
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use portico_haproxy::{GatewayInput, RenderSettings, render};
+use portico_model::ir::{
+    self, Backend, BackendProtocol, BackendTarget, Endpoint, HttpAction, HttpMatch, HttpRouteEntry, ObjectRef, PathMatch, Port, PortProtocol,
+};
+
+const SECONDS: u32 = 3;
+
+fn gateway(routes: usize, method: bool, echo: SocketAddr) -> ir::Gateway {
+    let service = ObjectRef::new("default", "echo");
+    let id = Backend::id_for(&service, 8080, BackendProtocol::Http);
+    let endpoint = Endpoint { address: echo.ip().to_string(), port: echo.port(), zone: None, node: None };
+    let backend = Backend { service, port: 8080, protocol: BackendProtocol::Http, external_name: None, endpoints: vec![endpoint], tls: None };
+    let entries = (0..routes)
+        .map(|i| HttpRouteEntry {
+            source: ir::RouteSource {
+                kind: portico_model::RouteKind::Http,
+                namespace: "default".into(),
+                name: format!("r{i}"),
+                rule: 0,
+                rule_name: None,
+                r#match: 0,
+            },
+            matcher: HttpMatch { path: PathMatch::Prefix(format!("/route-{i}")), method: method.then(|| "GET".to_string()), ..HttpMatch::default() },
+            filters: Vec::new(),
+            action: HttpAction::Forward {
+                backends: vec![ir::WeightedBackend { weight: 1, target: BackendTarget::Backend { id: id.clone() }, filters: Vec::new() }],
+            },
+            timeouts: None,
+            retry: None,
+            session_persistence: None,
+        })
+        .collect();
+    let vhost = ir::VirtualHost { hostname: "*".into(), listener: "http".into(), routes: entries };
+    let port = Port {
+        port: 80,
+        protocol: PortProtocol::Http,
+        listeners: vec!["http".into()],
+        certificates: Vec::new(),
+        client_validation: None,
+        virtual_hosts: vec![vhost],
+        tls_routes: Vec::new(),
+        l4_routes: Vec::new(),
+    };
+    ir::Gateway {
+        gateway: ObjectRef::new("default", "bench"),
+        gateway_class: "haproxy".into(),
+        provider: portico_model::ProviderKind::Haproxy,
+        parameters: None,
+        requested_addresses: Vec::new(),
+        infrastructure_labels: BTreeMap::new(),
+        infrastructure_annotations: BTreeMap::new(),
+        backend_client_certificate: None,
+        ports: vec![port],
+        backends: BTreeMap::from([(id, backend)]),
+    }
+}
+
+struct Haproxy(Child);
+
+impl Drop for Haproxy {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+fn start(dir: &Path, gw: &ir::Gateway, offset: u16) -> Haproxy {
+    let _ = std::fs::remove_dir_all(dir);
+    std::fs::create_dir_all(dir.join("certs")).unwrap();
+    let settings = RenderSettings {
+        cert_dir: dir.join("certs"),
+        port_offset: offset,
+        timeout_connect_ms: 5000,
+        timeout_client_ms: 30000,
+        timeout_server_ms: 30000,
+        runtime_socket: dir.join("haproxy.sock"),
+    };
+    let rendered = render(&[GatewayInput { ir: gw, address: "127.0.0.1".parse().unwrap() }], &BTreeMap::new(), &settings);
+    assert!(rendered.refused.is_empty(), "{:?}", rendered.refused);
+    for (name, bytes) in &rendered.cert_files {
+        std::fs::write(dir.join("certs").join(name), bytes).unwrap();
+    }
+    std::fs::write(dir.join("haproxy.cfg"), &rendered.config).unwrap();
+    let child = Command::new("haproxy").arg("-db").arg("-f").arg(dir.join("haproxy.cfg")).stdout(Stdio::null()).stderr(Stdio::null()).spawn().expect("haproxy");
+    let address: SocketAddr = format!("127.0.0.1:{}", 80 + offset).parse().unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::net::TcpStream::connect(address).is_err() {
+        assert!(Instant::now() < deadline, "haproxy did not listen on {address}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    Haproxy(child)
+}
+
+/// Requests per second of `wrk` against `url` (all answers must be 2xx).
+fn wrk(url: &str) -> f64 {
+    let out = Command::new("wrk").args(["-t1", "-c32", &format!("-d{SECONDS}s"), url]).output().expect("wrk (apt install wrk)");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(!text.contains("Non-2xx"), "non-2xx answers from {url}:\n{text}");
+    text.lines().find_map(|l| l.strip_prefix("Requests/sec:")).and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("no figure from wrk:\n{text}"))
+}
+
+fn main() {
+    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+    let echo = runtime.block_on(portico_echo::serve_http(&["127.0.0.1:0".parse().unwrap()], portico_echo::EchoConfig::default())).unwrap()[0];
+    let dir = std::env::temp_dir().join(format!("portico-dataplane-{}", std::process::id()));
+    let direct = wrk(&format!("http://{echo}/route-0"));
+    println!("direct to the echo backend: {direct:.0} requests/s");
+    println!("{:>7} {:>9} {:>12} {:>12} {:>10}", "routes", "dispatch", "first rps", "last rps", "last/first");
+    let mut first_at = BTreeMap::new();
+    let cases = [(1, false), (1_000, false), (10_000, false), (1, true), (1_000, true)];
+    for (n, (routes, method)) in cases.into_iter().enumerate() {
+        let offset = 20_000 + u16::try_from(n).unwrap() * 100;
+        let _haproxy = start(&dir, &gateway(routes, method, echo), offset);
+        let base = format!("http://127.0.0.1:{}", 80 + offset);
+        // Below the prefix, so the longest-prefix map is what selects the rule.
+        let first = wrk(&format!("{base}/route-0/x"));
+        let last = wrk(&format!("{base}/route-{}/x", routes - 1));
+        let mode = if method { "lines" } else { "maps" };
+        println!("{routes:>7} {mode:>9} {first:>12.0} {last:>12.0} {:>10.3}", last / first);
+        first_at.insert((routes, mode), first);
+    }
+    let ratio = |a, b| first_at.get(&a).zip(first_at.get(&b)).map_or(f64::NAN, |(x, y)| x / y);
+    println!("maps: first route at 10,000 routes / at 1 route: {:.3}", ratio((10_000, "maps"), (1, "maps")));
+    println!("lines: first route at 1,000 routes / at 1 route: {:.3}", ratio((1_000, "lines"), (1, "lines")));
+    let _ = std::fs::remove_dir_all(&dir);
+}
