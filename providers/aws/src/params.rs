@@ -108,7 +108,11 @@ pub struct Quotas {
     /// Listeners per load balancer, for the ALB and the NLB each (AWS default 50).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub listeners_per_load_balancer: Option<u32>,
-    /// Rules per ALB listener, the default rule excluded (AWS default 100).
+    /// Rules per load balancer, every listener's default rule excluded (AWS's "Rules per
+    /// Application Load Balancer", default 100).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub rules_per_load_balancer: Option<u32>,
+    /// Rules per ALB listener, the default rule excluded (Portico's own cap, default 100).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub rules_per_listener: Option<u32>,
     /// Condition values per rule (AWS default 5).
@@ -120,7 +124,11 @@ pub struct Quotas {
     /// Target groups per forward action (AWS default 5).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub target_groups_per_action: Option<u32>,
-    /// Certificates per listener, the default one included (AWS default 25).
+    /// Certificates per load balancer, ALB and NLB each, each listener's default certificate
+    /// excluded (AWS's "Certificates per Application Load Balancer", default 25).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificates_per_load_balancer: Option<u32>,
+    /// Certificates per listener, the default one included (Portico's own cap, default 25).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub certificates_per_listener: Option<u32>,
 }
@@ -131,10 +139,12 @@ pub struct Quotas {
 pub struct Limits {
     pub listeners_per_load_balancer: u32,
     pub rules_per_listener: u32,
+    pub rules_per_load_balancer: u32,
     pub condition_values_per_rule: u32,
     pub target_groups_per_load_balancer: u32,
     pub target_groups_per_action: u32,
     pub certificates_per_listener: u32,
+    pub certificates_per_load_balancer: u32,
 }
 
 impl Quotas {
@@ -142,10 +152,12 @@ impl Quotas {
         Limits {
             listeners_per_load_balancer: self.listeners_per_load_balancer.unwrap_or(50),
             rules_per_listener: self.rules_per_listener.unwrap_or(100),
+            rules_per_load_balancer: self.rules_per_load_balancer.unwrap_or(100),
             condition_values_per_rule: self.condition_values_per_rule.unwrap_or(5),
             target_groups_per_load_balancer: self.target_groups_per_load_balancer.unwrap_or(100),
             target_groups_per_action: self.target_groups_per_action.unwrap_or(5),
             certificates_per_listener: self.certificates_per_listener.unwrap_or(25),
+            certificates_per_load_balancer: self.certificates_per_load_balancer.unwrap_or(25),
         }
     }
 }

@@ -167,6 +167,12 @@ impl Instance {
             state.last_good = parts.clone();
             return Ok(all_ok());
         }
+        let same_config = on_disk.as_deref() == Some(rendered.config.as_str());
+        if running && !state.reload_pending && same_config && self.spec.mode == HAProxyMode::Managed && self.maps_only(&rendered).await? {
+            state.last_good = parts.clone();
+            self.runtime_updates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+            return Ok(all_ok());
+        }
         if current && self.spec.mode == HAProxyMode::Managed && self.endpoints_only(on_disk.as_deref(), &rendered.config).await? {
             state.last_good = parts.clone();
             self.runtime_updates.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -226,6 +232,46 @@ impl Instance {
                 Ok(false)
             }
         }
+    }
+
+    /// A change of map files only (routes edited within the same configuration text) goes through
+    /// the runtime API: each map is replaced atomically, the rules' backends first widened (old
+    /// and new entries), then the selection maps, then the backends narrowed, so no request is
+    /// routed by a mix it could not have been routed by before or after; the files are written
+    /// after, so a restart serves the same. Anything else, or a refusal, goes the reload way.
+    async fn maps_only(&self, rendered: &crate::render::Rendered) -> Result<bool, ProviderError> {
+        let certs = self.state_dir.join("certs");
+        let mut changed = Vec::new();
+        for (name, bytes) in &rendered.cert_files {
+            let on_disk = std::fs::read(certs.join(name)).ok();
+            match on_disk {
+                Some(old) if old == *bytes => {}
+                Some(old) if name.ends_with(".map") => {
+                    changed.push((name, String::from_utf8_lossy(&old).into_owned(), String::from_utf8_lossy(bytes).into_owned()))
+                }
+                _ => return Ok(false),
+            }
+        }
+        if changed.is_empty() {
+            return Ok(false);
+        }
+        let socket = self.settings().runtime_socket;
+        let path = |name: &str| certs.join(name).to_string_lossy().into_owned();
+        let is_backends = |name: &str| name.ends_with(".backends.map");
+        let mut steps: Vec<(String, String)> = Vec::new();
+        steps.extend(changed.iter().filter(|c| is_backends(c.0)).map(|(n, old, new)| (path(n), crate::runtime_api::widened(old, new))));
+        steps.extend(changed.iter().filter(|c| !is_backends(c.0)).map(|(n, _, new)| (path(n), new.clone())));
+        steps.extend(changed.iter().filter(|c| is_backends(c.0)).map(|(n, _, new)| (path(n), new.clone())));
+        for (map, content) in &steps {
+            if let Err(message) = crate::runtime_api::replace_map(&socket, map, content).await {
+                tracing_free_warn(&message);
+                return Ok(false);
+            }
+        }
+        for (name, _, new) in &changed {
+            files::write_private(&certs.join(name), new.as_bytes()).map_err(|e| transient("write map", e.to_string()))?;
+        }
+        Ok(true)
     }
 
     /// Write the certificate files, then the configuration (atomically, owner-only).

@@ -81,9 +81,72 @@ pub async fn send(socket: &Path, commands: &[String]) -> Result<(), String> {
     }
 }
 
+/// One request on its own connection; HAProxy's answer.
+async fn request(socket: &Path, text: &str) -> Result<String, String> {
+    let mut stream = tokio::net::UnixStream::connect(socket).await.map_err(|e| format!("runtime API {}: {e}", socket.display()))?;
+    stream.write_all(text.as_bytes()).await.map_err(|e| e.to_string())?;
+    let mut reply = String::new();
+    stream.read_to_string(&mut reply).await.map_err(|e| e.to_string())?;
+    Ok(reply)
+}
+
+/// The largest payload sent in one request (HAProxy's CLI buffer is 16 KiB by default).
+const PAYLOAD_BYTES: usize = 8 * 1024;
+
+/// Replace the whole content of the map file `map` (as the configuration names it) atomically:
+/// a new version is prepared, filled in file order (chunked payloads) and committed, so requests
+/// see the old map or the new one, never a mix.
+pub async fn replace_map(socket: &Path, map: &str, content: &str) -> Result<(), String> {
+    let reply = request(socket, &format!("prepare map {map}\n")).await?;
+    let version = reply
+        .trim()
+        .strip_prefix("New version created:")
+        .map(str::trim)
+        .filter(|v| v.chars().all(|c| c.is_ascii_digit()) && !v.is_empty())
+        .ok_or_else(|| format!("runtime API refused to prepare {map}: {}", reply.trim()))?
+        .to_string();
+    let mut chunk = String::new();
+    for line in content.lines().filter(|l| !l.is_empty()) {
+        chunk.push_str(line);
+        chunk.push('\n');
+        if chunk.len() >= PAYLOAD_BYTES {
+            add_payload(socket, &version, map, &chunk).await?;
+            chunk.clear();
+        }
+    }
+    if !chunk.is_empty() {
+        add_payload(socket, &version, map, &chunk).await?;
+    }
+    let reply = request(socket, &format!("commit map @{version} {map}\n")).await?;
+    if reply.trim().is_empty() { Ok(()) } else { Err(format!("runtime API refused to commit {map}: {}", reply.trim())) }
+}
+
+async fn add_payload(socket: &Path, version: &str, map: &str, lines: &str) -> Result<(), String> {
+    let reply = request(socket, &format!("add map @{version} {map} <<\n{lines}\n")).await?;
+    if reply.trim().is_empty() { Ok(()) } else { Err(format!("runtime API refused entries of {map}: {}", reply.trim())) }
+}
+
+/// The map content to install before the selection maps change, for a map a selection value
+/// points into (the rules' backends): the new entries, plus the old ones the new map drops, so a
+/// request selected by the old maps still finds its backend until the new maps are in.
+pub fn widened(old: &str, new: &str) -> String {
+    let keys: std::collections::BTreeSet<&str> = new.lines().filter_map(|l| l.split_whitespace().next()).collect();
+    let mut out = new.to_string();
+    for line in old.lines().filter(|l| l.split_whitespace().next().is_some_and(|k| !keys.contains(k))) {
+        out.push_str(line);
+        out.push('\n');
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::endpoint_commands;
+
+    #[test]
+    fn a_widened_map_keeps_dropped_keys_after_the_new_entries() {
+        assert_eq!(super::widened("1 a\n2 b\n", "2 c\n3 d\n"), "2 c\n3 d\n1 a\n");
+    }
 
     const OLD: &str = "frontend fe\n    bind 1.2.3.4:80\n\nbackend be_a\n    mode http\n    server s0 10.0.0.1:80\n    server s1 127.0.0.1:1 disabled\n";
 

@@ -199,8 +199,23 @@ fn golden_render() -> Rendered {
     render_all(Path::new("/etc/portico/certs"), 0, b"PEM\n")
 }
 
+/// The number HAProxy's configuration gives rule `i` of the main Gateway's port 80 (or 443).
+fn n(i: usize) -> usize {
+    portico_haproxy::rule_numbers(&main_gateway().ports[0])[i]
+}
+
+/// [`n`], with `{N}` placeholders (`{0}`..`{9}`) replaced by rule numbers.
+fn numbered(text: &str) -> String {
+    let mut out = text.to_string();
+    for i in 0..10 {
+        out = out.replace(&format!("{{{i}}}"), &n(i).to_string());
+    }
+    out
+}
+
 fn assert_has(config: &str, line: &str) {
-    assert!(config.contains(line), "missing line:\n  {line}\nin config:\n{config}");
+    let line = &numbered(line);
+    assert!(config.contains(line.as_str()), "missing line:\n  {line}\nin config:\n{config}");
 }
 
 #[test]
@@ -261,20 +276,20 @@ fn virtual_hosts_by_maps_most_specific_first() {
 fn matches() {
     let config = golden_render().config;
     // Virtual host 0 has a rule matching more than the path: its rules are selected by lines.
-    assert_has(&config, "acl r1_path path /foo\n");
-    assert_has(&config, "acl r1_path path_beg /foo/\n");
-    assert_has(&config, "http-request set-var(txn.rule) int(0) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path -m str /exact }");
+    assert_has(&config, "acl r{1}_path path /foo\n");
+    assert_has(&config, "acl r{1}_path path_beg /foo/\n");
+    assert_has(&config, "http-request set-var(txn.rule) int({0}) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path -m str /exact }");
     assert_has(
         &config,
-        "int(1) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r1_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }",
+        "int({1}) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } r{1}_path { method GET } { req.fhdr(x-env) -m str prod } { urlp(q) -m reg '^(?:a\\d+)$' }",
     );
-    assert_has(&config, "int(2) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path_reg '^(?:/re/[0-9]+)$' }");
+    assert_has(&config, "int({2}) if !{ var(txn.rule) -m found } { var(txn.vh) -m int 0 } { path_reg '^(?:/re/[0-9]+)$' }");
     // Virtual hosts 1 and 2 match on paths alone: by maps, and no line per rule.
     assert!(!config.contains("{ var(txn.vh) -m int 1 }") && !config.contains("{ var(txn.vh) -m int 2 }"), "{config}");
     let paths = map("fe_default_gw_80.paths.map");
-    assert!(paths.contains("1|/weighted 3\n") && paths.contains("1|/empty 8\n"), "{paths}");
+    assert!(paths.contains(&numbered("1|/weighted {3}\n")) && paths.contains(&numbered("1|/empty {8}\n")), "{paths}");
     let prefixes = map("fe_default_gw_80.prefixes.map");
-    assert!(prefixes.contains("1|/weighted/ 3\n") && prefixes.ends_with("2|/ 9\n"), "longest first, `/` last: {prefixes}");
+    assert!(prefixes.contains(&numbered("1|/weighted/ {3}\n")) && prefixes.ends_with(&numbered("2|/ {9}\n")), "longest first, `/` last: {prefixes}");
     assert_has(&config, "http-request return status 404 if !{ var(txn.rule) -m found }");
 }
 
@@ -282,7 +297,7 @@ fn matches() {
 fn plain_rules_take_their_backend_from_a_map() {
     let config = golden_render().config;
     let backends = map("fe_default_gw_80.backends.map");
-    assert_eq!(backends, "0 be_default_gw_default_web_8080\n8 be_default_gw_default_empty_80\n");
+    assert_eq!(backends, numbered("{0} be_default_gw_default_web_8080\n{8} be_default_gw_default_empty_80\n"));
     assert_has(&config, "use_backend %[var(txn.be)] if { var(txn.be) -m found }");
     assert!(!config.contains("use_backend be_default_gw_default_empty_80 if"), "{config}");
 }
@@ -292,35 +307,38 @@ fn weights_with_invalid_share() {
     let config = golden_render().config;
     let web = backend_name(&ObjectRef::new("default", "gw"), "default/web:8080");
     let canary = backend_name(&ObjectRef::new("default", "gw"), "default/canary:8080");
-    assert_has(&config, "http-request set-var(txn.pick) rand(120) if { var(txn.rule) -m int 3 }");
-    assert_has(&config, &format!("use_backend {web} if {{ var(txn.rule) -m int 3 }} {{ var(txn.pick) -m int lt 90 }}"));
-    assert_has(&config, &format!("use_backend {canary} if {{ var(txn.rule) -m int 3 }} {{ var(txn.pick) -m int ge 90 }} {{ var(txn.pick) -m int lt 100 }}"));
-    assert_has(&config, "http-request set-header x-canary yes if { var(txn.rule) -m int 3 } { var(txn.pick) -m int ge 90 } { var(txn.pick) -m int lt 100 }");
-    assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int 3 } { var(txn.pick) -m int ge 100 } { var(txn.pick) -m int lt 120 }");
+    assert_has(&config, "http-request set-var(txn.pick) rand(120) if { var(txn.rule) -m int {3} }");
+    assert_has(&config, &format!("use_backend {web} if {{ var(txn.rule) -m int {{3}} }} {{ var(txn.pick) -m int lt 90 }}"));
+    assert_has(
+        &config,
+        &format!("use_backend {canary} if {{ var(txn.rule) -m int {{3}} }} {{ var(txn.pick) -m int ge 90 }} {{ var(txn.pick) -m int lt 100 }}"),
+    );
+    assert_has(&config, "http-request set-header x-canary yes if { var(txn.rule) -m int {3} } { var(txn.pick) -m int ge 90 } { var(txn.pick) -m int lt 100 }");
+    assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int {3} } { var(txn.pick) -m int ge 100 } { var(txn.pick) -m int lt 120 }");
 }
 
 #[test]
 fn redirects_and_rewrites() {
     let config = golden_render().config;
-    assert_has(&config, "http-request redirect location 'https://%[req.hdr(host),field(1,:)]%[pathq]' code 301 if { var(txn.rule) -m int 4 }");
-    assert_has(&config, "http-request replace-path '^\\/redir\\-path((?:/.*)?)$' '/new\\1' if { var(txn.rule) -m int 5 }");
-    assert_has(&config, "http-request redirect location 'http://other.example.com:8443%[pathq]' code 302 if { var(txn.rule) -m int 5 }");
-    assert_has(&config, "http-request set-header host backend.internal if { var(txn.rule) -m int 6 }");
-    assert_has(&config, "http-request replace-path '^\\/rewrite/?(.*)$' '/\\1' if { var(txn.rule) -m int 6 }");
-    assert_has(&config, "http-request set-path /replaced if { var(txn.rule) -m int 7 }");
-    assert_has(&config, "http-request set-var(txn.tmo) int(3000) if { var(txn.rule) -m int 9 }");
+    assert_has(&config, "http-request redirect location 'https://%[req.hdr(host),field(1,:)]%[pathq]' code 301 if { var(txn.rule) -m int {4} }");
+    assert_has(&config, "http-request replace-path '^\\/redir\\-path((?:/.*)?)$' '/new\\1' if { var(txn.rule) -m int {5} }");
+    assert_has(&config, "http-request redirect location 'http://other.example.com:8443%[pathq]' code 302 if { var(txn.rule) -m int {5} }");
+    assert_has(&config, "http-request set-header host backend.internal if { var(txn.rule) -m int {6} }");
+    assert_has(&config, "http-request replace-path '^\\/rewrite/?(.*)$' '/\\1' if { var(txn.rule) -m int {6} }");
+    assert_has(&config, "http-request set-path /replaced if { var(txn.rule) -m int {7} }");
+    assert_has(&config, "http-request set-var(txn.tmo) int(3000) if { var(txn.rule) -m int {9} }");
     assert_has(&config, "http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
 }
 
 #[test]
 fn header_modifiers_and_fixed_response() {
     let config = golden_render().config;
-    assert_has(&config, "http-request set-header x-set 'a b%%c' if { var(txn.rule) -m int 1 }");
-    assert_has(&config, "http-request add-header x-add 1 if { var(txn.rule) -m int 1 }");
-    assert_has(&config, "http-request del-header x-remove if { var(txn.rule) -m int 1 }");
-    assert_has(&config, "http-response set-header x-set 'a b%%c' if { var(txn.rule) -m int 1 }");
-    assert_has(&config, "http-response del-header x-remove if { var(txn.rule) -m int 1 }");
-    assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int 2 }");
+    assert_has(&config, "http-request set-header x-set 'a b%%c' if { var(txn.rule) -m int {1} }");
+    assert_has(&config, "http-request add-header x-add 1 if { var(txn.rule) -m int {1} }");
+    assert_has(&config, "http-request del-header x-remove if { var(txn.rule) -m int {1} }");
+    assert_has(&config, "http-response set-header x-set 'a b%%c' if { var(txn.rule) -m int {1} }");
+    assert_has(&config, "http-response del-header x-remove if { var(txn.rule) -m int {1} }");
+    assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int {2} }");
 }
 
 #[test]

@@ -66,6 +66,44 @@ pub fn admit_certificates(port: &ir::Port, limit: usize, desired: &Desired, why:
     out
 }
 
+/// Across the terminating `ports` of one load balancer, admit listeners in precedence order while
+/// the certificates they add, each port's first one (its default) excluded, stay within `limit`
+/// (`fixed`: certificates every port carries anyway, e.g. from the platform's parameters); a
+/// listener that would pass it overflows with `why(port)`.
+pub fn admit_certificates_across<'a>(
+    ports: impl IntoIterator<Item = &'a ir::Port>,
+    limit: usize,
+    fixed: usize,
+    desired: &Desired,
+    why: impl Fn(&ir::Port) -> String,
+) -> Vec<ListenerOverflow> {
+    let ports: Vec<&ir::Port> = ports.into_iter().collect();
+    let mut listeners: Vec<(usize, &String, &ir::Port)> =
+        ports.iter().flat_map(|p| p.listeners.iter().map(move |l| (desired.listener_rank(l), l, *p))).collect();
+    listeners.sort_by_key(|(rank, l, p)| (*rank, p.port, l.as_str()));
+    let mut counted: std::collections::BTreeMap<u16, BTreeSet<&ObjectRef>> = std::collections::BTreeMap::new();
+    let mut used = 0;
+    let mut out = Vec::new();
+    for (_, listener, port) in listeners {
+        let on_port = counted.entry(port.port).or_default();
+        let needs: BTreeSet<&ObjectRef> =
+            port.certificates.iter().filter(|b| &b.listener == listener).flat_map(|b| &b.secrets).filter(|s| !on_port.contains(s)).collect();
+        if needs.is_empty() {
+            continue;
+        }
+        // A port's first certificate is its default and does not count; the fixed ones come with
+        // the port's first listener.
+        let cost = if on_port.is_empty() { needs.len() + fixed - 1 } else { needs.len() };
+        if used + cost > limit {
+            out.push(ListenerOverflow { listener: listener.clone(), message: why(port) });
+        } else {
+            used += cost;
+            on_port.extend(needs);
+        }
+    }
+    out
+}
+
 /// The desired state without the listeners that overflow (`None` when none does), for a
 /// provider to program exactly what its check admitted.
 pub fn admitted(desired: &Desired, overflows: &[ListenerOverflow]) -> Option<Desired> {
@@ -159,6 +197,24 @@ mod tests {
         p.certificates = vec![binding("own", &["shared"]), binding("ns/a/one", &["shared", "a"]), binding("ns/b/two", &["b"])];
         let out = admit_certificates(&p, 2, &d, |limit| format!("limit {limit}"));
         assert_eq!(out, vec![ListenerOverflow { listener: "ns/b/two".into(), message: "limit 2".into() }]);
+    }
+
+    #[test]
+    fn certificates_across_ports_count_all_but_each_ports_default() {
+        let d = desired(&["own", "ns/a/one", "ns/b/two"]);
+        let binding = |listener: &str, secret: &str| ir::CertificateBinding {
+            hostname: listener.into(),
+            listener: listener.into(),
+            secrets: vec![ObjectRef::new("ns", secret)],
+        };
+        let mut first = port(443, &["own", "ns/b/two"]);
+        first.certificates = vec![binding("own", "x"), binding("ns/b/two", "y")];
+        let mut second = port(8443, &["ns/a/one"]);
+        second.certificates = vec![binding("ns/a/one", "z")];
+        // x and z are their ports' defaults; y is the one certificate counted.
+        assert!(admit_certificates_across([&first, &second], 1, 0, &d, |_| "full".into()).is_empty());
+        let out = admit_certificates_across([&first, &second], 0, 0, &d, |_| "full".into());
+        assert_eq!(out.iter().map(|o| o.listener.as_str()).collect::<Vec<_>>(), ["ns/b/two"]);
     }
 
     #[test]

@@ -138,3 +138,42 @@ async fn endpoint_changes_use_the_runtime_api_without_a_reload() {
     assert!(forked.is_empty(), "an endpoint-only change must not reload HAProxy (new workers {forked:?}; before {workers:?}, after {after:?})");
     eprintln!("new endpoint served after {:?} without a reload", start.elapsed());
 }
+
+fn two_paths(a: &str, b: &str, extra: &str) -> String {
+    format!(
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: paths, namespace: infra}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /a}}}}]\n    backendRefs: [{{name: {a}, port: 8080}}]\n  - matches: [{{path: {{type: PathPrefix, value: /b}}}}]\n    backendRefs: [{{name: {b}, port: 8080}}]\n{extra}"
+    )
+}
+
+/// Route edits that only change what the HAProxy maps hold (a rule's backend, a new path rule)
+/// are applied through the runtime API: traffic follows and no worker is forked.
+#[tokio::test(flavor = "multi_thread")]
+async fn path_and_backend_edits_use_the_runtime_api_without_a_reload() {
+    let world = World::start("127.0.8.1-127.0.8.9", 19000, &["infra"], &[("infra", "v1"), ("infra", "v2")]).await;
+    world.apply_yaml(GATEWAY).await;
+    world.apply_yaml(&two_paths("v1", "v2", "")).await;
+    let address = world.programmed("infra", "gw").await;
+    let at = world.socket(&address, 19080);
+    let wait = |path: &'static str, pod: &'static str| {
+        let world = &world;
+        async move {
+            let start = Instant::now();
+            while world.expect_pod(at, "any.test", path, &[], pod).await.is_err() {
+                assert!(start.elapsed() < Duration::from_secs(5), "{path} did not reach {pod}");
+                tokio::time::sleep(Duration::from_millis(20)).await;
+            }
+            start.elapsed()
+        }
+    };
+    wait("/a", "v1").await;
+    wait("/b/x", "v2").await;
+    let workers = world.haproxy_workers();
+    let extra = "  - matches: [{path: {type: PathPrefix, value: /c}}]\n    backendRefs: [{name: v1, port: 8080}]\n";
+    world.apply_yaml(&two_paths("v2", "v2", extra)).await;
+    let followed = wait("/a", "v2").await;
+    wait("/c/y", "v1").await;
+    let after = world.haproxy_workers();
+    let forked: Vec<&str> = after.split_whitespace().filter(|pid| !workers.split_whitespace().any(|w| w == *pid)).collect();
+    assert!(forked.is_empty(), "a map-only edit must not reload HAProxy (new workers {forked:?}; before {workers:?}, after {after:?})");
+    eprintln!("map-only edit served after {followed:?} without a reload");
+}

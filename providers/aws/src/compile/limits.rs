@@ -5,10 +5,14 @@
 use std::collections::BTreeSet;
 
 use portico_model::ir::PortProtocol;
-use portico_provider::admission::{admit_certificates, admit_ports, admitted};
+use portico_provider::admission::{admit_certificates, admit_certificates_across, admit_ports, admitted};
 use portico_provider::{Desired, ListenerOverflow};
 
 use crate::params::AWSLoadBalancerParametersSpec;
+
+/// The load balancer each port family goes to.
+const FAMILIES: [(&str, fn(PortProtocol) -> bool); 2] =
+    [("ALB", |p| matches!(p, PortProtocol::Http | PortProtocol::Https)), ("NLB", |p| matches!(p, PortProtocol::Tls | PortProtocol::Tcp | PortProtocol::Udp))];
 
 /// The listeners that do not fit, and the desired state without them (`None`: all fit).
 pub fn admit(desired: &Desired, params: &AWSLoadBalancerParametersSpec) -> (Vec<ListenerOverflow>, Option<Desired>) {
@@ -25,6 +29,18 @@ pub fn admit(desired: &Desired, params: &AWSLoadBalancerParametersSpec) -> (Vec<
                 port.port, limits.certificates_per_listener
             )
         }));
+    }
+    let per_lb_certificates = limits.certificates_per_load_balancer as usize;
+    for (family, serves) in FAMILIES {
+        let lost: BTreeSet<String> = out.iter().map(|o| o.listener.clone()).collect();
+        let ports = desired.ir.ports.iter().filter(|p| serves(p.protocol) && !p.certificates.is_empty());
+        let over = admit_certificates_across(ports, per_lb_certificates, fixed, desired, |port| {
+            format!(
+                "its certificates do not fit on port {}: the quota of {per_lb_certificates} certificates per {family} (each listener's default excluded; quotas.certificatesPerLoadBalancer) is used by listeners of higher precedence",
+                port.port
+            )
+        });
+        out.extend(over.into_iter().filter(|o| !lost.contains(&o.listener)));
     }
     let lost: BTreeSet<String> = out.iter().map(|o| o.listener.clone()).collect();
     let per_lb = limits.listeners_per_load_balancer as usize;

@@ -220,6 +220,14 @@ fn fits(
                     listener.protocol, limits.rules_per_listener
                 ));
             }
+            let on_lb: usize = counts.iter().filter(|((r, _), _)| r == role).map(|(_, c)| *c).sum();
+            if on_lb > limits.rules_per_load_balancer as usize {
+                return Err(format!(
+                    "the {} load balancer already has {} rules, the quota (quotas.rulesPerLoadBalancer)",
+                    role.aws_type(),
+                    limits.rules_per_load_balancer
+                ));
+            }
             let used = groups.entry(*role).or_default();
             used.extend(rule.action.target_groups().map(str::to_string));
             if used.len() > limits.target_groups_per_load_balancer as usize {

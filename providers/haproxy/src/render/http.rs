@@ -9,6 +9,8 @@
 //! nothing falls through to a less specific virtual host. No rule -> 404. Every later action is
 //! guarded by `{ var(txn.rule) -m int N }`; see [`super::actions`] for the actions.
 
+use std::collections::BTreeMap;
+
 use portico_model::ir::{HttpMatch, HttpRouteEntry, PathMatch, Port, ValueMatch, ValueMatchType};
 
 use super::Ctx;
@@ -78,15 +80,44 @@ pub(crate) fn frontend_named(ctx: &Ctx<'_>, out: &mut Output, port: &Port, name:
     }
 }
 
-/// Numbers the route entries of all virtual hosts in order (0, 1, ...).
-fn numbered_rules(port: &Port) -> Vec<Rule<'_>> {
-    let mut rules = Vec::new();
+/// Numbers the route entries of all virtual hosts, in the IR's order, with numbers that do not
+/// depend on the other routes: a hash of the virtual host (hostname, listener) and the entry's
+/// source, so adding, removing or reordering routes changes only the map entries and lines of the
+/// routes it touches (and a map-only edit needs no reload). Collisions are resolved by taking the
+/// next free number, in an order that depends only on the colliding entries.
+pub(crate) fn numbered_rules(port: &Port) -> Vec<Rule<'_>> {
+    let mut keyed: Vec<(u64, String, usize, &HttpRouteEntry)> = Vec::new();
+    let mut seen: BTreeMap<String, usize> = BTreeMap::new();
     for (vhost, host) in port.virtual_hosts.iter().enumerate() {
         for entry in &host.routes {
-            rules.push(Rule { vhost, number: rules.len(), entry });
+            let s = &entry.source;
+            let base = format!("{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}\u{0}{}", host.hostname, host.listener, s.kind, s.namespace, s.name, s.rule, s.r#match);
+            let occurrence = seen.entry(base.clone()).or_default();
+            let key = format!("{base}\u{0}{occurrence}");
+            *occurrence += 1;
+            keyed.push((fnv1a(&key) % RULE_NUMBERS, key, vhost, entry));
         }
     }
-    rules
+    let mut order: Vec<usize> = (0..keyed.len()).collect();
+    order.sort_by(|&a, &b| (keyed[a].0, &keyed[a].1).cmp(&(keyed[b].0, &keyed[b].1)));
+    let mut taken = std::collections::BTreeSet::new();
+    let mut numbers = vec![0; keyed.len()];
+    for i in order {
+        let mut number = keyed[i].0;
+        while !taken.insert(number) {
+            number = (number + 1) % RULE_NUMBERS;
+        }
+        numbers[i] = number;
+    }
+    keyed.iter().zip(numbers).map(|((_, _, vhost, entry), number)| Rule { vhost: *vhost, number: number as usize, entry }).collect()
+}
+
+/// Rule numbers are below 2^31 (HAProxy's integers are 64-bit; this keeps them readable).
+const RULE_NUMBERS: u64 = 1 << 31;
+
+/// FNV-1a: a hash that is the same in every build and run.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |hash, byte| (hash ^ u64::from(byte)).wrapping_mul(0x0100_0000_01b3))
 }
 
 /// Conditions for a hostname match on `fetch`: exact, `*.suffix` (one or more labels before the

@@ -35,6 +35,12 @@ use portico_model::ir::{Gateway, ObjectRef, Port, PortProtocol};
 pub use names::backend_name;
 use text::{Output, arg};
 
+/// The rule number of each route entry of an HTTP(S) port, in the IR's order (virtual host by
+/// virtual host): what `txn.rule` holds and the maps carry.
+pub fn rule_numbers(port: &Port) -> Vec<usize> {
+    http::numbered_rules(port).iter().map(|r| r.number).collect()
+}
+
 /// How the HAProxy instance runs; filled from the HAProxyParameters object by the caller.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RenderSettings {
