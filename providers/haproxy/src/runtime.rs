@@ -306,6 +306,20 @@ impl Instance {
 
     /// The master process, if it is running.
     pub fn master_pid(&self) -> Option<u32> {
+        // HAProxy rewrites its pid file in place (truncate, then write): a read in between sees
+        // it empty, so an unreadable file is read again a couple of times before "not running".
+        for attempt in 0..3 {
+            if let Some(pid) = self.master_pid_once() {
+                return Some(pid);
+            }
+            if attempt < 2 {
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+        }
+        None
+    }
+
+    fn master_pid_once(&self) -> Option<u32> {
         let pid: u32 = std::fs::read_to_string(self.pid_file()).ok()?.trim().parse().ok()?;
         let cmdline = std::fs::read(format!("/proc/{pid}/cmdline")).ok()?;
         String::from_utf8_lossy(&cmdline).contains("haproxy").then_some(pid)
