@@ -189,6 +189,11 @@ fn map_path(ctx: &Ctx<'_>, name: &str) -> String {
     }
 }
 
+/// The name of one of a port's map files (`<frontend>.<kind>.map`).
+fn map_file(ctx: &Ctx<'_>, port: &Port, kind: &str) -> String {
+    format!("{}.{kind}.map", frontend_name(&ctx.gw.gateway, port.port))
+}
+
 fn write_map(out: &mut Output, name: &str, entries: impl Iterator<Item = (String, String)>) {
     let mut text = String::new();
     for (key, value) in entries {
@@ -212,7 +217,7 @@ pub(crate) fn render(ctx: &Ctx<'_>, out: &mut Output, port: &Port, rules: &[Rule
     if let Some(bad) = port.virtual_hosts.iter().map(|v| v.hostname.to_ascii_lowercase()).find(|h| h != "*" && !super::text::is_host_name(h)) {
         out.line(&refuse(&format!("the hostname {bad:?} is not a DNS name")));
     }
-    let file = |kind: &str| format!("{}.{kind}.map", frontend_name(&ctx.gw.gateway, port.port));
+    let file = |kind: &str| map_file(ctx, port, kind);
     let (hosts, wildcards, paths, prefixes, backends) = (file("hosts"), file("wildcards"), file("paths"), file("prefixes"), file("backends"));
     write_map(out, &hosts, dispatch.hosts.iter().map(|(k, v)| (k.clone(), v.to_string())));
     write_map(out, &wildcards, dispatch.wildcards.iter().map(|(k, v)| (k.clone(), v.to_string())));
@@ -240,7 +245,7 @@ pub(crate) fn render(ctx: &Ctx<'_>, out: &mut Output, port: &Port, rules: &[Rule
 
 /// The one `use_backend` line of every plain rule, and the variable it reads.
 pub(crate) fn use_plain_backend(ctx: &Ctx<'_>, out: &mut Output, port: &Port) -> String {
-    let name = format!("{}.backends.map", frontend_name(&ctx.gw.gateway, port.port));
+    let name = map_file(ctx, port, "backends");
     // Looked up as a string (`map_str`: a tree); `map_int` would scan a list.
     out.line(&format!("http-request set-var(txn.be) var(txn.rule),map_str({}) if {{ var(txn.rule) -m found }}", map_path(ctx, &name)));
     "use_backend %[var(txn.be)] if { var(txn.be) -m found }".to_string()
