@@ -25,6 +25,10 @@ enum Command {
         files: Vec<PathBuf>,
         #[arg(short = 'o', long = "output", value_enum, default_value_t = Format::Yaml)]
         output: Format,
+        /// Print counts and only the objects whose status reports a problem (no IR, no native
+        /// plans): for inputs too large to read whole.
+        #[arg(long)]
+        summary: bool,
     },
     /// Print the provider feature matrix (as embedded in docs/providers.md).
     Capabilities,
@@ -95,7 +99,7 @@ fn main() -> ExitCode {
         Err(error) => error.exit(),
     };
     match cli.command {
-        Command::Plan { files, output } => run_plan(&files, output),
+        Command::Plan { files, output, summary } => run_plan(&files, output, summary),
         Command::Run(run) => {
             let run_matches = matches.subcommand_matches("run").cloned().unwrap_or_default();
             let providers = match selected(&run, &run_matches) {
@@ -153,7 +157,7 @@ fn main() -> ExitCode {
     }
 }
 
-fn run_plan(files: &[PathBuf], output: Format) -> ExitCode {
+fn run_plan(files: &[PathBuf], output: Format, summary: bool) -> ExitCode {
     let loaded = match portico_model::load::load_paths(files) {
         Ok(loaded) => loaded,
         Err(error) => {
@@ -165,19 +169,35 @@ fn run_plan(files: &[PathBuf], output: Format) -> ExitCode {
         eprintln!("note: {note}");
     }
     let now = plan::now_rfc3339();
-    let document = plan::document(&loaded, &portico_cli::registry(), &now, ObjectDetail::Full);
-    let text = match output {
-        Format::Yaml => serde_yaml::to_string(&document).map_err(|e| e.to_string()),
-        Format::Json => serde_json::to_string_pretty(&document).map(|t| t + "\n").map_err(|e| e.to_string()),
+    let registry = portico_cli::registry();
+    let written = if summary {
+        let summary = portico_translate::summary::summary(&loaded, &registry.planners(plan::PLAN_CLUSTER), &now);
+        drop(loaded);
+        print_document(&summary, output)
+    } else {
+        let document = plan::document(&loaded, &registry, &now, ObjectDetail::Full);
+        drop(loaded);
+        print_document(&document, output)
     };
-    match text {
-        Ok(text) => {
-            print!("{text}");
-            ExitCode::SUCCESS
-        }
+    match written {
+        Ok(()) => ExitCode::SUCCESS,
         Err(error) => {
             eprintln!("error: cannot print the plan: {error}");
             ExitCode::from(1)
         }
     }
+}
+
+/// Serialize straight to standard output (never the whole text in memory first).
+fn print_document<T: serde::Serialize>(document: &T, output: Format) -> Result<(), String> {
+    use std::io::Write as _;
+    let mut out = std::io::BufWriter::with_capacity(1 << 16, std::io::stdout().lock());
+    match output {
+        Format::Yaml => serde_yaml::to_writer(&mut out, document).map_err(|e| e.to_string())?,
+        Format::Json => {
+            serde_json::to_writer_pretty(&mut out, document).map_err(|e| e.to_string())?;
+            out.write_all(b"\n").map_err(|e| e.to_string())?;
+        }
+    }
+    out.flush().map_err(|e| e.to_string())
 }

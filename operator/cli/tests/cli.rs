@@ -126,3 +126,69 @@ fn permissions_print_each_clouds_own_document() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("needs no cloud permissions"));
 }
+
+/// Whether a status (any `conditions` array in it, under our controllers' entries) reports a
+/// problem, judged here from the full plan's JSON.
+fn reports_problem(status: &serde_json::Value) -> bool {
+    match status {
+        serde_json::Value::Object(fields) => {
+            if fields.get("controllerName").and_then(|c| c.as_str()).is_some_and(|c| !c.starts_with("portico.dev/")) {
+                return false;
+            }
+            let bad = fields.get("conditions").and_then(|c| c.as_array()).into_iter().flatten().any(|c| match c["type"].as_str() {
+                Some("Conflicted" | "PartiallyInvalid") => c["status"] == "True",
+                _ => c["status"] == "False",
+            });
+            bad || fields.iter().any(|(k, v)| k != "conditions" && reports_problem(v))
+        }
+        serde_json::Value::Array(items) => items.iter().any(reports_problem),
+        _ => false,
+    }
+}
+
+#[test]
+fn the_summary_counts_what_the_full_plan_prints_and_lists_exactly_the_objects_with_a_problem() {
+    let broken = write(
+        "summary-broken.yaml",
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {name: broken, namespace: infra}\nspec:\n  parentRefs: [{name: edge}]\n  rules:\n  - backendRefs: [{name: missing, port: 8080}]\n",
+    );
+    let args = |summary: bool| {
+        let mut args = vec!["plan", "-f", "examples/", "-f", broken.to_str().unwrap(), "-o", "json"];
+        if summary {
+            args.push("--summary");
+        }
+        let out = portico(&args);
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("json output")
+    };
+    let (full, summary) = (args(false), args(true));
+    let id = |o: &serde_json::Value| {
+        format!("{} {}/{}", o["kind"].as_str().unwrap(), o["metadata"]["namespace"].as_str().unwrap_or(""), o["metadata"]["name"].as_str().unwrap())
+    };
+    let objects = full["objects"].as_array().unwrap();
+    let mut counts = std::collections::BTreeMap::new();
+    for object in objects {
+        *counts.entry(object["kind"].as_str().unwrap().to_string()).or_insert(0u64) += 1;
+    }
+    let summarized: std::collections::BTreeMap<String, u64> = serde_json::from_value(summary["objects"].clone()).unwrap();
+    assert_eq!(summarized, counts);
+    let mut expected: Vec<String> = objects.iter().filter(|o| reports_problem(&o["status"])).map(id).collect();
+    let mut listed: Vec<String> = summary["problems"].as_array().unwrap().iter().map(id).collect();
+    expected.sort();
+    listed.sort();
+    assert!(expected.contains(&"HTTPRoute infra/broken".to_string()), "{expected:?}");
+    assert_eq!(listed, expected);
+    assert_eq!(summary["withProblems"], listed.len());
+    let full_gateways: Vec<&String> = full["gateways"].as_object().unwrap().keys().collect();
+    let summary_gateways: Vec<&String> = summary["gateways"].as_object().unwrap().keys().collect();
+    assert_eq!(summary_gateways, full_gateways);
+    let edge = &full["gateways"]["infra/edge"]["ir"];
+    let entries: usize = edge["ports"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|p| p["virtualHosts"].as_array().cloned().unwrap_or_default())
+        .map(|v| v["routes"].as_array().map_or(0, Vec::len))
+        .sum();
+    assert_eq!(summary["gateways"]["infra/edge"]["httpRouteEntries"], entries);
+}

@@ -72,6 +72,16 @@ impl std::fmt::Display for RouteKey {
     }
 }
 
+impl Gateway {
+    /// Where every route entry of every port came from (a route once per entry).
+    pub fn route_sources(&self) -> impl Iterator<Item = &RouteSource> {
+        self.ports.iter().flat_map(|p| {
+            let http = p.virtual_hosts.iter().flat_map(|v| v.routes.iter().map(|r| &r.source));
+            http.chain(p.tls_routes.iter().map(|r| &r.source)).chain(p.l4_routes.iter().map(|r| &r.source))
+        })
+    }
+}
+
 impl RouteSource {
     /// The route this entry came from.
     pub fn route(&self) -> RouteKey {

@@ -70,6 +70,21 @@ pub struct RouteObject<'a> {
     pub status: Option<serde_json::Value>,
 }
 
+/// A route's key, metadata and status: what writing its status needs (no spec, and the status
+/// serialized only when asked for, so listing every route for it costs next to nothing).
+pub struct RouteHead<'a> {
+    pub key: crate::ir::RouteKey,
+    pub metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    status: Box<dyn Fn() -> Option<serde_json::Value> + Send + Sync + 'a>,
+}
+
+impl RouteHead<'_> {
+    /// The route's current status as JSON.
+    pub fn status(&self) -> Option<serde_json::Value> {
+        (self.status)()
+    }
+}
+
 impl Snapshot {
     /// Every route of every kind, in kind order (the one place outside translation that lists
     /// the route kinds' fields).
@@ -115,6 +130,26 @@ impl Snapshot {
         out.extend(self.tls_routes.iter().map(|r| one(RouteKind::Tls, &r.metadata, r, status(r.status.as_ref()))));
         out.extend(self.tcp_routes.iter().map(|r| one(RouteKind::Tcp, &r.metadata, r, status(r.status.as_ref()))));
         out.extend(self.udp_routes.iter().map(|r| one(RouteKind::Udp, &r.metadata, r, status(r.status.as_ref()))));
+        out
+    }
+
+    /// Every route's [`RouteHead`], in the order of [`Snapshot::routes`].
+    pub fn route_heads(&self) -> Vec<RouteHead<'_>> {
+        use crate::RouteKind;
+        fn head<'a, S: Serialize + Sync>(
+            kind: RouteKind,
+            metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            status: Option<&'a S>,
+        ) -> RouteHead<'a> {
+            let key = crate::ir::RouteKey::new(kind, metadata.namespace.clone().unwrap_or_else(|| "default".into()), metadata.name.clone().unwrap_or_default());
+            RouteHead { key, metadata, status: Box::new(move || status.and_then(|s| serde_json::to_value(s).ok())) }
+        }
+        let mut out = Vec::new();
+        out.extend(self.http_routes.iter().map(|r| head(RouteKind::Http, &r.metadata, r.status.as_ref())));
+        out.extend(self.grpc_routes.iter().map(|r| head(RouteKind::Grpc, &r.metadata, r.status.as_ref())));
+        out.extend(self.tls_routes.iter().map(|r| head(RouteKind::Tls, &r.metadata, r.status.as_ref())));
+        out.extend(self.tcp_routes.iter().map(|r| head(RouteKind::Tcp, &r.metadata, r.status.as_ref())));
+        out.extend(self.udp_routes.iter().map(|r| head(RouteKind::Udp, &r.metadata, r.status.as_ref())));
         out
     }
 }

@@ -41,8 +41,8 @@ spec:
   rules: [{backendRefs: [{name: web, port: 80}]}]
 "#;
 
-#[tokio::test]
-async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_up() {
+/// An API server with the CRDs, namespace `app` and the first `objects` objects of [`WORLD`].
+async fn cluster(objects: usize) -> (ApiServer, kube::Client) {
     let server = ApiServer::start(Options::default()).await.unwrap();
     let client = kube::Client::try_from(kube::Config::new(server.url().parse().unwrap())).unwrap();
     let crds: Api<CustomResourceDefinition> = Api::all(client.clone());
@@ -50,10 +50,16 @@ async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_u
         crds.create(&Default::default(), &crd).await.unwrap();
     }
     portico_sandbox::apply(&client, &json!({"apiVersion": "v1", "kind": "Namespace", "metadata": {"name": "app"}})).await.unwrap();
-    for document in serde_yaml::Deserializer::from_str(WORLD) {
+    for document in serde_yaml::Deserializer::from_str(WORLD).take(objects) {
         let object: Value = serde::Deserialize::deserialize(document).unwrap();
         portico_sandbox::apply(&client, &object).await.unwrap_or_else(|e| panic!("{e}: {object}"));
     }
+    (server, client)
+}
+
+#[tokio::test]
+async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_up() {
+    let (_server, client) = cluster(usize::MAX).await;
 
     let platform = MemoryProvider::default();
     let providers = vec![Registered::started(&memory::DESCRIPTOR, Arc::new(platform.clone()))];
@@ -114,6 +120,69 @@ async fn a_platform_registered_from_outside_is_programmed_reported_and_cleaned_u
     gateways.delete("gw", &Default::default()).await.unwrap();
     wait_within("the Gateway to be gone", LIMIT, async || gateways.get_opt("gw").await.ok().flatten().is_none().then_some(())).await;
     assert!(platform.gateways().is_empty(), "the platform still holds the deleted Gateway");
+    let _ = stop.send(());
+    operator.await.unwrap().unwrap();
+}
+
+/// Many routes created at once (as `kubectl apply -f` of a directory does): every one gets its
+/// status, each with exactly one status write (watched as MODIFIED events), and nothing is
+/// written again once they all have it.
+#[tokio::test]
+async fn routes_created_together_each_get_their_status_in_one_write() {
+    use futures_util::StreamExt as _;
+    const ROUTES: usize = 300;
+    let (_server, client) = cluster(3).await;
+    let platform = MemoryProvider::default();
+    let providers = vec![Registered::started(&memory::DESCRIPTOR, Arc::new(platform.clone()))];
+    let state = std::env::temp_dir().join(format!("portico-memory-writes-{}", std::process::id()));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let operator = tokio::spawn(portico::run::run_with(portico::run::RunOptions::local(state, "test"), providers, client.clone(), async move {
+        let _ = stopped.await;
+    }));
+    let gateways: Api<DynamicObject> = Api::namespaced_with(client.clone(), "app", &resource("Gateway", "gateways"));
+    wait_within("the Gateway to be Programmed", LIMIT, async || {
+        let status = gateways.get("gw").await.ok()?.data.get("status")?.clone();
+        (condition(&status["conditions"], "Programmed")?["status"] == "True").then_some(())
+    })
+    .await;
+
+    let routes: Api<DynamicObject> = Api::namespaced_with(client.clone(), "app", &resource("HTTPRoute", "httproutes"));
+    let modified = Arc::new(std::sync::Mutex::new(std::collections::BTreeMap::<String, usize>::new()));
+    let mut events = routes.watch(&kube::api::WatchParams::default(), "0").await.unwrap().boxed();
+    let counter = modified.clone();
+    let watching = tokio::spawn(async move {
+        while let Some(Ok(event)) = events.next().await {
+            if let kube::api::WatchEvent::Modified(route) = event {
+                *counter.lock().unwrap().entry(route.metadata.name.unwrap_or_default()).or_default() += 1;
+            }
+        }
+    });
+    let creates = (0..ROUTES).map(|i| {
+        let routes = routes.clone();
+        async move {
+            let route: DynamicObject = serde_json::from_value(json!({"apiVersion": "gateway.networking.k8s.io/v1", "kind": "HTTPRoute",
+                "metadata": {"name": format!("r{i:03}"), "namespace": "app"},
+                "spec": {"parentRefs": [{"name": "gw"}], "hostnames": [format!("r{i}.test")], "rules": [{"backendRefs": [{"name": "web", "port": 80}]}]}}))
+            .unwrap();
+            routes.create(&Default::default(), &route).await.unwrap();
+        }
+    });
+    futures_util::stream::iter(creates).buffer_unordered(16).collect::<Vec<()>>().await;
+    let accepted = |route: &DynamicObject| {
+        route.data["status"]["parents"].as_array().into_iter().flatten().any(|p| condition(&p["conditions"], "Accepted").is_some_and(|c| c["status"] == "True"))
+    };
+    wait_within("every route to be Accepted", LIMIT, async || {
+        let listed = routes.list(&Default::default()).await.ok()?;
+        (listed.items.iter().filter(|r| accepted(r)).count() == ROUTES).then_some(())
+    })
+    .await;
+    // Passes keep running (the operator's own writes are changes too): nothing more is written.
+    tokio::time::sleep(std::time::Duration::from_secs(2)).await;
+    let counts = modified.lock().unwrap().clone();
+    let twice: Vec<(&String, &usize)> = counts.iter().filter(|(_, n)| **n != 1).collect();
+    assert_eq!(counts.len(), ROUTES, "every route's status was written");
+    assert!(twice.is_empty(), "routes whose status was written more than once: {twice:?}");
+    watching.abort();
     let _ = stop.send(());
     operator.await.unwrap().unwrap();
 }

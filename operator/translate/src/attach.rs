@@ -150,7 +150,7 @@ pub fn evaluate_parent(
         let state = &mut gw.listeners[*listener];
         state.attached_routes.insert(route.key.clone());
         if matches!(route.key.kind, RouteKind::Http | RouteKind::Grpc) {
-            state.claimed_hosts.extend(hostnames.iter().map(|h| (h.clone(), route.key.clone())));
+            state.claimed_hosts.entry(route.key.kind).or_default().extend(hostnames.iter().map(|h| (h.clone(), route.key.clone())));
         }
         if exclusive {
             match &state.forwards_to {
@@ -219,9 +219,8 @@ fn http_and_grpc_apart(route: &Route, gw: &GatewayState<'_>, binding: Binding) -
         .filter_map(|(i, hosts)| {
             let listener = &gw.listeners[i];
             let clash = |host: &String| {
-                listener.claimed_hosts.iter().find(|(claimed, owner)| {
-                    owner.kind != route.key.kind && (claimed == "*" || host == "*" || hostnames::matches(claimed, host) || hostnames::matches(host, claimed))
-                })
+                let mut others = listener.claimed_hosts.iter().filter(|(kind, _)| **kind != route.key.kind).flat_map(|(_, claims)| claims);
+                others.find(|(claimed, _)| claimed == "*" || host == "*" || hostnames::matches(claimed, host) || hostnames::matches(host, claimed))
             };
             let kept: Vec<String> = hosts
                 .into_iter()

@@ -35,6 +35,21 @@ impl Condition {
     pub fn is_true(&self) -> bool {
         self.status == TRUE
     }
+
+    /// Whether this condition reports something wrong ([`is_problem`]).
+    pub fn is_problem(&self) -> bool {
+        is_problem(&self.condition_type, &self.status)
+    }
+}
+
+/// Whether a condition of this type and status reports something wrong: `True` for the
+/// negative-polarity types (`Conflicted`, `PartiallyInvalid`), `False` for every other type.
+/// `Unknown` (e.g. `Programmed` while pending) is not a problem.
+pub fn is_problem(condition_type: &str, status: &str) -> bool {
+    match condition_type {
+        CONFLICTED | PARTIALLY_INVALID => status == TRUE,
+        _ => status == FALSE,
+    }
 }
 
 const TRUE: &str = "True";

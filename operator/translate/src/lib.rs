@@ -9,6 +9,7 @@ pub mod document;
 pub mod golden;
 pub mod outcome;
 pub mod status;
+pub mod summary;
 
 mod addresses;
 mod attach;

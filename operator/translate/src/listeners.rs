@@ -65,8 +65,9 @@ pub struct ListenerState<'a> {
     pub ca_problems: Vec<(&'static str, String)>,
     /// Routes attached (filled in by attachment).
     pub attached_routes: std::collections::BTreeSet<crate::status::RouteKey>,
-    /// Hostnames claimed by attached HTTPRoutes and GRPCRoutes (they may not share one).
-    pub claimed_hosts: Vec<(String, crate::status::RouteKey)>,
+    /// Hostnames claimed by attached HTTPRoutes and GRPCRoutes (they may not share one), by
+    /// route kind: a route is checked against the other kind's claims only.
+    pub claimed_hosts: std::collections::BTreeMap<portico_model::RouteKind, Vec<(String, crate::status::RouteKey)>>,
     /// On a listener that forwards everything to one route (TCP, UDP, TLS without SNI routing):
     /// the route it forwards to, the oldest attached one.
     pub forwards_to: Option<crate::status::RouteKey>,
@@ -197,7 +198,7 @@ fn evaluate_one<'a>(listener: &'a GatewayListeners, owner: &Owner<'_>, caps: &Ca
         client_validation: None,
         ca_problems: Vec::new(),
         attached_routes: Default::default(),
-        claimed_hosts: Vec::new(),
+        claimed_hosts: Default::default(),
         forwards_to: None,
     };
     let protocol = match ListenerProtocol::from_name(&listener.protocol) {

@@ -1,5 +1,6 @@
 //! AWS provider against moto: one Gateway with 1,000 HTTPRoutes from empty, then one route edit,
-//! then a no-op resync. Prints API calls by operation (mutating and read), mutating calls per
+//! then a no-op resync; then from empty again through a proxy that delays every call (as AWS's
+//! latency does), one call at a time and with independent calls concurrently. Prints API calls by operation (mutating and read), mutating calls per
 //! native resource created, mutating calls for the edit, and wall times. Figures only.
 //!
 //! `cargo bench -p portico-aws --bench aws_moto` (needs moto: `./scripts/test` installs it).
@@ -21,7 +22,7 @@ const SERVICES: usize = 20;
 
 fn world(edited: Option<usize>) -> String {
     let mut out = String::from(
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: aws}\nspec:\n  controllerName: portico.dev/aws\n  parametersRef: {group: portico.dev, kind: AWSLoadBalancerParameters, name: big, namespace: default}\n---\napiVersion: portico.dev/v1alpha1\nkind: AWSLoadBalancerParameters\nmetadata: {name: big, namespace: default}\nspec: {quotas: {rulesPerListener: 5000}}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: default}\nspec:\n  gatewayClassName: aws\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n",
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: GatewayClass\nmetadata: {name: aws}\nspec:\n  controllerName: portico.dev/aws\n  parametersRef: {group: portico.dev, kind: AWSLoadBalancerParameters, name: big, namespace: default}\n---\napiVersion: portico.dev/v1alpha1\nkind: AWSLoadBalancerParameters\nmetadata: {name: big, namespace: default}\nspec: {quotas: {rulesPerListener: 5000, rulesPerLoadBalancer: 5000}}\n---\napiVersion: gateway.networking.k8s.io/v1\nkind: Gateway\nmetadata: {name: gw, namespace: default}\nspec:\n  gatewayClassName: aws\n  listeners: [{name: http, port: 80, protocol: HTTP}]\n",
     );
     for s in 0..SERVICES {
         out.push_str(&format!(
@@ -99,6 +100,23 @@ async fn pass(aws: &AwsProvider, want: &Desired, title: &str) -> (u64, usize, f6
     (mutating, created, seconds)
 }
 
+/// How long the proxy in front of moto holds each call (AWS answers in tens to hundreds of
+/// milliseconds; the default keeps the one-at-a-time baseline short enough for CI).
+fn call_delay() -> std::time::Duration {
+    std::time::Duration::from_millis(std::env::var("PORTICO_AWS_CALL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(50))
+}
+
+/// From empty through the delaying proxy, with `concurrent_calls`: wall seconds.
+async fn from_empty_delayed(want: &Desired, concurrent_calls: usize) -> f64 {
+    let moto = moto::Moto::start();
+    moto.network().await;
+    let mut clients = moto::clients_at(&moto.delayed(call_delay()).await).await;
+    clients.concurrent_calls = concurrent_calls;
+    let aws = AwsProvider::with_clients(clients, "bench");
+    let title = format!("from empty, {} ms per call, up to {concurrent_calls} calls of one kind at a time", call_delay().as_millis());
+    pass(&aws, want, &title).await.2
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
     let moto = moto::Moto::start();
@@ -117,4 +135,11 @@ async fn main() {
     println!("    mutating calls for the edit: {edit_calls} (target <= 2)");
     let (noop_calls, _, _) = pass(&aws, &edited, "no-op resync").await;
     println!("    mutating calls for the no-op: {noop_calls} (target 0)");
+    let one_by_one = from_empty_delayed(&initial, 1).await;
+    let together = from_empty_delayed(&initial, 4).await;
+    println!(
+        "  from empty with {} ms per call: {one_by_one:.2} s one call at a time, {together:.2} s with up to 4 at once ({:.1}x faster)",
+        call_delay().as_millis(),
+        one_by_one / together
+    );
 }

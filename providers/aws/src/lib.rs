@@ -122,6 +122,10 @@ pub struct AwsArgs {
     /// One endpoint for ELBv2, EC2 and ACM (a proxy, LocalStack or moto); default: AWS's.
     #[arg(long, env = "PORTICO_AWS_ENDPOINT")]
     pub aws_endpoint: Option<String>,
+    /// Independent calls of one kind sent to AWS at once (target groups, their targets, listener
+    /// rules); 1 applies every step one after another.
+    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u16).range(1..=32), env = "PORTICO_AWS_CONCURRENT_CALLS")]
+    pub aws_concurrent_calls: u16,
 }
 
 /// The AWS platform, for the operator's registry.

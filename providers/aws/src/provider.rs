@@ -76,7 +76,13 @@ impl AwsArgs {
     pub fn connect(self) -> Connect {
         Box::new(move |context: Context| {
             Box::pin(async move {
-                let settings = Settings { cluster: context.cluster.clone(), region: self.aws_region, endpoint: self.aws_endpoint, max_attempts: None };
+                let settings = Settings {
+                    cluster: context.cluster.clone(),
+                    region: self.aws_region,
+                    endpoint: self.aws_endpoint,
+                    max_attempts: None,
+                    concurrent_calls: Some(usize::from(self.aws_concurrent_calls)),
+                };
                 let mut clients = Clients::connect(&settings).await;
                 let on_call = context.on_call.clone();
                 clients.on_call = Some(Arc::new(move |operation: &str| on_call(operation)));

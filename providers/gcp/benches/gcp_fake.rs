@@ -1,5 +1,6 @@
 //! GCP provider against the fake Compute API: one Gateway with 1,000 HTTPRoutes from empty,
-//! then one route edit, then a no-op resync. Prints API calls by operation (as the provider
+//! one call at a time and then with calls of one kind concurrently (every operation taking
+//! wall-clock time, as GCP's do), then one route edit, then a no-op resync. Prints API calls by operation (as the provider
 //! counted them, and the operation polls the fake saw), the URL map's size against GCP's limit
 //! (and the route count at which it would be reached), and wall times. Figures only.
 //!
@@ -67,7 +68,8 @@ fn print_calls(title: &str, before: &BTreeMap<String, u64>, after: &BTreeMap<Str
     mutating
 }
 
-async fn pass(gcp: &GcpProvider, fake: &ComputeFake, want: &Desired, title: &str) -> (u64, usize) {
+/// One observe -> plan -> apply; (mutating calls, plan steps, wall seconds).
+async fn pass(gcp: &GcpProvider, fake: &ComputeFake, want: &Desired, title: &str) -> (u64, usize, f64) {
     let before = gcp.clients().counts.snapshot();
     let polls_before: u64 = fake.calls().iter().filter(|(op, _)| op.contains("Operations.")).map(|(_, n)| n).sum();
     let started = Instant::now();
@@ -79,7 +81,7 @@ async fn pass(gcp: &GcpProvider, fake: &ComputeFake, want: &Desired, title: &str
     let mutating = print_calls(title, &before, &gcp.clients().counts.snapshot());
     let polls: u64 = fake.calls().iter().filter(|(op, _)| op.contains("Operations.")).map(|(_, n)| n).sum::<u64>() - polls_before;
     println!("    operation polls: {polls}; wall time: {seconds:.2} s");
-    (mutating, steps)
+    (mutating, steps, seconds)
 }
 
 fn url_map_bytes(want: &Desired) -> usize {
@@ -87,23 +89,47 @@ fn url_map_bytes(want: &Desired) -> usize {
     portico_gcp::compile(want, &defaults).unwrap().url_map_bytes.values().copied().max().unwrap_or(0)
 }
 
+/// Wall-clock time of every Compute operation in the fake (GCP's take 1-2 s; the default keeps
+/// the sequential baseline short enough for CI).
+fn operation_duration() -> std::time::Duration {
+    let millis = std::env::var("PORTICO_GCP_OPERATION_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(250);
+    std::time::Duration::from_millis(millis)
+}
+
+async fn provider(fake: &ComputeFake, concurrent_calls: usize) -> GcpProvider {
+    fake.set_operation_duration(Some(operation_duration()));
+    let settings = Settings {
+        cluster: "bench".into(),
+        project: Some("bench".into()),
+        endpoint: Some(fake.endpoint()),
+        anonymous: true,
+        concurrent_calls: Some(concurrent_calls),
+        ..Settings::default()
+    };
+    GcpProvider::connect(&settings).await.unwrap()
+}
+
 #[tokio::main(flavor = "current_thread")]
 async fn main() {
-    let fake = ComputeFake::start().await;
-    let settings = Settings { cluster: "bench".into(), project: Some("bench".into()), endpoint: Some(fake.endpoint()), anonymous: true, ..Settings::default() };
-    let gcp = GcpProvider::connect(&settings).await.unwrap();
     let started = Instant::now();
     let initial = desired(&world(ROUTES, None));
     let edited = desired(&world(ROUTES, Some(500)));
     println!(
-        "gcp_fake: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints in 2 zones (translation of both worlds: {:.2} s)",
-        started.elapsed().as_secs_f64()
+        "gcp_fake: 1 Gateway, {ROUTES} HTTPRoutes, {SERVICES} Services x 2 endpoints in 2 zones (translation of both worlds: {:.2} s); every operation takes {} ms in the fake",
+        started.elapsed().as_secs_f64(),
+        operation_duration().as_millis()
     );
-    let (mutating, steps) = pass(&gcp, &fake, &initial, "from empty").await;
+    let sequential_fake = ComputeFake::start().await;
+    let sequential = provider(&sequential_fake, 1).await;
+    let (_, _, one_by_one) = pass(&sequential, &sequential_fake, &initial, "from empty, one call at a time (baseline)").await;
+    let fake = ComputeFake::start().await;
+    let gcp = provider(&fake, 8).await;
+    let (mutating, steps, concurrent) = pass(&gcp, &fake, &initial, "from empty, up to 8 calls of one kind at a time").await;
     println!("    plan steps: {steps}; mutating calls: {mutating}");
-    let (edit_calls, _) = pass(&gcp, &fake, &edited, "one route edit").await;
+    println!("  from empty: {one_by_one:.2} s one call at a time, {concurrent:.2} s concurrently ({:.1}x faster)", one_by_one / concurrent);
+    let (edit_calls, _, _) = pass(&gcp, &fake, &edited, "one route edit").await;
     println!("    mutating calls for the edit: {edit_calls} (target 1: one URL-map update)");
-    let (noop_calls, _) = pass(&gcp, &fake, &edited, "no-op resync").await;
+    let (noop_calls, _, _) = pass(&gcp, &fake, &edited, "no-op resync").await;
     println!("    mutating calls for the no-op: {noop_calls} (target 0)");
     let bytes = url_map_bytes(&initial);
     let small = url_map_bytes(&desired(&world(100, None)));

@@ -249,6 +249,10 @@ pub struct GcpArgs {
     /// Send no Google credentials (only for a local fake of the Compute API).
     #[arg(long, env = "PORTICO_GCP_ANONYMOUS")]
     pub gcp_anonymous: bool,
+    /// Changes of one kind sent to GCP at once (each waits for its operation); 1 applies every
+    /// step one after another.
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=64), env = "PORTICO_GCP_CONCURRENT_CALLS")]
+    pub gcp_concurrent_calls: u16,
 }
 
 /// The GCP platform, for the operator's registry.

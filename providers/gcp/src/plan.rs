@@ -75,19 +75,54 @@ pub enum Step {
 impl Step {
     /// The Compute operation the step makes, e.g. `urlMaps.patch`.
     pub fn operation(&self) -> String {
-        let (verb, key) = match self {
-            Step::Insert { key, .. } => ("insert", key),
-            Step::Update { key, .. } => ("update", key),
-            Step::Patch { key, .. } => ("patch", key),
-            Step::SetUrlMap { key, .. } => ("setUrlMap", key),
-            Step::SetTarget { key, .. } => ("setTarget", key),
-            Step::SetSecurityPolicy { key, .. } => ("setSecurityPolicy", key),
-            Step::AttachEndpoints { key, .. } => ("attachNetworkEndpoints", key),
-            Step::DetachEndpoints { key, .. } => ("detachNetworkEndpoints", key),
-            Step::Delete { key } => ("delete", key),
+        let verb = match self {
+            Step::Insert { .. } => "insert",
+            Step::Update { .. } => "update",
+            Step::Patch { .. } => "patch",
+            Step::SetUrlMap { .. } => "setUrlMap",
+            Step::SetTarget { .. } => "setTarget",
+            Step::SetSecurityPolicy { .. } => "setSecurityPolicy",
+            Step::AttachEndpoints { .. } => "attachNetworkEndpoints",
+            Step::DetachEndpoints { .. } => "detachNetworkEndpoints",
+            Step::Delete { .. } => "delete",
         };
-        format!("{}.{verb}", key.kind.collection())
+        format!("{}.{verb}", self.key().kind.collection())
     }
+
+    /// The resource the step changes.
+    pub fn key(&self) -> &ResourceKey {
+        match self {
+            Step::Insert { key, .. }
+            | Step::Update { key, .. }
+            | Step::Patch { key, .. }
+            | Step::SetUrlMap { key, .. }
+            | Step::SetTarget { key, .. }
+            | Step::SetSecurityPolicy { key, .. }
+            | Step::AttachEndpoints { key, .. }
+            | Step::DetachEndpoints { key, .. }
+            | Step::Delete { key } => key,
+        }
+    }
+}
+
+/// The plan's steps in waves that may run concurrently: consecutive steps of one operation
+/// (e.g. every `backendServices.insert`) on distinct resources. No Compute resource refers to
+/// another of its own kind, so a wave's steps are independent; the plan's order between waves
+/// (what is referred to before what refers to it, deletes last) is kept.
+pub fn waves(steps: &[Step]) -> Vec<&[Step]> {
+    let mut waves = Vec::new();
+    let mut start = 0;
+    for end in 1..=steps.len() {
+        let closes = end == steps.len() || {
+            let next = &steps[end];
+            next.operation() != steps[start].operation() || steps[start..end].iter().any(|s| s.key() == next.key())
+        };
+        if closes {
+            waves.push(&steps[start..end]);
+            start = end;
+        }
+    }
+    waves
 }
 
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -120,6 +155,19 @@ pub fn plan(native: Option<&Native>, observed: &Observed) -> Plan {
             steps.extend(endpoint_steps(key, native.endpoints.get(key), observed.endpoints.get(key)));
         }
     }
+    // Each kind's resource writes before its follow-ups (endpoint attaches, then detaches, then
+    // security policies): every follow-up still comes after the write of its own resource (and a
+    // NEG's attaches before its detaches, as before), and each forms one run that `waves`
+    // applies concurrently.
+    steps.sort_by_key(|step| {
+        let phase = match step {
+            Step::AttachEndpoints { .. } => 1,
+            Step::DetachEndpoints { .. } => 2,
+            Step::SetSecurityPolicy { .. } => 3,
+            _ => 0,
+        };
+        (step.key().kind, phase)
+    });
     let mut gone: Vec<&ResourceKey> = observed.resources.keys().filter(|k| !native.resources.contains_key(k)).collect();
     gone.sort_by(|a, b| b.kind.cmp(&a.kind).then(a.cmp(b)));
     steps.extend(gone.into_iter().map(|key| Step::Delete { key: key.clone() }));
@@ -249,6 +297,35 @@ mod tests {
         let mut applied = observed.clone();
         applied.resources = native.resources.clone();
         assert!(plan(Some(&native), &applied).steps.is_empty());
+    }
+
+    #[test]
+    fn waves_group_one_operation_on_distinct_resources_and_keep_the_order() {
+        let key = |kind, name: &str| ResourceKey::new(kind, "global", name);
+        let insert = |kind, name: &str| Step::Insert { key: key(kind, name), body: json!({ "name": name }) };
+        let attach = |name: &str| Step::AttachEndpoints { key: key(Kind::NetworkEndpointGroup, name), endpoints: Vec::new() };
+        let steps = vec![
+            insert(Kind::HealthCheck, "hc"),
+            insert(Kind::BackendService, "a"),
+            insert(Kind::BackendService, "b"),
+            attach("n1"),
+            attach("n2"),
+            attach("n1"),
+            insert(Kind::UrlMap, "um"),
+            Step::Delete { key: key(Kind::BackendService, "old") },
+        ];
+        let shape: Vec<Vec<String>> = waves(&steps).iter().map(|w| w.iter().map(|s| format!("{} {}", s.operation(), s.key().name)).collect()).collect();
+        let expected: Vec<Vec<&str>> = vec![
+            vec!["healthChecks.insert hc"],
+            vec!["backendServices.insert a", "backendServices.insert b"],
+            vec!["networkEndpointGroups.attachNetworkEndpoints n1", "networkEndpointGroups.attachNetworkEndpoints n2"],
+            vec!["networkEndpointGroups.attachNetworkEndpoints n1"],
+            vec!["urlMaps.insert um"],
+            vec!["backendServices.delete old"],
+        ];
+        assert_eq!(shape, expected, "two changes of one resource never run at once");
+        assert_eq!(waves(&steps).iter().map(|w| w.len()).sum::<usize>(), steps.len());
+        assert!(waves(&[]).is_empty());
     }
 }
 

@@ -121,6 +121,7 @@ impl GcpArgs {
                     endpoint: self.gcp_endpoint,
                     anonymous: self.gcp_anonymous,
                     max_attempts: None,
+                    concurrent_calls: Some(usize::from(self.gcp_concurrent_calls)),
                 };
                 let mut clients = Clients::connect(&settings).await.map_err(|e| format!("cannot set up the GCP clients: {e}"))?;
                 let on_call = context.on_call.clone();

@@ -182,9 +182,14 @@ impl Instance {
         let checker = Checker { binary: self.binary(), staging: &staging, settings: &settings };
         let verdict = checker.decide(parts, &state.last_good, &state.last_bad).await.map_err(|m| transient("validate configuration", m))?;
         state.last_bad = verdict.rejected.clone();
-        let served: Vec<&Part> = verdict.serve.values().collect();
-        let (inputs, certificates) = crate::isolate::inputs(&served);
-        let rendered = render(&inputs, &certificates, &settings);
+        // Everything passed the check as it is: what was rendered first is what to serve.
+        let rendered = if verdict.serve == *parts {
+            rendered
+        } else {
+            let served: Vec<&Part> = verdict.serve.values().collect();
+            let (inputs, certificates) = crate::isolate::inputs(&served);
+            render(&inputs, &certificates, &settings)
+        };
         // What is left after a rejection may be exactly what already runs: no reload then.
         if !(current && self.files_current(&rendered) && on_disk.as_deref() == Some(rendered.config.as_str())) {
             self.install(&rendered).await?;

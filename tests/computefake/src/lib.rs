@@ -155,6 +155,12 @@ impl ComputeFake {
         self.shared.lock().operations.set_pending(polls, every);
     }
 
+    /// Every operation created from now on takes `duration` of wall-clock time before it is
+    /// DONE (GCP's changes take 1-2 s each); `None` turns this off.
+    pub fn set_operation_duration(&self, duration: Option<std::time::Duration>) {
+        self.shared.lock().operations.set_duration(duration);
+    }
+
     /// Queue a fault for the next matching calls.
     pub fn inject(&self, fault: Fault) {
         self.shared.lock().faults.push(fault);

@@ -24,6 +24,14 @@ pub struct OperationTarget {
 struct Record {
     finished: Value,
     polls_left: u32,
+    /// Unfinished until then (wall clock), however often it is polled.
+    done_at: Option<std::time::Instant>,
+}
+
+impl Record {
+    fn unfinished(&self) -> bool {
+        self.polls_left > 0 || self.done_at.is_some_and(|at| std::time::Instant::now() < at)
+    }
 }
 
 /// (project, location, operation name).
@@ -37,6 +45,8 @@ pub struct Operations {
     created: u64,
     pending_polls: u32,
     pending_every: u32,
+    /// How long every operation takes (wall clock), like GCP's 1-2 s per change.
+    duration: Option<std::time::Duration>,
     random: RandomState,
 }
 
@@ -45,6 +55,12 @@ impl Operations {
     pub fn set_pending(&mut self, polls: u32, every: u32) {
         self.pending_polls = polls;
         self.pending_every = every;
+    }
+
+    /// Every operation created from now on stays RUNNING for `duration` of wall-clock time
+    /// (`None`: done when its polls are used up).
+    pub fn set_duration(&mut self, duration: Option<std::time::Duration>) {
+        self.duration = duration;
     }
 
     /// The operation an earlier call with this request id created, as it stands now.
@@ -64,7 +80,8 @@ impl Operations {
             attach_error(&mut finished, &failure);
         }
         let pending = self.pending_every > 0 && number.is_multiple_of(u64::from(self.pending_every));
-        let record = Record { finished, polls_left: if pending { self.pending_polls } else { 0 } };
+        let done_at = self.duration.map(|d| std::time::Instant::now() + d);
+        let record = Record { finished, polls_left: if pending { self.pending_polls } else { 0 }, done_at };
         let first_view = view(&record, "PENDING");
         let key = (project.clone(), location.clone(), name);
         if let Some(request_id) = request_id {
@@ -82,11 +99,12 @@ impl Operations {
         Some(current)
     }
 
-    /// `POST .../operations/{name}/wait`: the final state at once.
+    /// `POST .../operations/{name}/wait`: the final state at once, unless the operation takes
+    /// wall-clock time (then as it stands: GCP's wait may also return before DONE).
     pub fn wait(&mut self, project: &str, location: &str, name: &str) -> Option<Value> {
         let record = self.records.get_mut(&(project.to_string(), location.to_string(), name.to_string()))?;
         record.polls_left = 0;
-        Some(record.finished.clone())
+        Some(view(record, "RUNNING"))
     }
 
     /// The operations of one location, in name order, as they stand.
@@ -150,10 +168,10 @@ fn http_status_for(code: &str) -> u16 {
     }
 }
 
-/// The operation as a client sees it now: unfinished while polls are left.
+/// The operation as a client sees it now: unfinished while polls or time are left.
 fn view(record: &Record, unfinished_status: &str) -> Value {
     let mut current = record.finished.clone();
-    if record.polls_left > 0
+    if record.unfinished()
         && let Some(fields) = current.as_object_mut()
     {
         fields.insert("status".into(), json!(unfinished_status));

@@ -72,7 +72,10 @@ impl World {
     /// Start another `portico run` process against this world.
     pub fn spawn_operator(&mut self, args: &[&str]) {
         let mut command = Command::new(env!("CARGO_BIN_EXE_portico"));
-        command.arg("run").args(["--drift-interval", "30s"]);
+        command.arg("run");
+        if !args.contains(&"--drift-interval") {
+            command.args(["--drift-interval", "30s"]);
+        }
         if !args.contains(&"--metrics-address") {
             command.args(["--metrics-address", "127.0.0.1:0"]);
         }
@@ -97,6 +100,12 @@ impl World {
         let sent = std::process::Command::new("kill").args(["-TERM", &pid]).status().is_ok_and(|s| s.success());
         assert!(sent, "kill -TERM {pid}");
         let _ = self.operators[index].wait();
+    }
+
+    /// The process id of operator `index` (the operator_scale benchmark reads its CPU and memory).
+    #[allow(dead_code)]
+    pub fn operator_pid(&self, index: usize) -> u32 {
+        self.operators[index].id()
     }
 
     pub fn kill_operator(&mut self, index: usize) {

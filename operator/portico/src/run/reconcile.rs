@@ -17,7 +17,7 @@ use super::stores::Stores;
 
 /// What a Gateway was last programmed with, and the outcome.
 pub(super) struct Programmed {
-    pub fingerprint: Value,
+    pub fingerprint: Option<Fingerprint>,
     pub result: Result<Applied, ProviderError>,
     pub provider: ProviderKind,
 }
@@ -31,9 +31,12 @@ pub struct Reconciler {
     pub(super) applied: BTreeMap<ObjectRef, Programmed>,
     /// The Gateways (with their fingerprints and provider) being programmed right now: blamed
     /// if the pass panics.
-    in_flight: std::sync::Mutex<Vec<(ObjectRef, Value, ProviderKind)>>,
+    in_flight: std::sync::Mutex<Vec<(ObjectRef, Option<Fingerprint>, ProviderKind)>>,
     /// Gateways whose programming panicked: skipped until their desired state changes.
-    quarantined: BTreeMap<ObjectRef, Value>,
+    quarantined: BTreeMap<ObjectRef, Option<Fingerprint>>,
+    /// Per route, the resourceVersion at which its status was seen to equal the computed one,
+    /// and that computed status: unchanged routes are skipped without serializing them.
+    pub(super) confirmed_routes: std::sync::Mutex<std::collections::HashMap<portico_model::ir::RouteKey, (String, portico_translate::status::RouteStatus)>>,
     /// kube's event recorder (`events.k8s.io/v1`): repeats of an event become one Event's series.
     pub(super) recorder: kube::runtime::events::Recorder,
 }
@@ -51,6 +54,7 @@ impl Reconciler {
             applied: BTreeMap::new(),
             in_flight: Default::default(),
             quarantined: BTreeMap::new(),
+            confirmed_routes: Default::default(),
             recorder,
         }
     }
@@ -58,8 +62,10 @@ impl Reconciler {
     /// One pass; returns true when something failed and should be retried (with backoff).
     pub async fn reconcile(&mut self, force: bool) -> bool {
         let started = Instant::now();
+        let mut phases = Phases::new();
         self.set_in_flight(Vec::new());
         let snapshot = self.stores.snapshot();
+        phases.mark("snapshot");
         // Route kinds whose CRDs are missing are neither supported on listeners nor claimed.
         let missing = self.stores.missing_route_kinds();
         let unserved = self.stores.missing_policy_features();
@@ -73,6 +79,7 @@ impl Reconciler {
         let mut desired = portico_translate::outcome::checked(&snapshot, &self.capabilities, &mut translation, |d| {
             providers.get(&d.ir.provider).map(|p| p.planner().check(d)).unwrap_or_default()
         });
+        phases.mark("translate");
         self.skip_quarantined(&mut desired);
         let deleting = self.finalize(&snapshot, &translation).await;
         desired.retain(|k, _| !deleting.contains(k));
@@ -86,8 +93,11 @@ impl Reconciler {
             self.remove_finalizer(&snapshot, key).await;
         }
         self.applied.retain(|k, _| desired.contains_key(k) || deleting.contains(k));
+        phases.mark("program");
         self.fold(&snapshot, &mut translation);
         let ok = self.write_statuses(&snapshot, &translation, &deleting).await;
+        phases.mark("status");
+        tracing::debug!(phases = %phases, routes = translation.statuses.routes.len(), "reconciled");
         self.metrics.reconciled(ok, started.elapsed().as_secs_f64());
         // Failures and load balancers still provisioning are looked at again soon.
         let provider_pending = self.applied.values().any(|p| !p.result.as_ref().is_ok_and(|a| a.ready));
@@ -99,8 +109,7 @@ impl Reconciler {
     async fn program(&mut self, kind: ProviderKind, all: &BTreeMap<ObjectRef, Desired>, force: bool) {
         let Some(provider) = self.providers.get(&kind).cloned() else { return };
         let desired: BTreeMap<ObjectRef, Desired> = all.iter().filter(|(_, d)| d.ir.provider == kind).map(|(k, d)| (k.clone(), d.clone())).collect();
-        let fingerprints: BTreeMap<&ObjectRef, Value> = desired.iter().map(|(k, d)| (k, fingerprint_of(d))).collect();
-        let changed: BTreeSet<ObjectRef> = desired.keys().filter(|k| force || !self.serving(k, fingerprints.get(k).unwrap_or(&Value::Null))).cloned().collect();
+        let changed: BTreeSet<ObjectRef> = desired.iter().filter(|(k, d)| force || !self.serving(k, d)).map(|(k, _)| k.clone()).collect();
         let left = self.applied.iter().any(|(k, p)| p.provider == kind && !desired.contains_key(k));
         if changed.is_empty() && !left {
             return;
@@ -108,13 +117,13 @@ impl Reconciler {
         let span = tracing::info_span!("program", provider = kind.name(), gateways = ?changed.iter().map(ToString::to_string).collect::<Vec<_>>());
         let _entered = span.enter();
         desired.values().for_each(|d| provider.prepare(d));
-        self.set_in_flight(changed.iter().map(|k| (k.clone(), fingerprints.get(k).cloned().unwrap_or(Value::Null), kind)).collect());
+        self.set_in_flight(changed.iter().map(|k| (k.clone(), desired.get(k).map(Fingerprint::of), kind)).collect());
         self.metrics.provider_call(kind.name(), "apply");
         let results = provider.apply_all(&desired, &changed).await;
         self.set_in_flight(Vec::new());
         self.applied.retain(|k, p| p.provider != kind || desired.contains_key(k));
         for (key, result) in results {
-            let fingerprint = fingerprints.get(&key).cloned().unwrap_or(Value::Null);
+            let wanted = desired.get(&key);
             match &result {
                 Err(error) => {
                     self.metrics.error("provider");
@@ -122,18 +131,18 @@ impl Reconciler {
                     self.event(&key, error).await;
                 }
                 // A Normal Event when a Gateway's current desired state first becomes ready.
-                Ok(applied) if applied.ready && !self.serving(&key, &fingerprint) => {
+                Ok(applied) if applied.ready && wanted.is_some_and(|d| !self.serving(&key, d)) => {
                     self.programmed_event(&key, kind.name(), &applied.addresses).await;
                 }
                 Ok(_) => {}
             }
-            self.applied.insert(key, Programmed { fingerprint, result, provider: kind });
+            self.applied.insert(key, Programmed { fingerprint: wanted.map(Fingerprint::of), result, provider: kind });
         }
     }
 
-    /// Whether the Gateway was last programmed from `fingerprint` and came out ready.
-    fn serving(&self, key: &ObjectRef, fingerprint: &Value) -> bool {
-        self.applied.get(key).is_some_and(|p| p.fingerprint == *fingerprint && p.result.as_ref().is_ok_and(|a| a.ready))
+    /// Whether the Gateway was last programmed from this desired state and came out ready.
+    fn serving(&self, key: &ObjectRef, desired: &Desired) -> bool {
+        self.applied.get(key).is_some_and(|p| p.fingerprint.as_ref().is_some_and(|f| f.matches(desired)) && p.result.as_ref().is_ok_and(|a| a.ready))
     }
 
     /// Remove what this platform holds for Gateways being deleted; their finalizer goes once
@@ -150,7 +159,7 @@ impl Reconciler {
                     self.metrics.error("provider");
                     tracing::warn!(gateway = %key, %error, provider = kind.name(), "removing the load balancer failed");
                     self.event(key, &error).await;
-                    self.applied.insert(key.clone(), Programmed { fingerprint: Value::Null, result: Err(error), provider: kind });
+                    self.applied.insert(key.clone(), Programmed { fingerprint: None, result: Err(error), provider: kind });
                 }
             }
         }
@@ -162,7 +171,7 @@ impl Reconciler {
         portico_translate::outcome::fold_all(snapshot, &self.capabilities, translation, outcomes);
     }
 
-    fn set_in_flight(&self, gateways: Vec<(ObjectRef, Value, ProviderKind)>) {
+    fn set_in_flight(&self, gateways: Vec<(ObjectRef, Option<Fingerprint>, ProviderKind)>) {
         if let Ok(mut slot) = self.in_flight.lock() {
             *slot = gateways;
         }
@@ -170,7 +179,7 @@ impl Reconciler {
 
     /// Leave out Gateways whose programming panicked, until their desired state changes.
     fn skip_quarantined(&mut self, desired: &mut BTreeMap<ObjectRef, Desired>) {
-        self.quarantined.retain(|k, f| desired.get(k).is_none_or(|d| fingerprint_of(d) == *f));
+        self.quarantined.retain(|k, f| desired.get(k).is_none_or(|d| f.as_ref().is_some_and(|f| f.matches(d))));
         desired.retain(|k, _| !self.quarantined.contains_key(k));
     }
 
@@ -194,16 +203,55 @@ impl Reconciler {
     }
 }
 
+/// How long each phase of a pass took (logged at debug level).
+struct Phases {
+    last: Instant,
+    spent: Vec<(&'static str, std::time::Duration)>,
+}
+
+impl Phases {
+    fn new() -> Self {
+        Phases { last: Instant::now(), spent: Vec::new() }
+    }
+
+    fn mark(&mut self, phase: &'static str) {
+        let now = Instant::now();
+        self.spent.push((phase, now - self.last));
+        self.last = now;
+    }
+}
+
+impl std::fmt::Display for Phases {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let parts: Vec<String> = self.spent.iter().map(|(phase, time)| format!("{phase} {:.1} ms", time.as_secs_f64() * 1e3)).collect();
+        f.write_str(&parts.join(", "))
+    }
+}
+
 /// What a Gateway was programmed from (current addresses excluded: they follow from it). A
-/// change here means the provider must apply again.
-fn fingerprint_of(desired: &Desired) -> Value {
-    let certificates: BTreeMap<String, &Vec<u8>> = desired.certificates.iter().map(|(k, v)| (k.to_string(), v)).collect();
-    Value::Array(vec![
-        serde_json::to_value(&desired.ir).unwrap_or(Value::Null),
-        serde_json::to_value(certificates).unwrap_or(Value::Null),
-        desired.parameters.clone(),
-        Value::String(desired.instance.clone()),
-    ])
+/// change here means the provider must apply again. Kept as it was and compared field by field
+/// (serializing every Gateway's IR on every pass cost more than translating it).
+#[derive(Clone)]
+pub(super) struct Fingerprint {
+    ir: portico_model::ir::Gateway,
+    certificates: BTreeMap<ObjectRef, Vec<u8>>,
+    parameters: Value,
+    instance: String,
+}
+
+impl Fingerprint {
+    fn of(desired: &Desired) -> Fingerprint {
+        Fingerprint {
+            ir: desired.ir.clone(),
+            certificates: desired.certificates.clone(),
+            parameters: desired.parameters.clone(),
+            instance: desired.instance.clone(),
+        }
+    }
+
+    fn matches(&self, desired: &Desired) -> bool {
+        self.ir == desired.ir && self.certificates == desired.certificates && self.parameters == desired.parameters && self.instance == desired.instance
+    }
 }
 
 /// The provider of a Gateway's class.

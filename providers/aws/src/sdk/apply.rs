@@ -77,14 +77,84 @@ fn missing(what: &str) -> ProviderError {
 
 pub async fn apply(clients: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderError> {
     let mut resolver = Resolver::from_plan(inputs.plan);
-    for (n, step) in inputs.plan.steps.iter().enumerate() {
-        if inputs.stop_after == Some(n) {
-            return Err(ProviderError::Transient { platform: "AWS".into(), operation: "apply".into(), message: format!("interrupted after {n} steps") });
+    let mut done = 0;
+    for wave in waves(&inputs.plan.steps) {
+        let allowed = inputs.stop_after.map_or(wave.len(), |stop| stop.saturating_sub(done).min(wave.len()));
+        match &wave[..allowed] {
+            [] => {}
+            [step] => {
+                tracing::debug!(?step, "aws step");
+                run(clients, &inputs, &mut resolver, step).await?;
+            }
+            steps => run_together(clients, &inputs, &mut resolver, steps).await?,
         }
-        tracing::debug!(?step, "aws step");
-        run(clients, &inputs, &mut resolver, step).await?;
+        done += allowed;
+        if allowed < wave.len() {
+            return Err(ProviderError::Transient { platform: "AWS".into(), operation: "apply".into(), message: format!("interrupted after {done} steps") });
+        }
     }
     wait_until_active(clients, &inputs, &mut resolver).await
+}
+
+/// Steps that may run at once with others of their kind: each changes its own resource (a
+/// target group, its targets, one rule at its own priority) and reads only ARNs known before.
+fn concurrent_kind(step: &Step) -> Option<u8> {
+    match step {
+        Step::CreateTargetGroup { .. } => Some(0),
+        Step::RegisterTargets { .. } => Some(1),
+        Step::DeregisterTargets { .. } => Some(2),
+        Step::CreateRule { .. } => Some(3),
+        Step::ModifyRule { .. } => Some(4),
+        Step::DeleteRule { .. } => Some(5),
+        _ => None,
+    }
+}
+
+/// The plan's steps in waves: a run of consecutive steps of one concurrent kind is one wave, any
+/// other step is a wave of its own. The plan's order between waves is kept.
+pub fn waves(steps: &[Step]) -> Vec<&[Step]> {
+    let mut waves = Vec::new();
+    let mut start = 0;
+    for end in 1..=steps.len() {
+        let kind = concurrent_kind(&steps[start]);
+        if end == steps.len() || kind.is_none() || concurrent_kind(&steps[end]) != kind {
+            waves.push(&steps[start..end]);
+            start = end;
+        }
+    }
+    waves
+}
+
+/// One wave of independent steps, at most `concurrent_calls` at a time. Every step runs even
+/// if one fails (target groups created are recorded); the first failure is returned.
+async fn run_together(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, steps: &[Step]) -> Result<(), ProviderError> {
+    use futures_util::{FutureExt as _, StreamExt as _, future::BoxFuture};
+    tracing::debug!(steps = steps.len(), first = ?steps[0], "aws steps together");
+    if matches!(steps[0], Step::CreateTargetGroup { .. }) {
+        let vpc = network::vpc(clients, inputs.params, &mut resolver.vpc).await?;
+        let groups = steps.iter().filter_map(|step| match step {
+            Step::CreateTargetGroup { group } => Some(group),
+            _ => None,
+        });
+        // Boxed and collected first: a stream of closures held across the await would make the
+        // provider's future not `Send`.
+        let calls: Vec<BoxFuture<'_, (String, Result<String, ProviderError>)>> =
+            groups.map(|group| create_target_group(clients, group, &vpc).map(|arn| (group.name.clone(), arn)).boxed()).collect();
+        let created: Vec<(String, Result<String, ProviderError>)> =
+            futures_util::stream::iter(calls).buffer_unordered(clients.concurrent_calls).collect().await;
+        let mut failed = None;
+        for (name, arn) in created {
+            match arn {
+                Ok(arn) => _ = resolver.groups.insert(name, arn),
+                Err(error) => _ = failed.get_or_insert(error),
+            }
+        }
+        return failed.map_or(Ok(()), Err);
+    }
+    let known: &Resolver = resolver;
+    let calls: Vec<BoxFuture<'_, Result<(), ProviderError>>> = steps.iter().map(|step| run_shared(clients, known, step).boxed()).collect();
+    let results: Vec<Result<(), ProviderError>> = futures_util::stream::iter(calls).buffer_unordered(clients.concurrent_calls).collect().await;
+    results.into_iter().collect()
 }
 
 async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, step: &Step) -> Result<(), ProviderError> {
@@ -151,6 +221,22 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
             let arns = certificates.iter().map(|c| resolver.certificate(c)).collect::<Result<Vec<_>, _>>()?;
             listener_certificates(clients, &resolver.listener(*role, *port)?, arns, matches!(step, Step::AddListenerCertificates { .. })).await?;
         }
+        Step::DeleteRule { .. } | Step::ModifyRule { .. } | Step::CreateRule { .. } | Step::RegisterTargets { .. } | Step::DeregisterTargets { .. } => {
+            run_shared(clients, resolver, step).await?
+        }
+        Step::SetRulePriorities { priorities } => {
+            clients.count("elbv2:SetRulePriorities");
+            let pairs = priorities.iter().map(|(arn, p)| elb::RulePriorityPair::builder().rule_arn(arn).priority(*p).build()).collect();
+            clients.elb.set_rule_priorities().set_rule_priorities(Some(pairs)).send().await.map_err(|e| error("SetRulePriorities", e))?;
+        }
+        _ => delete(clients, step).await?,
+    }
+    Ok(())
+}
+
+/// The steps that read only what is resolved already: rules and targets.
+async fn run_shared(clients: &Clients, resolver: &Resolver, step: &Step) -> Result<(), ProviderError> {
+    match step {
         Step::DeleteRule { arn } => {
             clients.count("elbv2:DeleteRule");
             ignore_missing(clients.elb.delete_rule().rule_arn(arn).send().await, "DeleteRule", &["RuleNotFound"])?;
@@ -164,11 +250,6 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
                 request = request.set_transforms(Some(rule.transforms.iter().map(convert::transform).collect()));
             }
             request.send().await.map_err(|e| error("ModifyRule", e))?;
-        }
-        Step::SetRulePriorities { priorities } => {
-            clients.count("elbv2:SetRulePriorities");
-            let pairs = priorities.iter().map(|(arn, p)| elb::RulePriorityPair::builder().rule_arn(arn).priority(*p).build()).collect();
-            clients.elb.set_rule_priorities().set_rule_priorities(Some(pairs)).send().await.map_err(|e| error("SetRulePriorities", e))?;
         }
         Step::CreateRule { role, port, priority, rule } => {
             clients.count("elbv2:CreateRule");
@@ -185,7 +266,10 @@ async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, st
             let arn = resolver.groups.get(name).ok_or_else(|| missing(name))?;
             register(clients, arn, targets, matches!(step, Step::RegisterTargets { .. })).await?;
         }
-        _ => delete(clients, step).await?,
+        _ => {
+            let message = format!("internal error: {step:?} is not a rule or target step");
+            return Err(ProviderError::Rejected { platform: "AWS".into(), operation: "apply".into(), message });
+        }
     }
     Ok(())
 }
@@ -460,4 +544,30 @@ async fn wait_until_active(clients: &Clients, inputs: &Inputs<'_>, resolver: &mu
         addresses.push(Address { address_type: "Hostname".into(), value: dns });
     }
     Ok(Applied { addresses, ready, ..Applied::default() })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn waves_group_runs_of_one_independent_kind_and_keep_everything_else_alone() {
+        let delete_rule = |arn: &str| Step::DeleteRule { arn: arn.into() };
+        let register = |name: &str| Step::RegisterTargets { name: name.into(), targets: vec![("10.0.0.1".into(), 80)] };
+        let steps = vec![
+            register("a"),
+            register("b"),
+            Step::DeregisterTargets { name: "a".into(), targets: Vec::new() },
+            delete_rule("r1"),
+            delete_rule("r2"),
+            Step::SetRulePriorities { priorities: Vec::new() },
+            Step::DeleteListener { arn: "l1".into() },
+            Step::DeleteListener { arn: "l2".into() },
+            delete_rule("r3"),
+        ];
+        let sizes: Vec<usize> = waves(&steps).iter().map(|w| w.len()).collect();
+        assert_eq!(sizes, [2, 1, 2, 1, 1, 1, 1], "listeners, priorities and the like run alone, in order");
+        assert!(matches!(waves(&steps)[6][0], Step::DeleteRule { ref arn } if arn == "r3"));
+        assert!(waves(&[]).is_empty());
+    }
 }

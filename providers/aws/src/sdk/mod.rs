@@ -27,6 +27,8 @@ pub struct Settings {
     pub endpoint: Option<String>,
     /// Attempts per call for the SDK's adaptive retry (default 5).
     pub max_attempts: Option<u32>,
+    /// Independent calls of one kind in flight at once (default 4; see `apply`).
+    pub concurrent_calls: Option<usize>,
 }
 
 pub use portico_provider::CallCounts;
@@ -39,6 +41,8 @@ pub struct Clients {
     pub acm: aws_sdk_acm::Client,
     pub calls: Arc<CallCounts>,
     pub on_call: Option<portico_provider::OnCall>,
+    /// Independent calls of one kind in flight at once (target groups, targets, rules).
+    pub concurrent_calls: usize,
 }
 
 impl std::fmt::Debug for Clients {
@@ -58,7 +62,9 @@ impl Clients {
         if let Some(endpoint) = &settings.endpoint {
             loader = loader.endpoint_url(endpoint);
         }
-        Clients::from_config(&loader.load().await)
+        let mut clients = Clients::from_config(&loader.load().await);
+        clients.concurrent_calls = settings.concurrent_calls.unwrap_or(DEFAULT_CONCURRENT_CALLS).max(1);
+        clients
     }
 
     /// Clients from a ready SDK configuration (tests give static credentials this way).
@@ -69,6 +75,7 @@ impl Clients {
             acm: aws_sdk_acm::Client::new(config),
             calls: Arc::new(CallCounts::default()),
             on_call: None,
+            concurrent_calls: DEFAULT_CONCURRENT_CALLS,
         }
     }
 
@@ -80,6 +87,10 @@ impl Clients {
         }
     }
 }
+
+/// ELBv2 throttles per account and region (token buckets per API); a few calls at once stay
+/// within them, and the adaptive retry slows down when AWS says otherwise.
+const DEFAULT_CONCURRENT_CALLS: usize = 4;
 
 /// HTTPS (rustls with ring) or plain HTTP for local endpoints.
 pub fn http_client() -> aws_sdk_elasticloadbalancingv2::config::SharedHttpClient {

@@ -57,16 +57,66 @@ impl Moto {
 
     /// Fresh SDK clients (with their own call counter) pointed at this server.
     pub async fn clients(&self) -> Clients {
-        let config = aws_config::defaults(BehaviorVersion::latest())
-            .region(Region::new("us-east-1"))
-            .http_client(portico_aws::http_client())
-            .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
-            .endpoint_url(&self.endpoint)
-            .load()
-            .await;
-        Clients::from_config(&config)
+        clients_at(&self.endpoint).await
     }
 
+    /// A proxy in front of this server that holds every request `delay` before passing it on, as
+    /// AWS's answers take tens to hundreds of milliseconds where moto's take one: its endpoint. A
+    /// chunk following the previous one within 5 ms (a request's body after its headers) is not
+    /// held again.
+    #[allow(dead_code)]
+    pub async fn delayed(&self, delay: Duration) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let port = listener.local_addr().unwrap().port();
+        let upstream = self.endpoint.trim_start_matches("http://").to_string();
+        tokio::spawn(async move {
+            while let Ok((client, _)) = listener.accept().await {
+                tokio::spawn(relay(client, upstream.clone(), delay));
+            }
+        });
+        format!("http://127.0.0.1:{port}")
+    }
+}
+
+/// One proxied connection: client to server held, server to client as it comes.
+async fn relay(client: tokio::net::TcpStream, upstream: String, delay: Duration) {
+    use tokio::io::{AsyncReadExt as _, AsyncWriteExt as _};
+    let Ok(server) = tokio::net::TcpStream::connect(&upstream).await else { return };
+    let (mut client_read, mut client_write) = client.into_split();
+    let (mut server_read, mut server_write) = server.into_split();
+    let to_server = async move {
+        let mut buffer = vec![0u8; 64 * 1024];
+        let mut last = Instant::now() - Duration::from_secs(1);
+        while let Ok(n @ 1..) = client_read.read(&mut buffer).await {
+            if last.elapsed() > Duration::from_millis(5) {
+                tokio::time::sleep(delay).await;
+            }
+            if server_write.write_all(&buffer[..n]).await.is_err() {
+                break;
+            }
+            last = Instant::now();
+        }
+        let _ = server_write.shutdown().await;
+    };
+    let to_client = async move {
+        let _ = tokio::io::copy(&mut server_read, &mut client_write).await;
+    };
+    tokio::join!(to_server, to_client);
+}
+
+/// Fresh SDK clients (with their own call counter) pointed at `endpoint`.
+pub async fn clients_at(endpoint: &str) -> Clients {
+    let config = aws_config::defaults(BehaviorVersion::latest())
+        .region(Region::new("us-east-1"))
+        .http_client(portico_aws::http_client())
+        .credentials_provider(Credentials::new("testing", "testing", None, None, "moto"))
+        .endpoint_url(endpoint)
+        .load()
+        .await;
+    Clients::from_config(&config)
+}
+
+impl Moto {
     /// A VPC with two subnets in two zones, tagged `kubernetes.io/role/elb`; returns the VPC id.
     pub async fn network(&self) -> String {
         let clients = self.clients().await;

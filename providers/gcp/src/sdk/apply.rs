@@ -22,17 +22,29 @@ pub struct Inputs<'a> {
     pub stop_after: Option<usize>,
 }
 
+/// Apply the plan wave by wave ([`crate::plan::waves`]); a wave's steps run concurrently (at
+/// most `concurrent_calls` at once: each waits for its operation, which takes GCP 1-2 s). A
+/// failed step fails the apply once the rest of its wave finished (the next pass repairs what is
+/// left: names are deterministic and retries reuse request ids).
 pub async fn apply(c: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderError> {
+    use futures_util::{FutureExt as _, StreamExt as _, future::BoxFuture};
     let project = inputs.plan.project.as_str();
-    for (done, step) in inputs.plan.steps.iter().enumerate() {
-        if inputs.stop_after == Some(done) {
+    let mut done = 0;
+    for wave in crate::plan::waves(&inputs.plan.steps) {
+        let allowed = inputs.stop_after.map_or(wave.len(), |stop| stop.saturating_sub(done).min(wave.len()));
+        // Boxed and collected first: a stream of closures held across the await would make the
+        // provider's future not `Send`.
+        let calls: Vec<BoxFuture<'_, Result<(), ProviderError>>> = wave[..allowed].iter().map(|step| run(c, project, step, inputs.pems).boxed()).collect();
+        let results: Vec<Result<(), ProviderError>> = futures_util::stream::iter(calls).buffer_unordered(c.concurrent_calls).collect().await;
+        results.into_iter().collect::<Result<Vec<()>, ProviderError>>()?;
+        done += allowed;
+        if allowed < wave.len() {
             return Err(ProviderError::Transient {
                 platform: "GCP".into(),
                 operation: "apply".into(),
                 message: format!("interrupted after {done} steps (test)"),
             });
         }
-        run(c, project, step, inputs.pems).await?;
     }
     let addresses = match inputs.address {
         AddressSource::Resource(key) => vec![Address { address_type: "IPAddress".into(), value: calls::get_address(c, project, key).await? }],

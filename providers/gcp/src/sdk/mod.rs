@@ -26,6 +26,8 @@ pub struct Settings {
     pub anonymous: bool,
     /// Attempts per call for throttled or transient failures (default 5).
     pub max_attempts: Option<usize>,
+    /// Steps of one wave (one operation on distinct resources) in flight at once (default 8).
+    pub concurrent_calls: Option<usize>,
 }
 
 pub use portico_provider::CallCounts;
@@ -56,6 +58,7 @@ pub struct Clients {
     /// Told about every call (e.g. the operator's metrics).
     pub on_call: Option<portico_provider::OnCall>,
     max_attempts: usize,
+    pub(crate) concurrent_calls: usize,
 }
 
 macro_rules! build_client {
@@ -109,6 +112,7 @@ impl Clients {
             counts: CallCounts::default(),
             on_call: None,
             max_attempts: settings.max_attempts.unwrap_or(5).max(1),
+            concurrent_calls: settings.concurrent_calls.unwrap_or(8).max(1),
         })
     }
 

@@ -22,6 +22,7 @@ async fn provider(fake: &ComputeFake) -> GcpProvider {
         endpoint: Some(fake.endpoint()),
         anonymous: true,
         max_attempts: Some(3),
+        concurrent_calls: None,
     };
     GcpProvider::connect(&settings).await.unwrap()
 }

@@ -19,7 +19,13 @@ async fn the_operator_programs_reports_and_cleans_up_a_gcp_gateway() {
     let crd = <portico_gcp::params::GCPLoadBalancerParameters as kube::CustomResourceExt>::crd();
     let cluster = Cluster::start("gcp-operator", crd, &base(&certificate("v1"), params, ROUTES)).await;
     let endpoint = fake.endpoint();
-    let args = portico_gcp::GcpArgs { gcp_project: Some(PROJECT.into()), gcp_region: None, gcp_endpoint: Some(endpoint), gcp_anonymous: true };
+    let args = portico_gcp::GcpArgs {
+        gcp_project: Some(PROJECT.into()),
+        gcp_region: None,
+        gcp_endpoint: Some(endpoint),
+        gcp_anonymous: true,
+        gcp_concurrent_calls: 8,
+    };
     let _operator = cluster.run(vec![portico_provider::Registered::new(&portico_gcp::DESCRIPTOR, args.connect())], CLUSTER);
     let gateways: Api<DynamicObject> = Api::namespaced_with(cluster.client.clone(), "infra", &resource("Gateway", "gateways"));
     let started = Instant::now();

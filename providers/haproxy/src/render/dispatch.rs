@@ -17,7 +17,7 @@
 //! the line-per-rule selection of [`super::http`]. Rules that forward to one backend with nothing
 //! else to do take their backend from `backends.map`: no line of their own at all.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap, HashSet};
 
 use portico_model::ir::{BackendTarget, HttpAction, HttpRouteEntry, PathMatch, Port, VirtualHost};
 
@@ -64,6 +64,7 @@ fn trimmed(prefix: &str) -> &str {
 }
 
 /// Does `prefix` (trimmed) match `path` segment-wise?
+#[cfg(test)]
 fn prefix_matches(prefix: &str, path: &str) -> bool {
     prefix.is_empty() || path == prefix || path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('/'))
 }
@@ -73,8 +74,10 @@ fn wildcard_suffix(hostname: &str) -> Option<&str> {
     hostname.strip_prefix('*').filter(|s| s.starts_with('.'))
 }
 
-/// Does virtual host `hostname` take `host` (lower-case, no port)?
-pub fn host_matches(hostname: &str, host: &str) -> bool {
+/// Does virtual host `hostname` take `host` (lower-case, no port)? The tests' oracle for
+/// [`FirstHost`].
+#[cfg(test)]
+fn host_matches(hostname: &str, host: &str) -> bool {
     match wildcard_suffix(hostname) {
         _ if hostname == "*" => true,
         Some(suffix) => host.ends_with(suffix) && !host.starts_with('.'),
@@ -82,30 +85,91 @@ pub fn host_matches(hostname: &str, host: &str) -> bool {
     }
 }
 
+/// The first virtual host (in the IR's order) taking a host: what [`host_matches`] over every
+/// name in order finds, by lookups (a host's candidates are itself, its `.suffix`es and `*`).
+struct FirstHost<'n> {
+    exact: HashMap<&'n str, usize>,
+    wildcards: HashMap<&'n str, usize>,
+    any: Option<usize>,
+}
+
+impl<'n> FirstHost<'n> {
+    fn new(names: &'n [String]) -> Self {
+        let mut first = FirstHost { exact: HashMap::new(), wildcards: HashMap::new(), any: None };
+        for (index, name) in names.iter().enumerate() {
+            match wildcard_suffix(name) {
+                _ if name == "*" => first.any = first.any.or(Some(index)),
+                Some(suffix) => _ = first.wildcards.entry(suffix).or_insert(index),
+                None => _ = first.exact.entry(name.as_str()).or_insert(index),
+            }
+        }
+        first
+    }
+
+    fn of(&self, host: &str) -> Option<usize> {
+        let exact = self.exact.get(host).copied();
+        let under = (!host.starts_with('.')).then(|| host.match_indices('.').filter_map(|(at, _)| self.wildcards.get(&host[at..]).copied()).min()).flatten();
+        [exact, under, self.any].into_iter().flatten().min()
+    }
+}
+
+/// The first rule (in the given order) whose path matches a path, for path-only rules: what
+/// [`entry_matches`] over every rule in order finds, by lookups (a path's candidates are the
+/// exact path and every segment prefix of it, the empty prefix included).
+struct FirstRule<'r> {
+    exact: HashMap<&'r str, (usize, usize)>,
+    prefixes: HashMap<&'r str, (usize, usize)>,
+}
+
+impl<'r> FirstRule<'r> {
+    fn new(rules: &[(usize, &'r HttpRouteEntry)]) -> Self {
+        let mut first = FirstRule { exact: HashMap::new(), prefixes: HashMap::new() };
+        for (position, (number, entry)) in rules.iter().enumerate() {
+            match &entry.matcher.path {
+                PathMatch::Exact(path) => _ = first.exact.entry(path.as_str()).or_insert((position, *number)),
+                PathMatch::Prefix(prefix) => _ = first.prefixes.entry(trimmed(prefix)).or_insert((position, *number)),
+                PathMatch::RegularExpression(_) => {}
+            }
+        }
+        first
+    }
+
+    fn of(&self, path: &str) -> Option<usize> {
+        let segments = path.match_indices('/').map(|(at, _)| &path[..at]).chain([path]);
+        let prefix = segments.filter_map(|p| self.prefixes.get(p)).min().copied();
+        [self.exact.get(path).copied(), prefix].into_iter().flatten().min().map(|(_, number)| number)
+    }
+}
+
 impl Dispatch {
     /// Builds the maps of a port's virtual hosts (`rules` numbered as the frontend numbers them).
+    /// Linear in virtual hosts and rules: every key's first match is found by lookups.
     pub fn new(vhosts: &[VirtualHost], rules: &[(usize, usize, &HttpRouteEntry)]) -> Dispatch {
         let names: Vec<String> = vhosts.iter().map(|v| v.hostname.to_ascii_lowercase()).collect();
-        let first_host = |host: &str| names.iter().position(|n| host_matches(n, host));
-        let mut out = Dispatch { any_host: names.iter().position(|n| n == "*"), mapped: vhosts.iter().map(path_only).collect(), ..Dispatch::default() };
+        let first_host = FirstHost::new(&names);
+        let mut out = Dispatch { any_host: first_host.any, mapped: vhosts.iter().map(path_only).collect(), ..Dispatch::default() };
         for name in &names {
             match wildcard_suffix(name) {
-                // A host just under the suffix stands for every host under it.
                 // A host just under the suffix (a label no DNS name has) stands for every host
                 // under it.
-                Some(suffix) => out.wildcards.push((suffix.to_string(), first_host(&format!("\u{1}{suffix}")).unwrap_or(0))),
+                Some(suffix) => out.wildcards.push((suffix.to_string(), first_host.of(&format!("\u{1}{suffix}")).unwrap_or(0))),
                 None if name != "*" => {
-                    out.hosts.entry(name.clone()).or_insert_with(|| first_host(name).unwrap_or(0));
+                    out.hosts.entry(name.clone()).or_insert_with(|| first_host.of(name).unwrap_or(0));
                 }
                 None => {}
             }
         }
         out.wildcards.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         out.wildcards.dedup_by(|a, b| a.0 == b.0);
+        let mut by_vhost: BTreeMap<usize, Vec<(usize, &HttpRouteEntry)>> = BTreeMap::new();
+        for (vh, number, entry) in rules {
+            if out.mapped.get(*vh).copied().unwrap_or(false) {
+                by_vhost.entry(*vh).or_default().push((*number, *entry));
+            }
+        }
         let mapped: Vec<usize> = (0..vhosts.len()).filter(|vh| out.mapped[*vh]).collect();
         for vh in mapped {
-            let own: Vec<(usize, &HttpRouteEntry)> = rules.iter().filter(|r| r.0 == vh).map(|r| (r.1, r.2)).collect();
-            out.add_paths(vh, &own);
+            out.add_paths(vh, by_vhost.get(&vh).map(Vec::as_slice).unwrap_or(&[]));
         }
         out.prefixes.sort_by(|a, b| b.0.len().cmp(&a.0.len()).then(a.0.cmp(&b.0)));
         out
@@ -114,7 +178,8 @@ impl Dispatch {
     /// The keys of one path-only virtual host: each exact path and each prefix (as a path), and
     /// each prefix followed by `/` (every path under it).
     fn add_paths(&mut self, vh: usize, rules: &[(usize, &HttpRouteEntry)]) {
-        let first = |path: &str| rules.iter().find(|(_, e)| entry_matches(e, path)).map(|(n, _)| *n);
+        let first = FirstRule::new(rules);
+        let mut prefixes: HashSet<String> = HashSet::new();
         for (_, entry) in rules {
             let (path, prefix) = match &entry.matcher.path {
                 PathMatch::Exact(path) => (path.as_str(), None),
@@ -122,7 +187,7 @@ impl Dispatch {
                 PathMatch::RegularExpression(_) => continue,
             };
             if !path.is_empty()
-                && let Some(rule) = first(path)
+                && let Some(rule) = first.of(path)
             {
                 self.paths.entry(format!("{vh}|{path}")).or_insert(rule);
             }
@@ -130,9 +195,9 @@ impl Dispatch {
                 // Any path under the prefix: the first rule matching `<prefix>/<something>`
                 // that no longer key catches (a longer key exists for longer prefixes).
                 let probe = format!("{prefix}/\u{1}");
-                if let Some(rule) = first(&probe) {
+                if let Some(rule) = first.of(&probe) {
                     let key = format!("{vh}|{prefix}/");
-                    if !self.prefixes.iter().any(|(k, _)| *k == key) {
+                    if prefixes.insert(key.clone()) {
                         self.prefixes.push((key, rule));
                     }
                 }
@@ -155,7 +220,8 @@ impl Dispatch {
     }
 }
 
-/// Does the entry's path match `path` (path-only entries)?
+/// Does the entry's path match `path` (path-only entries)? The tests' oracle for [`FirstRule`].
+#[cfg(test)]
 fn entry_matches(entry: &HttpRouteEntry, path: &str) -> bool {
     match &entry.matcher.path {
         PathMatch::Exact(exact) => exact == path,
