@@ -1,6 +1,6 @@
 //! The operator at scale, end to end: the real `portico run` process against the in-memory API
 //! server, real HAProxy and echo backends (the e2e world). One Gateway; first 1 route, then
-//! 5,000 and 10,000 HTTPRoutes created by 16 concurrent writers. Prints, for each size:
+//! 10,000 HTTPRoutes created by 16 concurrent writers. Prints, for each size:
 //! - status: seconds from the last route write until every route carries Accepted=True;
 //! - edit -> traffic follows: a route's backend switched, until HAProxy sends its requests to the
 //!   new backend (median and worst of 20 edits);
@@ -8,7 +8,8 @@
 //!
 //! and the ratios against the 1-route Gateway measured in the same run. Figures only, no pass/fail
 //! on time. Run: `cargo bench -p portico-cli --bench operator_scale` (needs `haproxy`);
-//! `PORTICO_SCALE_ROUTES=2000,4000` changes the sizes.
+//! `PORTICO_SCALE_ROUTES=5000,10000` changes the sizes; `PORTICO_SCALE_VERBOSE=1` prints every
+//! edit and which backends answered right after it.
 
 #[allow(dead_code)]
 #[path = "../tests/e2e/world.rs"]
@@ -152,7 +153,7 @@ async fn measure(world: &World, at: SocketAddr, created: usize, target: usize) -
 }
 
 fn sizes() -> Vec<usize> {
-    let text = std::env::var("PORTICO_SCALE_ROUTES").unwrap_or_else(|_| "5000,10000".into());
+    let text = std::env::var("PORTICO_SCALE_ROUTES").unwrap_or_else(|_| "10000".into());
     let mut sizes: Vec<usize> = text.split(',').filter_map(|s| s.trim().parse().ok()).filter(|n| *n > 1).collect();
     sizes.sort_unstable();
     sizes

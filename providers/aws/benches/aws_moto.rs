@@ -103,7 +103,7 @@ async fn pass(aws: &AwsProvider, want: &Desired, title: &str) -> (u64, usize, f6
 /// How long the proxy in front of moto holds each call (AWS answers in tens to hundreds of
 /// milliseconds; the default keeps the one-at-a-time baseline short enough for CI).
 fn call_delay() -> std::time::Duration {
-    std::time::Duration::from_millis(std::env::var("PORTICO_AWS_CALL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(50))
+    std::time::Duration::from_millis(std::env::var("PORTICO_AWS_CALL_MS").ok().and_then(|v| v.parse().ok()).unwrap_or(25))
 }
 
 /// From empty through the delaying proxy, with `concurrent_calls`: wall seconds.

@@ -90,7 +90,7 @@ impl LeaderElection {
     }
 
     /// Keep trying to acquire and renew; `leading` reflects the current state.
-    pub async fn run(self: Arc<Self>, leading: Arc<AtomicBool>, changed: Arc<tokio::sync::Notify>) {
+    pub async fn run(self: Arc<Self>, leading: Arc<AtomicBool>, changed: Arc<super::stores::Changes>) {
         let retry = self.lease_duration / 3;
         loop {
             let holds = match self.try_acquire().await {

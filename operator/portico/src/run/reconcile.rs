@@ -64,6 +64,7 @@ impl Reconciler {
         let started = Instant::now();
         let mut phases = Phases::new();
         self.set_in_flight(Vec::new());
+        self.stores.changed.forget_writes();
         let snapshot = self.stores.snapshot();
         phases.mark("snapshot");
         // Route kinds whose CRDs are missing are neither supported on listeners nor claimed.

@@ -28,6 +28,7 @@ pub fn same_status(current: Option<&Value>, desired: &Value) -> bool {
 pub async fn write(
     client: &Client,
     metrics: &Arc<Metrics>,
+    changes: &super::stores::Changes,
     resource: &ApiResource,
     namespace: Option<&str>,
     name: &str,
@@ -43,7 +44,10 @@ pub async fn write(
         None => Api::all_with(client.clone(), resource),
     };
     let patch = json!({"metadata": {"resourceVersion": resource_version}, "status": desired});
-    api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await?;
+    changes.writing(&resource.kind, namespace, name, &patch["status"]);
+    let written = api.patch_status(name, &PatchParams::default(), &Patch::Merge(&patch)).await;
+    changes.written(&resource.kind, namespace, name, written.as_ref().ok().and_then(|o| o.metadata.resource_version.as_deref()));
+    written?;
     metrics.status_write(&resource.kind);
     Ok(true)
 }

@@ -55,8 +55,79 @@ pub struct Stores {
     pub parameters: Vec<(String, Watched<DynamicObject>)>,
     /// Only namespaces whose labels match this selector are served (`--watch-selector`).
     selector: Option<Selector>,
-    /// Fires whenever any watched object changes.
-    pub changed: Arc<Notify>,
+    /// Fires whenever any watched object changes (except by Portico's own status writes).
+    pub changed: Arc<Changes>,
+}
+
+/// The change signal, and the status writes Portico made itself: the watch event a status write
+/// causes holds nothing but that write (routes are written over the resourceVersion read; any
+/// other change has its own, earlier event), so it updates the store without waking the
+/// reconciler, which otherwise translated everything once more after every pass that wrote a
+/// status. An event is the echo of a write when it carries the resourceVersion the write
+/// returned, or, before the write's answer is in (the event may come first), exactly the status
+/// written.
+#[derive(Default)]
+pub struct Changes {
+    notify: Notify,
+    /// (kind, namespace, name) -> (status written, resourceVersion once the write answered).
+    echoes: std::sync::Mutex<std::collections::HashMap<(String, String, String), (serde_json::Value, Option<String>)>>,
+}
+
+impl std::ops::Deref for Changes {
+    type Target = Notify;
+
+    fn deref(&self) -> &Notify {
+        &self.notify
+    }
+}
+
+fn echo_key(kind: &str, namespace: Option<&str>, name: &str) -> (String, String, String) {
+    (kind.to_string(), namespace.unwrap_or_default().to_string(), name.to_string())
+}
+
+impl Changes {
+    /// A status write of ours is about to be sent.
+    pub fn writing(&self, kind: &str, namespace: Option<&str>, name: &str, status: &serde_json::Value) {
+        if let Ok(mut echoes) = self.echoes.lock() {
+            echoes.insert(echo_key(kind, namespace, name), (status.clone(), None));
+        }
+    }
+
+    /// How the write ended: the resourceVersion it produced, or `None` when it failed.
+    pub fn written(&self, kind: &str, namespace: Option<&str>, name: &str, resource_version: Option<&str>) {
+        let Ok(mut echoes) = self.echoes.lock() else { return };
+        let key = echo_key(kind, namespace, name);
+        match resource_version {
+            Some(rv) => {
+                if let Some(entry) = echoes.get_mut(&key) {
+                    entry.1 = Some(rv.to_string());
+                }
+            }
+            None => _ = echoes.remove(&key),
+        }
+    }
+
+    /// Forget writes not seen back (at the start of a pass): a late one only wakes a pass.
+    pub fn forget_writes(&self) {
+        if let Ok(mut echoes) = self.echoes.lock() {
+            echoes.clear();
+        }
+    }
+
+    /// Whether this object is what one of our status writes left (and forget that write).
+    fn is_echo<K: serde::Serialize>(&self, kind: &str, object: &K, meta: &kube::api::ObjectMeta) -> bool {
+        let Ok(mut echoes) = self.echoes.lock() else { return false };
+        let key = (kind.to_string(), meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
+        let Some((status, rv)) = echoes.get(&key) else { return false };
+        let echo = match rv {
+            Some(rv) => meta.resource_version.as_deref() == Some(rv.as_str()),
+            None => serde_json::to_value(object).is_ok_and(|o| o.get("status") == Some(status)),
+        };
+        if echo {
+            echoes.remove(&key);
+        }
+        echo
+    }
 }
 
 /// What is watched: every namespace, or only those listed (`--watch-namespace`), whose objects
@@ -105,9 +176,9 @@ where
 }
 
 /// Reflectors for a namespaced kind over `scope`.
-fn watched<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, scope: &Scope, config: &watcher::Config) -> Watched<K>
+fn watched<K>(client: &Client, changed: &Arc<Changes>, metrics: &Arc<Metrics>, scope: &Scope, config: &watcher::Config) -> Watched<K>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let apis = scope.apis(|| Api::all(client.clone()), |ns| Api::namespaced(client.clone(), ns));
@@ -116,7 +187,7 @@ where
 
 /// ConfigMaps, each reduced to its `ca.crt` key before it is stored: the CA bundles that client
 /// certificate validation references, without holding every ConfigMap's data in memory.
-fn ca_bundles(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, scope: &Scope) -> Watched<ConfigMap> {
+fn ca_bundles(client: &Client, changed: &Arc<Changes>, metrics: &Arc<Metrics>, scope: &Scope) -> Watched<ConfigMap> {
     let apis = scope.apis(|| Api::all(client.clone()), |ns| Api::namespaced(client.clone(), ns));
     let stores = apis.into_iter().map(|api| {
         let (reader, writer) = reflector::store();
@@ -137,17 +208,17 @@ fn keep_ca_bundle(map: &mut ConfigMap) {
 }
 
 /// Start a reflector for a cluster-scoped `K` in the background; its events wake `changed`.
-fn reflect<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>) -> Store<K>
+fn reflect<K>(client: &Client, changed: &Arc<Changes>, metrics: &Arc<Metrics>) -> Store<K>
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     reflect_api(Api::all(client.clone()), changed, metrics, watcher::Config::default())
 }
 
-fn reflect_api<K>(api: Api<K>, changed: &Arc<Notify>, metrics: &Arc<Metrics>, config: watcher::Config) -> Store<K>
+fn reflect_api<K>(api: Api<K>, changed: &Arc<Changes>, metrics: &Arc<Metrics>, config: watcher::Config) -> Store<K>
 where
-    K: Resource + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone,
 {
     let (reader, writer) = reflector::store();
@@ -156,12 +227,13 @@ where
     reader
 }
 
-/// Drive a reflector's stream in the background: every event wakes `changed`, every error is
-/// counted and logged (the watcher retries with backoff).
-fn follow<T, E: std::fmt::Display + Send + 'static>(
-    stream: impl futures_util::Stream<Item = Result<T, E>> + Send + 'static,
+/// Drive a reflector's stream in the background: every event wakes `changed` (except the echo
+/// of one of our status writes), every error is counted and logged (the watcher retries with
+/// backoff).
+fn follow<K: Resource + serde::Serialize + Send + 'static, E: std::fmt::Display + Send + 'static>(
+    stream: impl futures_util::Stream<Item = Result<watcher::Event<K>, E>> + Send + 'static,
     kind: String,
-    changed: &Arc<Notify>,
+    changed: &Arc<Changes>,
     metrics: &Arc<Metrics>,
 ) {
     let changed = changed.clone();
@@ -170,6 +242,7 @@ fn follow<T, E: std::fmt::Display + Send + 'static>(
         let mut stream = std::pin::pin!(stream);
         while let Some(event) = stream.next().await {
             match event {
+                Ok(watcher::Event::Apply(object)) if changed.is_echo(&kind, &object, object.meta()) => {}
                 Ok(_) => changed.notify_one(),
                 Err(error) => {
                     metrics.watch_error(&kind);
@@ -182,7 +255,7 @@ fn follow<T, E: std::fmt::Display + Send + 'static>(
 
 impl Stores {
     pub fn start(client: &Client, metrics: &Arc<Metrics>, providers: &[&'static Descriptor], watch: &Watch) -> Stores {
-        let changed = Arc::new(Notify::new());
+        let changed = Arc::new(Changes::default());
         let (scope, discovery) = (&watch.scope, watch.discovery);
         let plain = watcher::Config::default();
         let parameters = providers
@@ -350,9 +423,9 @@ async fn served(client: &Client, group: &str, version: &str, plural: &str) -> bo
     client.list_api_group_resources(&format!("{group}/{version}")).await.is_ok_and(|list| list.resources.iter().any(|r| r.name == plural))
 }
 
-fn optional<K>(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, scope: &Scope, interval: Duration) -> Optional<K>
+fn optional<K>(client: &Client, changed: &Arc<Changes>, metrics: &Arc<Metrics>, scope: &Scope, interval: Duration) -> Optional<K>
 where
-    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + std::fmt::Debug + Send + Sync + 'static,
+    K: Resource<Scope = k8s_openapi::NamespaceResourceScope> + Clone + DeserializeOwned + serde::Serialize + std::fmt::Debug + Send + Sync + 'static,
     K::DynamicType: Default + Eq + std::hash::Hash + Clone + Send + Sync,
 {
     let store = Arc::new(OnceLock::new());
@@ -396,7 +469,7 @@ fn crd_resource(crd: &CustomResourceDefinition) -> ApiResource {
 }
 
 /// A reflector for objects of a kind known only at run time (the providers' parameters).
-fn reflect_dynamic(client: &Client, changed: &Arc<Notify>, metrics: &Arc<Metrics>, resource: ApiResource, scope: &Scope) -> Watched<DynamicObject> {
+fn reflect_dynamic(client: &Client, changed: &Arc<Changes>, metrics: &Arc<Metrics>, resource: ApiResource, scope: &Scope) -> Watched<DynamicObject> {
     let apis = scope.apis(|| Api::all_with(client.clone(), &resource), |ns| Api::namespaced_with(client.clone(), ns, &resource));
     Watched(
         apis.into_iter()

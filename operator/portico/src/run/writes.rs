@@ -230,7 +230,7 @@ impl Reconciler {
     }
 
     async fn write(&self, api: &ApiResource, namespace: Option<&str>, name: &str, rv: Option<&str>, current: Option<&Value>, desired: Value) -> bool {
-        match status::write(&self.client, &self.metrics, api, namespace, name, rv, current, desired).await {
+        match status::write(&self.client, &self.metrics, &self.stores.changed, api, namespace, name, rv, current, desired).await {
             Ok(_) => true,
             Err(error) => {
                 self.metrics.error("status");
