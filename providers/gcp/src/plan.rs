@@ -109,6 +109,7 @@ impl Step {
 /// (e.g. every `backendServices.insert`) on distinct resources. No Compute resource refers to
 /// another of its own kind, so a wave's steps are independent; the plan's order between waves
 /// (what is referred to before what refers to it, deletes last) is kept.
+#[cfg_attr(not(feature = "sdk"), allow(dead_code))]
 pub fn waves(steps: &[Step]) -> Vec<&[Step]> {
     let mut waves = Vec::new();
     let mut start = 0;
