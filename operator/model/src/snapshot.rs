@@ -70,11 +70,12 @@ pub struct RouteObject<'a> {
     pub status: Option<serde_json::Value>,
 }
 
-/// A route's key, metadata and status: what writing its status needs (no spec, and the status
-/// serialized only when asked for, so listing every route for it costs next to nothing).
+/// A route's key and metadata, with its object and status serialized only when asked for (what
+/// writing statuses needs costs next to nothing for routes whose status is unchanged).
 pub struct RouteHead<'a> {
     pub key: crate::ir::RouteKey,
     pub metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+    object: Box<dyn Fn() -> serde_json::Value + Send + Sync + 'a>,
     status: Box<dyn Fn() -> Option<serde_json::Value> + Send + Sync + 'a>,
 }
 
@@ -86,8 +87,6 @@ impl RouteHead<'_> {
 }
 
 impl Snapshot {
-    /// Every route of every kind, in kind order (the one place outside translation that lists
-    /// the route kinds' fields).
     /// Keep only the namespaced objects of namespaces `keep` accepts (cluster-scoped
     /// GatewayClasses and Namespaces stay): what an operator scoped to some namespaces sees.
     pub fn retain_namespaces(&mut self, keep: impl Fn(&str) -> bool) {
@@ -110,46 +109,35 @@ impl Snapshot {
         self.parameters.retain(|p| p.namespace.as_deref().is_none_or(&keep));
     }
 
+    /// Every route of every kind, in kind order, serialized.
     pub fn routes(&self) -> Vec<RouteObject<'_>> {
-        use crate::RouteKind;
-        fn one<'a, T: Serialize>(
-            kind: RouteKind,
-            metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
-            object: &T,
-            status: Option<serde_json::Value>,
-        ) -> RouteObject<'a> {
-            let key = crate::ir::RouteKey::new(kind, metadata.namespace.clone().unwrap_or_else(|| "default".into()), metadata.name.clone().unwrap_or_default());
-            RouteObject { key, metadata, object: serde_json::to_value(object).unwrap_or_default(), status }
-        }
-        fn status<S: Serialize>(status: Option<&S>) -> Option<serde_json::Value> {
-            status.and_then(|s| serde_json::to_value(s).ok())
-        }
-        let mut out = Vec::new();
-        out.extend(self.http_routes.iter().map(|r| one(RouteKind::Http, &r.metadata, r, status(r.status.as_ref()))));
-        out.extend(self.grpc_routes.iter().map(|r| one(RouteKind::Grpc, &r.metadata, r, status(r.status.as_ref()))));
-        out.extend(self.tls_routes.iter().map(|r| one(RouteKind::Tls, &r.metadata, r, status(r.status.as_ref()))));
-        out.extend(self.tcp_routes.iter().map(|r| one(RouteKind::Tcp, &r.metadata, r, status(r.status.as_ref()))));
-        out.extend(self.udp_routes.iter().map(|r| one(RouteKind::Udp, &r.metadata, r, status(r.status.as_ref()))));
-        out
+        self.route_heads().into_iter().map(|h| RouteObject { object: (h.object)(), status: h.status(), key: h.key, metadata: h.metadata }).collect()
     }
 
-    /// Every route's [`RouteHead`], in the order of [`Snapshot::routes`].
+    /// Every route's [`RouteHead`], in kind order (the one place outside translation that lists
+    /// the route kinds' fields).
     pub fn route_heads(&self) -> Vec<RouteHead<'_>> {
         use crate::RouteKind;
-        fn head<'a, S: Serialize + Sync>(
+        fn head<'a, T: Serialize + Sync, S: Serialize + Sync>(
             kind: RouteKind,
             metadata: &'a k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            object: &'a T,
             status: Option<&'a S>,
         ) -> RouteHead<'a> {
             let key = crate::ir::RouteKey::new(kind, metadata.namespace.clone().unwrap_or_else(|| "default".into()), metadata.name.clone().unwrap_or_default());
-            RouteHead { key, metadata, status: Box::new(move || status.and_then(|s| serde_json::to_value(s).ok())) }
+            RouteHead {
+                key,
+                metadata,
+                object: Box::new(move || serde_json::to_value(object).unwrap_or_default()),
+                status: Box::new(move || status.and_then(|s| serde_json::to_value(s).ok())),
+            }
         }
         let mut out = Vec::new();
-        out.extend(self.http_routes.iter().map(|r| head(RouteKind::Http, &r.metadata, r.status.as_ref())));
-        out.extend(self.grpc_routes.iter().map(|r| head(RouteKind::Grpc, &r.metadata, r.status.as_ref())));
-        out.extend(self.tls_routes.iter().map(|r| head(RouteKind::Tls, &r.metadata, r.status.as_ref())));
-        out.extend(self.tcp_routes.iter().map(|r| head(RouteKind::Tcp, &r.metadata, r.status.as_ref())));
-        out.extend(self.udp_routes.iter().map(|r| head(RouteKind::Udp, &r.metadata, r.status.as_ref())));
+        out.extend(self.http_routes.iter().map(|r| head(RouteKind::Http, &r.metadata, r, r.status.as_ref())));
+        out.extend(self.grpc_routes.iter().map(|r| head(RouteKind::Grpc, &r.metadata, r, r.status.as_ref())));
+        out.extend(self.tls_routes.iter().map(|r| head(RouteKind::Tls, &r.metadata, r, r.status.as_ref())));
+        out.extend(self.tcp_routes.iter().map(|r| head(RouteKind::Tcp, &r.metadata, r, r.status.as_ref())));
+        out.extend(self.udp_routes.iter().map(|r| head(RouteKind::Udp, &r.metadata, r, r.status.as_ref())));
         out
     }
 }

@@ -3,6 +3,16 @@
 use std::collections::BTreeMap;
 use std::sync::Mutex;
 
+use crate::BoxFuture;
+
+/// Run independent calls with at most `limit` in flight; every call runs to its end, results in
+/// completion order. The calls are boxed and collected by the caller first: a stream of
+/// closures held across an await would make the caller's future not `Send`.
+pub async fn bounded<T>(calls: Vec<BoxFuture<'_, T>>, limit: usize) -> Vec<T> {
+    use futures_util::StreamExt as _;
+    futures_util::stream::iter(calls).buffer_unordered(limit.max(1)).collect().await
+}
+
 /// Calls by operation (`elbv2:CreateRule`, `urlMaps.update`, ...).
 #[derive(Debug, Default)]
 pub struct CallCounts(Mutex<BTreeMap<String, u64>>);

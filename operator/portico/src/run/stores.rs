@@ -117,7 +117,10 @@ impl Changes {
     /// Whether this object is what one of our status writes left (and forget that write).
     fn is_echo<K: serde::Serialize>(&self, kind: &str, object: &K, meta: &kube::api::ObjectMeta) -> bool {
         let Ok(mut echoes) = self.echoes.lock() else { return false };
-        let key = (kind.to_string(), meta.namespace.clone().unwrap_or_default(), meta.name.clone().unwrap_or_default());
+        if echoes.is_empty() {
+            return false;
+        }
+        let key = echo_key(kind, meta.namespace.as_deref(), meta.name.as_deref().unwrap_or_default());
         let Some((status, rv)) = echoes.get(&key) else { return false };
         let echo = match rv {
             Some(rv) => meta.resource_version.as_deref() == Some(rv.as_str()),

@@ -1,7 +1,6 @@
 //! The reconciler's writes to the API server: finalizers, Events and statuses.
 
 use futures_util::FutureExt as _;
-use futures_util::future::BoxFuture;
 use k8s_openapi::api::core::v1::ObjectReference;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, ApiResource, DynamicObject, Patch, PatchParams};
@@ -9,7 +8,7 @@ use kube::runtime::events::{Event, EventType};
 use portico_model::Snapshot;
 use portico_model::ir::ObjectRef;
 use portico_model::snapshot::RouteHead;
-use portico_provider::ProviderError;
+use portico_provider::{BoxFuture, ProviderError};
 use portico_translate::Translation;
 use portico_translate::status::RouteStatus;
 use serde_json::{Value, json};
@@ -246,11 +245,8 @@ impl Reconciler {
 const WRITES_IN_FLIGHT: usize = 32;
 
 /// Run `writes` with at most [`WRITES_IN_FLIGHT`] at a time; true when every one succeeded.
-/// (Boxed and collected first: an iterator of closures held across the await would make the
-/// pass's future not `Send`.)
 async fn all_succeed(writes: Vec<BoxFuture<'_, bool>>) -> bool {
-    use futures_util::StreamExt as _;
-    futures_util::stream::iter(writes).buffer_unordered(WRITES_IN_FLIGHT).fold(true, |ok, written| async move { ok & written }).await
+    portico_provider::calls::bounded(writes, WRITES_IN_FLIGHT).await.into_iter().all(|written| written)
 }
 
 fn object_key(meta: &ObjectMeta) -> ObjectRef {

@@ -128,7 +128,8 @@ pub fn waves(steps: &[Step]) -> Vec<&[Step]> {
 /// One wave of independent steps, at most `concurrent_calls` at a time. Every step runs even
 /// if one fails (target groups created are recorded); the first failure is returned.
 async fn run_together(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, steps: &[Step]) -> Result<(), ProviderError> {
-    use futures_util::{FutureExt as _, StreamExt as _, future::BoxFuture};
+    use futures_util::FutureExt as _;
+    use portico_provider::BoxFuture;
     tracing::debug!(steps = steps.len(), first = ?steps[0], "aws steps together");
     if matches!(steps[0], Step::CreateTargetGroup { .. }) {
         let vpc = network::vpc(clients, inputs.params, &mut resolver.vpc).await?;
@@ -136,12 +137,9 @@ async fn run_together(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Res
             Step::CreateTargetGroup { group } => Some(group),
             _ => None,
         });
-        // Boxed and collected first: a stream of closures held across the await would make the
-        // provider's future not `Send`.
         let calls: Vec<BoxFuture<'_, (String, Result<String, ProviderError>)>> =
             groups.map(|group| create_target_group(clients, group, &vpc).map(|arn| (group.name.clone(), arn)).boxed()).collect();
-        let created: Vec<(String, Result<String, ProviderError>)> =
-            futures_util::stream::iter(calls).buffer_unordered(clients.concurrent_calls).collect().await;
+        let created = portico_provider::calls::bounded(calls, clients.concurrent_calls).await;
         let mut failed = None;
         for (name, arn) in created {
             match arn {
@@ -153,8 +151,7 @@ async fn run_together(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Res
     }
     let known: &Resolver = resolver;
     let calls: Vec<BoxFuture<'_, Result<(), ProviderError>>> = steps.iter().map(|step| run_shared(clients, known, step).boxed()).collect();
-    let results: Vec<Result<(), ProviderError>> = futures_util::stream::iter(calls).buffer_unordered(clients.concurrent_calls).collect().await;
-    results.into_iter().collect()
+    portico_provider::calls::bounded(calls, clients.concurrent_calls).await.into_iter().collect()
 }
 
 async fn run(clients: &Clients, inputs: &Inputs<'_>, resolver: &mut Resolver, step: &Step) -> Result<(), ProviderError> {

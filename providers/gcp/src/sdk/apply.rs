@@ -27,15 +27,14 @@ pub struct Inputs<'a> {
 /// failed step fails the apply once the rest of its wave finished (the next pass repairs what is
 /// left: names are deterministic and retries reuse request ids).
 pub async fn apply(c: &Clients, inputs: Inputs<'_>) -> Result<Applied, ProviderError> {
-    use futures_util::{FutureExt as _, StreamExt as _, future::BoxFuture};
+    use futures_util::FutureExt as _;
+    use portico_provider::BoxFuture;
     let project = inputs.plan.project.as_str();
     let mut done = 0;
     for wave in crate::plan::waves(&inputs.plan.steps) {
         let allowed = inputs.stop_after.map_or(wave.len(), |stop| stop.saturating_sub(done).min(wave.len()));
-        // Boxed and collected first: a stream of closures held across the await would make the
-        // provider's future not `Send`.
         let calls: Vec<BoxFuture<'_, Result<(), ProviderError>>> = wave[..allowed].iter().map(|step| run(c, project, step, inputs.pems).boxed()).collect();
-        let results: Vec<Result<(), ProviderError>> = futures_util::stream::iter(calls).buffer_unordered(c.concurrent_calls).collect().await;
+        let results = portico_provider::calls::bounded(calls, c.concurrent_calls).await;
         results.into_iter().collect::<Result<Vec<()>, ProviderError>>()?;
         done += allowed;
         if allowed < wave.len() {
