@@ -55,10 +55,10 @@ fn lay_over(base: &mut Value, over: &Value) {
 }
 
 /// Everything a provider needs for one translated Gateway.
-pub fn desired_for(snapshot: &Snapshot, capabilities: &CapabilitySet, translation: &Translation, key: &ObjectRef, ir: &ir::Gateway) -> Desired {
+pub fn desired_for(snapshot: &Snapshot, capabilities: &CapabilitySet, translation: &Translation, key: &ObjectRef, ir: &std::sync::Arc<ir::Gateway>) -> Desired {
     let (instance, parameters) = parameters_of(snapshot, capabilities, ir);
     Desired {
-        ir: ir.clone(),
+        ir: std::sync::Arc::clone(ir),
         certificates: certificates_for(snapshot, ir),
         parameters,
         instance,

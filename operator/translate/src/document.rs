@@ -63,8 +63,8 @@ pub fn document_with_outcomes(loaded: &Loaded, planners: &Planners, outcomes: &O
         .map(|(key, ir)| {
             let native = desired.get(key).and_then(|d| planners.get(&ir.provider)?.plan_from_empty(d));
             let entry = match native {
-                Some(native) => json!({ "ir": ir, "native": { "provider": ir.provider.name(), "fromEmpty": native } }),
-                None => json!({ "ir": ir }),
+                Some(native) => json!({ "ir": &**ir, "native": { "provider": ir.provider.name(), "fromEmpty": native } }),
+                None => json!({ "ir": &**ir }),
             };
             (key.to_string(), entry)
         })

@@ -66,7 +66,8 @@ impl CapabilitySet {
 #[derive(Debug, Clone, Default)]
 pub struct Translation {
     /// The IR of every accepted Gateway Portico owns.
-    pub gateways: BTreeMap<ObjectRef, ir::Gateway>,
+    /// Shared (not copied) with each Gateway's [`portico_provider::Desired`].
+    pub gateways: BTreeMap<ObjectRef, std::sync::Arc<ir::Gateway>>,
     pub statuses: Statuses,
     /// Every route's age rank (oldest first; the spec's tie-breakers), computed once here: when a
     /// platform's quota cannot fit every route, the oldest keep their place.
@@ -137,7 +138,7 @@ pub fn translate_excluding(snapshot: &Snapshot, capabilities: &CapabilitySet, ex
         statuses.listener_sets.extend(listener_sets::statuses(gw));
         if gw.programmable() {
             let builder = builders.remove(key).unwrap_or_default();
-            irs.insert(key.clone(), builder.assemble(gw));
+            irs.insert(key.clone(), std::sync::Arc::new(builder.assemble(gw)));
         }
     }
     listener_sets::follow_gateways(&mut statuses);

@@ -1,7 +1,8 @@
 //! The HAProxy data plane at scale: requests per second through real HAProxy (wrk on loopback,
 //! an in-process echo backend) for the first and the last of N path-prefix routes (a path below the prefix) on one Gateway, with the
-//! map dispatch (routes matching on paths) and, for comparison in the same run, with one line
-//! per rule (every route also matches the method, which keeps its virtual host on lines).
+//! map dispatch (routes matching on paths), with every route split 80/20 between two Services
+//! (the draw looked up in `picks.map`), and, for comparison in the same run, with one line per
+//! rule (every route also matches the method, which keeps its virtual host on lines).
 //! Prints the figures and the ratios issue 16 asks for; never passes or fails on time.
 //! Run: `cargo bench -p portico-haproxy --bench dataplane` (needs `haproxy` and `wrk`).
 
@@ -18,11 +19,18 @@ use portico_model::ir::{
 
 const SECONDS: u32 = 3;
 
-fn gateway(routes: usize, method: bool, echo: SocketAddr) -> ir::Gateway {
-    let service = ObjectRef::new("default", "echo");
-    let id = Backend::id_for(&service, 8080, BackendProtocol::Http);
+/// One Gateway with `routes` prefix routes; `method` adds a method match (the rules are then
+/// selected by lines), `weighted` splits each route 80/20 between two Services.
+fn gateway(routes: usize, method: bool, weighted: bool, echo: SocketAddr) -> ir::Gateway {
     let endpoint = Endpoint { address: echo.ip().to_string(), port: echo.port(), zone: None, node: None };
-    let backend = Backend { service, port: 8080, protocol: BackendProtocol::Http, external_name: None, endpoints: vec![endpoint], tls: None };
+    let backend = |name: &str| {
+        let service = ObjectRef::new("default", name);
+        let id = Backend::id_for(&service, 8080, BackendProtocol::Http);
+        (id, Backend { service, port: 8080, protocol: BackendProtocol::Http, external_name: None, endpoints: vec![endpoint.clone()], tls: None })
+    };
+    let (id, canary) = (backend("echo").0, backend("canary").0);
+    let weighted_backend = |id: &str, weight| ir::WeightedBackend { weight, target: BackendTarget::Backend { id: id.to_string() }, filters: Vec::new() };
+    let backends = if weighted { vec![weighted_backend(&id, 80), weighted_backend(&canary, 20)] } else { vec![weighted_backend(&id, 1)] };
     let entries = (0..routes)
         .map(|i| HttpRouteEntry {
             source: ir::RouteSource {
@@ -35,9 +43,7 @@ fn gateway(routes: usize, method: bool, echo: SocketAddr) -> ir::Gateway {
             },
             matcher: HttpMatch { path: PathMatch::Prefix(format!("/route-{i}")), method: method.then(|| "GET".to_string()), ..HttpMatch::default() },
             filters: Vec::new(),
-            action: HttpAction::Forward {
-                backends: vec![ir::WeightedBackend { weight: 1, target: BackendTarget::Backend { id: id.clone() }, filters: Vec::new() }],
-            },
+            action: HttpAction::Forward { backends: backends.clone() },
             timeouts: None,
             retry: None,
             session_persistence: None,
@@ -64,7 +70,7 @@ fn gateway(routes: usize, method: bool, echo: SocketAddr) -> ir::Gateway {
         infrastructure_annotations: BTreeMap::new(),
         backend_client_certificate: None,
         ports: vec![port],
-        backends: BTreeMap::from([(id, backend)]),
+        backends: BTreeMap::from([backend("echo"), backend("canary")]),
     }
 }
 
@@ -120,20 +126,20 @@ fn main() {
     println!("direct to the echo backend: {direct:.0} requests/s");
     println!("{:>7} {:>9} {:>12} {:>12} {:>10}", "routes", "dispatch", "first rps", "last rps", "last/first");
     let mut first_at = BTreeMap::new();
-    let cases = [(1, false), (1_000, false), (10_000, false), (1, true), (1_000, true)];
-    for (n, (routes, method)) in cases.into_iter().enumerate() {
+    let cases = [(1, "maps"), (1_000, "maps"), (10_000, "maps"), (1, "weighted"), (10_000, "weighted"), (1, "lines"), (1_000, "lines")];
+    for (n, (routes, mode)) in cases.into_iter().enumerate() {
         let offset = 20_000 + u16::try_from(n).unwrap() * 100;
-        let _haproxy = start(&dir, &gateway(routes, method, echo), offset);
+        let _haproxy = start(&dir, &gateway(routes, mode == "lines", mode == "weighted", echo), offset);
         let base = format!("http://127.0.0.1:{}", 80 + offset);
         // Below the prefix, so the longest-prefix map is what selects the rule.
         let first = wrk(&format!("{base}/route-0/x"));
         let last = wrk(&format!("{base}/route-{}/x", routes - 1));
-        let mode = if method { "lines" } else { "maps" };
         println!("{routes:>7} {mode:>9} {first:>12.0} {last:>12.0} {:>10.3}", last / first);
         first_at.insert((routes, mode), first);
     }
     let ratio = |a, b| first_at.get(&a).zip(first_at.get(&b)).map_or(f64::NAN, |(x, y)| x / y);
     println!("maps: first route at 10,000 routes / at 1 route: {:.3}", ratio((10_000, "maps"), (1, "maps")));
+    println!("weighted (80/20 through picks.map): first route at 10,000 routes / at 1 route: {:.3}", ratio((10_000, "weighted"), (1, "weighted")));
     println!("lines: first route at 1,000 routes / at 1 route: {:.3}", ratio((1_000, "lines"), (1, "lines")));
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -134,7 +134,7 @@ mod tests {
         }))
         .unwrap();
         let mut desired = Desired::bare(ir);
-        desired.ir.requested_addresses = requested.iter().map(|a| address(a)).collect();
+        std::sync::Arc::make_mut(&mut desired.ir).requested_addresses = requested.iter().map(|a| address(a)).collect();
         desired.current_addresses = current.iter().map(|a| address(a)).collect();
         (key, desired)
     }

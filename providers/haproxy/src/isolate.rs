@@ -27,7 +27,7 @@ const MAX_BISECTION_CHECKS: usize = 48;
 /// One Gateway's configuration: its IR, its certificate material, its address.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Part {
-    pub ir: Gateway,
+    pub ir: std::sync::Arc<Gateway>,
     pub certificates: BTreeMap<ObjectRef, Vec<u8>>,
     pub address: IpAddr,
 }
@@ -210,7 +210,7 @@ pub fn route_keys(ir: &Gateway) -> BTreeSet<RouteKey> {
 /// The part with only the routes in `keep`.
 fn restricted(part: &Part, keep: &BTreeSet<RouteKey>) -> Part {
     let mut out = part.clone();
-    for port in &mut out.ir.ports {
+    for port in &mut std::sync::Arc::make_mut(&mut out.ir).ports {
         for vhost in &mut port.virtual_hosts {
             vhost.routes.retain(|e| keep.contains(&route_key(&e.source)));
         }
@@ -254,7 +254,7 @@ mod tests {
     }
 
     fn part(ir: Gateway, last_octet: u8, certificates: BTreeMap<ObjectRef, Vec<u8>>) -> Part {
-        Part { ir, certificates, address: format!("127.0.0.{last_octet}").parse().unwrap() }
+        Part { ir: ir.into(), certificates, address: format!("127.0.0.{last_octet}").parse().unwrap() }
     }
 
     fn setup(name: &str) -> (PathBuf, RenderSettings) {

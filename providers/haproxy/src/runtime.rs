@@ -262,7 +262,12 @@ impl Instance {
         }
         let socket = self.settings().runtime_socket;
         let path = |name: &str| certs.join(name).to_string_lossy().into_owned();
-        let is_backends = |name: &str| name.ends_with(".backends.map");
+        // The maps that give a selected rule its backend (one, or weighted draws), timeout and
+        // headers: widened before the selection maps change, narrowed after.
+        let is_backends = |name: &str| {
+            let kind = name.strip_suffix(".map").and_then(|n| n.rsplit('.').next()).unwrap_or("");
+            matches!(kind, "backends" | "picks" | "timeouts") || kind.starts_with("header")
+        };
         let mut steps: Vec<(String, String)> = Vec::new();
         steps.extend(changed.iter().filter(|c| is_backends(c.0)).map(|(n, old, new)| (path(n), crate::runtime_api::widened(old, new))));
         steps.extend(changed.iter().filter(|c| !is_backends(c.0)).map(|(n, _, new)| (path(n), new.clone())));

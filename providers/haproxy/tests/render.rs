@@ -118,14 +118,20 @@ fn terminate_gateway() -> Gateway {
     let value = json!({
         "gateway": { "namespace": "other", "name": "gw2" }, "gatewayClass": "haproxy", "provider": "haproxy",
         "ports": [
-            { "port": 80, "protocol": "HTTP", "listeners": ["http"] },
+            { "port": 80, "protocol": "HTTP", "listeners": ["http"], "virtualHosts": [{ "hostname": "*", "listener": "http", "routes": [
+                json!({ "source": { "kind": "HTTPRoute", "namespace": "other", "name": "split", "rule": 0, "match": 0 },
+                    "match": prefix("/"), "filters": [], "action": { "type": "Forward", "backends": [
+                        { "weight": 70, "target": { "type": "Backend", "id": "other/a:80" } },
+                        { "weight": 0, "target": { "type": "Backend", "id": "other/b:80" } },
+                        { "weight": 30, "target": { "type": "Backend", "id": "other/b:80" } } ] } }) ] }] },
             { "port": 6443, "protocol": "TLS", "listeners": ["tls-term"],
               "certificates": [{ "hostname": "*.secure.example.com", "listener": "tls-term", "secrets": [{ "namespace": "other", "name": "secure" }] }],
               "tlsRoutes": [{ "hostname": "*.secure.example.com", "listener": "tls-term", "terminate": true,
                 "source": { "kind": "TLSRoute", "namespace": "other", "name": "t", "rule": 0, "match": 0 },
                 "backends": [{ "weight": 1, "target": { "type": "Backend", "id": "other/app:8443" } }] }] },
         ],
-        "backends": { "other/app:8443": backend(("other", "app"), 8443, "TCP", &["10.1.0.1"]) }
+        "backends": { "other/app:8443": backend(("other", "app"), 8443, "TCP", &["10.1.0.1"]),
+            "other/a:80": backend(("other", "a"), 80, "HTTP", &["10.1.0.2"]), "other/b:80": backend(("other", "b"), 80, "HTTP", &["10.1.0.3"]) }
     });
     gateway_ir(value)
 }
@@ -297,9 +303,37 @@ fn matches() {
 fn plain_rules_take_their_backend_from_a_map() {
     let config = golden_render().config;
     let backends = map("fe_default_gw_80.backends.map");
-    assert_eq!(backends, numbered("{0} be_default_gw_default_web_8080\n{8} be_default_gw_default_empty_80\n"));
+    // Rule 1 (header modifiers) and rule 9 (a timeout) carry those by maps too.
+    let expected =
+        "{0} be_default_gw_default_web_8080\n{1} be_default_gw_default_web_8080\n{8} be_default_gw_default_empty_80\n{9} be_default_gw_default_web_8080\n";
+    let sorted = |text: &str| -> Vec<String> {
+        let mut lines: Vec<String> = text.lines().map(str::to_string).collect();
+        lines.sort();
+        lines
+    };
+    assert_eq!(sorted(&backends), sorted(&numbered(expected)));
     assert_has(&config, "use_backend %[var(txn.be)] if { var(txn.be) -m found }");
     assert!(!config.contains("use_backend be_default_gw_default_empty_80 if"), "{config}");
+}
+
+/// A rule that only forwards, to weighted backends, has no line of its own: one draw per request
+/// is looked up in the port's `picks.map`, whose decimal prefixes give 70% of the draws to one
+/// backend and 30% to the other (weight 0 gets none).
+#[test]
+fn weighted_rules_draw_their_backend_from_a_map() {
+    let rendered = golden_render();
+    let number = portico_haproxy::rule_numbers(&terminate_gateway().ports[0])[0];
+    let gw2 = ObjectRef::new("other", "gw2");
+    let (a, b) = (backend_name(&gw2, "other/a:80"), backend_name(&gw2, "other/b:80"));
+    let picks = String::from_utf8_lossy(&rendered.cert_files["fe_other_gw2_80.picks.map"]).into_owned();
+    let expected: String = (0..10).map(|d| format!("{number}|1{d} {}\n", if d < 7 { &a } else { &b })).collect();
+    assert_eq!(picks, expected);
+    let config = &rendered.config;
+    let frontend = &config[config.find("frontend fe_other_gw2_80").unwrap()..];
+    let frontend = &frontend[..frontend.find("\n\n").unwrap_or(frontend.len())];
+    assert_has(frontend, "http-request set-var(txn.draw) rand(1000000),add(1000000) if { var(txn.rule) -m found } !{ var(txn.be) -m found }");
+    assert_has(frontend, "http-request set-var(txn.be) var(txn.drawkey),map_beg(/etc/portico/certs/fe_other_gw2_80.picks.map) if { var(txn.draw) -m found }");
+    assert!(!frontend.contains("txn.pick") && !frontend.contains(&format!("-m int {number}")), "{frontend}");
 }
 
 #[test]
@@ -326,18 +360,32 @@ fn redirects_and_rewrites() {
     assert_has(&config, "http-request set-header host backend.internal if { var(txn.rule) -m int {6} }");
     assert_has(&config, "http-request replace-path '^\\/rewrite/?(.*)$' '/\\1' if { var(txn.rule) -m int {6} }");
     assert_has(&config, "http-request set-path /replaced if { var(txn.rule) -m int {7} }");
-    assert_has(&config, "http-request set-var(txn.tmo) int(3000) if { var(txn.rule) -m int {9} }");
+    let timeouts = "/etc/portico/certs/fe_default_gw_80.timeouts.map";
+    assert_has(
+        &config,
+        &format!("http-request set-var(txn.tmo) var(txn.rule),map_str_int({timeouts}) if {{ var(txn.rule),map_str_int({timeouts}) -m found }}"),
+    );
+    assert_eq!(map("fe_default_gw_80.timeouts.map"), numbered("{9} 3000\n"));
     assert_has(&config, "http-request set-timeout server var(txn.tmo) if { var(txn.tmo) -m found }");
 }
 
 #[test]
 fn header_modifiers_and_fixed_response() {
     let config = golden_render().config;
-    assert_has(&config, "http-request set-header x-set 'a b%%c' if { var(txn.rule) -m int {1} }");
-    assert_has(&config, "http-request add-header x-add 1 if { var(txn.rule) -m int {1} }");
-    assert_has(&config, "http-request del-header x-remove if { var(txn.rule) -m int {1} }");
-    assert_has(&config, "http-response set-header x-set 'a b%%c' if { var(txn.rule) -m int {1} }");
-    assert_has(&config, "http-response del-header x-remove if { var(txn.rule) -m int {1} }");
+    // One line per header name and operation, its value (the literal, `%` and blank included)
+    // looked up by rule number: no line per rule.
+    let map = |n: usize| format!("/etc/portico/certs/fe_default_gw_80.header{n}.map");
+    let found = |n: usize| format!("{{ var(txn.rule),map_str({}) -m found }}", map(n));
+    assert_has(&config, &format!("http-request set-header x-set %[var(txn.rule),map_str({})] if {}", map(0), found(0)));
+    assert_has(&config, &format!("http-request add-header x-add %[var(txn.rule),map_str({})] if {}", map(1), found(1)));
+    assert_has(&config, &format!("http-request del-header x-remove if {}", found(2)));
+    assert_has(&config, &format!("http-response set-header x-set %[var(txn.rule),map_str({})] if {}", map(3), found(3)));
+    assert_has(&config, &format!("http-response del-header x-remove if {}", found(5)));
+    assert_eq!(self::map("fe_default_gw_80.header0.map"), numbered("{1} a b%c\n"));
+    assert_eq!(self::map("fe_default_gw_80.header2.map"), numbered("{1} 1\n"));
+    assert!(!config.contains(&numbered("-m int {1} }")), "rule 1 still has lines of its own");
+    // A backend's own filter keeps its guarded line.
+    assert_has(&config, "http-request set-header x-canary yes if { var(txn.rule) -m int {3} } { var(txn.pick) -m int ge 90 } { var(txn.pick) -m int lt 100 }");
     assert_has(&config, "http-request return status 500 if { var(txn.rule) -m int {2} }");
 }
 

@@ -123,9 +123,10 @@ async fn a_rotated_certificate_is_served_without_a_configuration_change() {
     let provider = HaproxyProvider::new(state_dir("rotation"));
     let mut gateway = desired("rotated", "127.0.0.74", 31300);
     let secret = ObjectRef::new("t", "cert");
-    gateway.ir.ports[0].port = 443;
-    gateway.ir.ports[0].protocol = portico_model::ir::PortProtocol::Https;
-    gateway.ir.ports[0].certificates =
+    let ir = std::sync::Arc::make_mut(&mut gateway.ir);
+    ir.ports[0].port = 443;
+    ir.ports[0].protocol = portico_model::ir::PortProtocol::Https;
+    ir.ports[0].certificates =
         vec![serde_json::from_value(json!({ "hostname": "*", "listener": "l", "secrets": [{ "namespace": "t", "name": "cert" }] })).unwrap()];
     let normalize = |pem: &str| pem.lines().filter(|l| !l.starts_with("-----")).collect::<String>();
     for cn in ["first", "second"] {

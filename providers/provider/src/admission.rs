@@ -9,6 +9,7 @@
 //! provider leave them out of what it programs even before that.
 
 use std::collections::BTreeSet;
+use std::sync::Arc;
 
 use portico_model::ir::{self, ObjectRef};
 
@@ -112,7 +113,7 @@ pub fn admitted(desired: &Desired, overflows: &[ListenerOverflow]) -> Option<Des
     }
     let dropped: BTreeSet<&str> = overflows.iter().map(|o| o.listener.as_str()).collect();
     let mut admitted = desired.clone();
-    admitted.ir = without_listeners(&desired.ir, &dropped);
+    admitted.ir = Arc::new(without_listeners(&desired.ir, &dropped));
     Some(admitted)
 }
 
@@ -219,7 +220,7 @@ mod tests {
 
     #[test]
     fn dropped_listeners_leave_with_what_they_carried() {
-        let mut gateway = desired(&[]).ir;
+        let mut gateway = (*desired(&[]).ir).clone();
         let mut shared = port(443, &["keep", "drop"]);
         shared.certificates = vec![ir::CertificateBinding { hostname: "*".into(), listener: "drop".into(), secrets: Vec::new() }];
         gateway.ports = vec![shared, port(8443, &["drop"])];

@@ -24,6 +24,7 @@ pub mod memory;
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::future::Future;
+use std::sync::Arc;
 
 pub use calls::CallCounts;
 pub use descriptor::{Connect, Context, Descriptor, OnCall, Registered, no_permissions};
@@ -49,7 +50,10 @@ pub struct Applied {
 /// refers to (never printed), and the provider parameters in effect.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Desired {
-    pub ir: ir::Gateway,
+    /// Shared with the translation it came from (and with the operator's record of what was
+    /// programmed): one copy of each Gateway's IR, however many holders.
+    #[serde(serialize_with = "serialize_shared")]
+    pub ir: Arc<ir::Gateway>,
     /// PEM (certificate chain then private key) per Secret named in the IR's certificate bindings.
     #[serde(skip)]
     pub certificates: BTreeMap<ObjectRef, Vec<u8>>,
@@ -77,7 +81,7 @@ impl Desired {
     /// A Gateway's desired state with no certificates, parameters or history (tests, fuzzing).
     pub fn bare(ir: ir::Gateway) -> Desired {
         Desired {
-            ir,
+            ir: Arc::new(ir),
             certificates: BTreeMap::new(),
             parameters: serde_json::Value::Null,
             instance: "default".into(),
@@ -96,6 +100,12 @@ impl Desired {
     pub fn listener_rank(&self, listener: &str) -> usize {
         self.listener_ranks.get(listener).copied().unwrap_or(usize::MAX)
     }
+}
+
+/// Serialize a shared IR as the IR itself (serde's `rc` feature is not enabled: enabling it would
+/// rebuild every crate that depends on serde).
+fn serialize_shared<S: serde::Serializer>(ir: &Arc<ir::Gateway>, serializer: S) -> Result<S::Ok, S::Error> {
+    ir.as_ref().serialize(serializer)
 }
 
 /// A route the platform's quotas leave out on one Gateway; it gets `Accepted=False`.

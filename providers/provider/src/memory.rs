@@ -91,7 +91,7 @@ pub fn capabilities() -> Capabilities {
 }
 
 fn programmed(desired: &Desired, address: String) -> Programmed {
-    Programmed { ir: serde_json::to_value(&desired.ir).unwrap_or_default(), parameters: desired.parameters.clone(), address }
+    Programmed { ir: serde_json::to_value(&*desired.ir).unwrap_or_default(), parameters: desired.parameters.clone(), address }
 }
 
 impl Default for MemoryProvider {

@@ -139,19 +139,28 @@ async fn endpoint_changes_use_the_runtime_api_without_a_reload() {
     eprintln!("new endpoint served after {:?} without a reload", start.elapsed());
 }
 
-fn two_paths(a: &str, b: &str, extra: &str) -> String {
+fn two_paths(a: &str, b: &str, extra: &str, tenant: &str) -> String {
     format!(
-        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: paths, namespace: infra}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /a}}}}]\n    backendRefs: [{{name: {a}, port: 8080}}]\n  - matches: [{{path: {{type: PathPrefix, value: /b}}}}]\n    backendRefs: [{{name: {b}, port: 8080}}]\n{extra}"
+        "apiVersion: gateway.networking.k8s.io/v1\nkind: HTTPRoute\nmetadata: {{name: paths, namespace: infra}}\nspec:\n  parentRefs: [{{name: gw}}]\n  rules:\n  - matches: [{{path: {{type: PathPrefix, value: /a}}}}]\n    backendRefs: [{{name: {a}, port: 8080}}]\n    filters: [{{type: RequestHeaderModifier, requestHeaderModifier: {{set: [{{name: x-tenant, value: '{tenant}'}}]}}}}]\n  - matches: [{{path: {{type: PathPrefix, value: /b}}}}]\n    backendRefs: [{{name: {b}, port: 8080}}]\n{extra}"
     )
 }
 
-/// Route edits that only change what the HAProxy maps hold (a rule's backend, a new path rule)
-/// are applied through the runtime API: traffic follows and no worker is forked.
+/// The value of request header `name` the echo backend saw for GET `path`.
+async fn seen_header(world: &World, at: std::net::SocketAddr, path: &str, name: &str) -> Option<String> {
+    let echo = world.get(at, "any.test", path, &[]).await.ok()?.echo()?;
+    let headers = echo["headers"].as_object()?;
+    let (_, values) = headers.iter().find(|(k, _)| k.eq_ignore_ascii_case(name))?;
+    Some(values.as_array()?.iter().filter_map(|v| v.as_str()).collect::<Vec<_>>().join(","))
+}
+
+/// Route edits that only change what the HAProxy maps hold (a rule's backend, a new path rule,
+/// a header value with a blank inside) are applied through the runtime API: traffic follows and
+/// no worker is forked.
 #[tokio::test(flavor = "multi_thread")]
 async fn path_and_backend_edits_use_the_runtime_api_without_a_reload() {
     let world = World::start("127.0.8.1-127.0.8.9", 19000, &["infra"], &[("infra", "v1"), ("infra", "v2")]).await;
     world.apply_yaml(GATEWAY).await;
-    world.apply_yaml(&two_paths("v1", "v2", "")).await;
+    world.apply_yaml(&two_paths("v1", "v2", "", "team one")).await;
     let address = world.programmed("infra", "gw").await;
     let at = world.socket(&address, 19080);
     let wait = |path: &'static str, pod: &'static str| {
@@ -169,9 +178,11 @@ async fn path_and_backend_edits_use_the_runtime_api_without_a_reload() {
     wait("/b/x", "v2").await;
     let workers = world.haproxy_workers();
     let extra = "  - matches: [{path: {type: PathPrefix, value: /c}}]\n    backendRefs: [{name: v1, port: 8080}]\n";
-    world.apply_yaml(&two_paths("v2", "v2", extra)).await;
+    assert_eq!(seen_header(&world, at, "/a", "x-tenant").await.as_deref(), Some("team one"));
+    world.apply_yaml(&two_paths("v2", "v2", extra, "team two")).await;
     let followed = wait("/a", "v2").await;
     wait("/c/y", "v1").await;
+    assert_eq!(seen_header(&world, at, "/a", "x-tenant").await.as_deref(), Some("team two"), "the header map was not updated");
     let after = world.haproxy_workers();
     let forked: Vec<&str> = after.split_whitespace().filter(|pid| !workers.split_whitespace().any(|w| w == *pid)).collect();
     assert!(forked.is_empty(), "a map-only edit must not reload HAProxy (new workers {forked:?}; before {workers:?}, after {after:?})");

@@ -84,16 +84,21 @@ impl Reconciler {
         self.skip_quarantined(&mut desired);
         let deleting = self.finalize(&snapshot, &translation).await;
         desired.retain(|k, _| !deleting.contains(k));
+        let wanted: BTreeSet<ObjectRef> = desired.keys().cloned().collect();
+        let mut by_kind: BTreeMap<ProviderKind, BTreeMap<ObjectRef, Desired>> = BTreeMap::new();
+        for (key, d) in desired {
+            by_kind.entry(d.ir.provider).or_default().insert(key, d);
+        }
         let kinds: Vec<ProviderKind> = self.providers.keys().copied().collect();
         for kind in kinds {
-            self.program(kind, &desired, force).await;
+            self.program(kind, by_kind.remove(&kind).unwrap_or_default(), force).await;
             self.remove(kind, &snapshot, &deleting).await;
         }
         // Gateways being deleted whose platform this replica does not run hold nothing of ours.
         for key in deleting.iter().filter(|k| provider_of(&snapshot, k).is_none_or(|p| !self.providers.contains_key(&p))) {
             self.remove_finalizer(&snapshot, key).await;
         }
-        self.applied.retain(|k, _| desired.contains_key(k) || deleting.contains(k));
+        self.applied.retain(|k, _| wanted.contains(k) || deleting.contains(k));
         phases.mark("program");
         self.fold(&snapshot, &mut translation);
         let ok = self.write_statuses(&snapshot, &translation, &deleting).await;
@@ -107,9 +112,8 @@ impl Reconciler {
 
     /// Program one platform's Gateways: the ones whose desired state changed since they were
     /// last programmed well (all of them on a drift tick), and those still provisioning.
-    async fn program(&mut self, kind: ProviderKind, all: &BTreeMap<ObjectRef, Desired>, force: bool) {
+    async fn program(&mut self, kind: ProviderKind, desired: BTreeMap<ObjectRef, Desired>, force: bool) {
         let Some(provider) = self.providers.get(&kind).cloned() else { return };
-        let desired: BTreeMap<ObjectRef, Desired> = all.iter().filter(|(_, d)| d.ir.provider == kind).map(|(k, d)| (k.clone(), d.clone())).collect();
         let changed: BTreeSet<ObjectRef> = desired.iter().filter(|(k, d)| force || !self.serving(k, d)).map(|(k, _)| k.clone()).collect();
         let left = self.applied.iter().any(|(k, p)| p.provider == kind && !desired.contains_key(k));
         if changed.is_empty() && !left {
@@ -234,7 +238,7 @@ impl std::fmt::Display for Phases {
 /// (serializing every Gateway's IR on every pass cost more than translating it).
 #[derive(Clone)]
 pub(super) struct Fingerprint {
-    ir: portico_model::ir::Gateway,
+    ir: Arc<portico_model::ir::Gateway>,
     certificates: BTreeMap<ObjectRef, Vec<u8>>,
     parameters: Value,
     instance: String,
@@ -243,7 +247,7 @@ pub(super) struct Fingerprint {
 impl Fingerprint {
     fn of(desired: &Desired) -> Fingerprint {
         Fingerprint {
-            ir: desired.ir.clone(),
+            ir: Arc::clone(&desired.ir),
             certificates: desired.certificates.clone(),
             parameters: desired.parameters.clone(),
             instance: desired.instance.clone(),
@@ -251,7 +255,10 @@ impl Fingerprint {
     }
 
     fn matches(&self, desired: &Desired) -> bool {
-        self.ir == desired.ir && self.certificates == desired.certificates && self.parameters == desired.parameters && self.instance == desired.instance
+        (Arc::ptr_eq(&self.ir, &desired.ir) || self.ir == desired.ir)
+            && self.certificates == desired.certificates
+            && self.parameters == desired.parameters
+            && self.instance == desired.instance
     }
 }
 

@@ -316,7 +316,7 @@ async fn every_requested_address_is_honoured_or_refused_before_any_call() {
     let fake = ComputeFake::start().await;
     let gcp = provider(&fake).await;
     let mut two = world();
-    two.ir.requested_addresses =
+    std::sync::Arc::make_mut(&mut two.ir).requested_addresses =
         ["203.0.113.7", "203.0.113.8"].iter().map(|v| portico_model::ir::Address { address_type: "IPAddress".into(), value: v.to_string() }).collect();
     let plan = plan(&gcp, Some(&two)).await;
     let error = gcp.apply(&plan).await.unwrap_err();

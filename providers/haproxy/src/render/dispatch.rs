@@ -230,23 +230,92 @@ fn entry_matches(entry: &HttpRouteEntry, path: &str) -> bool {
     }
 }
 
-/// The backend of a rule that forwards all its traffic to one backend with no filter, timeout or
-/// policy: it needs no line of its own.
-pub(crate) fn plain_backend(ctx: &Ctx<'_>, entry: &HttpRouteEntry) -> Option<String> {
-    if !entry.filters.is_empty() || entry.timeouts.is_some() || entry.retry.is_some() || entry.session_persistence.is_some() {
+/// The backends (HAProxy names) and weights of a rule that forwards with nothing the maps cannot
+/// carry: its filters and timeout carried by maps ([`super::grouped`]), no policy, every backend
+/// with a weight known to the IR and without filters of its own. Such a rule needs no line of
+/// its own: the maps pick its backend.
+fn forward_targets(ctx: &Ctx<'_>, entry: &HttpRouteEntry) -> Option<Vec<(String, u64)>> {
+    if !super::grouped::mappable(entry) {
         return None;
     }
     let HttpAction::Forward { backends } = &entry.action else { return None };
-    let mut live = backends.iter().filter(|b| b.weight > 0);
-    let (Some(only), None) = (live.next(), live.next()) else { return None };
-    match &only.target {
-        BackendTarget::Backend { id } if only.filters.is_empty() && ctx.gw.backends.contains_key(id) => Some(backend_name(&ctx.gw.gateway, id)),
-        _ => None,
+    let mut targets = Vec::new();
+    for backend in backends.iter().filter(|b| b.weight > 0) {
+        match &backend.target {
+            BackendTarget::Backend { id } if backend.filters.is_empty() && ctx.gw.backends.contains_key(id) => {
+                targets.push((backend_name(&ctx.gw.gateway, id), u64::from(backend.weight)));
+            }
+            _ => return None,
+        }
     }
+    (!targets.is_empty()).then_some(targets)
+}
+
+/// The backend of a rule that forwards all its traffic to one backend, with nothing the maps
+/// cannot carry: it needs no line of its own (`backends.map`).
+pub(crate) fn plain_backend(ctx: &Ctx<'_>, entry: &HttpRouteEntry) -> Option<String> {
+    let mut targets = forward_targets(ctx, entry)?;
+    (targets.len() == 1).then(|| targets.remove(0).0)
+}
+
+/// Digits of the weighted draw: `rand(1000000)`, so each backend's share is exact when the total
+/// weight divides 1,000,000 and within one millionth otherwise.
+const PICK_DIGITS: u32 = 6;
+const PICKS: u64 = 10u64.pow(PICK_DIGITS);
+
+/// The `picks.map` entries of a rule that only forwards, to more than one backend: each
+/// backend owns the draws `[cumulative weight before it, cumulative with it) * PICKS / total`,
+/// written as the decimal prefixes that cover exactly that range (the draw is looked up as
+/// `1` + its six digits, longest prefix first). `None` when a backend's share would round to no
+/// draw at all: that rule keeps its exact `rand(total)` lines ([`super::actions`]).
+pub(crate) fn weighted_picks(ctx: &Ctx<'_>, entry: &HttpRouteEntry) -> Option<Vec<(String, String)>> {
+    picks_for(forward_targets(ctx, entry)?)
+}
+
+/// [`weighted_picks`] of (backend, weight) pairs.
+fn picks_for(targets: Vec<(String, u64)>) -> Option<Vec<(String, String)>> {
+    if targets.len() < 2 {
+        return None;
+    }
+    let total: u128 = targets.iter().map(|(_, w)| u128::from(*w)).sum();
+    let mut out = Vec::new();
+    let (mut cumulative, mut low) = (0u128, 0u64);
+    for (backend, weight) in targets {
+        cumulative += u128::from(weight);
+        let high = u64::try_from(cumulative * u128::from(PICKS) / total).ok()?;
+        if high <= low {
+            return None;
+        }
+        out.extend(decimal_cover(low, high).into_iter().map(|prefix| (prefix, backend.clone())));
+        low = high;
+    }
+    Some(out)
+}
+
+/// The shortest set of decimal prefixes (of `PICK_DIGITS`-digit draws, zero-padded) whose draws
+/// are exactly `[low, high)`.
+fn decimal_cover(low: u64, high: u64) -> Vec<String> {
+    fn walk(value: u64, len: u32, low: u64, high: u64, out: &mut Vec<String>) {
+        let size = 10u64.pow(PICK_DIGITS - len);
+        let (start, end) = (value * size, value * size + size);
+        if high <= start || end <= low {
+            return;
+        }
+        if low <= start && end <= high {
+            out.push(if len == 0 { String::new() } else { format!("{value:0width$}", width = len as usize) });
+            return;
+        }
+        for digit in 0..10 {
+            walk(value * 10 + digit, len + 1, low, high, out);
+        }
+    }
+    let mut out = Vec::new();
+    walk(0, 0, low, high, &mut out);
+    out
 }
 
 /// The map file's path, refused when it could break the sample expression it appears in.
-fn map_path(ctx: &Ctx<'_>, name: &str) -> String {
+pub(crate) fn map_path(ctx: &Ctx<'_>, name: &str) -> String {
     let path = ctx.settings.cert_dir.join(name).to_string_lossy().into_owned();
     if path.chars().all(|c| c.is_ascii_alphanumeric() || "/._:-".contains(c)) {
         path
@@ -256,11 +325,11 @@ fn map_path(ctx: &Ctx<'_>, name: &str) -> String {
 }
 
 /// The name of one of a port's map files (`<frontend>.<kind>.map`).
-fn map_file(ctx: &Ctx<'_>, port: &Port, kind: &str) -> String {
+pub(crate) fn map_file(ctx: &Ctx<'_>, port: &Port, kind: &str) -> String {
     format!("{}.{kind}.map", frontend_name(&ctx.gw.gateway, port.port))
 }
 
-fn write_map(out: &mut Output, name: &str, entries: impl Iterator<Item = (String, String)>) {
+pub(crate) fn write_map(out: &mut Output, name: &str, entries: impl Iterator<Item = (String, String)>) {
     let mut text = String::new();
     for (key, value) in entries {
         text.push_str(&key);
@@ -291,6 +360,10 @@ pub(crate) fn render(ctx: &Ctx<'_>, out: &mut Output, port: &Port, rules: &[Rule
     write_map(out, &prefixes, dispatch.prefixes.iter().map(|(k, v)| (k.clone(), v.to_string())));
     let plain: Vec<(String, String)> = rules.iter().filter_map(|r| plain_backend(ctx, r.entry).map(|b| (r.number.to_string(), b))).collect();
     write_map(out, &backends, plain.into_iter());
+    let picks = rules.iter().filter_map(|r| Some((r.number, weighted_picks(ctx, r.entry)?)));
+    let picks: Vec<(String, String)> =
+        picks.flat_map(|(number, entries)| entries.into_iter().map(move |(prefix, b)| (format!("{number}|1{prefix}"), b))).collect();
+    write_map(out, &file("picks"), picks.into_iter());
     out.line(&format!("http-request set-var(txn.vh) var(txn.host),map_str_int({})", map_path(ctx, &hosts)));
     out.line(&format!(
         "http-request set-var(txn.vh) var(txn.host),map_end_int({}) if !{{ var(txn.vh) -m found }} !{{ var(txn.host) -m beg . }}",
@@ -309,11 +382,19 @@ pub(crate) fn render(ctx: &Ctx<'_>, out: &mut Output, port: &Port, rules: &[Rule
     dispatch
 }
 
-/// The one `use_backend` line of every plain rule, and the variable it reads.
-pub(crate) fn use_plain_backend(ctx: &Ctx<'_>, out: &mut Output, port: &Port) -> String {
+/// The lines that pick the backend of every rule that only forwards (one backend:
+/// `backends.map`; several: a draw looked up in `picks.map`), and the `use_backend` line they
+/// feed. Constant work per request, whatever the number of rules.
+pub(crate) fn use_plain_backend(ctx: &Ctx<'_>, out: &mut Output, port: &Port, weighted: bool) -> String {
     let name = map_file(ctx, port, "backends");
     // Looked up as a string (`map_str`: a tree); `map_int` would scan a list.
     out.line(&format!("http-request set-var(txn.be) var(txn.rule),map_str({}) if {{ var(txn.rule) -m found }}", map_path(ctx, &name)));
+    if weighted {
+        let picks = map_path(ctx, &map_file(ctx, port, "picks"));
+        out.line(&format!("http-request set-var(txn.draw) rand({PICKS}),add({PICKS}) if {{ var(txn.rule) -m found }} !{{ var(txn.be) -m found }}"));
+        out.line("http-request set-var(txn.drawkey) var(txn.rule),concat(|,txn.draw,) if { var(txn.draw) -m found }");
+        out.line(&format!("http-request set-var(txn.be) var(txn.drawkey),map_beg({picks}) if {{ var(txn.draw) -m found }}"));
+    }
     "use_backend %[var(txn.be)] if { var(txn.be) -m found }".to_string()
 }
 
@@ -385,6 +466,57 @@ mod tests {
                 }
             }
         }
+    }
+
+    /// The backend HAProxy's `map_beg` lookup of draw `draw` gives (the longest matching prefix).
+    fn drawn(picks: &[(String, String)], draw: u64) -> Option<&str> {
+        let digits = format!("{draw:06}");
+        picks.iter().filter(|(prefix, _)| digits.starts_with(prefix.as_str())).max_by_key(|(prefix, _)| prefix.len()).map(|(_, b)| b.as_str())
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 300, .. ProptestConfig::default() })]
+
+        /// Every draw has exactly one prefix, and each backend owns `PICKS * weight / total`
+        /// draws, rounded down at each cumulative boundary: exact when the total divides
+        /// 1,000,000, never off by more than one draw in a million otherwise; a share that
+        /// would round to nothing keeps the rule on its exact lines instead.
+        #[test]
+        fn weighted_draws_give_each_backend_its_share(weights in prop::collection::vec(1u64..2_000_000, 2..5)) {
+            let targets: Vec<(String, u64)> = weights.iter().enumerate().map(|(i, w)| (format!("b{i}"), *w)).collect();
+            let total: u64 = weights.iter().sum();
+            let Some(picks) = picks_for(targets) else {
+                prop_assert!(weights.iter().any(|w| u128::from(*w) * u128::from(PICKS) < u128::from(total)));
+                return Ok(());
+            };
+            let mut low = 0u64;
+            let mut cumulative = 0u64;
+            for (i, weight) in weights.iter().enumerate() {
+                cumulative += weight;
+                let high = u64::try_from(u128::from(cumulative) * u128::from(PICKS) / u128::from(total)).unwrap();
+                let name = format!("b{i}");
+                let owned: u64 = picks.iter().filter(|(_, b)| *b == name).map(|(p, _)| 10u64.pow(PICK_DIGITS - p.len() as u32)).sum();
+                prop_assert_eq!(owned, high - low);
+                let share = owned as f64 / PICKS as f64 - *weight as f64 / total as f64;
+                prop_assert!(share.abs() <= 1.0 / PICKS as f64, "backend {} share off by {}", i, share);
+                for draw in [low, (low + high) / 2, high - 1] {
+                    prop_assert_eq!(drawn(&picks, draw), Some(name.as_str()), "draw {}", draw);
+                }
+                low = high;
+            }
+            prop_assert_eq!(low, PICKS);
+            for (n, (a, _)) in picks.iter().enumerate() {
+                prop_assert!(!picks[n + 1..].iter().any(|(b, _)| a.starts_with(b.as_str()) || b.starts_with(a.as_str())), "overlapping prefixes");
+            }
+        }
+    }
+
+    #[test]
+    fn seventy_thirty_is_ten_prefixes() {
+        let picks = picks_for(vec![("a".into(), 70), ("b".into(), 30)]).unwrap();
+        let expected: Vec<(String, String)> = (0..10).map(|d| (d.to_string(), if d < 7 { "a" } else { "b" }.to_string())).collect();
+        assert_eq!(picks, expected);
+        assert_eq!(picks_for(vec![("a".into(), 1), ("b".into(), 3_000_000)]), None, "a share below one draw keeps the exact lines");
     }
 
     #[test]

@@ -64,16 +64,22 @@ pub(crate) fn frontend_named(ctx: &Ctx<'_>, out: &mut Output, port: &Port, name:
     out.line("http-request return status 404 if !{ var(txn.rule) -m found }");
     let context = actions::Context { tls: crt_list.is_some(), listener_port: port.port };
     let mut use_backends = Vec::new();
-    let mut plain = false;
+    let (mut plain, mut weighted) = (false, false);
+    let mut grouped = super::grouped::Grouped::default();
     for rule in &rules {
         if super::dispatch::plain_backend(ctx, rule.entry).is_some() {
             plain = true;
+        } else if super::dispatch::weighted_picks(ctx, rule.entry).is_some() {
+            weighted = true;
+        } else {
+            actions::render(ctx, out, &context, rule, &mut use_backends);
             continue;
         }
-        actions::render(ctx, out, &context, rule, &mut use_backends);
+        grouped.add(rule.number, rule.entry);
     }
-    if plain {
-        use_backends.push(super::dispatch::use_plain_backend(ctx, out, port));
+    grouped.render(ctx, out, port);
+    if plain || weighted {
+        use_backends.push(super::dispatch::use_plain_backend(ctx, out, port, weighted));
     }
     for line in use_backends {
         out.line(&line);

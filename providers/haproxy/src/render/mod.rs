@@ -21,6 +21,7 @@ mod actions;
 mod backend;
 mod cors;
 pub mod dispatch;
+mod grouped;
 mod http;
 mod names;
 mod tcp;
