@@ -256,14 +256,16 @@ pub struct HttpRouteEntry {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub filters: Vec<HttpFilter>,
     pub action: HttpAction,
+    // The rarely set parts are boxed: an entry exists per match and hostname (800,000 of them for
+    // 100,000 routes of four matches on two listeners), and inline they tripled its size.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub timeouts: Option<Timeouts>,
+    pub timeouts: Option<Box<Timeouts>>,
     /// The rule's `retry`: a failed backend attempt is tried again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry: Option<Retry>,
+    pub retry: Option<Box<Retry>>,
     /// The rule's `sessionPersistence`: a client keeps reaching the same endpoint.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub session_persistence: Option<SessionPersistence>,
+    pub session_persistence: Option<Box<SessionPersistence>>,
 }
 
 /// Cookie-based session persistence: the load balancer sets a cookie naming the endpoint it
@@ -425,7 +427,7 @@ pub enum HttpAction {
     Forward {
         backends: Vec<WeightedBackend>,
     },
-    Redirect(Redirect),
+    Redirect(Box<Redirect>),
     /// A fixed response: 500 for a rule with no usable backend, for example.
     FixedResponse {
         status: u16,

@@ -131,9 +131,9 @@ impl GatewayBuilder {
                     matcher: matcher.clone(),
                     filters: rule.filters.clone(),
                     action: rule.action.clone(),
-                    timeouts: rule.timeouts.clone(),
-                    retry: rule.retry.clone(),
-                    session_persistence: rule.session_persistence.clone(),
+                    timeouts: rule.timeouts.clone().map(Box::new),
+                    retry: rule.retry.clone().map(Box::new),
+                    session_persistence: rule.session_persistence.clone().map(Box::new),
                 };
                 let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
                 for hostname in hostnames {

@@ -103,7 +103,7 @@ pub fn compile_http_rule(
         .map(|p| policies::session_persistence(&Checker { caps, field: format!("{field}.sessionPersistence") }, p, live_backends(rule)))
         .transpose()?;
     let action = match redirect {
-        Some(redirect) => HttpAction::Redirect(redirect),
+        Some(redirect) => HttpAction::Redirect(Box::new(redirect)),
         None => {
             let targets = compile_backends(&field, rule, &resolved.rules[rule_index], caps)?;
             forward_action(&targets)

@@ -57,7 +57,7 @@ pub(crate) struct Policy<'a> {
 impl<'a> Policy<'a> {
     /// The policies of a route entry; `None` when it has none (the shared backend serves it).
     pub(crate) fn of(entry: &'a portico_model::ir::HttpRouteEntry) -> Option<Policy<'a>> {
-        let policy = Policy { retry: entry.retry.as_ref(), session: entry.session_persistence.as_ref() };
+        let policy = Policy { retry: entry.retry.as_deref(), session: entry.session_persistence.as_deref() };
         (policy.retry.is_some() || policy.session.is_some()).then_some(policy)
     }
 }
