@@ -21,7 +21,7 @@ use portico_provider::{Connect, Descriptor, DynProvider, Planner};
 
 pub use provider::{HaproxyPlanner, HaproxyProvider};
 /// The configuration renderer (the HAProxy provider's native plan), for `portico plan` and tests.
-pub use render::{GatewayInput, RenderSettings, Rendered, backend_name, render, rule_numbers};
+pub use render::{GatewayInput, RenderCache, RenderSettings, Rendered, backend_name, render, render_cached, rule_numbers};
 
 /// The HAProxy platform, for the operator's registry. It takes no flags of its own: instances
 /// are described by HAProxyParameters objects, local files live under `--state-dir`.

@@ -50,6 +50,8 @@ struct InstanceState {
     reload_pending: bool,
     /// Each Gateway's configuration HAProxy last rejected, with its alerts.
     last_bad: BTreeMap<ObjectRef, (Part, String)>,
+    /// Each Gateway's last rendering: an edit re-renders only the Gateways it changed.
+    renders: crate::render::RenderCache,
 }
 
 fn rejected(operation: &str, message: impl Into<String>) -> ProviderError {
@@ -151,8 +153,9 @@ impl Instance {
     async fn write_and_reload(&self, state: &mut InstanceState, parts: &BTreeMap<ObjectRef, Part>) -> Result<Outcomes, ProviderError> {
         let all_ok = || parts.keys().map(|k| (k.clone(), Ok(Vec::new()))).collect::<Outcomes>();
         let settings = self.settings();
-        let (inputs, certificates) = crate::isolate::inputs(&parts.values().collect::<Vec<_>>());
-        let rendered = render(&inputs, &certificates, &settings);
+        let (_, certificates) = crate::isolate::inputs(&parts.values().collect::<Vec<_>>());
+        let shared: Vec<(&std::sync::Arc<portico_model::ir::Gateway>, std::net::IpAddr)> = parts.values().map(|p| (&p.ir, p.address)).collect();
+        let rendered = crate::render::render_cached(&mut state.renders, &shared, &certificates, &settings);
         let running = self.master_pid().is_some();
         // Compare with what is on disk, not only with what we wrote last: a drift check repairs a
         // configuration changed behind our back. A reload that was not confirmed is retried.

@@ -600,3 +600,42 @@ fn backend_tls_origination() {
 fn self_signed_certs(pem: &[u8]) -> BTreeMap<ObjectRef, Vec<u8>> {
     [("default", "cert"), ("default", "foo-cert")].into_iter().map(|(ns, n)| (ObjectRef::new(ns, n), pem.to_vec())).collect()
 }
+
+/// The cached renderer gives exactly what a fresh render gives, re-rendering only the Gateways
+/// whose IR or address changed (and all of them when the settings or certificates change).
+#[test]
+fn cached_renders_equal_fresh_ones_and_render_only_what_changed() {
+    use std::sync::Arc;
+    let pem = b"PEM\n".to_vec();
+    let certs: BTreeMap<ObjectRef, Vec<u8>> =
+        [("default", "cert"), ("default", "foo-cert"), ("other", "secure")].into_iter().map(|(ns, name)| (ObjectRef::new(ns, name), pem.clone())).collect();
+    let fresh = |gateways: &[(&Arc<Gateway>, IpAddr)], certs: &BTreeMap<ObjectRef, Vec<u8>>, settings: &RenderSettings| {
+        let inputs: Vec<GatewayInput<'_>> = gateways.iter().map(|(ir, address)| GatewayInput { ir, address: *address }).collect();
+        render(&inputs, certs, settings)
+    };
+    let mut cache = portico_haproxy::RenderCache::default();
+    let settings = settings(Path::new("/etc/portico/certs"), 0);
+    let (mut main, term) = (Arc::new(main_gateway()), Arc::new(terminate_gateway()));
+    let (a, b) = (address("10.0.0.10"), address("10.0.0.11"));
+    let step =
+        |cache: &mut portico_haproxy::RenderCache, gateways: &[(&Arc<Gateway>, IpAddr)], certs: &BTreeMap<ObjectRef, Vec<u8>>, settings: &RenderSettings| {
+            let cached = portico_haproxy::render_cached(cache, gateways, certs, settings);
+            assert_eq!(cached, fresh(gateways, certs, settings));
+            cache.rendered
+        };
+    assert_eq!(step(&mut cache, &[(&main, a), (&term, b)], &certs, &settings), 2);
+    assert_eq!(step(&mut cache, &[(&main, a), (&term, b)], &certs, &settings), 0, "nothing changed");
+    // An equal IR in a new allocation (a new translation) is reused too.
+    let again = Arc::new((*term).clone());
+    assert_eq!(step(&mut cache, &[(&main, a), (&again, b)], &certs, &settings), 0);
+    Arc::make_mut(&mut main).ports[0].virtual_hosts[0].hostname = "bar.example.com".into();
+    assert_eq!(step(&mut cache, &[(&main, a), (&term, b)], &certs, &settings), 1, "only the edited Gateway");
+    assert_eq!(step(&mut cache, &[(&main, address("10.0.0.12")), (&term, b)], &certs, &settings), 1, "only the moved Gateway");
+    assert_eq!(step(&mut cache, &[(&term, b)], &certs, &settings), 0, "a removed Gateway leaves the others as they were");
+    assert_eq!(step(&mut cache, &[(&main, a), (&term, b)], &certs, &settings), 1);
+    let mut rotated = certs.clone();
+    rotated.insert(ObjectRef::new("other", "secure"), b"NEW\n".to_vec());
+    assert_eq!(step(&mut cache, &[(&main, a), (&term, b)], &rotated, &settings), 2, "certificates changed");
+    let offset = self::settings(Path::new("/etc/portico/certs"), 8000);
+    assert_eq!(step(&mut cache, &[(&main, a), (&term, b)], &rotated, &offset), 2, "settings changed");
+}

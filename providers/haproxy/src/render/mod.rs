@@ -27,9 +27,10 @@ mod names;
 mod tcp;
 mod text;
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, HashMap};
 use std::net::IpAddr;
 use std::path::PathBuf;
+use std::sync::Arc;
 
 use portico_model::ir::{Gateway, ObjectRef, Port, PortProtocol};
 
@@ -85,21 +86,87 @@ pub(crate) struct Ctx<'a> {
 /// Renders the config for `gateways` (in the order given). `certificates`: PEM (certificate chain
 /// followed by private key) per Secret referenced by the IR. The output is deterministic.
 pub fn render(gateways: &[GatewayInput<'_>], certificates: &BTreeMap<ObjectRef, Vec<u8>>, settings: &RenderSettings) -> Rendered {
+    let parts: Vec<GatewayText> = gateways.iter().map(|input| gateway_text(&Ctx { gw: input.ir, address: input.address, settings, certificates })).collect();
+    assemble(settings, gateways.iter().map(|g| &g.ir.gateway).zip(&parts))
+}
+
+/// One Gateway's part of the configuration: its text (from its top comment on), its files, or
+/// why it was left out.
+#[derive(Debug, Clone)]
+struct GatewayText {
+    text: String,
+    files: BTreeMap<String, Vec<u8>>,
+    refused: Option<String>,
+}
+
+/// What the previous content always ends with (a line), so a Gateway rendered on its own is
+/// exactly the text it would add after it.
+const BEFORE: &str = "#\n";
+
+fn gateway_text(ctx: &Ctx<'_>) -> GatewayText {
+    let mut out = Output { config: BEFORE.to_string(), files: BTreeMap::new() };
+    gateway(ctx, &mut out);
+    let text = out.config.split_off(BEFORE.len());
+    let Some(why) = text::refusal(&text).map(str::to_string) else { return GatewayText { text, files: out.files, refused: None } };
+    let mut out = Output { config: BEFORE.to_string(), files: BTreeMap::new() };
+    out.top_comment(&format!("Gateway {} not rendered: {why}", ctx.gw.gateway));
+    GatewayText { text: out.config.split_off(BEFORE.len()), files: BTreeMap::new(), refused: Some(why) }
+}
+
+/// `global` and `defaults`, then each Gateway's part in order.
+fn assemble<'a>(settings: &RenderSettings, parts: impl Iterator<Item = (&'a ObjectRef, &'a GatewayText)>) -> Rendered {
     let mut out = Output::default();
     global(&mut out, settings);
     let mut refused = BTreeMap::new();
-    for input in gateways {
-        let ctx = Ctx { gw: input.ir, address: input.address, settings, certificates };
-        let (mark, files_before) = (out.config.len(), out.files.keys().cloned().collect::<BTreeSet<_>>());
-        gateway(&ctx, &mut out);
-        if let Some(why) = text::refusal(&out.config[mark..]).map(str::to_string) {
-            out.config.truncate(mark);
-            out.files.retain(|name, _| files_before.contains(name));
-            out.top_comment(&format!("Gateway {} not rendered: {why}", input.ir.gateway));
-            refused.insert(input.ir.gateway.clone(), why);
+    for (key, part) in parts {
+        out.config.push_str(&part.text);
+        out.files.extend(part.files.iter().map(|(name, bytes)| (name.clone(), bytes.clone())));
+        if let Some(why) = &part.refused {
+            refused.insert(key.clone(), why.clone());
         }
     }
     Rendered { config: out.config, cert_files: out.files, refused }
+}
+
+/// Each Gateway's last rendering, reused while its IR, address, the settings and the
+/// certificates stay the same: an edit of one Gateway re-renders that Gateway only.
+#[derive(Debug, Default)]
+pub struct RenderCache {
+    world: Option<(RenderSettings, BTreeMap<ObjectRef, Vec<u8>>)>,
+    gateways: HashMap<ObjectRef, (Arc<Gateway>, IpAddr, GatewayText)>,
+    /// Gateways the last call rendered afresh (the others were reused).
+    pub rendered: usize,
+}
+
+/// [`render`], reusing the renderings in `cache` of Gateways whose input did not change; the
+/// result is always exactly what [`render`] returns.
+pub fn render_cached(
+    cache: &mut RenderCache,
+    gateways: &[(&Arc<Gateway>, IpAddr)],
+    certificates: &BTreeMap<ObjectRef, Vec<u8>>,
+    settings: &RenderSettings,
+) -> Rendered {
+    if cache.world.as_ref().is_none_or(|(s, c)| s != settings || c != certificates) {
+        cache.gateways.clear();
+        cache.world = Some((settings.clone(), certificates.clone()));
+    }
+    cache.rendered = 0;
+    let mut kept = HashMap::new();
+    for (ir, address) in gateways {
+        let same = |(old, at, _): &(Arc<Gateway>, IpAddr, GatewayText)| at == address && (Arc::ptr_eq(old, ir) || **old == ***ir);
+        let part = match cache.gateways.remove(&ir.gateway).filter(same) {
+            Some((_, _, part)) => part,
+            None => {
+                cache.rendered += 1;
+                gateway_text(&Ctx { gw: ir, address: *address, settings, certificates })
+            }
+        };
+        kept.insert(ir.gateway.clone(), (Arc::clone(ir), *address, part));
+    }
+    // Gateways are distinct (each is one key of the instance's parts).
+    let rendered = assemble(settings, gateways.iter().filter_map(|(ir, _)| kept.get_key_value(&ir.gateway).map(|(key, (_, _, part))| (key, part))));
+    cache.gateways = kept;
+    rendered
 }
 
 /// The `global` and `defaults` sections.
