@@ -342,7 +342,7 @@ fn used_backends<'p>(ports: impl Iterator<Item = &'p ir::Port>) -> BTreeSet<Stri
     for port in ports {
         for vhost in &port.virtual_hosts {
             for entry in &vhost.routes {
-                if let HttpAction::Forward { backends } = &entry.action {
+                if let HttpAction::Forward { backends } = &*entry.action {
                     used.extend(backends.iter().filter_map(target_id));
                 }
                 for filter in &entry.filters {
@@ -372,7 +372,7 @@ fn target_id(target: &WeightedBackend) -> Option<String> {
 impl CompiledRule {
     /// Every backend id the rule sends traffic (or mirrored traffic) to.
     fn backend_ids(&self) -> Vec<String> {
-        let mut ids: Vec<String> = match &self.action {
+        let mut ids: Vec<String> = match &*self.action {
             HttpAction::Forward { backends } => backends.iter().filter_map(target_id).collect(),
             _ => Vec::new(),
         };

@@ -25,7 +25,7 @@ pub struct CompiledRule {
     /// Per match, GRPCRoute's (service, method) lengths for its precedence rules.
     pub grpc_lengths: Vec<Option<(usize, usize)>>,
     pub filters: Vec<HttpFilter>,
-    pub action: HttpAction,
+    pub action: std::sync::Arc<HttpAction>,
     pub timeouts: Option<Timeouts>,
     pub retry: Option<Retry>,
     pub session_persistence: Option<SessionPersistence>,
@@ -109,7 +109,7 @@ pub fn compile_http_rule(
             forward_action(&targets)
         }
     };
-    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action, timeouts, retry, session_persistence })
+    Ok(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters, action: action.into(), timeouts, retry, session_persistence })
 }
 
 fn grpc_lengths(rule: &Rule) -> Vec<Option<(usize, usize)>> {
@@ -122,7 +122,15 @@ fn grpc_lengths(rule: &Rule) -> Vec<Option<(usize, usize)>> {
 pub fn compile_failed_rule(rule_index: usize, rule: &Rule, caps: &Capabilities, has_host: bool, problem: &RuleProblem) -> Option<CompiledRule> {
     let matches = compile_matches(&format!("spec.rules[{rule_index}]"), rule, caps, has_host).ok()?;
     let action = HttpAction::FixedResponse { status: 500, reason: format!("rule not programmed: {}", problem.message) };
-    Some(CompiledRule { grpc_lengths: grpc_lengths(rule), matches, filters: Vec::new(), action, timeouts: None, retry: None, session_persistence: None })
+    Some(CompiledRule {
+        grpc_lengths: grpc_lengths(rule),
+        matches,
+        filters: Vec::new(),
+        action: action.into(),
+        timeouts: None,
+        retry: None,
+        session_persistence: None,
+    })
 }
 
 /// Compile the backends of a TLS/TCP/UDP rule (weights and backend count checked).

@@ -43,7 +43,7 @@ fn gateway(routes: usize, method: bool, weighted: bool, echo: SocketAddr) -> ir:
             },
             matcher: HttpMatch { path: PathMatch::Prefix(format!("/route-{i}")), method: method.then(|| "GET".to_string()), ..HttpMatch::default() },
             filters: Vec::new(),
-            action: HttpAction::Forward { backends: backends.clone() },
+            action: HttpAction::Forward { backends: backends.clone() }.into(),
             timeouts: None,
             retry: None,
             session_persistence: None,

@@ -170,7 +170,7 @@ pub trait TargetGroupNames {
 
 /// The action (and transforms) of one IR entry.
 pub fn action(entry: &HttpRouteEntry, groups: &mut dyn TargetGroupNames) -> (Action, Vec<Transform>) {
-    match &entry.action {
+    match &*entry.action {
         HttpAction::FixedResponse { status, reason } => (Action::fixed(*status, reason), Vec::new()),
         HttpAction::Redirect(r) => redirect(r, &entry.matcher),
         HttpAction::Forward { backends } => {

@@ -109,7 +109,7 @@ fn entry_rules(entry: &ir::HttpRouteEntry, links: &dyn BackendLinks) -> Vec<Valu
 fn needs_piece_rewrite(entry: &ir::HttpRouteEntry) -> bool {
     let prefix_rewrite = |p: &Option<PathRewrite>| matches!(p, Some(PathRewrite::ReplacePrefixMatch(_)));
     let in_filters = entry.filters.iter().any(|f| matches!(f, HttpFilter::UrlRewrite(r) if prefix_rewrite(&r.path)));
-    in_filters || matches!(&entry.action, HttpAction::Redirect(r) if prefix_rewrite(&r.path))
+    in_filters || matches!(&*entry.action, HttpAction::Redirect(r) if prefix_rewrite(&r.path))
 }
 
 fn rule(entry: &ir::HttpRouteEntry, pieces: &[(Value, PathPiece)], links: &dyn BackendLinks) -> Value {
@@ -120,7 +120,7 @@ fn rule(entry: &ir::HttpRouteEntry, pieces: &[(Value, PathPiece)], links: &dyn B
     if let Some(headers) = header_action(&entry.filters) {
         rule.insert("headerAction".into(), headers);
     }
-    match &entry.action {
+    match &*entry.action {
         HttpAction::Redirect(redirect) => {
             rule.insert("urlRedirect".into(), url_redirect(redirect, piece));
         }

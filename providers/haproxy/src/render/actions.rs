@@ -37,7 +37,7 @@ pub(crate) fn render(ctx: &Ctx<'_>, out: &mut Output, context: &Context, rule: &
             out.line(&format!("http-request set-var(txn.tmo) int({ms}) if {guard}"));
         }
     }
-    match &entry.action {
+    match &*entry.action {
         HttpAction::Forward { backends } => forward(ctx, out, rule, backends, use_backends),
         HttpAction::Redirect(redirect) => redirect_lines(out, context, redirect, &entry.matcher.path, &guard),
         HttpAction::FixedResponse { status, reason } => {

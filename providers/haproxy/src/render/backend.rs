@@ -118,7 +118,7 @@ fn http_referenced<'a>(ctx: &Ctx<'a>) -> BTreeSet<&'a str> {
 fn http_forwards<'a>(ctx: &Ctx<'a>) -> impl Iterator<Item = (&'a HttpRouteEntry, &'a str)> {
     let http_ports = ctx.gw.ports.iter().filter(|p| matches!(p.protocol, PortProtocol::Http | PortProtocol::Https));
     http_ports.flat_map(|p| &p.virtual_hosts).flat_map(|v| &v.routes).flat_map(|entry| {
-        let backends = match &entry.action {
+        let backends = match &*entry.action {
             HttpAction::Forward { backends } => backends.as_slice(),
             _ => &[],
         };

@@ -238,7 +238,7 @@ fn forward_targets(ctx: &Ctx<'_>, entry: &HttpRouteEntry) -> Option<Vec<(String,
     if !super::grouped::mappable(entry) {
         return None;
     }
-    let HttpAction::Forward { backends } = &entry.action else { return None };
+    let HttpAction::Forward { backends } = &*entry.action else { return None };
     let mut targets = Vec::new();
     for backend in backends.iter().filter(|b| b.weight > 0) {
         match &backend.target {
@@ -410,7 +410,7 @@ mod tests {
             source: RouteSource { kind: portico_model::RouteKind::Http, namespace: "ns".into(), name: "r".into(), rule: 0, rule_name: None, r#match: 0 },
             matcher: HttpMatch { path, ..HttpMatch::default() },
             filters: Vec::new(),
-            action: HttpAction::FixedResponse { status: 200, reason: String::new() },
+            action: HttpAction::FixedResponse { status: 200, reason: String::new() }.into(),
             timeouts: None,
             retry: None,
             session_persistence: None,

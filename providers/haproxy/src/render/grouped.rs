@@ -138,7 +138,7 @@ mod tests {
             source: RouteSource { kind: portico_model::RouteKind::Http, namespace: "ns".into(), name: "r".into(), rule: 0, rule_name: None, r#match: 0 },
             matcher: HttpMatch::default(),
             filters,
-            action: HttpAction::Forward { backends: Vec::new() },
+            action: HttpAction::Forward { backends: Vec::new() }.into(),
             timeouts: None,
             retry: None,
             session_persistence: None,
