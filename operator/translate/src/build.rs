@@ -136,8 +136,12 @@ impl GatewayBuilder {
                     session_persistence: rule.session_persistence.clone().map(Box::new),
                 };
                 let key = precedence_key(route, *rule_index, m, matcher, rule.grpc_lengths.get(m).copied().flatten());
-                for hostname in hostnames {
-                    self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: Box::new(entry.clone()) });
+                // Each hostname gets its copy; the last takes the original.
+                if let Some((last, others)) = hostnames.split_last() {
+                    for hostname in others {
+                        self.http.push(HttpDraft { listener, hostname: hostname.clone(), key: key.clone(), entry: Box::new(entry.clone()) });
+                    }
+                    self.http.push(HttpDraft { listener, hostname: last.clone(), key, entry: Box::new(entry) });
                 }
             }
         }
